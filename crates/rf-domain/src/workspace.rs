@@ -1,0 +1,127 @@
+//! The workspace index document: who is in the workspace, what the brand
+//! stands for, which campaigns exist, and each member's progress.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+use crate::{CampaignId, CampaignStatus, Timestamp, UserId, WorkspaceId, string_enum};
+
+string_enum! {
+    /// What a member may do in a workspace. Maps onto the sync server's share
+    /// policy: owners and editors write, viewers only read.
+    pub enum Role ("role") {
+        /// Full control, including membership.
+        Owner => "owner",
+        /// Reads and writes documents.
+        Editor => "editor",
+        /// Reads only; their changes are dropped by the sync server.
+        Viewer => "viewer",
+    }
+}
+
+/// The index document of a workspace. One per workspace; small, so that
+/// syncing a workspace's table of contents stays cheap.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceIndex {
+    /// Document format version; bumped when the shape changes incompatibly.
+    pub schema: u64,
+    /// This workspace's id, stored in the document so that any copy of it
+    /// knows which workspace it is.
+    pub id: WorkspaceId,
+    /// Display name, e.g. the business's name.
+    pub name: String,
+    /// When the workspace was created.
+    pub created_at: Timestamp,
+    /// Members by user id.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub members: BTreeMap<UserId, Member>,
+    /// What the swarm knows about the brand.
+    pub brand: BrandCodex,
+    /// Every campaign of the workspace, by id, with the document that holds it.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub campaigns: BTreeMap<CampaignId, CampaignEntry>,
+    /// Points, streaks and achievements per member.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub gamification: BTreeMap<UserId, MemberStats>,
+}
+
+impl WorkspaceIndex {
+    /// The current document format version.
+    pub const SCHEMA: u64 = 1;
+}
+
+/// One member of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// The name shown to teammates.
+    pub display_name: String,
+    /// What the member may do.
+    pub role: Role,
+    /// When the member joined.
+    pub joined_at: Timestamp,
+}
+
+/// The brand codex: the facts every agent writes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(default, deny_unknown_fields)]
+pub struct BrandCodex {
+    /// The company's name as it should appear in copy.
+    pub company: String,
+    /// What is being sold, in a sentence or two.
+    pub offer: String,
+    /// Audiences and ideal customer profiles, one entry each.
+    pub audiences: Vec<String>,
+    /// How the brand sounds.
+    pub voice: Voice,
+    /// Words and phrases that must never appear in copy.
+    pub banned_terms: Vec<String>,
+    /// Disclaimers that must accompany copy (legal, financial, medical...).
+    pub required_disclaimers: Vec<String>,
+}
+
+/// The brand's voice: a tone, and lists of what to do and avoid.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(default, deny_unknown_fields)]
+pub struct Voice {
+    /// A short description such as "warm, plain-spoken, a little wry".
+    pub tone: String,
+    /// Things the copy should do.
+    pub dos: Vec<String>,
+    /// Things the copy should avoid.
+    pub donts: Vec<String>,
+}
+
+/// A campaign's line in the workspace index.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct CampaignEntry {
+    /// The campaign's name, kept here so listing campaigns needs no other document.
+    pub name: String,
+    /// The campaign's status, kept here for the same reason.
+    pub status: CampaignStatus,
+    /// The Automerge document id of the campaign document.
+    pub document: String,
+    /// When the campaign was created.
+    pub created_at: Timestamp,
+}
+
+/// A member's gamification state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(default, deny_unknown_fields)]
+pub struct MemberStats {
+    /// Points earned.
+    pub points: u64,
+    /// Consecutive active days.
+    pub streak_days: u64,
+    /// Achievement ids, in the order they were earned.
+    pub achievements: Vec<String>,
+}
