@@ -1,0 +1,115 @@
+//! Local-only tables: which workspaces this device holds, and where campaigns
+//! and moves live. Nothing here syncs; the location table is a cache that can
+//! be rebuilt from the documents.
+
+use sqlx::SqlitePool;
+
+use crate::{DocId, Result, StoreError};
+
+/// What an entity location row points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    Campaign,
+    Move,
+    Asset,
+}
+
+impl EntityKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Campaign => "campaign",
+            EntityKind::Move => "move",
+            EntityKind::Asset => "asset",
+        }
+    }
+}
+
+/// Where an entity lives: its workspace and the campaign whose document holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityLocation {
+    pub workspace_id: String,
+    pub campaign_id: String,
+}
+
+/// The local catalog tables.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pool: SqlitePool,
+}
+
+fn query_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { action, source }
+}
+
+impl Catalog {
+    /// The catalog in an open, migrated pool.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Records a workspace and its index document.
+    pub async fn add_workspace(&self, workspace_id: &str, index_document: &DocId, added_at_ms: i64) -> Result<()> {
+        sqlx::query("INSERT INTO workspaces (workspace_id, index_document, added_at_ms) VALUES (?, ?, ?)")
+            .bind(workspace_id)
+            .bind(index_document.to_string())
+            .bind(added_at_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("recording a workspace"))?;
+        Ok(())
+    }
+
+    /// Every workspace on this device with its index document, oldest first.
+    pub async fn workspaces(&self) -> Result<Vec<(String, DocId)>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT workspace_id, index_document FROM workspaces ORDER BY added_at_ms, workspace_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("listing workspaces"))?;
+        rows.into_iter().map(|(id, doc)| Ok((id, doc.parse()?))).collect()
+    }
+
+    /// The index document of one workspace, if this device holds it.
+    pub async fn workspace_index(&self, workspace_id: &str) -> Result<Option<DocId>> {
+        let doc: Option<String> = sqlx::query_scalar("SELECT index_document FROM workspaces WHERE workspace_id = ?")
+            .bind(workspace_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("looking up a workspace"))?;
+        doc.map(|d| d.parse()).transpose()
+    }
+
+    /// Remembers where entities live (insert or replace), in one transaction.
+    pub async fn set_locations(&self, rows: &[(String, EntityKind, EntityLocation)]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(query_error("recording entity locations"))?;
+        for (entity_id, kind, location) in rows {
+            sqlx::query(
+                "INSERT INTO entity_locations (entity_id, kind, workspace_id, campaign_id) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (entity_id) DO UPDATE SET kind = excluded.kind, \
+                 workspace_id = excluded.workspace_id, campaign_id = excluded.campaign_id",
+            )
+            .bind(entity_id)
+            .bind(kind.as_str())
+            .bind(&location.workspace_id)
+            .bind(&location.campaign_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error("recording entity locations"))?;
+        }
+        tx.commit().await.map_err(query_error("recording entity locations"))?;
+        Ok(())
+    }
+
+    /// Where an entity lives, if known.
+    pub async fn location(&self, entity_id: &str, kind: EntityKind) -> Result<Option<EntityLocation>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT workspace_id, campaign_id FROM entity_locations WHERE entity_id = ? AND kind = ?",
+        )
+        .bind(entity_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_error("looking up where an entity lives"))?;
+        Ok(row.map(|(workspace_id, campaign_id)| EntityLocation { workspace_id, campaign_id }))
+    }
+}

@@ -1,0 +1,292 @@
+//! Typed access to Automerge documents held by a samod repo over SQLite.
+//!
+//! Every change goes through [`DocStore::update`] (or [`DocStore::create`]),
+//! which returns only after the chunks samod writes for that change are
+//! committed to SQLite. samod saves each new change either as an incremental
+//! chunk keyed by its change hash or, when it compacts, as a snapshot keyed by
+//! a hash of the document's heads; both keys are known the moment the change
+//! is made, so the wait is exact rather than a guess.
+
+use std::{fmt, str::FromStr, sync::Arc, time::Duration};
+
+use automerge::{Automerge, ChangeHash, transaction::CommitOptions};
+use autosurgeon::{Hydrate, Reconcile};
+use samod::{DocumentId, Repo};
+use samod_core::{CompactionHash, StorageKey};
+use sqlx::SqlitePool;
+
+use crate::{
+    Result, SqliteChunkStorage, StoreError,
+    chunk_storage::{KeysState, WriteRecord},
+};
+
+/// How long a change may take to reach the database before the caller is told
+/// it could not be confirmed. Generous: a busy laptop disk can stall for seconds.
+const SAVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The id of a stored document (samod's document id, as text in the
+/// automerge-repo format, e.g. `2DrjgbFdyexuH2u3T8yB1YmxZmvd`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DocId(DocumentId);
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DocId({})", self.0)
+    }
+}
+
+impl FromStr for DocId {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        s.parse::<DocumentId>()
+            .map(DocId)
+            .map_err(|_| StoreError::InvalidDocumentId { document: s.to_string() })
+    }
+}
+
+/// Stored size of a document next to what automerge's `save()` would take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Bytes of every chunk stored for the document.
+    pub stored_bytes: u64,
+    /// Number of chunks stored for the document.
+    pub n_chunks: u64,
+    /// Bytes of a fresh `Automerge::save()` of the same document.
+    pub save_bytes: u64,
+}
+
+/// A samod repo over SQLite, with typed, durable document operations.
+#[derive(Debug, Clone)]
+pub struct DocStore {
+    repo: Repo,
+    storage: SqliteChunkStorage,
+}
+
+impl DocStore {
+    /// Starts a repo over the documents in `pool`. Must be called inside a
+    /// tokio runtime.
+    pub async fn open(pool: SqlitePool) -> Self {
+        let storage = SqliteChunkStorage::new(pool);
+        let repo = Repo::build_tokio().with_storage(storage.clone()).load().await;
+        Self { repo, storage }
+    }
+
+    /// The underlying samod repo, for wiring up sync.
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    fn writes(&self) -> &Arc<WriteRecord> {
+        self.storage.writes()
+    }
+
+    /// Creates a document holding `value` and returns once it is stored.
+    pub async fn create<T: Reconcile>(&self, value: &T, expected: &'static str) -> Result<DocId> {
+        let mut doc = Automerge::new();
+        doc.transact_with::<_, _, autosurgeon::ReconcileError, _>(
+            |_| CommitOptions::default().with_message(format!("create {expected}")),
+            |tx| autosurgeon::reconcile(tx, value),
+        )
+        .map_err(|failure| StoreError::Reconcile {
+            document: "(new)".into(),
+            expected,
+            source: failure.error,
+        })?;
+        let hashes: Vec<ChangeHash> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
+        let heads = doc.get_heads();
+        let handle = self.repo.create(doc).await.map_err(|_| StoreError::Stopped)?;
+        let document_id = handle.document_id().clone();
+        self.wait_until_saved(&document_id, &hashes, &heads).await?;
+        Ok(DocId(document_id))
+    }
+
+    async fn handle(&self, doc_id: &DocId) -> Result<samod::DocHandle> {
+        let found = self.repo.find(doc_id.0.clone()).await.map_err(|_| StoreError::Stopped)?;
+        let document = doc_id.to_string();
+        if let Some(reason) = self.writes().take_read_failure(&document) {
+            return Err(StoreError::LoadFailed { document, reason });
+        }
+        found.ok_or(StoreError::DocumentNotFound { document })
+    }
+
+    /// Reads a document as a `T`.
+    pub async fn read<T: Hydrate + Send + 'static>(&self, doc_id: &DocId, expected: &'static str) -> Result<T> {
+        let handle = self.handle(doc_id).await?;
+        handle
+            .with_document_async(move |doc| autosurgeon::hydrate::<_, T>(&*doc))
+            .await
+            .map_err(|_| StoreError::Stopped)?
+            .map_err(|source| StoreError::Hydrate { document: doc_id.to_string(), expected, source })
+    }
+
+    /// Reads a document as a `T`, lets `edit` change it, writes the
+    /// difference back as one Automerge change, and returns once that change
+    /// is stored. If `edit` fails nothing is written.
+    pub async fn update<T, R, E, F>(&self, doc_id: &DocId, expected: &'static str, message: String, edit: F) -> Result<R, E>
+    where
+        T: Hydrate + Reconcile + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut T) -> Result<R, E> + Send + 'static,
+    {
+        let handle = self.handle(doc_id).await?;
+        let document = doc_id.to_string();
+        let document_for_errors = document.clone();
+        let outcome = handle
+            .with_document_async(move |doc| -> Result<(R, Vec<ChangeHash>, Vec<ChangeHash>), E> {
+                let mut value: T = autosurgeon::hydrate(&*doc).map_err(|source| StoreError::Hydrate {
+                    document: document_for_errors.clone(),
+                    expected,
+                    source,
+                })?;
+                let result = edit(&mut value)?;
+                let before = doc.get_heads();
+                doc.transact_with::<_, _, autosurgeon::ReconcileError, _>(
+                    |_| CommitOptions::default().with_message(message),
+                    |tx| autosurgeon::reconcile(tx, &value),
+                )
+                .map_err(|failure| StoreError::Reconcile {
+                    document: document_for_errors,
+                    expected,
+                    source: failure.error,
+                })?;
+                let new_hashes = doc.get_changes(&before).iter().map(|c| c.hash()).collect();
+                Ok((result, new_hashes, doc.get_heads()))
+            })
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        let (result, new_hashes, heads) = outcome?;
+        if !new_hashes.is_empty() {
+            self.wait_until_saved(handle.document_id(), &new_hashes, &heads).await?;
+        }
+        Ok(result)
+    }
+
+    /// Waits until samod has committed either an incremental chunk for every
+    /// one of `hashes` or a snapshot taken at `heads`.
+    async fn wait_until_saved(&self, document_id: &DocumentId, hashes: &[ChangeHash], heads: &[ChangeHash]) -> Result<()> {
+        let incremental_keys: Vec<String> =
+            hashes.iter().map(|h| StorageKey::incremental_path(document_id, *h).to_string()).collect();
+        let snapshot_key = StorageKey::snapshot_path(document_id, &CompactionHash::new(heads)).to_string();
+        let mut ticks = self.writes().subscribe();
+        let deadline = tokio::time::Instant::now() + SAVE_TIMEOUT;
+        loop {
+            match self.writes().state_of(&incremental_keys, &snapshot_key) {
+                KeysState::Committed => return Ok(()),
+                KeysState::Failed(reason) => {
+                    return Err(StoreError::NotSaved { document: document_id.to_string(), reason });
+                }
+                KeysState::Pending => {}
+            }
+            match tokio::time::timeout_at(deadline, ticks.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(StoreError::Stopped),
+                Err(_) => {
+                    return Err(StoreError::NotSaved {
+                        document: document_id.to_string(),
+                        reason: format!("the database did not confirm the write within {} s", SAVE_TIMEOUT.as_secs()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// How many bytes a document takes in storage, next to its `save()` size.
+    pub async fn storage_stats(&self, doc_id: &DocId) -> Result<StorageStats> {
+        let handle = self.handle(doc_id).await?;
+        let save_bytes = handle
+            .with_document_async(|doc| doc.save().len() as u64)
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        let (stored_bytes, n_chunks) = self
+            .storage
+            .stored_bytes(Some(&doc_id.to_string()))
+            .await
+            .map_err(|source| StoreError::Query { action: "measuring stored bytes", source })?;
+        Ok(StorageStats { stored_bytes, n_chunks, save_bytes })
+    }
+
+    /// Stops the repo after every pending write has finished, then closes
+    /// the database (which checkpoints the write-ahead log).
+    pub async fn close(&self) {
+        self.repo.stop().await;
+        self.storage.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use autosurgeon::{Hydrate, Reconcile};
+
+    use super::*;
+    use crate::open_database;
+
+    #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+    struct Counter {
+        name: String,
+        items: Vec<u64>,
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn changes_survive_a_reopen_and_storage_stays_near_save_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let doc_id = {
+            let store = DocStore::open(open_database(&path).await.unwrap()).await;
+            let doc_id = store.create(&Counter { name: "c".into(), items: vec![] }, "counter").await.unwrap();
+            for i in 0..60u64 {
+                store
+                    .update::<Counter, _, StoreError, _>(&doc_id, "counter", format!("push {i}"), move |c| {
+                        c.items.push(i);
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+            }
+            let stats = store.storage_stats(&doc_id).await.unwrap();
+            // samod compacts once more than ten chunks pile up, so what is
+            // stored stays within a snapshot plus ten small changes.
+            assert!(stats.n_chunks <= 12, "{stats:?}");
+            store.close().await;
+            doc_id
+        };
+        let store = DocStore::open(open_database(&path).await.unwrap()).await;
+        let counter: Counter = store.read(&doc_id, "counter").await.unwrap();
+        assert_eq!(counter.items, (0..60).collect::<Vec<_>>());
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_edit_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DocStore::open(open_database(&dir.path().join("db.sqlite3")).await.unwrap()).await;
+        let doc_id = store.create(&Counter { name: "c".into(), items: vec![1] }, "counter").await.unwrap();
+        let err = store
+            .update::<Counter, (), StoreError, _>(&doc_id, "counter", "fail".into(), |c| {
+                c.items.push(2);
+                Err(StoreError::Stopped)
+            })
+            .await;
+        assert!(err.is_err());
+        let counter: Counter = store.read(&doc_id, "counter").await.unwrap();
+        assert_eq!(counter.items, vec![1]);
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_document_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DocStore::open(open_database(&dir.path().join("db.sqlite3")).await.unwrap()).await;
+        let missing = DocId(DocumentId::try_from(vec![7u8; 16]).unwrap());
+        assert_eq!(missing.to_string().parse::<DocId>().unwrap(), missing);
+        let err = store.read::<Counter>(&missing, "counter").await.unwrap_err();
+        assert!(matches!(err, StoreError::DocumentNotFound { .. }), "{err}");
+        store.close().await;
+    }
+}
