@@ -1,0 +1,232 @@
+//! `raptorflow`: the headless command-line shell. Each subcommand parses its
+//! arguments, calls rf-core, and prints the result as text or, with `--json`,
+//! as one JSON document on stdout. Errors go to stderr; the exit code is 0 on
+//! success, 2 for invalid usage or input, 1 for anything else.
+
+mod output;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+use rf_core::{Core, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove};
+use rf_domain::{Budget, CampaignId, Channel, DueDate, MoveId, MoveStatus, UserId, WorkspaceId};
+
+use crate::output::Output;
+
+#[derive(Debug, Parser)]
+#[command(name = "raptorflow", version, about = "RaptorFlow: a local-first AI workspace for marketers")]
+struct Cli {
+    /// Where workspaces are stored (default: the platform's data directory).
+    #[arg(long, global = true, env = "RAPTORFLOW_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The local user's id, used as the owner of new workspaces.
+    #[arg(long, global = true, env = "RAPTORFLOW_USER", value_name = "USER_ID")]
+    user: Option<UserId>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a sample workspace with a campaign and moves, and print it.
+    Demo,
+    /// Create, list and show workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Create, list and show campaigns.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+    /// Add moves and change their status.
+    #[command(subcommand, name = "move")]
+    Move(MoveCommand),
+    /// Write a workspace and all its campaigns to a JSON file.
+    Export {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        file: PathBuf,
+    },
+    /// Import a workspace from a JSON file made by `export`.
+    Import { file: PathBuf },
+    /// Tools for tests and benchmarks.
+    #[command(subcommand, hide = true)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace owned by the local user.
+    Create { name: String },
+    /// List the workspaces on this device.
+    List,
+    /// Show a workspace: members, brand codex, campaigns.
+    Show { id: WorkspaceId },
+}
+
+#[derive(Debug, Subcommand)]
+enum CampaignCommand {
+    /// Create a campaign in a workspace.
+    Create(CampaignCreateArgs),
+    /// List the campaigns of a workspace.
+    List {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+    },
+    /// Show a campaign with its moves and assets.
+    Show { id: CampaignId },
+}
+
+#[derive(Debug, Args)]
+struct CampaignCreateArgs {
+    #[arg(long, value_name = "ID")]
+    workspace: WorkspaceId,
+    /// What the campaign is for.
+    #[arg(long, value_name = "TEXT")]
+    goal: String,
+    /// A channel the campaign will use (repeatable).
+    #[arg(long = "channel", value_name = "CHANNEL")]
+    channels: Vec<Channel>,
+    /// Budget amount, e.g. 2500 or 2500.50.
+    #[arg(long, value_name = "AMOUNT", requires = "currency")]
+    budget: Option<String>,
+    /// ISO 4217 currency of the budget, e.g. USD.
+    #[arg(long, value_name = "CODE", requires = "budget")]
+    currency: Option<String>,
+    name: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum MoveCommand {
+    /// Add a move to a campaign.
+    Add {
+        #[arg(long, value_name = "ID")]
+        campaign: CampaignId,
+        #[arg(long, value_name = "CHANNEL")]
+        channel: Channel,
+        /// Who is responsible.
+        #[arg(long, value_name = "USER_ID")]
+        owner: Option<UserId>,
+        /// Due date as YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        due: Option<DueDate>,
+        title: String,
+    },
+    /// Set a move's status.
+    SetStatus { move_id: MoveId, status: MoveStatus },
+}
+
+#[derive(Debug, Subcommand)]
+enum DevCommand {
+    /// Add moves one at a time, printing each id as soon as it is saved.
+    AddMoves {
+        #[arg(long, value_name = "ID")]
+        campaign: CampaignId,
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+    },
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "RaptorFlow")
+        .map(|dirs| dirs.data_dir().to_owned())
+        .ok_or_else(|| anyhow::anyhow!("no home directory found; pass --data-dir DIR"))
+}
+
+fn local_user(explicit: Option<UserId>) -> LocalUser {
+    let id = explicit
+        .or_else(|| {
+            let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).ok()?;
+            name.parse().ok()
+        })
+        .unwrap_or_else(|| "local".parse().expect("a valid user id"));
+    LocalUser { display_name: id.to_string(), id }
+}
+
+async fn run(cli: Cli, out: &mut Output, core: &Core) -> Result<(), CoreError> {
+    match cli.command {
+        Command::Demo => {
+            let (workspace, campaign) = core.create_sample_workspace().await?;
+            out.demo(core.data_dir(), &workspace, &campaign);
+        }
+        Command::Workspace(WorkspaceCommand::Create { name }) => out.workspace(&core.create_workspace(&name).await?),
+        Command::Workspace(WorkspaceCommand::List) => out.workspaces(&core.list_workspaces().await?),
+        Command::Workspace(WorkspaceCommand::Show { id }) => out.workspace(&core.workspace(id).await?),
+        Command::Campaign(CampaignCommand::Create(args)) => {
+            let budget = match (args.budget, args.currency) {
+                (Some(amount), Some(currency)) => Some(Budget::parse(&amount, &currency)?),
+                _ => None,
+            };
+            let new = NewCampaign { name: args.name, goal: args.goal, channels: args.channels, budget };
+            out.campaign(&core.create_campaign(args.workspace, new).await?);
+        }
+        Command::Campaign(CampaignCommand::List { workspace }) => out.campaigns(&core.list_campaigns(workspace).await?),
+        Command::Campaign(CampaignCommand::Show { id }) => out.campaign(&core.campaign(id).await?),
+        Command::Move(MoveCommand::Add { campaign, channel, owner, due, title }) => {
+            let (move_id, the_move) =
+                core.add_move(campaign, NewMove { title, channel, owner, due_date: due }).await?;
+            out.move_saved(campaign, move_id, &the_move);
+        }
+        Command::Move(MoveCommand::SetStatus { move_id, status }) => {
+            let (campaign, the_move) = core.set_move_status(move_id, status).await?;
+            out.move_saved(campaign, move_id, &the_move);
+        }
+        Command::Export { workspace, file } => {
+            let export = core.export_to_file(workspace, &file).await?;
+            out.exported(&file, &export);
+        }
+        Command::Import { file } => out.workspace(&core.import_file(&file).await?),
+        Command::Dev(DevCommand::AddMoves { campaign, count }) => {
+            for i in 0..count {
+                let new = NewMove { title: format!("Move {i}"), channel: Channel::Email, owner: None, due_date: None };
+                let (move_id, _) = core.add_move(campaign, new).await?;
+                out.line(&move_id.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn exit_code(kind: ErrorKind) -> ExitCode {
+    match kind {
+        ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict => ExitCode::from(2),
+        ErrorKind::Storage => ExitCode::from(1),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAPTORFLOW_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut out = Output::new(cli.json);
+    let data_dir = match cli.data_dir.clone().map_or_else(default_data_dir, Ok) {
+        Ok(dir) => dir,
+        Err(err) => return out.fail("usage", &err.to_string(), ExitCode::from(2)),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return out.fail("internal", &format!("could not start the async runtime: {err}"), ExitCode::from(1)),
+    };
+    let user = local_user(cli.user.clone());
+    runtime.block_on(async move {
+        let core = match Core::open(&data_dir, user).await {
+            Ok(core) => core,
+            Err(err) => return out.fail(err.kind().as_str(), &err.to_string(), exit_code(err.kind())),
+        };
+        let result = run(cli, &mut out, &core).await;
+        core.close().await;
+        match result {
+            Ok(()) => {
+                out.finish();
+                ExitCode::SUCCESS
+            }
+            Err(err) => out.fail(err.kind().as_str(), &err.to_string(), exit_code(err.kind())),
+        }
+    })
+}

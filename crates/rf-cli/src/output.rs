@@ -1,0 +1,242 @@
+//! How results are shown: readable text by default, or exactly one JSON
+//! document on stdout with `--json`. Errors always go to stderr.
+
+use std::{
+    io::Write,
+    path::Path,
+    process::ExitCode,
+};
+
+use rf_core::{CampaignSummary, WorkspaceExport, WorkspaceSummary};
+use rf_domain::{Campaign, CampaignId, Move, MoveId, WorkspaceIndex};
+use serde::Serialize;
+use serde_json::json;
+
+/// Collects what a command prints.
+#[derive(Debug)]
+pub(crate) struct Output {
+    json: bool,
+    document: Option<serde_json::Value>,
+    text: String,
+}
+
+fn format_timestamp(ts: rf_domain::Timestamp) -> String {
+    // Whole seconds since the epoch are enough for a terminal; --json carries
+    // the exact milliseconds.
+    let secs = ts.as_millis().div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let rem = secs.rem_euclid(86_400);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+impl Output {
+    pub(crate) fn new(json: bool) -> Self {
+        Self { json, document: None, text: String::new() }
+    }
+
+    fn emit<T: Serialize>(&mut self, value: &T, text: impl FnOnce(&mut String)) {
+        if self.json {
+            self.document = Some(serde_json::to_value(value).expect("output types always serialise"));
+        } else {
+            text(&mut self.text);
+        }
+    }
+
+    pub(crate) fn workspace(&mut self, ws: &WorkspaceIndex) {
+        self.emit(ws, |out| write_workspace(out, ws));
+    }
+
+    pub(crate) fn workspaces(&mut self, list: &[WorkspaceSummary]) {
+        self.emit(&list, |out| {
+            if list.is_empty() {
+                out.push_str("no workspaces yet: create one with `raptorflow workspace create NAME`\n");
+            }
+            for ws in list {
+                out.push_str(&format!(
+                    "{}  {}  ({} campaigns, {} members, created {})\n",
+                    ws.id,
+                    ws.name,
+                    ws.n_campaigns,
+                    ws.n_members,
+                    format_timestamp(ws.created_at)
+                ));
+            }
+        });
+    }
+
+    pub(crate) fn campaign(&mut self, campaign: &Campaign) {
+        self.emit(campaign, |out| write_campaign(out, campaign));
+    }
+
+    pub(crate) fn campaigns(&mut self, list: &[CampaignSummary]) {
+        self.emit(&list, |out| {
+            if list.is_empty() {
+                out.push_str("no campaigns yet: create one with `raptorflow campaign create --workspace ID --goal TEXT NAME`\n");
+            }
+            for c in list {
+                out.push_str(&format!("{}  {:<10} {}\n", c.id, c.status.as_str(), c.name));
+            }
+        });
+    }
+
+    pub(crate) fn move_saved(&mut self, campaign_id: CampaignId, move_id: MoveId, the_move: &Move) {
+        let value = json!({ "id": move_id, "campaign_id": campaign_id, "move": the_move });
+        self.emit(&value, |out| {
+            out.push_str(&format!(
+                "{move_id}  {:<11} {:<10} {}\n",
+                the_move.status.as_str(),
+                the_move.channel.as_str(),
+                the_move.title
+            ));
+        });
+    }
+
+    pub(crate) fn exported(&mut self, path: &Path, export: &WorkspaceExport) {
+        let value = json!({
+            "file": path,
+            "workspace_id": export.workspace.id,
+            "n_campaigns": export.campaigns.len(),
+        });
+        self.emit(&value, |out| {
+            out.push_str(&format!(
+                "exported workspace {} ({} campaigns) to {}\n",
+                export.workspace.id,
+                export.campaigns.len(),
+                path.display()
+            ));
+        });
+    }
+
+    pub(crate) fn demo(&mut self, data_dir: &Path, ws: &WorkspaceIndex, campaign: &Campaign) {
+        let value = json!({ "data_dir": data_dir, "workspace": ws, "campaign": campaign });
+        self.emit(&value, |out| {
+            out.push_str(&format!("Created a sample workspace in {}\n\n", data_dir.display()));
+            write_workspace(out, ws);
+            out.push('\n');
+            write_campaign(out, campaign);
+            out.push_str(&format!(
+                "\nTry: raptorflow --data-dir {} campaign show {}\n",
+                data_dir.display(),
+                campaign.id
+            ));
+        });
+    }
+
+    /// Prints one line at once, for commands that report progress as they go.
+    pub(crate) fn line(&mut self, line: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+
+    /// Prints what was collected. A closed stdout (`| head`) is not an error.
+    pub(crate) fn finish(self) {
+        let mut stdout = std::io::stdout().lock();
+        if let Some(document) = self.document {
+            let _ = serde_json::to_writer_pretty(&mut stdout, &document);
+            let _ = writeln!(stdout);
+        } else {
+            let _ = stdout.write_all(self.text.as_bytes());
+        }
+        let _ = stdout.flush();
+    }
+
+    /// Reports an error on stderr and returns the exit code to use.
+    pub(crate) fn fail(self, kind: &str, message: &str, code: ExitCode) -> ExitCode {
+        let mut stderr = std::io::stderr().lock();
+        if self.json {
+            let _ = writeln!(stderr, "{}", json!({ "error": { "kind": kind, "message": message } }));
+        } else {
+            let _ = writeln!(stderr, "error: {message}");
+        }
+        code
+    }
+}
+
+fn write_workspace(out: &mut String, ws: &WorkspaceIndex) {
+    out.push_str(&format!("Workspace {}  {}\n", ws.id, ws.name));
+    out.push_str(&format!("  created   {}\n", format_timestamp(ws.created_at)));
+    for (user, member) in &ws.members {
+        out.push_str(&format!("  member    {user} ({}) {}\n", member.display_name, member.role));
+    }
+    let brand = &ws.brand;
+    if !brand.company.is_empty() {
+        out.push_str(&format!("  company   {}\n", brand.company));
+    }
+    if !brand.offer.is_empty() {
+        out.push_str(&format!("  offer     {}\n", brand.offer));
+    }
+    for audience in &brand.audiences {
+        out.push_str(&format!("  audience  {audience}\n"));
+    }
+    if !brand.voice.tone.is_empty() {
+        out.push_str(&format!("  voice     {}\n", brand.voice.tone));
+    }
+    if !brand.banned_terms.is_empty() {
+        out.push_str(&format!("  banned    {}\n", brand.banned_terms.join("; ")));
+    }
+    for disclaimer in &brand.required_disclaimers {
+        out.push_str(&format!("  must say  {disclaimer}\n"));
+    }
+    out.push_str(&format!("  campaigns {}\n", ws.campaigns.len()));
+    for (id, entry) in &ws.campaigns {
+        out.push_str(&format!("    {id}  {:<10} {}\n", entry.status.as_str(), entry.name));
+    }
+}
+
+fn write_campaign(out: &mut String, c: &Campaign) {
+    out.push_str(&format!("Campaign {}  {}\n", c.id, c.name));
+    out.push_str(&format!("  status    {}\n", c.status));
+    out.push_str(&format!("  goal      {}\n", c.goal));
+    if !c.channels.is_empty() {
+        let channels: Vec<&str> = c.channels.iter().map(|ch| ch.as_str()).collect();
+        out.push_str(&format!("  channels  {}\n", channels.join(", ")));
+    }
+    if let Some(budget) = &c.budget {
+        out.push_str(&format!(
+            "  budget    {}.{:02} {}\n",
+            budget.amount_minor / 100,
+            budget.amount_minor % 100,
+            budget.currency
+        ));
+    }
+    out.push_str(&format!("  moves     {}\n", c.moves.len()));
+    for (id, m) in &c.moves {
+        let due = m.due_date.as_ref().map(|d| format!(" (due {d})")).unwrap_or_default();
+        out.push_str(&format!("    {id}  {:<11} {:<10} {}{due}\n", m.status.as_str(), m.channel.as_str(), m.title));
+    }
+    if !c.assets.is_empty() {
+        out.push_str(&format!("  assets    {}\n", c.assets.len()));
+        for (id, asset) in &c.assets {
+            out.push_str(&format!("    {id}  {:<13} {}\n", asset.content.kind().as_str(), asset.status));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn days_become_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,95 @@
+//! Runs the real `raptorflow` binary against a temporary data directory.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+/// The result of one CLI run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Parses stdout as exactly one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+    }
+
+    /// Asserts success and returns self.
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success, got {}:\nstdout: {}\nstderr: {}", self.code, self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A data directory and the binary to drive it.
+pub struct Cli {
+    pub dir: tempfile::TempDir,
+}
+
+impl Cli {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("a temporary directory") }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_raptorflow"));
+        command
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .env("RAPTORFLOW_USER", "tester")
+            .env_remove("RAPTORFLOW_DATA_DIR")
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let output = self.command().args(args).output().expect("raptorflow runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Creates a workspace and a campaign, returning their ids.
+    pub fn workspace_with_campaign(&self) -> (String, String) {
+        let ws = self.run(["--json", "workspace", "create", "Acme"]).ok().json();
+        let ws_id = ws["id"].as_str().unwrap().to_string();
+        let campaign = self
+            .run(["--json", "campaign", "create", "--workspace", &ws_id, "--goal", "200 demos", "--channel", "email", "Spring launch"])
+            .ok()
+            .json();
+        (ws_id, campaign["id"].as_str().unwrap().to_string())
+    }
+
+    /// The move ids of a campaign, read by a fresh process.
+    pub fn move_ids(&self, campaign_id: &str) -> Vec<String> {
+        let campaign = self.run(["--json", "campaign", "show", campaign_id]).ok().json();
+        campaign["moves"].as_object().unwrap().keys().cloned().collect()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir().join("raptorflow.sqlite3")
+    }
+}
+
+/// Reads a whole file, or panics naming it.
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}

@@ -1,0 +1,316 @@
+//! Campaign operations: create and list campaigns, add moves and assets, move
+//! a move through its statuses. A command may name a move or campaign by id
+//! alone; the local location cache finds its document, and a scan of the
+//! workspace indexes repairs the cache when it misses.
+
+use std::collections::BTreeMap;
+
+use rf_domain::{
+    Asset, AssetContent, AssetId, AssetStatus, Budget, Campaign, CampaignEntry, CampaignId,
+    CampaignStatus, Channel, DomainError, DueDate, Move, MoveId, MoveStatus, Timestamp, UserId,
+    WorkspaceId, validate_name, validate_text,
+};
+use rf_store::{DocId, EntityKind, EntityLocation};
+use serde::Serialize;
+
+use crate::{Core, CoreError, Result};
+
+const CAMPAIGN: &str = "campaign";
+
+/// What is needed to create a campaign.
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    pub name: String,
+    pub goal: String,
+    pub channels: Vec<Channel>,
+    pub budget: Option<Budget>,
+}
+
+/// What is needed to add a move.
+#[derive(Debug, Clone)]
+pub struct NewMove {
+    pub title: String,
+    pub channel: Channel,
+    pub owner: Option<UserId>,
+    pub due_date: Option<DueDate>,
+}
+
+/// One line of `campaign list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignSummary {
+    pub id: CampaignId,
+    pub name: String,
+    pub status: CampaignStatus,
+    pub created_at: Timestamp,
+}
+
+pub(crate) fn validate_budget(budget: &Budget) -> Result<()> {
+    if budget.amount_minor < 0 {
+        return Err(DomainError::Invalid {
+            field: "budget",
+            reason: format!("must not be negative, got {}", budget.amount_minor),
+        }
+        .into());
+    }
+    let code = &budget.currency;
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(DomainError::Invalid {
+            field: "budget currency",
+            reason: format!("'{code}' is not an ISO 4217 code such as USD or EUR"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn move_not_found(move_id: MoveId) -> CoreError {
+    CoreError::NotFound { what: "move", id: move_id.to_string(), hint: " (see `raptorflow campaign show`)" }
+}
+
+fn campaign_not_found(campaign_id: CampaignId) -> CoreError {
+    CoreError::NotFound {
+        what: "campaign",
+        id: campaign_id.to_string(),
+        hint: " (see `raptorflow campaign list --workspace ID`)",
+    }
+}
+
+impl Core {
+    /// Creates a campaign in a workspace: its own document, plus a line in the
+    /// workspace index.
+    pub async fn create_campaign(&self, workspace_id: WorkspaceId, new: NewCampaign) -> Result<Campaign> {
+        let name = validate_name("campaign name", &new.name)?;
+        let goal = validate_text("campaign goal", new.goal.trim())?;
+        if let Some(budget) = &new.budget {
+            validate_budget(budget)?;
+        }
+        // Fail on an unknown workspace before creating any document.
+        self.index_doc(workspace_id).await?;
+        let mut channels = new.channels;
+        channels.dedup();
+        let campaign = Campaign {
+            schema: Campaign::SCHEMA,
+            id: CampaignId::new(),
+            workspace_id,
+            name,
+            goal,
+            channels,
+            budget: new.budget,
+            status: CampaignStatus::Draft,
+            created_at: Timestamp::now(),
+            moves: BTreeMap::new(),
+            assets: BTreeMap::new(),
+        };
+        let doc_id = self.docs.create(&campaign, CAMPAIGN).await?;
+        let entry = CampaignEntry {
+            name: campaign.name.clone(),
+            status: campaign.status,
+            document: doc_id.to_string(),
+            created_at: campaign.created_at,
+        };
+        let campaign_id = campaign.id;
+        self.update_index(workspace_id, format!("add campaign {campaign_id}"), move |index| {
+            index.campaigns.insert(campaign_id, entry);
+            Ok(())
+        })
+        .await?;
+        self.remember(campaign_id.to_string(), EntityKind::Campaign, workspace_id, campaign_id).await;
+        tracing::info!(%workspace_id, %campaign_id, "campaign created");
+        Ok(campaign)
+    }
+
+    /// The campaigns of a workspace, oldest first.
+    pub async fn list_campaigns(&self, workspace_id: WorkspaceId) -> Result<Vec<CampaignSummary>> {
+        let index = self.workspace(workspace_id).await?;
+        Ok(index
+            .campaigns
+            .into_iter()
+            .map(|(id, entry)| CampaignSummary {
+                id,
+                name: entry.name,
+                status: entry.status,
+                created_at: entry.created_at,
+            })
+            .collect())
+    }
+
+    /// A whole campaign document.
+    pub async fn campaign(&self, campaign_id: CampaignId) -> Result<Campaign> {
+        let doc_id = self.campaign_doc(campaign_id).await?;
+        Ok(self.docs.read(&doc_id, CAMPAIGN).await?)
+    }
+
+    /// Adds a move to a campaign and returns its id.
+    pub async fn add_move(&self, campaign_id: CampaignId, new: NewMove) -> Result<(MoveId, Move)> {
+        let title = validate_name("move title", &new.title)?;
+        let doc_id = self.campaign_doc(campaign_id).await?;
+        let move_id = MoveId::new();
+        let new_move = Move {
+            title,
+            channel: new.channel,
+            status: MoveStatus::Planned,
+            owner: new.owner,
+            due_date: new.due_date,
+            assets: Vec::new(),
+            created_at: Timestamp::now(),
+        };
+        let stored = new_move.clone();
+        let workspace_id = self
+            .docs
+            .update(&doc_id, CAMPAIGN, format!("add move {move_id}"), move |campaign: &mut Campaign| {
+                campaign.moves.insert(move_id, stored);
+                Ok::<_, CoreError>(campaign.workspace_id)
+            })
+            .await?;
+        self.remember(move_id.to_string(), EntityKind::Move, workspace_id, campaign_id).await;
+        Ok((move_id, new_move))
+    }
+
+    /// Sets a move's status. Returns the campaign it belongs to and the move.
+    pub async fn set_move_status(&self, move_id: MoveId, status: MoveStatus) -> Result<(CampaignId, Move)> {
+        let campaign_id = self.locate_move(move_id).await?;
+        let doc_id = self.campaign_doc(campaign_id).await?;
+        let updated = self
+            .docs
+            .update(&doc_id, CAMPAIGN, format!("set move {move_id} status to {status}"), move |campaign: &mut Campaign| {
+                let the_move = campaign.moves.get_mut(&move_id).ok_or_else(|| move_not_found(move_id))?;
+                the_move.status = status;
+                Ok::<_, CoreError>(the_move.clone())
+            })
+            .await?;
+        Ok((campaign_id, updated))
+    }
+
+    /// Adds an asset to a campaign, optionally attached to one of its moves.
+    pub async fn add_asset(
+        &self,
+        campaign_id: CampaignId,
+        move_id: Option<MoveId>,
+        content: AssetContent,
+    ) -> Result<AssetId> {
+        validate_asset_content(&content)?;
+        let doc_id = self.campaign_doc(campaign_id).await?;
+        let asset_id = AssetId::new();
+        let asset = Asset {
+            move_id,
+            content,
+            status: AssetStatus::Draft,
+            findings: Vec::new(),
+            created_at: Timestamp::now(),
+        };
+        let workspace_id = self
+            .docs
+            .update(&doc_id, CAMPAIGN, format!("add asset {asset_id}"), move |campaign: &mut Campaign| {
+                if let Some(move_id) = move_id {
+                    let the_move = campaign.moves.get_mut(&move_id).ok_or_else(|| move_not_found(move_id))?;
+                    the_move.assets.push(asset_id);
+                }
+                campaign.assets.insert(asset_id, asset);
+                Ok::<_, CoreError>(campaign.workspace_id)
+            })
+            .await?;
+        self.remember(asset_id.to_string(), EntityKind::Asset, workspace_id, campaign_id).await;
+        Ok(asset_id)
+    }
+
+    /// Records where an entity lives. The cache only speeds up lookups, so a
+    /// failure here is logged rather than failing an operation that is
+    /// already saved.
+    async fn remember(&self, entity_id: String, kind: EntityKind, workspace_id: WorkspaceId, campaign_id: CampaignId) {
+        let location = EntityLocation { workspace_id: workspace_id.to_string(), campaign_id: campaign_id.to_string() };
+        if let Err(err) = self.catalog.set_locations(&[(entity_id, kind, location)]).await {
+            tracing::warn!(error = %err, "could not update the entity location cache");
+        }
+    }
+
+    /// The document of a campaign, from the cache or by scanning workspace indexes.
+    pub(crate) async fn campaign_doc(&self, campaign_id: CampaignId) -> Result<DocId> {
+        let key = campaign_id.to_string();
+        if let Some(location) = self.catalog.location(&key, EntityKind::Campaign).await?
+            && let Ok(workspace_id) = location.workspace_id.parse::<WorkspaceId>()
+            && let Ok(index) = self.workspace(workspace_id).await
+            && let Some(entry) = index.campaigns.get(&campaign_id)
+        {
+            return Ok(entry.document.parse()?);
+        }
+        for (workspace_id, doc_id) in self.catalog.workspaces().await? {
+            let index: rf_domain::WorkspaceIndex = self.docs.read(&doc_id, "workspace index").await?;
+            if let Some(entry) = index.campaigns.get(&campaign_id) {
+                let workspace_id = workspace_id.parse().map_err(CoreError::Invalid)?;
+                self.remember(key, EntityKind::Campaign, workspace_id, campaign_id).await;
+                return Ok(entry.document.parse()?);
+            }
+        }
+        Err(campaign_not_found(campaign_id))
+    }
+
+    /// The campaign holding a move, from the cache or by scanning every campaign.
+    async fn locate_move(&self, move_id: MoveId) -> Result<CampaignId> {
+        let key = move_id.to_string();
+        if let Some(location) = self.catalog.location(&key, EntityKind::Move).await?
+            && let Ok(campaign_id) = location.campaign_id.parse::<CampaignId>()
+        {
+            return Ok(campaign_id);
+        }
+        // A cache miss: the move may have arrived by sync or import, or the
+        // cache may be new. Scan, and record everything seen on the way.
+        let mut found = None;
+        let mut seen = Vec::new();
+        for (workspace_id, index_doc) in self.catalog.workspaces().await? {
+            let index: rf_domain::WorkspaceIndex = self.docs.read(&index_doc, "workspace index").await?;
+            for (campaign_id, entry) in &index.campaigns {
+                let campaign: Campaign = self.docs.read(&entry.document.parse()?, CAMPAIGN).await?;
+                let location = EntityLocation { workspace_id: workspace_id.clone(), campaign_id: campaign_id.to_string() };
+                for id in campaign.moves.keys() {
+                    if *id == move_id {
+                        found = Some(*campaign_id);
+                    }
+                    seen.push((id.to_string(), EntityKind::Move, location.clone()));
+                }
+            }
+        }
+        if let Err(err) = self.catalog.set_locations(&seen).await {
+            tracing::warn!(error = %err, "could not update the entity location cache");
+        }
+        found.ok_or_else(|| move_not_found(move_id))
+    }
+}
+
+/// Checks the free text of an asset against the domain limits.
+fn validate_asset_content(content: &AssetContent) -> Result<()> {
+    let texts: Vec<(&'static str, &String)> = match content {
+        AssetContent::GoogleRsa { headlines, descriptions, final_url } => headlines
+            .iter()
+            .map(|h| ("headline", h))
+            .chain(descriptions.iter().map(|d| ("description", d)))
+            .chain([("final url", final_url)])
+            .collect(),
+        AssetContent::MetaAd { primary_text, headline, description, call_to_action } => vec![
+            ("primary text", primary_text),
+            ("headline", headline),
+            ("description", description),
+            ("call to action", call_to_action),
+        ],
+        AssetContent::LinkedinAd { intro_text, headline, call_to_action } => {
+            vec![("intro text", intro_text), ("headline", headline), ("call to action", call_to_action)]
+        }
+        AssetContent::XPost { text } | AssetContent::LinkedinPost { text } => vec![("text", text)],
+        AssetContent::Email { subject, preheader, body } => {
+            vec![("subject", subject), ("preheader", preheader), ("body", body)]
+        }
+        AssetContent::BlogPost { title, meta_description, body_markdown } => {
+            vec![("title", title), ("meta description", meta_description), ("body", body_markdown)]
+        }
+        AssetContent::VideoScript { title, scenes, .. } => [("title", title)]
+            .into_iter()
+            .chain(scenes.iter().flat_map(|s| [("scene visual", &s.visual), ("scene voiceover", &s.voiceover)]))
+            .collect(),
+        AssetContent::ImageBrief { concept, aspect_ratio, alt_text } => {
+            vec![("concept", concept), ("aspect ratio", aspect_ratio), ("alt text", alt_text)]
+        }
+    };
+    for (field, text) in texts {
+        validate_text(field, text)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! The facade's error type. Shells map [`CoreError::kind`] to exit codes (CLI)
+//! or to `{kind, message}` (desktop UI).
+
+use std::path::PathBuf;
+
+use rf_domain::DomainError;
+use rf_store::StoreError;
+
+/// What went wrong in an application operation.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A value given by the user is not acceptable.
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// An id that does not name anything on this device.
+    #[error("no {what} with id {id} on this device{hint}")]
+    NotFound { what: &'static str, id: String, hint: &'static str },
+    /// Something with this id already exists.
+    #[error("{what} {id} already exists on this device")]
+    AlreadyExists { what: &'static str, id: String },
+    /// An import file that cannot be used; nothing was imported.
+    #[error("cannot import {}: {reason}; nothing was imported", path.display())]
+    Import { path: PathBuf, reason: String },
+    /// A file or directory could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Broad classes of error, stable for shells to map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad input from the user: exit code 2 in the CLI.
+    InvalidInput,
+    /// An unknown id: exit code 2 in the CLI.
+    NotFound,
+    /// A clash with something that exists: exit code 2 in the CLI.
+    Conflict,
+    /// Files, the database, the document store: exit code 1 in the CLI.
+    Storage,
+}
+
+impl ErrorKind {
+    /// The stable snake_case name sent to the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Storage => "storage",
+        }
+    }
+}
+
+impl CoreError {
+    /// Which class of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoreError::Invalid(_) | CoreError::Import { .. } => ErrorKind::InvalidInput,
+            CoreError::NotFound { .. } => ErrorKind::NotFound,
+            CoreError::AlreadyExists { .. } => ErrorKind::Conflict,
+            CoreError::Io { .. } | CoreError::Store(_) => ErrorKind::Storage,
+        }
+    }
+}
+
+/// Result alias for the facade.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,77 @@
+//! The application API every shell calls: open a data directory, then create,
+//! list and change workspaces, campaigns, moves and assets.
+//!
+//! Every operation that changes a document returns only after the change is
+//! committed to the data directory's SQLite file, so what a shell reports as
+//! saved survives a crash or `kill -9`.
+
+mod campaigns;
+mod error;
+mod sample;
+mod transfer;
+mod workspaces;
+
+use std::path::{Path, PathBuf};
+
+use rf_domain::UserId;
+use rf_store::{Catalog, DATABASE_FILE_NAME, DocStore, open_database};
+
+pub use campaigns::{CampaignSummary, NewCampaign, NewMove};
+pub use error::{CoreError, ErrorKind, Result};
+pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, MAX_IMPORT_BYTES, WorkspaceExport};
+pub use workspaces::WorkspaceSummary;
+pub use rf_domain as domain;
+pub use rf_store::StorageStats;
+
+/// Who is using this device: the member that new workspaces are created for.
+#[derive(Debug, Clone)]
+pub struct LocalUser {
+    /// The user's id.
+    pub id: UserId,
+    /// The user's display name.
+    pub display_name: String,
+}
+
+/// An open data directory.
+#[derive(Debug)]
+pub struct Core {
+    data_dir: PathBuf,
+    docs: DocStore,
+    catalog: Catalog,
+    user: LocalUser,
+}
+
+impl Core {
+    /// Opens the data directory at `data_dir`, creating it if needed.
+    ///
+    /// A database file that is not SQLite or is damaged is refused with an
+    /// error that names it, and is left as it was. Must be called inside a
+    /// tokio runtime.
+    pub async fn open(data_dir: &Path, user: LocalUser) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|source| CoreError::Io {
+            action: "could not create the data directory",
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let pool = open_database(&data_dir.join(DATABASE_FILE_NAME)).await?;
+        let docs = DocStore::open(pool.clone()).await;
+        let catalog = Catalog::new(pool);
+        tracing::debug!(data_dir = %data_dir.display(), "data directory open");
+        Ok(Self { data_dir: data_dir.to_owned(), docs, catalog, user })
+    }
+
+    /// The data directory this core has open.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The local user.
+    pub fn user(&self) -> &LocalUser {
+        &self.user
+    }
+
+    /// Finishes every pending write and shuts the document store down.
+    pub async fn close(self) {
+        self.docs.close().await;
+    }
+}
