@@ -1,0 +1,84 @@
+//! Checks of the workspace as a whole, used by the tests in this directory.
+//!
+//! [`dependency_violations`] encodes DESIGN.md's one-way dependency rule:
+//! domain ← store ← (sync, ai) ← (codex, guardian) ← agents ← core ← (cli,
+//! desktop); the sync server uses domain, sync and store only; and only one
+//! crate each may use tauri, axum and candle.
+
+use serde_json::Value;
+
+/// Each engine crate's layer: a crate may depend only on crates in lower layers.
+const LAYERS: &[(&str, u32)] = &[
+    ("rf-domain", 0),
+    ("rf-store", 1),
+    ("rf-sync", 2),
+    ("rf-ai", 2),
+    ("rf-codex", 3),
+    ("rf-guardian", 3),
+    ("rf-agents", 4),
+    ("rf-core", 5),
+    ("rf-cli", 6),
+    ("raptorflow-desktop", 6),
+];
+
+/// Packages outside the layers, with the workspace crates each may use.
+const SIDE_PACKAGES: &[(&str, &[&str])] = &[
+    ("raptorflow-sync", &["rf-domain", "rf-sync", "rf-store"]),
+    // Cross-crate tests may use anything.
+    ("raptorflow-tests", &["*"]),
+];
+
+/// External crates that exactly one workspace package may depend on directly.
+const EXCLUSIVE_DEPENDENCIES: &[(&str, &str)] = &[
+    ("tauri", "raptorflow-desktop"),
+    ("axum", "raptorflow-sync"),
+    ("candle-core", "rf-ai"),
+    ("candle-nn", "rf-ai"),
+    ("candle-transformers", "rf-ai"),
+];
+
+fn layer_of(name: &str) -> Option<u32> {
+    LAYERS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
+}
+
+/// Every breach of the dependency rules in `cargo metadata` output, one
+/// sentence each. Dev-dependencies are exempt: tests may reach across.
+pub fn dependency_violations(metadata: &Value) -> Vec<String> {
+    let mut violations = Vec::new();
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    let workspace: Vec<String> = packages.iter().filter_map(|p| p["name"].as_str().map(String::from)).collect();
+    for package in &packages {
+        let name = package["name"].as_str().unwrap_or_default();
+        let side = SIDE_PACKAGES.iter().find(|(n, _)| *n == name);
+        let layer = layer_of(name);
+        if layer.is_none() && side.is_none() {
+            violations.push(format!(
+                "{name} is not in the layer table of tests/lib.rs: place it there (see DESIGN.md)"
+            ));
+            continue;
+        }
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            if dep["kind"].as_str() == Some("dev") {
+                continue;
+            }
+            let dep_name = dep["name"].as_str().unwrap_or_default();
+            if let Some((_, owner)) = EXCLUSIVE_DEPENDENCIES.iter().find(|(crate_name, _)| *crate_name == dep_name)
+                && *owner != name
+            {
+                violations.push(format!("{name} depends on {dep_name}, which only {owner} may use"));
+            }
+            if !workspace.iter().any(|w| w == dep_name) {
+                continue;
+            }
+            let allowed = match (side, layer) {
+                (Some((_, allowed)), _) => allowed.contains(&"*") || allowed.contains(&dep_name),
+                (None, Some(layer)) => layer_of(dep_name).is_some_and(|dep_layer| dep_layer < layer),
+                (None, None) => false,
+            };
+            if !allowed {
+                violations.push(format!("{name} depends on {dep_name}, against the one-way direction in DESIGN.md"));
+            }
+        }
+    }
+    violations
+}
