@@ -51,6 +51,8 @@ fn the_demo_creates_a_sample_workspace() {
     let cli = Cli::new();
     let demo = cli.run(["--json", "demo"]).ok().json();
     assert_eq!(demo["workspace"]["name"], "Northwind Coffee Roasters");
+    assert_eq!(demo["workspace"]["brand"]["banned_terms"][1], "guaranteed");
+    assert_eq!(demo["campaign"]["budget"]["amount_minor"], 250_000);
     assert_eq!(demo["campaign"]["moves"].as_object().unwrap().len(), 4);
     assert_eq!(demo["campaign"]["assets"].as_object().unwrap().len(), 1);
     let statuses: Vec<&str> =

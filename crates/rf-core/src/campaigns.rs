@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rf_domain::{
     Asset, AssetContent, AssetId, AssetStatus, Budget, Campaign, CampaignEntry, CampaignId,
     CampaignStatus, Channel, DomainError, DueDate, Move, MoveId, MoveStatus, Timestamp, UserId,
-    WorkspaceId, validate_name, validate_text,
+    WorkspaceId, edit, validate_name, validate_text,
 };
 use rf_store::{DocId, EntityKind, EntityLocation};
 use serde::Serialize;
@@ -157,9 +157,9 @@ impl Core {
         let stored = new_move.clone();
         let workspace_id = self
             .docs
-            .update(&doc_id, CAMPAIGN, format!("add move {move_id}"), move |campaign: &mut Campaign| {
-                campaign.moves.insert(move_id, stored);
-                Ok::<_, CoreError>(campaign.workspace_id)
+            .change(&doc_id, format!("add move {move_id}"), move |tx| {
+                edit::put_move(tx, move_id, &stored)?;
+                Ok::<_, CoreError>(edit::campaign_workspace_id(tx)?)
             })
             .await?;
         self.remember(move_id.to_string(), EntityKind::Move, workspace_id, campaign_id).await;
@@ -172,10 +172,11 @@ impl Core {
         let doc_id = self.campaign_doc(campaign_id).await?;
         let updated = self
             .docs
-            .update(&doc_id, CAMPAIGN, format!("set move {move_id} status to {status}"), move |campaign: &mut Campaign| {
-                let the_move = campaign.moves.get_mut(&move_id).ok_or_else(|| move_not_found(move_id))?;
+            .change(&doc_id, format!("set move {move_id} status to {status}"), move |tx| {
+                let mut the_move = edit::read_move(tx, move_id)?.ok_or_else(|| move_not_found(move_id))?;
                 the_move.status = status;
-                Ok::<_, CoreError>(the_move.clone())
+                edit::put_move(tx, move_id, &the_move)?;
+                Ok::<_, CoreError>(the_move)
             })
             .await?;
         Ok((campaign_id, updated))
@@ -200,13 +201,14 @@ impl Core {
         };
         let workspace_id = self
             .docs
-            .update(&doc_id, CAMPAIGN, format!("add asset {asset_id}"), move |campaign: &mut Campaign| {
+            .change(&doc_id, format!("add asset {asset_id}"), move |tx| {
                 if let Some(move_id) = move_id {
-                    let the_move = campaign.moves.get_mut(&move_id).ok_or_else(|| move_not_found(move_id))?;
+                    let mut the_move = edit::read_move(tx, move_id)?.ok_or_else(|| move_not_found(move_id))?;
                     the_move.assets.push(asset_id);
+                    edit::put_move(tx, move_id, &the_move)?;
                 }
-                campaign.assets.insert(asset_id, asset);
-                Ok::<_, CoreError>(campaign.workspace_id)
+                edit::put_asset(tx, asset_id, &asset)?;
+                Ok::<_, CoreError>(edit::campaign_workspace_id(tx)?)
             })
             .await?;
         self.remember(asset_id.to_string(), EntityKind::Asset, workspace_id, campaign_id).await;

@@ -27,6 +27,9 @@ pub enum CoreError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A stored document does not have the shape this build expects.
+    #[error("a stored document could not be edited: {0}")]
+    Document(#[from] rf_domain::edit::EditError),
 }
 
 /// Broad classes of error, stable for shells to map.
@@ -61,7 +64,7 @@ impl CoreError {
             CoreError::Invalid(_) | CoreError::Import { .. } => ErrorKind::InvalidInput,
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::AlreadyExists { .. } => ErrorKind::Conflict,
-            CoreError::Io { .. } | CoreError::Store(_) => ErrorKind::Storage,
+            CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,
         }
     }
 }

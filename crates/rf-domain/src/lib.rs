@@ -6,6 +6,7 @@
 //! the same snake_case names so the two views of a document read alike.
 
 mod campaign;
+pub mod edit;
 mod error;
 mod ids;
 mod text;

@@ -52,11 +52,21 @@ pub async fn open_database(path: &Path) -> Result<SqlitePool> {
         return Err(StoreError::Corrupt { path: path.to_owned(), detail: check.join("; ") });
     }
 
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
-    Ok(pool)
+    // sqlx takes no lock for SQLite migrations, so two processes opening a new
+    // data directory together can race; the loser finds the schema in place
+    // when it tries again.
+    let mut n_attempt = 0;
+    loop {
+        n_attempt += 1;
+        match sqlx::migrate!("./migrations").run(&pool).await {
+            Ok(()) => return Ok(pool),
+            Err(err) if n_attempt < 3 => {
+                tracing::debug!(error = %err, "migration attempt failed, retrying");
+                tokio::time::sleep(Duration::from_millis(100 * n_attempt)).await;
+            }
+            Err(source) => return Err(StoreError::Migrate { path: path.to_owned(), source }),
+        }
+    }
 }
 
 /// Looks at the file's header before SQLite does, so that a garbage file is

@@ -9,7 +9,10 @@
 
 use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
-use automerge::{Automerge, ChangeHash, transaction::CommitOptions};
+use automerge::{
+    Automerge, ChangeHash,
+    transaction::{CommitOptions, Transaction},
+};
 use autosurgeon::{Hydrate, Reconcile};
 use samod::{DocumentId, Repo};
 use samod_core::{CompactionHash, StorageKey};
@@ -96,7 +99,7 @@ impl DocStore {
         .map_err(|failure| StoreError::Reconcile {
             document: "(new)".into(),
             expected,
-            source: failure.error,
+            source: Box::new(failure.error),
         })?;
         let hashes: Vec<ChangeHash> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
         let heads = doc.get_heads();
@@ -122,12 +125,39 @@ impl DocStore {
             .with_document_async(move |doc| autosurgeon::hydrate::<_, T>(&*doc))
             .await
             .map_err(|_| StoreError::Stopped)?
-            .map_err(|source| StoreError::Hydrate { document: doc_id.to_string(), expected, source })
+            .map_err(|source| StoreError::Hydrate { document: doc_id.to_string(), expected, source: Box::new(source) })
     }
 
-    /// Reads a document as a `T`, lets `edit` change it, writes the
-    /// difference back as one Automerge change, and returns once that change
-    /// is stored. If `edit` fails nothing is written.
+    /// Runs `edit` in one Automerge transaction on a document and returns once
+    /// the resulting change is stored. If `edit` fails the transaction is
+    /// rolled back and nothing is written.
+    pub async fn change<R, E, F>(&self, doc_id: &DocId, message: String, edit: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Transaction<'_>) -> Result<R, E> + Send + 'static,
+    {
+        let handle = self.handle(doc_id).await?;
+        let (result, new_hashes, heads) = handle
+            .with_document_async(move |doc| -> Result<(R, Vec<ChangeHash>, Vec<ChangeHash>), E> {
+                let before = doc.get_heads();
+                let success = doc
+                    .transact_with(|_| CommitOptions::default().with_message(message), edit)
+                    .map_err(|failure| failure.error)?;
+                let new_hashes = doc.get_changes(&before).iter().map(|c| c.hash()).collect();
+                Ok((success.result, new_hashes, doc.get_heads()))
+            })
+            .await
+            .map_err(|_| StoreError::Stopped)??;
+        if !new_hashes.is_empty() {
+            self.wait_until_saved(handle.document_id(), &new_hashes, &heads).await?;
+        }
+        Ok(result)
+    }
+
+    /// Reads a whole document as a `T`, lets `edit` change it, and writes the
+    /// difference back as one change (see [`DocStore::change`]). Meant for
+    /// small documents; large ones are better edited in place with `change`.
     pub async fn update<T, R, E, F>(&self, doc_id: &DocId, expected: &'static str, message: String, edit: F) -> Result<R, E>
     where
         T: Hydrate + Reconcile + Send + 'static,
@@ -135,37 +165,22 @@ impl DocStore {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut T) -> Result<R, E> + Send + 'static,
     {
-        let handle = self.handle(doc_id).await?;
         let document = doc_id.to_string();
-        let document_for_errors = document.clone();
-        let outcome = handle
-            .with_document_async(move |doc| -> Result<(R, Vec<ChangeHash>, Vec<ChangeHash>), E> {
-                let mut value: T = autosurgeon::hydrate(&*doc).map_err(|source| StoreError::Hydrate {
-                    document: document_for_errors.clone(),
-                    expected,
-                    source,
-                })?;
-                let result = edit(&mut value)?;
-                let before = doc.get_heads();
-                doc.transact_with::<_, _, autosurgeon::ReconcileError, _>(
-                    |_| CommitOptions::default().with_message(message),
-                    |tx| autosurgeon::reconcile(tx, &value),
-                )
-                .map_err(|failure| StoreError::Reconcile {
-                    document: document_for_errors,
-                    expected,
-                    source: failure.error,
-                })?;
-                let new_hashes = doc.get_changes(&before).iter().map(|c| c.hash()).collect();
-                Ok((result, new_hashes, doc.get_heads()))
-            })
-            .await
-            .map_err(|_| StoreError::Stopped)?;
-        let (result, new_hashes, heads) = outcome?;
-        if !new_hashes.is_empty() {
-            self.wait_until_saved(handle.document_id(), &new_hashes, &heads).await?;
-        }
-        Ok(result)
+        self.change(doc_id, message, move |tx| {
+            let mut value: T = autosurgeon::hydrate(&*tx).map_err(|source| StoreError::Hydrate {
+                document: document.clone(),
+                expected,
+                source: Box::new(source),
+            })?;
+            let result = edit(&mut value)?;
+            autosurgeon::reconcile(tx, &value).map_err(|source| StoreError::Reconcile {
+                document,
+                expected,
+                source: Box::new(source),
+            })?;
+            Ok(result)
+        })
+        .await
     }
 
     /// Waits until samod has committed either an incremental chunk for every

@@ -35,10 +35,10 @@ pub enum StoreError {
     InvalidDocumentId { document: String },
     /// A stored document does not have the expected shape.
     #[error("document {document} could not be read as a {expected}: {source}")]
-    Hydrate { document: String, expected: &'static str, source: autosurgeon::HydrateError },
+    Hydrate { document: String, expected: &'static str, source: Box<autosurgeon::HydrateError> },
     /// A value could not be written into a document.
     #[error("could not write a {expected} into document {document}: {source}")]
-    Reconcile { document: String, expected: &'static str, source: autosurgeon::ReconcileError },
+    Reconcile { document: String, expected: &'static str, source: Box<autosurgeon::ReconcileError> },
     /// A change was made in memory but could not be confirmed as written.
     #[error("a change to document {document} could not be saved: {reason}")]
     NotSaved { document: String, reason: String },

@@ -1,0 +1,112 @@
+//! rf-core operations on a real data directory: validation happens before
+//! any write, and every saved change is visible to the next open.
+
+use rf_core::{
+    Core, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove,
+    domain::{AssetContent, BrandCodex, Channel, MoveId, MoveStatus, Voice},
+};
+
+fn user() -> LocalUser {
+    LocalUser { id: "tester".parse().unwrap(), display_name: "Tester".into() }
+}
+
+async fn open(dir: &tempfile::TempDir) -> Core {
+    Core::open(&dir.path().join("data"), user()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_megabyte_name_is_refused_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    let err = core.create_workspace(&"n".repeat(1 << 20)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.to_string(), "invalid workspace name: must be at most 200 characters, got 1048576");
+    assert!(core.list_workspaces().await.unwrap().is_empty());
+    core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brand_codex_updates_are_validated_and_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    let ws = core.create_workspace("Acme").await.unwrap();
+    let codex = BrandCodex {
+        company: "Acme Analytics".into(),
+        offer: "Dashboards for finance teams".into(),
+        audiences: vec!["CFOs at 50-500 person SaaS companies".into()],
+        voice: Voice { tone: "precise, calm".into(), dos: vec!["show numbers".into()], donts: vec!["hype".into()] },
+        banned_terms: vec!["revolutionary".into()],
+        required_disclaimers: vec!["Past results do not guarantee future results.".into()],
+    };
+    core.update_brand_codex(ws.id, codex.clone()).await.unwrap();
+
+    let mut bad = codex.clone();
+    bad.banned_terms.push("bell\u{7}".into());
+    let err = core.update_brand_codex(ws.id, bad).await.unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("brand banned term"), "{err}");
+    core.close().await;
+
+    let core = open(&dir).await;
+    assert_eq!(core.workspace(ws.id).await.unwrap().brand, codex);
+    core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_attach_to_moves_and_unknown_moves_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    let ws = core.create_workspace("Acme").await.unwrap();
+    let campaign = core
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: "demos".into(), channels: vec![Channel::X], budget: None })
+        .await
+        .unwrap();
+    let (move_id, _) = core
+        .add_move(campaign.id, NewMove { title: "Thread".into(), channel: Channel::X, owner: None, due_date: None })
+        .await
+        .unwrap();
+    let content = AssetContent::XPost { text: "We shipped dashboards your CFO will read.".into() };
+    let asset_id = core.add_asset(campaign.id, Some(move_id), content.clone()).await.unwrap();
+
+    let before = core.campaign(campaign.id).await.unwrap();
+    assert_eq!(before.moves[&move_id].assets, vec![asset_id]);
+    assert_eq!(before.assets[&asset_id].content, content);
+
+    let err = core.add_asset(campaign.id, Some(MoveId::new()), content).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(core.campaign(campaign.id).await.unwrap(), before);
+
+    let err = core.set_move_status(MoveId::new(), MoveStatus::Done).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_are_found_by_id_even_when_the_location_cache_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    let ws = core.create_workspace("Acme").await.unwrap();
+    let campaign = core
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    let (move_id, _) = core
+        .add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
+        .await
+        .unwrap();
+    core.close().await;
+
+    // The cache is derived data: wipe it, as a lost or older cache would be.
+    let db = dir.path().join("data").join("raptorflow.sqlite3");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let wiped = sqlx::query("DELETE FROM entity_locations").execute(&pool).await.unwrap().rows_affected();
+    assert!(wiped >= 2, "the cache held the campaign and the move");
+    pool.close().await;
+
+    let core = open(&dir).await;
+    let (found_campaign, updated) = core.set_move_status(move_id, MoveStatus::Live).await.unwrap();
+    assert_eq!(found_campaign, campaign.id);
+    assert_eq!(updated.status, MoveStatus::Live);
+    assert_eq!(core.campaign(campaign.id).await.unwrap().moves[&move_id].status, MoveStatus::Live);
+    core.close().await;
+}
