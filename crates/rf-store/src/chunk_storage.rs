@@ -169,6 +169,31 @@ fn prefix_bounds(prefix: &str) -> (String, String) {
     (format!("{prefix}/"), format!("{prefix}0"))
 }
 
+/// Changes up to this size are stored as they are; automerge itself only
+/// compresses larger ones.
+const COMPRESS_ABOVE: usize = 256;
+
+/// samod stores each new change as its raw chunk. A large change (a whole
+/// imported campaign, a pasted article) is stored as automerge's own
+/// DEFLATE-compressed change chunk instead, which `load_incremental` reads
+/// as it is and which hashes to the same change.
+fn compress_change_chunk(key: &StorageKey, data: Vec<u8>) -> Vec<u8> {
+    let is_incremental = key.into_iter().nth(1).is_some_and(|part| part == "incremental");
+    if !is_incremental || data.len() <= COMPRESS_ABOVE {
+        return data;
+    }
+    match automerge::Change::from_bytes(data.clone()) {
+        Ok(mut change) => {
+            let compressed = change.bytes();
+            if compressed.len() < data.len() { compressed.into_owned() } else { data }
+        }
+        Err(err) => {
+            tracing::warn!(%key, error = %err, "storing an unparseable change chunk uncompressed");
+            data
+        }
+    }
+}
+
 fn parse_key(key: &str) -> Option<StorageKey> {
     StorageKey::from_parts(key.split('/')).ok()
 }
@@ -245,6 +270,7 @@ impl Storage for SqliteChunkStorage {
     }
 
     async fn put(&self, key: StorageKey, data: Vec<u8>) {
+        let data = compress_change_chunk(&key, data);
         let key = key.to_string();
         match with_retries("put", &key, || self.put_once(&key, &data)).await {
             Ok(()) => self.writes.record_committed(key),
