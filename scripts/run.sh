@@ -12,4 +12,5 @@ if [ "$#" -gt 0 ]; then
     exec "$bin" "$@"
 fi
 data_dir="${RAPTORFLOW_DATA_DIR:-$(mktemp -d -t raptorflow-demo.XXXXXX)}"
-exec "$bin" --data-dir "$data_dir" demo
+"$bin" --data-dir "$data_dir" demo
+echo "(raptorflow is $bin; './scripts/run.sh ARGS...' runs it with other arguments)" >&2
