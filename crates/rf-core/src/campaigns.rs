@@ -13,9 +13,7 @@ use rf_domain::{
 use rf_store::{DocId, EntityKind, EntityLocation};
 use serde::Serialize;
 
-use crate::{Core, CoreError, Result};
-
-const CAMPAIGN: &str = "campaign";
+use crate::{CAMPAIGN_DOC as CAMPAIGN, Core, CoreError, Result};
 
 /// What is needed to create a campaign.
 #[derive(Debug, Clone)]
@@ -235,11 +233,9 @@ impl Core {
         {
             return Ok(entry.document.parse()?);
         }
-        for (workspace_id, doc_id) in self.catalog.workspaces().await? {
-            let index: rf_domain::WorkspaceIndex = self.docs.read(&doc_id, "workspace index").await?;
+        for index in self.workspace_indexes().await? {
             if let Some(entry) = index.campaigns.get(&campaign_id) {
-                let workspace_id = workspace_id.parse().map_err(CoreError::Invalid)?;
-                self.remember(key, EntityKind::Campaign, workspace_id, campaign_id).await;
+                self.remember(key, EntityKind::Campaign, index.id, campaign_id).await;
                 return Ok(entry.document.parse()?);
             }
         }
@@ -258,11 +254,10 @@ impl Core {
         // cache may be new. Scan, and record everything seen on the way.
         let mut found = None;
         let mut seen = Vec::new();
-        for (workspace_id, index_doc) in self.catalog.workspaces().await? {
-            let index: rf_domain::WorkspaceIndex = self.docs.read(&index_doc, "workspace index").await?;
+        for index in self.workspace_indexes().await? {
             for (campaign_id, entry) in &index.campaigns {
                 let campaign: Campaign = self.docs.read(&entry.document.parse()?, CAMPAIGN).await?;
-                let location = EntityLocation { workspace_id: workspace_id.clone(), campaign_id: campaign_id.to_string() };
+                let location = EntityLocation { workspace_id: index.id.to_string(), campaign_id: campaign_id.to_string() };
                 for id in campaign.moves.keys() {
                     if *id == move_id {
                         found = Some(*campaign_id);

@@ -23,6 +23,10 @@ pub use workspaces::WorkspaceSummary;
 pub use rf_domain as domain;
 pub use rf_store::StorageStats;
 
+/// Document kinds, as named in storage errors.
+pub(crate) const INDEX_DOC: &str = "workspace index";
+pub(crate) const CAMPAIGN_DOC: &str = "campaign";
+
 /// Who is using this device: the member that new workspaces are created for.
 #[derive(Debug, Clone)]
 pub struct LocalUser {

@@ -8,7 +8,7 @@ use rf_domain::{Campaign, CampaignId, Timestamp, WorkspaceIndex, validate_name, 
 use rf_store::{EntityKind, EntityLocation};
 use serde::{Deserialize, Serialize};
 
-use crate::{Core, CoreError, Result, campaigns::validate_budget, workspaces::validate_brand_codex};
+use crate::{CAMPAIGN_DOC, Core, CoreError, INDEX_DOC, Result, campaigns::validate_budget, workspaces::validate_brand_codex};
 
 /// The `format` field of every export file.
 pub const EXPORT_FORMAT: &str = "raptorflow.workspace";
@@ -158,7 +158,7 @@ impl Core {
         let mut index = export.workspace;
         let mut locations = Vec::new();
         for campaign in &export.campaigns {
-            let doc_id = self.docs.create(campaign, "campaign").await?;
+            let doc_id = self.docs.create(campaign, CAMPAIGN_DOC).await?;
             if let Some(entry) = index.campaigns.get_mut(&campaign.id) {
                 entry.document = doc_id.to_string();
             }
@@ -167,7 +167,7 @@ impl Core {
             locations.extend(campaign.moves.keys().map(|m| (m.to_string(), EntityKind::Move, location.clone())));
             locations.extend(campaign.assets.keys().map(|a| (a.to_string(), EntityKind::Asset, location.clone())));
         }
-        let index_doc = self.docs.create(&index, "workspace index").await?;
+        let index_doc = self.docs.create(&index, INDEX_DOC).await?;
         self.catalog.add_workspace(&workspace_id.to_string(), &index_doc, Timestamp::now().as_millis()).await?;
         self.catalog.set_locations(&locations).await?;
         tracing::info!(%workspace_id, n_campaigns = export.campaigns.len(), "workspace imported");

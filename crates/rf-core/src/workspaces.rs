@@ -9,7 +9,7 @@ use rf_domain::{
 use rf_store::DocId;
 use serde::Serialize;
 
-use crate::{Core, CoreError, Result};
+use crate::{Core, CoreError, INDEX_DOC as INDEX, Result};
 
 /// One line of `workspace list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,8 +32,6 @@ impl WorkspaceSummary {
         }
     }
 }
-
-const INDEX: &str = "workspace index";
 
 /// Checks every free-text field of a brand codex against the domain limits.
 pub(crate) fn validate_brand_codex(codex: &BrandCodex) -> Result<()> {
@@ -82,12 +80,16 @@ impl Core {
 
     /// Every workspace on this device, oldest first.
     pub async fn list_workspaces(&self) -> Result<Vec<WorkspaceSummary>> {
-        let mut summaries = Vec::new();
+        Ok(self.workspace_indexes().await?.iter().map(WorkspaceSummary::of).collect())
+    }
+
+    /// The index document of every workspace on this device, oldest first.
+    pub(crate) async fn workspace_indexes(&self) -> Result<Vec<WorkspaceIndex>> {
+        let mut indexes = Vec::new();
         for (_, doc_id) in self.catalog.workspaces().await? {
-            let index: WorkspaceIndex = self.docs.read(&doc_id, INDEX).await?;
-            summaries.push(WorkspaceSummary::of(&index));
+            indexes.push(self.docs.read(&doc_id, INDEX).await?);
         }
-        Ok(summaries)
+        Ok(indexes)
     }
 
     pub(crate) async fn index_doc(&self, workspace_id: WorkspaceId) -> Result<DocId> {
