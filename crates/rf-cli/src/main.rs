@@ -1,11 +1,12 @@
 //! `raptorflow`: the headless command-line shell. Each subcommand parses its
 //! arguments, calls rf-core, and prints the result as text or, with `--json`,
 //! as one JSON document on stdout. Errors go to stderr; the exit code is 0 on
-//! success, 2 for invalid usage or input, 1 for anything else.
+//! success, 2 for invalid usage or input (or a token the sync server refuses),
+//! 1 for anything else.
 
 mod output;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use rf_core::{Core, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove};
@@ -50,6 +51,9 @@ enum Command {
     },
     /// Import a workspace from a JSON file made by `export`.
     Import { file: PathBuf },
+    /// Share workspaces with teammates through a raptorflow-sync server.
+    #[command(subcommand)]
+    Sync(SyncCommand),
     /// Tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -118,6 +122,43 @@ enum MoveCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum SyncCommand {
+    /// Join a workspace on a sync server with a token from its admin. The
+    /// token is read from stdin and kept in the OS keyring.
+    Join {
+        /// The server, e.g. https://sync.example.com or http://127.0.0.1:7410.
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// Read the token from stdin (so it stays out of shell history).
+        #[arg(long, required = true)]
+        token_stdin: bool,
+        /// Share this local workspace into an empty server workspace (owners).
+        #[arg(long, value_name = "ID")]
+        workspace: Option<WorkspaceId>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Sync joined workspaces with their servers now.
+    Now {
+        /// Only this workspace.
+        #[arg(long, value_name = "ID")]
+        workspace: Option<WorkspaceId>,
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Keep syncing every few seconds until interrupted (Ctrl-C).
+    Run {
+        #[arg(long, default_value_t = 5, value_name = "SECS")]
+        interval: u64,
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Show joined workspaces, their servers, last sync and document heads.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
 enum DevCommand {
     /// Add moves one at a time, printing each id as soon as it is saved.
     AddMoves {
@@ -144,7 +185,34 @@ fn local_user(explicit: Option<UserId>) -> LocalUser {
     LocalUser { display_name: id.to_string(), id }
 }
 
-async fn run(cli: Cli, out: &mut Output, core: &Core) -> Result<(), CoreError> {
+fn read_token_from_stdin() -> Result<String, CoreError> {
+    let mut token = String::new();
+    std::io::stdin().read_line(&mut token).map_err(|source| CoreError::Io {
+        action: "could not read the token from",
+        path: PathBuf::from("stdin"),
+        source,
+    })?;
+    Ok(token)
+}
+
+/// `sync run`: sync, then reopen the data directory (so that edits other
+/// processes saved are seen), then wait, until Ctrl-C. A failed round is
+/// reported and retried at the next one.
+async fn sync_forever(core: &mut Core, out: &mut Output, interval: Duration, timeout: Duration) -> Result<(), CoreError> {
+    loop {
+        match core.sync_now(None, timeout).await {
+            Ok(reports) => out.progress(&output::sync_round_line(&reports)),
+            Err(err) => out.progress(&format!("sync failed, will retry: {err}")),
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+        core.reload().await?;
+    }
+}
+
+async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreError> {
     match cli.command {
         Command::Demo => {
             let (workspace, campaign) = core.create_sample_workspace().await?;
@@ -177,6 +245,17 @@ async fn run(cli: Cli, out: &mut Output, core: &Core) -> Result<(), CoreError> {
             out.exported(&file, &export);
         }
         Command::Import { file } => out.workspace(&core.import_file(&file).await?),
+        Command::Sync(SyncCommand::Join { server, token_stdin: _, workspace, timeout }) => {
+            let token = read_token_from_stdin()?;
+            out.sync_joined(&core.join_sync(&server, &token, workspace, Duration::from_secs(timeout)).await?);
+        }
+        Command::Sync(SyncCommand::Now { workspace, timeout }) => {
+            out.sync_reports(&core.sync_now(workspace, Duration::from_secs(timeout)).await?);
+        }
+        Command::Sync(SyncCommand::Run { interval, timeout }) => {
+            sync_forever(core, out, Duration::from_secs(interval), Duration::from_secs(timeout)).await?;
+        }
+        Command::Sync(SyncCommand::Status) => out.sync_status(&core.sync_status().await?),
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
             for i in 0..count {
                 let new = NewMove { title: format!("Move {i}"), channel: Channel::Email, owner: None, due_date: None };
@@ -190,8 +269,8 @@ async fn run(cli: Cli, out: &mut Output, core: &Core) -> Result<(), CoreError> {
 
 fn exit_code(kind: ErrorKind) -> ExitCode {
     match kind {
-        ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict => ExitCode::from(2),
-        ErrorKind::Storage => ExitCode::from(1),
+        ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::PermissionDenied => ExitCode::from(2),
+        ErrorKind::Storage | ErrorKind::Network => ExitCode::from(1),
     }
 }
 
@@ -200,7 +279,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RAPTORFLOW_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,samod=error,samod_core=error")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -215,11 +294,11 @@ fn main() -> ExitCode {
     };
     let user = local_user(cli.user.clone());
     runtime.block_on(async move {
-        let core = match Core::open(&data_dir, user).await {
+        let mut core = match Core::open(&data_dir, user).await {
             Ok(core) => core,
             Err(err) => return out.fail(err.kind().as_str(), &err.to_string(), exit_code(err.kind())),
         };
-        let result = run(cli, &mut out, &core).await;
+        let result = run(cli, &mut out, &mut core).await;
         core.close().await;
         match result {
             Ok(()) => {

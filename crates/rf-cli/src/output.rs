@@ -7,7 +7,7 @@ use std::{
     process::ExitCode,
 };
 
-use rf_core::{CampaignSummary, WorkspaceExport, WorkspaceSummary};
+use rf_core::{CampaignSummary, JoinReport, SyncReport, SyncStatus, WorkspaceExport, WorkspaceSummary};
 use rf_domain::{Campaign, CampaignId, Move, MoveId, WorkspaceIndex};
 use serde::Serialize;
 use serde_json::json;
@@ -146,6 +146,65 @@ impl Output {
     }
 
     /// Prints what was collected. A closed stdout (`| head`) is not an error.
+    pub(crate) fn sync_joined(&mut self, report: &JoinReport) {
+        self.emit(report, |out| {
+            let how = if report.shared_local_workspace { "shared" } else { "joined" };
+            out.push_str(&format!(
+                "{how} workspace {} ({}) on {} as {} ({})\n",
+                report.workspace_name, report.workspace_id, report.server, report.user, report.role
+            ));
+            write_sync_report(out, &report.sync);
+        });
+    }
+
+    pub(crate) fn sync_reports(&mut self, reports: &[SyncReport]) {
+        self.emit(&reports, |out| {
+            if reports.is_empty() {
+                out.push_str("no workspace is shared yet: see `raptorflow sync join --help`\n");
+            }
+            for report in reports {
+                write_sync_report(out, report);
+            }
+        });
+    }
+
+    pub(crate) fn sync_status(&mut self, statuses: &[SyncStatus]) {
+        self.emit(&statuses, |out| {
+            if statuses.is_empty() {
+                out.push_str("no workspace is shared yet: see `raptorflow sync join --help`\n");
+            }
+            for status in statuses {
+                let last = status.last_sync_at.map_or_else(|| "never".to_owned(), format_timestamp);
+                out.push_str(&format!(
+                    "{}  on {} (workspace {:?}) as {} ({}); last sync {last}; {} documents\n",
+                    status.workspace_id,
+                    status.server,
+                    status.server_workspace,
+                    status.user,
+                    status.role,
+                    status.documents.len()
+                ));
+                if let Some(error) = &status.last_error {
+                    out.push_str(&format!("  last error: {error}\n"));
+                }
+                if !status.token_in_keyring {
+                    out.push_str("  the sync token is missing from the OS keyring: join again\n");
+                }
+            }
+        });
+    }
+
+    /// A line printed at once, for long-running commands.
+    pub(crate) fn progress(&mut self, line: &str) {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let _ = writeln!(stdout, "{}", json!({ "progress": line }));
+        } else {
+            let _ = writeln!(stdout, "{line}");
+        }
+        let _ = stdout.flush();
+    }
+
     pub(crate) fn finish(self) {
         let mut stdout = std::io::stdout().lock();
         if let Some(document) = self.document {
@@ -167,6 +226,26 @@ impl Output {
         }
         code
     }
+}
+
+fn write_sync_report(out: &mut String, report: &SyncReport) {
+    out.push_str(&format!(
+        "{}: {} of {} documents in sync with {}\n",
+        report.workspace_id, report.n_synced, report.n_documents, report.server
+    ));
+    if !report.unavailable.is_empty() {
+        out.push_str(&format!("  not on the server or not shared with you: {}\n", report.unavailable.join(", ")));
+    }
+    if report.read_only {
+        out.push_str("  you are a viewer: edits made on this device are not sent\n");
+    }
+}
+
+/// One line summing up a round of `sync run`.
+pub(crate) fn sync_round_line(reports: &[SyncReport]) -> String {
+    let n_documents: usize = reports.iter().map(|r| r.n_documents).sum();
+    let n_synced: usize = reports.iter().map(|r| r.n_synced).sum();
+    format!("synced {n_synced} of {n_documents} documents in {} workspaces", reports.len())
 }
 
 fn write_workspace(out: &mut String, ws: &WorkspaceIndex) {

@@ -27,6 +27,9 @@ pub enum CoreError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Syncing with a server could not be done.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
     /// A stored document does not have the shape this build expects.
     #[error("a stored document could not be edited: {0}")]
     Document(#[from] rf_domain::edit::EditError),
@@ -43,6 +46,10 @@ pub enum ErrorKind {
     Conflict,
     /// Files, the database, the document store: exit code 1 in the CLI.
     Storage,
+    /// A sync server that cannot be reached or did not answer in time: exit code 1.
+    Network,
+    /// A sync server that refused the token: exit code 2 (the user must act).
+    PermissionDenied,
 }
 
 impl ErrorKind {
@@ -53,6 +60,8 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Storage => "storage",
+            ErrorKind::Network => "network",
+            ErrorKind::PermissionDenied => "permission_denied",
         }
     }
 }
@@ -65,6 +74,21 @@ impl CoreError {
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::AlreadyExists { .. } => ErrorKind::Conflict,
             CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,
+            CoreError::Sync(err) => {
+                use crate::sync::SyncError as S;
+                match err {
+                    S::Unreachable { .. } | S::NotAServer { .. } | S::Timeout { .. } | S::IndexUnavailable { .. } => ErrorKind::Network,
+                    S::Refused { .. } | S::NotOwner { .. } => ErrorKind::PermissionDenied,
+                    S::Keyring { .. } => ErrorKind::Storage,
+                    S::BadUrl { .. }
+                    | S::BadToken(_)
+                    | S::MissingToken { .. }
+                    | S::NotJoined(_)
+                    | S::EmptyServerWorkspace { .. }
+                    | S::ServerHoldsOther { .. }
+                    | S::DifferentUser { .. } => ErrorKind::InvalidInput,
+                }
+            }
         }
     }
 }

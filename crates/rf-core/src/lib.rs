@@ -8,6 +8,7 @@
 mod campaigns;
 mod error;
 mod sample;
+mod sync;
 mod transfer;
 mod workspaces;
 
@@ -17,6 +18,7 @@ use rf_domain::UserId;
 use rf_store::{Catalog, DATABASE_FILE_NAME, DocStore, open_database};
 
 pub use campaigns::{CampaignSummary, NewCampaign, NewMove};
+pub use sync::{DEFAULT_SYNC_TIMEOUT, DocumentHeads, JoinReport, KEYRING_SERVICE, ServerUrl, SyncError, SyncReport, SyncStatus};
 pub use error::{CoreError, ErrorKind, Result};
 pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, MAX_IMPORT_BYTES, WorkspaceExport};
 pub use workspaces::WorkspaceSummary;
@@ -58,10 +60,27 @@ impl Core {
             source,
         })?;
         let pool = open_database(&data_dir.join(DATABASE_FILE_NAME)).await?;
-        let docs = DocStore::open(pool.clone()).await;
-        let catalog = Catalog::new(pool);
+        let catalog = Catalog::new(pool.clone());
+        let peer_id = Self::sync_peer_id(&catalog).await?;
+        let docs = DocStore::open_as(pool, peer_id).await;
         tracing::debug!(data_dir = %data_dir.display(), "data directory open");
         Ok(Self { data_dir: data_dir.to_owned(), docs, catalog, user })
+    }
+
+    /// Reopens the document store so that changes other processes saved to
+    /// this data directory are seen.
+    pub async fn reload(&mut self) -> Result<()> {
+        let peer_id = Self::sync_peer_id(&self.catalog).await?;
+        self.reopen(peer_id).await
+    }
+
+    /// Closes and reopens the document store, to sync under a new peer id.
+    pub(crate) async fn reopen(&mut self, peer_id: Option<String>) -> Result<()> {
+        self.docs.close().await;
+        let pool = open_database(&self.data_dir.join(DATABASE_FILE_NAME)).await?;
+        self.catalog = Catalog::new(pool.clone());
+        self.docs = DocStore::open_as(pool, peer_id).await;
+        Ok(())
     }
 
     /// The data directory this core has open.

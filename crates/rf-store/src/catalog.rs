@@ -31,6 +31,46 @@ pub struct EntityLocation {
     pub campaign_id: String,
 }
 
+/// A workspace shared through a sync server (the token is in the keyring).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncBinding {
+    pub workspace_id: String,
+    pub server_url: String,
+    pub server_workspace_id: String,
+    pub server_workspace_name: String,
+    pub user_name: String,
+    pub role: String,
+    pub joined_at_ms: i64,
+    pub last_sync_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+type BindingRow = (String, String, String, String, String, String, i64, Option<i64>, Option<String>);
+
+fn binding_from_row(row: BindingRow) -> SyncBinding {
+    let (workspace_id, server_url, server_workspace_id, server_workspace_name, user_name, role, joined_at_ms, last_sync_at_ms, last_error) = row;
+    SyncBinding {
+        workspace_id,
+        server_url,
+        server_workspace_id,
+        server_workspace_name,
+        user_name,
+        role,
+        joined_at_ms,
+        last_sync_at_ms,
+        last_error,
+    }
+}
+
+/// The columns of `sync_bindings`, in [`BindingRow`] order (a macro so that
+/// queries stay static strings).
+macro_rules! binding_columns {
+    () => {
+        "workspace_id, server_url, server_workspace_id, server_workspace_name, user_name, role, \
+         joined_at_ms, last_sync_at_ms, last_error"
+    };
+}
+
 /// The local catalog tables.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -111,5 +151,66 @@ impl Catalog {
         .await
         .map_err(query_error("looking up where an entity lives"))?;
         Ok(row.map(|(workspace_id, campaign_id)| EntityLocation { workspace_id, campaign_id }))
+    }
+
+    /// This device's id, created on first use.
+    pub async fn device_id(&self, new_id: impl FnOnce() -> String) -> Result<String> {
+        let existing: Option<String> = sqlx::query_scalar("SELECT device_id FROM device WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("reading the device id"))?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        sqlx::query("INSERT INTO device (id, device_id) VALUES (1, ?) ON CONFLICT (id) DO NOTHING")
+            .bind(new_id())
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("recording the device id"))?;
+        sqlx::query_scalar("SELECT device_id FROM device WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(query_error("reading the device id"))
+    }
+
+    /// Every sync binding, in the order they were joined.
+    pub async fn sync_bindings(&self) -> Result<Vec<SyncBinding>> {
+        let rows: Vec<BindingRow> = sqlx::query_as(concat!("SELECT ", binding_columns!(), " FROM sync_bindings ORDER BY joined_at_ms"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("listing sync bindings"))?;
+        Ok(rows.into_iter().map(binding_from_row).collect())
+    }
+
+    /// Records (or replaces) a workspace's sync binding.
+    pub async fn set_sync_binding(&self, binding: &SyncBinding) -> Result<()> {
+        sqlx::query(concat!("INSERT OR REPLACE INTO sync_bindings (", binding_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(&binding.workspace_id)
+        .bind(&binding.server_url)
+        .bind(&binding.server_workspace_id)
+        .bind(&binding.server_workspace_name)
+        .bind(&binding.user_name)
+        .bind(&binding.role)
+        .bind(binding.joined_at_ms)
+        .bind(binding.last_sync_at_ms)
+        .bind(&binding.last_error)
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("recording a sync binding"))?;
+        Ok(())
+    }
+
+    /// Records how the last sync of a workspace went.
+    pub async fn record_sync_result(&self, workspace_id: &str, at_ms: i64, error: Option<&str>) -> Result<()> {
+        let query = match error {
+            None => sqlx::query("UPDATE sync_bindings SET last_sync_at_ms = ?, last_error = NULL WHERE workspace_id = ?")
+                .bind(at_ms)
+                .bind(workspace_id),
+            Some(error) => sqlx::query("UPDATE sync_bindings SET last_error = ? WHERE workspace_id = ?")
+                .bind(error.to_owned())
+                .bind(workspace_id),
+        };
+        query.execute(&self.pool).await.map_err(query_error("recording a sync result"))?;
+        Ok(())
     }
 }

@@ -64,6 +64,17 @@ pub struct StorageStats {
     pub save_bytes: u64,
 }
 
+/// How syncing one document went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// Both sides have the same changes (or, without push, we have theirs).
+    Synced,
+    /// Neither this device nor the peer has the document (or may see it).
+    Unavailable,
+    /// The exchange did not finish in time.
+    TimedOut,
+}
+
 /// A samod repo over SQLite, with typed, durable document operations.
 #[derive(Debug, Clone)]
 pub struct DocStore {
@@ -75,8 +86,18 @@ impl DocStore {
     /// Starts a repo over the documents in `pool`. Must be called inside a
     /// tokio runtime.
     pub async fn open(pool: SqlitePool) -> Self {
+        Self::open_as(pool, None).await
+    }
+
+    /// Like [`DocStore::open`], with the peer id this repo syncs as (samod
+    /// picks a random one otherwise).
+    pub async fn open_as(pool: SqlitePool, peer_id: Option<String>) -> Self {
         let storage = SqliteChunkStorage::new(pool);
-        let repo = Repo::build_tokio().with_storage(storage.clone()).load().await;
+        let mut builder = Repo::build_tokio().with_storage(storage.clone());
+        if let Some(peer_id) = peer_id {
+            builder = builder.with_peer_id(samod::PeerId::from(peer_id));
+        }
+        let repo = builder.load().await;
         Self { repo, storage }
     }
 
@@ -225,6 +246,39 @@ impl DocStore {
             .await
             .map_err(|source| StoreError::Query { action: "measuring stored bytes", source })?;
         Ok(StorageStats { stored_bytes, n_chunks, save_bytes })
+    }
+
+    /// The document's heads (hex change hashes, sorted), to compare copies.
+    pub async fn heads(&self, doc_id: &DocId) -> Result<Vec<String>> {
+        let handle = self.handle(doc_id).await?;
+        let mut heads: Vec<String> = handle
+            .with_document_async(|doc| doc.get_heads().iter().map(|h| h.to_string()).collect())
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        heads.sort();
+        Ok(heads)
+    }
+
+    /// Syncs one document over an open connection: finds it (asking the peer
+    /// if this device does not have it), then waits until we have every change
+    /// the peer has and, if `push`, until the peer has every change we have.
+    pub async fn sync_over(&self, doc_id: &DocId, connection: samod::ConnectionId, push: bool, timeout: Duration) -> Result<SyncOutcome> {
+        let work = async {
+            let handle = match self.handle(doc_id).await {
+                Ok(handle) => handle,
+                Err(StoreError::DocumentNotFound { .. }) => return Ok(SyncOutcome::Unavailable),
+                Err(err) => return Err(err),
+            };
+            handle.we_have_their_changes(connection).await;
+            if push {
+                handle.they_have_our_changes(connection).await;
+            }
+            Ok(SyncOutcome::Synced)
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(SyncOutcome::TimedOut),
+        }
     }
 
     /// Stops the repo after every pending write has finished, then closes

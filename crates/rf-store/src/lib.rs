@@ -17,8 +17,8 @@ mod database;
 mod documents;
 mod error;
 
-pub use catalog::{Catalog, EntityKind, EntityLocation};
+pub use catalog::{Catalog, EntityKind, EntityLocation, SyncBinding};
 pub use chunk_storage::SqliteChunkStorage;
 pub use database::{DATABASE_FILE_NAME, open_database};
-pub use documents::{DocId, DocStore, StorageStats};
+pub use documents::{DocId, DocStore, StorageStats, SyncOutcome};
 pub use error::{Result, StoreError};

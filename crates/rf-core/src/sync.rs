@@ -1,0 +1,523 @@
+//! Team sync from this device: join a workspace on a `raptorflow-sync`
+//! server, sync it now or every few seconds, and report how it stands.
+//!
+//! The sync token lives in the OS keyring (Secret Service, Keychain,
+//! Credential Manager), never in the data directory. The binding to a server
+//! workspace is a row in the local catalog. The repo's peer id is
+//! `<user>/<device>`, which the server checks against the token's user.
+
+use std::{sync::Arc, time::Duration};
+
+use rf_domain::{Timestamp, WorkspaceId, WorkspaceIndex};
+use rf_store::{DocId, SyncBinding, SyncOutcome};
+use rf_sync::{
+    BearerDialer, Role, SyncToken,
+    api::{self, ApiError, SessionInfo, SetRoot},
+};
+use samod::{BackoffConfig, DialerFailed};
+use serde::Serialize;
+
+use crate::{CAMPAIGN_DOC, Core, INDEX_DOC, Result};
+
+/// The keyring service name under which sync tokens are stored.
+pub const KEYRING_SERVICE: &str = "raptorflow-sync";
+
+/// How long a sync may take before it is reported as not finished.
+pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why syncing could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("invalid sync server URL {url:?}: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error(transparent)]
+    BadToken(#[from] rf_sync::BadToken),
+    #[error("could not reach the sync server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} does not look like a raptorflow-sync server: {detail}")]
+    NotAServer { url: String, detail: String },
+    #[error("the sync server at {url} refused the token: {message}")]
+    Refused { url: String, status: u16, message: String },
+    #[error("the OS keyring could not {action}: {reason}")]
+    Keyring { action: &'static str, reason: String },
+    #[error("no sync token for workspace {workspace} in the OS keyring: run `raptorflow sync join --server {server} --token-stdin` again")]
+    MissingToken { workspace: String, server: String },
+    #[error("workspace {0} is not shared through a sync server: run `raptorflow sync join` first")]
+    NotJoined(String),
+    #[error(
+        "the server workspace {name:?} has no documents yet: an owner shares one with `raptorflow sync join --server URL --token-stdin --workspace <id>`"
+    )]
+    EmptyServerWorkspace { name: String },
+    #[error("only an owner can share a workspace to an empty server workspace; you are {role}")]
+    NotOwner { role: Role },
+    #[error("the server workspace {name:?} already holds another workspace (index document {root}); join without --workspace to get it")]
+    ServerHoldsOther { name: String, root: String },
+    #[error("this device already syncs as {existing}; it can join other workspaces only as {existing}, not as {requested}")]
+    DifferentUser { existing: String, requested: String },
+    #[error("the server has no copy of the workspace's index document {document} yet: its owner needs to sync first")]
+    IndexUnavailable { document: String },
+    #[error("sync with {url} did not finish within {secs} s: {detail}")]
+    Timeout { url: String, secs: u64, detail: String },
+}
+
+/// A server address in the two forms we use: the HTTP base for the JSON API,
+/// and the WebSocket URL of `/sync`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    pub base: url::Url,
+    pub websocket: url::Url,
+}
+
+impl ServerUrl {
+    /// Accepts `http(s)://host[:port][/prefix]` or the `ws(s)://` equivalent,
+    /// with or without a trailing `/sync`.
+    pub fn parse(text: &str) -> Result<Self, SyncError> {
+        let bad = |reason: &str| SyncError::BadUrl { url: text.to_owned(), reason: reason.to_owned() };
+        let mut base = url::Url::parse(text.trim()).map_err(|err| bad(&err.to_string()))?;
+        let scheme = match base.scheme() {
+            "http" | "ws" => "http",
+            "https" | "wss" => "https",
+            other => return Err(bad(&format!("the scheme must be http, https, ws or wss, not {other}"))),
+        };
+        if base.host_str().is_none_or(str::is_empty) {
+            return Err(bad("it has no host"));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(bad("it must not have a query or fragment"));
+        }
+        let _ = base.set_scheme(scheme);
+        let path = base.path().trim_end_matches('/').trim_end_matches(api::SYNC_PATH).trim_end_matches('/').to_owned();
+        base.set_path(&path);
+        let mut websocket = base.clone();
+        let _ = websocket.set_scheme(if scheme == "https" { "wss" } else { "ws" });
+        websocket.set_path(&format!("{path}{}", api::SYNC_PATH));
+        Ok(Self { base, websocket })
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    fn display(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+fn keyring_account(server: &str, server_workspace_id: &str, user: &str) -> String {
+    format!("{user}@{server}#{server_workspace_id}")
+}
+
+fn keyring_entry(account: &str) -> Result<keyring::Entry, SyncError> {
+    keyring::Entry::new(KEYRING_SERVICE, account)
+        .map_err(|err| SyncError::Keyring { action: "open an entry", reason: err.to_string() })
+}
+
+fn store_token(account: &str, token: &SyncToken) -> Result<(), SyncError> {
+    keyring_entry(account)?
+        .set_password(&token.expose())
+        .map_err(|err| SyncError::Keyring { action: "store the sync token", reason: err.to_string() })
+}
+
+fn load_token(binding: &SyncBinding) -> Result<SyncToken, SyncError> {
+    let account = keyring_account(&binding.server_url, &binding.server_workspace_id, &binding.user_name);
+    match keyring_entry(&account)?.get_password() {
+        Ok(text) => Ok(SyncToken::parse(&text)?),
+        Err(keyring::Error::NoEntry) => {
+            Err(SyncError::MissingToken { workspace: binding.workspace_id.clone(), server: binding.server_url.clone() })
+        }
+        Err(err) => Err(SyncError::Keyring { action: "read the sync token", reason: err.to_string() }),
+    }
+}
+
+/// Asks the server who a token belongs to.
+async fn fetch_session(server: &ServerUrl, token: &SyncToken) -> Result<SessionInfo, SyncError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })?;
+    let response = client
+        .get(server.api(api::SESSION_PATH))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: error_chain(&err) })?;
+    decode_response(server, response).await
+}
+
+async fn put_root(server: &ServerUrl, token: &SyncToken, document: &DocId) -> Result<SessionInfo, SyncError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })?;
+    let response = client
+        .put(server.api(api::ROOT_PATH))
+        .bearer_auth(token.expose())
+        .json(&SetRoot { document: document.to_string() })
+        .send()
+        .await
+        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: error_chain(&err) })?;
+    decode_response(server, response).await
+}
+
+async fn decode_response(server: &ServerUrl, response: reqwest::Response) -> Result<SessionInfo, SyncError> {
+    let status = response.status();
+    let body = response.bytes().await.map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })?;
+    if status.is_success() {
+        return serde_json::from_slice(&body).map_err(|err| SyncError::NotAServer {
+            url: server.display(),
+            detail: format!("its answer to {} is not a session: {err}", api::SESSION_PATH),
+        });
+    }
+    match serde_json::from_slice::<ApiError>(&body) {
+        Ok(error) if matches!(status.as_u16(), 401 | 403) => {
+            Err(SyncError::Refused { url: server.display(), status: status.as_u16(), message: error.message })
+        }
+        Ok(error) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{status}: {}", error.message) }),
+        Err(_) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{} answered {status}", api::SESSION_PATH) }),
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// What `sync join` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinReport {
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: String,
+    pub server: String,
+    pub user: String,
+    pub role: Role,
+    /// Whether this device shared its workspace (true) or fetched the server's.
+    pub shared_local_workspace: bool,
+    pub sync: SyncReport,
+}
+
+/// What one sync of a workspace did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub workspace_id: String,
+    pub server: String,
+    pub n_documents: usize,
+    pub n_synced: usize,
+    /// Documents the server does not have or does not share with us.
+    pub unavailable: Vec<String>,
+    /// Documents whose exchange did not finish in time.
+    pub timed_out: Vec<String>,
+    /// For viewers: this device's own edits are not sent.
+    pub read_only: bool,
+}
+
+/// One line of `sync status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncStatus {
+    pub workspace_id: String,
+    pub server: String,
+    pub server_workspace: String,
+    pub user: String,
+    pub role: String,
+    pub joined_at: Timestamp,
+    pub last_sync_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub token_in_keyring: bool,
+    pub documents: Vec<DocumentHeads>,
+}
+
+/// A document and its heads, to compare copies across devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentHeads {
+    pub document: String,
+    pub heads: Vec<String>,
+}
+
+/// An open connection to a server, closed on drop.
+struct Connection {
+    dialer: samod::DialerHandle<rf_sync::Refused>,
+    id: samod::ConnectionId,
+    url: String,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.dialer.close();
+    }
+}
+
+impl Core {
+    /// The peer id this device syncs as, if it has joined any workspace.
+    pub(crate) async fn sync_peer_id(catalog: &rf_store::Catalog) -> Result<Option<String>> {
+        let bindings = catalog.sync_bindings().await?;
+        let Some(first) = bindings.first() else { return Ok(None) };
+        let device = catalog.device_id(|| uuid::Uuid::now_v7().simple().to_string()).await?;
+        Ok(Some(format!("{}/{device}", first.user_name)))
+    }
+
+    async fn connect(&self, server: &ServerUrl, token: SyncToken, timeout: Duration) -> Result<Connection> {
+        let dialer = BearerDialer::new(server.websocket.clone(), token);
+        let last_error = dialer.last_error_slot();
+        let backoff = BackoffConfig { initial_delay: Duration::from_millis(200), max_delay: Duration::from_secs(2), max_retries: None };
+        let handle = self.docs.repo().dial(backoff, Arc::new(dialer)).map_err(|_| rf_store::StoreError::Stopped)?;
+        let established = tokio::time::timeout(timeout, handle.established()).await;
+        let unreachable = |handle: &samod::DialerHandle<rf_sync::Refused>| {
+            handle.close();
+            let reason = last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            SyncError::Unreachable {
+                url: server.display(),
+                reason: reason.unwrap_or_else(|| format!("no answer within {} s", timeout.as_secs())),
+            }
+        };
+        match established {
+            Ok(Ok(_peer)) => {}
+            Ok(Err(DialerFailed::PermanentFailure(refused))) => {
+                handle.close();
+                return Err(SyncError::Refused { url: server.display(), status: refused.status, message: refused.message.clone() }.into());
+            }
+            Ok(Err(DialerFailed::MaxRetriesReached)) | Err(_) => return Err(unreachable(&handle).into()),
+        }
+        let id = handle.connection_id().ok_or_else(|| unreachable(&handle))?;
+        Ok(Connection { dialer: handle, id, url: server.display() })
+    }
+
+    /// Syncs a workspace's index, then every campaign it lists (including
+    /// ones that arrive with the index), over an open connection.
+    async fn sync_documents(&self, connection: &Connection, workspace_id: &str, index_doc: &DocId, push: bool, timeout: Duration) -> Result<SyncReport> {
+        let mut report = SyncReport { workspace_id: workspace_id.to_owned(), server: connection.url.clone(), read_only: !push, ..SyncReport::default() };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let remaining = || deadline.saturating_duration_since(tokio::time::Instant::now());
+        report.n_documents += 1;
+        match self.docs.sync_over(index_doc, connection.id, push, remaining()).await? {
+            SyncOutcome::Synced => report.n_synced += 1,
+            SyncOutcome::Unavailable => {
+                report.unavailable.push(index_doc.to_string());
+                return Ok(report);
+            }
+            SyncOutcome::TimedOut => {
+                report.timed_out.push(index_doc.to_string());
+                return Ok(report);
+            }
+        }
+        let index: WorkspaceIndex = self.docs.read(index_doc, INDEX_DOC).await?;
+        let mut campaign_docs = Vec::new();
+        for entry in index.campaigns.values() {
+            campaign_docs.push(entry.document.parse::<DocId>()?);
+        }
+        let outcomes = futures::future::join_all(
+            campaign_docs.iter().map(|doc| self.docs.sync_over(doc, connection.id, push, remaining())),
+        )
+        .await;
+        for (doc, outcome) in campaign_docs.iter().zip(outcomes) {
+            report.n_documents += 1;
+            match outcome? {
+                SyncOutcome::Synced => report.n_synced += 1,
+                SyncOutcome::Unavailable => report.unavailable.push(doc.to_string()),
+                SyncOutcome::TimedOut => report.timed_out.push(doc.to_string()),
+            }
+        }
+        tracing::debug!(target: "rf_core::sync", workspace_id, n = report.n_documents, "synced {CAMPAIGN_DOC} documents");
+        Ok(report)
+    }
+
+    /// Joins a workspace on a sync server with a token from its admin.
+    ///
+    /// If the server workspace is empty, an owner shares `local` (one of this
+    /// device's workspaces) into it. Otherwise the server's workspace is
+    /// fetched (or, if this device already has it, synced). The token goes to
+    /// the OS keyring. The data directory is reopened to sync as
+    /// `<user>/<device>`.
+    pub async fn join_sync(&mut self, server: &str, token: &str, local: Option<WorkspaceId>, timeout: Duration) -> Result<JoinReport> {
+        let server = ServerUrl::parse(server)?;
+        let token = SyncToken::parse(token).map_err(SyncError::from)?;
+        let session = fetch_session(&server, &token).await?;
+        let bindings = self.catalog.sync_bindings().await?;
+        if let Some(existing) = bindings.iter().find(|b| b.user_name != session.user.as_str()) {
+            return Err(SyncError::DifferentUser { existing: existing.user_name.clone(), requested: session.user.to_string() }.into());
+        }
+        let local_index = match local {
+            Some(workspace_id) => Some(self.index_doc(workspace_id).await?),
+            None => None,
+        };
+        let (root, shared_local) = match (&session.root_document, &local_index) {
+            (Some(root), Some(local_doc)) if root != &local_doc.to_string() => {
+                return Err(SyncError::ServerHoldsOther { name: session.workspace_name.clone(), root: root.clone() }.into());
+            }
+            (Some(root), _) => (root.parse::<DocId>()?, false),
+            (None, None) => return Err(SyncError::EmptyServerWorkspace { name: session.workspace_name.clone() }.into()),
+            (None, Some(_)) if session.role != Role::Owner => return Err(SyncError::NotOwner { role: session.role }.into()),
+            (None, Some(local_doc)) => {
+                let updated = put_root(&server, &token, local_doc).await?;
+                match updated.root_document {
+                    Some(root) if root == local_doc.to_string() => (local_doc.clone(), true),
+                    Some(root) => return Err(SyncError::ServerHoldsOther { name: session.workspace_name.clone(), root }.into()),
+                    None => return Err(SyncError::EmptyServerWorkspace { name: session.workspace_name.clone() }.into()),
+                }
+            }
+        };
+        let account = keyring_account(&server.display(), &session.workspace_id, session.user.as_str());
+        store_token(&account, &token)?;
+
+        // Sync as `<user>/<device>` from here on.
+        let device = self.catalog.device_id(|| uuid::Uuid::now_v7().simple().to_string()).await?;
+        self.reopen(Some(format!("{}/{device}", session.user))).await?;
+
+        let connection = self.connect(&server, token, timeout).await?;
+        let push = session.role.can_write();
+        let known = self.catalog.workspaces().await?.into_iter().find(|(_, doc)| *doc == root);
+        let workspace_id: WorkspaceId = match known {
+            Some((id, _)) => id.parse()?,
+            None => {
+                match self.docs.sync_over(&root, connection.id, push, timeout).await? {
+                    SyncOutcome::Synced => {}
+                    SyncOutcome::Unavailable => return Err(SyncError::IndexUnavailable { document: root.to_string() }.into()),
+                    SyncOutcome::TimedOut => {
+                        return Err(SyncError::Timeout { url: server.display(), secs: timeout.as_secs(), detail: "fetching the index".into() }.into());
+                    }
+                }
+                let index: WorkspaceIndex = self.docs.read(&root, INDEX_DOC).await?;
+                self.catalog.add_workspace(&index.id.to_string(), &root, Timestamp::now().as_millis()).await?;
+                index.id
+            }
+        };
+        let binding = SyncBinding {
+            workspace_id: workspace_id.to_string(),
+            server_url: server.display(),
+            server_workspace_id: session.workspace_id.clone(),
+            server_workspace_name: session.workspace_name.clone(),
+            user_name: session.user.to_string(),
+            role: session.role.to_string(),
+            joined_at_ms: Timestamp::now().as_millis(),
+            last_sync_at_ms: None,
+            last_error: None,
+        };
+        self.catalog.set_sync_binding(&binding).await?;
+        let report = self.sync_documents(&connection, &binding.workspace_id, &root, push, timeout).await?;
+        drop(connection);
+        self.finish_report(&binding, &report, timeout).await?;
+        let index = self.workspace(workspace_id).await?;
+        Ok(JoinReport {
+            workspace_id,
+            workspace_name: index.name,
+            server: server.display(),
+            user: session.user.to_string(),
+            role: session.role,
+            shared_local_workspace: shared_local,
+            sync: report,
+        })
+    }
+
+    async fn finish_report(&self, binding: &SyncBinding, report: &SyncReport, timeout: Duration) -> Result<()> {
+        let now = Timestamp::now().as_millis();
+        if report.timed_out.is_empty() {
+            self.catalog.record_sync_result(&binding.workspace_id, now, None).await?;
+            Ok(())
+        } else {
+            let detail = format!("{} of {} documents did not finish", report.timed_out.len(), report.n_documents);
+            self.catalog.record_sync_result(&binding.workspace_id, now, Some(&detail)).await?;
+            Err(SyncError::Timeout { url: binding.server_url.clone(), secs: timeout.as_secs(), detail }.into())
+        }
+    }
+
+    /// Syncs every joined workspace (or one) with its server, once.
+    pub async fn sync_now(&self, only: Option<WorkspaceId>, timeout: Duration) -> Result<Vec<SyncReport>> {
+        let bindings = self.catalog.sync_bindings().await?;
+        let selected: Vec<&SyncBinding> = match only {
+            Some(id) => {
+                let found: Vec<_> = bindings.iter().filter(|b| b.workspace_id == id.to_string()).collect();
+                if found.is_empty() {
+                    return Err(SyncError::NotJoined(id.to_string()).into());
+                }
+                found
+            }
+            None => bindings.iter().collect(),
+        };
+        let mut reports = Vec::new();
+        for binding in selected {
+            match self.sync_binding(binding, timeout).await {
+                Ok(report) => reports.push(report),
+                Err(err) => {
+                    let _ = self.catalog.record_sync_result(&binding.workspace_id, Timestamp::now().as_millis(), Some(&err.to_string())).await;
+                    return Err(err);
+                }
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn sync_binding(&self, binding: &SyncBinding, timeout: Duration) -> Result<SyncReport> {
+        let server = ServerUrl::parse(&binding.server_url)?;
+        let token = load_token(binding)?;
+        let index_doc = self.index_doc(binding.workspace_id.parse()?).await?;
+        let push = binding.role.parse::<Role>().is_ok_and(Role::can_write);
+        let connection = self.connect(&server, token, timeout).await?;
+        let report = self.sync_documents(&connection, &binding.workspace_id, &index_doc, push, timeout).await?;
+        drop(connection);
+        self.finish_report(binding, &report, timeout).await?;
+        Ok(report)
+    }
+
+    /// Every joined workspace: server, role, last sync, and document heads.
+    pub async fn sync_status(&self) -> Result<Vec<SyncStatus>> {
+        let mut statuses = Vec::new();
+        for binding in self.catalog.sync_bindings().await? {
+            let token_in_keyring = load_token(&binding).is_ok();
+            let mut documents = Vec::new();
+            if let Ok(workspace_id) = binding.workspace_id.parse::<WorkspaceId>()
+                && let Ok(index_doc) = self.index_doc(workspace_id).await
+            {
+                documents.push(DocumentHeads { document: index_doc.to_string(), heads: self.docs.heads(&index_doc).await? });
+                let index: WorkspaceIndex = self.docs.read(&index_doc, INDEX_DOC).await?;
+                for entry in index.campaigns.values() {
+                    let doc: DocId = entry.document.parse()?;
+                    let heads = match self.docs.heads(&doc).await {
+                        Ok(heads) => heads,
+                        Err(rf_store::StoreError::DocumentNotFound { .. }) => Vec::new(),
+                        Err(err) => return Err(err.into()),
+                    };
+                    documents.push(DocumentHeads { document: doc.to_string(), heads });
+                }
+            }
+            statuses.push(SyncStatus {
+                workspace_id: binding.workspace_id.clone(),
+                server: binding.server_url.clone(),
+                server_workspace: binding.server_workspace_name.clone(),
+                user: binding.user_name.clone(),
+                role: binding.role.clone(),
+                joined_at: Timestamp(binding.joined_at_ms),
+                last_sync_at: binding.last_sync_at_ms.map(Timestamp),
+                last_error: binding.last_error.clone(),
+                token_in_keyring,
+                documents,
+            });
+        }
+        Ok(statuses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, base: &str, websocket: &str) {
+        let url = ServerUrl::parse(input).unwrap();
+        assert_eq!((url.base.as_str(), url.websocket.as_str()), (base, websocket), "{input}");
+    }
+
+    #[test]
+    fn server_urls_normalise() {
+        check("http://127.0.0.1:7410", "http://127.0.0.1:7410/", "ws://127.0.0.1:7410/sync");
+        check("ws://127.0.0.1:7410/sync", "http://127.0.0.1:7410/", "ws://127.0.0.1:7410/sync");
+        check("https://sync.example.com/team/", "https://sync.example.com/team", "wss://sync.example.com/team/sync");
+        check("wss://sync.example.com/team/sync/", "https://sync.example.com/team", "wss://sync.example.com/team/sync");
+        for (bad, reason) in [("ftp://x", "scheme"), ("not a url", "relative URL"), ("http://x/?a=1", "query")] {
+            let err = ServerUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad}: {err}");
+        }
+    }
+}

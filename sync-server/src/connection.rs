@@ -1,0 +1,203 @@
+//! One client's WebSocket: every frame is checked before samod sees it, and
+//! the connection is closed, with a logged and counted reason, on the first
+//! frame that breaks the protocol or a limit. Other connections never notice.
+
+use std::{collections::HashSet, io, sync::Arc, time::Duration};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::{SinkExt, StreamExt, channel::mpsc};
+use rf_sync::{MessageKind, Role, decode_client_frame};
+use samod_core::PeerId;
+use tracing::Instrument;
+
+use crate::{
+    access::Identity,
+    metrics::Metrics,
+    server::AppState,
+    store::Backend,
+};
+
+/// How long a client has to send its `join` after the upgrade.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// WebSocket close codes (RFC 6455).
+const NORMAL: u16 = 1000;
+const GOING_AWAY: u16 = 1001;
+const POLICY: u16 = 1008;
+const TOO_BIG: u16 = 1009;
+
+/// Why we close a connection: a code and a reason for the peer and the log.
+struct Closing {
+    code: u16,
+    reason: String,
+}
+
+impl Closing {
+    fn new(code: u16, reason: impl Into<String>) -> Self {
+        Self { code, reason: reason.into() }
+    }
+}
+
+fn close_message(closing: &Closing) -> Message {
+    // A close reason may be at most 123 bytes.
+    let mut reason = closing.reason.clone();
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    Message::Close(Some(CloseFrame { code: closing.code, reason: reason.into() }))
+}
+
+/// Runs one connection to the end.
+pub async fn serve<B: Backend>(socket: WebSocket, identity: Identity, state: Arc<AppState<B>>) {
+    let metrics = state.metrics.clone();
+    metrics.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Metrics::add(&metrics.connections_total, 1);
+    let (connection_id, close_signal) = state.access.register_connection(identity.clone());
+    let span = tracing::info_span!("connection", id = connection_id, user = %identity.user, workspace_id = identity.workspace_id);
+    let outcome = run(socket, &identity, connection_id, close_signal, &state).instrument(span.clone()).await;
+    state.access.unregister_connection(connection_id);
+    metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    let _entered = span.enter();
+    match outcome {
+        Some(closing) if closing.code == POLICY || closing.code == TOO_BIG => {
+            Metrics::add(&metrics.protocol_errors_total, 1);
+            tracing::warn!(reason = closing.reason, "closed a connection for a protocol error");
+        }
+        Some(closing) => tracing::info!(reason = closing.reason, "closed a connection"),
+        None => tracing::debug!("connection ended by the client"),
+    }
+}
+
+async fn run<B: Backend>(
+    socket: WebSocket,
+    identity: &Identity,
+    connection_id: u64,
+    mut close_signal: tokio::sync::watch::Receiver<Option<String>>,
+    state: &Arc<AppState<B>>,
+) -> Option<Closing> {
+    let settings = &state.settings;
+    let metrics = &state.metrics;
+    let (mut ws_sink, mut ws_stream) = socket.split();
+
+    // The handshake: the first frame must be a `join` from this user's peer id.
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws_stream.next()).await {
+        Err(_) => Some(Err(Closing::new(POLICY, "no join message within 10 seconds"))),
+        Ok(None) => None,
+        Ok(Some(Err(err))) => Some(Err(receive_error(&err))),
+        Ok(Some(Ok(Message::Binary(bytes)))) => Some(Ok(bytes)),
+        Ok(Some(Ok(Message::Close(_)))) => None,
+        Ok(Some(Ok(_))) => Some(Err(Closing::new(POLICY, "the first message must be a binary join message"))),
+    };
+    let first = match first? {
+        Ok(bytes) => bytes,
+        Err(closing) => return finish(ws_sink, closing).await,
+    };
+    Metrics::add(&metrics.messages_in_total, 1);
+    Metrics::add(&metrics.bytes_in_total, first.len() as u64);
+    let frame = match decode_client_frame(&first, settings.max_frame_bytes) {
+        Ok(frame) if frame.kind == MessageKind::Join => frame,
+        Ok(frame) => return finish(ws_sink, Closing::new(POLICY, format!("expected a join message, got `{}`", frame.kind.as_str()))).await,
+        Err(err) => return finish(ws_sink, Closing::new(POLICY, err.to_string())).await,
+    };
+    let peer_id = frame.sender_id.unwrap_or_default();
+    if let Err(reason) = state.access.bind_peer(&peer_id, identity) {
+        return finish(ws_sink, Closing::new(POLICY, reason)).await;
+    }
+    tracing::info!(peer = peer_id, role = %identity.role, "peer joined");
+
+    let (mut to_samod, from_client) = mpsc::channel::<Result<Vec<u8>, io::Error>>(64);
+    let (to_client, mut from_samod) = mpsc::channel::<Vec<u8>>(64);
+    let _ = to_samod.send(Ok(first.to_vec())).await;
+    let transport = samod::Transport::new(from_client, to_client.sink_map_err(|e| io::Error::other(e.to_string())))
+        .with_expected_peer_id(PeerId::from(peer_id.as_str()));
+    if state.acceptor.accept(transport).is_err() {
+        state.access.unbind_peer(&peer_id);
+        return finish(ws_sink, Closing::new(GOING_AWAY, "the server is shutting down")).await;
+    }
+
+    let idle = Duration::from_secs(settings.idle_timeout_secs);
+    let mut documents = HashSet::new();
+    let closing = loop {
+        tokio::select! {
+            changed = close_signal.changed() => {
+                let reason = if changed.is_ok() { close_signal.borrow().clone() } else { None };
+                break Some(Closing::new(POLICY, reason.unwrap_or_else(|| "the server closed the connection".into())));
+            }
+            outgoing = from_samod.next() => match outgoing {
+                Some(bytes) => {
+                    Metrics::add(&metrics.messages_out_total, 1);
+                    Metrics::add(&metrics.bytes_out_total, bytes.len() as u64);
+                    if ws_sink.send(Message::Binary(bytes.into())).await.is_err() {
+                        break None;
+                    }
+                }
+                None => break Some(Closing::new(NORMAL, "the server ended the sync session")),
+            },
+            incoming = tokio::time::timeout(idle, ws_stream.next()) => {
+                let bytes = match incoming {
+                    Err(_) => {
+                        Metrics::add(&metrics.limit_closes_total, 1);
+                        break Some(Closing::new(GOING_AWAY, format!("idle for {} seconds", settings.idle_timeout_secs)));
+                    }
+                    Ok(None) | Ok(Some(Ok(Message::Close(_)))) => break None,
+                    Ok(Some(Err(err))) => break Some(receive_error(&err)),
+                    Ok(Some(Ok(Message::Binary(bytes)))) => bytes,
+                    Ok(Some(Ok(Message::Text(_)))) => break Some(Closing::new(POLICY, "text frames are not part of the protocol")),
+                    Ok(Some(Ok(_))) => continue,
+                };
+                Metrics::add(&metrics.messages_in_total, 1);
+                Metrics::add(&metrics.bytes_in_total, bytes.len() as u64);
+                state.access.throttle(&identity.token_id).await;
+                let frame = match decode_client_frame(&bytes, settings.max_frame_bytes) {
+                    Ok(frame) => frame,
+                    Err(err) => break Some(Closing::new(POLICY, err.to_string())),
+                };
+                if frame.sender_id.as_deref().is_some_and(|sender| sender != peer_id) {
+                    break Some(Closing::new(POLICY, "senderId does not match the peer id of the handshake"));
+                }
+                if frame.kind == MessageKind::Join {
+                    break Some(Closing::new(POLICY, "a second join message on one connection"));
+                }
+                if let Some(document) = &frame.document_id {
+                    if documents.len() >= settings.max_documents_per_connection && !documents.contains(document) {
+                        Metrics::add(&metrics.limit_closes_total, 1);
+                        break Some(Closing::new(POLICY, format!("more than {} documents on one connection", settings.max_documents_per_connection)));
+                    }
+                    documents.insert(document.clone());
+                    if frame.n_changes > 0 && state.access.connection_role(connection_id) == Some(Role::Viewer) {
+                        Metrics::add(&metrics.viewer_writes_dropped_total, frame.n_changes as u64);
+                        tracing::warn!(%document, n_changes = frame.n_changes, "dropping changes from a viewer");
+                    }
+                }
+                if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
+                    break Some(Closing::new(NORMAL, "the server ended the sync session"));
+                }
+            }
+        }
+    };
+    // Ending samod's stream tells it the peer is gone.
+    to_samod.close_channel();
+    state.access.unbind_peer(&peer_id);
+    match closing {
+        Some(closing) => finish(ws_sink, closing).await,
+        None => None,
+    }
+}
+
+fn receive_error(err: &axum::Error) -> Closing {
+    let text = err.to_string();
+    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+        Closing::new(TOO_BIG, format!("frame over the size limit: {text}"))
+    } else {
+        Closing::new(POLICY, format!("could not read a frame: {text}"))
+    }
+}
+
+async fn finish<S>(mut sink: S, closing: Closing) -> Option<Closing>
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(close_message(&closing))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
+    Some(closing)
+}

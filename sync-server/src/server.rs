@@ -1,0 +1,255 @@
+//! The HTTP side: `/sync` (WebSocket), `/healthz`, `/metrics` and the small
+//! JSON API, plus startup and graceful shutdown.
+
+use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{MatchedPath, Query, Request, State, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use rf_sync::{
+    Role,
+    api::{self, ApiError, SessionInfo, SetRoot, Ticket},
+};
+use samod_core::{DocumentId, PeerId};
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{
+    access::{Access, AuthError, Identity, WorkspacePolicy, now_ms},
+    chunks::{Health, ServerStorage},
+    config::Settings,
+    connection,
+    metrics::Metrics,
+    store::Backend,
+};
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct AppState<B> {
+    pub settings: Settings,
+    pub backend: B,
+    pub access: Arc<Access<B>>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub acceptor: samod::AcceptorHandle,
+}
+
+fn error_response(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    (status, Json(ApiError { kind: kind.to_owned(), message: message.into() })).into_response()
+}
+
+fn auth_response(err: AuthError) -> Response {
+    if let AuthError::Storage(source) = &err {
+        tracing::error!(error = %source, "could not check a token");
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server could not check the token; try again");
+    }
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    tracing::info!(status = status.as_u16(), reason = %err, "refused a request");
+    error_response(status, err.kind(), err.to_string())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+}
+
+async fn authenticate_bearer<B: Backend>(state: &AppState<B>, headers: &HeaderMap) -> Result<Identity, AuthError> {
+    match bearer(headers) {
+        Some(token) => state.access.authenticate(token).await,
+        None => {
+            Metrics::add(&state.metrics.auth_failures_total, 1);
+            Err(AuthError::Missing)
+        }
+    }
+}
+
+async fn sync_upgrade<B: Backend>(
+    State(state): State<Arc<AppState<B>>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let identity = match (bearer(&headers), query.get(api::TICKET_PARAM)) {
+        (Some(_), _) => authenticate_bearer(&state, &headers).await,
+        (None, Some(ticket)) => state.access.redeem_ticket(ticket).await,
+        (None, None) => authenticate_bearer(&state, &headers).await,
+    };
+    let identity = match identity {
+        Ok(identity) => identity,
+        Err(err) => return auth_response(err),
+    };
+    let limit = state.settings.max_frame_bytes;
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| connection::serve(socket, identity, state))
+}
+
+async fn session_info<B: Backend>(state: &AppState<B>, identity: &Identity) -> Result<SessionInfo, Response> {
+    match state.backend.find_workspace(&identity.workspace_id).await {
+        Ok(Some(workspace)) => Ok(SessionInfo {
+            user: identity.user.clone(),
+            role: identity.role,
+            workspace_id: workspace.workspace_id,
+            workspace_name: workspace.name,
+            root_document: workspace.root_document,
+        }),
+        Ok(None) => Err(error_response(StatusCode::NOT_FOUND, "not_found", "the token's workspace no longer exists")),
+        Err(err) => {
+            tracing::error!(error = %err, "could not read a workspace");
+            Err(error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server could not read the workspace"))
+        }
+    }
+}
+
+async fn get_session<B: Backend>(State(state): State<Arc<AppState<B>>>, headers: HeaderMap) -> Response {
+    let identity = match authenticate_bearer(&state, &headers).await {
+        Ok(identity) => identity,
+        Err(err) => return auth_response(err),
+    };
+    match session_info(&state, &identity).await {
+        Ok(info) => Json(info).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn put_root<B: Backend>(State(state): State<Arc<AppState<B>>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let identity = match authenticate_bearer(&state, &headers).await {
+        Ok(identity) => identity,
+        Err(err) => return auth_response(err),
+    };
+    if identity.role != Role::Owner {
+        return error_response(StatusCode::FORBIDDEN, "forbidden", format!("only an owner can set the workspace's index document; {} is {}", identity.user, identity.role));
+    }
+    let request: SetRoot = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => return error_response(StatusCode::BAD_REQUEST, "invalid_input", format!("invalid request body: {err}")),
+    };
+    if request.document.parse::<DocumentId>().is_err() {
+        return error_response(StatusCode::BAD_REQUEST, "invalid_input", format!("{:?} is not a document id", request.document));
+    }
+    let claimed = state.backend.claim_document(&request.document, &identity.workspace_id, now_ms()).await;
+    match claimed {
+        Ok(owner) if owner != identity.workspace_id => {
+            return error_response(StatusCode::CONFLICT, "conflict", "that document belongs to another workspace");
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::error!(error = %err, "could not claim a root document");
+            return error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server could not store the root document");
+        }
+    }
+    match state.backend.set_root_document(&identity.workspace_id, &request.document).await {
+        Ok(Some(root)) if root == request.document => match session_info(&state, &identity).await {
+            Ok(info) => Json(info).into_response(),
+            Err(response) => response,
+        },
+        Ok(Some(root)) => error_response(StatusCode::CONFLICT, "conflict", format!("the workspace already has index document {root}")),
+        Ok(None) => error_response(StatusCode::NOT_FOUND, "not_found", "the token's workspace no longer exists"),
+        Err(err) => {
+            tracing::error!(error = %err, "could not set a root document");
+            error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server could not store the root document")
+        }
+    }
+}
+
+async fn post_ticket<B: Backend>(State(state): State<Arc<AppState<B>>>, headers: HeaderMap) -> Response {
+    match authenticate_bearer(&state, &headers).await {
+        Ok(identity) => {
+            let (ticket, ttl) = state.access.issue_ticket(identity);
+            Json(Ticket { ticket, expires_in_secs: ttl.as_secs() }).into_response()
+        }
+        Err(err) => auth_response(err),
+    }
+}
+
+async fn healthz<B: Backend>(State(state): State<Arc<AppState<B>>>) -> Response {
+    let database = state.backend.access_version().await;
+    let healthy = state.health.is_healthy() && database.is_ok();
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "storage": if state.health.is_healthy() { "ok" } else { "failing" },
+        "database": if database.is_ok() { "ok" } else { "unreachable" },
+        "backend": state.backend.kind(),
+    });
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics<B: Backend>(State(state): State<Arc<AppState<B>>>) -> Response {
+    let documents = state.backend.count_documents().await.ok();
+    let text = state.metrics.render(documents, state.health.is_healthy());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Logs each request by its route template, never the raw URL: a ticket in
+/// the query string must not reach the logs.
+async fn log_request(request: Request<Body>, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", |p| p.as_str()).to_owned();
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(%method, route, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+pub fn router<B: Backend>(state: Arc<AppState<B>>) -> Router {
+    Router::new()
+        .route(api::SYNC_PATH, get(sync_upgrade::<B>))
+        .route(api::SESSION_PATH, get(get_session::<B>))
+        .route(api::ROOT_PATH, put(put_root::<B>))
+        .route(api::TICKET_PATH, post(post_ticket::<B>))
+        .route("/healthz", get(healthz::<B>))
+        .route("/metrics", get(metrics::<B>))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then closes every connection and waits
+/// for storage to finish before returning.
+pub async fn serve<B: Backend>(
+    settings: Settings,
+    backend: B,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address: SocketAddr = listener.local_addr()?;
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
+    let access = Access::new(backend.clone(), metrics.clone(), Duration::from_secs(settings.ticket_ttl_secs), settings.messages_per_second);
+    let storage = ServerStorage::new(backend.clone(), metrics.clone(), health.clone());
+    let peer_id = PeerId::from(format!("raptorflow-sync-server/{}", uuid::Uuid::now_v7()));
+    let repo = samod::Repo::build_tokio()
+        .with_storage(storage)
+        .with_share_policy(WorkspacePolicy(access.clone()))
+        .with_peer_id(peer_id)
+        .load()
+        .await;
+    let acceptor = repo.make_acceptor(url::Url::parse(&format!("ws://{address}{}", api::SYNC_PATH))?)
+        .map_err(|_| anyhow::anyhow!("the document repo stopped while starting"))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(access.clone().watch_for_changes(Duration::from_millis(settings.access_poll_millis), stop_rx));
+    let state = Arc::new(AppState { settings, backend: backend.clone(), access: access.clone(), metrics, health, acceptor });
+    tracing::info!(%address, backend = backend.kind(), "raptorflow-sync listening");
+    let shutdown_access = access.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing connections and flushing storage");
+            shutdown_access.close_all("the server is shutting down");
+        })
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = watcher.await;
+    // Give connection tasks a moment to send their close frames.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    repo.stop().await;
+    backend.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
