@@ -1,0 +1,288 @@
+//! End-to-end team sync: a real `raptorflow-sync` process on a loopback port,
+//! `raptorflow` CLI clients in separate processes, and raw WebSocket peers.
+
+mod harness;
+mod raw_peer;
+
+use std::thread;
+
+use harness::{Client, Server, require_keyring};
+use raw_peer::{Ending, RawPeer, empty_sync_message, join_frame, sync_message_with_change};
+
+/// A server with workspace "Acme", alice (owner) sharing a workspace with one
+/// campaign, and the returned ids.
+fn shared_workspace(server: &Server) -> (Client, String, String, String) {
+    require_keyring();
+    server.create_workspace("Acme");
+    let alice = Client::new("alice");
+    let (workspace, campaign) = alice.workspace_with_campaign("Acme Co");
+    let token = server.add_member("Acme", "alice", "owner");
+    let joined = alice.join(server, &token, Some(&workspace)).ok().json();
+    assert_eq!(joined["shared_local_workspace"], true, "{joined}");
+    (alice, workspace, campaign, token)
+}
+
+fn join_as(server: &Server, user: &str, role: &str) -> Client {
+    let client = Client::new(user);
+    let token = server.add_member("Acme", user, role);
+    client.join(server, &token, None).ok();
+    client
+}
+
+fn move_status(client: &Client, campaign: &str, move_id: &str) -> String {
+    let campaign = client.run(&["--json", "campaign", "show", campaign]).ok().json();
+    campaign["moves"][move_id]["status"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn three_clients_converge_on_concurrent_edits_of_one_campaign() {
+    let server = Server::start();
+    let (alice, _workspace, campaign, _) = shared_workspace(&server);
+    let shared_move = alice.add_move(&campaign, "Shared move");
+    alice.sync().ok();
+    let bob = join_as(&server, "bob", "editor");
+    let carol = join_as(&server, "carol", "editor");
+    assert_eq!(bob.move_titles(&campaign), ["Shared move"]);
+
+    // Each edits the same campaign without seeing the others' edits,
+    // including the same field of the same move.
+    let edits = [(&alice, "done"), (&bob, "in_progress"), (&carol, "review")];
+    thread::scope(|scope| {
+        for (client, status) in edits {
+            let (campaign, shared_move) = (&campaign, &shared_move);
+            scope.spawn(move || {
+                client.add_move(campaign, &format!("{}'s move", client.user));
+                client.run(&["move", "set-status", shared_move, status]).ok();
+            });
+        }
+    });
+    // Sync all three at once, then once more so each gets what the others sent.
+    for _ in 0..2 {
+        thread::scope(|scope| {
+            for client in [&alice, &bob, &carol] {
+                scope.spawn(move || client.sync().ok());
+            }
+        });
+    }
+    alice.sync().ok();
+
+    let heads = alice.heads();
+    assert_eq!(heads.len(), 2, "index and one campaign: {heads:?}");
+    assert_eq!(bob.heads(), heads, "bob's copy differs from alice's");
+    assert_eq!(carol.heads(), heads, "carol's copy differs from alice's");
+    let titles = ["Shared move", "alice's move", "bob's move", "carol's move"];
+    for client in [&alice, &bob, &carol] {
+        assert_eq!(client.move_titles(&campaign), titles, "{}", client.user);
+    }
+    // The concurrent status edits resolve to one value, the same everywhere.
+    let status = move_status(&alice, &campaign, &shared_move);
+    assert!(["done", "in_progress", "review"].contains(&status.as_str()), "{status}");
+    assert_eq!(move_status(&bob, &campaign, &shared_move), status);
+    assert_eq!(move_status(&carol, &campaign, &shared_move), status);
+}
+
+#[test]
+fn offline_edits_merge_after_restart_and_killed_server_loses_nothing_acknowledged() {
+    let mut server = Server::start();
+    let (alice, _workspace, campaign, _) = shared_workspace(&server);
+    let bob = join_as(&server, "bob", "editor");
+    let carol_token = server.add_member("Acme", "carol", "editor");
+
+    // Alice's change is acknowledged by bob, then the server is killed.
+    alice.add_move(&campaign, "Acknowledged move");
+    alice.sync().ok();
+    bob.sync().ok();
+    assert_eq!(bob.move_titles(&campaign), ["Acknowledged move"]);
+    server.kill();
+
+    // Offline: edits save locally; sync says plainly that it could not connect.
+    alice.add_move(&campaign, "Alice offline");
+    bob.add_move(&campaign, "Bob offline");
+    let failed = alice.run(&["sync", "now", "--timeout", "2"]);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    assert!(failed.stderr.contains("could not reach the sync server at http://127.0.0.1:"), "{}", failed.stderr);
+    let status = alice.run(&["--json", "sync", "status"]).ok().json();
+    assert!(status[0]["last_error"].as_str().unwrap().contains("could not reach"), "{status}");
+
+    server.restart();
+    // A new member gets everything acknowledged before the kill from the server alone.
+    let carol = Client::new("carol");
+    carol.join(&server, &carol_token, None).ok();
+    assert_eq!(carol.move_titles(&campaign), ["Acknowledged move"]);
+
+    alice.sync().ok();
+    bob.sync().ok();
+    alice.sync().ok();
+    carol.sync().ok();
+    let expected = ["Acknowledged move", "Alice offline", "Bob offline"];
+    for client in [&alice, &bob, &carol] {
+        assert_eq!(client.move_titles(&campaign), expected, "{}", client.user);
+    }
+    assert_eq!(bob.heads(), alice.heads());
+    assert_eq!(carol.heads(), alice.heads());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_cannot_write_non_members_read_nothing_and_bad_tokens_are_refused() {
+    let server = Server::start();
+    let (alice, workspace, campaign, alice_token) = shared_workspace(&server);
+    let index_doc = alice.heads().keys().next().unwrap().clone();
+    let victor_token = server.add_member("Acme", "victor", "viewer");
+    let victor = Client::new("victor");
+    victor.join(&server, &victor_token, None).ok();
+    assert_eq!(victor.move_titles(&campaign), Vec::<String>::new());
+
+    // The viewer's own edit stays on the viewer's device.
+    victor.add_move(&campaign, "Viewer's move");
+    let report = victor.sync().ok().json();
+    assert_eq!(report[0]["read_only"], true, "{report}");
+    alice.sync().ok();
+    assert_eq!(alice.move_titles(&campaign), Vec::<String>::new());
+    let dave = join_as(&server, "dave", "editor");
+    assert_eq!(dave.move_titles(&campaign), Vec::<String>::new(), "the viewer's move reached the server");
+
+    // A viewer that ignores the protocol and pushes a change anyway: dropped and counted.
+    let mut raw_viewer = RawPeer::joined(server.port, &victor_token, "victor/raw").await;
+    let frame = raw_viewer.doc("sync", &index_doc, &sync_message_with_change());
+    raw_viewer.send(frame).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.metric("viewer_writes_dropped_total") == 0 {
+        assert!(std::time::Instant::now() < deadline, "the dropped viewer write was not counted");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(raw_viewer);
+    alice.sync().ok();
+    assert_eq!(alice.heads(), dave.heads(), "the raw viewer's change reached a member");
+    assert!(server.log().contains("dropping changes from a viewer"));
+
+    // A member of another workspace asking for Acme's index gets doc-unavailable.
+    server.create_workspace("Other");
+    let eve_token = server.add_member("Other", "eve", "owner");
+    let mut eve = RawPeer::joined(server.port, &eve_token, "eve/raw").await;
+    let frame = eve.doc("request", &index_doc, &empty_sync_message());
+    eve.send(frame).await;
+    let reply = eve.recv_map().await.expect("an answer to the request");
+    assert_eq!(reply.get("type").map(String::as_str), Some("doc-unavailable"), "{reply:?}");
+    assert_eq!(reply.get("documentId"), Some(&index_doc));
+
+    // A peer id that is not the token's user is refused at the handshake.
+    let mut impostor = RawPeer::connect(server.port, Some(&eve_token), "alice/laptop").await.unwrap();
+    impostor.send(join_frame("alice/laptop", &["1"])).await;
+    match impostor.ending().await {
+        Ending::Closed { code, reason } => {
+            assert_eq!(code, 1008);
+            assert!(reason.contains("does not belong to eve"), "{reason}");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+
+    // Wrong, missing and revoked tokens are refused at the upgrade.
+    let wrong = alice_token.replace(&alice_token[alice_token.len() - 4..], "0000");
+    assert_eq!(RawPeer::connect(server.port, Some(&wrong), "alice/x").await.err().map(|e| e.0), Some(401));
+    let (status, body) = RawPeer::connect(server.port, None, "alice/x").await.err().unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("no sync token"), "{body}");
+    let token_id = &victor_token[4..20];
+    server.admin(&["token", "revoke", token_id]).ok();
+    let (status, body) = RawPeer::connect(server.port, Some(&victor_token), "victor/x").await.err().unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("revoked"), "{body}");
+    let refused = victor.run(&["sync", "now", "--timeout", "5"]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("refused the token: the sync token was revoked"), "{}", refused.stderr);
+
+    // Removing a member cuts their live connection too.
+    let mut raw_dave = RawPeer::joined(server.port, &server.add_member("Acme", "dave", "editor"), "dave/raw").await;
+    server.admin(&["member", "remove", "--workspace", "Acme", "--user", "dave"]).ok();
+    assert!(matches!(raw_dave.ending().await, Ending::Closed { code: 1008, .. }));
+    let removed = dave.run(&["sync", "now", "--timeout", "5"]);
+    assert_eq!(removed.code, 2, "{removed:?}");
+    assert!(server.metric("auth_failures_total") >= 4);
+    let _ = workspace;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_only_their_connection_and_damage_nothing() {
+    let server = Server::start_with(None, &[("RAPTORFLOW_SYNC_MAX_FRAME_BYTES", "65536")]);
+    let (alice, _workspace, campaign, alice_token) = shared_workspace(&server);
+    let bob = join_as(&server, "bob", "editor");
+    let index_doc = alice.heads().keys().next().unwrap().clone();
+    // A well-behaved peer that stays connected through all of it.
+    let mut bystander = RawPeer::joined(server.port, &alice_token, "alice/bystander").await;
+
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("malformed CBOR", vec![0xbf, 0x61, 0x74, 0xff, 0x00, 0x13], 1008, "CBOR"),
+        ("wrong protocol version", join_frame("alice/v2", &["2"]), 1008, "no supported protocol version"),
+        ("oversized frame", vec![0xa0; 70_000], 1009, "limit"),
+        (
+            "unknown message type",
+            raw_peer::cbor_map(&[("type", raw_peer::Value::Text("gossip")), ("senderId", raw_peer::Value::Text("alice/u"))]),
+            1008,
+            "unknown message type",
+        ),
+    ];
+    for (what, frame, code, reason_part) in cases {
+        let mut peer = RawPeer::connect(server.port, Some(&alice_token), "alice/bad").await.unwrap();
+        peer.send(frame).await;
+        match peer.ending().await {
+            Ending::Closed { code: got, reason } => {
+                assert_eq!(got, code, "{what}: {reason}");
+                assert!(reason.contains(reason_part), "{what}: {reason}");
+            }
+            Ending::Dropped => panic!("{what}: the connection was dropped without a reason"),
+        }
+    }
+    // Garbage inside a valid frame, after a valid handshake.
+    let mut peer = RawPeer::joined(server.port, &alice_token, "alice/garbage").await;
+    let frame = peer.doc("sync", &index_doc, b"\x42\x00garbage");
+    peer.send(frame).await;
+    assert!(matches!(peer.ending().await, Ending::Closed { code: 1008, ref reason } if reason.contains("invalid sync message")));
+    // A text frame is not part of the protocol.
+    let mut peer = RawPeer::joined(server.port, &alice_token, "alice/text").await;
+    peer.send_text("hello").await;
+    assert!(matches!(peer.ending().await, Ending::Closed { code: 1008, .. }));
+
+    assert!(server.metric("protocol_errors_total") >= 6, "{}", server.get("/metrics").1);
+    assert!(server.log().contains("closed a connection for a protocol error"));
+    // Everyone else kept syncing, and nothing stored was damaged.
+    let frame = bystander.doc("request", &index_doc, &empty_sync_message());
+    bystander.send(frame).await;
+    let reply = bystander.recv_map().await.expect("the bystander is still served");
+    assert_eq!(reply.get("type").map(String::as_str), Some("sync"), "{reply:?}");
+    bob.add_move(&campaign, "After the noise");
+    bob.sync().ok();
+    alice.sync().ok();
+    assert_eq!(alice.move_titles(&campaign), ["After the noise"]);
+    let carol = join_as(&server, "carol", "viewer");
+    assert_eq!(carol.heads(), alice.heads());
+    let (status, health) = server.get("/healthz");
+    assert_eq!(status, 200, "{health}");
+}
+
+#[test]
+fn wrong_urls_and_tokens_get_clear_errors_and_change_nothing() {
+    require_keyring();
+    let server = Server::start();
+    server.create_workspace("Acme");
+    let client = Client::new("alice");
+    let token = server.add_member("Acme", "alice", "owner");
+    let check = |args: Vec<String>, stdin: &str, code: i32, message: &str| {
+        let mut command = client.command();
+        command.args(&args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!stderr.contains(&token[21..]), "the secret leaked into an error: {stderr}");
+    };
+    let join = |server: &str| vec!["sync".to_owned(), "join".into(), "--server".into(), server.to_owned(), "--token-stdin".into()];
+    check(join("http://127.0.0.1:1"), &token, 1, "could not reach the sync server at http://127.0.0.1:1");
+    check(join("ftp://example.com"), &token, 2, "the scheme must be http, https, ws or wss");
+    check(join(&server.url()), "not-a-token\n", 2, "not a raptorflow sync token");
+    check(join(&format!("{}/nothing-here", server.url())), &token, 1, "does not look like a raptorflow-sync server");
+    check(join(&server.url()), &token, 2, "has no documents yet");
+    assert_eq!(client.run(&["--json", "sync", "status"]).ok().json(), serde_json::json!([]));
+}
