@@ -1,1 +1,151 @@
-//! placeholder
+//! Interop with the reference implementation, both directions:
+//! unmodified automerge-repo 2.x clients (npm) sync through `raptorflow-sync`,
+//! and our Rust client (samod with the bearer-token dialer) syncs through the
+//! reference Node automerge-repo server.
+
+mod harness;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use automerge::{ReadDoc, transaction::Transactable};
+use harness::Server;
+use rf_sync::{BearerDialer, SyncToken};
+
+fn interop_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop");
+    assert!(
+        dir.join("node_modules/@automerge/automerge-repo").exists(),
+        "the Node interop packages are not installed: run `npm ci --prefix tests/interop` (./scripts/test.sh does)"
+    );
+    dir
+}
+
+/// Runs `node node_client.mjs ARGS`; returns (exit code, the JSON line it printed).
+fn node_client(args: &[&str]) -> (i32, serde_json::Value) {
+    let output = Command::new("node").arg("node_client.mjs").args(args).current_dir(interop_dir()).output().expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let value = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    let code = output.status.code().unwrap_or(-1);
+    if code != 0 && code != 3 {
+        eprintln!("node_client {args:?} exited {code}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    (code, value)
+}
+
+#[test]
+fn automerge_repo_clients_sync_through_raptorflow_sync() {
+    let server = Server::start();
+    server.create_workspace("Acme");
+    server.create_workspace("Other");
+    let alice = server.add_member("Acme", "alice", "owner");
+    let bob = server.add_member("Acme", "bob", "editor");
+    let eve = server.add_member("Other", "eve", "owner");
+    let url = |token: &str| format!("ws://127.0.0.1:{}/sync?ticket={}", server.port, server.ticket(token));
+
+    let (code, created) = node_client(&["--url", &url(&alice), "--peer-id", "alice/node", "create", "--json", r#"{"title":"hello"}"#]);
+    assert_eq!(code, 0, "{created}");
+    let doc_url = created["url"].as_str().unwrap().to_owned();
+
+    let (code, found) = node_client(&["--url", &url(&bob), "--peer-id", "bob/node", "find", "--doc", &doc_url]);
+    assert_eq!(code, 0);
+    assert_eq!(found["doc"], serde_json::json!({ "title": "hello" }));
+    assert_eq!(found["heads"], created["heads"]);
+
+    let (code, changed) = node_client(&["--url", &url(&bob), "--peer-id", "bob/node", "change", "--doc", &doc_url, "--set", "owner=bob"]);
+    assert_eq!(code, 0, "{changed}");
+    let (code, found) = node_client(&["--url", &url(&alice), "--peer-id", "alice/node", "find", "--doc", &doc_url]);
+    assert_eq!(code, 0);
+    assert_eq!(found["doc"], serde_json::json!({ "title": "hello", "owner": "bob" }));
+    assert_eq!(found["heads"], changed["heads"]);
+
+    // Outside the workspace the document does not exist, as far as anyone can tell.
+    let (code, answer) = node_client(&["--url", &url(&eve), "--peer-id", "eve/node", "find", "--doc", &doc_url, "--timeout-ms", "5000"]);
+    assert_eq!((code, answer), (3, serde_json::json!({ "unavailable": true })));
+    // A ticket is single-use: a second connection with it is refused at the upgrade.
+    let ticket = server.ticket(&alice);
+    let once = format!("ws://127.0.0.1:{}/sync?ticket={ticket}", server.port);
+    assert_eq!(node_client(&["--url", &once, "--peer-id", "alice/a", "find", "--doc", &doc_url]).0, 0);
+    assert_eq!(node_client(&["--url", &once, "--peer-id", "alice/a", "find", "--doc", &doc_url, "--timeout-ms", "3000"]).0, 1);
+    assert!(!server.log().contains(&ticket), "the ticket reached the server log");
+}
+
+/// The reference server: `node node_server.mjs`, killed on drop.
+struct NodeServer {
+    child: Child,
+    port: u16,
+}
+
+impl NodeServer {
+    fn start() -> Self {
+        let mut child = Command::new("node")
+            .args(["node_server.mjs", "--port", "0"])
+            .current_dir(interop_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("listening ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{line:?}"));
+        Self { child, port }
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_syncs_through_the_reference_node_server() {
+    let node = NodeServer::start();
+    let url = url::Url::parse(&format!("ws://127.0.0.1:{}", node.port)).unwrap();
+    let repo = samod::Repo::build_tokio().with_peer_id(samod::PeerId::from("rust/test")).load().await;
+    // The reference server ignores the header; the dialer is the one the app uses.
+    let dialer = repo.dial(samod::BackoffConfig::default(), Arc::new(BearerDialer::new(url.clone(), SyncToken::generate()))).unwrap();
+    tokio::time::timeout(Duration::from_secs(15), dialer.established()).await.expect("connected in time").expect("connected");
+    let connection = dialer.connection_id().unwrap();
+
+    // Rust → Node server → Node client.
+    let mut doc = automerge::Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, "title", "from rust").map(drop)).unwrap();
+    let handle = repo.create(doc).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(15), handle.they_have_our_changes(connection)).await.expect("the server took our change");
+    let heads: Vec<String> = handle.with_document(|d| d.get_heads().iter().map(|h| h.to_string()).collect());
+    let doc_url = handle.url().to_string();
+    let node_url = url.to_string();
+    let (code, found) = tokio::task::spawn_blocking(move || node_client(&["--url", &node_url, "--peer-id", "node/reader", "find", "--doc", &doc_url]))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(found["doc"], serde_json::json!({ "title": "from rust" }));
+    assert_eq!(found["heads"], serde_json::json!(heads));
+
+    // Node client → Node server → Rust.
+    let node_url = url.to_string();
+    let (code, created) = tokio::task::spawn_blocking(move || {
+        node_client(&["--url", &node_url, "--peer-id", "node/writer", "create", "--json", r#"{"title":"from node"}"#])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0);
+    let id: samod::DocumentId = created["documentId"].as_str().unwrap().parse().unwrap();
+    let found = tokio::time::timeout(Duration::from_secs(15), repo.find(id)).await.expect("found in time").unwrap().expect("the document");
+    // automerge-repo 2.x stores strings as collaborative text objects.
+    let title = found.with_document(|d| match d.get(automerge::ROOT, "title").unwrap() {
+        Some((automerge::Value::Object(automerge::ObjType::Text), text)) => d.text(&text).ok(),
+        Some((automerge::Value::Scalar(scalar), _)) => scalar.as_str().map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(title.as_deref(), Some("from node"));
+    dialer.close();
+    repo.stop().await;
+}
