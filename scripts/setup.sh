@@ -7,10 +7,11 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# System packages: a C toolchain (bundled SQLite is compiled from C) and
-# pkg-config.
+# System packages: a C toolchain (bundled SQLite is compiled from C),
+# pkg-config, OpenSSL (TLS for sync and HTTP) and D-Bus (the OS keyring on
+# Linux is reached over D-Bus).
 needed=()
-for pkg in build-essential pkg-config ca-certificates curl; do
+for pkg in build-essential pkg-config ca-certificates curl libssl-dev libdbus-1-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
 done
 if [ "${#needed[@]}" -gt 0 ]; then

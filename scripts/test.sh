@@ -5,11 +5,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+
+# What the end-to-end tests need besides the build: a D-Bus session and
+# gnome-keyring (the OS keyring), PostgreSQL, and Node.js for the interop
+# tests against the reference automerge-repo packages.
+needed=()
+for pkg in dbus gnome-keyring postgresql; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
+done
+command -v node >/dev/null 2>&1 || needed+=(nodejs npm)
+if [ "${#needed[@]}" -gt 0 ]; then
+    echo "test: installing ${needed[*]}" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}"
+fi
+# Debian starts its own PostgreSQL cluster on install; the tests use a
+# private one and leave it alone.
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+
 if [ "$#" -eq 0 ]; then set -- --workspace; fi
 log="$(mktemp -t raptorflow-test.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --locked "$@" 2>&1 | tee "$log" || status=$?
+dbus-run-session -- scripts/test-services.sh cargo test --locked "$@" 2>&1 | grep -v '^dbus-daemon.*fd limit' | tee "$log" || status=$?
 # cargo prints one result line per test binary, the last often for an empty
 # doc-test binary; close with the totals so the outcome is read at a glance.
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
