@@ -163,6 +163,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_shows_the_defaults() {
+        let example: Settings = toml::from_str(include_str!("../raptorflow-sync.example.toml")).unwrap();
+        assert_eq!(format!("{example:?}"), format!("{:?}", Settings::default()));
+    }
+
+    #[test]
     fn debug_hides_the_database_password() {
         let settings = Settings { db: "postgres://sync:hunter2@db/sync".into(), ..Settings::default() };
         let debug = format!("{settings:?}");

@@ -115,6 +115,40 @@ async fn run<B: Backend>(
         return finish(ws_sink, Closing::new(GOING_AWAY, "the server is shutting down")).await;
     }
 
+    // Two tasks, so that neither direction can stall the other: samod may be
+    // waiting to send to this client while we wait to hand it a frame.
+    let (close_writer, writer_closing) = tokio::sync::oneshot::channel::<Closing>();
+    let writer_metrics = metrics.clone();
+    let mut writer = tokio::spawn(async move {
+        let mut writer_closing = writer_closing;
+        loop {
+            tokio::select! {
+                closing = &mut writer_closing => {
+                    let closing = closing.ok();
+                    if let Some(closing) = &closing {
+                        let _ = tokio::time::timeout(Duration::from_secs(2), ws_sink.send(close_message(closing))).await;
+                    }
+                    let _ = tokio::time::timeout(Duration::from_secs(2), ws_sink.close()).await;
+                    return closing;
+                }
+                outgoing = from_samod.next() => match outgoing {
+                    Some(bytes) => {
+                        Metrics::add(&writer_metrics.messages_out_total, 1);
+                        Metrics::add(&writer_metrics.bytes_out_total, bytes.len() as u64);
+                        if ws_sink.send(Message::Binary(bytes.into())).await.is_err() {
+                            return None;
+                        }
+                    }
+                    None => {
+                        let closing = Closing::new(NORMAL, "the server ended the sync session");
+                        let _ = tokio::time::timeout(Duration::from_secs(2), ws_sink.send(close_message(&closing))).await;
+                        return Some(closing);
+                    }
+                },
+            }
+        }
+    });
+
     let idle = Duration::from_secs(settings.idle_timeout_secs);
     let mut documents = HashSet::new();
     let closing = loop {
@@ -123,16 +157,12 @@ async fn run<B: Backend>(
                 let reason = if changed.is_ok() { close_signal.borrow().clone() } else { None };
                 break Some(Closing::new(POLICY, reason.unwrap_or_else(|| "the server closed the connection".into())));
             }
-            outgoing = from_samod.next() => match outgoing {
-                Some(bytes) => {
-                    Metrics::add(&metrics.messages_out_total, 1);
-                    Metrics::add(&metrics.bytes_out_total, bytes.len() as u64);
-                    if ws_sink.send(Message::Binary(bytes.into())).await.is_err() {
-                        break None;
-                    }
-                }
-                None => break Some(Closing::new(NORMAL, "the server ended the sync session")),
-            },
+            ended = &mut writer => {
+                // samod ended the session, or the client stopped reading.
+                to_samod.close_channel();
+                state.access.unbind_peer(&peer_id);
+                return ended.ok().flatten();
+            }
             incoming = tokio::time::timeout(idle, ws_stream.next()) => {
                 let bytes = match incoming {
                     Err(_) => {
@@ -179,8 +209,14 @@ async fn run<B: Backend>(
     to_samod.close_channel();
     state.access.unbind_peer(&peer_id);
     match closing {
-        Some(closing) => finish(ws_sink, closing).await,
-        None => None,
+        Some(closing) => {
+            let _ = close_writer.send(closing);
+            tokio::time::timeout(Duration::from_secs(5), writer).await.ok().and_then(Result::ok).flatten()
+        }
+        None => {
+            writer.abort();
+            None
+        }
     }
 }
 

@@ -286,3 +286,56 @@ fn wrong_urls_and_tokens_get_clear_errors_and_change_nothing() {
     check(join(&server.url()), &token, 2, "has no documents yet");
     assert_eq!(client.run(&["--json", "sync", "status"]).ok().json(), serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_slow_down_or_close_only_the_offending_connection() {
+    let server = Server::start_with(
+        None,
+        &[
+            ("RAPTORFLOW_SYNC_IDLE_TIMEOUT_SECS", "2"),
+            ("RAPTORFLOW_SYNC_MAX_DOCUMENTS_PER_CONNECTION", "3"),
+            ("RAPTORFLOW_SYNC_MESSAGES_PER_SECOND", "20"),
+        ],
+    );
+    server.create_workspace("Acme");
+    let token = server.add_member("Acme", "alice", "owner");
+    let new_doc = || samod::DocumentId::new(&mut rand::rng()).to_string();
+
+    // Too many documents on one connection.
+    let mut greedy = RawPeer::joined(server.port, &token, "alice/greedy").await;
+    for _ in 0..4 {
+        let frame = greedy.doc("request", &new_doc(), &empty_sync_message());
+        greedy.send(frame).await;
+    }
+    match greedy.ending().await {
+        Ending::Closed { code, reason } => assert_eq!((code, reason.as_str()), (1008, "more than 3 documents on one connection")),
+        other => panic!("{other:?}"),
+    }
+
+    // Over the message rate: slowed down, not disconnected.
+    let mut chatty = RawPeer::joined(server.port, &token, "alice/chatty").await;
+    let doc = new_doc();
+    let started = std::time::Instant::now();
+    for _ in 0..80 {
+        let frame = chatty.doc("sync", &doc, &empty_sync_message());
+        chatty.send(frame).await;
+    }
+    let frame = chatty.doc("request", &doc, &empty_sync_message());
+    chatty.send(frame).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.metric("messages_in_total") < 80 {
+        assert!(std::time::Instant::now() < deadline, "the server stopped reading the chatty client");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(server.metric("rate_limited_total") > 0);
+    // 40 messages of burst, then 20 a second: the rest take about two seconds.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "{:?}", started.elapsed());
+
+    // Idle: closed with a reason after the timeout.
+    let mut idle = RawPeer::joined(server.port, &token, "alice/idle").await;
+    match idle.ending().await {
+        Ending::Closed { code, reason } => assert_eq!((code, reason.as_str()), (1001, "idle for 2 seconds")),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.metric("limit_closes_total") >= 2);
+}

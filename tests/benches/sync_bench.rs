@@ -1,0 +1,308 @@
+//! Sync benchmark: `raptorflow-sync` side by side with the reference Node
+//! automerge-repo 2.x server, measured in the same run with the same Rust
+//! (samod) clients, reported as figures and as ratios to the Node server.
+//!
+//! - edit propagation writer → server → reader, p50/p95, with 10, 100 and
+//!   1,000 peers connected to the same document;
+//! - convergence of 50 editors × 100 changes, from the last edit;
+//! - cold clone of a 10,000-document workspace by a fresh client.
+//!
+//! Run: `cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
+//!       cargo bench -p raptorflow-tests --bench sync_bench`
+//! Sizes can be cut with `SYNC_BENCH_PEERS=10,100 SYNC_BENCH_DOCS=1000`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use automerge::{ReadDoc, transaction::Transactable};
+use futures::StreamExt;
+use rf_sync::{BearerDialer, SyncToken};
+use samod::{BackoffConfig, ConnectionId, DialerHandle, DocHandle, DocumentId, PeerId, Repo};
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// A server under test: its WebSocket URL and a token it accepts.
+struct Target {
+    url: url::Url,
+    token: SyncToken,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    line.trim().to_owned()
+}
+
+fn start_ours() -> Target {
+    let dir = tempfile::tempdir().unwrap();
+    let target_dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    let bin = target_dir.join("release/raptorflow-sync");
+    assert!(bin.exists(), "{} is missing: run `cargo build --release -p raptorflow-sync` first", bin.display());
+    let db = format!("sqlite://{}", dir.path().join("sync.db").display());
+    let admin = |args: &[&str]| {
+        let output = Command::new(&bin).args(["--db", &db, "admin"]).args(args).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    admin(&["workspace", "create", "Bench"]);
+    let token = SyncToken::parse(&admin(&["member", "add", "--workspace", "Bench", "--user", "bench", "--role", "owner"])).unwrap();
+    let mut child = Command::new(&bin)
+        .args(["--db", &db, "serve", "--listen", "127.0.0.1:0"])
+        // The benchmark is one token with many peers; lift the per-token rate limit.
+        .env("RAPTORFLOW_SYNC_MESSAGES_PER_SECOND", "10000000")
+        .env("RAPTORFLOW_SYNC_LOG", std::env::var("RAPTORFLOW_SYNC_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let line = first_line(&mut child);
+    let address = line.strip_prefix("listening on ").unwrap();
+    Target { url: url::Url::parse(&format!("ws://{address}/sync")).unwrap(), token, child, _dir: dir }
+}
+
+fn start_node() -> Target {
+    let dir = workspace_root().join("tests/interop");
+    assert!(dir.join("node_modules").exists(), "run `npm ci --prefix tests/interop` first");
+    let mut child = Command::new("node")
+        .args(["node_server.mjs", "--port", "0"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let line = first_line(&mut child);
+    let port = line.strip_prefix("listening ").unwrap();
+    Target {
+        url: url::Url::parse(&format!("ws://127.0.0.1:{port}")).unwrap(),
+        token: SyncToken::generate(),
+        child,
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// One client: a samod repo connected to the target.
+struct Peer {
+    repo: Repo,
+    dialer: DialerHandle<rf_sync::Refused>,
+    connection: ConnectionId,
+}
+
+async fn peer(target: &Target, name: String) -> Peer {
+    let repo = Repo::build_tokio().with_peer_id(PeerId::from(format!("bench/{name}"))).load().await;
+    let dialer = repo.dial(BackoffConfig::default(), Arc::new(BearerDialer::new(target.url.clone(), target.token.clone()))).unwrap();
+    tokio::time::timeout(Duration::from_secs(60), dialer.established()).await.expect("connect in time").expect("connected");
+    let connection = dialer.connection_id().unwrap();
+    Peer { repo, dialer, connection }
+}
+
+async fn peers(target: &Target, n: usize, prefix: &str) -> Vec<Peer> {
+    let mut all = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+        let batch = futures::future::join_all(chunk.iter().map(|i| peer(target, format!("{prefix}{i}")))).await;
+        all.extend(batch);
+    }
+    all
+}
+
+async fn close(peers: Vec<Peer>) {
+    for peer in &peers {
+        peer.dialer.close();
+    }
+    futures::future::join_all(peers.iter().map(|p| p.repo.stop())).await;
+}
+
+async fn create_doc(peer: &Peer, key: &str, value: i64) -> DocHandle {
+    let mut doc = automerge::Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, key, value).map(drop)).unwrap();
+    let handle = peer.repo.create(doc).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), handle.they_have_our_changes(peer.connection)).await.expect("uploaded in time");
+    handle
+}
+
+async fn find(peer: &Peer, id: &DocumentId) -> DocHandle {
+    tokio::time::timeout(Duration::from_secs(120), peer.repo.find(id.clone()))
+        .await
+        .expect("found in time")
+        .unwrap()
+        .unwrap_or_else(|| panic!("{id} unavailable"))
+}
+
+fn read_i64(handle: &DocHandle, key: &str) -> Option<i64> {
+    handle.with_document(|d| match d.get(automerge::ROOT, key).ok()?? {
+        (automerge::Value::Scalar(s), _) => s.as_i64(),
+        _ => None,
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+/// Propagation writer → server → reader with `n_peers` connected to the document.
+async fn propagation(target: &Target, n_peers: usize, rounds: usize) -> (f64, f64) {
+    let all = peers(target, n_peers, &format!("p{n_peers}-")).await;
+    let doc = create_doc(&all[0], "seq", -1).await;
+    let id = doc.document_id().clone();
+    let handles = futures::future::join_all(all[1..].iter().map(|p| find(p, &id))).await;
+    let reader = &handles[0];
+    let mut changes = reader.changes();
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds as i64 {
+        tokio::time::sleep(Duration::from_millis(if n_peers >= 1000 { 200 } else { 50 })).await;
+        let started = Instant::now();
+        doc.with_document(|d| d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, "seq", round).map(drop)).unwrap());
+        while read_i64(reader, "seq") != Some(round) {
+            tokio::time::timeout(Duration::from_secs(30), changes.next()).await.expect("the edit arrived in time");
+        }
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    drop(handles);
+    close(all).await;
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&samples, 0.5), percentile(&samples, 0.95))
+}
+
+/// 50 editors × 100 changes on one document: time from the last edit until
+/// every editor has the same heads.
+async fn convergence(target: &Target, n_editors: usize, n_changes: usize, pause: Duration) -> Option<f64> {
+    let all = peers(target, n_editors, "conv-").await;
+    let doc = create_doc(&all[0], "start", 0).await;
+    let id = doc.document_id().clone();
+    let mut handles = vec![doc];
+    handles.extend(futures::future::join_all(all[1..].iter().map(|p| find(p, &id))).await);
+    let edits = handles.iter().enumerate().map(|(k, handle)| async move {
+        for j in 0..n_changes as i64 {
+            handle.with_document(|d| {
+                d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, format!("editor{k}"), j).map(drop)).unwrap()
+            });
+            // People type; a change every few milliseconds per editor is already
+            // far faster than that. (A tight loop is measured separately below.)
+            if pause.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(pause).await;
+            }
+        }
+        Instant::now()
+    });
+    let last_edit = futures::future::join_all(edits).await.into_iter().max().unwrap();
+    loop {
+        let heads: Vec<_> = handles.iter().map(|h| h.with_document(|d| d.get_heads())).collect();
+        let done = heads.windows(2).all(|w| w[0] == w[1])
+            && handles.iter().all(|h| (0..n_editors).all(|k| read_i64(h, &format!("editor{k}")) == Some(n_changes as i64 - 1)));
+        if done {
+            break;
+        }
+        let limit = env_list("SYNC_BENCH_CONVERGENCE_LIMIT", &[300])[0] as u64;
+        if last_edit.elapsed() > Duration::from_secs(limit) {
+            let distinct: std::collections::HashSet<_> = heads.iter().collect();
+            let stale: usize = handles
+                .iter()
+                .map(|h| (0..n_editors).filter(|k| read_i64(h, &format!("editor{k}")) != Some(n_changes as i64 - 1)).count())
+                .sum();
+            eprintln!("no convergence within {limit} s: {} distinct heads among {n_editors} editors, {stale} stale values", distinct.len());
+            drop(handles);
+            close(all).await;
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seconds = last_edit.elapsed().as_secs_f64();
+    drop(handles);
+    close(all).await;
+    Some(seconds)
+}
+
+/// A fresh client fetches every document of an n-document workspace.
+async fn cold_clone(target: &Target, n_docs: usize) -> f64 {
+    let uploader = peer(target, "uploader".into()).await;
+    let mut ids = Vec::with_capacity(n_docs);
+    for chunk in (0..n_docs).collect::<Vec<_>>().chunks(200) {
+        let handles = futures::future::join_all(chunk.iter().map(|i| create_doc(&uploader, "n", *i as i64))).await;
+        ids.extend(handles.iter().map(|h| h.document_id().clone()));
+    }
+    let cloner = peer(target, "cloner".into()).await;
+    let started = Instant::now();
+    let found = futures::stream::iter(ids.iter())
+        .map(|id| find(&cloner, id))
+        .buffer_unordered(256)
+        .fold(0usize, |n, handle| async move {
+            assert!(read_i64(&handle, "n").is_some());
+            n + 1
+        })
+        .await;
+    let rate = found as f64 / started.elapsed().as_secs_f64();
+    close(vec![uploader, cloner]).await;
+    rate
+}
+
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name).map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect()).unwrap_or_else(|_| default.to_vec())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` probes bench binaries; nothing to do.
+    }
+    let peer_counts = env_list("SYNC_BENCH_PEERS", &[10, 100, 1000]);
+    let n_docs = env_list("SYNC_BENCH_DOCS", &[10_000])[0];
+    let rounds = env_list("SYNC_BENCH_ROUNDS", &[40])[0];
+    let mut rows: Vec<(String, f64, f64, &'static str)> = Vec::new();
+    for n in &peer_counts {
+        for (p50, p95, label) in {
+            let ours = start_ours();
+            let a = propagation(&ours, *n, rounds).await;
+            drop(ours);
+            let node = start_node();
+            let b = propagation(&node, *n, rounds).await;
+            drop(node);
+            [(a.0, b.0, "p50"), (a.1, b.1, "p95")]
+        } {
+            rows.push((format!("propagation, {n} peers, {label}"), p50, p95, "ms"));
+        }
+        eprintln!("done: {n} peers");
+    }
+    let (ours, node) = (start_ours(), start_node());
+    let n_editors = env_list("SYNC_BENCH_EDITORS", &[50])[0];
+    let n_changes = env_list("SYNC_BENCH_CHANGES", &[100])[0];
+    let pause = Duration::from_millis(env_list("SYNC_BENCH_PAUSE_MS", &[10])[0] as u64);
+    let conv = if std::env::var_os("SYNC_BENCH_NODE_FIRST").is_some() {
+        let node_first = convergence(&node, n_editors, n_changes, pause).await;
+        (convergence(&ours, n_editors, n_changes, pause).await, node_first)
+    } else {
+        (convergence(&ours, n_editors, n_changes, pause).await, convergence(&node, n_editors, n_changes, pause).await)
+    };
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    rows.push((format!("convergence, {n_editors} editors x {n_changes} changes, {} ms apart", pause.as_millis()), nan(conv.0), nan(conv.1), "s"));
+    eprintln!("done: convergence");
+    let clone = (cold_clone(&ours, n_docs).await, cold_clone(&node, n_docs).await);
+    rows.push((format!("cold clone, {n_docs} documents"), clone.0, clone.1, "docs/s"));
+    drop((ours, node));
+
+    println!("| measurement | raptorflow-sync | node automerge-repo 2.5.6 | ratio (ours / node) |");
+    println!("|---|---|---|---|");
+    for (what, ours, node, unit) in rows {
+        let show = |v: f64| if v.is_nan() { "did not converge in time".to_owned() } else { format!("{v:.1} {unit}") };
+        println!("| {what} | {} | {} | {:.2} |", show(ours), show(node), ours / node);
+    }
+}
