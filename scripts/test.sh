@@ -27,7 +27,7 @@ if [ "$#" -eq 0 ]; then set -- --workspace; fi
 log="$(mktemp -t raptorflow-test.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 status=0
-dbus-run-session -- scripts/test-services.sh cargo test --locked "$@" 2>&1 | grep -v '^dbus-daemon.*fd limit' | tee "$log" || status=$?
+dbus-run-session -- scripts/test-services.sh cargo test --locked --no-fail-fast "$@" 2>&1 | grep -v '^dbus-daemon.*fd limit' | tee "$log" || status=$?
 # cargo prints one result line per test binary, the last often for an empty
 # doc-test binary; close with the totals so the outcome is read at a glance.
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')

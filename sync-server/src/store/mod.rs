@@ -190,23 +190,23 @@ macro_rules! sql_backend {
             }
 
             async fn create_workspace(&self, row: &$crate::store::WorkspaceRow, now_ms: i64) -> $crate::store::Result<()> {
+                // Write first, so that SQLite takes the write lock (waiting
+                // its busy timeout) instead of failing to upgrade a read.
                 let mut tx = self.pool.begin().await.map_err($crate::store::query("creating a workspace"))?;
-                let exists: Option<String> = sqlx::query_scalar("SELECT workspace_id FROM workspaces WHERE name = $1")
-                    .bind(&row.name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err($crate::store::query("creating a workspace"))?;
-                if exists.is_some() {
-                    return Err($crate::store::StoreError::Conflict(format!("a workspace named {:?} already exists", row.name)));
-                }
-                sqlx::query("INSERT INTO workspaces (workspace_id, name, root_document, created_at_ms) VALUES ($1, $2, $3, $4)")
+                let inserted = sqlx::query("INSERT INTO workspaces (workspace_id, name, root_document, created_at_ms) VALUES ($1, $2, $3, $4)")
                     .bind(&row.workspace_id)
                     .bind(&row.name)
                     .bind(&row.root_document)
                     .bind(now_ms)
                     .execute(&mut *tx)
-                    .await
-                    .map_err($crate::store::query("creating a workspace"))?;
+                    .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                        return Err($crate::store::StoreError::Conflict(format!("a workspace named {:?} already exists", row.name)));
+                    }
+                    Err(source) => return Err($crate::store::StoreError::Query { action: "creating a workspace", source }),
+                }
                 sqlx::query("UPDATE access_version SET version = version + 1 WHERE id = 1")
                     .execute(&mut *tx)
                     .await
