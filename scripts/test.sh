@@ -23,7 +23,11 @@ fi
 # private one and leave it alone.
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 
-if [ "$#" -eq 0 ]; then set -- --workspace; fi
+if [ "$#" -eq 0 ]; then
+    # cargo test does not build benchmarks; check that they still compile.
+    cargo check --locked --workspace --benches
+    set -- --workspace
+fi
 log="$(mktemp -t raptorflow-test.XXXXXX)"
 trap 'rm -f "$log"' EXIT
 status=0

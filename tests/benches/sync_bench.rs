@@ -9,7 +9,9 @@
 //!
 //! Run: `cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
 //!       cargo bench -p raptorflow-tests --bench sync_bench`
-//! Sizes can be cut with `SYNC_BENCH_PEERS=10,100 SYNC_BENCH_DOCS=1000`.
+//! Sizes can be cut with `SYNC_BENCH_PEERS=10,100 SYNC_BENCH_DOCS=1000`;
+//! `SYNC_BENCH_SKIP=propagation,convergence,clone` leaves parts out;
+//! `SYNC_BENCH_CONVERGENCE_LIMIT` (s, default 300) bounds the convergence wait.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -268,8 +270,15 @@ async fn main() {
     let n_docs = env_list("SYNC_BENCH_DOCS", &[10_000])[0];
     let rounds = env_list("SYNC_BENCH_ROUNDS", &[40])[0];
     let mut rows: Vec<(String, f64, f64, &'static str)> = Vec::new();
-    for n in &peer_counts {
-        for (p50, p95, label) in {
+    let skip = std::env::var("SYNC_BENCH_SKIP").unwrap_or_default();
+    let print_row = |(what, ours, node, unit): &(String, f64, f64, &'static str)| {
+        let show = |v: f64| if v.is_nan() { "did not converge in time".to_owned() } else { format!("{v:.1} {unit}") };
+        println!("| {what} | {} | {} | {:.2} |", show(*ours), show(*node), ours / node);
+    };
+    println!("| measurement | raptorflow-sync | node automerge-repo 2.5.6 | ratio (ours / node) |");
+    println!("|---|---|---|---|");
+    for n in peer_counts.iter().filter(|_| !skip.contains("propagation")) {
+        for (ours_ms, node_ms, label) in {
             let ours = start_ours();
             let a = propagation(&ours, *n, rounds).await;
             drop(ours);
@@ -278,11 +287,13 @@ async fn main() {
             drop(node);
             [(a.0, b.0, "p50"), (a.1, b.1, "p95")]
         } {
-            rows.push((format!("propagation, {n} peers, {label}"), p50, p95, "ms"));
+            rows.push((format!("propagation, {n} peers, {label}"), ours_ms, node_ms, "ms"));
+            print_row(rows.last().unwrap());
         }
         eprintln!("done: {n} peers");
     }
     let (ours, node) = (start_ours(), start_node());
+    if !skip.contains("convergence") {
     let n_editors = env_list("SYNC_BENCH_EDITORS", &[50])[0];
     let n_changes = env_list("SYNC_BENCH_CHANGES", &[100])[0];
     let pause = Duration::from_millis(env_list("SYNC_BENCH_PAUSE_MS", &[10])[0] as u64);
@@ -294,15 +305,12 @@ async fn main() {
     };
     let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
     rows.push((format!("convergence, {n_editors} editors x {n_changes} changes, {} ms apart", pause.as_millis()), nan(conv.0), nan(conv.1), "s"));
-    eprintln!("done: convergence");
+    print_row(rows.last().unwrap());
+    }
+    if !skip.contains("clone") {
     let clone = (cold_clone(&ours, n_docs).await, cold_clone(&node, n_docs).await);
     rows.push((format!("cold clone, {n_docs} documents"), clone.0, clone.1, "docs/s"));
-    drop((ours, node));
-
-    println!("| measurement | raptorflow-sync | node automerge-repo 2.5.6 | ratio (ours / node) |");
-    println!("|---|---|---|---|");
-    for (what, ours, node, unit) in rows {
-        let show = |v: f64| if v.is_nan() { "did not converge in time".to_owned() } else { format!("{v:.1} {unit}") };
-        println!("| {what} | {} | {} | {:.2} |", show(ours), show(node), ours / node);
+    print_row(rows.last().unwrap());
     }
+    drop((ours, node));
 }
