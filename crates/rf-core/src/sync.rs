@@ -129,14 +129,18 @@ fn load_token(binding: &SyncBinding) -> Result<SyncToken, SyncError> {
     }
 }
 
-/// Asks the server who a token belongs to.
-async fn fetch_session(server: &ServerUrl, token: &SyncToken) -> Result<SessionInfo, SyncError> {
-    let client = reqwest::Client::builder()
+/// An HTTP client for the JSON API (building one fails only if TLS cannot start).
+fn api_client(server: &ServerUrl) -> Result<reqwest::Client, SyncError> {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()
-        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })?;
-    let response = client
-        .get(server.api(api::SESSION_PATH))
+        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })
+}
+
+/// Sends one request of the JSON API with the token and reads the session
+/// the server answers with.
+async fn api_call(server: &ServerUrl, token: &SyncToken, request: reqwest::RequestBuilder) -> Result<SessionInfo, SyncError> {
+    let response = request
         .bearer_auth(token.expose())
         .send()
         .await
@@ -144,19 +148,14 @@ async fn fetch_session(server: &ServerUrl, token: &SyncToken) -> Result<SessionI
     decode_response(server, response).await
 }
 
+/// Asks the server who a token belongs to.
+async fn fetch_session(server: &ServerUrl, token: &SyncToken) -> Result<SessionInfo, SyncError> {
+    api_call(server, token, api_client(server)?.get(server.api(api::SESSION_PATH))).await
+}
+
 async fn put_root(server: &ServerUrl, token: &SyncToken, document: &DocId) -> Result<SessionInfo, SyncError> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })?;
-    let response = client
-        .put(server.api(api::ROOT_PATH))
-        .bearer_auth(token.expose())
-        .json(&SetRoot { document: document.to_string() })
-        .send()
-        .await
-        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: error_chain(&err) })?;
-    decode_response(server, response).await
+    let request = api_client(server)?.put(server.api(api::ROOT_PATH)).json(&SetRoot { document: document.to_string() });
+    api_call(server, token, request).await
 }
 
 async fn decode_response(server: &ServerUrl, response: reqwest::Response) -> Result<SessionInfo, SyncError> {
@@ -214,6 +213,19 @@ pub struct SyncReport {
     pub timed_out: Vec<String>,
     /// For viewers: this device's own edits are not sent.
     pub read_only: bool,
+}
+
+impl SyncReport {
+    /// Counts one document's outcome; true if it synced.
+    fn record(&mut self, doc: &DocId, outcome: SyncOutcome) -> bool {
+        self.n_documents += 1;
+        match outcome {
+            SyncOutcome::Synced => self.n_synced += 1,
+            SyncOutcome::Unavailable => self.unavailable.push(doc.to_string()),
+            SyncOutcome::TimedOut => self.timed_out.push(doc.to_string()),
+        }
+        outcome == SyncOutcome::Synced
+    }
 }
 
 /// One line of `sync status`.
@@ -292,17 +304,9 @@ impl Core {
         let mut report = SyncReport { workspace_id: workspace_id.to_owned(), server: connection.url.clone(), read_only: !push, ..SyncReport::default() };
         let deadline = tokio::time::Instant::now() + timeout;
         let remaining = || deadline.saturating_duration_since(tokio::time::Instant::now());
-        report.n_documents += 1;
-        match self.docs.sync_over(index_doc, connection.id, push, remaining()).await? {
-            SyncOutcome::Synced => report.n_synced += 1,
-            SyncOutcome::Unavailable => {
-                report.unavailable.push(index_doc.to_string());
-                return Ok(report);
-            }
-            SyncOutcome::TimedOut => {
-                report.timed_out.push(index_doc.to_string());
-                return Ok(report);
-            }
+        let outcome = self.docs.sync_over(index_doc, connection.id, push, remaining()).await?;
+        if !report.record(index_doc, outcome) {
+            return Ok(report);
         }
         let index: WorkspaceIndex = self.docs.read(index_doc, INDEX_DOC).await?;
         let mut campaign_docs = Vec::new();
@@ -314,12 +318,7 @@ impl Core {
         )
         .await;
         for (doc, outcome) in campaign_docs.iter().zip(outcomes) {
-            report.n_documents += 1;
-            match outcome? {
-                SyncOutcome::Synced => report.n_synced += 1,
-                SyncOutcome::Unavailable => report.unavailable.push(doc.to_string()),
-                SyncOutcome::TimedOut => report.timed_out.push(doc.to_string()),
-            }
+            report.record(doc, outcome?);
         }
         tracing::debug!(target: "rf_core::sync", workspace_id, n = report.n_documents, "synced {CAMPAIGN_DOC} documents");
         Ok(report)
