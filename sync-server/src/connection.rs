@@ -58,13 +58,19 @@ pub async fn serve<B: Backend>(socket: WebSocket, identity: Identity, state: Arc
     state.access.unregister_connection(connection_id);
     metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     let _entered = span.enter();
-    match outcome {
-        Some(closing) if closing.code == POLICY || closing.code == TOO_BIG => {
-            Metrics::add(&metrics.protocol_errors_total, 1);
-            tracing::warn!(reason = closing.reason, "closed a connection for a protocol error");
-        }
-        Some(closing) => tracing::info!(reason = closing.reason, "closed a connection"),
-        None => tracing::debug!("connection ended by the client"),
+    if outcome.is_none() {
+        tracing::debug!("connection ended by the client");
+    }
+}
+
+/// Counts and logs why we are closing a connection. Called before the close
+/// frame goes out, so whoever sees the close also sees it counted.
+fn report_closing(metrics: &Metrics, closing: &Closing) {
+    if closing.code == POLICY || closing.code == TOO_BIG {
+        Metrics::add(&metrics.protocol_errors_total, 1);
+        tracing::warn!(reason = closing.reason, "closed a connection for a protocol error");
+    } else {
+        tracing::info!(reason = closing.reason, "closed a connection");
     }
 }
 
@@ -90,18 +96,18 @@ async fn run<B: Backend>(
     };
     let first = match first? {
         Ok(bytes) => bytes,
-        Err(closing) => return finish(ws_sink, closing).await,
+        Err(closing) => return finish(ws_sink, metrics, closing).await,
     };
     Metrics::add(&metrics.messages_in_total, 1);
     Metrics::add(&metrics.bytes_in_total, first.len() as u64);
     let frame = match decode_client_frame(&first, settings.max_frame_bytes) {
         Ok(frame) if frame.kind == MessageKind::Join => frame,
-        Ok(frame) => return finish(ws_sink, Closing::new(POLICY, format!("expected a join message, got `{}`", frame.kind.as_str()))).await,
-        Err(err) => return finish(ws_sink, Closing::new(POLICY, err.to_string())).await,
+        Ok(frame) => return finish(ws_sink, metrics, Closing::new(POLICY, format!("expected a join message, got `{}`", frame.kind.as_str()))).await,
+        Err(err) => return finish(ws_sink, metrics, Closing::new(POLICY, err.to_string())).await,
     };
     let peer_id = frame.sender_id.unwrap_or_default();
     if let Err(reason) = state.access.bind_peer(&peer_id, identity) {
-        return finish(ws_sink, Closing::new(POLICY, reason)).await;
+        return finish(ws_sink, metrics, Closing::new(POLICY, reason)).await;
     }
     tracing::info!(peer = peer_id, role = %identity.role, "peer joined");
 
@@ -112,7 +118,7 @@ async fn run<B: Backend>(
         .with_expected_peer_id(PeerId::from(peer_id.as_str()));
     if state.acceptor.accept(transport).is_err() {
         state.access.unbind_peer(&peer_id);
-        return finish(ws_sink, Closing::new(GOING_AWAY, "the server is shutting down")).await;
+        return finish(ws_sink, metrics, Closing::new(GOING_AWAY, "the server is shutting down")).await;
     }
 
     // Two tasks, so that neither direction can stall the other: samod may be
@@ -141,6 +147,7 @@ async fn run<B: Backend>(
                     }
                     None => {
                         let closing = Closing::new(NORMAL, "the server ended the sync session");
+                        report_closing(&writer_metrics, &closing);
                         let _ = tokio::time::timeout(Duration::from_secs(2), ws_sink.send(close_message(&closing))).await;
                         return Some(closing);
                     }
@@ -210,6 +217,7 @@ async fn run<B: Backend>(
     state.access.unbind_peer(&peer_id);
     match closing {
         Some(closing) => {
+            report_closing(metrics, &closing);
             let _ = close_writer.send(closing);
             tokio::time::timeout(Duration::from_secs(5), writer).await.ok().and_then(Result::ok).flatten()
         }
@@ -229,10 +237,11 @@ fn receive_error(err: &axum::Error) -> Closing {
     }
 }
 
-async fn finish<S>(mut sink: S, closing: Closing) -> Option<Closing>
+async fn finish<S>(mut sink: S, metrics: &Metrics, closing: Closing) -> Option<Closing>
 where
     S: futures::Sink<Message> + Unpin,
 {
+    report_closing(metrics, &closing);
     let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(close_message(&closing))).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
     Some(closing)
