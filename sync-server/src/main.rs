@@ -173,6 +173,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The error and its causes, joined by ": ", leaving out a cause whose text
+/// an outer message already quotes (most of ours include their source).
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 #[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -192,8 +208,26 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_chain(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not migrate: {0}")]
+    struct Quoting(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_chain_names_each_cause_once() {
+        let inner = std::io::Error::other("table chunks already exists");
+        let err = anyhow::Error::new(Quoting(inner)).context("opening sqlite://x.db");
+        assert_eq!(error_chain(&err), "opening sqlite://x.db: could not migrate: table chunks already exists");
+        let plain = anyhow::Error::new(std::io::Error::other("disk full")).context("writing");
+        assert_eq!(error_chain(&plain), "writing: disk full");
     }
 }

@@ -5,10 +5,14 @@ use std::{io::Read, path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
     ConnectOptions,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use crate::{Result, StoreError};
+use crate::{
+    Result, StoreError,
+    setup_lock::{SetupError, set_up_sqlite},
+};
 
 /// The database file inside a data directory.
 pub const DATABASE_FILE_NAME: &str = "raptorflow.sqlite3";
@@ -29,7 +33,6 @@ pub async fn open_database(path: &Path) -> Result<SqlitePool> {
         .map_err(|source| StoreError::Open { path: path.to_owned(), source })?
         .filename(path)
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
         // FULL makes every committed transaction survive power loss, not only
         // a crash of this process: a change we report as saved is on disk.
         .synchronous(SqliteSynchronous::Full)
@@ -37,36 +40,23 @@ pub async fn open_database(path: &Path) -> Result<SqlitePool> {
         .foreign_keys(true)
         .disable_statement_logging();
 
+    // WAL, the damage check and the schema happen once, under a lock other
+    // processes opening this file wait for; the pool never changes journal mode.
+    static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+    set_up_sqlite(path, &options, &MIGRATOR).await.map_err(|err| match err {
+        SetupError::Open(source) => classify_open_error(path, source),
+        SetupError::Corrupt(detail) => StoreError::Corrupt { path: path.to_owned(), detail },
+        SetupError::Migrate(source) => StoreError::Migrate { path: path.to_owned(), source },
+        SetupError::Lock { source, .. } => StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(source) },
+    })?;
+
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
         .await
         .map_err(|source| classify_open_error(path, source))?;
 
-    let check: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
-        .fetch_all(&pool)
-        .await
-        .map_err(|source| classify_open_error(path, source))?;
-    if check.first().map(String::as_str) != Some("ok") {
-        pool.close().await;
-        return Err(StoreError::Corrupt { path: path.to_owned(), detail: check.join("; ") });
-    }
-
-    // sqlx takes no lock for SQLite migrations, so two processes opening a new
-    // data directory together can race; the loser finds the schema in place
-    // when it tries again.
-    let mut n_attempt = 0;
-    loop {
-        n_attempt += 1;
-        match sqlx::migrate!("./migrations").run(&pool).await {
-            Ok(()) => return Ok(pool),
-            Err(err) if n_attempt < 3 => {
-                tracing::debug!(error = %err, "migration attempt failed, retrying");
-                tokio::time::sleep(Duration::from_millis(100 * n_attempt)).await;
-            }
-            Err(source) => return Err(StoreError::Migrate { path: path.to_owned(), source }),
-        }
-    }
+    Ok(pool)
 }
 
 /// Looks at the file's header before SQLite does, so that a garbage file is

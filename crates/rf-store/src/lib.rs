@@ -16,9 +16,11 @@ mod chunk_storage;
 mod database;
 mod documents;
 mod error;
+mod setup_lock;
 
 pub use catalog::{Catalog, EntityKind, EntityLocation, SyncBinding};
 pub use chunk_storage::SqliteChunkStorage;
 pub use database::{DATABASE_FILE_NAME, open_database};
 pub use documents::{DocId, DocStore, StorageStats, SyncOutcome};
 pub use error::{Result, StoreError};
+pub use setup_lock::{SetupError, SetupLock, set_up_sqlite};

@@ -21,6 +21,8 @@ pub enum StoreError {
     Open { url: String, source: sqlx::Error },
     #[error("could not migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not set up the database {url}: {detail}")]
+    Setup { url: String, detail: String },
     #[error("database error while {action}: {source}")]
     Query { action: &'static str, source: sqlx::Error },
     #[error("{0}")]

@@ -2,9 +2,11 @@
 
 use std::{path::Path, str::FromStr, time::Duration};
 
+use rf_store::SetupError;
 use sqlx::{
     SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::{Result, StoreError, sql_backend};
@@ -24,16 +26,22 @@ impl SqliteBackend {
         let options = SqliteConnectOptions::from_str(&url)
             .map_err(|source| StoreError::Open { url: url.clone(), source })?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // A server and admin commands open this file together: WAL and the
+        // schema are set up under a lock they take turns on.
+        static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+        rf_store::set_up_sqlite(Path::new(path), &options, &MIGRATOR).await.map_err(|err| match err {
+            SetupError::Migrate(source) => StoreError::Migrate(source),
+            SetupError::Open(source) => StoreError::Open { url: url.clone(), source },
+            other => StoreError::Setup { url: url.clone(), detail: other.to_string() },
+        })?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: url.clone(), source })?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
 }
