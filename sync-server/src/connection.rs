@@ -129,6 +129,9 @@ async fn run<B: Backend>(
         let mut writer_closing = writer_closing;
         loop {
             tokio::select! {
+                // Our reason comes first: once the reader has one, samod's
+                // stream also ends, and that must not win the race.
+                biased;
                 closing = &mut writer_closing => {
                     let closing = closing.ok();
                     if let Some(closing) = &closing {
@@ -212,20 +215,23 @@ async fn run<B: Backend>(
             }
         }
     };
-    // Ending samod's stream tells it the peer is gone.
-    to_samod.close_channel();
-    state.access.unbind_peer(&peer_id);
-    match closing {
+    // The writer gets our reason before samod's stream ends (which tells
+    // samod the peer is gone and ends the writer's input too).
+    let ended = match closing {
         Some(closing) => {
             report_closing(metrics, &closing);
             let _ = close_writer.send(closing);
+            to_samod.close_channel();
             tokio::time::timeout(Duration::from_secs(5), writer).await.ok().and_then(Result::ok).flatten()
         }
         None => {
+            to_samod.close_channel();
             writer.abort();
             None
         }
-    }
+    };
+    state.access.unbind_peer(&peer_id);
+    ended
 }
 
 fn receive_error(err: &axum::Error) -> Closing {
