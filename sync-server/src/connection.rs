@@ -203,7 +203,9 @@ async fn run<B: Backend>(
                         Metrics::add(&metrics.limit_closes_total, 1);
                         break Some(Closing::new(POLICY, format!("more than {} documents on one connection", settings.max_documents_per_connection)));
                     }
-                    documents.insert(document.clone());
+                    if documents.insert(document.clone()) {
+                        state.live_documents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(document.to_string());
+                    }
                     if frame.n_changes > 0 && state.access.connection_role(connection_id) == Some(Role::Viewer) {
                         Metrics::add(&metrics.viewer_writes_dropped_total, frame.n_changes as u64);
                         tracing::warn!(%document, n_changes = frame.n_changes, "dropping changes from a viewer");

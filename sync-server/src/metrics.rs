@@ -52,6 +52,7 @@ metrics! {
     bytes_in_total: counter = "Bytes of protocol messages received.",
     bytes_out_total: counter = "Bytes of protocol messages sent.",
     viewer_writes_dropped_total: counter = "Changes sent by viewers, which are not applied.",
+    relayed_chunks_total: counter = "Chunks stored by other instances on the shared database and applied here.",
     auth_failures_total: counter = "Requests refused for a missing, wrong or revoked token.",
     protocol_errors_total: counter = "Connections closed for malformed or forbidden frames.",
     limit_closes_total: counter = "Connections closed for exceeding a limit (documents, idle time).",

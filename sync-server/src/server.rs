@@ -37,6 +37,9 @@ pub struct AppState<B> {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
     pub acceptor: samod::AcceptorHandle,
+    /// Documents this instance's clients have synced, whose changes from
+    /// other instances (on a shared PostgreSQL database) are relayed here.
+    pub live_documents: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 fn error_response(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
@@ -234,7 +237,16 @@ pub async fn serve<B: Backend>(
         .map_err(|_| anyhow::anyhow!("the document repo stopped while starting"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(access.clone().watch_for_changes(Duration::from_millis(settings.access_poll_millis), stop_rx));
-    let state = Arc::new(AppState { settings, backend: backend.clone(), access: access.clone(), metrics, health, acceptor });
+    let state = Arc::new(AppState {
+        settings,
+        backend: backend.clone(),
+        access: access.clone(),
+        metrics,
+        health,
+        acceptor,
+        live_documents: std::sync::Mutex::default(),
+    });
+    let relay = backend.chunk_feed().await?.map(|feed| tokio::spawn(relay_chunks(feed, repo.clone(), state.clone())));
     tracing::info!(%address, backend = backend.kind(), "raptorflow-sync listening");
     let shutdown_access = access.clone();
     axum::serve(listener, router(state))
@@ -246,10 +258,42 @@ pub async fn serve<B: Backend>(
         .await?;
     let _ = stop_tx.send(true);
     let _ = watcher.await;
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     // Give connection tasks a moment to send their close frames.
     tokio::time::sleep(Duration::from_millis(100)).await;
     repo.stop().await;
     backend.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Applies chunks that other instances store (on a shared database) to the
+/// documents this instance's clients use, so that samod passes them on live.
+/// A chunk already known changes nothing, so instances never echo each other
+/// for long: the re-save of a relayed change writes the same key.
+async fn relay_chunks<B: Backend>(mut feed: tokio::sync::mpsc::Receiver<String>, repo: samod::Repo, state: Arc<AppState<B>>) {
+    while let Some(key) = feed.recv().await {
+        let Some(document) = key.split('/').next() else { continue };
+        if !state.live_documents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(document) {
+            continue;
+        }
+        let Ok(document_id) = document.parse::<DocumentId>() else { continue };
+        let bytes = match state.backend.chunk_load(&key).await {
+            Ok(Some(bytes)) => bytes,
+            // Compacted away already; the snapshot that replaced it follows.
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(key, error = %err, "could not load a chunk another instance stored");
+                continue;
+            }
+        };
+        let Ok(Some(handle)) = repo.find(document_id).await else { continue };
+        match handle.with_document_async(move |doc| doc.load_incremental(&bytes)).await {
+            Ok(Ok(_)) => Metrics::add(&state.metrics.relayed_chunks_total, 1),
+            Ok(Err(err)) => tracing::warn!(key, error = %err, "a chunk another instance stored does not load"),
+            Err(_) => return, // the repo stopped
+        }
+    }
 }

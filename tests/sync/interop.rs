@@ -27,6 +27,8 @@ fn interop_dir() -> PathBuf {
 }
 
 /// Runs `node node_client.mjs ARGS`; returns (exit code, the JSON line it printed).
+/// An unexpected exit prints the script's stderr, for the failing test's log.
+#[allow(clippy::print_stderr)]
 fn node_client(args: &[&str]) -> (i32, serde_json::Value) {
     let output = Command::new("node").arg("node_client.mjs").args(args).current_dir(interop_dir()).output().expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -123,7 +123,7 @@ async fn postgres_backend_meets_the_storage_contract() {
 }
 
 #[test]
-fn two_server_instances_on_one_postgres_database_lose_nothing() {
+fn two_server_instances_on_one_postgres_database_relay_live_and_lose_nothing() {
     require_keyring();
     let url = tokio::runtime::Runtime::new().unwrap().block_on(fresh_postgres_database());
     let mut a = Server::start_with(Some(&url), &[]);
@@ -152,13 +152,30 @@ fn two_server_instances_on_one_postgres_database_lose_nothing() {
         });
     });
 
+    let mut expected: Vec<String> = (0..5).flat_map(|i| [format!("alice {i}"), format!("bob {i}")]).collect();
+    expected.sort();
+
+    // Live: each instance relays what the other stores, so both clients get
+    // every move while both instances keep running.
+    for (client, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            client.sync().ok();
+            let titles = client.move_titles(&campaign);
+            if titles == expected {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{name} never got the other instance's moves live: {titles:?}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    assert!(a.metric("relayed_chunks_total") + b.metric("relayed_chunks_total") > 0, "the moves came through the relay");
+
     // Stop both; a third instance on the same database has every change.
     a.stop();
     b.stop();
     let c = Server::start_with(Some(&url), &[]);
     let carol = Client::new("carol");
     carol.join(&c, &c.add_member("Acme", "carol", "viewer"), None).ok();
-    let mut expected: Vec<String> = (0..5).flat_map(|i| [format!("alice {i}"), format!("bob {i}")]).collect();
-    expected.sort();
     assert_eq!(carol.move_titles(&campaign), expected);
 }

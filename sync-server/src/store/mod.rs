@@ -92,6 +92,10 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn claim_document(&self, document: &str, workspace_id: &str, now_ms: i64) -> impl Future<Output = Result<String>> + Send;
     fn count_documents(&self) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Keys of chunks that *other* server instances write, as they commit;
+    /// `None` where no other instance can share the database (SQLite).
+    fn chunk_feed(&self) -> impl Future<Output = Result<Option<tokio::sync::mpsc::Receiver<String>>>> + Send;
+
     /// A number that changes whenever workspaces, members or tokens change.
     fn access_version(&self) -> impl Future<Output = Result<i64>> + Send;
 }
@@ -145,6 +149,10 @@ macro_rules! sql_backend {
 
             async fn close(&self) {
                 self.pool.close().await;
+            }
+
+            async fn chunk_feed(&self) -> $crate::store::Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+                self.open_chunk_feed().await
             }
 
             async fn chunk_load(&self, key: &str) -> $crate::store::Result<Option<Vec<u8>>> {

@@ -44,6 +44,12 @@ impl SqliteBackend {
             .map_err(|source| StoreError::Open { url: url.clone(), source })?;
         Ok(Self { pool })
     }
+
+    /// One server owns a SQLite file, so no other instance writes chunks.
+    #[allow(clippy::unused_async)]
+    async fn open_chunk_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        Ok(None)
+    }
 }
 
 sql_backend!(SqliteBackend, "sqlite");
