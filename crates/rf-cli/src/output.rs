@@ -50,6 +50,11 @@ impl Output {
         Self { json, document: None, text: String::new() }
     }
 
+    /// Any serialisable result with its text rendering.
+    pub(crate) fn document<T: Serialize>(&mut self, value: &T, text: impl FnOnce(&mut String)) {
+        self.emit(value, text);
+    }
+
     fn emit<T: Serialize>(&mut self, value: &T, text: impl FnOnce(&mut String)) {
         if self.json {
             self.document = Some(serde_json::to_value(value).expect("output types always serialise"));

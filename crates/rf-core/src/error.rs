@@ -31,6 +31,9 @@ pub enum CoreError {
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
     /// A stored document does not have the shape this build expects.
+    #[error(transparent)]
+    Ai(#[from] rf_ai::AiError),
+
     #[error("a stored document could not be edited: {0}")]
     Document(#[from] rf_domain::edit::EditError),
 }
@@ -74,6 +77,20 @@ impl CoreError {
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::AlreadyExists { .. } => ErrorKind::Conflict,
             CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,
+            CoreError::Ai(err) => {
+                use rf_ai::AiError as A;
+                match err {
+                    A::UnknownModel { .. } | A::NotInstalled { .. } => ErrorKind::NotFound,
+                    A::BadImport { .. } | A::InvalidInput(_) | A::NoSource { .. } => ErrorKind::InvalidInput,
+                    A::Download { .. } | A::Registry { .. } => ErrorKind::Network,
+                    A::Manifest { .. }
+                    | A::ChecksumMismatch { .. }
+                    | A::SizeMismatch { .. }
+                    | A::BadModel { .. }
+                    | A::Io { .. }
+                    | A::Inference(_) => ErrorKind::Storage,
+                }
+            }
             CoreError::Sync(err) => {
                 use crate::sync::SyncError as S;
                 match err {

@@ -5,6 +5,7 @@
 //! committed to the data directory's SQLite file, so what a shell reports as
 //! saved survives a crash or `kill -9`.
 
+pub mod ai;
 mod campaigns;
 mod error;
 mod sample;

@@ -1,0 +1,132 @@
+//! Embedding throughput and latency of the candle embedder, side by side
+//! with ONNX Runtime on the same model in the same run (the anchor script
+//! `tests/data/anchor-scripts/onnx_minilm.py`), on `tests/data/corpus.json`.
+//!
+//! Run: `RAPTORFLOW_MODELS_DIR=... cargo bench -p rf-ai --bench embed_bench`
+//! (the model must be installed: `raptorflow models fetch all-minilm-l6-v2`).
+//! The anchor needs Python packages; set `EMBED_BENCH_PYTHON` to a Python
+//! that has onnx, onnxruntime, safetensors, tokenizers and numpy
+//! (`scripts/bench-venv.sh` makes one); `EMBED_BENCH_SKIP_ANCHOR=1` skips it.
+//! `EMBED_BENCH_THREADS` (default `1,2`) lists the thread counts.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::{path::PathBuf, process::Command, time::Instant};
+
+use rf_ai::{BertEmbedder, Embedder, EmbedderOptions, Manifest, ModelStore};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+}
+
+/// Tokens per second over `texts` in batches of `batch`.
+fn throughput(embedder: &BertEmbedder, texts: &[&str], batch: usize, tokens: usize) -> f64 {
+    embedder.embed(&texts[..batch.min(texts.len())]).unwrap(); // warm up
+    let started = Instant::now();
+    for chunk in texts.chunks(batch) {
+        embedder.embed(chunk).unwrap();
+    }
+    tokens as f64 / started.elapsed().as_secs_f64()
+}
+
+fn latency_ms(embedder: &BertEmbedder, texts: &[&str]) -> f64 {
+    let mut samples: Vec<f64> = texts
+        .iter()
+        .map(|text| {
+            let started = Instant::now();
+            embedder.embed(&[text]).unwrap();
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Runs the ONNX Runtime anchor; returns its printed lines.
+fn anchor(model_dir: &std::path::Path, threads: usize) -> Option<Vec<String>> {
+    if std::env::var_os("EMBED_BENCH_SKIP_ANCHOR").is_some() {
+        return None;
+    }
+    let python = std::env::var("EMBED_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = Command::new(&python)
+        .arg(data("anchor-scripts/onnx_minilm.py"))
+        .arg(model_dir)
+        .arg(threads.to_string())
+        .env("TMPDIR", std::env::temp_dir())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        eprintln!("the ONNX anchor failed ({python}): {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or(""));
+        return None;
+    }
+    Some(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect())
+}
+
+/// The figure before `unit` on the anchor's line for `label`, e.g. "chunks bs16".
+fn anchor_figure(lines: &[String], label: &str, unit: &str) -> Option<f64> {
+    let line = lines.iter().find(|l| l.contains(label))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == unit)?;
+    words.get(at.checked_sub(1)?)?.parse().ok()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let models = std::env::var_os("RAPTORFLOW_MODELS_DIR")
+        .map(PathBuf::from)
+        .expect("set RAPTORFLOW_MODELS_DIR to a directory with all-minilm-l6-v2 installed");
+    let store = ModelStore::open(&models, Manifest::bundled().unwrap()).unwrap();
+    let installed = store.installed("all-minilm-l6-v2").unwrap();
+    // The anchor script wants the files under their own names.
+    let named = tempfile::tempdir().unwrap();
+    for name in ["model.safetensors", "tokenizer.json", "config.json"] {
+        std::os::unix::fs::symlink(installed.path(name).unwrap(), named.path().join(name)).unwrap();
+    }
+    let corpus: serde_json::Value = serde_json::from_slice(&std::fs::read(data("corpus.json")).unwrap()).unwrap();
+    let list = |key: &str| -> Vec<String> { corpus[key].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect() };
+    let (short, chunks) = (list("short"), list("chunks"));
+    let short: Vec<&str> = short.iter().map(String::as_str).collect();
+    let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    let tokenizer = tokenizers::Tokenizer::from_file(installed.path("tokenizer.json").unwrap()).unwrap();
+    let count = |texts: &[&str]| -> usize {
+        texts.iter().map(|t| tokenizer.encode(*t, true).unwrap().get_ids().len().min(BertEmbedder::MAX_TOKENS)).sum()
+    };
+    let (short_tokens, chunk_tokens) = (count(&short), count(&chunks));
+    println!(
+        "corpus: {} short texts ({:.0} tokens each), {} chunks ({:.0} tokens each)",
+        short.len(),
+        short_tokens as f64 / short.len() as f64,
+        chunks.len(),
+        chunk_tokens as f64 / chunks.len() as f64
+    );
+    println!("| measurement | threads | candle (ours) | ONNX Runtime (anchor) | ratio (ours / anchor) |");
+    println!("|---|---|---|---|---|");
+    let threads_list: Vec<usize> = std::env::var("EMBED_BENCH_THREADS")
+        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|_| vec![1, 2]);
+    for threads in threads_list {
+        let embedder = BertEmbedder::load(&installed, EmbedderOptions { threads }).unwrap();
+        let chunk_rate = throughput(&embedder, &chunks, 16, chunk_tokens);
+        let short_rate = throughput(&embedder, &short, 32, short_tokens);
+        let query = latency_ms(&embedder, &short[..64]);
+        let lines = anchor(named.path(), threads).unwrap_or_default();
+        let row = |what: &str, ours: f64, theirs: Option<f64>| {
+            let (theirs_text, ratio) = match theirs {
+                Some(v) => (format!("{v:.0} tok/s"), format!("{:.2}", ours / v)),
+                None => ("not run".into(), "–".into()),
+            };
+            println!("| {what} | {threads} | {ours:.0} tok/s | {theirs_text} | {ratio} |");
+        };
+        row("~120-token chunks, batch 16", chunk_rate, anchor_figure(&lines, "chunks bs16", "tok/s"));
+        row("short sentences, batch 32", short_rate, anchor_figure(&lines, "short bs32", "tok/s"));
+        // The anchor prints texts/s at batch 1, i.e. a mean latency.
+        let anchor_ms = anchor_figure(&lines, "short bs1", "texts/s").map(|rate| 1000.0 / rate);
+        let (theirs_text, ratio) = match anchor_ms {
+            Some(ms) => (format!("{ms:.1} ms (mean)"), format!("{:.2}", query / ms)),
+            None => ("not run".into(), "–".into()),
+        };
+        println!("| batch-1 query latency (ours: median) | {threads} | {query:.1} ms | {theirs_text} | {ratio} |");
+    }
+}

