@@ -89,7 +89,10 @@ fn main() {
     let (short, chunks) = (list("short"), list("chunks"));
     let short: Vec<&str> = short.iter().map(String::as_str).collect();
     let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
-    let tokenizer = tokenizers::Tokenizer::from_file(installed.path("tokenizer.json").unwrap()).unwrap();
+    // Count real tokens: the shipped tokenizer pads every text to 128.
+    let mut tokenizer = tokenizers::Tokenizer::from_file(installed.path("tokenizer.json").unwrap()).unwrap();
+    tokenizer.with_padding(None);
+    tokenizer.with_truncation(None).unwrap();
     let count = |texts: &[&str]| -> usize {
         texts.iter().map(|t| tokenizer.encode(*t, true).unwrap().get_ids().len().min(BertEmbedder::MAX_TOKENS)).sum()
     };

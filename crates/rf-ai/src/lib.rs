@@ -11,6 +11,7 @@ mod error;
 
 pub mod embed;
 pub mod fetch;
+pub mod gguf_tokenizer;
 pub mod import;
 pub mod manifest;
 pub mod store;
