@@ -78,8 +78,8 @@ pub fn tokenizer_from_gguf(content: &Content, path: &Path) -> Result<Tokenizer, 
     let added = |kind: i32| -> Vec<AddedToken> {
         tokens.iter().zip(&types).filter(|(_, t)| **t == kind).map(|(token, _)| AddedToken::from((*token).to_owned(), kind == CONTROL)).collect()
     };
-    tokenizer.add_special_tokens(&added(CONTROL));
-    tokenizer.add_tokens(&added(USER_DEFINED));
+    tokenizer.add_special_tokens(added(CONTROL)).map_err(|err| bad(path, format!("the special tokens do not fit the vocabulary: {err}")))?;
+    tokenizer.add_tokens(added(USER_DEFINED)).map_err(|err| bad(path, format!("the user-defined tokens do not fit the vocabulary: {err}")))?;
     Ok(tokenizer)
 }
 

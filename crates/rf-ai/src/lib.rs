@@ -13,11 +13,13 @@ pub mod embed;
 pub mod fetch;
 pub mod gguf_tokenizer;
 pub mod import;
+pub mod llm;
 pub mod manifest;
 pub mod store;
 
 pub use embed::{BertEmbedder, Embedder, EmbedderOptions, cosine};
 pub use error::AiError;
+pub use llm::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, StopReason};
 pub use fetch::{FetchProgress, FetchReport, Fetcher, Quiet, Source};
 pub use manifest::{Manifest, ModelKind, ModelSpec, WeightFormat};
 pub use store::{InstalledModel, ModelStatus, ModelStore, Origin};

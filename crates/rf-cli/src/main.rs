@@ -72,6 +72,8 @@ enum Command {
         #[arg(long, default_value_t = 1, value_name = "N")]
         threads: usize,
     },
+    /// Ask the local LLM; the answer streams to the terminal.
+    Ask(models::AskArgs),
     /// Tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -274,7 +276,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
             sync_forever(core, out, Duration::from_secs(interval), Duration::from_secs(timeout)).await?;
         }
         Command::Sync(SyncCommand::Status) => out.sync_status(&core.sync_status().await?),
-        Command::Models(_) | Command::Embed { .. } => unreachable!("handled before the data directory is opened"),
+        Command::Models(_) | Command::Embed { .. } | Command::Ask(_) => unreachable!("handled before the data directory is opened"),
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
             for i in 0..count {
                 let new = NewMove { title: format!("Move {i}"), channel: Channel::Email, owner: None, due_date: None };
@@ -327,6 +329,10 @@ fn main() -> ExitCode {
         }
         Command::Embed { texts, model, threads } => {
             let result = models::run_embed(&models_dir, &texts, model.as_deref(), threads, &mut out);
+            return finish(out, result);
+        }
+        Command::Ask(args) => {
+            let result = runtime.block_on(models::run_ask(&models_dir, args, &mut out));
             return finish(out, result);
         }
         _ => cli,

@@ -158,3 +158,92 @@ pub(crate) fn run_embed(models_dir: &Path, texts: &[String], model: Option<&str>
     });
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AskArgs {
+    /// What to ask.
+    prompt: String,
+    /// The model (default: the manifest's default local LLM).
+    #[arg(long, value_name = "ID")]
+    model: Option<String>,
+    /// A system message to put before the prompt.
+    #[arg(long, value_name = "TEXT")]
+    system: Option<String>,
+    /// Continue the prompt as plain text instead of using the chat template
+    /// (for base models).
+    #[arg(long)]
+    raw: bool,
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    max_tokens: usize,
+    /// 0 picks the likeliest token every time.
+    #[arg(long, default_value_t = 0.7, value_name = "T")]
+    temperature: f64,
+    #[arg(long, default_value_t = 0.95, value_name = "P")]
+    top_p: f64,
+    /// Seed for sampling (default: a random one, printed with --json).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Stop before this text (repeatable).
+    #[arg(long = "stop", value_name = "TEXT")]
+    stop: Vec<String>,
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
+}
+
+pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
+    let store = ai::open_models(models_dir)?;
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    });
+    let params = ai::GenerateParams { max_tokens: args.max_tokens, temperature: args.temperature, top_p: args.top_p, seed, stop: args.stop.clone() };
+    if !(0.0..=2.0).contains(&params.temperature) || !(0.0..=1.0).contains(&params.top_p) || params.top_p == 0.0 {
+        return Err(ai::AiError::InvalidInput("--temperature must be within 0..2 and --top-p within (0, 1]".into()).into());
+    }
+    if params.max_tokens == 0 {
+        return Err(ai::AiError::InvalidInput("--max-tokens must be at least 1".into()).into());
+    }
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    let stream = !out.is_json();
+    let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation), CoreError> {
+        let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { threads: args.threads, requantize: true })?;
+        let prompt = if args.raw {
+            args.prompt.clone()
+        } else {
+            let mut messages = Vec::new();
+            if let Some(system) = &args.system {
+                messages.push(ai::ChatMessage::new("system", system));
+            }
+            messages.push(ai::ChatMessage::new("user", &args.prompt));
+            llm.chat_prompt(&messages)?
+        };
+        let mut print = |piece: &str| {
+            if stream {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(piece.as_bytes());
+                let _ = stdout.flush();
+            }
+        };
+        let generation = llm.generate(&prompt, &params, &cancel, &mut print)?;
+        Ok((llm.model_id().to_owned(), generation))
+    });
+    let result = task.await.map_err(|err| ai::AiError::Inference(format!("the generation task failed: {err}")))?;
+    watcher.abort();
+    let (model, generation) = result?;
+    out.document(&json!({ "model": model, "seed": seed, "generation": generation }), |text| {
+        text.push('\n');
+        if generation.stop_reason == ai::StopReason::MaxTokens {
+            text.push_str(&format!("[stopped at --max-tokens {}]\n", generation.generated_tokens));
+        } else if generation.stop_reason == ai::StopReason::Cancelled {
+            text.push_str("[cancelled]\n");
+        }
+    });
+    Ok(())
+}

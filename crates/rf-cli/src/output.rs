@@ -50,6 +50,10 @@ impl Output {
         Self { json, document: None, text: String::new() }
     }
 
+    pub(crate) fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Any serialisable result with its text rendering.
     pub(crate) fn document<T: Serialize>(&mut self, value: &T, text: impl FnOnce(&mut String)) {
         self.emit(value, text);

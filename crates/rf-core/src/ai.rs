@@ -37,3 +37,17 @@ pub fn load_embedder(store: &ModelStore, model: Option<&str>, options: EmbedderO
     }
     Ok(BertEmbedder::load(&installed, options)?)
 }
+
+pub use rf_ai::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, StopReason};
+
+/// Loads a local LLM: `model` (an id) or the default local LLM.
+pub fn load_llm(store: &ModelStore, model: Option<&str>, options: LlmOptions) -> Result<LocalLlm> {
+    let installed = match model {
+        Some(id) => store.installed(id)?,
+        None => store.default_installed("llm")?,
+    };
+    if installed.spec.kind != ModelKind::Llm {
+        return Err(AiError::InvalidInput(format!("{} is not a language model", installed.spec.id)).into());
+    }
+    Ok(LocalLlm::load(store, &installed, options)?)
+}
