@@ -24,7 +24,9 @@ pub trait Embedder: Send + Sync {
 /// Settings for a [`BertEmbedder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmbedderOptions {
-    /// Threads for the matrix products. Which of 1 or 2 is faster depends on
+    /// Threads for the matrix products. candle's element-wise operations
+    /// run on its own pool, sized once per process by `CANDLE_NUM_THREADS`
+    /// (the CLI's `--threads` sets it). Which of 1 or 2 is faster depends on
     /// the machine's load; the benchmark reports both.
     pub threads: usize,
 }

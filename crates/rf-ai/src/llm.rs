@@ -36,8 +36,9 @@ use crate::{
 /// Settings for loading a [`LocalLlm`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LlmOptions {
-    /// Threads for the model's own work (candle's quantized matmuls also use
-    /// its pool, sized by `CANDLE_NUM_THREADS`).
+    /// Threads of the pool generation runs in. candle's quantized matmuls
+    /// run on its own pool, sized once per process by `CANDLE_NUM_THREADS`
+    /// (the CLI's `--threads` sets it); set both alike.
     pub threads: usize,
     /// Convert slow quantization formats to Q8_0 (cached on disk).
     pub requantize: bool,

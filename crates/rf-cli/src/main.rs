@@ -68,9 +68,10 @@ enum Command {
         /// The embedding model (default: the manifest's default embedder).
         #[arg(long, value_name = "ID")]
         model: Option<String>,
-        /// Threads for the matrix products.
-        #[arg(long, default_value_t = 1, value_name = "N")]
-        threads: usize,
+        /// Compute threads (default: one per core). Which is faster depends
+        /// on the machine's load.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: Option<u16>,
     },
     /// Ask the local LLM; the answer streams to the terminal.
     Ask(models::AskArgs),
@@ -295,8 +296,34 @@ fn exit_code(kind: ErrorKind) -> ExitCode {
     }
 }
 
+/// candle sizes its compute pools once per process from `CANDLE_NUM_THREADS`
+/// and `RAYON_NUM_THREADS`. A `--threads` that differs from them is applied by
+/// running this program again with both set; returns its exit code.
+fn rerun_with_threads(command: &Command) -> Option<ExitCode> {
+    let threads = match command {
+        Command::Embed { threads, .. } => *threads,
+        Command::Ask(args) => args.threads(),
+        _ => None,
+    }?
+    .to_string();
+    let set = |name: &str| std::env::var(name).ok().as_deref() == Some(threads.as_str());
+    if set("CANDLE_NUM_THREADS") && set("RAYON_NUM_THREADS") {
+        return None;
+    }
+    let status = std::process::Command::new(std::env::current_exe().ok()?)
+        .args(std::env::args_os().skip(1))
+        .env("CANDLE_NUM_THREADS", &threads)
+        .env("RAYON_NUM_THREADS", &threads)
+        .status()
+        .ok()?;
+    Some(status.code().and_then(|c| u8::try_from(c).ok()).map_or(ExitCode::FAILURE, ExitCode::from))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(code) = rerun_with_threads(&cli.command) {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RAPTORFLOW_LOG")
@@ -328,7 +355,7 @@ fn main() -> ExitCode {
             return finish(out, result);
         }
         Command::Embed { texts, model, threads } => {
-            let result = models::run_embed(&models_dir, &texts, model.as_deref(), threads, &mut out);
+            let result = models::run_embed(&models_dir, &texts, model.as_deref(), threads.map(usize::from), &mut out);
             return finish(out, result);
         }
         Command::Ask(args) => {

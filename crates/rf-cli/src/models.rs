@@ -141,7 +141,8 @@ fn write_list(text: &mut String, models_dir: &Path, list: &[ModelStatus]) {
     }
 }
 
-pub(crate) fn run_embed(models_dir: &Path, texts: &[String], model: Option<&str>, threads: usize, out: &mut Output) -> Result<(), CoreError> {
+pub(crate) fn run_embed(models_dir: &Path, texts: &[String], model: Option<&str>, threads: Option<usize>, out: &mut Output) -> Result<(), CoreError> {
+    let threads = default_threads(threads.and_then(|n| u16::try_from(n).ok()));
     if texts.is_empty() {
         return Err(ai::AiError::InvalidInput("give at least one text to embed".into()).into());
     }
@@ -186,8 +187,20 @@ pub(crate) struct AskArgs {
     /// Stop before this text (repeatable).
     #[arg(long = "stop", value_name = "TEXT")]
     stop: Vec<String>,
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    threads: usize,
+    /// Compute threads (default: one per core). Which is faster depends on
+    /// the machine's load.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+}
+
+impl AskArgs {
+    pub(crate) fn threads(&self) -> Option<u16> {
+        self.threads
+    }
+}
+
+fn default_threads(threads: Option<u16>) -> usize {
+    threads.map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), usize::from)
 }
 
 pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
@@ -213,7 +226,7 @@ pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) 
     });
     let stream = !out.is_json();
     let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation), CoreError> {
-        let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { threads: args.threads, requantize: true })?;
+        let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { threads: default_threads(args.threads), requantize: true })?;
         let prompt = if args.raw {
             args.prompt.clone()
         } else {
