@@ -9,6 +9,7 @@
 
 mod error;
 
+pub mod constrained;
 pub mod embed;
 pub mod fetch;
 pub mod gguf_tokenizer;

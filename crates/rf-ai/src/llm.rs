@@ -117,6 +117,7 @@ pub struct LocalLlm {
     end_ids: Vec<u32>,
     context_length: usize,
     pool: std::sync::Arc<rayon::ThreadPool>,
+    guidance: Option<crate::constrained::Guidance>,
 }
 
 impl std::fmt::Debug for LocalLlm {
@@ -228,7 +229,7 @@ impl LocalLlm {
             .thread_name(|i| format!("rf-llm-{i}"))
             .build()
             .map_err(|err| AiError::Inference(format!("could not start {threads} threads: {err}")))?;
-        Ok(Self { model_id: id.to_owned(), weights, tokenizer, template, bos, add_bos, eos_token, end_ids, context_length, pool: pool.into() })
+        Ok(Self { model_id: id.to_owned(), weights, tokenizer, template, bos, add_bos, eos_token, end_ids, context_length, pool: pool.into(), guidance: None })
     }
 
     pub fn model_id(&self) -> &str {
@@ -277,10 +278,55 @@ impl LocalLlm {
     /// `cancel` stops at the next token.
     pub fn generate(&mut self, prompt: &str, params: &GenerateParams, cancel: &AtomicBool, on_text: &mut (dyn FnMut(&str) + Send)) -> Result<Generation, AiError> {
         let pool = self.pool.clone();
-        pool.install(|| self.generate_inner(prompt, params, cancel, on_text))
+        pool.install(|| self.generate_inner(prompt, params, cancel, None, on_text))
     }
 
-    fn generate_inner(&mut self, prompt: &str, params: &GenerateParams, cancel: &AtomicBool, on_text: &mut (dyn FnMut(&str) + Send)) -> Result<Generation, AiError> {
+    /// Like [`Self::generate`], but the answer is constrained to JSON that
+    /// matches `schema` (tokens the grammar does not allow are masked at
+    /// every step) and is returned parsed. An answer cut short by
+    /// `max_tokens` or `cancel` is an error, never half a JSON value.
+    pub fn generate_json(
+        &mut self,
+        prompt: &str,
+        schema: &serde_json::Value,
+        params: &GenerateParams,
+        cancel: &AtomicBool,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(Generation, serde_json::Value), AiError> {
+        if self.guidance.is_none() {
+            let vocab = self.tokenizer.get_vocab_size(true);
+            let end = self.end_ids.first().copied().ok_or_else(|| AiError::Inference(format!("{} declares no end-of-text token", self.model_id)))?;
+            let end_of_turn = self.tokenizer.token_to_id("<|im_end|>");
+            self.guidance = Some(crate::constrained::Guidance::new(&self.tokenizer, vocab, end, end_of_turn)?);
+        }
+        let matcher = self.guidance.as_ref().map(|g| g.matcher(schema)).transpose()?;
+        let pool = self.pool.clone();
+        let generation = pool.install(|| self.generate_inner(prompt, params, cancel, matcher, on_text))?;
+        match generation.stop_reason {
+            StopReason::EndOfTurn => {}
+            StopReason::MaxTokens => {
+                return Err(AiError::InvalidInput(format!(
+                    "the answer was cut at {} tokens before its JSON was complete; allow more tokens",
+                    generation.generated_tokens
+                )));
+            }
+            StopReason::Cancelled | StopReason::StopSequence => {
+                return Err(AiError::Inference("the answer was stopped before its JSON was complete".into()));
+            }
+        }
+        let value = serde_json::from_str(&generation.text)
+            .map_err(|err| AiError::Inference(format!("the constrained answer does not parse ({err}): {:?}", generation.text)))?;
+        Ok((generation, value))
+    }
+
+    fn generate_inner(
+        &mut self,
+        prompt: &str,
+        params: &GenerateParams,
+        cancel: &AtomicBool,
+        mut matcher: Option<llguidance::Matcher>,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Generation, AiError> {
         let fail = |err: candle_core::Error| AiError::Inference(err.to_string());
         let started = Instant::now();
         let mut prompt_ids = self.tokenizer.encode(prompt, false).map_err(|err| AiError::Inference(format!("tokenizing the prompt: {err}")))?.get_ids().to_vec();
@@ -302,12 +348,20 @@ impl LocalLlm {
         }
         let sampling = if params.temperature <= 0.0 { Sampling::ArgMax } else { Sampling::TopP { p: params.top_p, temperature: params.temperature } };
         let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
+        // Picks the next token, within the grammar if there is one.
+        let mut pick = |logits: Tensor, matcher: &mut Option<llguidance::Matcher>| -> Result<u32, AiError> {
+            let Some(matcher) = matcher else { return sampler.sample(&logits).map_err(fail) };
+            let mut values = logits.to_vec1::<f32>().map_err(fail)?;
+            crate::constrained::mask_logits(matcher, &mut values)?;
+            let masked = Tensor::from_vec(values, logits.dims(), &Device::Cpu).map_err(fail)?;
+            sampler.sample(&masked).map_err(fail)
+        };
         self.weights.clear_kv_cache();
 
         let input = Tensor::new(prompt_ids.as_slice(), &Device::Cpu).map_err(fail)?.unsqueeze(0).map_err(fail)?;
         let logits = self.weights.forward(&input, 0).map_err(fail)?.squeeze(0).map_err(fail)?;
         let prefill_secs = started.elapsed().as_secs_f64();
-        let mut next = sampler.sample(&logits).map_err(fail)?;
+        let mut next = pick(logits, &mut matcher)?;
         let first_token_ms = started.elapsed().as_secs_f64() * 1000.0;
         let decode_started = Instant::now();
 
@@ -320,6 +374,9 @@ impl LocalLlm {
                 break StopReason::EndOfTurn;
             }
             generated.push(next);
+            if let Some(matcher) = &mut matcher {
+                matcher.consume_token(next).map_err(|err| AiError::Inference(format!("the grammar refused a token: {err}")))?;
+            }
             text = self.tokenizer.decode(&generated, true).map_err(|err| AiError::Inference(format!("decoding: {err}")))?;
             if let Some(at) = params.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
                 text.truncate(at);
@@ -337,6 +394,9 @@ impl LocalLlm {
                     emitted = safe;
                 }
             }
+            if matcher.as_ref().is_some_and(llguidance::Matcher::is_stopped) {
+                break StopReason::EndOfTurn;
+            }
             if generated.len() >= params.max_tokens {
                 break StopReason::MaxTokens;
             }
@@ -346,7 +406,7 @@ impl LocalLlm {
             let input = Tensor::new(&[next], &Device::Cpu).map_err(fail)?.unsqueeze(0).map_err(fail)?;
             let position = prompt_ids.len() + generated.len() - 1;
             let logits = self.weights.forward(&input, position).map_err(fail)?.squeeze(0).map_err(fail)?;
-            next = sampler.sample(&logits).map_err(fail)?;
+            next = pick(logits, &mut matcher)?;
         };
         if text.len() > emitted {
             on_text(&text[emitted..]);

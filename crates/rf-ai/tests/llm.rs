@@ -67,3 +67,76 @@ fn a_prompt_past_the_context_is_refused() {
     let err = llm.generate(&long, &GenerateParams::default(), &AtomicBool::new(false), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("exceeds the model's context of 8192 tokens"), "{err}");
 }
+
+/// The ad schema of the issue: both fields required, nothing else allowed.
+fn ad_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "headline": { "type": "string", "maxLength": 30 },
+            "description": { "type": "string", "maxLength": 90 }
+        },
+        "required": ["headline", "description"],
+        "additionalProperties": false
+    })
+}
+
+/// What the schema demands, checked independently of the grammar.
+fn valid_ad(value: &serde_json::Value) -> Result<(), String> {
+    let object = value.as_object().ok_or("not an object")?;
+    let mut keys: Vec<&String> = object.keys().collect();
+    keys.sort();
+    if keys != ["description", "headline"] {
+        return Err(format!("keys {keys:?}"));
+    }
+    for (key, limit) in [("headline", 30), ("description", 90)] {
+        let text = object[key].as_str().ok_or(format!("{key} is not a string"))?;
+        if text.chars().count() > limit {
+            return Err(format!("{key} has {} characters", text.chars().count()));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn fifty_sampled_answers_all_parse_and_match_the_schema() {
+    let mut llm = smollm2();
+    let prompt = llm
+        .chat_prompt(&[ChatMessage::new(
+            "user",
+            "Write an ad for a flower shop as JSON with a headline (at most 30 characters) and a description (at most 90 characters).",
+        )])
+        .unwrap();
+    let schema = ad_schema();
+    let mut failures = Vec::new();
+    let mut texts = std::collections::HashSet::new();
+    for seed in 0..50 {
+        // Room for the worst case the schema allows: 120 characters that are
+        // each a multi-token emoji (seen at this temperature).
+        let params = GenerateParams { max_tokens: 600, temperature: 0.8, top_p: 0.95, seed, stop: Vec::new() };
+        let mut streamed = String::new();
+        match llm.generate_json(&prompt, &schema, &params, &AtomicBool::new(false), &mut |piece| streamed.push_str(piece)) {
+            Ok((generation, value)) => {
+                assert_eq!(serde_json::from_str::<serde_json::Value>(&streamed).unwrap(), value, "the stream is the answer");
+                if let Err(why) = valid_ad(&value) {
+                    failures.push(format!("seed {seed}: {why}: {}", generation.text));
+                }
+                texts.insert(generation.text);
+            }
+            Err(err) => failures.push(format!("seed {seed}: {err}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} of 50 failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(texts.len() > 10, "different seeds sample different answers ({} distinct)", texts.len());
+}
+
+#[test]
+fn a_schema_answer_cut_short_is_an_error_not_half_a_value() {
+    let mut llm = smollm2();
+    let prompt = llm.chat_prompt(&[ChatMessage::new("user", "Write an ad for a flower shop as JSON.")]).unwrap();
+    let params = GenerateParams { max_tokens: 3, ..GenerateParams::default() };
+    let err = llm.generate_json(&prompt, &ad_schema(), &params, &AtomicBool::new(false), &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("cut at 3 tokens before its JSON was complete"), "{err}");
+    let err = llm.generate_json(&prompt, &serde_json::json!("not a schema"), &params, &AtomicBool::new(false), &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("must be an object"), "{err}");
+}

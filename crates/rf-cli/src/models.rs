@@ -187,6 +187,10 @@ pub(crate) struct AskArgs {
     /// Stop before this text (repeatable).
     #[arg(long = "stop", value_name = "TEXT")]
     stop: Vec<String>,
+    /// A JSON Schema file: the answer is JSON that matches it, guaranteed
+    /// (tokens that would break it are never sampled).
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
     /// Compute threads (default: one per core). Which is faster depends on
     /// the machine's load.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -215,6 +219,15 @@ pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) 
     if params.max_tokens == 0 {
         return Err(ai::AiError::InvalidInput("--max-tokens must be at least 1".into()).into());
     }
+    let schema = match &args.schema {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io { action: "could not read the schema", path: path.clone(), source })?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|err| ai::AiError::InvalidInput(format!("{} is not JSON: {err}", path.display())))?;
+            Some(value)
+        }
+        None => None,
+    };
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = tokio::spawn({
         let cancel = cancel.clone();
@@ -225,7 +238,7 @@ pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) 
         }
     });
     let stream = !out.is_json();
-    let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation), CoreError> {
+    let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation, Option<serde_json::Value>), CoreError> {
         let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { threads: default_threads(args.threads), requantize: true })?;
         let prompt = if args.raw {
             args.prompt.clone()
@@ -244,13 +257,21 @@ pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) 
                 let _ = stdout.flush();
             }
         };
-        let generation = llm.generate(&prompt, &params, &cancel, &mut print)?;
-        Ok((llm.model_id().to_owned(), generation))
+        match &schema {
+            Some(schema) => {
+                let (generation, value) = llm.generate_json(&prompt, schema, &params, &cancel, &mut print)?;
+                Ok((llm.model_id().to_owned(), generation, Some(value)))
+            }
+            None => {
+                let generation = llm.generate(&prompt, &params, &cancel, &mut print)?;
+                Ok((llm.model_id().to_owned(), generation, None))
+            }
+        }
     });
     let result = task.await.map_err(|err| ai::AiError::Inference(format!("the generation task failed: {err}")))?;
     watcher.abort();
-    let (model, generation) = result?;
-    out.document(&json!({ "model": model, "seed": seed, "generation": generation }), |text| {
+    let (model, generation, value) = result?;
+    out.document(&json!({ "model": model, "seed": seed, "generation": generation, "value": value }), |text| {
         text.push('\n');
         if generation.stop_reason == ai::StopReason::MaxTokens {
             text.push_str(&format!("[stopped at --max-tokens {}]\n", generation.generated_tokens));
