@@ -52,10 +52,6 @@ impl std::fmt::Debug for BertEmbedder {
     }
 }
 
-fn bad_model(model: &str, path: &Path, detail: impl std::fmt::Display) -> AiError {
-    AiError::BadModel { model: model.to_owned(), path: path.to_owned(), detail: detail.to_string() }
-}
-
 impl BertEmbedder {
     /// Tokens per text, as sentence-transformers truncates all-MiniLM-L6-v2.
     pub const MAX_TOKENS: usize = 256;
@@ -75,16 +71,16 @@ impl BertEmbedder {
     /// Loads from explicit files; `model_id` names them in errors.
     pub fn load_files(model_id: &str, config: &Path, tokenizer: &Path, weights: &Path, options: EmbedderOptions) -> Result<Self, AiError> {
         let config_text = std::fs::read_to_string(config).map_err(AiError::io("could not read", config))?;
-        let config_value: serde_json::Value = serde_json::from_str(&config_text).map_err(|err| bad_model(model_id, config, format!("not JSON: {err}")))?;
+        let config_value: serde_json::Value = serde_json::from_str(&config_text).map_err(|err| AiError::bad_model(model_id, config, format!("not JSON: {err}")))?;
         if config_value.get("model_type").and_then(serde_json::Value::as_str) != Some("bert") {
-            return Err(bad_model(model_id, config, "the architecture is not supported: the embedder runs BERT models (model_type \"bert\")"));
+            return Err(AiError::bad_model(model_id, config, "the architecture is not supported: the embedder runs BERT models (model_type \"bert\")"));
         }
-        let bert_config: Config = serde_json::from_value(config_value).map_err(|err| bad_model(model_id, config, format!("not a BERT config: {err}")))?;
+        let bert_config: Config = serde_json::from_value(config_value).map_err(|err| AiError::bad_model(model_id, config, format!("not a BERT config: {err}")))?;
 
-        let mut tokenizer_value = Tokenizer::from_file(tokenizer).map_err(|err| bad_model(model_id, tokenizer, format!("not a tokenizer: {err}")))?;
+        let mut tokenizer_value = Tokenizer::from_file(tokenizer).map_err(|err| AiError::bad_model(model_id, tokenizer, format!("not a tokenizer: {err}")))?;
         let vocab = tokenizer_value.get_vocab_size(true);
         if vocab > bert_config.vocab_size {
-            return Err(bad_model(
+            return Err(AiError::bad_model(
                 model_id,
                 tokenizer,
                 format!("the tokenizer has {vocab} tokens but the model only {}: they do not belong together", bert_config.vocab_size),
@@ -101,18 +97,13 @@ impl BertEmbedder {
         }));
         tokenizer_value
             .with_truncation(Some(TruncationParams { max_length: Self::MAX_TOKENS, ..TruncationParams::default() }))
-            .map_err(|err| bad_model(model_id, tokenizer, err))?;
+            .map_err(|err| AiError::bad_model(model_id, tokenizer, err))?;
 
         let bytes = std::fs::read(weights).map_err(AiError::io("could not read", weights))?;
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
-            .map_err(|err| bad_model(model_id, weights, format!("not a readable safetensors file: {err}")))?;
-        let model = BertModel::load(vb, &bert_config).map_err(|err| bad_model(model_id, weights, format!("the weights do not fit the config: {err}")))?;
-        let threads = options.threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("rf-embed-{i}"))
-            .build()
-            .map_err(|err| AiError::Inference(format!("could not start {threads} embedding threads: {err}")))?;
+            .map_err(|err| AiError::bad_model(model_id, weights, format!("not a readable safetensors file: {err}")))?;
+        let model = BertModel::load(vb, &bert_config).map_err(|err| AiError::bad_model(model_id, weights, format!("the weights do not fit the config: {err}")))?;
+        let pool = crate::thread_pool(options.threads, "rf-embed")?;
         Ok(Self { model_id: model_id.to_owned(), model, tokenizer: tokenizer_value, dimensions: bert_config.hidden_size, pool })
     }
 

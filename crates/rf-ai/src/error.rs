@@ -37,6 +37,11 @@ pub enum AiError {
 }
 
 impl AiError {
+    /// A model file that cannot be used, and why.
+    pub(crate) fn bad_model(model: &str, path: &std::path::Path, detail: impl std::fmt::Display) -> Self {
+        Self::BadModel { model: model.to_owned(), path: path.to_owned(), detail: detail.to_string() }
+    }
+
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { what, path, source }

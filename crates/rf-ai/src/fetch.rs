@@ -112,8 +112,7 @@ impl Fetcher {
         let mut report = FetchReport::default();
         let mut packages = PackageCache::new()?;
         for file in &spec.files {
-            let blob = self.store.blob_path(&file.sha256);
-            if std::fs::metadata(&blob).is_ok_and(|m| m.len() == file.size) {
+            if self.store.has_blob(&file.sha256, file.size) {
                 report.already_installed.push(file.name.clone());
                 continue;
             }

@@ -23,8 +23,8 @@ use crate::AiError;
 const CONTROL: i32 = 3;
 const USER_DEFINED: i32 = 4;
 
-fn bad(path: &Path, detail: impl Into<String>) -> AiError {
-    AiError::BadModel { model: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), path: path.to_owned(), detail: detail.into() }
+fn bad(path: &Path, detail: impl std::fmt::Display) -> AiError {
+    AiError::bad_model(&path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), path, detail)
 }
 
 fn strings<'a>(metadata: &'a HashMap<String, Value>, key: &str, path: &Path) -> Result<Vec<&'a str>, AiError> {

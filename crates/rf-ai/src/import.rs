@@ -60,8 +60,8 @@ fn inspect_gguf(path: &Path) -> Result<(String, Option<String>), AiError> {
 
 fn copy_in(store: &ModelStore, source: &Path, name: &str) -> Result<FileSpec, AiError> {
     let (sha256, size) = sha256_file(source)?;
-    let blob = store.blob_path(&sha256);
-    if !std::fs::metadata(&blob).is_ok_and(|m| m.len() == size) {
+    if !store.has_blob(&sha256, size) {
+        let blob = store.blob_path(&sha256);
         let partial = store.root().join("partial").join(format!("{sha256}.import"));
         std::fs::copy(source, &partial).map_err(AiError::io("could not copy", source))?;
         let (copied, _) = sha256_file(&partial)?;

@@ -24,3 +24,13 @@ pub use llm::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, Sto
 pub use fetch::{FetchProgress, FetchReport, Fetcher, Quiet, Source};
 pub use manifest::{Manifest, ModelKind, ModelSpec, WeightFormat};
 pub use store::{InstalledModel, ModelStatus, ModelStore, Origin};
+
+/// A pool of `threads` (at least one) named `<name>-<i>`, for a model's work.
+pub(crate) fn thread_pool(threads: usize, name: &'static str) -> Result<rayon::ThreadPool, AiError> {
+    let threads = threads.max(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("{name}-{i}"))
+        .build()
+        .map_err(|err| AiError::Inference(format!("could not start {threads} {name} threads: {err}")))
+}

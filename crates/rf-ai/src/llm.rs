@@ -126,13 +126,9 @@ impl std::fmt::Debug for LocalLlm {
     }
 }
 
-fn bad(model: &str, path: &Path, detail: impl std::fmt::Display) -> AiError {
-    AiError::BadModel { model: model.to_owned(), path: path.to_owned(), detail: detail.to_string() }
-}
-
 fn read_content(model: &str, path: &Path) -> Result<(gguf_file::Content, std::fs::File), AiError> {
     let mut file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
-    let content = gguf_file::Content::read(&mut file).map_err(|err| bad(model, path, format!("not a readable GGUF file: {err}")))?;
+    let content = gguf_file::Content::read(&mut file).map_err(|err| AiError::bad_model(model, path, format!("not a readable GGUF file: {err}")))?;
     Ok((content, file))
 }
 
@@ -145,7 +141,7 @@ fn slow_format(dtype: GgmlDType) -> bool {
 /// to `target` (through a temporary file and a rename).
 fn requantize(model: &str, source: &Path, target: &Path) -> Result<(), AiError> {
     let (content, mut file) = read_content(model, source)?;
-    let fail = |err: candle_core::Error| bad(model, source, format!("could not requantize: {err}"));
+    let fail = |err: candle_core::Error| AiError::bad_model(model, source, format!("could not requantize: {err}"));
     let mut tensors = Vec::with_capacity(content.tensor_infos.len());
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
@@ -165,7 +161,7 @@ fn requantize(model: &str, source: &Path, target: &Path) -> Result<(), AiError> 
     let dir = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(AiError::io("could not create", dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(AiError::io("could not create a file in", dir))?;
-    gguf_file::write(tmp.as_file_mut(), &metadata, &tensor_refs).map_err(|err| bad(model, target, format!("could not write the converted model: {err}")))?;
+    gguf_file::write(tmp.as_file_mut(), &metadata, &tensor_refs).map_err(|err| AiError::bad_model(model, target, format!("could not write the converted model: {err}")))?;
     tmp.persist(target).map_err(|err| AiError::Io { what: "could not store", path: target.to_owned(), source: err.error })?;
     Ok(())
 }
@@ -181,7 +177,7 @@ impl LocalLlm {
         let (content, _) = read_content(&id, &source)?;
         let architecture = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
         if architecture != "llama" {
-            return Err(bad(&id, &source, format!("architecture {architecture:?} cannot run yet (supported: llama)")));
+            return Err(AiError::bad_model(&id, &source, format!("architecture {architecture:?} cannot run yet (supported: llama)")));
         }
         let needs_conversion = options.requantize && content.tensor_infos.values().any(|t| slow_format(t.ggml_dtype));
         let path: PathBuf = if needs_conversion {
@@ -222,13 +218,8 @@ impl LocalLlm {
         let template = text("tokenizer.chat_template");
 
         let (content, mut file) = read_content(id, path)?;
-        let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).map_err(|err| bad(id, path, format!("the weights do not load: {err}")))?;
-        let threads = options.threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("rf-llm-{i}"))
-            .build()
-            .map_err(|err| AiError::Inference(format!("could not start {threads} threads: {err}")))?;
+        let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).map_err(|err| AiError::bad_model(id, path, format!("the weights do not load: {err}")))?;
+        let pool = crate::thread_pool(options.threads, "rf-llm")?;
         Ok(Self { model_id: id.to_owned(), weights, tokenizer, template, bos, add_bos, eos_token, end_ids, context_length, pool: pool.into(), guidance: None })
     }
 

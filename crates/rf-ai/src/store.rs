@@ -125,6 +125,11 @@ impl ModelStore {
         self.root.join("blobs").join("sha256").join(sha256)
     }
 
+    /// Whether the verified file with this hash and size is in the store.
+    pub(crate) fn has_blob(&self, sha256: &str, size: u64) -> bool {
+        std::fs::metadata(self.blob_path(sha256)).is_ok_and(|m| m.len() == size)
+    }
+
     pub(crate) fn partial_path(&self, sha256: &str) -> PathBuf {
         self.root.join("partial").join(format!("{sha256}.part"))
     }
@@ -167,10 +172,7 @@ impl ModelStore {
     }
 
     fn missing_files<'a>(&self, spec: &'a ModelSpec) -> Vec<&'a FileSpec> {
-        spec.files
-            .iter()
-            .filter(|f| std::fs::metadata(self.blob_path(&f.sha256)).map(|m| m.len() != f.size).unwrap_or(true))
-            .collect()
+        spec.files.iter().filter(|f| !self.has_blob(&f.sha256, f.size)).collect()
     }
 
     /// Every known model and whether it is installed.
@@ -212,6 +214,22 @@ impl ModelStore {
     pub fn default_installed(&self, usage: &str) -> Result<InstalledModel, AiError> {
         let spec = self.manifest.default_for(usage).ok_or_else(|| AiError::UnknownModel { id: format!("(default {usage} model)") })?;
         self.installed(&spec.id.clone())
+    }
+
+    /// Model `id`, or the default one of `kind`, installed and of that kind.
+    pub fn installed_of_kind(&self, id: Option<&str>, kind: ModelKind) -> Result<InstalledModel, AiError> {
+        let (usage, what) = match kind {
+            ModelKind::Embedding => ("embedding", "an embedding model"),
+            ModelKind::Llm => ("llm", "a language model"),
+        };
+        let installed = match id {
+            Some(id) => self.installed(id)?,
+            None => self.default_installed(usage)?,
+        };
+        if installed.spec.kind != kind {
+            return Err(AiError::InvalidInput(format!("{} is not {what}", installed.spec.id)));
+        }
+        Ok(installed)
     }
 
     /// Checks a finished download at `partial` against `file` and moves it

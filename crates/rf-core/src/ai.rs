@@ -28,13 +28,7 @@ pub fn import_model(store: &ModelStore, path: &Path, id: Option<&str>) -> Result
 
 /// Loads an embedder: `model` (an id) or the default embedding model.
 pub fn load_embedder(store: &ModelStore, model: Option<&str>, options: EmbedderOptions) -> Result<BertEmbedder> {
-    let installed = match model {
-        Some(id) => store.installed(id)?,
-        None => store.default_installed("embedding")?,
-    };
-    if installed.spec.kind != ModelKind::Embedding {
-        return Err(AiError::InvalidInput(format!("{} is not an embedding model", installed.spec.id)).into());
-    }
+    let installed = store.installed_of_kind(model, ModelKind::Embedding)?;
     Ok(BertEmbedder::load(&installed, options)?)
 }
 
@@ -42,12 +36,6 @@ pub use rf_ai::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, S
 
 /// Loads a local LLM: `model` (an id) or the default local LLM.
 pub fn load_llm(store: &ModelStore, model: Option<&str>, options: LlmOptions) -> Result<LocalLlm> {
-    let installed = match model {
-        Some(id) => store.installed(id)?,
-        None => store.default_installed("llm")?,
-    };
-    if installed.spec.kind != ModelKind::Llm {
-        return Err(AiError::InvalidInput(format!("{} is not a language model", installed.spec.id)).into());
-    }
+    let installed = store.installed_of_kind(model, ModelKind::Llm)?;
     Ok(LocalLlm::load(store, &installed, options)?)
 }
