@@ -11,7 +11,7 @@ use sqlx::{
 
 use crate::{
     Result, StoreError,
-    setup_lock::{SetupError, set_up_sqlite},
+    setup_lock::{DamageCheck, SetupError, set_up_sqlite},
 };
 
 /// The database file inside a data directory.
@@ -43,7 +43,7 @@ pub async fn open_database(path: &Path) -> Result<SqlitePool> {
     // WAL, the damage check and the schema happen once, under a lock other
     // processes opening this file wait for; the pool never changes journal mode.
     static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-    set_up_sqlite(path, &options, &MIGRATOR).await.map_err(|err| match err {
+    set_up_sqlite(path, &options, &MIGRATOR, DamageCheck::Quick).await.map_err(|err| match err {
         SetupError::Open(source) => classify_open_error(path, source),
         SetupError::Corrupt(detail) => StoreError::Corrupt { path: path.to_owned(), detail },
         SetupError::Migrate(source) => StoreError::Migrate { path: path.to_owned(), source },

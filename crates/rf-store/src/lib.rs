@@ -23,4 +23,4 @@ pub use chunk_storage::SqliteChunkStorage;
 pub use database::{DATABASE_FILE_NAME, open_database};
 pub use documents::{DocId, DocStore, StorageStats, SyncOutcome};
 pub use error::{Result, StoreError};
-pub use setup_lock::{SetupError, SetupLock, set_up_sqlite};
+pub use setup_lock::{DamageCheck, SetupError, SetupLock, set_up_sqlite};

@@ -62,12 +62,22 @@ impl SetupLock {
     }
 }
 
+/// Whether setup reads the whole file to check it is not damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DamageCheck {
+    /// `PRAGMA quick_check` before migrating: reads every page.
+    Quick,
+    /// No check: for files opened often (a server's admin commands), where
+    /// a full read at every open would cost more than it tells.
+    Skip,
+}
+
 /// Under the setup lock: switches the file to WAL (creating it if `options`
-/// allow), checks it is not damaged (`PRAGMA quick_check`), and applies
-/// `migrator`, over one connection that is closed afterwards.
+/// allow), optionally checks it is not damaged, and applies `migrator`, over
+/// one connection that is closed afterwards.
 /// `options` should not set a journal mode; pools opened with them afterwards
 /// find WAL already in place.
-pub async fn set_up_sqlite(database: &Path, options: &SqliteConnectOptions, migrator: &Migrator) -> Result<(), SetupError> {
+pub async fn set_up_sqlite(database: &Path, options: &SqliteConnectOptions, migrator: &Migrator, check: DamageCheck) -> Result<(), SetupError> {
     let _lock = SetupLock::acquire(database).await?;
     // A one-connection pool rather than a bare connection: sqlx's migrator
     // cannot run on `&mut SqliteConnection` inside a spawned task.
@@ -76,15 +86,17 @@ pub async fn set_up_sqlite(database: &Path, options: &SqliteConnectOptions, migr
         .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
         .await
         .map_err(SetupError::Open)?;
-    let checked = check_and_migrate(&pool, migrator).await;
+    let checked = check_and_migrate(&pool, migrator, check).await;
     pool.close().await;
     checked
 }
 
-async fn check_and_migrate(pool: &SqlitePool, migrator: &Migrator) -> Result<(), SetupError> {
-    let check: Vec<String> = sqlx::query_scalar("PRAGMA quick_check").fetch_all(pool).await.map_err(SetupError::Open)?;
-    if check.first().map(String::as_str) != Some("ok") {
-        return Err(SetupError::Corrupt(check.join("; ")));
+async fn check_and_migrate(pool: &SqlitePool, migrator: &Migrator, check: DamageCheck) -> Result<(), SetupError> {
+    if check == DamageCheck::Quick {
+        let problems: Vec<String> = sqlx::query_scalar("PRAGMA quick_check").fetch_all(pool).await.map_err(SetupError::Open)?;
+        if problems.first().map(String::as_str) != Some("ok") {
+            return Err(SetupError::Corrupt(problems.join("; ")));
+        }
     }
     migrator.run(pool).await.map_err(SetupError::Migrate)
 }
@@ -124,7 +136,7 @@ mod tests {
         let runs: Vec<_> = (0..4)
             .map(|_| {
                 let (database, options) = (database.clone(), options.clone());
-                tokio::spawn(async move { set_up_sqlite(&database, &options, &MIGRATOR).await })
+                tokio::spawn(async move { set_up_sqlite(&database, &options, &MIGRATOR, DamageCheck::Quick).await })
             })
             .collect();
         for run in runs {

@@ -32,7 +32,7 @@ impl SqliteBackend {
         // A server and admin commands open this file together: WAL and the
         // schema are set up under a lock they take turns on.
         static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
-        rf_store::set_up_sqlite(Path::new(path), &options, &MIGRATOR).await.map_err(|err| match err {
+        rf_store::set_up_sqlite(Path::new(path), &options, &MIGRATOR, rf_store::DamageCheck::Skip).await.map_err(|err| match err {
             SetupError::Migrate(source) => StoreError::Migrate(source),
             SetupError::Open(source) => StoreError::Open { url: url.clone(), source },
             other => StoreError::Setup { url: url.clone(), detail: other.to_string() },
