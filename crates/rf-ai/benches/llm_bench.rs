@@ -31,9 +31,9 @@ fn measure(threads: usize) {
     let store = ModelStore::open(&models, Manifest::bundled().unwrap()).unwrap();
     let installed = store.installed("smollm2-135m-instruct-q4_1").unwrap();
     // First load converts (and caches) the Q8_0 file; time a second load.
-    drop(LocalLlm::load(&store, &installed, LlmOptions { threads, requantize: true }).unwrap());
+    drop(LocalLlm::load(&store, &installed, LlmOptions { threads, requantize: true, ..LlmOptions::default() }).unwrap());
     let started = Instant::now();
-    let mut llm = LocalLlm::load(&store, &installed, LlmOptions { threads, requantize: true }).unwrap();
+    let mut llm = LocalLlm::load(&store, &installed, LlmOptions { threads, requantize: true, ..LlmOptions::default() }).unwrap();
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let corpus: serde_json::Value = serde_json::from_slice(&std::fs::read(data("corpus.json")).unwrap()).unwrap();

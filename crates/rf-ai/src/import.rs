@@ -33,8 +33,8 @@ fn id_from(name: &str) -> String {
 
 /// Reads a GGUF header; returns (architecture, name from metadata).
 fn inspect_gguf(path: &Path) -> Result<(String, Option<String>), AiError> {
-    let mut file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
-    let content = candle_core::quantized::gguf_file::Content::read(&mut file)
+    let file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut std::io::BufReader::new(file))
         .map_err(|err| bad(path, format!("not a readable GGUF file (truncated or damaged?): {err}")))?;
     let text = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
     let architecture = text("general.architecture").ok_or_else(|| bad(path, "the GGUF metadata has no general.architecture"))?;

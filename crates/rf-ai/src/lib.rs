@@ -12,6 +12,7 @@ mod error;
 pub mod constrained;
 pub mod embed;
 pub mod fetch;
+pub mod gemma3;
 pub mod gguf_tokenizer;
 pub mod import;
 pub mod llm;

@@ -11,7 +11,7 @@
 //! this model), at about twice the size of the weights.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     sync::atomic::{AtomicBool, Ordering},
     time::Instant,
 };
@@ -29,6 +29,7 @@ use tokenizers::Tokenizer;
 
 use crate::{
     AiError,
+    gemma3::Gemma3,
     gguf_tokenizer::tokenizer_from_gguf,
     store::{InstalledModel, ModelStore},
 };
@@ -36,6 +37,10 @@ use crate::{
 /// Settings for loading a [`LocalLlm`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LlmOptions {
+    /// The longest prompt plus answer, in tokens; `None` is the model's own
+    /// context capped at [`DEFAULT_CONTEXT`]. Memory for position tables and
+    /// the cache grows with it.
+    pub context: Option<usize>,
     /// Threads of the pool generation runs in. candle's quantized matmuls
     /// run on its own pool, sized once per process by `CANDLE_NUM_THREADS`
     /// (the CLI's `--threads` sets it); set both alike.
@@ -46,7 +51,7 @@ pub struct LlmOptions {
 
 impl Default for LlmOptions {
     fn default() -> Self {
-        Self { threads: 1, requantize: true }
+        Self { context: None, threads: 1, requantize: true }
     }
 }
 
@@ -105,10 +110,39 @@ pub struct Generation {
     pub decode_tokens_per_s: f64,
 }
 
+/// The context used when [`LlmOptions::context`] is not set.
+pub const DEFAULT_CONTEXT: usize = 8192;
+
+/// The architectures that run.
+enum Weights {
+    Llama(ModelWeights),
+    Gemma3(Gemma3),
+}
+
+impl Weights {
+    /// Logits after `ids`, which continue the sequence at `start`: (1, vocab).
+    fn forward(&mut self, ids: &[u32], start: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Llama(w) => {
+                let input = Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?;
+                w.forward(&input, start)
+            }
+            Self::Gemma3(w) => w.forward(ids, start),
+        }
+    }
+
+    fn clear_kv_cache(&mut self) {
+        match self {
+            Self::Llama(w) => w.clear_kv_cache(),
+            Self::Gemma3(w) => w.clear_kv_cache(),
+        }
+    }
+}
+
 /// A loaded local model.
 pub struct LocalLlm {
     model_id: String,
-    weights: ModelWeights,
+    weights: Weights,
     tokenizer: Tokenizer,
     template: Option<String>,
     bos: Option<(u32, String)>,
@@ -126,8 +160,11 @@ impl std::fmt::Debug for LocalLlm {
     }
 }
 
-fn read_content(model: &str, path: &Path) -> Result<(gguf_file::Content, std::fs::File), AiError> {
-    let mut file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
+fn read_content(model: &str, path: &Path) -> Result<(gguf_file::Content, std::io::BufReader<std::fs::File>), AiError> {
+    let file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
+    // Buffered: the header is hundreds of thousands of small reads (one
+    // per vocabulary string), 0.8 s for Gemma's unbuffered.
+    let mut file = std::io::BufReader::with_capacity(1 << 16, file);
     let content = gguf_file::Content::read(&mut file).map_err(|err| AiError::bad_model(model, path, format!("not a readable GGUF file: {err}")))?;
     Ok((content, file))
 }
@@ -166,6 +203,12 @@ fn requantize(model: &str, source: &Path, target: &Path) -> Result<(), AiError> 
     Ok(())
 }
 
+/// The GGUF architectures [`LocalLlm`] runs.
+pub const SUPPORTED: &[&str] = crate::import::LLM_ARCHITECTURES;
+
+/// Tokens that end a turn or a text, in the vocabularies we know.
+const END_MARKERS: [&str; 5] = ["<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "</s>"];
+
 impl LocalLlm {
     /// Loads an installed GGUF model. With `requantize`, a Q4_1/Q5_x file is
     /// converted to Q8_0 on first use (about a second for SmolLM2) and the
@@ -174,51 +217,87 @@ impl LocalLlm {
         let id = model.spec.id.clone();
         let file = model.spec.files.iter().find(|f| f.name.ends_with(".gguf")).ok_or_else(|| AiError::InvalidInput(format!("{id} has no GGUF file: it is not a local LLM")))?;
         let source = model.path(&file.name)?.to_owned();
-        let (content, _) = read_content(&id, &source)?;
+        let (content, reader) = read_content(&id, &source)?;
         let architecture = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
-        if architecture != "llama" {
-            return Err(AiError::bad_model(&id, &source, format!("architecture {architecture:?} cannot run yet (supported: llama)")));
+        if !SUPPORTED.contains(&architecture.as_str()) {
+            return Err(AiError::bad_model(&id, &source, format!("architecture {architecture:?} cannot run yet (supported: {})", SUPPORTED.join(", "))));
         }
         let needs_conversion = options.requantize && content.tensor_infos.values().any(|t| slow_format(t.ggml_dtype));
-        let path: PathBuf = if needs_conversion {
-            let converted = store.root().join("converted").join(format!("{}-q8_0.gguf", file.sha256));
-            if !converted.exists() {
-                requantize(&id, &source, &converted)?;
-            }
-            converted
-        } else {
-            source.clone()
-        };
-        Self::load_file(&id, &path, content, options)
+        if !needs_conversion {
+            return Self::load_file(&id, &source, content, None, reader, options);
+        }
+        let converted = store.root().join("converted").join(format!("{}-q8_0.gguf", file.sha256));
+        if !converted.exists() {
+            requantize(&id, &source, &converted)?;
+        }
+        let (weights, reader) = read_content(&id, &converted)?;
+        Self::load_file(&id, &converted, content, Some(weights), reader, options)
     }
 
-    fn load_file(id: &str, path: &Path, tokenizer_content: gguf_file::Content, options: LlmOptions) -> Result<Self, AiError> {
-        let tokenizer = tokenizer_from_gguf(&tokenizer_content, path)?;
-        let metadata = &tokenizer_content.metadata;
+    /// Builds the tokenizer from `content` and the weights from `weights`
+    /// (`None`: the same header), read through `reader` from `path`. The
+    /// tokenizer is built on a second thread meanwhile: for a 262k-token
+    /// SentencePiece vocabulary it takes as long as the weights.
+    fn load_file(
+        id: &str,
+        path: &Path,
+        content: gguf_file::Content,
+        weights: Option<gguf_file::Content>,
+        mut reader: std::io::BufReader<std::fs::File>,
+        options: LlmOptions,
+    ) -> Result<Self, AiError> {
+        let metadata = &content.metadata;
         let text = |key: &str| metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
         let number = |key: &str| metadata.get(key).and_then(|v| v.to_u32().ok());
+        let architecture = text("general.architecture").unwrap_or_default();
+        let declared = number(&format!("{architecture}.context_length")).map_or(2048, |n| n as usize);
+        let mut context_length = options.context.unwrap_or(DEFAULT_CONTEXT.min(declared));
+        if context_length == 0 || context_length > declared {
+            return Err(AiError::InvalidInput(format!("a context of {context_length} tokens is outside what {id} supports (1 to {declared})")));
+        }
+        let unloadable = |err: candle_core::Error| AiError::bad_model(id, path, format!("the weights do not load: {err}"));
+        let llama = architecture != "gemma3";
+        if llama {
+            // candle's llama has position tables for this many tokens.
+            context_length = context_length.min(candle_transformers::models::quantized_llama::MAX_SEQ_LEN);
+        }
+        // candle's llama consumes its header, which the tokenizer reads
+        // meanwhile: give it its own copy (small for a llama vocabulary).
+        let weights = match weights {
+            None if llama => Some(read_content(id, path)?.0),
+            other => other,
+        };
+        let (tokenizer, weights) = std::thread::scope(|scope| {
+            let tokenizer = scope.spawn(|| tokenizer_from_gguf(&content, path));
+            let weights = match weights {
+                Some(header) if llama => ModelWeights::from_gguf(header, &mut reader, &Device::Cpu).map(Weights::Llama),
+                header => Gemma3::from_gguf(header.as_ref().unwrap_or(&content), &mut reader, context_length).map(Weights::Gemma3),
+            };
+            let tokenizer = tokenizer.join().unwrap_or_else(|_| Err(AiError::Inference("building the tokenizer panicked".into())));
+            (tokenizer, weights.map_err(unloadable))
+        });
+        let (tokenizer, weights) = (tokenizer?, weights?);
+
         let token_text = |id: u32| tokenizer.id_to_token(id);
         let bos = number("tokenizer.ggml.bos_token_id").and_then(|id| token_text(id).map(|t| (id, t)));
         let add_bos = metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
         let eos_id = number("tokenizer.ggml.eos_token_id");
         let eos_token = eos_id.and_then(token_text).unwrap_or_default();
         // The end of a turn: the declared eos plus the usual end markers the
-        // vocabulary has (SmolLM2 ends turns with <|im_end|> and text with
-        // <|endoftext|>).
+        // vocabulary has as control tokens (SmolLM2 ends turns with
+        // <|im_end|> and text with <|endoftext|>; in Gemma's vocabulary
+        // "</s>" is an ordinary HTML tag).
         let mut end_ids: Vec<u32> = eos_id.into_iter().collect();
-        for marker in ["<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>", "</s>"] {
+        let control = tokenizer.get_added_tokens_decoder();
+        for marker in END_MARKERS {
             if let Some(id) = tokenizer.token_to_id(marker)
+                && control.get(&id).is_some_and(|t| t.special)
                 && !end_ids.contains(&id)
             {
                 end_ids.push(id);
             }
         }
-        let architecture = text("general.architecture").unwrap_or_default();
-        let context_length = number(&format!("{architecture}.context_length")).map_or(2048, |n| n as usize);
         let template = text("tokenizer.chat_template");
-
-        let (content, mut file) = read_content(id, path)?;
-        let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).map_err(|err| AiError::bad_model(id, path, format!("the weights do not load: {err}")))?;
         let pool = crate::thread_pool(options.threads, "rf-llm")?;
         Ok(Self { model_id: id.to_owned(), weights, tokenizer, template, bos, add_bos, eos_token, end_ids, context_length, pool: pool.into(), guidance: None })
     }
@@ -287,7 +366,7 @@ impl LocalLlm {
         if self.guidance.is_none() {
             let vocab = self.tokenizer.get_vocab_size(true);
             let end = self.end_ids.first().copied().ok_or_else(|| AiError::Inference(format!("{} declares no end-of-text token", self.model_id)))?;
-            let end_of_turn = self.tokenizer.token_to_id("<|im_end|>");
+            let end_of_turn = END_MARKERS[..3].iter().find_map(|m| self.tokenizer.token_to_id(m));
             self.guidance = Some(crate::constrained::Guidance::new(&self.tokenizer, vocab, end, end_of_turn)?);
         }
         let matcher = self.guidance.as_ref().map(|g| g.matcher(schema)).transpose()?;
@@ -310,6 +389,35 @@ impl LocalLlm {
         Ok((generation, value))
     }
 
+    /// The logits for the token after `ids`, which continue the sequence
+    /// already run at position `start` (0 starts afresh). For scoring text
+    /// and for checking the model against a reference.
+    pub fn next_logits(&mut self, ids: &[u32], start: usize) -> Result<Vec<f32>, AiError> {
+        if start + ids.len() > self.context_length {
+            return Err(AiError::InvalidInput(format!("{} tokens exceed the context of {}", start + ids.len(), self.context_length)));
+        }
+        let pool = self.pool.clone();
+        pool.install(|| {
+            if start == 0 {
+                self.weights.clear_kv_cache();
+            }
+            let fail = |err: candle_core::Error| AiError::Inference(err.to_string());
+            self.weights.forward(ids, start).map_err(fail)?.squeeze(0).map_err(fail)?.to_vec1::<f32>().map_err(fail)
+        })
+    }
+
+    /// The prompt's token ids as generation would run them (with BOS where
+    /// the model wants one).
+    pub fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>, AiError> {
+        let mut ids = self.tokenizer.encode(prompt, false).map_err(|err| AiError::Inference(format!("tokenizing the prompt: {err}")))?.get_ids().to_vec();
+        if self.add_bos
+            && let Some((bos, _)) = &self.bos
+        {
+            ids.insert(0, *bos);
+        }
+        Ok(ids)
+    }
+
     fn generate_inner(
         &mut self,
         prompt: &str,
@@ -320,12 +428,7 @@ impl LocalLlm {
     ) -> Result<Generation, AiError> {
         let fail = |err: candle_core::Error| AiError::Inference(err.to_string());
         let started = Instant::now();
-        let mut prompt_ids = self.tokenizer.encode(prompt, false).map_err(|err| AiError::Inference(format!("tokenizing the prompt: {err}")))?.get_ids().to_vec();
-        if self.add_bos
-            && let Some((bos, _)) = &self.bos
-        {
-            prompt_ids.insert(0, *bos);
-        }
+        let prompt_ids = self.prompt_ids(prompt)?;
         if prompt_ids.is_empty() {
             return Err(AiError::InvalidInput("the prompt is empty".into()));
         }
@@ -349,8 +452,7 @@ impl LocalLlm {
         };
         self.weights.clear_kv_cache();
 
-        let input = Tensor::new(prompt_ids.as_slice(), &Device::Cpu).map_err(fail)?.unsqueeze(0).map_err(fail)?;
-        let logits = self.weights.forward(&input, 0).map_err(fail)?.squeeze(0).map_err(fail)?;
+        let logits = self.weights.forward(&prompt_ids, 0).map_err(fail)?.squeeze(0).map_err(fail)?;
         let prefill_secs = started.elapsed().as_secs_f64();
         let mut next = pick(logits, &mut matcher)?;
         let first_token_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -394,9 +496,8 @@ impl LocalLlm {
             if cancel.load(Ordering::Relaxed) {
                 break StopReason::Cancelled;
             }
-            let input = Tensor::new(&[next], &Device::Cpu).map_err(fail)?.unsqueeze(0).map_err(fail)?;
             let position = prompt_ids.len() + generated.len() - 1;
-            let logits = self.weights.forward(&input, position).map_err(fail)?.squeeze(0).map_err(fail)?;
+            let logits = self.weights.forward(&[next], position).map_err(fail)?.squeeze(0).map_err(fail)?;
             next = pick(logits, &mut matcher)?;
         };
         if text.len() > emitted {

@@ -176,6 +176,10 @@ pub(crate) struct AskArgs {
     raw: bool,
     #[arg(long, default_value_t = 256, value_name = "N")]
     max_tokens: usize,
+    /// The longest prompt plus answer in tokens (default: the model's own,
+    /// at most 8192). Memory grows with it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    context: Option<u32>,
     /// 0 picks the likeliest token every time.
     #[arg(long, default_value_t = 0.7, value_name = "T")]
     temperature: f64,
@@ -239,7 +243,7 @@ pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) 
     });
     let stream = !out.is_json();
     let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation, Option<serde_json::Value>), CoreError> {
-        let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { threads: default_threads(args.threads), requantize: true })?;
+        let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { context: args.context.map(|n| n as usize), threads: default_threads(args.threads), requantize: true })?;
         let prompt = if args.raw {
             args.prompt.clone()
         } else {
