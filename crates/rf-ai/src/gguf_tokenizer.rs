@@ -37,10 +37,16 @@ fn bad(path: &Path, detail: impl std::fmt::Display) -> AiError {
     AiError::bad_model(&path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), path, detail)
 }
 
-fn strings<'a>(metadata: &'a HashMap<String, Value>, key: &str, path: &Path) -> Result<Vec<&'a str>, AiError> {
-    let values = metadata.get(key).ok_or_else(|| bad(path, format!("the GGUF has no {key}")))?;
+/// The metadata array `key`, each element read by `read` (`kind` names
+/// what it should be, for errors); `None` if the file has no `key`.
+fn array<'a, T>(metadata: &'a HashMap<String, Value>, key: &str, path: &Path, kind: &str, read: impl Fn(&'a Value) -> Option<T>) -> Result<Option<Vec<T>>, AiError> {
+    let Some(values) = metadata.get(key) else { return Ok(None) };
     let values = values.to_vec().map_err(|_| bad(path, format!("{key} is not an array")))?;
-    values.iter().map(|v| v.to_string().map(String::as_str).map_err(|_| bad(path, format!("{key} holds a non-string")))).collect()
+    values.iter().map(|v| read(v).ok_or_else(|| bad(path, format!("{key} holds a non-{kind}")))).collect::<Result<_, _>>().map(Some)
+}
+
+fn strings<'a>(metadata: &'a HashMap<String, Value>, key: &str, path: &Path) -> Result<Vec<&'a str>, AiError> {
+    array(metadata, key, path, "string", |v| v.to_string().ok().map(String::as_str))?.ok_or_else(|| bad(path, format!("the GGUF has no {key}")))
 }
 
 /// Builds the tokenizer described by `content`'s metadata; `path` names the
@@ -50,15 +56,7 @@ pub fn tokenizer_from_gguf(content: &Content, path: &Path) -> Result<Tokenizer, 
     let text = |key: &str| metadata.get(key).and_then(|v| v.to_string().ok()).map(String::as_str);
     let model = text("tokenizer.ggml.model").ok_or_else(|| bad(path, "the GGUF has no tokenizer.ggml.model"))?;
     let tokens = strings(metadata, "tokenizer.ggml.tokens", path)?;
-    let types: Vec<i32> = match metadata.get("tokenizer.ggml.token_type") {
-        Some(value) => value
-            .to_vec()
-            .map_err(|_| bad(path, "tokenizer.ggml.token_type is not an array"))?
-            .iter()
-            .map(|v| v.to_i32().map_err(|_| bad(path, "tokenizer.ggml.token_type holds a non-integer")))
-            .collect::<Result<_, _>>()?,
-        None => vec![NORMAL; tokens.len()],
-    };
+    let types = array(metadata, "tokenizer.ggml.token_type", path, "integer", |v| v.to_i32().ok())?.unwrap_or_else(|| vec![NORMAL; tokens.len()]);
     if types.len() != tokens.len() {
         return Err(bad(path, format!("{} token types for {} tokens", types.len(), tokens.len())));
     }
@@ -112,14 +110,8 @@ fn sentencepiece_bpe(
     vocab: ahash::AHashMap<String, u32>,
     path: &Path,
 ) -> Result<Tokenizer, AiError> {
-    let scores: Vec<f32> = metadata
-        .get("tokenizer.ggml.scores")
-        .ok_or_else(|| bad(path, "the GGUF has no tokenizer.ggml.scores (a SentencePiece vocabulary needs them)"))?
-        .to_vec()
-        .map_err(|_| bad(path, "tokenizer.ggml.scores is not an array"))?
-        .iter()
-        .map(|v| v.to_f32().map_err(|_| bad(path, "tokenizer.ggml.scores holds a non-number")))
-        .collect::<Result<_, _>>()?;
+    let scores = array(metadata, "tokenizer.ggml.scores", path, "number", |v| v.to_f32().ok())?
+        .ok_or_else(|| bad(path, "the GGUF has no tokenizer.ggml.scores (a SentencePiece vocabulary needs them)"))?;
     if scores.len() != tokens.len() {
         return Err(bad(path, format!("{} scores for {} tokens", scores.len(), tokens.len())));
     }
