@@ -18,6 +18,16 @@ use crate::{
 /// GGUF architectures the local LLM can run.
 pub const LLM_ARCHITECTURES: &[&str] = &["llama", "gemma3"];
 
+/// The architecture of the GGUF whose header is `content`, if the local LLM
+/// runs it; otherwise what is wrong.
+pub(crate) fn llm_architecture(content: &candle_core::quantized::gguf_file::Content) -> Result<String, String> {
+    let architecture = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).ok_or("the GGUF metadata has no general.architecture")?;
+    if !LLM_ARCHITECTURES.contains(&architecture.as_str()) {
+        return Err(format!("architecture {architecture:?} is not supported (supported: {})", LLM_ARCHITECTURES.join(", ")));
+    }
+    Ok(architecture.clone())
+}
+
 fn bad(path: &Path, detail: impl Into<String>) -> AiError {
     AiError::BadImport { path: path.to_owned(), detail: detail.into() }
 }
@@ -36,11 +46,7 @@ fn inspect_gguf(path: &Path) -> Result<(String, Option<String>), AiError> {
     let file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
     let content = candle_core::quantized::gguf_file::Content::read(&mut std::io::BufReader::new(file))
         .map_err(|err| bad(path, format!("not a readable GGUF file (truncated or damaged?): {err}")))?;
-    let text = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
-    let architecture = text("general.architecture").ok_or_else(|| bad(path, "the GGUF metadata has no general.architecture"))?;
-    if !LLM_ARCHITECTURES.contains(&architecture.as_str()) {
-        return Err(bad(path, format!("architecture {architecture:?} is not supported (supported: {})", LLM_ARCHITECTURES.join(", "))));
-    }
+    let architecture = llm_architecture(&content).map_err(|detail| bad(path, detail))?;
     // Every tensor must lie inside the file.
     let len = std::fs::metadata(path).map_err(AiError::io("could not read", path))?.len();
     let end = content
@@ -55,7 +61,7 @@ fn inspect_gguf(path: &Path) -> Result<(String, Option<String>), AiError> {
     if end > len {
         return Err(bad(path, format!("the file is truncated: its tensors need {end} bytes but it has {len}")));
     }
-    Ok((architecture, text("general.name")))
+    Ok((architecture, content.metadata.get("general.name").and_then(|v| v.to_string().ok()).cloned()))
 }
 
 fn copy_in(store: &ModelStore, source: &Path, name: &str) -> Result<FileSpec, AiError> {

@@ -160,7 +160,9 @@ impl std::fmt::Debug for LocalLlm {
     }
 }
 
-fn read_content(model: &str, path: &Path) -> Result<(gguf_file::Content, std::io::BufReader<std::fs::File>), AiError> {
+type GgufReader = std::io::BufReader<std::fs::File>;
+
+fn read_content(model: &str, path: &Path) -> Result<(gguf_file::Content, GgufReader), AiError> {
     let file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
     // Buffered: the header is hundreds of thousands of small reads (one
     // per vocabulary string), 0.8 s for Gemma's unbuffered.
@@ -175,7 +177,7 @@ fn slow_format(dtype: GgmlDType) -> bool {
 }
 
 /// Writes a copy of `source` with slow-format tensors requantized to Q8_0
-/// to `target` (through a temporary file and a rename).
+/// to `target` (atomically).
 fn requantize(model: &str, source: &Path, target: &Path) -> Result<(), AiError> {
     let (content, mut file) = read_content(model, source)?;
     let fail = |err: candle_core::Error| AiError::bad_model(model, source, format!("could not requantize: {err}"));
@@ -195,16 +197,15 @@ fn requantize(model: &str, source: &Path, target: &Path) -> Result<(), AiError> 
     }
     let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
-    let dir = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(AiError::io("could not create", dir))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(AiError::io("could not create a file in", dir))?;
-    gguf_file::write(tmp.as_file_mut(), &metadata, &tensor_refs).map_err(|err| AiError::bad_model(model, target, format!("could not write the converted model: {err}")))?;
-    tmp.persist(target).map_err(|err| AiError::Io { what: "could not store", path: target.to_owned(), source: err.error })?;
-    Ok(())
+    crate::store::write_atomically_with(target, |file| {
+        gguf_file::write(file, &metadata, &tensor_refs).map_err(|err| AiError::bad_model(model, target, format!("could not write the converted model: {err}")))
+    })
 }
 
-/// The GGUF architectures [`LocalLlm`] runs.
-pub const SUPPORTED: &[&str] = crate::import::LLM_ARCHITECTURES;
+/// `content`'s architecture, if [`LocalLlm`] runs it.
+fn supported(model: &str, path: &Path, content: &gguf_file::Content) -> Result<String, AiError> {
+    crate::import::llm_architecture(content).map_err(|detail| AiError::bad_model(model, path, detail))
+}
 
 /// Tokens that end a turn or a text, in the vocabularies we know.
 const END_MARKERS: [&str; 5] = ["<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|endoftext|>", "</s>"];
@@ -217,71 +218,56 @@ impl LocalLlm {
         let id = model.spec.id.clone();
         let file = model.spec.files.iter().find(|f| f.name.ends_with(".gguf")).ok_or_else(|| AiError::InvalidInput(format!("{id} has no GGUF file: it is not a local LLM")))?;
         let source = model.path(&file.name)?.to_owned();
-        let (content, reader) = read_content(&id, &source)?;
-        let architecture = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
-        if !SUPPORTED.contains(&architecture.as_str()) {
-            return Err(AiError::bad_model(&id, &source, format!("architecture {architecture:?} cannot run yet (supported: {})", SUPPORTED.join(", "))));
-        }
-        let needs_conversion = options.requantize && content.tensor_infos.values().any(|t| slow_format(t.ggml_dtype));
-        if !needs_conversion {
-            return Self::load_file(&id, &source, content, None, reader, options);
-        }
+        // A conversion exists only for a file that needed one: then it is
+        // the only header to read.
         let converted = store.root().join("converted").join(format!("{}-q8_0.gguf", file.sha256));
-        if !converted.exists() {
-            requantize(&id, &source, &converted)?;
+        if options.requantize && converted.exists() {
+            return Self::load_file(&id, &converted, read_content(&id, &converted)?, options);
         }
-        let (weights, reader) = read_content(&id, &converted)?;
-        Self::load_file(&id, &converted, content, Some(weights), reader, options)
+        let opened = read_content(&id, &source)?;
+        supported(&id, &source, &opened.0)?;
+        if options.requantize && opened.0.tensor_infos.values().any(|t| slow_format(t.ggml_dtype)) {
+            requantize(&id, &source, &converted)?;
+            return Self::load_file(&id, &converted, read_content(&id, &converted)?, options);
+        }
+        Self::load_file(&id, &source, opened, options)
     }
 
-    /// Builds the tokenizer from `content` and the weights from `weights`
-    /// (`None`: the same header), read through `reader` from `path`. The
-    /// tokenizer is built on a second thread meanwhile: for a 262k-token
-    /// SentencePiece vocabulary it takes as long as the weights.
-    fn load_file(
-        id: &str,
-        path: &Path,
-        content: gguf_file::Content,
-        weights: Option<gguf_file::Content>,
-        mut reader: std::io::BufReader<std::fs::File>,
-        options: LlmOptions,
-    ) -> Result<Self, AiError> {
+    /// Loads the tokenizer and the weights of the GGUF at `path`, whose
+    /// header has been read. For Gemma the tokenizer is built on a second
+    /// thread meanwhile: for its 262k-token SentencePiece vocabulary that
+    /// takes as long as the weights.
+    fn load_file(id: &str, path: &Path, (content, mut reader): (gguf_file::Content, GgufReader), options: LlmOptions) -> Result<Self, AiError> {
+        let architecture = supported(id, path, &content)?;
         let metadata = &content.metadata;
         let text = |key: &str| metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
         let number = |key: &str| metadata.get(key).and_then(|v| v.to_u32().ok());
-        let architecture = text("general.architecture").unwrap_or_default();
         let declared = number(&format!("{architecture}.context_length")).map_or(2048, |n| n as usize);
         let mut context_length = options.context.unwrap_or(DEFAULT_CONTEXT.min(declared));
         if context_length == 0 || context_length > declared {
             return Err(AiError::InvalidInput(format!("a context of {context_length} tokens is outside what {id} supports (1 to {declared})")));
         }
+        let (bos_id, eos_id) = (number("tokenizer.ggml.bos_token_id"), number("tokenizer.ggml.eos_token_id"));
+        let add_bos = metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
+        let template = text("tokenizer.chat_template");
         let unloadable = |err: candle_core::Error| AiError::bad_model(id, path, format!("the weights do not load: {err}"));
-        let llama = architecture != "gemma3";
-        if llama {
-            // candle's llama has position tables for this many tokens.
+        let (tokenizer, weights) = if architecture == "gemma3" {
+            std::thread::scope(|scope| {
+                let tokenizer = scope.spawn(|| tokenizer_from_gguf(&content, path));
+                let weights = Gemma3::from_gguf(&content, &mut reader, context_length).map(Weights::Gemma3).map_err(unloadable);
+                (tokenizer.join().unwrap_or_else(|_| Err(AiError::Inference("building the tokenizer panicked".into()))), weights)
+            })
+        } else {
+            // candle's llama consumes the header, and has position tables
+            // for this many tokens.
             context_length = context_length.min(candle_transformers::models::quantized_llama::MAX_SEQ_LEN);
-        }
-        // candle's llama consumes its header, which the tokenizer reads
-        // meanwhile: give it its own copy (small for a llama vocabulary).
-        let weights = match weights {
-            None if llama => Some(read_content(id, path)?.0),
-            other => other,
+            let tokenizer = tokenizer_from_gguf(&content, path);
+            (tokenizer, ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).map(Weights::Llama).map_err(unloadable))
         };
-        let (tokenizer, weights) = std::thread::scope(|scope| {
-            let tokenizer = scope.spawn(|| tokenizer_from_gguf(&content, path));
-            let weights = match weights {
-                Some(header) if llama => ModelWeights::from_gguf(header, &mut reader, &Device::Cpu).map(Weights::Llama),
-                header => Gemma3::from_gguf(header.as_ref().unwrap_or(&content), &mut reader, context_length).map(Weights::Gemma3),
-            };
-            let tokenizer = tokenizer.join().unwrap_or_else(|_| Err(AiError::Inference("building the tokenizer panicked".into())));
-            (tokenizer, weights.map_err(unloadable))
-        });
         let (tokenizer, weights) = (tokenizer?, weights?);
 
         let token_text = |id: u32| tokenizer.id_to_token(id);
-        let bos = number("tokenizer.ggml.bos_token_id").and_then(|id| token_text(id).map(|t| (id, t)));
-        let add_bos = metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
-        let eos_id = number("tokenizer.ggml.eos_token_id");
+        let bos = bos_id.and_then(|id| token_text(id).map(|t| (id, t)));
         let eos_token = eos_id.and_then(token_text).unwrap_or_default();
         // The end of a turn: the declared eos plus the usual end markers the
         // vocabulary has as control tokens (SmolLM2 ends turns with
@@ -297,7 +283,6 @@ impl LocalLlm {
                 end_ids.push(id);
             }
         }
-        let template = text("tokenizer.chat_template");
         let pool = crate::thread_pool(options.threads, "rf-llm")?;
         Ok(Self { model_id: id.to_owned(), weights, tokenizer, template, bos, add_bos, eos_token, end_ids, context_length, pool: pool.into(), guidance: None })
     }

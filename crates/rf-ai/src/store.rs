@@ -3,6 +3,7 @@
 //! ```text
 //! <root>/blobs/sha256/<hex>     verified files, named by their hash
 //! <root>/partial/<hex>.part     downloads in progress (resumed from here)
+//! <root>/converted/<hex>-q8_0.gguf  GGUFs requantized for speed (llm.rs)
 //! <root>/imported.json          models imported from local files
 //! ```
 //!
@@ -138,7 +139,8 @@ impl ModelStore {
         self.root.join("imported.json")
     }
 
-    fn imported(&self) -> Result<Vec<ModelSpec>, AiError> {
+    /// The models imported from local files.
+    pub(crate) fn imported_models(&self) -> Result<Vec<ModelSpec>, AiError> {
         let path = self.imported_path();
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice::<ImportedList>(&bytes)
@@ -155,16 +157,12 @@ impl ModelStore {
         write_atomically(&path, &json)
     }
 
-    pub(crate) fn imported_models(&self) -> Result<Vec<ModelSpec>, AiError> {
-        self.imported()
-    }
-
     /// A model by id, from the manifest or the imported list.
     pub fn spec(&self, id: &str) -> Result<(ModelSpec, Origin), AiError> {
         if let Some(spec) = self.manifest.model(id) {
             return Ok((spec.clone(), Origin::Manifest));
         }
-        self.imported()?
+        self.imported_models()?
             .into_iter()
             .find(|m| m.id == id)
             .map(|m| (m, Origin::Imported))
@@ -178,7 +176,7 @@ impl ModelStore {
     /// Every known model and whether it is installed.
     pub fn list(&self) -> Result<Vec<ModelStatus>, AiError> {
         let manifest = self.manifest.models.iter().map(|m| (m.clone(), Origin::Manifest));
-        let imported = self.imported()?.into_iter().map(|m| (m, Origin::Imported));
+        let imported = self.imported_models()?.into_iter().map(|m| (m, Origin::Imported));
         Ok(manifest
             .chain(imported)
             .map(|(spec, origin)| ModelStatus {
@@ -258,9 +256,17 @@ impl ModelStore {
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AiError> {
+    write_atomically_with(path, |file| file.write_all(bytes).map_err(AiError::io("could not write", path)))
+}
+
+/// Creates `path` through a temporary file in its directory (made if
+/// missing) that `write` fills, then a sync and a rename: readers see the
+/// whole file or none.
+pub(crate) fn write_atomically_with(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<(), AiError>) -> Result<(), AiError> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(AiError::io("could not create", dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(AiError::io("could not create a file in", dir))?;
-    tmp.write_all(bytes).map_err(AiError::io("could not write", path))?;
+    write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(AiError::io("could not write", path))?;
     tmp.persist(path).map_err(|err| AiError::Io { what: "could not write", path: path.to_owned(), source: err.error })?;
     Ok(())
