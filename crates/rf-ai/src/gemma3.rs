@@ -230,31 +230,28 @@ impl Gemma3 {
             Ok(t) => QMatMul::from_qtensor(t)?,
             Err(_) => QMatMul::from_arc(embedding.clone())?,
         };
-        let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, eps)?;
+        let output_norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, eps)?;
         let rope_global = Rope::new(head_dim, base, context, device)?;
         let rope_sliding = Rope::new(head_dim, base_sliding, context, device)?;
+        let rms = |t: QTensor| RmsNorm::from_qtensor(t, eps);
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
-            let mut w = |name: &str| tensor(&format!("blk.{i}.{name}.weight"));
-            let mut norm = |name: &str| RmsNorm::from_qtensor(w(name)?, eps);
-            let (q_norm, k_norm, attn_norm, post_attn_norm, ffn_norm, post_ffn_norm) =
-                (norm("attn_q_norm")?, norm("attn_k_norm")?, norm("attn_norm")?, norm("post_attention_norm")?, norm("ffn_norm")?, norm("post_ffw_norm")?);
-            let mut matmul = |name: &str| QMatMul::from_qtensor(tensor(&format!("blk.{i}.{name}.weight"))?);
+            let mut weight = |name: &str| tensor(&format!("blk.{i}.{name}.weight"));
             let sliding = (i + 1) % pattern != 0;
             layers.push(Layer {
-                wq: matmul("attn_q")?,
-                wk: matmul("attn_k")?,
-                wv: matmul("attn_v")?,
-                wo: matmul("attn_output")?,
-                gate: matmul("ffn_gate")?,
-                up: matmul("ffn_up")?,
-                down: matmul("ffn_down")?,
-                q_norm,
-                k_norm,
-                attn_norm,
-                post_attn_norm,
-                ffn_norm,
-                post_ffn_norm,
+                wq: QMatMul::from_qtensor(weight("attn_q")?)?,
+                wk: QMatMul::from_qtensor(weight("attn_k")?)?,
+                wv: QMatMul::from_qtensor(weight("attn_v")?)?,
+                wo: QMatMul::from_qtensor(weight("attn_output")?)?,
+                q_norm: rms(weight("attn_q_norm")?)?,
+                k_norm: rms(weight("attn_k_norm")?)?,
+                attn_norm: rms(weight("attn_norm")?)?,
+                post_attn_norm: rms(weight("post_attention_norm")?)?,
+                ffn_norm: rms(weight("ffn_norm")?)?,
+                post_ffn_norm: rms(weight("post_ffw_norm")?)?,
+                gate: QMatMul::from_qtensor(weight("ffn_gate")?)?,
+                up: QMatMul::from_qtensor(weight("ffn_up")?)?,
+                down: QMatMul::from_qtensor(weight("ffn_down")?)?,
                 window: sliding.then_some(window),
                 rope: if sliding { rope_sliding.clone() } else { rope_global.clone() },
                 cache: None,
@@ -264,7 +261,7 @@ impl Gemma3 {
             embedding: QuantizedEmbedding::new(embedding)?,
             embedding_scale: (width as f64).sqrt(),
             layers,
-            norm,
+            norm: output_norm,
             output,
             dims: Dims { heads, kv_heads, head_dim },
             context,
@@ -300,11 +297,6 @@ impl Gemma3 {
         for layer in &mut self.layers {
             layer.cache = None;
         }
-    }
-
-    /// The positions the RoPE tables cover.
-    pub fn context(&self) -> usize {
-        self.context
     }
 }
 
