@@ -12,7 +12,9 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::{path::PathBuf, process::Command, sync::atomic::AtomicBool, time::Instant};
+use std::{path::PathBuf, sync::atomic::AtomicBool, time::Instant};
+
+mod llm_support;
 
 use rf_ai::{GenerateParams, LlmOptions, LocalLlm, Manifest, ModelStore};
 
@@ -60,33 +62,12 @@ fn measure(threads: usize) {
     eprintln!("output: {:?}", decode.text);
 }
 
-/// The anchor's figures: (load ms, prefill tok/s, decode tok/s, first token ms, peak RSS MiB).
-fn anchor(dir: &std::path::Path, model: &std::path::Path, threads: usize) -> Option<(f64, f64, f64, f64, f64)> {
-    let output = Command::new("node").arg(dir.join("anchor-scripts/llamacpp_bench.mjs")).arg(model).arg("gemma").env("TH", threads.to_string()).env("CTX", CONTEXT.to_string()).output().ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        eprintln!("the llama.cpp anchor failed: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or(""));
-        return None;
-    }
-    let after = |line: &str, key: &str| -> Option<f64> { line.split(key).nth(1)?.split_whitespace().next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok() };
-    let load = text.lines().find(|l| l.contains("load ms")).and_then(|l| after(l, "load ms "))?;
-    let prefill = text.lines().find(|l| l.contains("prefill")).and_then(|l| after(l, "tok: "))?;
-    let decode_line = text.lines().find(|l| l.contains("decode"))?;
-    let first = after(decode_line, "TTFT ")?;
-    let decode = decode_line.split("tok: ").nth(1)?.split_whitespace().next()?.parse().ok()?;
-    let rss = text.lines().find(|l| l.contains("peak rss MiB")).and_then(|l| after(l, "peak rss MiB "))?;
-    Some((load, prefill, decode, first, rss))
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list" || a == "--test") {
-        return;
-    }
-    if let Some(at) = args.iter().position(|a| a == "--measure") {
-        measure(args[at + 1].parse().unwrap());
-        return;
-    }
+    let threads_list = match llm_support::mode() {
+        llm_support::Mode::Nothing => return,
+        llm_support::Mode::Measure(threads) => return measure(threads),
+        llm_support::Mode::Table => llm_support::thread_counts(),
+    };
     let store = store();
     let installed = store.installed(ID).unwrap_or_else(|err| panic!("{err}"));
     let gguf = installed.path("gemma-3-270m-q4_k_m.gguf").unwrap().to_owned();
@@ -96,35 +77,21 @@ fn main() {
     drop(LocalLlm::load(&store, &installed, LlmOptions { context: Some(CONTEXT), threads: 1, requantize: true }).unwrap());
     println!("warm-up load (converts on the first run ever): {:.0} ms\n", started.elapsed().as_secs_f64() * 1000.0);
 
-    let anchor_dir = std::env::var_os("LLM_BENCH_ANCHOR_DIR").map(PathBuf::from);
-    let threads_list: Vec<usize> = std::env::var("LLM_BENCH_THREADS")
-        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
-        .unwrap_or_else(|_| vec![1, 2]);
     println!("| measurement | threads | candle (ours) | llama.cpp (anchor) | ratio (ours / anchor) | goal |");
     println!("|---|---|---|---|---|---|");
     for threads in threads_list {
-        let theirs = anchor_dir.as_deref().and_then(|dir| anchor(dir, &gguf, threads));
-        let output = Command::new(std::env::current_exe().unwrap())
-            .args(["--measure", &threads.to_string()])
-            .env("CANDLE_NUM_THREADS", threads.to_string())
-            .env("RAYON_NUM_THREADS", threads.to_string())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().find(|l| l.starts_with("RESULT ")).unwrap_or_else(|| panic!("no result: {}", String::from_utf8_lossy(&output.stderr)));
-        let f: Vec<f64> = line[7..].split_whitespace().map(|n| n.parse().unwrap()).collect();
+        let theirs = llm_support::anchor(&gguf, "gemma", threads, Some(CONTEXT));
+        let f = llm_support::measure_in_fresh_process(threads);
         let row = |what: &str, ours: f64, theirs: Option<f64>, unit: &str, goal: &str| {
-            let (text, ratio) = match theirs {
-                Some(v) => (format!("{v:.1} {unit}"), format!("{:.2}", ours / v)),
-                None => ("not run".into(), "–".into()),
-            };
+            let (text, ratio) = llm_support::against(ours, theirs, unit);
             println!("| {what} | {threads} | {ours:.1} {unit} | {text} | {ratio} | {goal} |");
         };
-        row(&format!("load (context {CONTEXT})"), f[0], theirs.map(|t| t.0), "ms", "≤ 2000 ms");
+        let theirs = theirs.as_ref();
+        row(&format!("load (context {CONTEXT})"), f[0], theirs.map(|t| t.load_ms), "ms", "≤ 2000 ms");
         row("peak RSS after load", f[1], None, "MiB", "≤ 1229 MiB");
-        row("peak RSS after prefill + decode", f[5], theirs.map(|t| t.4), "MiB", "≤ 1229 MiB");
-        row(&format!("prefill ({} tokens)", f[6]), f[2], theirs.map(|t| t.1), "tok/s", "–");
-        row("decode (greedy)", f[3], theirs.map(|t| t.2), "tok/s", "–");
-        row("time to first token (chat prompt)", f[4], theirs.map(|t| t.3), "ms", "–");
+        row("peak RSS after prefill + decode", f[5], theirs.map(|t| t.peak_rss_mib), "MiB", "≤ 1229 MiB");
+        row(&format!("prefill ({} tokens)", f[6]), f[2], theirs.map(|t| t.prefill), "tok/s", "–");
+        row("decode (greedy)", f[3], theirs.map(|t| t.decode), "tok/s", "–");
+        row("time to first token (chat prompt)", f[4], theirs.map(|t| t.first_token_ms), "ms", "–");
     }
 }

@@ -15,7 +15,11 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::{path::PathBuf, process::Command, sync::atomic::AtomicBool, time::Instant};
+use std::{path::PathBuf, sync::atomic::AtomicBool, time::Instant};
+
+// This benchmark reads only the speed figures of the anchor.
+#[allow(dead_code)]
+mod llm_support;
 
 use rf_ai::{ChatMessage, GenerateParams, LlmOptions, LocalLlm, Manifest, ModelStore};
 
@@ -58,62 +62,27 @@ fn measure(threads: usize) {
     eprintln!("output: {:?}", decode.text);
 }
 
-/// The anchor's (prefill tok/s, decode tok/s, first token ms).
-fn anchor(dir: &std::path::Path, model: &std::path::Path, threads: usize) -> Option<(f64, f64, f64)> {
-    let output = Command::new("node").arg(dir.join("anchor-scripts/llamacpp_bench.mjs")).arg(model).arg("smollm").env("TH", threads.to_string()).output().ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        eprintln!("the llama.cpp anchor failed: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or(""));
-        return None;
-    }
-    let after = |line: &str, key: &str| -> Option<f64> { line.split(key).nth(1)?.split_whitespace().next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok() };
-    let prefill = text.lines().find(|l| l.contains("prefill")).and_then(|l| after(l, "tok: "))?;
-    let decode_line = text.lines().find(|l| l.contains("decode"))?;
-    let first = after(decode_line, "TTFT ")?;
-    let decode = decode_line.split("tok: ").nth(1)?.split_whitespace().next()?.parse().ok()?;
-    Some((prefill, decode, first))
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list" || a == "--test") {
-        return;
-    }
-    if let Some(at) = args.iter().position(|a| a == "--measure") {
-        measure(args[at + 1].parse().unwrap());
-        return;
-    }
+    let threads_list = match llm_support::mode() {
+        llm_support::Mode::Nothing => return,
+        llm_support::Mode::Measure(threads) => return measure(threads),
+        llm_support::Mode::Table => llm_support::thread_counts(),
+    };
     let models = PathBuf::from(std::env::var_os("RAPTORFLOW_MODELS_DIR").expect("set RAPTORFLOW_MODELS_DIR"));
     let store = ModelStore::open(&models, Manifest::bundled().unwrap()).unwrap();
     let gguf = store.installed("smollm2-135m-instruct-q4_1").unwrap().path("SmolLM2-135M-Instruct.Q4_1.gguf").unwrap().to_owned();
-    let anchor_dir = std::env::var_os("LLM_BENCH_ANCHOR_DIR").map(PathBuf::from);
-    let threads_list: Vec<usize> = std::env::var("LLM_BENCH_THREADS")
-        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
-        .unwrap_or_else(|_| vec![1, 2]);
     println!("| measurement | threads | candle, Q8_0 (ours) | llama.cpp, Q4_1 (anchor) | ratio (ours / anchor) |");
     println!("|---|---|---|---|---|");
     for threads in threads_list {
-        let output = Command::new(std::env::current_exe().unwrap())
-            .args(["--measure", &threads.to_string()])
-            .env("CANDLE_NUM_THREADS", threads.to_string())
-            .env("RAYON_NUM_THREADS", threads.to_string())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().find(|l| l.starts_with("RESULT ")).unwrap_or_else(|| panic!("no result: {}", String::from_utf8_lossy(&output.stderr)));
-        let figures: Vec<f64> = line[7..].split_whitespace().map(|n| n.parse().unwrap()).collect();
-        let theirs = anchor_dir.as_deref().and_then(|dir| anchor(dir, &gguf, threads));
-        let row = |what: &str, ours: f64, theirs: Option<f64>, unit: &str, higher_is_better: bool| {
-            let (text, ratio) = match theirs {
-                Some(v) => (format!("{v:.1} {unit}"), format!("{:.2}", ours / v)),
-                None => ("not run".into(), "–".into()),
-            };
-            let _ = higher_is_better;
+        let figures = llm_support::measure_in_fresh_process(threads);
+        let theirs = llm_support::anchor(&gguf, "smollm", threads, None);
+        let row = |what: &str, ours: f64, theirs: Option<f64>, unit: &str| {
+            let (text, ratio) = llm_support::against(ours, theirs, unit);
             println!("| {what} | {threads} | {ours:.1} {unit} | {text} | {ratio} |");
         };
-        row(&format!("prefill ({} tokens)", figures[5]), figures[0], theirs.map(|t| t.0), "tok/s", true);
-        row(&format!("decode (greedy, {} tokens)", figures[4]), figures[1], theirs.map(|t| t.1), "tok/s", true);
-        row("time to first token (chat prompt)", figures[2], theirs.map(|t| t.2), "ms", false);
+        row(&format!("prefill ({} tokens)", figures[5]), figures[0], theirs.as_ref().map(|t| t.prefill), "tok/s");
+        row(&format!("decode (greedy, {} tokens)", figures[4]), figures[1], theirs.as_ref().map(|t| t.decode), "tok/s");
+        row("time to first token (chat prompt)", figures[2], theirs.as_ref().map(|t| t.first_token_ms), "ms");
         println!("| load (converted file cached) | {threads} | {:.0} ms | – | – |", figures[3]);
     }
 }
