@@ -27,6 +27,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// to date. A file that is not SQLite, or is damaged, is refused with an error
 /// and left exactly as it was.
 pub async fn open_database(path: &Path) -> Result<SqlitePool> {
+    static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+    open_sqlite(path, &MIGRATOR).await
+}
+
+/// Opens (creating if missing) the SQLite file at `path` the way
+/// [`open_database`] does, with the schema of `migrator`: for other crates
+/// that keep local tables in a file of their own (the AI layer's ledger).
+pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> Result<SqlitePool> {
     check_file_before_open(path)?;
 
     let options = SqliteConnectOptions::from_str("sqlite://")
@@ -42,8 +50,7 @@ pub async fn open_database(path: &Path) -> Result<SqlitePool> {
 
     // WAL, the damage check and the schema happen once, under a lock other
     // processes opening this file wait for; the pool never changes journal mode.
-    static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-    set_up_sqlite(path, &options, &MIGRATOR, DamageCheck::Quick).await.map_err(|err| match err {
+    set_up_sqlite(path, &options, migrator, DamageCheck::Quick).await.map_err(|err| match err {
         SetupError::Open(source) => classify_open_error(path, source),
         SetupError::Corrupt(detail) => StoreError::Corrupt { path: path.to_owned(), detail },
         SetupError::Migrate(source) => StoreError::Migrate { path: path.to_owned(), source },
