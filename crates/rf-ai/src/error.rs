@@ -34,6 +34,14 @@ pub enum AiError {
     Inference(String),
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    #[error(transparent)]
+    Provider(#[from] crate::cloud::ProviderError),
+    #[error(transparent)]
+    Budget(#[from] crate::ledger::BudgetExceeded),
+    #[error(transparent)]
+    NoModel(#[from] crate::selector::SelectError),
+    #[error("the cost ledger could not be read or written: {0}")]
+    Ledger(String),
 }
 
 impl AiError {

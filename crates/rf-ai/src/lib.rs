@@ -5,10 +5,17 @@
 //! - [`store`] and [`fetch`]: a content-addressed model directory, filled from
 //!   the hub (resumable) or from registry packages, verified before use;
 //! - [`import`]: local GGUF and safetensors models;
-//! - [`embed`]: the [`Embedder`] trait and the candle BERT embedder.
+//! - [`embed`]: the [`Embedder`] trait and the candle BERT embedder;
+//! - [`chat`]: the [`LanguageModel`] trait every model is called through,
+//!   with [`llm`] (local, candle) and [`cloud`] (OpenAI-compatible,
+//!   Anthropic) behind it;
+//! - [`pricing`], [`ledger`], [`metered`] and [`selector`]: what calls cost,
+//!   the ledger, budgets and response cache, and which model takes a step.
 
 mod error;
 
+pub mod chat;
+pub mod cloud;
 pub mod constrained;
 pub mod embed;
 pub mod fetch;
@@ -16,9 +23,15 @@ pub mod gemma3;
 pub mod gguf_tokenizer;
 pub mod import;
 pub mod llm;
+pub mod ledger;
 pub mod manifest;
+pub mod metered;
+pub mod pricing;
+pub mod selector;
 pub mod store;
 
+pub use chat::{ChatRequest, Completion, LanguageModel, LocalChatModel, ModelRef, Usage};
+pub use cloud::{ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderError, ProviderKind};
 pub use embed::{BertEmbedder, Embedder, EmbedderOptions, cosine};
 pub use error::AiError;
 pub use llm::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, StopReason};

@@ -1,0 +1,184 @@
+//! [`LanguageModel`]: the one interface the swarm calls every model through,
+//! local (candle, in this process) or cloud (an OpenAI-compatible endpoint,
+//! Anthropic), with the request and answer types that go with it.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::{AiError, ChatMessage, GenerateParams, LocalLlm, StopReason};
+
+/// One call of a chat model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatRequest {
+    /// `system`, `user` and `assistant` turns, in order.
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: usize,
+    /// 0 is greedy.
+    pub temperature: f64,
+    pub top_p: f64,
+    /// Used where the model supports it (local models always).
+    pub seed: u64,
+    /// The answer stops before any of these strings.
+    pub stop: Vec<String>,
+    /// A JSON Schema the answer must match; the answer is then that JSON.
+    pub schema: Option<serde_json::Value>,
+}
+
+impl ChatRequest {
+    /// A request of one user message with default sampling.
+    pub fn user(text: &str) -> Self {
+        let defaults = GenerateParams::default();
+        Self {
+            messages: vec![ChatMessage::new("user", text)],
+            max_tokens: defaults.max_tokens,
+            temperature: defaults.temperature,
+            top_p: defaults.top_p,
+            seed: defaults.seed,
+            stop: Vec::new(),
+            schema: None,
+        }
+    }
+
+    /// An upper bound on the request's input tokens, known before it is
+    /// sent: every byte-level BPE token covers at least one byte, plus a
+    /// few tokens per message for the chat format. Budgets reserve with it
+    /// so that a call can never cost more than was reserved.
+    pub fn input_token_bound(&self) -> u64 {
+        let text: usize = self.messages.iter().map(|m| m.content.len() + m.role.len()).sum();
+        let schema = self.schema.as_ref().map_or(0, |s| s.to_string().len());
+        (text + schema + self.stop.iter().map(String::len).sum::<usize>()) as u64 + 8 * self.messages.len() as u64 + 16
+    }
+}
+
+/// Tokens a call used, as the provider reported them (or, with `estimated`,
+/// as counted here because the provider never said: a dropped stream, a
+/// cancelled call).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// All input tokens, including cached ones.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache (billed lower).
+    pub cached_input_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic bills
+    /// them higher).
+    pub cache_write_tokens: u64,
+    pub estimated: bool,
+}
+
+/// A model's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    pub text: String,
+    pub stop_reason: StopReason,
+    pub usage: Usage,
+    /// The model that answered, as the provider named it.
+    pub model: String,
+}
+
+/// Which model a [`LanguageModel`] is, for the ledger and error messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelRef {
+    /// The configured provider's name, or `local`.
+    pub provider: String,
+    /// The model id.
+    pub model: String,
+    /// Runs in this process: never opens a network connection.
+    pub local: bool,
+}
+
+/// A chat model. Text is passed to `on_text` as it arrives; cancelling
+/// `cancel` ends the call early with [`StopReason::Cancelled`] and what was
+/// produced so far.
+pub trait LanguageModel: Send + Sync {
+    fn model_ref(&self) -> ModelRef;
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+        on_text: &'a mut (dyn FnMut(&str) + Send),
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Completion, AiError>>;
+}
+
+/// A [`LocalLlm`] behind [`LanguageModel`]: generation runs on a blocking
+/// thread, one call at a time, and its text is streamed back.
+#[derive(Debug, Clone)]
+pub struct LocalChatModel {
+    llm: Arc<Mutex<LocalLlm>>,
+    model: String,
+}
+
+impl LocalChatModel {
+    pub fn new(llm: LocalLlm) -> Self {
+        let model = llm.model_id().to_owned();
+        Self { llm: Arc::new(Mutex::new(llm)), model }
+    }
+}
+
+impl LanguageModel for LocalChatModel {
+    fn model_ref(&self) -> ModelRef {
+        ModelRef { provider: "local".into(), model: self.model.clone(), local: true }
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+        on_text: &'a mut (dyn FnMut(&str) + Send),
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Completion, AiError>> {
+        Box::pin(async move {
+            let (pieces_tx, mut pieces) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let stop_flag = Arc::new(AtomicBool::new(false));
+            let llm = self.llm.clone();
+            let request = request.clone();
+            let flag = stop_flag.clone();
+            let mut job = tokio::task::spawn_blocking(move || {
+                let mut llm = llm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let prompt = llm.chat_prompt(&request.messages)?;
+                let params = GenerateParams {
+                    max_tokens: request.max_tokens,
+                    temperature: request.temperature,
+                    top_p: request.top_p,
+                    seed: request.seed,
+                    stop: request.stop.clone(),
+                };
+                let mut send = |piece: &str| {
+                    let _ = pieces_tx.send(piece.to_owned());
+                };
+                match &request.schema {
+                    Some(schema) => llm.generate_json(&prompt, schema, &params, &flag, &mut send).map(|(generation, _)| generation),
+                    None => llm.generate(&prompt, &params, &flag, &mut send),
+                }
+            });
+            let generation = loop {
+                tokio::select! {
+                    Some(piece) = pieces.recv() => on_text(&piece),
+                    () = cancel.cancelled(), if !stop_flag.load(Ordering::Relaxed) => stop_flag.store(true, Ordering::Relaxed),
+                    finished = &mut job => {
+                        while let Ok(piece) = pieces.try_recv() {
+                            on_text(&piece);
+                        }
+                        break finished.map_err(|err| AiError::Inference(format!("the local model's thread failed: {err}")))??;
+                    }
+                }
+            };
+            Ok(Completion {
+                text: generation.text,
+                stop_reason: generation.stop_reason,
+                usage: Usage {
+                    input_tokens: generation.prompt_tokens as u64,
+                    output_tokens: generation.generated_tokens as u64,
+                    ..Usage::default()
+                },
+                model: self.model.clone(),
+            })
+        })
+    }
+}
