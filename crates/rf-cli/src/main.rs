@@ -6,6 +6,7 @@
 
 mod models;
 mod output;
+mod providers;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -73,8 +74,16 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
     },
-    /// Ask the local LLM; the answer streams to the terminal.
+    /// Ask a model (local, or a configured cloud provider chosen by tier,
+    /// privacy mode and budget); the answer streams to the terminal and the
+    /// call is recorded in the cost ledger.
     Ask(models::AskArgs),
+    /// Configure cloud model providers and their API keys.
+    #[command(subcommand)]
+    Providers(providers::ProvidersCommand),
+    /// What model calls cost: reports and monthly budgets.
+    #[command(subcommand)]
+    Cost(providers::CostCommand),
     /// Tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -277,7 +286,9 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
             sync_forever(core, out, Duration::from_secs(interval), Duration::from_secs(timeout)).await?;
         }
         Command::Sync(SyncCommand::Status) => out.sync_status(&core.sync_status().await?),
-        Command::Models(_) | Command::Embed { .. } | Command::Ask(_) => unreachable!("handled before the data directory is opened"),
+        Command::Models(_) | Command::Embed { .. } | Command::Ask(_) | Command::Providers(_) | Command::Cost(_) => {
+            unreachable!("handled before the data directory is opened")
+        }
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
             for i in 0..count {
                 let new = NewMove { title: format!("Move {i}"), channel: Channel::Email, owner: None, due_date: None };
@@ -291,7 +302,9 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
 
 fn exit_code(kind: ErrorKind) -> ExitCode {
     match kind {
-        ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::PermissionDenied => ExitCode::from(2),
+        ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::PermissionDenied | ErrorKind::BudgetExceeded => {
+            ExitCode::from(2)
+        }
         ErrorKind::Storage | ErrorKind::Network => ExitCode::from(1),
     }
 }
@@ -358,8 +371,22 @@ fn main() -> ExitCode {
             let result = models::run_embed(&models_dir, &texts, model.as_deref(), threads.map(usize::from), &mut out);
             return finish(out, result);
         }
+        Command::Ask(args) if args.is_raw() => {
+            let result = runtime.block_on(models::run_raw_ask(&models_dir, args, &mut out));
+            return finish(out, result);
+        }
         Command::Ask(args) => {
-            let result = runtime.block_on(models::run_ask(&models_dir, args, &mut out));
+            let user = local_user(cli.user.clone()).id.to_string();
+            let result = runtime.block_on(providers::run_metered_ask(&data_dir, &models_dir, &user, args, &mut out));
+            return finish(out, result);
+        }
+        Command::Providers(command) => {
+            let user = local_user(cli.user.clone()).id.to_string();
+            let result = runtime.block_on(providers::run_providers(&data_dir, &models_dir, &user, command, &mut out));
+            return finish(out, result);
+        }
+        Command::Cost(command) => {
+            let result = runtime.block_on(providers::run_cost(&data_dir, command, &mut out));
             return finish(out, result);
         }
         _ => cli,

@@ -185,9 +185,11 @@ pub(crate) struct AskArgs {
     temperature: f64,
     #[arg(long, default_value_t = 0.95, value_name = "P")]
     top_p: f64,
-    /// Seed for sampling (default: a random one, printed with --json).
-    #[arg(long, value_name = "N")]
-    seed: Option<u64>,
+    /// Seed for sampling. The same question with the same seed is the same
+    /// request, answered from the cache; pass another seed (or --no-cache)
+    /// for a fresh answer.
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    seed: u64,
     /// Stop before this text (repeatable).
     #[arg(long = "stop", value_name = "TEXT")]
     stop: Vec<String>,
@@ -199,11 +201,86 @@ pub(crate) struct AskArgs {
     /// the machine's load.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: Option<u16>,
+    /// A configured cloud provider to ask (see `raptorflow providers list`),
+    /// or `local`; default: chosen by --tier, the privacy mode and the budget.
+    #[arg(long, value_name = "NAME", conflicts_with = "tier")]
+    pub(crate) provider: Option<String>,
+    /// What the question needs: local, fast, standard (default) or premium.
+    #[arg(long, value_name = "TIER")]
+    pub(crate) tier: Option<ai::Tier>,
+    /// Overrides the settings' privacy mode for this call.
+    #[arg(long, value_name = "MODE")]
+    pub(crate) privacy: Option<ai::PrivacyMode>,
+    /// The workspace the call is for (its budget applies).
+    #[arg(long, value_name = "ID")]
+    pub(crate) workspace: Option<String>,
+    /// The agent the call is made for, as recorded in the ledger.
+    #[arg(long, value_name = "ID")]
+    pub(crate) agent: Option<String>,
+    /// The run the call belongs to, as recorded in the ledger.
+    #[arg(long, value_name = "ID")]
+    pub(crate) run: Option<String>,
+    /// Do not answer from, or store in, the response cache.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
 }
 
 impl AskArgs {
     pub(crate) fn threads(&self) -> Option<u16> {
         self.threads
+    }
+
+    /// `--raw` continues text on the local model directly, outside the
+    /// selector and the ledger.
+    pub(crate) fn is_raw(&self) -> bool {
+        self.raw
+    }
+
+    pub(crate) fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// The chat request, the local model's options and the seed.
+    pub(crate) fn request(&self) -> Result<(ai::ChatRequest, ai::LlmOptions, u64), CoreError> {
+        let (params, schema) = self.params()?;
+        let mut messages = Vec::new();
+        if let Some(system) = &self.system {
+            messages.push(ai::ChatMessage::new("system", system));
+        }
+        messages.push(ai::ChatMessage::new("user", &self.prompt));
+        let request = ai::ChatRequest {
+            messages,
+            max_tokens: params.max_tokens,
+            temperature: params.temperature,
+            top_p: params.top_p,
+            seed: params.seed,
+            stop: params.stop,
+            schema,
+        };
+        let options = ai::LlmOptions { context: self.context.map(|n| n as usize), threads: default_threads(self.threads), requantize: true };
+        Ok((request, options, params.seed))
+    }
+
+    /// Sampling parameters and the schema, checked.
+    fn params(&self) -> Result<(ai::GenerateParams, Option<serde_json::Value>), CoreError> {
+        let seed = self.seed;
+        let params = ai::GenerateParams { max_tokens: self.max_tokens, temperature: self.temperature, top_p: self.top_p, seed, stop: self.stop.clone() };
+        if !(0.0..=2.0).contains(&params.temperature) || !(0.0..=1.0).contains(&params.top_p) || params.top_p == 0.0 {
+            return Err(ai::AiError::InvalidInput("--temperature must be within 0..2 and --top-p within (0, 1]".into()).into());
+        }
+        if params.max_tokens == 0 {
+            return Err(ai::AiError::InvalidInput("--max-tokens must be at least 1".into()).into());
+        }
+        let schema = match &self.schema {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io { action: "could not read the schema", path: path.clone(), source })?;
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|err| ai::AiError::InvalidInput(format!("{} is not JSON: {err}", path.display())))?;
+                Some(value)
+            }
+            None => None,
+        };
+        Ok((params, schema))
     }
 }
 
@@ -211,27 +288,11 @@ fn default_threads(threads: Option<u16>) -> usize {
     threads.map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), usize::from)
 }
 
-pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
+/// `ask --raw`: continues the prompt as plain text on a local model.
+pub(crate) async fn run_raw_ask(models_dir: &Path, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
     let store = ai::open_models(models_dir)?;
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-    });
-    let params = ai::GenerateParams { max_tokens: args.max_tokens, temperature: args.temperature, top_p: args.top_p, seed, stop: args.stop.clone() };
-    if !(0.0..=2.0).contains(&params.temperature) || !(0.0..=1.0).contains(&params.top_p) || params.top_p == 0.0 {
-        return Err(ai::AiError::InvalidInput("--temperature must be within 0..2 and --top-p within (0, 1]".into()).into());
-    }
-    if params.max_tokens == 0 {
-        return Err(ai::AiError::InvalidInput("--max-tokens must be at least 1".into()).into());
-    }
-    let schema = match &args.schema {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io { action: "could not read the schema", path: path.clone(), source })?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|err| ai::AiError::InvalidInput(format!("{} is not JSON: {err}", path.display())))?;
-            Some(value)
-        }
-        None => None,
-    };
+    let (params, schema) = args.params()?;
+    let seed = params.seed;
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = tokio::spawn({
         let cancel = cancel.clone();
@@ -244,16 +305,7 @@ pub(crate) async fn run_ask(models_dir: &Path, args: AskArgs, out: &mut Output) 
     let stream = !out.is_json();
     let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation, Option<serde_json::Value>), CoreError> {
         let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { context: args.context.map(|n| n as usize), threads: default_threads(args.threads), requantize: true })?;
-        let prompt = if args.raw {
-            args.prompt.clone()
-        } else {
-            let mut messages = Vec::new();
-            if let Some(system) = &args.system {
-                messages.push(ai::ChatMessage::new("system", system));
-            }
-            messages.push(ai::ChatMessage::new("user", &args.prompt));
-            llm.chat_prompt(&messages)?
-        };
+        let prompt = args.prompt.clone();
         let mut print = |piece: &str| {
             if stream {
                 let mut stdout = std::io::stdout().lock();

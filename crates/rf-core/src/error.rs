@@ -34,6 +34,10 @@ pub enum CoreError {
     #[error(transparent)]
     Ai(#[from] rf_ai::AiError),
 
+    /// Provider settings that cannot be used or changed.
+    #[error(transparent)]
+    Providers(#[from] crate::providers::ProviderSettingsError),
+
     #[error("a stored document could not be edited: {0}")]
     Document(#[from] rf_domain::edit::EditError),
 }
@@ -51,8 +55,11 @@ pub enum ErrorKind {
     Storage,
     /// A sync server that cannot be reached or did not answer in time: exit code 1.
     Network,
-    /// A sync server that refused the token: exit code 2 (the user must act).
+    /// A sync server that refused the token, a provider that refused the
+    /// API key: exit code 2 (the user must act).
     PermissionDenied,
+    /// A model call that would go over a budget: exit code 2.
+    BudgetExceeded,
 }
 
 impl ErrorKind {
@@ -65,6 +72,7 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::Network => "network",
             ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
         }
     }
 }
@@ -88,7 +96,32 @@ impl CoreError {
                     | A::SizeMismatch { .. }
                     | A::BadModel { .. }
                     | A::Io { .. }
-                    | A::Inference(_) => ErrorKind::Storage,
+                    | A::Inference(_)
+                    | A::Ledger(_) => ErrorKind::Storage,
+                    A::Budget(_) => ErrorKind::BudgetExceeded,
+                    A::NoModel(_) => ErrorKind::NotFound,
+                    A::Provider(err) => {
+                        use rf_ai::ProviderError as P;
+                        match err {
+                            P::Unauthorized { .. } | P::MissingKey { .. } => ErrorKind::PermissionDenied,
+                            P::UnknownModel { .. } | P::ContextTooLong { .. } | P::BadRequest { .. } => ErrorKind::InvalidInput,
+                            P::RateLimited { .. }
+                            | P::Server { .. }
+                            | P::Unreachable { .. }
+                            | P::Timeout { .. }
+                            | P::StreamDropped { .. }
+                            | P::BadResponse { .. }
+                            | P::SchemaMismatch { .. } => ErrorKind::Network,
+                        }
+                    }
+                }
+            }
+            CoreError::Providers(err) => {
+                use crate::providers::ProviderSettingsError as P;
+                match err {
+                    P::BadFile { .. } | P::Invalid { .. } | P::NoPrice { .. } => ErrorKind::InvalidInput,
+                    P::Unknown(_) => ErrorKind::NotFound,
+                    P::Keyring { .. } => ErrorKind::Storage,
                 }
             }
             CoreError::Sync(err) => {

@@ -7,6 +7,7 @@
 
 pub mod ai;
 mod campaigns;
+pub mod providers;
 mod error;
 mod sample;
 mod sync;
