@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 # What the end-to-end tests need besides the build: a D-Bus session and
-# gnome-keyring (the OS keyring), PostgreSQL, and Node.js for the interop
-# tests against the reference automerge-repo packages.
+# gnome-keyring (the OS keyring), PostgreSQL, Node.js for the interop
+# tests against the reference automerge-repo packages, and strace (the
+# offline-only test traces the CLI's socket calls).
 needed=()
-for pkg in dbus gnome-keyring postgresql; do
+for pkg in dbus gnome-keyring postgresql strace; do
     dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || needed+=(nodejs npm)
