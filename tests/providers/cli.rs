@@ -153,8 +153,10 @@ fn bad_provider_settings_are_refused_and_change_nothing() {
 }
 
 /// With privacy mode offline-only, a call that would have gone to a cloud
-/// model runs on the local model, and the process opens no internet socket
-/// (traced with strace: every socket(2) call of the process and its threads).
+/// model runs on the local model with networking disabled (a network
+/// namespace with no way out), and the process opens no internet socket
+/// (traced with strace: every socket(2) and connect(2) of the process and
+/// its threads).
 #[test]
 fn offline_only_opens_no_network_socket() {
     require_keyring();
@@ -165,13 +167,15 @@ fn offline_only_opens_no_network_socket() {
     let base = format!("{}/v1", server.url);
     cli(data, &["providers", "add", "openai", "--kind", "openai-compatible", "--base-url", &base, "--model", "gpt-4o-mini", "--tier", "premium", "--key-stdin"], "sk-test-offline\n").ok();
     let trace = data.join("strace.txt");
-    let output = Command::new("strace")
-        .args(["-f", "-e", "trace=socket,connect", "-o", trace.to_str().unwrap()])
+    // In a network namespace of its own (no interfaces but a down
+    // loopback), under strace.
+    let output = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "--", "strace", "-f", "-e", "trace=socket,connect", "-o", trace.to_str().unwrap()])
         .arg(binary("raptorflow"))
         .args(["--data-dir", data.to_str().unwrap(), "--user", "ana", "ask", "Say hello.", "--tier", "premium", "--privacy", "offline-only", "--max-tokens", "8", "--json"])
         .env_remove("RAPTORFLOW_PRIVACY")
         .output()
-        .expect("strace is installed by scripts/test.sh");
+        .expect("unshare (util-linux) and strace (installed by scripts/test.sh) run the CLI");
     let run = Run { code: output.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }.ok();
     let record = &run.json()["outcome"]["record"];
     assert_eq!(record["provider"], "local");

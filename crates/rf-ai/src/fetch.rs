@@ -11,6 +11,7 @@ use std::{
 };
 
 use futures::StreamExt;
+use rf_domain::error_chain;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -170,7 +171,7 @@ impl Fetcher {
             if done > 0 {
                 request = request.header(reqwest::header::RANGE, format!("bytes={done}-"));
             }
-            let response = request.send().await.map_err(|err| download(describe(&err)))?;
+            let response = request.send().await.map_err(|err| download(error_chain(&err)))?;
             let status = response.status();
             let append = match status.as_u16() {
                 206 if done > 0 => true,
@@ -196,7 +197,7 @@ impl Fetcher {
             let mut body = response.bytes_stream();
             while let Some(chunk) = body.next().await {
                 // A dropped connection keeps what arrived: the next fetch resumes.
-                let chunk = chunk.map_err(|err| download(format!("the download broke off after {done} of {} bytes ({}); run the fetch again to resume", file.size, describe(&err))))?;
+                let chunk = chunk.map_err(|err| download(format!("the download broke off after {done} of {} bytes ({}); run the fetch again to resume", file.size, error_chain(&err))))?;
                 out.write_all(&chunk).map_err(AiError::io("could not write", &partial))?;
                 done += chunk.len() as u64;
                 progress.advanced(done);
@@ -229,17 +230,6 @@ impl Fetcher {
         drop(out);
         self.store.admit(&spec.id, file, &partial, &names)
     }
-}
-
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Registry archives downloaded during one fetch, so that a package carrying

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rf_ai::{
     ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderKind,
+    cloud::is_loopback,
     pricing::{Price, PriceTable},
     selector::{PrivacyMode, Tier},
 };
@@ -173,15 +174,6 @@ fn parse_base_url(text: &str) -> std::result::Result<url::Url, ProviderSettingsE
         return Err(invalid("base URL", format!("{text:?}: it must not carry a query or credentials (the key goes in the keyring)")));
     }
     Ok(url)
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// What a provider's calls cost: its own prices, else the bundled table's

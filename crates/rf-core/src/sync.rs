@@ -8,7 +8,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rf_domain::{Timestamp, WorkspaceId, WorkspaceIndex};
+use rf_domain::{Timestamp, WorkspaceId, WorkspaceIndex, error_chain};
 use rf_store::{DocId, SyncBinding, SyncOutcome};
 use rf_sync::{
     BearerDialer, Role, SyncToken,
@@ -174,17 +174,6 @@ async fn decode_response(server: &ServerUrl, response: reqwest::Response) -> Res
         Ok(error) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{status}: {}", error.message) }),
         Err(_) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{} answered {status}", api::SESSION_PATH) }),
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// What `sync join` did.

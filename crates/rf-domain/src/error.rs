@@ -22,3 +22,17 @@ pub enum DomainError {
 
 /// Result alias for the domain crate.
 pub type Result<T, E = DomainError> = std::result::Result<T, E>;
+
+/// An error and its causes on one line, `outer: cause: root`. Network
+/// errors (reqwest, hyper) hide what actually failed in `source()`, so
+/// messages that end up in front of users are built with this.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -17,7 +17,7 @@ pub use campaign::{
     Asset, AssetContent, AssetKind, AssetStatus, Budget, Campaign, CampaignStatus, Channel,
     FindingSeverity, GuardianFinding, Move, MoveStatus, Scene,
 };
-pub use error::{DomainError, Result};
+pub use error::{DomainError, Result, error_chain};
 pub use ids::{AssetId, CampaignId, MoveId, UserId, WorkspaceId};
 pub use text::{MAX_NAME_CHARS, MAX_TEXT_CHARS, validate_name, validate_text};
 pub use time::{DueDate, Timestamp};

@@ -17,6 +17,7 @@ mod sse;
 use std::{fmt, time::Duration};
 
 use futures::{StreamExt, future::BoxFuture};
+use rf_domain::error_chain;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -484,7 +485,9 @@ fn check_schema(schema: &serde_json::Value, text: &str) -> Result<(), String> {
     if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+/// A URL of this machine (`localhost`, 127.0.0.0/8, `::1`): servers there
+/// (Ollama, LM Studio) need no key and cost nothing.
+pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => name == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -519,19 +522,6 @@ fn retry_after_or_backoff(retry_after: Option<Duration>, policy: &HttpPolicy, at
     let cap = exp.min(policy.max_backoff);
     // "Equal jitter": at least half the backoff, so retries stay spaced out.
     cap.mul_f64(0.5 + rand::random::<f64>() * 0.5)
-}
-
-/// An error and its causes on one line (reqwest hides the useful part in
-/// `source()`).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
