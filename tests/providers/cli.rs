@@ -29,8 +29,7 @@ fn cli(data_dir: &Path, args: &[&str], stdin: &str) -> Run {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    Run { code: output.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    Run::of(child.wait_with_output().unwrap())
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
@@ -176,7 +175,7 @@ fn offline_only_opens_no_network_socket() {
         .env_remove("RAPTORFLOW_PRIVACY")
         .output()
         .expect("unshare (util-linux) and strace (installed by scripts/test.sh) run the CLI");
-    let run = Run { code: output.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }.ok();
+    let run = Run::of(output).ok();
     let record = &run.json()["outcome"]["record"];
     assert_eq!(record["provider"], "local");
     assert!(run.json()["outcome"]["choice"].as_str().unwrap().contains("offline-only"));

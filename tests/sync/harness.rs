@@ -44,7 +44,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn of(output: std::process::Output) -> Self {
+    pub fn of(output: std::process::Output) -> Self {
         Self {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

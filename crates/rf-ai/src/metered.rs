@@ -54,6 +54,13 @@ pub fn request_key(provider: &str, model: &str, request: &ChatRequest) -> [u8; 3
     Sha256::digest(&text).into()
 }
 
+/// The most `request` can cost at `price`: its input bound plus its full
+/// `max_tokens` of output. What a call reserves against the budgets, and
+/// what the selector compares with the budget left.
+pub fn max_cost_micro_usd(price: &Price, request: &ChatRequest) -> u64 {
+    price.cost_micro_usd(&Usage { input_tokens: request.input_token_bound(), output_tokens: request.max_tokens as u64, ..Usage::default() })
+}
+
 /// Calls `model` for `context`, priced at `price`.
 pub async fn call(
     ledger: &Ledger,
@@ -88,7 +95,7 @@ pub async fn call(
         let ledger_id = ledger.record(&record).await?;
         return Ok(MeteredCompletion { completion, record, ledger_id });
     }
-    let most = price.cost_micro_usd(&Usage { input_tokens: request.input_token_bound(), output_tokens: request.max_tokens as u64, ..Usage::default() });
+    let most = max_cost_micro_usd(price, request);
     let reservation = ledger.reserve(context, most).await?.map_err(AiError::Budget)?;
     let reserved = reservation.amount_micro_usd;
     let result = model.complete(request, on_text, cancel).await;

@@ -49,7 +49,7 @@ pub use rf_ai::{
 };
 pub use tokio_util::sync::CancellationToken;
 
-use rf_ai::{LanguageModel, LocalChatModel, pricing::Price, selector};
+use rf_ai::{LanguageModel, LocalChatModel, metered::max_cost_micro_usd, pricing::Price, selector};
 
 use crate::{
     CoreError,
@@ -97,7 +97,7 @@ pub struct CallOutcome {
 }
 
 /// One candidate per usable model for this request, local first.
-fn candidates(settings: &AppSettings, table: &PriceTable, store: &ModelStore, call: &ModelCall, mode: PrivacyMode) -> Vec<(Candidate, Option<ProviderSettings>)> {
+fn candidates(settings: &AppSettings, table: &PriceTable, store: &ModelStore, call: &ModelCall, mode: PrivacyMode) -> Vec<(Candidate, Option<(ProviderSettings, Price)>)> {
     let mut out = Vec::new();
     if let Ok(installed) = store.installed_of_kind(call.local_model.as_deref(), ModelKind::Llm) {
         out.push((Candidate { provider: "local".into(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 }, None));
@@ -113,18 +113,14 @@ fn candidates(settings: &AppSettings, table: &PriceTable, store: &ModelStore, ca
                     model: provider.model.clone(),
                     tier: provider.tier,
                     local: false,
-                    max_cost_micro_usd: max_cost(&price, &call.request),
+                    max_cost_micro_usd: max_cost_micro_usd(&price, &call.request),
                 },
-                Some(provider.clone()),
+                Some((provider.clone(), price)),
             )),
             Err(err) => tracing::warn!(provider = %provider.name, "left out of model selection: {err}"),
         }
     }
     out
-}
-
-fn max_cost(price: &Price, request: &ChatRequest) -> u64 {
-    price.cost_micro_usd(&Usage { input_tokens: request.input_token_bound(), output_tokens: request.max_tokens as u64, ..Usage::default() })
 }
 
 /// Makes one model call: picks the model (by tier, privacy mode and budget,
@@ -164,9 +160,9 @@ pub async fn call_model(
                 model: provider.model.clone(),
                 tier: provider.tier,
                 local: false,
-                max_cost_micro_usd: max_cost(&price, &call.request),
+                max_cost_micro_usd: max_cost_micro_usd(&price, &call.request),
             };
-            (candidate, Some(provider), format!("provider {name}, as asked"))
+            (candidate, Some((provider, price)), format!("provider {name}, as asked"))
         }
         Route::Tier(tier) => {
             let all = candidates(&settings, &table, &store, &call, mode);
@@ -190,7 +186,7 @@ pub async fn call_model(
             .map_err(|err| rf_ai::AiError::Inference(format!("loading the local model failed: {err}")))??;
             (Box::new(LocalChatModel::new(llm)), Price::FREE)
         }
-        Some(provider) => (Box::new(providers::cloud_model(provider)?), providers::provider_price(provider, &table)?),
+        Some((provider, price)) => (Box::new(providers::cloud_model(provider)?), *price),
     };
     let options = CallOptions {
         use_cache: call.use_cache,

@@ -99,12 +99,7 @@ fn settings_path(data_dir: &Path) -> PathBuf {
 /// Reads the settings (defaults if the file does not exist). An invalid
 /// file is an error naming it, and is never overwritten.
 pub fn load_settings(data_dir: &Path) -> Result<AppSettings> {
-    let path = settings_path(data_dir);
-    let mut settings = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str::<AppSettings>(&text).map_err(|err| ProviderSettingsError::BadFile { path: path.clone(), detail: err.to_string() })?,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => AppSettings::default(),
-        Err(source) => return Err(CoreError::Io { action: "could not read the settings", path, source }),
-    };
+    let mut settings = load_file_only(data_dir)?;
     if let Ok(mode) = std::env::var("RAPTORFLOW_PRIVACY") {
         settings.privacy = mode.parse().map_err(|err: String| invalid("RAPTORFLOW_PRIVACY", err))?;
     }
