@@ -19,6 +19,12 @@ pub trait Embedder: Send + Sync {
     /// One vector per text, in order. Texts longer than the model's limit
     /// are truncated (see [`BertEmbedder::MAX_TOKENS`]).
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, AiError>;
+    /// Tokens `text` takes, without the special tokens the model adds and
+    /// without truncation: what chunking measures text in.
+    fn count_tokens(&self, text: &str) -> Result<usize, AiError>;
+    /// Tokens per text the model reads, special tokens included; the rest
+    /// is truncated.
+    fn max_tokens(&self) -> usize;
 }
 
 /// Settings for a [`BertEmbedder`].
@@ -42,6 +48,8 @@ pub struct BertEmbedder {
     model_id: String,
     model: BertModel,
     tokenizer: Tokenizer,
+    /// The same tokenizer without padding or truncation, for counting.
+    counter: Tokenizer,
     dimensions: usize,
     pool: rayon::ThreadPool,
 }
@@ -104,7 +112,10 @@ impl BertEmbedder {
             .map_err(|err| AiError::bad_model(model_id, weights, format!("not a readable safetensors file: {err}")))?;
         let model = BertModel::load(vb, &bert_config).map_err(|err| AiError::bad_model(model_id, weights, format!("the weights do not fit the config: {err}")))?;
         let pool = crate::thread_pool(options.threads, "rf-embed")?;
-        Ok(Self { model_id: model_id.to_owned(), model, tokenizer: tokenizer_value, dimensions: bert_config.hidden_size, pool })
+        let mut counter = tokenizer_value.clone();
+        counter.with_padding(None);
+        counter.with_truncation(None).map_err(|err| AiError::bad_model(model_id, tokenizer, err))?;
+        Ok(Self { model_id: model_id.to_owned(), model, tokenizer: tokenizer_value, counter, dimensions: bert_config.hidden_size, pool })
     }
 
     fn forward(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, AiError> {
@@ -144,6 +155,15 @@ impl Embedder for BertEmbedder {
             return Ok(Vec::new());
         }
         self.pool.install(|| self.forward(texts))
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize, AiError> {
+        let encoding = self.counter.encode_fast(text, false).map_err(|err| AiError::Inference(format!("tokenizing: {err}")))?;
+        Ok(encoding.len())
+    }
+
+    fn max_tokens(&self) -> usize {
+        Self::MAX_TOKENS
     }
 }
 

@@ -4,6 +4,7 @@
 //! success, 2 for invalid usage or input (or a token the sync server refuses),
 //! 1 for anything else.
 
+mod codex;
 mod models;
 mod output;
 mod providers;
@@ -62,6 +63,9 @@ enum Command {
     /// List, fetch and import local AI models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// The workspace's knowledge base: import documents, search them with citations.
+    #[command(subcommand)]
+    Codex(codex::CodexCommand),
     /// Embed texts with the local embedding model (prints vectors with --json).
     Embed {
         #[arg(required = true)]
@@ -286,7 +290,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
             sync_forever(core, out, Duration::from_secs(interval), Duration::from_secs(timeout)).await?;
         }
         Command::Sync(SyncCommand::Status) => out.sync_status(&core.sync_status().await?),
-        Command::Models(_) | Command::Embed { .. } | Command::Ask(_) | Command::Providers(_) | Command::Cost(_) => {
+        Command::Models(_) | Command::Embed { .. } | Command::Ask(_) | Command::Providers(_) | Command::Cost(_) | Command::Codex(_) => {
             unreachable!("handled before the data directory is opened")
         }
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
@@ -316,6 +320,7 @@ fn rerun_with_threads(command: &Command) -> Option<ExitCode> {
     let threads = match command {
         Command::Embed { threads, .. } => *threads,
         Command::Ask(args) => args.threads(),
+        Command::Codex(command) => command.threads(),
         _ => None,
     }?
     .to_string();
@@ -388,6 +393,25 @@ fn main() -> ExitCode {
         Command::Cost(command) => {
             let result = runtime.block_on(providers::run_cost(&data_dir, command, &mut out));
             return finish(out, result);
+        }
+        Command::Codex(command) => {
+            let user = local_user(cli.user.clone());
+            let result = runtime.block_on(async {
+                let core = Core::open(&data_dir, user).await?;
+                let result = codex::run_codex(&core, &models_dir, command, &mut out).await;
+                core.close().await;
+                result
+            });
+            return match result {
+                // Some files were not imported: the report, then the summary.
+                Ok(Some(partial)) => {
+                    let json = out.is_json();
+                    out.finish();
+                    Output::new(json).fail("invalid_input", &partial, ExitCode::from(2))
+                }
+                Ok(None) => finish(out, Ok(())),
+                Err(err) => finish(out, Err(err)),
+            };
         }
         _ => cli,
     };

@@ -44,6 +44,7 @@ fn sample_workspace(n_campaigns: usize, n_moves: usize) -> WorkspaceExport {
         members: BTreeMap::from([(user.clone(), Member { display_name: "Bench".into(), role: Role::Owner, joined_at: Timestamp::now() })]),
         brand: BrandCodex::default(),
         campaigns: BTreeMap::new(),
+        codex: BTreeMap::new(),
         gamification: BTreeMap::new(),
     };
     let channels = Channel::ALL;
@@ -85,7 +86,7 @@ fn sample_workspace(n_campaigns: usize, n_moves: usize) -> WorkspaceExport {
         );
         campaigns.push(campaign);
     }
-    WorkspaceExport { format: EXPORT_FORMAT.into(), version: EXPORT_VERSION, exported_at: Timestamp::now(), workspace: index, campaigns }
+    WorkspaceExport { format: EXPORT_FORMAT.into(), version: EXPORT_VERSION, exported_at: Timestamp::now(), workspace: index, campaigns, codex_sources: Vec::new() }
 }
 
 fn user() -> LocalUser {

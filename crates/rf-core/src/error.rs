@@ -40,6 +40,23 @@ pub enum CoreError {
 
     #[error("a stored document could not be edited: {0}")]
     Document(#[from] rf_domain::edit::EditError),
+
+    /// One file of a Codex import that cannot be imported.
+    #[error("{}: {problem}", path.display())]
+    CodexFile { path: PathBuf, problem: rf_codex::FileProblem },
+    /// The Codex's local index failed, or a search was malformed.
+    #[error(transparent)]
+    Codex(rf_codex::CodexError),
+}
+
+impl From<rf_codex::CodexError> for CoreError {
+    fn from(err: rf_codex::CodexError) -> Self {
+        match err {
+            rf_codex::CodexError::Ai(err) => CoreError::Ai(err),
+            rf_codex::CodexError::Store(err) => CoreError::Store(err),
+            other => CoreError::Codex(other),
+        }
+    }
 }
 
 /// Broad classes of error, stable for shells to map.
@@ -81,7 +98,9 @@ impl CoreError {
     /// Which class of error this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::Invalid(_) | CoreError::Import { .. } => ErrorKind::InvalidInput,
+            CoreError::Invalid(_) | CoreError::Import { .. } | CoreError::CodexFile { .. } => ErrorKind::InvalidInput,
+            CoreError::Codex(rf_codex::CodexError::InvalidQuery(_)) => ErrorKind::InvalidInput,
+            CoreError::Codex(_) => ErrorKind::Storage,
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::AlreadyExists { .. } => ErrorKind::Conflict,
             CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,

@@ -7,6 +7,7 @@
 
 pub mod ai;
 mod campaigns;
+pub mod codex;
 pub mod providers;
 mod error;
 mod sample;
@@ -47,6 +48,8 @@ pub struct Core {
     docs: DocStore,
     catalog: Catalog,
     user: LocalUser,
+    /// The Codex's local index (`codex.sqlite3`), opened on first use.
+    codex: tokio::sync::OnceCell<rf_codex::Codex>,
 }
 
 impl Core {
@@ -66,7 +69,7 @@ impl Core {
         let peer_id = Self::sync_peer_id(&catalog).await?;
         let docs = DocStore::open_as(pool, peer_id).await;
         tracing::debug!(data_dir = %data_dir.display(), "data directory open");
-        Ok(Self { data_dir: data_dir.to_owned(), docs, catalog, user })
+        Ok(Self { data_dir: data_dir.to_owned(), docs, catalog, user, codex: tokio::sync::OnceCell::new() })
     }
 
     /// Reopens the document store so that changes other processes saved to
@@ -98,5 +101,8 @@ impl Core {
     /// Finishes every pending write and shuts the document store down.
     pub async fn close(self) {
         self.docs.close().await;
+        if let Some(codex) = self.codex.get() {
+            codex.close().await;
+        }
     }
 }

@@ -287,8 +287,8 @@ impl Core {
         Ok(Connection { dialer: handle, id, url: server.display() })
     }
 
-    /// Syncs a workspace's index, then every campaign it lists (including
-    /// ones that arrive with the index), over an open connection.
+    /// Syncs a workspace's index, then every campaign and Codex source it
+    /// lists (including ones that arrive with the index), over an open connection.
     async fn sync_documents(&self, connection: &Connection, workspace_id: &str, index_doc: &DocId, push: bool, timeout: Duration) -> Result<SyncReport> {
         let mut report = SyncReport { workspace_id: workspace_id.to_owned(), server: connection.url.clone(), read_only: !push, ..SyncReport::default() };
         let deadline = tokio::time::Instant::now() + timeout;
@@ -300,6 +300,9 @@ impl Core {
         let index: WorkspaceIndex = self.docs.read(index_doc, INDEX_DOC).await?;
         let mut campaign_docs = Vec::new();
         for entry in index.campaigns.values() {
+            campaign_docs.push(entry.document.parse::<DocId>()?);
+        }
+        for entry in index.codex.values() {
             campaign_docs.push(entry.document.parse::<DocId>()?);
         }
         let outcomes = futures::future::join_all(
@@ -461,8 +464,9 @@ impl Core {
             {
                 documents.push(DocumentHeads { document: index_doc.to_string(), heads: self.docs.heads(&index_doc).await? });
                 let index: WorkspaceIndex = self.docs.read(&index_doc, INDEX_DOC).await?;
-                for entry in index.campaigns.values() {
-                    let doc: DocId = entry.document.parse()?;
+                let documents_listed = index.campaigns.values().map(|e| &e.document).chain(index.codex.values().map(|e| &e.document));
+                for listed in documents_listed {
+                    let doc: DocId = listed.parse()?;
                     let heads = match self.docs.heads(&doc).await {
                         Ok(heads) => heads,
                         Err(rf_store::StoreError::DocumentNotFound { .. }) => Vec::new(),

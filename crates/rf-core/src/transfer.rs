@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeSet, path::Path};
 
-use rf_domain::{Campaign, CampaignId, Timestamp, WorkspaceIndex, validate_name, validate_text};
+use rf_domain::{Campaign, CampaignId, CodexSource, Timestamp, WorkspaceIndex, validate_name, validate_text};
 use rf_store::{EntityKind, EntityLocation};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +31,10 @@ pub struct WorkspaceExport {
     pub workspace: WorkspaceIndex,
     /// Every campaign document of the workspace.
     pub campaigns: Vec<Campaign>,
+    /// Every Codex source document (extracted text) of the workspace.
+    /// Missing in files written before the Codex existed.
+    #[serde(default)]
+    pub codex_sources: Vec<CodexSource>,
 }
 
 impl WorkspaceExport {
@@ -102,6 +106,22 @@ impl WorkspaceExport {
                 "at `workspace.campaigns.{missing}`: the campaign is listed but its document is not in `campaigns`"
             ));
         }
+        let mut sources_present = BTreeSet::new();
+        for (i, source) in self.codex_sources.iter().enumerate() {
+            let at = format!("codex_sources[{i}]");
+            if source.workspace_id != workspace.id {
+                return Err(format!("at `{at}.workspace_id`: the source belongs to workspace {}, not {}", source.workspace_id, workspace.id));
+            }
+            if !workspace.codex.contains_key(&source.id) {
+                return Err(format!("at `{at}.id`: source {} is not listed in `workspace.codex`", source.id));
+            }
+            if !sources_present.insert(source.id) {
+                return Err(format!("at `{at}.id`: source {} appears twice", source.id));
+            }
+        }
+        if let Some(missing) = workspace.codex.keys().find(|id| !sources_present.contains(id)) {
+            return Err(format!("at `workspace.codex.{missing}`: the source is listed but its document is not in `codex_sources`"));
+        }
         Ok(())
     }
 }
@@ -114,12 +134,17 @@ impl Core {
         for campaign_id in workspace.campaigns.keys() {
             campaigns.push(self.campaign(*campaign_id).await?);
         }
+        let mut codex_sources = Vec::with_capacity(workspace.codex.len());
+        for source_id in workspace.codex.keys() {
+            codex_sources.push(self.codex_source(workspace_id, *source_id).await?);
+        }
         Ok(WorkspaceExport {
             format: EXPORT_FORMAT.to_string(),
             version: EXPORT_VERSION,
             exported_at: Timestamp::now(),
             workspace,
             campaigns,
+            codex_sources,
         })
     }
 
@@ -166,6 +191,12 @@ impl Core {
             locations.push((campaign.id.to_string(), EntityKind::Campaign, location.clone()));
             locations.extend(campaign.moves.keys().map(|m| (m.to_string(), EntityKind::Move, location.clone())));
             locations.extend(campaign.assets.keys().map(|a| (a.to_string(), EntityKind::Asset, location.clone())));
+        }
+        for source in &export.codex_sources {
+            let doc_id = self.docs.create(source, crate::codex::SOURCE_DOC).await?;
+            if let Some(entry) = index.codex.get_mut(&source.id) {
+                entry.document = doc_id.to_string();
+            }
         }
         let index_doc = self.docs.create(&index, INDEX_DOC).await?;
         self.catalog.add_workspace(&workspace_id.to_string(), &index_doc, Timestamp::now().as_millis()).await?;

@@ -70,6 +70,7 @@ impl Core {
             )]),
             brand: BrandCodex::default(),
             campaigns: BTreeMap::new(),
+            codex: BTreeMap::new(),
             gamification: BTreeMap::from([(user.id.clone(), MemberStats::default())]),
         };
         let doc_id = self.docs.create(&index, INDEX).await?;

@@ -123,6 +123,12 @@ uuid_id!(
     AssetId,
     "asset id"
 );
+uuid_id!(
+    /// Identifies a Codex source (one imported file); each is its own
+    /// Automerge document.
+    SourceId,
+    "source id"
+);
 
 /// Identifies a person: a short handle such as `maria` or `maria@acme.example`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,6 +6,7 @@
 //! the same snake_case names so the two views of a document read alike.
 
 mod campaign;
+mod codex;
 pub mod edit;
 mod error;
 mod ids;
@@ -18,7 +19,8 @@ pub use campaign::{
     FindingSeverity, GuardianFinding, Move, MoveStatus, Scene,
 };
 pub use error::{DomainError, Result, error_chain};
-pub use ids::{AssetId, CampaignId, MoveId, UserId, WorkspaceId};
+pub use codex::{CodexEntry, CodexSource};
+pub use ids::{AssetId, CampaignId, MoveId, SourceId, UserId, WorkspaceId};
 pub use text::{MAX_NAME_CHARS, MAX_TEXT_CHARS, validate_name, validate_text};
 pub use time::{DueDate, Timestamp};
 pub use workspace::{

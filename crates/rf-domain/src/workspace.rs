@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
-use crate::{CampaignId, CampaignStatus, Timestamp, UserId, WorkspaceId, string_enum};
+use crate::{CampaignId, CampaignStatus, CodexEntry, SourceId, Timestamp, UserId, WorkspaceId, string_enum};
 
 string_enum! {
     /// What a member may do in a workspace. Maps onto the sync server's share
@@ -46,6 +46,11 @@ pub struct WorkspaceIndex {
     /// Points, streaks and achievements per member.
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
     pub gamification: BTreeMap<UserId, MemberStats>,
+    /// The Codex: every imported source, by id, with the document that holds
+    /// its text. Missing in documents written before the Codex existed.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys", missing = "BTreeMap::new")]
+    #[serde(default)]
+    pub codex: BTreeMap<SourceId, CodexEntry>,
 }
 
 impl WorkspaceIndex {

@@ -1,0 +1,203 @@
+//! `raptorflow codex`: import files into a workspace's knowledge base, list
+//! and remove them, and search them with citations.
+
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use clap::Subcommand;
+use rf_core::{
+    Core, CoreError,
+    ai::{self, EmbedderOptions},
+    codex::{CodexProgress, Embedder, FileOutcome, FileReport, SearchMode, SearchOptions},
+};
+use rf_domain::{SourceId, WorkspaceId};
+use serde_json::json;
+
+use crate::output::Output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CodexCommand {
+    /// Import files and folders (Markdown, text, HTML, PDF, DOCX, CSV).
+    /// Unchanged files are skipped; changed files replace their passages.
+    Add {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        /// Files or folders (folders are read recursively).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Threads for the embedder (1 or 2 is best on a laptop).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: Option<u16>,
+    },
+    /// List the sources of a workspace's Codex.
+    List {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+    },
+    /// Remove a source (for teammates too, once synced).
+    Remove {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        source_id: SourceId,
+    },
+    /// Search a workspace's Codex: the best passages, with where they come from.
+    Search {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        /// Passages to return.
+        #[arg(long, short, default_value_t = 5, value_name = "N")]
+        k: usize,
+        /// hybrid (default), vector or keyword.
+        #[arg(long, default_value = "hybrid", value_name = "MODE")]
+        mode: String,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: Option<u16>,
+        /// What to look for.
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+    },
+}
+
+impl CodexCommand {
+    pub(crate) fn threads(&self) -> Option<u16> {
+        match self {
+            Self::Add { threads, .. } | Self::Search { threads, .. } => *threads,
+            Self::List { .. } | Self::Remove { .. } => None,
+        }
+    }
+}
+
+fn load_embedder(models_dir: &Path, threads: Option<usize>) -> Result<Arc<dyn Embedder>, CoreError> {
+    let store = ai::open_models(models_dir)?;
+    let embedder = ai::load_embedder(&store, None, EmbedderOptions { threads: threads.unwrap_or(1).max(1) })?;
+    Ok(Arc::new(embedder))
+}
+
+/// Progress on stderr: a line redrawn in place on a terminal, one line per
+/// file otherwise.
+struct ProgressLine {
+    tty: bool,
+    current: String,
+}
+
+impl ProgressLine {
+    fn new() -> Self {
+        Self { tty: std::io::stderr().is_terminal(), current: String::new() }
+    }
+
+    fn update(&mut self, event: CodexProgress<'_>) {
+        let mut stderr = std::io::stderr().lock();
+        match event {
+            CodexProgress::File { index, n_files, path } => {
+                self.current = format!("[{}/{n_files}] {}", index + 1, path.display());
+                if self.tty {
+                    let _ = write!(stderr, "\r\x1b[2K{}", self.current);
+                } else {
+                    let _ = writeln!(stderr, "{}", self.current);
+                }
+            }
+            CodexProgress::Source { index, n_sources, title } => {
+                self.current = format!("indexing [{}/{n_sources}] {title}", index + 1);
+                if self.tty {
+                    let _ = write!(stderr, "\r\x1b[2K{}", self.current);
+                } else {
+                    let _ = writeln!(stderr, "{}", self.current);
+                }
+            }
+            CodexProgress::Index(rf_codex_progress) => {
+                if self.tty {
+                    let detail = match rf_codex_progress {
+                        rf_core::codex::IndexProgress::Chunked { n_chunks, n_to_embed } => format!("{n_chunks} passages, {n_to_embed} to embed"),
+                        rf_core::codex::IndexProgress::Embedded { done, n_to_embed } => format!("embedded {done}/{n_to_embed}"),
+                    };
+                    let _ = write!(stderr, "\r\x1b[2K{}: {detail}", self.current);
+                }
+            }
+        }
+        let _ = stderr.flush();
+    }
+
+    fn done(&self) {
+        if self.tty && !self.current.is_empty() {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
+
+/// Runs a codex command. Returns a message when some files of an import
+/// failed (the others were imported): the shell exits with code 2.
+pub(crate) async fn run_codex(core: &Core, models_dir: &Path, command: CodexCommand, out: &mut Output) -> Result<Option<String>, CoreError> {
+    match command {
+        CodexCommand::Add { workspace, paths, threads } => {
+            let embedder = load_embedder(models_dir, threads.map(usize::from))?;
+            let mut progress = ProgressLine::new();
+            let reports = core.codex_add(workspace, &paths, embedder, &mut |event| progress.update(event)).await;
+            progress.done();
+            let reports = reports?;
+            let n_failed = reports.iter().filter(|r| matches!(r.outcome, FileOutcome::Failed { .. })).count();
+            out.document(&json!({ "workspace_id": workspace, "files": reports, "n_failed": n_failed }), |text| write_add(text, &reports));
+            Ok((n_failed > 0).then(|| format!("{n_failed} of {} files were not imported (see above); the others were", reports.len())))
+        }
+        CodexCommand::List { workspace } => {
+            let sources = core.codex_list(workspace).await?;
+            out.document(&sources, |text| {
+                if sources.is_empty() {
+                    text.push_str("the Codex is empty: add files with `raptorflow codex add --workspace ID PATH...`\n");
+                }
+                for source in &sources {
+                    let chunks = source.n_chunks.map_or_else(|| "not indexed here yet".to_owned(), |n| format!("{n} passages"));
+                    text.push_str(&format!("{}  {}  ({}, {} characters, {chunks})\n    {}\n", source.source_id, source.title, source.media_type, source.n_chars, source.path));
+                }
+            });
+            Ok(None)
+        }
+        CodexCommand::Remove { workspace, source_id } => {
+            let removed = core.codex_remove(workspace, source_id).await?;
+            out.document(&json!({ "removed": source_id, "path": removed.path, "title": removed.title }), |text| {
+                text.push_str(&format!("removed {source_id} ({})\n", removed.title));
+            });
+            Ok(None)
+        }
+        CodexCommand::Search { workspace, k, mode, threads, query } => {
+            let mode: SearchMode = mode.parse().map_err(CoreError::from)?;
+            let query = query.join(" ");
+            let embedder = load_embedder(models_dir, threads.map(usize::from))?;
+            let mut progress = ProgressLine::new();
+            let options = SearchOptions { mode, k, ..SearchOptions::default() };
+            let passages = core.codex_search(workspace, &query, options, embedder, &mut |event| progress.update(event)).await;
+            progress.done();
+            let passages = passages?;
+            out.document(&passages, |text| {
+                if passages.is_empty() {
+                    text.push_str("no passage matches\n");
+                }
+                for (i, p) in passages.iter().enumerate() {
+                    text.push_str(&format!("{}. {} [{}..{}] score {:.4}\n   {}\n", i + 1, p.title, p.span[0], p.span[1], p.score, p.path));
+                    for line in p.text.lines() {
+                        text.push_str(&format!("   | {line}\n"));
+                    }
+                }
+            });
+            Ok(None)
+        }
+    }
+}
+
+fn write_add(text: &mut String, reports: &[FileReport]) {
+    for report in reports {
+        let path = report.path.display();
+        match &report.outcome {
+            FileOutcome::Added { source_id, n_chunks, n_embedded, .. } => {
+                text.push_str(&format!("added      {path}  ({n_chunks} passages, {n_embedded} embedded) {source_id}\n"));
+            }
+            FileOutcome::Updated { source_id, n_chunks, n_embedded, .. } => {
+                text.push_str(&format!("updated    {path}  ({n_chunks} passages, {n_embedded} embedded) {source_id}\n"));
+            }
+            FileOutcome::Unchanged { source_id, .. } => text.push_str(&format!("unchanged  {path}  {source_id}\n")),
+            FileOutcome::Failed { error } => text.push_str(&format!("FAILED     {path}: {error}\n")),
+        }
+    }
+}
