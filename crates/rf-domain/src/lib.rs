@@ -156,8 +156,9 @@ mod round_trip_tests {
             members in small_map::<UserId, Member>(), brand: BrandCodex,
             campaigns in small_map::<CampaignId, CampaignEntry>(),
             gamification in small_map::<UserId, MemberStats>(),
+            codex in small_map::<SourceId, CodexEntry>(),
         ) -> WorkspaceIndex {
-            WorkspaceIndex { schema, id, name, created_at, members, brand, campaigns, gamification }
+            WorkspaceIndex { schema, id, name, created_at, members, brand, campaigns, gamification, codex }
         }
     }
 
@@ -193,6 +194,22 @@ mod round_trip_tests {
         #[test]
         fn brand_codex_round_trips(a: BrandCodex, b: BrandCodex) {
             check_round_trip(&a, &b);
+        }
+
+        #[test]
+        fn codex_source_round_trips(a: CodexSource, b: CodexSource) {
+            check_round_trip(&a, &b);
+        }
+
+        #[test]
+        fn an_index_written_before_the_codex_reads_with_an_empty_codex(a in workspace_index()) {
+            use automerge::transaction::Transactable;
+            let mut doc = automerge::AutoCommit::new();
+            autosurgeon::reconcile(&mut doc, &a).unwrap();
+            doc.delete(automerge::ROOT, "codex").unwrap();
+            let hydrated: WorkspaceIndex = autosurgeon::hydrate(&doc).unwrap();
+            prop_assert!(hydrated.codex.is_empty());
+            prop_assert_eq!(hydrated.campaigns, a.campaigns);
         }
     }
 
