@@ -89,33 +89,30 @@ impl ProgressLine {
     }
 
     fn update(&mut self, event: CodexProgress<'_>) {
-        let mut stderr = std::io::stderr().lock();
         match event {
-            CodexProgress::File { index, n_files, path } => {
-                self.current = format!("[{}/{n_files}] {}", index + 1, path.display());
-                if self.tty {
-                    let _ = write!(stderr, "\r\x1b[2K{}", self.current);
-                } else {
-                    let _ = writeln!(stderr, "{}", self.current);
-                }
+            CodexProgress::File { index, n_files, path } => self.start(format!("[{}/{n_files}] {}", index + 1, path.display())),
+            CodexProgress::Source { index, n_sources, title } => self.start(format!("indexing [{}/{n_sources}] {title}", index + 1)),
+            CodexProgress::Index(progress) if self.tty => {
+                let detail = match progress {
+                    rf_core::codex::IndexProgress::Chunked { n_chunks, n_to_embed } => format!("{n_chunks} passages, {n_to_embed} to embed"),
+                    rf_core::codex::IndexProgress::Embedded { done, n_to_embed } => format!("embedded {done}/{n_to_embed}"),
+                };
+                let mut stderr = std::io::stderr().lock();
+                let _ = write!(stderr, "\r\x1b[2K{}: {detail}", self.current);
+                let _ = stderr.flush();
             }
-            CodexProgress::Source { index, n_sources, title } => {
-                self.current = format!("indexing [{}/{n_sources}] {title}", index + 1);
-                if self.tty {
-                    let _ = write!(stderr, "\r\x1b[2K{}", self.current);
-                } else {
-                    let _ = writeln!(stderr, "{}", self.current);
-                }
-            }
-            CodexProgress::Index(rf_codex_progress) => {
-                if self.tty {
-                    let detail = match rf_codex_progress {
-                        rf_core::codex::IndexProgress::Chunked { n_chunks, n_to_embed } => format!("{n_chunks} passages, {n_to_embed} to embed"),
-                        rf_core::codex::IndexProgress::Embedded { done, n_to_embed } => format!("embedded {done}/{n_to_embed}"),
-                    };
-                    let _ = write!(stderr, "\r\x1b[2K{}: {detail}", self.current);
-                }
-            }
+            CodexProgress::Index(_) => {}
+        }
+    }
+
+    /// A new file or source: redrawn in place on a terminal, a line otherwise.
+    fn start(&mut self, line: String) {
+        self.current = line;
+        let mut stderr = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(stderr, "\r\x1b[2K{}", self.current);
+        } else {
+            let _ = writeln!(stderr, "{}", self.current);
         }
         let _ = stderr.flush();
     }

@@ -121,7 +121,7 @@ async fn ingest(dir: &Path, embedder: Arc<dyn Embedder>) {
     let ingest = started.elapsed();
 
     // Anchor: the same passages through the embedder alone, batches of 16.
-    let texts: Vec<String> = sqlx_texts(&codex, workspace).await;
+    let texts: Vec<String> = codex.passage_inputs(workspace).await.unwrap();
     let started = Instant::now();
     for batch in texts.chunks(16) {
         let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
@@ -137,11 +137,6 @@ async fn ingest(dir: &Path, embedder: Arc<dyn Embedder>) {
         rate / anchor_rate
     );
     codex.close().await;
-}
-
-/// Every passage's text as embedded (title, blank line, text).
-async fn sqlx_texts(codex: &Codex, workspace: WorkspaceId) -> Vec<String> {
-    codex.passage_inputs(workspace).await.unwrap()
 }
 
 const WORDS: &[&str] = &[

@@ -64,6 +64,9 @@ pub enum CodexError {
     Ai(#[from] rf_ai::AiError),
     #[error("could not split the text into chunks: {0}")]
     Chunking(String),
+    /// Work run off the async runtime (splitting, embedding) did not finish.
+    #[error("a background task of the Codex failed: {0}")]
+    Task(String),
     #[error("invalid search: {0}")]
     InvalidQuery(String),
     #[error("the Codex index is damaged: {0}")]

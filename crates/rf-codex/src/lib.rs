@@ -62,6 +62,14 @@ pub struct IndexedSource {
     pub n_chunks: usize,
 }
 
+impl IndexedSource {
+    /// Whether this is the index of the source's current text, embedded by
+    /// `model_id`: nothing to redo.
+    pub fn is_current(&self, content_hash: &str, model_id: &str) -> bool {
+        self.content_hash == content_hash && self.model_id == model_id
+    }
+}
+
 /// What indexing one source did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IndexReport {
@@ -205,14 +213,13 @@ impl Codex {
         embedder: Arc<dyn Embedder>,
         progress: &mut (dyn FnMut(IndexProgress) + Send),
     ) -> Result<IndexReport> {
-        let text = Arc::new(source.text.clone());
+        let text = source.text.clone();
         let media_type = source.media_type.clone();
         let chunking = self.chunking;
         let splitter = embedder.clone();
-        let text_for_split = text.clone();
-        let spans = tokio::task::spawn_blocking(move || chunk_text(&text_for_split, &media_type, splitter.as_ref(), chunking))
+        let spans = tokio::task::spawn_blocking(move || chunk_text(&text, &media_type, splitter.as_ref(), chunking))
             .await
-            .map_err(|err| CodexError::Chunking(format!("the chunking task failed: {err}")))??;
+            .map_err(|err| CodexError::Task(format!("splitting: {err}")))??;
 
         let model_id = embedder.model_id().to_owned();
         let inputs: Vec<String> = spans.iter().map(|span| embedding_input(&source.title, &span.text)).collect();
@@ -243,7 +250,7 @@ impl Codex {
                 worker.embed(&refs)
             })
             .await
-            .map_err(|err| CodexError::Chunking(format!("the embedding task failed: {err}")))??;
+            .map_err(|err| CodexError::Task(format!("embedding: {err}")))??;
             for (&i, vector) in batch.iter().zip(embedded) {
                 vectors[i] = Some(vector);
             }
@@ -274,7 +281,7 @@ impl Codex {
         .execute(&mut *tx)
         .await?;
         for (chunk_idx, ((span, hash), vector)) in spans.iter().zip(&hashes).zip(&vectors).enumerate() {
-            let vector = vector.as_ref().ok_or_else(|| CodexError::Chunking("a passage was left without a vector".to_owned()))?;
+            let vector = vector.as_ref().ok_or_else(|| CodexError::Task("a passage was left without a vector".to_owned()))?;
             sqlx::query(
                 "INSERT INTO codex_chunks (workspace_id, source_id, chunk_idx, span_start, span_end, title, text, input_hash, model_id, embedding) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -352,8 +359,8 @@ impl Codex {
         let query = query.to_owned();
         let mut vectors = tokio::task::spawn_blocking(move || embedder.embed(&[&query]))
             .await
-            .map_err(|err| CodexError::InvalidQuery(format!("the embedding task failed: {err}")))??;
-        vectors.pop().ok_or_else(|| CodexError::InvalidQuery("the embedder returned no vector".to_owned()))
+            .map_err(|err| CodexError::Task(format!("embedding the query: {err}")))??;
+        vectors.pop().ok_or_else(|| CodexError::Task("the embedder returned no vector for the query".to_owned()))
     }
 
     /// The best passages for `query` in `workspace`.

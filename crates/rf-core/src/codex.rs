@@ -118,7 +118,8 @@ impl Core {
                 },
             };
             if let FileOutcome::Failed { error } = &outcome {
-                tracing::warn!(path = %path.display(), error, "not imported into the Codex");
+                // The caller gets it in the report; a log line would say it twice.
+                tracing::debug!(path = %path.display(), error, "not imported into the Codex");
             }
             reports.push(FileReport { path, outcome });
         }
@@ -145,7 +146,6 @@ impl Core {
 
         let index = self.workspace(workspace_id).await?;
         let existing = index.codex.iter().find(|(_, entry)| entry.path == path_text).map(|(id, entry)| (*id, entry.clone()));
-        let indexed = codex.indexed(workspace_id).await?;
         let now = Timestamp::now();
         let source = CodexSource {
             schema: CodexSource::SCHEMA,
@@ -171,8 +171,8 @@ impl Core {
         };
         let updated = match existing {
             Some((_, old)) if old.content_hash == source.content_hash => {
-                let up_to_date = indexed.get(&source_id).is_some_and(|i| i.content_hash == old.content_hash && i.model_id == embedder.model_id());
-                if !up_to_date {
+                let indexed = codex.indexed(workspace_id).await?;
+                if !indexed.get(&source_id).is_some_and(|i| i.is_current(&old.content_hash, embedder.model_id())) {
                     self.codex_index_source(workspace_id, codex, &source_text_of(&source), embedder, progress).await?;
                 }
                 return Ok(FileOutcome::Unchanged { source_id, title: old.title });
@@ -290,7 +290,7 @@ impl Core {
         let stale: Vec<(SourceId, &CodexEntry)> = index
             .codex
             .iter()
-            .filter(|(id, entry)| !indexed.get(id).is_some_and(|i| i.content_hash == entry.content_hash && i.model_id == embedder.model_id()))
+            .filter(|(id, entry)| !indexed.get(id).is_some_and(|i| i.is_current(&entry.content_hash, embedder.model_id())))
             .map(|(id, entry)| (*id, entry))
             .collect();
         let n_sources = stale.len();
