@@ -75,12 +75,31 @@ string_enum! {
 string_enum! {
     /// How serious a Guardian finding is.
     pub enum FindingSeverity ("finding severity") {
-        /// Worth knowing; does not block.
-        Info => "info",
-        /// Should be fixed before publishing.
-        Warning => "warning",
-        /// Must be fixed: the platform or brand policy forbids it.
-        Blocking => "blocking",
+        /// Should be fixed before publishing; does not stop approval.
+        Warn => "warn",
+        /// Must be fixed: the platform or brand policy forbids it, and the
+        /// asset cannot be approved until it is.
+        Block => "block",
+    }
+}
+
+string_enum! {
+    /// What kind of rule a Guardian finding is about.
+    pub enum FindingCategory ("finding category") {
+        Length => "length",
+        Count => "count",
+        Capitalization => "capitalization",
+        Punctuation => "punctuation",
+        Symbols => "symbols",
+        Emoji => "emoji",
+        Superlative => "superlative",
+        PersonalAttributes => "personal_attributes",
+        RestrictedHealth => "restricted_health",
+        RestrictedFinance => "restricted_finance",
+        SpecialAdCategory => "special_ad_category",
+        BrandBannedTerm => "brand_banned_term",
+        MissingDisclaimer => "missing_disclaimer",
+        BrandVoice => "brand_voice",
     }
 }
 
@@ -202,15 +221,41 @@ pub struct Asset {
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AssetContent {
-    /// Google Ads responsive search ad.
+    /// Google Ads responsive search ad. `paths` are the display path
+    /// segments (missing in documents written before Guardian).
     #[autosurgeon(rename = "google_rsa")]
-    GoogleRsa { headlines: Vec<String>, descriptions: Vec<String>, final_url: String },
-    /// Meta (Facebook/Instagram) ad.
+    GoogleRsa {
+        headlines: Vec<String>,
+        descriptions: Vec<String>,
+        #[autosurgeon(missing = "Vec::new")]
+        #[serde(default)]
+        paths: Vec<String>,
+        final_url: String,
+    },
+    /// Meta (Facebook/Instagram) ad. `special_ad_category` declares a Meta
+    /// Special Ad Category (credit, employment, housing,
+    /// issues_elections_politics) when the ad is in one.
     #[autosurgeon(rename = "meta_ad")]
-    MetaAd { primary_text: String, headline: String, description: String, call_to_action: String },
-    /// LinkedIn sponsored content.
+    MetaAd {
+        primary_text: String,
+        headline: String,
+        description: String,
+        call_to_action: String,
+        #[autosurgeon(missing = "Option::default")]
+        #[serde(default)]
+        special_ad_category: Option<String>,
+    },
+    /// LinkedIn sponsored content (single image). `description` is missing in
+    /// documents written before Guardian.
     #[autosurgeon(rename = "linkedin_ad")]
-    LinkedinAd { intro_text: String, headline: String, call_to_action: String },
+    LinkedinAd {
+        intro_text: String,
+        headline: String,
+        #[autosurgeon(missing = "String::new")]
+        #[serde(default)]
+        description: String,
+        call_to_action: String,
+    },
     /// A post on X.
     #[autosurgeon(rename = "x_post")]
     XPost { text: String },
@@ -261,19 +306,35 @@ pub struct Scene {
     pub seconds: u64,
 }
 
-/// One finding of the Guardian guild about an asset.
+/// One finding of Guardian about an asset.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct GuardianFinding {
+    /// What kind of rule fired.
+    pub category: FindingCategory,
     /// The rule that fired, e.g. `google_ads.headline_length`.
-    pub rule_id: String,
+    pub rule: String,
     /// How serious it is.
     pub severity: FindingSeverity,
-    /// Which field of the asset it concerns, e.g. `headlines[2]`.
+    /// Which field of the asset it concerns, e.g. `headlines[2]`; empty when
+    /// the finding is about the asset as a whole (a missing disclaimer).
     pub field: String,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// Where in the field, in characters of its NFC form; none when the
+    /// finding is about the field or asset as a whole (a count, a missing
+    /// disclaimer).
+    pub span: Option<TextSpan>,
+}
+
+/// A range of characters `[start, end)` in a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct TextSpan {
+    pub start: u64,
+    pub end: u64,
 }
 
 #[cfg(test)]

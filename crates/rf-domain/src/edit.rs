@@ -72,6 +72,16 @@ pub fn put_move<D: Doc>(doc: &mut D, move_id: MoveId, the_move: &Move) -> Result
     Ok(())
 }
 
+/// One asset of a campaign document, if it exists.
+pub fn read_asset<D: ReadDoc>(doc: &D, asset_id: AssetId) -> Result<Option<Asset>, EditError> {
+    let assets = root_map(doc, "assets")?;
+    let key = asset_id.to_string();
+    if doc.get(&assets, key.as_str())?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(autosurgeon::hydrate_prop(doc, &assets, key.as_str())?))
+}
+
 /// Writes one asset of a campaign document.
 pub fn put_asset<D: Doc>(doc: &mut D, asset_id: AssetId, asset: &Asset) -> Result<(), EditError> {
     let assets = root_map(doc, "assets")?;

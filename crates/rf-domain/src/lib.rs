@@ -16,7 +16,7 @@ mod workspace;
 
 pub use campaign::{
     Asset, AssetContent, AssetKind, AssetStatus, Budget, Campaign, CampaignStatus, Channel,
-    FindingSeverity, GuardianFinding, Move, MoveStatus, Scene,
+    FindingCategory, FindingSeverity, GuardianFinding, Move, MoveStatus, Scene, TextSpan,
 };
 pub use error::{DomainError, Result, error_chain};
 pub use codex::{CodexEntry, CodexSource};
@@ -210,6 +210,44 @@ mod round_trip_tests {
             let hydrated: WorkspaceIndex = autosurgeon::hydrate(&doc).unwrap();
             prop_assert!(hydrated.codex.is_empty());
             prop_assert_eq!(hydrated.campaigns, a.campaigns);
+        }
+
+        #[test]
+        fn a_brand_codex_written_before_guardian_reads_with_no_kind_disclaimers(a: BrandCodex) {
+            use automerge::transaction::Transactable;
+            let mut doc = automerge::AutoCommit::new();
+            autosurgeon::reconcile(&mut doc, &a).unwrap();
+            doc.delete(automerge::ROOT, "disclaimers_by_kind").unwrap();
+            let hydrated: BrandCodex = autosurgeon::hydrate(&doc).unwrap();
+            prop_assert!(hydrated.disclaimers_by_kind.is_empty());
+            prop_assert_eq!(hydrated.banned_terms, a.banned_terms);
+        }
+    }
+
+    /// Ad contents stored before Guardian lack the fields it added; they
+    /// read with empty values.
+    #[test]
+    fn ad_contents_written_before_guardian_read_with_defaults() {
+        use automerge::{ReadDoc, transaction::Transactable};
+
+        let contents = [
+            (AssetContent::GoogleRsa { headlines: vec!["h".into()], descriptions: vec![], paths: vec!["p".into()], final_url: "u".into() }, "google_rsa", "paths"),
+            (AssetContent::MetaAd { primary_text: "t".into(), headline: "h".into(), description: "d".into(), call_to_action: "c".into(), special_ad_category: Some("credit".into()) }, "meta_ad", "special_ad_category"),
+            (AssetContent::LinkedinAd { intro_text: "i".into(), headline: "h".into(), description: "d".into(), call_to_action: "c".into() }, "linkedin_ad", "description"),
+        ];
+        for (content, variant, added) in contents {
+            let mut doc = automerge::AutoCommit::new();
+            autosurgeon::reconcile_prop(&mut doc, automerge::ROOT, "content", &content).unwrap();
+            let (_, content_obj) = doc.get(automerge::ROOT, "content").unwrap().unwrap();
+            let (_, fields) = doc.get(&content_obj, variant).unwrap().unwrap();
+            doc.delete(&fields, added).unwrap();
+            let hydrated: AssetContent = autosurgeon::hydrate_prop(&doc, automerge::ROOT, "content").unwrap();
+            match hydrated {
+                AssetContent::GoogleRsa { paths, headlines, .. } => assert!(paths.is_empty() && headlines == ["h"]),
+                AssetContent::MetaAd { special_ad_category, headline, .. } => assert!(special_ad_category.is_none() && headline == "h"),
+                AssetContent::LinkedinAd { description, intro_text, .. } => assert!(description.is_empty() && intro_text == "i"),
+                other => panic!("unexpected {other:?}"),
+            }
         }
     }
 

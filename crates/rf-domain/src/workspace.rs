@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
-use crate::{CampaignId, CampaignStatus, CodexEntry, SourceId, Timestamp, UserId, WorkspaceId, string_enum};
+use crate::{AssetKind, CampaignId, CampaignStatus, CodexEntry, SourceId, Timestamp, UserId, WorkspaceId, string_enum};
 
 string_enum! {
     /// What a member may do in a workspace. Maps onto the sync server's share
@@ -86,8 +86,13 @@ pub struct BrandCodex {
     pub voice: Voice,
     /// Words and phrases that must never appear in copy.
     pub banned_terms: Vec<String>,
-    /// Disclaimers that must accompany copy (legal, financial, medical...).
+    /// Disclaimers that must accompany every asset that carries copy
+    /// (legal, financial, medical...).
     pub required_disclaimers: Vec<String>,
+    /// Disclaimers required on one kind of asset only, e.g. a regulator's
+    /// line on every Meta ad. Missing in documents written before Guardian.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys", missing = "BTreeMap::new")]
+    pub disclaimers_by_kind: BTreeMap<AssetKind, Vec<String>>,
 }
 
 /// The brand's voice: a tone, and lists of what to do and avoid.
