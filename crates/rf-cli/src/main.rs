@@ -5,6 +5,7 @@
 //! 1 for anything else.
 
 mod codex;
+mod guardian;
 mod models;
 mod output;
 mod providers;
@@ -66,6 +67,12 @@ enum Command {
     /// The workspace's knowledge base: import documents, search them with citations.
     #[command(subcommand)]
     Codex(codex::CodexCommand),
+    /// Check ad copy against platform policy and brand rules; list the rules.
+    #[command(subcommand)]
+    Guardian(guardian::GuardianCommand),
+    /// Re-check stored assets and move them through review.
+    #[command(subcommand)]
+    Asset(guardian::AssetCommand),
     /// Embed texts with the local embedding model (prints vectors with --json).
     Embed {
         #[arg(required = true)]
@@ -101,6 +108,11 @@ enum WorkspaceCommand {
     List,
     /// Show a workspace: members, brand codex, campaigns.
     Show { id: WorkspaceId },
+    /// Replace a workspace's brand codex with a JSON file (the `brand`
+    /// object of `workspace show --json`): company, offer, audiences, voice
+    /// {tone, dos, donts}, banned_terms, required_disclaimers,
+    /// disclaimers_by_kind {asset kind: [..]}.
+    SetBrand { id: WorkspaceId, file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,6 +267,12 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         Command::Workspace(WorkspaceCommand::Create { name }) => out.workspace(&core.create_workspace(&name).await?),
         Command::Workspace(WorkspaceCommand::List) => out.workspaces(&core.list_workspaces().await?),
         Command::Workspace(WorkspaceCommand::Show { id }) => out.workspace(&core.workspace(id).await?),
+        Command::Workspace(WorkspaceCommand::SetBrand { id, file }) => {
+            let json = rf_core::guardian::read_input_file(&file)?;
+            out.workspace(&core.update_brand_codex_json(id, &json).await?);
+        }
+        Command::Guardian(command) => guardian::run_guardian(Some(core), command, out).await?,
+        Command::Asset(command) => guardian::run_asset(core, command, out).await?,
         Command::Campaign(CampaignCommand::Create(args)) => {
             let budget = match (args.budget, args.currency) {
                 (Some(amount), Some(currency)) => Some(Budget::parse(&amount, &currency)?),
@@ -412,6 +430,12 @@ fn main() -> ExitCode {
                 Ok(None) => finish(out, Ok(())),
                 Err(err) => finish(out, Err(err)),
             };
+        }
+        // Checking copy needs no data directory unless a workspace's brand
+        // rules are asked for.
+        Command::Guardian(command) if !command.needs_workspace() => {
+            let result = runtime.block_on(guardian::run_guardian(None, command, &mut out));
+            return finish(out, result);
         }
         _ => cli,
     };

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rf_domain::{
     Asset, AssetContent, AssetId, AssetStatus, Budget, Campaign, CampaignEntry, CampaignId,
     CampaignStatus, Channel, DomainError, DueDate, Move, MoveId, MoveStatus, Timestamp, UserId,
-    WorkspaceId, edit, validate_name, validate_text,
+    WorkspaceId, WorkspaceIndex, edit, validate_name, validate_text,
 };
 use rf_store::{DocId, EntityKind, EntityLocation};
 use serde::Serialize;
@@ -63,6 +63,10 @@ pub(crate) fn validate_budget(budget: &Budget) -> Result<()> {
 
 fn move_not_found(move_id: MoveId) -> CoreError {
     CoreError::NotFound { what: "move", id: move_id.to_string(), hint: " (see `raptorflow campaign show`)" }
+}
+
+pub(crate) fn asset_not_found(asset_id: AssetId) -> CoreError {
+    CoreError::NotFound { what: "asset", id: asset_id.to_string(), hint: " (see `raptorflow campaign show`)" }
 }
 
 fn campaign_not_found(campaign_id: CampaignId) -> CoreError {
@@ -180,7 +184,8 @@ impl Core {
         Ok((campaign_id, updated))
     }
 
-    /// Adds an asset to a campaign, optionally attached to one of its moves.
+    /// Adds an asset to a campaign, optionally attached to one of its moves,
+    /// with Guardian's findings on it.
     pub async fn add_asset(
         &self,
         campaign_id: CampaignId,
@@ -188,15 +193,12 @@ impl Core {
         content: AssetContent,
     ) -> Result<AssetId> {
         validate_asset_content(&content)?;
-        let doc_id = self.campaign_doc(campaign_id).await?;
+        let (workspace, doc_id) = self.campaign_home(campaign_id).await?;
+        // Guardian checks every asset as it is written, so its findings are
+        // there before anyone reviews it.
+        let findings = self.guardian_findings(&workspace.brand, &content)?;
         let asset_id = AssetId::new();
-        let asset = Asset {
-            move_id,
-            content,
-            status: AssetStatus::Draft,
-            findings: Vec::new(),
-            created_at: Timestamp::now(),
-        };
+        let asset = Asset { move_id, content, status: AssetStatus::Draft, findings, created_at: Timestamp::now() };
         let workspace_id = self
             .docs
             .change(&doc_id, format!("add asset {asset_id}"), move |tx| {
@@ -225,18 +227,25 @@ impl Core {
 
     /// The document of a campaign, from the cache or by scanning workspace indexes.
     pub(crate) async fn campaign_doc(&self, campaign_id: CampaignId) -> Result<DocId> {
+        Ok(self.campaign_home(campaign_id).await?.1)
+    }
+
+    /// The workspace and document of a campaign.
+    pub(crate) async fn campaign_home(&self, campaign_id: CampaignId) -> Result<(WorkspaceIndex, DocId)> {
         let key = campaign_id.to_string();
         if let Some(location) = self.catalog.location(&key, EntityKind::Campaign).await?
             && let Ok(workspace_id) = location.workspace_id.parse::<WorkspaceId>()
             && let Ok(index) = self.workspace(workspace_id).await
             && let Some(entry) = index.campaigns.get(&campaign_id)
         {
-            return Ok(entry.document.parse()?);
+            let doc_id = entry.document.parse()?;
+            return Ok((index, doc_id));
         }
         for index in self.workspace_indexes().await? {
             if let Some(entry) = index.campaigns.get(&campaign_id) {
                 self.remember(key, EntityKind::Campaign, index.id, campaign_id).await;
-                return Ok(entry.document.parse()?);
+                let doc_id = entry.document.parse()?;
+                return Ok((index, doc_id));
             }
         }
         Err(campaign_not_found(campaign_id))
@@ -244,53 +253,74 @@ impl Core {
 
     /// The campaign holding a move, from the cache or by scanning every campaign.
     async fn locate_move(&self, move_id: MoveId) -> Result<CampaignId> {
-        let key = move_id.to_string();
-        if let Some(location) = self.catalog.location(&key, EntityKind::Move).await?
+        self.locate(&move_id.to_string(), EntityKind::Move).await?.ok_or_else(|| move_not_found(move_id))
+    }
+
+    /// The campaign holding an asset, from the cache or by scanning every campaign.
+    pub(crate) async fn locate_asset(&self, asset_id: AssetId) -> Result<CampaignId> {
+        self.locate(&asset_id.to_string(), EntityKind::Asset).await?.ok_or_else(|| asset_not_found(asset_id))
+    }
+
+    /// The campaign holding a move or asset. On a cache miss (the entity may
+    /// have arrived by sync or import, or the cache may be new) every
+    /// campaign is scanned, and everything seen on the way is recorded.
+    async fn locate(&self, key: &str, kind: EntityKind) -> Result<Option<CampaignId>> {
+        if let Some(location) = self.catalog.location(key, kind).await?
             && let Ok(campaign_id) = location.campaign_id.parse::<CampaignId>()
         {
-            return Ok(campaign_id);
+            return Ok(Some(campaign_id));
         }
-        // A cache miss: the move may have arrived by sync or import, or the
-        // cache may be new. Scan, and record everything seen on the way.
         let mut found = None;
         let mut seen = Vec::new();
         for index in self.workspace_indexes().await? {
             for (campaign_id, entry) in &index.campaigns {
                 let campaign: Campaign = self.docs.read(&entry.document.parse()?, CAMPAIGN).await?;
                 let location = EntityLocation { workspace_id: index.id.to_string(), campaign_id: campaign_id.to_string() };
-                for id in campaign.moves.keys() {
-                    if *id == move_id {
+                let ids = campaign
+                    .moves
+                    .keys()
+                    .map(|id| (id.to_string(), EntityKind::Move))
+                    .chain(campaign.assets.keys().map(|id| (id.to_string(), EntityKind::Asset)));
+                for (id, id_kind) in ids {
+                    if id == key && id_kind == kind {
                         found = Some(*campaign_id);
                     }
-                    seen.push((id.to_string(), EntityKind::Move, location.clone()));
+                    seen.push((id, id_kind, location.clone()));
                 }
             }
         }
         if let Err(err) = self.catalog.set_locations(&seen).await {
             tracing::warn!(error = %err, "could not update the entity location cache");
         }
-        found.ok_or_else(|| move_not_found(move_id))
+        Ok(found)
     }
 }
 
 /// Checks the free text of an asset against the domain limits.
 fn validate_asset_content(content: &AssetContent) -> Result<()> {
     let texts: Vec<(&'static str, &String)> = match content {
-        AssetContent::GoogleRsa { headlines, descriptions, final_url } => headlines
+        AssetContent::GoogleRsa { headlines, descriptions, paths, final_url } => headlines
             .iter()
             .map(|h| ("headline", h))
             .chain(descriptions.iter().map(|d| ("description", d)))
+            .chain(paths.iter().map(|p| ("display path", p)))
             .chain([("final url", final_url)])
             .collect(),
-        AssetContent::MetaAd { primary_text, headline, description, call_to_action } => vec![
+        AssetContent::MetaAd { primary_text, headline, description, call_to_action, special_ad_category } => [
             ("primary text", primary_text),
             ("headline", headline),
             ("description", description),
             ("call to action", call_to_action),
+        ]
+        .into_iter()
+        .chain(special_ad_category.iter().map(|c| ("special ad category", c)))
+        .collect(),
+        AssetContent::LinkedinAd { intro_text, headline, description, call_to_action } => vec![
+            ("intro text", intro_text),
+            ("headline", headline),
+            ("description", description),
+            ("call to action", call_to_action),
         ],
-        AssetContent::LinkedinAd { intro_text, headline, call_to_action } => {
-            vec![("intro text", intro_text), ("headline", headline), ("call to action", call_to_action)]
-        }
         AssetContent::XPost { text } | AssetContent::LinkedinPost { text } => vec![("text", text)],
         AssetContent::Email { subject, preheader, body } => {
             vec![("subject", subject), ("preheader", preheader), ("body", body)]

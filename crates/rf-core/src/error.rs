@@ -47,6 +47,18 @@ pub enum CoreError {
     /// The Codex's local index failed, or a search was malformed.
     #[error(transparent)]
     Codex(rf_codex::CodexError),
+
+    /// An input file (an asset, a brand codex) that cannot be read.
+    #[error("cannot read {}: {reason}", path.display())]
+    InputFile { path: PathBuf, reason: String },
+    /// Guardian could not check: a malformed asset, or policy packs that
+    /// do not load.
+    #[error(transparent)]
+    Guardian(#[from] rf_guardian::GuardianError),
+    /// Guardian blocks the asset, so it cannot take the status asked for.
+    /// The findings are stored on the asset.
+    #[error("asset {asset} cannot be set to {status}: Guardian blocks it. Fix these and try again:{findings}")]
+    Blocked { asset: String, status: String, findings: String },
 }
 
 impl From<rf_codex::CodexError> for CoreError {
@@ -98,11 +110,20 @@ impl CoreError {
     /// Which class of error this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::Invalid(_) | CoreError::Import { .. } | CoreError::CodexFile { .. } => ErrorKind::InvalidInput,
+            CoreError::Invalid(_) | CoreError::Import { .. } | CoreError::CodexFile { .. } | CoreError::InputFile { .. } => {
+                ErrorKind::InvalidInput
+            }
             CoreError::Codex(rf_codex::CodexError::InvalidQuery(_)) => ErrorKind::InvalidInput,
             CoreError::Codex(_) => ErrorKind::Storage,
             CoreError::NotFound { .. } => ErrorKind::NotFound,
-            CoreError::AlreadyExists { .. } => ErrorKind::Conflict,
+            CoreError::AlreadyExists { .. } | CoreError::Blocked { .. } => ErrorKind::Conflict,
+            CoreError::Guardian(err) => {
+                use rf_guardian::GuardianError as G;
+                match err {
+                    G::InvalidAsset { .. } | G::UnknownPlatform(_) | G::Brand(_) => ErrorKind::InvalidInput,
+                    G::Pack { .. } | G::PackDirectory { .. } => ErrorKind::Storage,
+                }
+            }
             CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,
             CoreError::Ai(err) => {
                 use rf_ai::AiError as A;

@@ -8,6 +8,7 @@
 pub mod ai;
 mod campaigns;
 pub mod codex;
+pub mod guardian;
 pub mod providers;
 mod error;
 mod sample;

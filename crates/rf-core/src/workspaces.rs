@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use rf_domain::{
-    BrandCodex, Member, MemberStats, Role, Timestamp, WorkspaceId, WorkspaceIndex, validate_name,
+    BrandCodex, DomainError, Member, MemberStats, Role, Timestamp, WorkspaceId, WorkspaceIndex, validate_name,
     validate_text,
 };
 use rf_store::DocId;
@@ -45,7 +45,7 @@ pub(crate) fn validate_brand_codex(codex: &BrandCodex) -> Result<()> {
         ("brand banned term", &codex.banned_terms),
         ("brand required disclaimer", &codex.required_disclaimers),
     ];
-    for (field, items) in lists {
+    for (field, items) in lists.into_iter().chain(codex.disclaimers_by_kind.values().map(|v| ("brand required disclaimer", v))) {
         for item in items {
             validate_text(field, item)?;
         }
@@ -127,6 +127,18 @@ impl Core {
             stats.push(self.docs.storage_stats(&entry.document.parse()?).await?);
         }
         Ok(stats)
+    }
+
+    /// Replaces the brand codex of a workspace with one given as JSON (the
+    /// `brand` object `workspace show --json` prints). A malformed codex
+    /// names the place of the problem and changes nothing.
+    pub async fn update_brand_codex_json(&self, workspace_id: WorkspaceId, json: &str) -> Result<WorkspaceIndex> {
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        let codex: BrandCodex = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+            let at = err.path().to_string();
+            DomainError::Invalid { field: "brand codex", reason: format!("at `{at}`: {}", err.into_inner()) }
+        })?;
+        self.update_brand_codex(workspace_id, codex).await
     }
 
     /// Replaces the brand codex of a workspace.

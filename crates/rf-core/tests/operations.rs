@@ -3,7 +3,7 @@
 
 use rf_core::{
     Core, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove,
-    domain::{AssetContent, BrandCodex, Channel, MoveId, MoveStatus, Voice},
+    domain::{AssetContent, AssetKind, BrandCodex, Channel, MoveId, MoveStatus, Voice},
 };
 
 fn user() -> LocalUser {
@@ -37,6 +37,7 @@ async fn brand_codex_updates_are_validated_and_persist() {
         voice: Voice { tone: "precise, calm".into(), dos: vec!["show numbers".into()], donts: vec!["hype".into()] },
         banned_terms: vec!["revolutionary".into()],
         required_disclaimers: vec!["Past results do not guarantee future results.".into()],
+        disclaimers_by_kind: [(AssetKind::MetaAd, vec!["Capital at risk.".into()])].into(),
     };
     core.update_brand_codex(ws.id, codex.clone()).await.unwrap();
 

@@ -1,0 +1,171 @@
+//! `raptorflow guardian`: check ad copy against the platforms' policy packs
+//! and a workspace's brand rules, and list the rules; `raptorflow asset`:
+//! re-check a stored asset and move it through review.
+
+use std::{io::Read, path::PathBuf};
+
+use clap::Subcommand;
+use rf_core::{
+    Core, CoreError,
+    guardian::{self, Platform, Report, RuleInfo},
+};
+use rf_domain::{Asset, AssetId, AssetStatus, CampaignId, GuardianFinding, WorkspaceId};
+use serde_json::json;
+
+use crate::output::Output;
+
+fn platform(text: &str) -> Result<Platform, String> {
+    text.parse().map_err(|err: rf_core::guardian::GuardianError| err.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GuardianCommand {
+    /// Check an asset given as JSON. Exits 0 whenever the check ran, whatever
+    /// the verdict; 2 for input that is not a valid asset.
+    ///
+    /// google-ads: {"headlines": [..], "descriptions": [..], "paths": [..]};
+    /// meta: {"primary_text", "headline", "description", "special_ad_category"?};
+    /// linkedin: {"intro", "headline", "description"}; x: {"text"}.
+    Check {
+        /// google-ads, meta, linkedin or x.
+        #[arg(long, value_name = "PLATFORM", value_parser = platform)]
+        platform: Platform,
+        /// Also apply this workspace's brand rules (banned terms,
+        /// disclaimers, voice).
+        #[arg(long, value_name = "ID")]
+        workspace: Option<WorkspaceId>,
+        /// The asset as a JSON file, or - for stdin.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the loaded rules with where each is published.
+    Rules {
+        /// Only the rules that apply to this platform.
+        #[arg(long, value_name = "PLATFORM", value_parser = platform)]
+        platform: Option<Platform>,
+    },
+}
+
+impl GuardianCommand {
+    /// Whether the command needs the data directory (for a workspace's brand).
+    pub(crate) fn needs_workspace(&self) -> bool {
+        matches!(self, GuardianCommand::Check { workspace: Some(_), .. })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AssetCommand {
+    /// Run Guardian on a stored asset again (after the brand codex changed)
+    /// and store its findings.
+    Check { asset_id: AssetId },
+    /// Set an asset's review status: draft, in_review, changes_requested,
+    /// approved or published. Guardian checks it first; approved and
+    /// published are refused while a finding blocks.
+    SetStatus { asset_id: AssetId, status: AssetStatus },
+}
+
+fn read_asset_json(file: &std::path::Path) -> Result<String, CoreError> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().take(guardian::MAX_INPUT_BYTES + 1).read_to_string(&mut text).map_err(|err| {
+            CoreError::InputFile { path: PathBuf::from("stdin"), reason: err.to_string() }
+        })?;
+        if text.len() as u64 > guardian::MAX_INPUT_BYTES {
+            return Err(CoreError::InputFile {
+                path: PathBuf::from("stdin"),
+                reason: format!("more than {} bytes; an asset is smaller", guardian::MAX_INPUT_BYTES),
+            });
+        }
+        return Ok(text);
+    }
+    guardian::read_input_file(file)
+}
+
+/// `guardian check` and `guardian rules`; `core` is open only when a
+/// workspace is named.
+pub(crate) async fn run_guardian(core: Option<&Core>, command: GuardianCommand, out: &mut Output) -> Result<(), CoreError> {
+    match command {
+        GuardianCommand::Check { platform, workspace, file } => {
+            let json = read_asset_json(&file)?;
+            let report = match (core, workspace) {
+                (Some(core), workspace) => core.guardian_check(platform, &json, workspace).await?,
+                (None, _) => guardian::check_copy(platform, &json)?,
+            };
+            out.document(&report, |text| write_report(text, &report));
+        }
+        GuardianCommand::Rules { platform } => {
+            let rules = guardian::rules(platform)?;
+            out.document(&rules, |text| write_rules(text, &rules));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Output) -> Result<(), CoreError> {
+    let (campaign_id, asset_id, asset) = match command {
+        AssetCommand::Check { asset_id } => {
+            let (campaign_id, asset, _) = core.check_asset(asset_id).await?;
+            (campaign_id, asset_id, asset)
+        }
+        AssetCommand::SetStatus { asset_id, status } => {
+            let (campaign_id, asset) = core.set_asset_status(asset_id, status).await?;
+            (campaign_id, asset_id, asset)
+        }
+    };
+    write_asset(out, campaign_id, asset_id, &asset);
+    Ok(())
+}
+
+fn write_asset(out: &mut Output, campaign_id: CampaignId, asset_id: AssetId, asset: &Asset) {
+    let verdict = rf_core::guardian::Verdict::of(&asset.findings);
+    let value = json!({
+        "id": asset_id,
+        "campaign_id": campaign_id,
+        "kind": asset.content.kind(),
+        "status": asset.status,
+        "verdict": verdict,
+        "findings": asset.findings,
+    });
+    out.document(&value, |text| {
+        text.push_str(&format!("{asset_id}  {}  {}\n", asset.content.kind(), asset.status));
+        write_findings(text, verdict.as_str(), &asset.findings);
+    });
+}
+
+fn write_report(text: &mut String, report: &Report) {
+    write_findings(text, report.verdict.as_str(), &report.findings);
+}
+
+fn write_findings(text: &mut String, verdict: &str, findings: &[GuardianFinding]) {
+    let n = findings.len();
+    text.push_str(&format!("verdict: {verdict} ({n} finding{})\n", if n == 1 { "" } else { "s" }));
+    for finding in findings {
+        let place = match (&finding.field[..], finding.span) {
+            ("", _) => "(whole asset)".to_owned(),
+            (field, Some(span)) => format!("{field} [{}..{})", span.start, span.end),
+            (field, None) => field.to_owned(),
+        };
+        text.push_str(&format!(
+            "  {:<5}  {place}  {}\n         {}\n",
+            finding.severity.as_str(),
+            finding.rule,
+            finding.message
+        ));
+    }
+}
+
+fn write_rules(text: &mut String, rules: &[RuleInfo]) {
+    for rule in rules {
+        let fields = if rule.fields.is_empty() { "all text".to_owned() } else { rule.fields.join(", ") };
+        text.push_str(&format!(
+            "{:<40} {:<5} {:<20} {:<12} fields: {fields}\n    {} (checked {})\n",
+            rule.id,
+            rule.severity.as_str(),
+            rule.category.as_str(),
+            rule.platforms.join(","),
+            rule.source,
+            rule.checked
+        ));
+    }
+    text.push_str(&format!("{} rules\n", rules.len()));
+}

@@ -1,0 +1,141 @@
+//! Guardian in the application: checks copy handed in by a shell against the
+//! policy packs and a workspace's brand codex, and checks every stored asset
+//! when it is added, re-checked or moved towards approval, keeping the
+//! findings on the asset. An asset with a blocking finding cannot be
+//! approved or published.
+
+use std::sync::OnceLock;
+
+use rf_domain::{
+    Asset, AssetContent, AssetId, AssetStatus, BrandCodex, CampaignId, FindingSeverity, GuardianFinding, WorkspaceId,
+    edit,
+};
+pub use rf_guardian::{GuardianError, Platform, Report, RuleInfo, Verdict};
+use rf_guardian::{BrandRules, Guardian};
+
+use crate::{Core, CoreError, Result, campaigns::asset_not_found};
+
+/// The shipped policy packs, loaded and validated once per process.
+pub fn policy() -> Result<&'static Guardian> {
+    static POLICY: OnceLock<std::result::Result<Guardian, rf_guardian::GuardianError>> = OnceLock::new();
+    POLICY.get_or_init(Guardian::builtin).as_ref().map_err(|err| CoreError::Guardian(err.clone()))
+}
+
+/// Checks an asset given as JSON against the platform's rules and the
+/// rules for every platform, without any brand rules (no workspace).
+pub fn check_copy(platform: Platform, json: &str) -> Result<Report> {
+    let policy = policy()?;
+    Ok(policy.check(&policy.parse_asset(platform, json)?, &BrandRules::none()))
+}
+
+/// The loaded rules, all or those that apply to one platform.
+pub fn rules(platform: Option<Platform>) -> Result<Vec<RuleInfo>> {
+    Ok(policy()?.rules(platform).into_iter().cloned().collect())
+}
+
+/// Largest asset or brand codex file a shell hands in.
+pub const MAX_INPUT_BYTES: u64 = 4 << 20;
+
+/// Reads a small UTF-8 input file (an asset or brand codex as JSON). A
+/// missing, oversized or non-UTF-8 file is bad input, named by its path.
+pub fn read_input_file(path: &std::path::Path) -> Result<String> {
+    let bad = |reason: String| CoreError::InputFile { path: path.to_owned(), reason };
+    let len = std::fs::metadata(path).map_err(|err| bad(err.to_string()))?.len();
+    if len > MAX_INPUT_BYTES {
+        return Err(bad(format!("the file is {len} bytes; an input file is at most {MAX_INPUT_BYTES}")));
+    }
+    let bytes = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
+    String::from_utf8(bytes).map_err(|err| bad(format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to())))
+}
+
+/// A status that needs Guardian's consent.
+fn needs_a_pass(status: AssetStatus) -> bool {
+    matches!(status, AssetStatus::Approved | AssetStatus::Published)
+}
+
+/// The blocking findings, one per line, for an error message.
+fn describe_blocks(findings: &[GuardianFinding]) -> String {
+    findings
+        .iter()
+        .filter(|f| f.severity == FindingSeverity::Block)
+        .map(|f| {
+            let field = if f.field.is_empty() { String::new() } else { format!(" {}:", f.field) };
+            format!("\n  [{}]{field} {}", f.rule, f.message)
+        })
+        .collect()
+}
+
+impl Core {
+    /// Checks an asset given as JSON for `platform`, with the brand rules of
+    /// `workspace` when one is named.
+    pub async fn guardian_check(&self, platform: Platform, json: &str, workspace: Option<WorkspaceId>) -> Result<Report> {
+        let policy = policy()?;
+        let asset = policy.parse_asset(platform, json)?;
+        let brand = match workspace {
+            Some(workspace_id) => BrandRules::new(&self.workspace(workspace_id).await?.brand)?,
+            None => BrandRules::none(),
+        };
+        Ok(policy.check(&asset, &brand))
+    }
+
+    /// Guardian's findings on a stored asset's content under a brand codex.
+    pub(crate) fn guardian_findings(&self, brand: &BrandCodex, content: &AssetContent) -> Result<Vec<GuardianFinding>> {
+        let policy = policy()?;
+        let asset = rf_guardian::Asset::from_content(content);
+        policy.check_declaration(&asset)?;
+        Ok(policy.check(&asset, &BrandRules::new(brand)?).findings)
+    }
+
+    /// Checks a stored asset again (the brand codex or the packs may have
+    /// changed since it was written) and stores the findings on it.
+    pub async fn check_asset(&self, asset_id: AssetId) -> Result<(CampaignId, Asset, Report)> {
+        let (campaign_id, asset) = self.recheck_asset(asset_id, None).await?;
+        let report = Report { verdict: Verdict::of(&asset.findings), findings: asset.findings.clone() };
+        Ok((campaign_id, asset, report))
+    }
+
+    /// Sets an asset's review status. Guardian checks the asset first and
+    /// the findings are stored either way; approving or publishing is
+    /// refused while any finding blocks.
+    pub async fn set_asset_status(&self, asset_id: AssetId, status: AssetStatus) -> Result<(CampaignId, Asset)> {
+        let (campaign_id, asset) = self.recheck_asset(asset_id, Some(status)).await?;
+        if needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block {
+            return Err(CoreError::Blocked {
+                asset: asset_id.to_string(),
+                status: status.to_string(),
+                findings: describe_blocks(&asset.findings),
+            });
+        }
+        Ok((campaign_id, asset))
+    }
+
+    /// Runs Guardian on a stored asset, stores its findings and, when the
+    /// asset may take it, the new status, in one change.
+    async fn recheck_asset(&self, asset_id: AssetId, status: Option<AssetStatus>) -> Result<(CampaignId, Asset)> {
+        let campaign_id = self.locate_asset(asset_id).await?;
+        let (workspace, doc_id) = self.campaign_home(campaign_id).await?;
+        let policy = policy()?;
+        let brand = BrandRules::new(&workspace.brand)?;
+        let message = match status {
+            Some(status) => format!("check asset {asset_id} and set its status to {status}"),
+            None => format!("check asset {asset_id}"),
+        };
+        let asset = self
+            .docs
+            .change(&doc_id, message, move |tx| {
+                let mut asset = edit::read_asset(tx, asset_id)?.ok_or_else(|| asset_not_found(asset_id))?;
+                let checked = rf_guardian::Asset::from_content(&asset.content);
+                policy.check_declaration(&checked)?;
+                asset.findings = policy.check(&checked, &brand).findings;
+                if let Some(status) = status
+                    && !(needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block)
+                {
+                    asset.status = status;
+                }
+                edit::put_asset(tx, asset_id, &asset)?;
+                Ok::<_, CoreError>(asset)
+            })
+            .await?;
+        Ok((campaign_id, asset))
+    }
+}
