@@ -259,7 +259,9 @@ pub(crate) fn symbols_as_letters(
             while at(last + 1).is_some_and(|d| digits.contains(d)) {
                 last += 1;
             }
-            if at(k - 1).is_some_and(char::is_lowercase) && at(last + 1).is_some_and(char::is_lowercase) {
+            let (before, after) = (at(k - 1), at(last + 1));
+            let letters = before.is_some_and(char::is_alphabetic) && after.is_some_and(char::is_alphabetic);
+            if letters && (before.is_some_and(char::is_lowercase) || after.is_some_and(char::is_lowercase)) {
                 found.push(word_around(text, chars[k].0));
             }
             k = last + 1;
@@ -282,10 +284,11 @@ pub(crate) fn symbols_as_letters(
     found
 }
 
-/// The run of non-space characters around a byte offset.
+/// The run of non-space characters around a byte offset, within its field.
 fn word_around(text: &str, offset: usize) -> Range<usize> {
-    let start = text[..offset].rfind(char::is_whitespace).map_or(0, |i| i + 1);
-    let end = text[offset..].find(char::is_whitespace).map_or(text.len(), |i| offset + i);
+    let gap = |c: char| c.is_whitespace() || c == SEPARATOR;
+    let start = text[..offset].rfind(gap).map_or(0, |i| i + 1);
+    let end = text[offset..].find(gap).map_or(text.len(), |i| offset + i);
     let token = &text[start..end];
     // Leave sentence punctuation around the word out of the span.
     let trimmed_start = start + (token.len() - token.trim_start_matches(['(', '"', '\'']).len());
@@ -293,7 +296,9 @@ fn word_around(text: &str, offset: usize) -> Range<usize> {
     if trimmed_start < trimmed_end { trimmed_start..trimmed_end } else { start..end }
 }
 
-/// Bullets, and asterisks that emphasise rather than point to a condition.
+/// Bullets, and asterisks that emphasise ("*free*", "**", a lone "*" used
+/// as a bullet) rather than point to a condition ("5* hotel", "shipping*",
+/// "*On orders over $30").
 pub(crate) fn emphasis_symbols(text: &str, chars: &[(usize, char)], bullets: &CharSet) -> Vec<Range<usize>> {
     if !bullets.may_occur_in(text) && !text.contains('*') {
         return Vec::new();
@@ -313,21 +318,21 @@ pub(crate) fn emphasis_symbols(text: &str, chars: &[(usize, char)], bullets: &Ch
             let previous = k.checked_sub(1).map(|p| chars[p].1);
             let next = chars.get(last + 1).map(|(_, c)| *c);
             let doubled = last > k;
-            let starts_a_word = next.is_some_and(is_word_char);
             let blank = |c: char| c.is_whitespace() || c == SEPARATOR;
             let as_a_bullet = previous.is_none_or(blank) && next.is_none_or(blank);
-            if doubled || starts_a_word || as_a_bullet {
-                // Take in the emphasised word and a closing asterisk.
-                let mut end = last;
-                if starts_a_word {
-                    while chars.get(end + 1).is_some_and(|(_, c)| is_word_char(*c)) {
-                        end += 1;
-                    }
-                    if chars.get(end + 1).is_some_and(|(_, c)| *c == '*') {
-                        end += 1;
-                    }
-                }
-                found.push(offset..end_of(end));
+            // "*free*": a word wrapped in asterisks. A single asterisk before
+            // words ("*On orders over $30") is a footnote marker.
+            let mut word_end = last;
+            while chars.get(word_end + 1).is_some_and(|(_, c)| is_word_char(*c)) {
+                word_end += 1;
+            }
+            let wraps_a_word = word_end > last && chars.get(word_end + 1).is_some_and(|(_, c)| *c == '*');
+            if doubled || as_a_bullet {
+                found.push(offset..end_of(last));
+            } else if wraps_a_word {
+                found.push(offset..end_of(word_end + 1));
+                k = word_end + 2;
+                continue;
             }
             k = last + 1;
             continue;
@@ -437,13 +442,13 @@ mod tests {
         let check = |text: &str, expected: &[&str]| {
             assert_eq!(show(text, symbols_as_letters(text, &chars(text), &digits, &symbols)), expected, "{text}");
         };
-        check("Fresh fl0wers, ca$h and fl@wers.", &["fl0wers", "ca$h", "fl@wers"]);
+        check("Fresh fl0wers, ca$h, C0ffee and fl@wers.", &["fl0wers", "ca$h", "C0ffee", "fl@wers"]);
         check("B2B Web3 MP3 hello@acme.com 24/7 x86", &[]);
         let bullets = CharSet::new(['•', '★']);
         let emph = |text: &str| show(text, emphasis_symbols(text, &chars(text), &bullets)).join("|");
-        assert_eq!(emph("5* hotel, free shipping* today"), "");
+        assert_eq!(emph("5* hotel, free shipping* today. *On orders over $30"), "");
         assert_eq!(emph("*FREE* gift"), "*FREE*");
-        assert_eq!(emph("** Sale • fast ★"), "**|•|★");
+        assert_eq!(emph("** Sale • fast ★ * new"), "**|•|★|*");
     }
 
     #[test]
