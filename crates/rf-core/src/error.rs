@@ -121,7 +121,7 @@ impl CoreError {
                 use rf_guardian::GuardianError as G;
                 match err {
                     G::InvalidAsset { .. } | G::UnknownPlatform(_) | G::Brand(_) => ErrorKind::InvalidInput,
-                    G::Pack { .. } | G::PackDirectory { .. } => ErrorKind::Storage,
+                    G::Pack { .. } => ErrorKind::Storage,
                 }
             }
             CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,

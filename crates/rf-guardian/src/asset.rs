@@ -179,6 +179,20 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 impl Asset {
+    /// An asset of `kind` with no fields yet.
+    fn empty(kind: AssetKind) -> Asset {
+        Asset {
+            kind,
+            platform: Platform::of_kind(kind),
+            fields: Vec::new(),
+            lists: Vec::new(),
+            special_ad_category: None,
+            joined: String::new(),
+            starts: Vec::new(),
+            chars: Vec::new(),
+        }
+    }
+
     /// Reads an asset of `platform` from its JSON. Every problem names the
     /// field: a missing or unknown field, a wrong type, a text too long to
     /// be copy.
@@ -220,16 +234,7 @@ impl Asset {
             }
             Ok(nfc(text))
         };
-        let mut asset = Asset {
-            kind: platform.asset_kind(),
-            platform: Some(platform),
-            fields: Vec::new(),
-            lists: Vec::new(),
-            special_ad_category: None,
-            joined: String::new(),
-            starts: Vec::new(),
-            chars: Vec::new(),
-        };
+        let mut asset = Asset::empty(platform.asset_kind());
         for spec in specs {
             let Some(value) = object.get(spec.name) else {
                 if spec.required {
@@ -295,17 +300,7 @@ impl Asset {
     /// field names (a LinkedIn ad's `intro_text` is `intro`); other kinds
     /// keep their own, and only the rules for every platform apply to them.
     pub fn from_content(content: &AssetContent) -> Asset {
-        let kind = content.kind();
-        let mut asset = Asset {
-            kind,
-            platform: Platform::of_kind(kind),
-            fields: Vec::new(),
-            lists: Vec::new(),
-            special_ad_category: None,
-            joined: String::new(),
-            starts: Vec::new(),
-            chars: Vec::new(),
-        };
+        let mut asset = Asset::empty(content.kind());
         let mut one = |group: &'static str, text: &str| {
             asset.fields.push(Field { group, index: None, text: nfc(text) });
         };

@@ -8,9 +8,6 @@ pub enum GuardianError {
     /// pack as a whole.
     #[error("policy pack {pack}{}: {reason}", rule_suffix(.rule))]
     Pack { pack: String, rule: String, reason: String },
-    /// A policy pack directory could not be read.
-    #[error("could not read policy packs from {path}: {reason}")]
-    PackDirectory { path: String, reason: String },
     /// The asset handed to Guardian is malformed. `field` is the JSON path
     /// of the problem (`headlines[2]`), empty for the document as a whole.
     #[error("invalid {platform} asset{}: {reason}", field_suffix(.field))]

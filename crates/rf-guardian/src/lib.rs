@@ -16,7 +16,7 @@ mod error;
 mod pack;
 mod scan;
 
-use std::{collections::HashSet, ops::Range, path::Path};
+use std::{collections::HashSet, ops::Range};
 
 use rf_domain::{FindingSeverity, GuardianFinding, TextSpan};
 use serde::Serialize;
@@ -164,27 +164,6 @@ impl Guardian {
         special_categories.sort();
         special_categories.dedup();
         Ok(Guardian { rules, by_platform, special_categories })
-    }
-
-    /// Every `*.toml` pack in a directory, in name order.
-    pub fn from_dir(dir: &Path) -> Result<Guardian> {
-        let unreadable = |reason: String| GuardianError::PackDirectory { path: dir.display().to_string(), reason };
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|err| unreadable(err.to_string()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(unreadable("no .toml policy packs in it".into()));
-        }
-        let mut packs = Vec::with_capacity(files.len());
-        for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|err| unreadable(format!("{}: {err}", path.display())))?;
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            packs.push((name, text));
-        }
-        Guardian::from_packs(packs)
     }
 
     /// The loaded rules, all or those for one platform.
