@@ -3,7 +3,7 @@
 
 use rf_core::{
     Core, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove,
-    domain::{AssetContent, AssetKind, BrandCodex, Channel, MoveId, MoveStatus, Voice},
+    domain::{AssetContent, AssetKind, AssetStatus, BrandCodex, Channel, MoveId, MoveStatus, TextSpan, Voice},
 };
 
 fn user() -> LocalUser {
@@ -78,6 +78,45 @@ async fn assets_attach_to_moves_and_unknown_moves_change_nothing() {
     assert_eq!(core.campaign(campaign.id).await.unwrap(), before);
 
     let err = core.set_move_status(MoveId::new(), MoveStatus::Done).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_checked_by_guardian_when_written_and_blocked_ones_cannot_be_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    let ws = core.create_workspace("Acme").await.unwrap();
+    let codex = BrandCodex { banned_terms: vec!["cheap".into()], ..BrandCodex::default() };
+    core.update_brand_codex(ws.id, codex).await.unwrap();
+    let campaign = core
+        .create_campaign(ws.id, NewCampaign { name: "Loans".into(), goal: String::new(), channels: vec![Channel::MetaAds], budget: None })
+        .await
+        .unwrap();
+    let content = AssetContent::MetaAd {
+        primary_text: "Cheap car loans, approved in a day.".into(),
+        headline: "Car loans in a day".into(),
+        description: "Apply online".into(),
+        call_to_action: "Apply now".into(),
+        special_ad_category: None,
+    };
+    let asset_id = core.add_asset(campaign.id, None, content).await.unwrap();
+    let stored = core.campaign(campaign.id).await.unwrap().assets[&asset_id].clone();
+    let rules: Vec<&str> = stored.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["meta.special_ad_category_credit", "brand.banned_term"], "{:#?}", stored.findings);
+    assert_eq!(stored.findings[1].span, Some(TextSpan { start: 0, end: 5 }));
+
+    let err = core.set_asset_status(asset_id, AssetStatus::Approved).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(err.to_string().contains("[brand.banned_term] primary_text:"), "{err}");
+    assert_eq!(core.campaign(campaign.id).await.unwrap().assets[&asset_id].status, AssetStatus::Draft);
+    // Review is not approval: it goes through with the findings on the asset.
+    let (_, asset) = core.set_asset_status(asset_id, AssetStatus::InReview).await.unwrap();
+    assert_eq!(asset.status, AssetStatus::InReview);
+    assert_eq!(asset.findings.len(), 2);
+
+    // An unknown asset changes nothing.
+    let err = core.set_asset_status(rf_core::domain::AssetId::new(), AssetStatus::Approved).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     core.close().await;
 }

@@ -1,7 +1,9 @@
 //! What Guardian checks: an asset as a list of named text fields, read from
 //! the JSON the CLI takes or from a stored asset's typed content. Every text
 //! is NFC-normalised on the way in, so "é" typed as one or two code points
-//! counts and matches alike; finding spans are in characters of that form.
+//! counts and matches alike, and typographic apostrophes (’ ‘) become
+//! straight ones, so "we’re hiring" matches like "we're hiring". Finding
+//! spans are in characters of that form (the apostrophes change no count).
 
 use rf_domain::{AssetContent, AssetKind, MAX_TEXT_CHARS};
 use serde_json::Value;
@@ -161,10 +163,11 @@ pub struct Asset {
 pub(crate) const SEPARATOR: char = '\u{1F}';
 
 fn nfc(text: &str) -> String {
-    match is_nfc_quick(text.chars()) {
+    let text = match is_nfc_quick(text.chars()) {
         IsNormalized::Yes => text.to_owned(),
         _ => text.nfc().collect(),
-    }
+    };
+    if text.contains(['’', '‘']) { text.replace(['’', '‘'], "'") } else { text }
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -425,5 +428,7 @@ mod tests {
         assert_eq!(asset.fields[0].text, "Café");
         assert_eq!(asset.fields[0].name(), "headlines[0]");
         assert_eq!(asset.lists, vec![("headlines", 1), ("descriptions", 1), ("paths", 0)]);
+        let asset = Asset::from_json(Platform::X, r#"{"text": "We’re hiring"}"#).unwrap();
+        assert_eq!(asset.fields[0].text, "We're hiring");
     }
 }

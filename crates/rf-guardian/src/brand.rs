@@ -37,17 +37,19 @@ pub struct BrandRules {
     pub(crate) voice: Vec<Phrase>,
 }
 
-/// A literal phrase as a case-insensitive pattern, any white space between
-/// its words.
+/// A literal phrase as a pattern: any white space between its words, and
+/// a word boundary at each end that is a letter or digit, so "#ad" is not
+/// found in "#adventure" and "Terms apply." is found before "See".
 fn phrase_pattern(phrase: &str) -> String {
-    phrase.split_whitespace().map(regex::escape).collect::<Vec<_>>().join(r"\s+")
+    let phrase: String = phrase.nfc().collect::<String>().replace(['’', '‘'], "'");
+    let body = phrase.split_whitespace().map(regex::escape).collect::<Vec<_>>().join(r"\s+");
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let start = if word(phrase.trim().chars().next()) { r"\b{start-half}" } else { "" };
+    let end = if word(phrase.trim().chars().next_back()) { r"\b{end-half}" } else { "" };
+    format!("{start}(?:{body}){end}")
 }
 
 fn build(pattern: &str) -> Result<Regex> {
-    build_plain(&format!(r"\b{{start-half}}(?:{pattern})\b{{end-half}}"))
-}
-
-fn build_plain(pattern: &str) -> Result<Regex> {
     RegexBuilder::new(pattern)
         .case_insensitive(true)
         .size_limit(64 << 20)
@@ -114,14 +116,14 @@ impl BrandRules {
             .banned_terms
             .iter()
             .filter(|t| !t.trim().is_empty())
-            .map(|t| format!("(?:{})", phrase_pattern(&t.nfc().collect::<String>())))
+            .map(|t| phrase_pattern(t))
             .collect();
         let banned = if terms.is_empty() { None } else { Some(build(&terms.join("|"))?) };
         let disclaimers = |list: &[String]| -> Result<Vec<Disclaimer>> {
             list.iter()
                 .filter(|d| !d.trim().is_empty())
                 .map(|d| {
-                    let regex = build_plain(&phrase_pattern(&d.nfc().collect::<String>()))?;
+                    let regex = build(&phrase_pattern(d))?;
                     Ok(Disclaimer { text: d.trim().to_owned(), regex })
                 })
                 .collect()
@@ -129,7 +131,7 @@ impl BrandRules {
         let mut voice = Vec::new();
         for dont in &codex.voice.donts {
             for phrase in voice_phrases(dont) {
-                voice.push(Phrase { regex: build(&phrase_pattern(&phrase.nfc().collect::<String>()))?, origin: dont.trim().to_owned() });
+                voice.push(Phrase { regex: build(&phrase_pattern(&phrase))?, origin: dont.trim().to_owned() });
             }
         }
         Ok(BrandRules {
@@ -175,5 +177,10 @@ mod tests {
         let rules = BrandRules::new(&codex).unwrap();
         assert!(rules.every_kind[0].regex.is_match("Offer ends Friday. terms apply.\nsee SITE"));
         assert!(!rules.every_kind[0].regex.is_match("Terms apply."));
+        let codex = BrandCodex { required_disclaimers: vec!["#ad".into()], banned_terms: vec!["we’re #1".into()], ..BrandCodex::default() };
+        let rules = BrandRules::new(&codex).unwrap();
+        assert!(!rules.every_kind[0].regex.is_match("#adventure awaits"));
+        assert!(rules.every_kind[0].regex.is_match("Awaits. #ad"));
+        assert!(rules.banned.as_ref().unwrap().is_match("Yes, we're #1."));
     }
 }

@@ -163,7 +163,7 @@ pub(crate) fn capitalization(
 }
 
 /// Runs of two or more punctuation marks from `marks`, except a plain
-/// three-dot ellipsis.
+/// three-dot ellipsis and a full stop before a comma.
 pub(crate) fn repeated_punctuation(text: &str, marks: &CharSet) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     if !marks.may_occur_in(text) {
@@ -171,9 +171,13 @@ pub(crate) fn repeated_punctuation(text: &str, marks: &CharSet) -> Vec<Range<usi
     }
     let mut run: Option<(usize, usize)> = None;
     let close = |run: Option<(usize, usize)>, end: usize, found: &mut Vec<Range<usize>>| {
+        // An abbreviation's full stop before a comma ("e.g.,", "Inc.,") is
+        // two marks but not a repetition.
+        let abbreviation = |run: &str| run.len() == 2 && run.starts_with('.') && run.ends_with([',', ';', ':']);
         if let Some((start, n)) = run
             && n >= 2
             && &text[start..end] != "..."
+            && !abbreviation(&text[start..end])
         {
             found.push(start..end);
         }
@@ -425,7 +429,8 @@ mod tests {
     #[test]
     fn punctuation_and_spacing() {
         let marks = CharSet::new("!?.,;:".chars());
-        assert_eq!(show("Sale!! Why?! Wait... ok.. ", repeated_punctuation("Sale!! Why?! Wait... ok.. ", &marks)), ["!!", "?!", ".."]);
+        let text = "Sale!! Why?! Wait... ok.. Made in the U.S., e.g., by Acme Inc.; yes";
+        assert_eq!(show(text, repeated_punctuation(text, &marks)), ["!!", "?!", ".."]);
         let spaced = |t: &str| show(t, gimmicky_spacing(t, &t.char_indices().collect::<Vec<_>>(), 4, true)).join("|");
         assert_eq!(spaced("F.L.O.W.E.R.S today"), "F.L.O.W.E.R.S");
         assert_eq!(spaced("Big S A L E now"), "S A L E");
