@@ -48,6 +48,14 @@ pub fn read_input_file(path: &std::path::Path) -> Result<String> {
     String::from_utf8(bytes).map_err(|err| bad(format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to())))
 }
 
+/// Guardian's findings on a stored asset's content. A declared Special Ad
+/// Category no pack knows is refused.
+fn findings_of(policy: &Guardian, brand: &BrandRules, content: &AssetContent) -> Result<Vec<GuardianFinding>> {
+    let asset = rf_guardian::Asset::from_content(content);
+    policy.check_declaration(&asset)?;
+    Ok(policy.check(&asset, brand).findings)
+}
+
 /// A status that needs Guardian's consent.
 fn needs_a_pass(status: AssetStatus) -> bool {
     matches!(status, AssetStatus::Approved | AssetStatus::Published)
@@ -80,10 +88,7 @@ impl Core {
 
     /// Guardian's findings on a stored asset's content under a brand codex.
     pub(crate) fn guardian_findings(&self, brand: &BrandCodex, content: &AssetContent) -> Result<Vec<GuardianFinding>> {
-        let policy = policy()?;
-        let asset = rf_guardian::Asset::from_content(content);
-        policy.check_declaration(&asset)?;
-        Ok(policy.check(&asset, &BrandRules::new(brand)?).findings)
+        findings_of(policy()?, &BrandRules::new(brand)?, content)
     }
 
     /// Checks a stored asset again (the brand codex or the packs may have
@@ -124,9 +129,7 @@ impl Core {
             .docs
             .change(&doc_id, message, move |tx| {
                 let mut asset = edit::read_asset(tx, asset_id)?.ok_or_else(|| asset_not_found(asset_id))?;
-                let checked = rf_guardian::Asset::from_content(&asset.content);
-                policy.check_declaration(&checked)?;
-                asset.findings = policy.check(&checked, &brand).findings;
+                asset.findings = findings_of(policy, &brand, &asset.content)?;
                 if let Some(status) = status
                     && !(needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block)
                 {

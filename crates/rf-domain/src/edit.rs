@@ -54,39 +54,42 @@ pub fn campaign_workspace_id<D: ReadDoc>(doc: &D) -> Result<WorkspaceId, EditErr
     Ok(autosurgeon::hydrate_prop(doc, &ROOT, "workspace_id")?)
 }
 
-/// One move of a campaign document, if it exists.
-pub fn read_move<D: ReadDoc>(doc: &D, move_id: MoveId) -> Result<Option<Move>, EditError> {
-    let moves = root_map(doc, "moves")?;
-    let key = move_id.to_string();
-    if doc.get(&moves, key.as_str())?.is_none() {
+/// One entry of a root map (`moves`, `assets`) of a campaign document, if
+/// it exists.
+fn read_entry<D: ReadDoc, T: autosurgeon::Hydrate>(doc: &D, map: &'static str, key: &str) -> Result<Option<T>, EditError> {
+    let entries = root_map(doc, map)?;
+    if doc.get(&entries, key)?.is_none() {
         return Ok(None);
     }
-    Ok(Some(autosurgeon::hydrate_prop(doc, &moves, key.as_str())?))
+    Ok(Some(autosurgeon::hydrate_prop(doc, &entries, key)?))
 }
 
-/// Writes one move of a campaign document (a new one, or over the existing
-/// one, changing only the fields that differ).
-pub fn put_move<D: Doc>(doc: &mut D, move_id: MoveId, the_move: &Move) -> Result<(), EditError> {
-    let moves = root_map(doc, "moves")?;
-    autosurgeon::reconcile_prop(doc, &moves, move_id.to_string().as_str(), the_move)?;
+/// Writes one entry of a root map (a new one, or over the existing one,
+/// changing only the fields that differ).
+fn put_entry<D: Doc, T: autosurgeon::Reconcile>(doc: &mut D, map: &'static str, key: &str, value: &T) -> Result<(), EditError> {
+    let entries = root_map(doc, map)?;
+    autosurgeon::reconcile_prop(doc, &entries, key, value)?;
     Ok(())
+}
+
+/// One move of a campaign document, if it exists.
+pub fn read_move<D: ReadDoc>(doc: &D, move_id: MoveId) -> Result<Option<Move>, EditError> {
+    read_entry(doc, "moves", &move_id.to_string())
+}
+
+/// Writes one move of a campaign document.
+pub fn put_move<D: Doc>(doc: &mut D, move_id: MoveId, the_move: &Move) -> Result<(), EditError> {
+    put_entry(doc, "moves", &move_id.to_string(), the_move)
 }
 
 /// One asset of a campaign document, if it exists.
 pub fn read_asset<D: ReadDoc>(doc: &D, asset_id: AssetId) -> Result<Option<Asset>, EditError> {
-    let assets = root_map(doc, "assets")?;
-    let key = asset_id.to_string();
-    if doc.get(&assets, key.as_str())?.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(autosurgeon::hydrate_prop(doc, &assets, key.as_str())?))
+    read_entry(doc, "assets", &asset_id.to_string())
 }
 
 /// Writes one asset of a campaign document.
 pub fn put_asset<D: Doc>(doc: &mut D, asset_id: AssetId, asset: &Asset) -> Result<(), EditError> {
-    let assets = root_map(doc, "assets")?;
-    autosurgeon::reconcile_prop(doc, &assets, asset_id.to_string().as_str(), asset)?;
-    Ok(())
+    put_entry(doc, "assets", &asset_id.to_string(), asset)
 }
 
 #[cfg(test)]

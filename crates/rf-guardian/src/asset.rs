@@ -196,6 +196,19 @@ impl Asset {
         }
     }
 
+    /// Adds a text field, NFC-normalised.
+    fn push(&mut self, group: &'static str, index: Option<usize>, text: &str) {
+        self.fields.push(Field { group, index, text: nfc(text) });
+    }
+
+    /// Adds a list field: its count, and each item as a text field.
+    fn push_list(&mut self, group: &'static str, items: &[String]) {
+        self.lists.push((group, items.len()));
+        for (index, text) in items.iter().enumerate() {
+            self.push(group, Some(index), text);
+        }
+    }
+
     /// Reads an asset of `platform` from its JSON. Every problem names the
     /// field: a missing or unknown field, a wrong type, a text too long to
     /// be copy.
@@ -224,7 +237,9 @@ impl Asset {
                 ));
             }
         }
-        let checked_text = |field: &str, value: &Value| -> Result<String> {
+        // Checks one text value and adds it as a field; `field` names it in
+        // errors (`headlines[2]`).
+        let push_text = |asset: &mut Asset, group: &'static str, index: Option<usize>, field: &str, value: &Value| {
             let Value::String(text) = value else {
                 return Err(invalid(field, format!("expected a string, got {}", json_type(value))));
             };
@@ -235,7 +250,8 @@ impl Asset {
                     format!("{n_chars} characters is too long to be ad copy (Guardian reads up to {MAX_TEXT_CHARS})"),
                 ));
             }
-            Ok(nfc(text))
+            asset.push(group, index, text);
+            Ok(())
         };
         let mut asset = Asset::empty(platform.asset_kind());
         for spec in specs {
@@ -253,13 +269,11 @@ impl Asset {
                     return Err(invalid(spec.name, format!("expected a list of strings, got {}", json_type(value))));
                 };
                 for (index, item) in items.iter().enumerate() {
-                    let text = checked_text(&format!("{}[{index}]", spec.name), item)?;
-                    asset.fields.push(Field { group: spec.name, index: Some(index), text });
+                    push_text(&mut asset, spec.name, Some(index), &format!("{}[{index}]", spec.name), item)?;
                 }
                 asset.lists.push((spec.name, items.len()));
             } else {
-                let text = checked_text(spec.name, value)?;
-                asset.fields.push(Field { group: spec.name, index: None, text });
+                push_text(&mut asset, spec.name, None, spec.name, value)?;
             }
         }
         if let Some(value) = object.get(SPECIAL_AD_CATEGORY) {
@@ -304,56 +318,44 @@ impl Asset {
     /// keep their own, and only the rules for every platform apply to them.
     pub fn from_content(content: &AssetContent) -> Asset {
         let mut asset = Asset::empty(content.kind());
-        let mut one = |group: &'static str, text: &str| {
-            asset.fields.push(Field { group, index: None, text: nfc(text) });
-        };
-        match content {
-            AssetContent::GoogleRsa { .. } | AssetContent::VideoScript { .. } => {}
-            AssetContent::MetaAd { primary_text, headline, description, .. } => {
-                one("primary_text", primary_text);
-                one("headline", headline);
-                one("description", description);
-            }
-            AssetContent::LinkedinAd { intro_text, headline, description, .. } => {
-                one("intro", intro_text);
-                one("headline", headline);
-                one("description", description);
-            }
-            AssetContent::XPost { text } | AssetContent::LinkedinPost { text } => one("text", text),
-            AssetContent::Email { subject, preheader, body } => {
-                one("subject", subject);
-                one("preheader", preheader);
-                one("body", body);
-            }
-            AssetContent::BlogPost { title, meta_description, body_markdown } => {
-                one("title", title);
-                one("meta_description", meta_description);
-                one("body_markdown", body_markdown);
-            }
-            AssetContent::ImageBrief { concept, alt_text, .. } => {
-                one("concept", concept);
-                one("alt_text", alt_text);
-            }
-        }
         match content {
             AssetContent::GoogleRsa { headlines, descriptions, paths, .. } => {
-                for (group, items) in [("headlines", headlines), ("descriptions", descriptions), ("paths", paths)] {
-                    asset.lists.push((group, items.len()));
-                    for (index, text) in items.iter().enumerate() {
-                        asset.fields.push(Field { group, index: Some(index), text: nfc(text) });
-                    }
-                }
+                asset.push_list("headlines", headlines);
+                asset.push_list("descriptions", descriptions);
+                asset.push_list("paths", paths);
             }
-            AssetContent::VideoScript { title, scenes, .. } => {
-                asset.fields.push(Field { group: "title", index: None, text: nfc(title) });
-                for (index, scene) in scenes.iter().enumerate() {
-                    asset.fields.push(Field { group: "scenes.voiceover", index: Some(index), text: nfc(&scene.voiceover) });
-                }
-            }
-            AssetContent::MetaAd { special_ad_category, .. } => {
+            AssetContent::MetaAd { primary_text, headline, description, special_ad_category, .. } => {
+                asset.push("primary_text", None, primary_text);
+                asset.push("headline", None, headline);
+                asset.push("description", None, description);
                 asset.special_ad_category = special_ad_category.as_ref().map(|c| c.trim().to_ascii_lowercase());
             }
-            _ => {}
+            AssetContent::LinkedinAd { intro_text, headline, description, .. } => {
+                asset.push("intro", None, intro_text);
+                asset.push("headline", None, headline);
+                asset.push("description", None, description);
+            }
+            AssetContent::XPost { text } | AssetContent::LinkedinPost { text } => asset.push("text", None, text),
+            AssetContent::Email { subject, preheader, body } => {
+                asset.push("subject", None, subject);
+                asset.push("preheader", None, preheader);
+                asset.push("body", None, body);
+            }
+            AssetContent::BlogPost { title, meta_description, body_markdown } => {
+                asset.push("title", None, title);
+                asset.push("meta_description", None, meta_description);
+                asset.push("body_markdown", None, body_markdown);
+            }
+            AssetContent::VideoScript { title, scenes, .. } => {
+                asset.push("title", None, title);
+                for (index, scene) in scenes.iter().enumerate() {
+                    asset.push("scenes.voiceover", Some(index), &scene.voiceover);
+                }
+            }
+            AssetContent::ImageBrief { concept, alt_text, .. } => {
+                asset.push("concept", None, concept);
+                asset.push("alt_text", None, alt_text);
+            }
         }
         asset.join();
         asset

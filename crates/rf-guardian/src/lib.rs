@@ -280,13 +280,10 @@ impl Guardian {
             Check::Pattern { regex } => scanned(scan::matches(regex, text), findings),
             Check::Near { window, anchors, terms } => {
                 // Most copy names no attribute at all: one pass finds out.
-                let hits: Vec<&Field> = located(scan::matches(terms, text)).map(|(field, _)| field).collect();
-                let mut done: Vec<&Field> = Vec::new();
+                // Hits come in text order, so one field's hits are adjacent.
+                let mut hits: Vec<&Field> = located(scan::matches(terms, text)).map(|(field, _)| field).collect();
+                hits.dedup_by(|a, b| std::ptr::eq(*a, *b));
                 for field in hits {
-                    if done.iter().any(|seen| std::ptr::eq(*seen, field)) {
-                        continue;
-                    }
-                    done.push(field);
                     for range in scan::near(&field.text, anchors, terms, *window) {
                         findings.push(at(field, range.clone(), matched(field, &range)));
                     }
