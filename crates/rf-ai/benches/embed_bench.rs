@@ -1,4 +1,4 @@
-//! Embedding throughput and latency of the candle embedder, side by side
+//! Embedding throughput and latency of our BERT embedder, side by side
 //! with ONNX Runtime on the same model in the same run (the anchor script
 //! `tests/data/anchor-scripts/onnx_minilm.py`), on `tests/data/corpus.json`.
 //!
@@ -104,7 +104,7 @@ fn main() {
         chunks.len(),
         chunk_tokens as f64 / chunks.len() as f64
     );
-    println!("| measurement | threads | candle (ours) | ONNX Runtime (anchor) | ratio (ours / anchor) |");
+    println!("| measurement | threads | ours | ONNX Runtime (anchor) | ratio (ours / anchor) |");
     println!("|---|---|---|---|---|");
     let threads_list: Vec<usize> = std::env::var("EMBED_BENCH_THREADS")
         .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())

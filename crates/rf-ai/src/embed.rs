@@ -1,15 +1,19 @@
-//! Sentence embeddings with candle: a BERT encoder, mean pooling over the
-//! attention mask, L2 normalisation (what sentence-transformers does for
-//! all-MiniLM-L6-v2).
+//! Sentence embeddings: a BERT encoder ([`crate::bert`], weights read with
+//! candle), mean pooling over each text's tokens, L2 normalisation (what
+//! sentence-transformers does for all-MiniLM-L6-v2).
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use candle_transformers::models::bert::{Config, HiddenAct};
+use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::{AiError, store::InstalledModel};
+use crate::{
+    AiError,
+    bert::{BertEncoder, BertShape},
+    store::InstalledModel,
+};
 
 /// Turns texts into unit-length vectors. The Codex uses this trait.
 pub trait Embedder: Send + Sync {
@@ -30,10 +34,9 @@ pub trait Embedder: Send + Sync {
 /// Settings for a [`BertEmbedder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmbedderOptions {
-    /// Threads for the matrix products. candle's element-wise operations
-    /// run on its own pool, sized once per process by `CANDLE_NUM_THREADS`
-    /// (the CLI's `--threads` sets it). Which of 1 or 2 is faster depends on
-    /// the machine's load; the benchmark reports both.
+    /// Compute threads (every part of the model runs on them). Which of 1
+    /// or 2 is faster depends on the machine's load; the benchmark reports
+    /// both.
     pub threads: usize,
 }
 
@@ -46,11 +49,12 @@ impl Default for EmbedderOptions {
 /// A BERT sentence embedder on the CPU.
 pub struct BertEmbedder {
     model_id: String,
-    model: BertModel,
+    model: BertEncoder,
     tokenizer: Tokenizer,
     /// The same tokenizer without padding or truncation, for counting.
     counter: Tokenizer,
     dimensions: usize,
+    threads: usize,
     pool: rayon::ThreadPool,
 }
 
@@ -94,50 +98,53 @@ impl BertEmbedder {
                 format!("the tokenizer has {vocab} tokens but the model only {}: they do not belong together", bert_config.vocab_size),
             ));
         }
-        // The shipped tokenizer pads every text to 128 tokens; pad to the
-        // longest in the batch instead, and truncate at 256.
-        let pad_id = tokenizer_value.token_to_id("[PAD]").unwrap_or(0);
-        tokenizer_value.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id,
-            pad_token: "[PAD]".into(),
-            ..PaddingParams::default()
-        }));
+        // The shipped tokenizer pads every text to 128 tokens; the encoder
+        // packs texts without padding. Truncate at 256 (or the model's
+        // positions, if fewer).
+        tokenizer_value.with_padding(None);
         tokenizer_value
-            .with_truncation(Some(TruncationParams { max_length: Self::MAX_TOKENS, ..TruncationParams::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length: Self::MAX_TOKENS.min(bert_config.max_position_embeddings),
+                ..TruncationParams::default()
+            }))
             .map_err(|err| AiError::bad_model(model_id, tokenizer, err))?;
+        if bert_config.hidden_act != HiddenAct::Gelu {
+            return Err(AiError::bad_model(model_id, config, format!("activation {:?} is not supported (the embedder runs exact GELU)", bert_config.hidden_act)));
+        }
 
         let bytes = std::fs::read(weights).map_err(AiError::io("could not read", weights))?;
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
             .map_err(|err| AiError::bad_model(model_id, weights, format!("not a readable safetensors file: {err}")))?;
-        let model = BertModel::load(vb, &bert_config).map_err(|err| AiError::bad_model(model_id, weights, format!("the weights do not fit the config: {err}")))?;
+        let shape = BertShape {
+            vocab: bert_config.vocab_size,
+            hidden: bert_config.hidden_size,
+            layers: bert_config.num_hidden_layers,
+            heads: bert_config.num_attention_heads,
+            intermediate: bert_config.intermediate_size,
+            max_positions: bert_config.max_position_embeddings,
+            type_vocab: bert_config.type_vocab_size,
+        };
+        let model = BertEncoder::load(vb, shape, bert_config.layer_norm_eps)
+            .map_err(|err| AiError::bad_model(model_id, weights, format!("the weights do not fit the config: {err}")))?;
         let pool = crate::thread_pool(options.threads, "rf-embed")?;
         let mut counter = tokenizer_value.clone();
         counter.with_padding(None);
         counter.with_truncation(None).map_err(|err| AiError::bad_model(model_id, tokenizer, err))?;
-        Ok(Self { model_id: model_id.to_owned(), model, tokenizer: tokenizer_value, counter, dimensions: bert_config.hidden_size, pool })
+        Ok(Self {
+            model_id: model_id.to_owned(),
+            model,
+            tokenizer: tokenizer_value,
+            counter,
+            dimensions: bert_config.hidden_size,
+            threads: options.threads.max(1),
+            pool,
+        })
     }
 
     fn forward(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, AiError> {
-        let fail = |err: candle_core::Error| AiError::Inference(err.to_string());
         let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|err| AiError::Inference(format!("tokenizing: {err}")))?;
-        let n = encodings.len();
-        let len = encodings.first().map_or(0, |e| e.get_ids().len());
-        let ids: Vec<u32> = encodings.iter().flat_map(|e| e.get_ids().iter().copied()).collect();
-        let mask: Vec<u32> = encodings.iter().flat_map(|e| e.get_attention_mask().iter().copied()).collect();
-        let device = Device::Cpu;
-        let input_ids = Tensor::from_vec(ids, (n, len), &device).map_err(fail)?;
-        let attention = Tensor::from_vec(mask, (n, len), &device).map_err(fail)?;
-        let token_types = input_ids.zeros_like().map_err(fail)?;
-        let hidden = self.model.forward(&input_ids, &token_types, Some(&attention)).map_err(fail)?;
-        // Mean over the real tokens, then unit length.
-        let mask = attention.to_dtype(DType::F32).map_err(fail)?.unsqueeze(2).map_err(fail)?;
-        let summed = hidden.broadcast_mul(&mask).map_err(fail)?.sum(1).map_err(fail)?;
-        let counts = mask.sum(1).map_err(fail)?.clamp(1e-9, f64::MAX).map_err(fail)?;
-        let mean = summed.broadcast_div(&counts).map_err(fail)?;
-        let norms = mean.sqr().map_err(fail)?.sum_keepdim(1).map_err(fail)?.sqrt().map_err(fail)?.clamp(1e-12, f64::MAX).map_err(fail)?;
-        let unit = mean.broadcast_div(&norms).map_err(fail)?;
-        unit.to_vec2::<f32>().map_err(fail)
+        let ids: Vec<&[u32]> = encodings.iter().map(tokenizers::Encoding::get_ids).collect();
+        self.model.embed(&ids, self.threads).map_err(AiError::Inference)
     }
 }
 

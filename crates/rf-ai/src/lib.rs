@@ -5,7 +5,8 @@
 //! - [`store`] and [`fetch`]: a content-addressed model directory, filled from
 //!   the hub (resumable) or from registry packages, verified before use;
 //! - [`import`]: local GGUF and safetensors models;
-//! - [`embed`]: the [`Embedder`] trait and the candle BERT embedder;
+//! - [`embed`]: the [`Embedder`] trait and the BERT embedder ([`bert`]: the
+//!   encoder on our own f32 kernels, weights read with candle);
 //! - [`chat`]: the [`LanguageModel`] trait every model is called through,
 //!   with [`llm`] (local, candle) and [`cloud`] (OpenAI-compatible,
 //!   Anthropic) behind it;
@@ -13,7 +14,9 @@
 //!   the ledger, budgets and response cache, and which model takes a step.
 
 mod error;
+mod kernels;
 
+pub mod bert;
 pub mod chat;
 pub mod cloud;
 pub mod constrained;

@@ -1,0 +1,590 @@
+//! f32 kernels for the BERT encoder ([`crate::bert`]).
+//!
+//! **Matrix product.** The right-hand matrix is packed once (weights at
+//! load) into panels of 16 columns: for each panel, one 64-byte line of 16
+//! values per index along the shared dimension, the order a tile of
+//! 6 rows × 16 columns reads them in (two vectors, six broadcasts, twelve
+//! fused multiply-adds per index). The left-hand rows of a block are packed
+//! per call, tile by tile. The shared dimension is cut into pieces of
+//! [`KC`] and the columns into groups of [`NC`]: a tile's piece stays in L1
+//! while it passes over every panel of the group, and the group stays in
+//! L2 while every tile of the block passes over it. A block of rows is split
+//! into near-equal tiles (19 rows: 5+5+5+4, not 6+6+6+1), so that small
+//! batches keep the tiles full. The order and sizes were chosen by
+//! measurement on this project's 2-core AMD box (BENCHMARKS.md).
+//!
+//! **Element-wise passes.** GELU (exact, erf form), softmax and layer norm
+//! are single passes with polynomial `exp` and `erf`, written as plain loops
+//! the compiler vectorises.
+//!
+//! On x86-64 with AVX2 and FMA (detected at run time) everything runs with
+//! those instructions enabled, through `pulp`'s safe dispatch; the tile uses
+//! explicit 8-wide vectors. Elsewhere the same loops run as portable code
+//! vectorised for the target's baseline (SSE2 on x86-64, NEON on Apple
+//! silicon).
+
+use rayon::prelude::*;
+
+/// Columns per panel (one cache line of f32).
+const NR: usize = 16;
+/// Rows per tile.
+const MR: usize = 6;
+/// Piece of the shared dimension per pass: a 6-row tile's piece is 9 KiB
+/// (L1).
+const KC: usize = 384;
+/// Rows per block (a job when threaded).
+const MC: usize = 96;
+/// Columns per group (a multiple of [`NR`]): the group's panel pieces,
+/// 288 KiB, stay in L2 while every tile of the block passes over them.
+const NC: usize = 192;
+
+/// 16 values of one panel at one index of the shared dimension.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C, align(64))]
+struct Line([f32; NR]);
+
+/// A `k × n` right-hand matrix packed for [`matmul`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Packed {
+    k: usize,
+    n: usize,
+    /// `[panel][p]`, the last panel padded with zeros.
+    lines: Vec<Line>,
+}
+
+impl Packed {
+    /// Packs the `k × n` matrix whose element at (`p`, `j`) is `get(j, p)`:
+    /// for a linear layer's `[out][in]` weights, `get(j, p) = w[j * k + p]`.
+    pub(crate) fn new(k: usize, n: usize, get: impl Fn(usize, usize) -> f32) -> Self {
+        let mut packed = Self::default();
+        packed.repack(k, n, get);
+        packed
+    }
+
+    /// [`Packed::new`] reusing this one's memory.
+    pub(crate) fn repack(&mut self, k: usize, n: usize, get: impl Fn(usize, usize) -> f32) {
+        let panels = n.div_ceil(NR);
+        self.k = k;
+        self.n = n;
+        self.lines.clear();
+        self.lines.resize(panels * k, Line::default());
+        for (panel, lines) in self.lines.chunks_exact_mut(k.max(1)).enumerate().take(panels) {
+            let cols = NR.min(n - panel * NR);
+            for (p, line) in lines.iter_mut().enumerate() {
+                for c in 0..cols {
+                    line.0[c] = get(panel * NR + c, p);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.k
+    }
+
+    #[cfg(test)]
+    fn cols(&self) -> usize {
+        self.n
+    }
+}
+
+/// A pass run by [`dispatch`]. `run` must be `#[inline(always)]`, as must
+/// everything it calls, so that the whole pass is compiled inside the
+/// function that enables AVX2 and FMA: a closure would not do, because a
+/// closure cannot be marked so and the intrinsics it calls would then stay
+/// out-of-line function calls (measured: 40x slower).
+trait Pass {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+struct Vectorized<P>(P);
+
+impl<P: Pass> pulp::NullaryFnOnce for Vectorized<P> {
+    type Output = P::Output;
+
+    #[inline(always)]
+    fn call(self) -> P::Output {
+        self.0.run()
+    }
+}
+
+/// Runs `pass` with AVX2 and FMA enabled where the CPU has them.
+#[inline(always)]
+fn dispatch<P: Pass>(pass: P) -> P::Output {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return simd.vectorize(Vectorized(pass));
+    }
+    pass.run()
+}
+
+/// `out[i][j] += Σ_p x[i][p] · b[p][j]` for `i < m`, `j < b.cols()`, where
+/// row `i` of `x` starts at `x[i * ldx]` and of `out` at `out[i * ldo]`.
+/// Blocks of rows run as jobs on the current rayon pool when `threads > 1`.
+pub(crate) fn matmul(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ldo: usize, threads: usize) {
+    if m == 0 || b.n == 0 {
+        return;
+    }
+    assert!(ldx >= b.k && ldo >= b.n, "row strides {ldx}/{ldo} are shorter than the rows {}/{}", b.k, b.n);
+    assert!(x.len() >= (m - 1) * ldx + b.k && out.len() >= (m - 1) * ldo + b.n, "matmul operands are shorter than {m} rows");
+    let block = MC.min(m.div_ceil(threads.max(1)));
+    if threads > 1 && m > block {
+        out.par_chunks_mut(block * ldo).enumerate().for_each(|(i, out)| {
+            let m = block.min(m - i * block);
+            dispatch(Matmul { x: &x[i * block * ldx..], ldx, m, b, out, ldo, block });
+        });
+    } else {
+        dispatch(Matmul { x, ldx, m, b, out, ldo, block });
+    }
+}
+
+/// [`matmul`] over `m` rows, in blocks of `block` rows.
+struct Matmul<'a> {
+    x: &'a [f32],
+    ldx: usize,
+    m: usize,
+    b: &'a Packed,
+    out: &'a mut [f32],
+    ldo: usize,
+    block: usize,
+}
+
+impl Pass for Matmul<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Self { x, ldx, m, b, out, ldo, block } = self;
+        for i in (0..m).step_by(block) {
+            matmul_block(&x[i * ldx..], ldx, block.min(m - i), b, &mut out[i * ldo..], ldo);
+        }
+    }
+}
+
+/// One block of at most [`MC`] rows.
+#[inline(always)]
+fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ldo: usize) {
+    let tiles = m.div_ceil(MR);
+    let (base, extra) = (m / tiles, m % tiles);
+    let tile_rows = |t: usize| base + usize::from(t < extra);
+    // The block's rows packed piece by piece, tile by tile, as `[p][row]`,
+    // so that a tile's broadcasts read one sequential stream.
+    let mut a = vec![0f32; m * b.k];
+    let mut dst = a.as_mut_slice();
+    for k0 in (0..b.k).step_by(KC) {
+        let kc = KC.min(b.k - k0);
+        let mut row = 0;
+        for t in 0..tiles {
+            let rows = tile_rows(t);
+            let (tile, rest) = dst.split_at_mut(rows * kc);
+            for r in 0..rows {
+                let src = &x[(row + r) * ldx + k0..][..kc];
+                tile.iter_mut().skip(r).step_by(rows).zip(src).for_each(|(d, s)| *d = *s);
+            }
+            dst = rest;
+            row += rows;
+        }
+    }
+    // For each tile of rows (in L1), each panel of a group of NC columns
+    // (in L2): the tile's rows are read once per group, not once per panel.
+    let panels = b.n.div_ceil(NR);
+    let mut piece = 0;
+    for k0 in (0..b.k).step_by(KC) {
+        let kc = KC.min(b.k - k0);
+        for first in (0..panels).step_by(NC / NR) {
+            let (mut at, mut row) = (piece, 0);
+            for t in 0..tiles {
+                let rows = tile_rows(t);
+                let a = &a[at..at + rows * kc];
+                for panel in first..panels.min(first + NC / NR) {
+                    let lines = &b.lines[panel * b.k + k0..][..kc];
+                    let col = panel * NR;
+                    let cols = NR.min(b.n - col);
+                    let out = &mut out[row * ldo + col..];
+                    match rows {
+                        1 => tile::<1>(a, lines, out, ldo, cols),
+                        2 => tile::<2>(a, lines, out, ldo, cols),
+                        3 => tile::<3>(a, lines, out, ldo, cols),
+                        4 => tile::<4>(a, lines, out, ldo, cols),
+                        5 => tile::<5>(a, lines, out, ldo, cols),
+                        _ => tile::<MR>(a, lines, out, ldo, cols),
+                    }
+                }
+                at += rows * kc;
+                row += rows;
+            }
+        }
+        piece += m * kc;
+    }
+}
+
+/// `R` rows × 16 columns over one piece of the shared dimension, added
+/// into `out`; `a` holds the rows' values packed as `[p][row]`.
+#[inline(always)]
+fn tile<const R: usize>(a: &[f32], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return tile_avx2::<R>(simd, a, lines, out, ldo, cols);
+    }
+    tile_portable::<R>(a, lines, out, ldo, cols);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &[f32], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+    let zero = simd.splat_f32x8(0.0);
+    let mut acc: [[pulp::f32x8; 2]; R] = [[zero; 2]; R];
+    // Four steps per turn: fewer loop instructions between the products.
+    let (a4, lines4) = (a.chunks_exact(4 * R), lines.chunks_exact(4));
+    let (a_rest, lines_rest) = (a4.remainder(), lines4.remainder());
+    for (a, lines) in a4.zip(lines4) {
+        step_avx2(simd, &mut acc, &a[..R], &lines[0]);
+        step_avx2(simd, &mut acc, &a[R..2 * R], &lines[1]);
+        step_avx2(simd, &mut acc, &a[2 * R..3 * R], &lines[2]);
+        step_avx2(simd, &mut acc, &a[3 * R..], &lines[3]);
+    }
+    for (a, line) in a_rest.chunks_exact(R).zip(lines_rest) {
+        step_avx2(simd, &mut acc, a, line);
+    }
+    for (r, acc) in acc.into_iter().enumerate() {
+        let sums: [f32; NR] = pulp::cast(acc);
+        out[r * ldo..r * ldo + cols].iter_mut().zip(sums).for_each(|(o, s)| *o += s);
+    }
+}
+
+/// One index of the shared dimension: `R` broadcasts, `2R` products.
+/// (A function, not a closure: see [`Pass`].)
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn step_avx2<const R: usize>(simd: pulp::x86::V3, acc: &mut [[pulp::f32x8; 2]; R], a: &[f32], line: &Line) {
+    let [b0, b1]: [pulp::f32x8; 2] = pulp::cast(line.0);
+    for r in 0..R {
+        let a = simd.splat_f32x8(a[r]);
+        acc[r][0] = simd.mul_add_f32x8(a, b0, acc[r][0]);
+        acc[r][1] = simd.mul_add_f32x8(a, b1, acc[r][1]);
+    }
+}
+
+#[inline(always)]
+fn tile_portable<const R: usize>(a: &[f32], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+    let mut acc = [[0f32; NR]; R];
+    for (a, line) in a.chunks_exact(R).zip(lines) {
+        for r in 0..R {
+            acc[r].iter_mut().zip(&line.0).for_each(|(c, b)| *c += a[r] * b);
+        }
+    }
+    for (r, sums) in acc.into_iter().enumerate() {
+        out[r * ldo..r * ldo + cols].iter_mut().zip(sums).for_each(|(o, s)| *o += s);
+    }
+}
+
+const LOG2E: f32 = std::f32::consts::LOG2_E;
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+
+/// e^x with a relative error below 2e-7 for x in [-87, 88]; tiny below.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    // Round to nearest through the float mantissa (vectorises, unlike
+    // f32::round).
+    let n = (x * LOG2E + 12_582_912.0) - 12_582_912.0;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
+/// erf(x), Abramowitz and Stegun 7.1.26: absolute error 1.5e-7 in exact
+/// arithmetic, below 1e-6 in f32.
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    (1.0 - poly * exp(-a * a)).copysign(x)
+}
+
+/// Sum with eight partial sums, so that it vectorises.
+#[inline(always)]
+fn sum8(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().map(|v| f(*v)).sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += f(c[i]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// softmax(row · scale) in place (`scale` > 0).
+#[inline(always)]
+fn softmax_slice(row: &mut [f32], scale: f32) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) * scale;
+    row.iter_mut().for_each(|v| *v = exp(*v * scale - max));
+    let inv = 1.0 / sum8(row, |v| v);
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// `x = norm(x + residual) · gamma + beta` for one row.
+#[inline(always)]
+fn layer_norm_slice(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+    if let Some(res) = residual {
+        x.iter_mut().zip(res).for_each(|(a, b)| *a += b);
+    }
+    let n = x.len() as f32;
+    let mean = sum8(x, |v| v) / n;
+    let var = sum8(x, |v| (v - mean) * (v - mean)) / n;
+    let inv = 1.0 / (var + eps).sqrt();
+    for ((v, g), b) in x.iter_mut().zip(gamma).zip(beta) {
+        *v = (*v - mean) * inv * g + b;
+    }
+}
+
+/// Work below this many values runs on the calling thread.
+const PARALLEL_MIN: usize = 1 << 14;
+
+struct Gelu<'a>(&'a mut [f32]);
+
+impl Pass for Gelu<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for x in self.0 {
+            *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
+}
+
+/// GELU (exact, erf form) over `xs`.
+pub(crate) fn gelu(xs: &mut [f32], threads: usize) {
+    if threads > 1 && xs.len() >= PARALLEL_MIN {
+        xs.par_chunks_mut(1 << 13).for_each(|xs| dispatch(Gelu(xs)));
+    } else {
+        dispatch(Gelu(xs));
+    }
+}
+
+struct SoftmaxRows<'a> {
+    scores: &'a mut [f32],
+    stride: usize,
+    len: usize,
+    scale: f32,
+}
+
+impl Pass for SoftmaxRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for row in self.scores.chunks_mut(self.stride) {
+            softmax_slice(&mut row[..self.len], self.scale);
+        }
+    }
+}
+
+/// softmax(row · scale) over the first `len` values of every `stride`-long
+/// row of `scores`.
+pub(crate) fn softmax_rows(scores: &mut [f32], stride: usize, len: usize, scale: f32) {
+    dispatch(SoftmaxRows { scores, stride, len, scale });
+}
+
+struct LayerNormRows<'a> {
+    x: &'a mut [f32],
+    residual: Option<&'a [f32]>,
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    eps: f32,
+}
+
+impl Pass for LayerNormRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let width = self.gamma.len();
+        for (n, row) in self.x.chunks_exact_mut(width).enumerate() {
+            layer_norm_slice(row, self.residual.map(|r| &r[n * width..(n + 1) * width]), self.gamma, self.beta, self.eps);
+        }
+    }
+}
+
+/// Layer norm of every row of `x` (rows as long as `gamma`), after adding
+/// the same row of `residual` if given.
+pub(crate) fn layer_norm_rows(x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32, threads: usize) {
+    let width = gamma.len();
+    let rows_per_job = (PARALLEL_MIN / 2 / width.max(1)).max(1);
+    if threads > 1 && x.len() >= PARALLEL_MIN {
+        x.par_chunks_mut(rows_per_job * width).enumerate().for_each(|(job, x)| {
+            let residual = residual.map(|r| &r[job * rows_per_job * width..]);
+            dispatch(LayerNormRows { x, residual, gamma, beta, eps });
+        });
+    } else {
+        dispatch(LayerNormRows { x, residual, gamma, beta, eps });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator, for test matrices.
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The product in f64, the plain way.
+    fn reference(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut out = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|p| f64::from(x[i * k + p]) * f64::from(w[j * k + p])).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matmul_matches_the_plain_product_for_every_edge_shape() {
+        // Rows around the tile and block sizes, shared dimensions around
+        // the piece size, columns off the panel width.
+        for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 32, 16), (19, 384, 40), (96, 257, 33), (97, 512, 16), (200, 300, 31)] {
+            let (x, w) = (values(m * k, 1 + m as u32), values(n * k, 7 + n as u32));
+            let packed = Packed::new(k, n, |j, p| w[j * k + p]);
+            assert_eq!((packed.rows(), packed.cols()), (k, n));
+            let want = reference(&x, &w, m, k, n);
+            for threads in [1, 2] {
+                // Start from a non-zero output: the product is added.
+                let mut out = vec![0.5f32; m * n];
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| matmul(&x, k, m, &packed, &mut out, n, threads));
+                for (i, (got, want)) in out.iter().zip(&want).enumerate() {
+                    let err = (f64::from(*got) - 0.5 - want).abs();
+                    assert!(err < 1e-4 * (k as f64).sqrt(), "{m}x{k}x{n}, {threads} threads: element {i} is {got}, want {}", want + 0.5);
+                }
+            }
+        }
+    }
+
+    /// The portable tile (what runs without AVX2, e.g. on Apple silicon)
+    /// gives the vector tile's sums.
+    #[test]
+    fn portable_and_vector_tiles_agree() {
+        let kc = 37;
+        let a = values(5 * kc, 11);
+        let lines: Vec<Line> = values(NR * kc, 12).chunks_exact(NR).map(|c| Line(c.try_into().unwrap())).collect();
+        let mut portable = vec![1.0f32; 5 * NR];
+        tile_portable::<5>(&a, &lines, &mut portable, NR, NR);
+        for r in 0..5 {
+            for c in 0..NR {
+                let want: f32 = 1.0 + (0..kc).map(|p| a[p * 5 + r] * lines[p].0[c]).sum::<f32>();
+                assert!((portable[r * NR + c] - want).abs() < 1e-4, "row {r} column {c}");
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            let mut vector = vec![1.0f32; 5 * NR];
+            simd.vectorize(|| tile_avx2::<5>(simd, &a, &lines, &mut vector, NR, NR));
+            for (p, v) in portable.iter().zip(&vector) {
+                assert!((p - v).abs() < 1e-4, "{p} vs {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_reads_and_writes_only_its_strided_rows() {
+        // Rows of 10 values of which the product reads 4, into rows of 9 of
+        // which it writes 5: the rest must stay untouched.
+        let (m, k, n, ldx, ldo) = (8, 4, 5, 10, 9);
+        let x = values(m * ldx, 3);
+        let w = values(n * k, 4);
+        let packed = Packed::new(k, n, |j, p| w[j * k + p]);
+        let mut out = vec![f32::NAN; m * ldo];
+        for row in out.chunks_mut(ldo) {
+            row[..n].fill(0.0);
+        }
+        matmul(&x, ldx, m, &packed, &mut out, ldo, 1);
+        for i in 0..m {
+            for j in 0..ldo {
+                let got = out[i * ldo + j];
+                if j < n {
+                    let want: f32 = (0..k).map(|p| x[i * ldx + p] * w[j * k + p]).sum();
+                    assert!((got - want).abs() < 1e-5, "row {i} column {j}: {got} vs {want}");
+                } else {
+                    assert!(got.is_nan(), "row {i} column {j} beyond the product was written");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exp_and_erf_are_accurate() {
+        let mut worst_exp = 0f64;
+        let mut worst_erf = 0f64;
+        for i in -20_000..=20_000 {
+            let x = i as f32 / 1000.0;
+            let e = f64::from(exp(x));
+            worst_exp = worst_exp.max(((e - f64::from(x).exp()) / f64::from(x).exp()).abs());
+            worst_erf = worst_erf.max((f64::from(erf(x)) - erf_series(f64::from(x))).abs());
+        }
+        assert!(worst_exp < 2e-7, "exp relative error {worst_exp}");
+        assert!(worst_erf < 1e-6, "erf absolute error {worst_erf}");
+        assert!((0.0..1e-37).contains(&exp(-200.0)), "far below the range it is tiny, not garbage");
+    }
+
+    /// erf by its Taylor series in f64 (Abramowitz and Stegun 7.1.5), which
+    /// converges for |x| ≤ 3.5; beyond, erf is ±1 to within 1e-6.
+    fn erf_series(x: f64) -> f64 {
+        if x.abs() > 3.5 {
+            return x.signum();
+        }
+        let (mut sum, mut term, mut n) = (0.0, x, 0.0);
+        while term.abs() > 1e-17 {
+            sum += term / (2.0 * n + 1.0);
+            n += 1.0;
+            term *= -x * x / n;
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    #[test]
+    fn gelu_softmax_and_layer_norm_match_their_definitions() {
+        let mut xs: Vec<f32> = (-40..40).map(|i| i as f32 / 8.0).collect();
+        let inputs = xs.clone();
+        gelu(&mut xs, 1);
+        for (got, x) in xs.iter().zip(inputs) {
+            let want = 0.5 * f64::from(x) * (1.0 + erf_series(f64::from(x) / std::f64::consts::SQRT_2));
+            assert!((f64::from(*got) - want).abs() < 1e-5, "gelu({x}) = {got}, want {want}");
+        }
+
+        // Two rows of stride 6, softmax over the first 4 with scale 0.5;
+        // the padding after them is left alone.
+        let mut rows = vec![1.0f32, 2.0, 3.0, -1.0, 9.0, 9.0, 0.0, 0.0, 0.0, 0.0, 9.0, 9.0];
+        softmax_rows(&mut rows, 6, 4, 0.5);
+        let z: f64 = [1.0f64, 2.0, 3.0, -1.0].iter().map(|v| (v * 0.5).exp()).sum();
+        for (got, v) in rows.iter().zip([1.0f64, 2.0, 3.0, -1.0]) {
+            assert!((f64::from(*got) - (v * 0.5).exp() / z).abs() < 1e-6);
+        }
+        assert_eq!(&rows[4..6], &[9.0, 9.0]);
+        assert!(rows[6..10].iter().all(|p| (p - 0.25).abs() < 1e-6), "equal scores share equally: {:?}", &rows[6..10]);
+
+        let mut x: Vec<f32> = (0..13).map(|i| i as f32 * 0.5).collect();
+        let res = vec![1.0f32; 13];
+        layer_norm_rows(&mut x, Some(&res), &[2.0; 13], &[0.5; 13], 1e-12, 1);
+        let mean: f32 = x.iter().sum::<f32>() / 13.0;
+        assert!((mean - 0.5).abs() < 1e-5, "mean after affine is beta: {mean}");
+        let var: f32 = x.iter().map(|v| (v - 0.5) * (v - 0.5)).sum::<f32>() / 13.0;
+        assert!((var - 4.0).abs() < 1e-4, "variance after affine is gamma²: {var}");
+    }
+}
