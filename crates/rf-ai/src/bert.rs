@@ -52,15 +52,15 @@ impl Linear {
         Ok(Self { weights, bias })
     }
 
-    /// `x · Wᵀ + b` for the `rows` rows of `x`.
-    fn forward(&self, x: &[f32], rows: usize, threads: usize) -> Vec<f32> {
+    /// `out = x · Wᵀ + b` for the `rows` rows of `x` (`out`'s memory is
+    /// reused).
+    fn forward(&self, x: &[f32], rows: usize, threads: usize, out: &mut Vec<f32>) {
         let width = self.bias.len();
-        let mut out = Vec::with_capacity(rows * width);
+        out.clear();
         for _ in 0..rows {
             out.extend_from_slice(&self.bias);
         }
-        kernels::matmul(x, self.weights.rows(), rows, &self.weights, &mut out, width, threads);
-        out
+        kernels::matmul(x, self.weights.rows(), rows, &self.weights, out, width, threads);
     }
 }
 
@@ -169,18 +169,19 @@ impl BertEncoder {
         }
         kernels::layer_norm_rows(&mut x, None, &self.embed_norm.gamma, &self.embed_norm.beta, self.eps, threads);
 
+        // Buffers reused by every layer.
         let mut ctx = vec![0f32; rows * h];
+        let (mut qkv, mut attn, mut inter, mut out) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x, rows, threads);
+            layer.qkv.forward(&x, rows, threads, &mut qkv);
             self.attention(&qkv, &starts, &mut ctx, threads);
-            let mut attn = layer.attn_out.forward(&ctx, rows, threads);
+            layer.attn_out.forward(&ctx, rows, threads, &mut attn);
             kernels::layer_norm_rows(&mut attn, Some(&x), &layer.attn_norm.gamma, &layer.attn_norm.beta, self.eps, threads);
-            x = attn;
-            let mut inter = layer.intermediate.forward(&x, rows, threads);
+            layer.intermediate.forward(&attn, rows, threads, &mut inter);
             kernels::gelu(&mut inter, threads);
-            let mut out = layer.output.forward(&inter, rows, threads);
-            kernels::layer_norm_rows(&mut out, Some(&x), &layer.out_norm.gamma, &layer.out_norm.beta, self.eps, threads);
-            x = out;
+            layer.output.forward(&inter, rows, threads, &mut out);
+            kernels::layer_norm_rows(&mut out, Some(&attn), &layer.out_norm.gamma, &layer.out_norm.beta, self.eps, threads);
+            std::mem::swap(&mut x, &mut out);
         }
 
         // Mean over each text's tokens, then unit length.

@@ -4,8 +4,8 @@
 //! load) into panels of 16 columns: for each panel, one 64-byte line of 16
 //! values per index along the shared dimension, the order a tile of
 //! 6 rows × 16 columns reads them in (two vectors, six broadcasts, twelve
-//! fused multiply-adds per index). The left-hand rows of a block are packed
-//! per call, tile by tile. The shared dimension is cut into pieces of
+//! fused multiply-adds per index); the tile broadcasts its rows' values
+//! straight from the row-major left-hand side. The shared dimension is cut into pieces of
 //! [`KC`] and the columns into groups of [`NC`]: a tile's piece stays in L1
 //! while it passes over every panel of the group, and the group stays in
 //! L2 while every tile of the block passes over it. A block of rows is split
@@ -167,85 +167,61 @@ impl Pass for Matmul<'_> {
 fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ldo: usize) {
     let tiles = m.div_ceil(MR);
     let (base, extra) = (m / tiles, m % tiles);
-    let tile_rows = |t: usize| base + usize::from(t < extra);
-    // The block's rows packed piece by piece, tile by tile, as `[p][row]`,
-    // so that a tile's broadcasts read one sequential stream.
-    let mut a = vec![0f32; m * b.k];
-    let mut dst = a.as_mut_slice();
-    for k0 in (0..b.k).step_by(KC) {
-        let kc = KC.min(b.k - k0);
-        let mut row = 0;
-        for t in 0..tiles {
-            let rows = tile_rows(t);
-            let (tile, rest) = dst.split_at_mut(rows * kc);
-            for r in 0..rows {
-                let src = &x[(row + r) * ldx + k0..][..kc];
-                tile.iter_mut().skip(r).step_by(rows).zip(src).for_each(|(d, s)| *d = *s);
-            }
-            dst = rest;
-            row += rows;
-        }
-    }
     // For each tile of rows (in L1), each panel of a group of NC columns
     // (in L2): the tile's rows are read once per group, not once per panel.
     let panels = b.n.div_ceil(NR);
-    let mut piece = 0;
     for k0 in (0..b.k).step_by(KC) {
         let kc = KC.min(b.k - k0);
         for first in (0..panels).step_by(NC / NR) {
-            let (mut at, mut row) = (piece, 0);
+            let mut row = 0;
             for t in 0..tiles {
-                let rows = tile_rows(t);
-                let a = &a[at..at + rows * kc];
+                let rows = base + usize::from(t < extra);
+                let x = &x[row * ldx + k0..];
                 for panel in first..panels.min(first + NC / NR) {
                     let lines = &b.lines[panel * b.k + k0..][..kc];
                     let col = panel * NR;
                     let cols = NR.min(b.n - col);
                     let out = &mut out[row * ldo + col..];
                     match rows {
-                        1 => tile::<1>(a, lines, out, ldo, cols),
-                        2 => tile::<2>(a, lines, out, ldo, cols),
-                        3 => tile::<3>(a, lines, out, ldo, cols),
-                        4 => tile::<4>(a, lines, out, ldo, cols),
-                        5 => tile::<5>(a, lines, out, ldo, cols),
-                        _ => tile::<MR>(a, lines, out, ldo, cols),
+                        1 => tile::<1>(x, ldx, lines, out, ldo, cols),
+                        2 => tile::<2>(x, ldx, lines, out, ldo, cols),
+                        3 => tile::<3>(x, ldx, lines, out, ldo, cols),
+                        4 => tile::<4>(x, ldx, lines, out, ldo, cols),
+                        5 => tile::<5>(x, ldx, lines, out, ldo, cols),
+                        _ => tile::<MR>(x, ldx, lines, out, ldo, cols),
                     }
                 }
-                at += rows * kc;
                 row += rows;
             }
         }
-        piece += m * kc;
     }
 }
 
-/// `R` rows × 16 columns over one piece of the shared dimension, added
-/// into `out`; `a` holds the rows' values packed as `[p][row]`.
+/// `R` rows × 16 columns over one piece of the shared dimension (as long
+/// as `lines`), added into `out`; row `r` of the tile starts at
+/// `x[r * ldx]`.
 #[inline(always)]
-fn tile<const R: usize>(a: &[f32], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+fn tile<const R: usize>(x: &[f32], ldx: usize, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &x[r * ldx..r * ldx + lines.len()]);
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return tile_avx2::<R>(simd, a, lines, out, ldo, cols);
+        return tile_avx2::<R>(simd, &rows, lines, out, ldo, cols);
     }
-    tile_portable::<R>(a, lines, out, ldo, cols);
+    tile_portable::<R>(&rows, lines, out, ldo, cols);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &[f32], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+fn tile_avx2<const R: usize>(simd: pulp::x86::V3, rows: &[&[f32]; R], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
     let zero = simd.splat_f32x8(0.0);
     let mut acc: [[pulp::f32x8; 2]; R] = [[zero; 2]; R];
-    // Four steps per turn: fewer loop instructions between the products.
-    let (a4, lines4) = (a.chunks_exact(4 * R), lines.chunks_exact(4));
-    let (a_rest, lines_rest) = (a4.remainder(), lines4.remainder());
-    for (a, lines) in a4.zip(lines4) {
-        step_avx2(simd, &mut acc, &a[..R], &lines[0]);
-        step_avx2(simd, &mut acc, &a[R..2 * R], &lines[1]);
-        step_avx2(simd, &mut acc, &a[2 * R..3 * R], &lines[2]);
-        step_avx2(simd, &mut acc, &a[3 * R..], &lines[3]);
-    }
-    for (a, line) in a_rest.chunks_exact(R).zip(lines_rest) {
-        step_avx2(simd, &mut acc, a, line);
+    for (p, line) in lines.iter().enumerate() {
+        let [b0, b1]: [pulp::f32x8; 2] = pulp::cast(line.0);
+        for r in 0..R {
+            let a = simd.splat_f32x8(rows[r][p]);
+            acc[r][0] = simd.mul_add_f32x8(a, b0, acc[r][0]);
+            acc[r][1] = simd.mul_add_f32x8(a, b1, acc[r][1]);
+        }
     }
     for (r, acc) in acc.into_iter().enumerate() {
         let sums: [f32; NR] = pulp::cast(acc);
@@ -253,25 +229,13 @@ fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &[f32], lines: &[Line], out
     }
 }
 
-/// One index of the shared dimension: `R` broadcasts, `2R` products.
-/// (A function, not a closure: see [`Pass`].)
-#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn step_avx2<const R: usize>(simd: pulp::x86::V3, acc: &mut [[pulp::f32x8; 2]; R], a: &[f32], line: &Line) {
-    let [b0, b1]: [pulp::f32x8; 2] = pulp::cast(line.0);
-    for r in 0..R {
-        let a = simd.splat_f32x8(a[r]);
-        acc[r][0] = simd.mul_add_f32x8(a, b0, acc[r][0]);
-        acc[r][1] = simd.mul_add_f32x8(a, b1, acc[r][1]);
-    }
-}
-
-#[inline(always)]
-fn tile_portable<const R: usize>(a: &[f32], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+fn tile_portable<const R: usize>(rows: &[&[f32]; R], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
     let mut acc = [[0f32; NR]; R];
-    for (a, line) in a.chunks_exact(R).zip(lines) {
+    for (p, line) in lines.iter().enumerate() {
         for r in 0..R {
-            acc[r].iter_mut().zip(&line.0).for_each(|(c, b)| *c += a[r] * b);
+            let a = rows[r][p];
+            acc[r].iter_mut().zip(&line.0).for_each(|(c, b)| *c += a * b);
         }
     }
     for (r, sums) in acc.into_iter().enumerate() {
@@ -481,21 +445,22 @@ mod tests {
     /// gives the vector tile's sums.
     #[test]
     fn portable_and_vector_tiles_agree() {
-        let kc = 37;
-        let a = values(5 * kc, 11);
+        let (kc, ldx) = (37, 40);
+        let x = values(5 * ldx, 11);
+        let rows: [&[f32]; 5] = std::array::from_fn(|r| &x[r * ldx..r * ldx + kc]);
         let lines: Vec<Line> = values(NR * kc, 12).chunks_exact(NR).map(|c| Line(c.try_into().unwrap())).collect();
         let mut portable = vec![1.0f32; 5 * NR];
-        tile_portable::<5>(&a, &lines, &mut portable, NR, NR);
+        tile_portable::<5>(&rows, &lines, &mut portable, NR, NR);
         for r in 0..5 {
             for c in 0..NR {
-                let want: f32 = 1.0 + (0..kc).map(|p| a[p * 5 + r] * lines[p].0[c]).sum::<f32>();
+                let want: f32 = 1.0 + (0..kc).map(|p| x[r * ldx + p] * lines[p].0[c]).sum::<f32>();
                 assert!((portable[r * NR + c] - want).abs() < 1e-4, "row {r} column {c}");
             }
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = pulp::x86::V3::try_new() {
             let mut vector = vec![1.0f32; 5 * NR];
-            simd.vectorize(|| tile_avx2::<5>(simd, &a, &lines, &mut vector, NR, NR));
+            simd.vectorize(|| tile_avx2::<5>(simd, &rows, &lines, &mut vector, NR, NR));
             for (p, v) in portable.iter().zip(&vector) {
                 assert!((p - v).abs() < 1e-4, "{p} vs {v}");
             }
