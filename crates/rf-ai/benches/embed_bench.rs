@@ -7,7 +7,9 @@
 //! The anchor needs Python packages; set `EMBED_BENCH_PYTHON` to a Python
 //! that has onnx, onnxruntime, safetensors, tokenizers and numpy
 //! (`scripts/bench-venv.sh` makes one); `EMBED_BENCH_SKIP_ANCHOR=1` skips it.
-//! `EMBED_BENCH_THREADS` (default `1,2`) lists the thread counts.
+//! `EMBED_BENCH_THREADS` (default `1,2`) lists the thread counts;
+//! `EMBED_BENCH_ROUNDS` (default 3) the rounds of ours-then-anchor, whose
+//! medians the table reports (this box drifts by 15% within minutes).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -29,17 +31,20 @@ fn throughput(embedder: &BertEmbedder, texts: &[&str], batch: usize, tokens: usi
     tokens as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Mean milliseconds per text embedded alone (the anchor reports a mean).
 fn latency_ms(embedder: &BertEmbedder, texts: &[&str]) -> f64 {
-    let mut samples: Vec<f64> = texts
-        .iter()
-        .map(|text| {
-            let started = Instant::now();
-            embedder.embed(&[text]).unwrap();
-            started.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    embedder.embed(&texts[..1]).unwrap(); // warm up
+    let started = Instant::now();
+    for text in texts {
+        embedder.embed(&[text]).unwrap();
+    }
+    started.elapsed().as_secs_f64() * 1000.0 / texts.len() as f64
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
 }
 
 /// Runs the ONNX Runtime anchor; returns its printed lines.
@@ -104,32 +109,54 @@ fn main() {
         chunks.len(),
         chunk_tokens as f64 / chunks.len() as f64
     );
-    println!("| measurement | threads | ours | ONNX Runtime (anchor) | ratio (ours / anchor) |");
-    println!("|---|---|---|---|---|");
     let threads_list: Vec<usize> = std::env::var("EMBED_BENCH_THREADS")
         .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
         .unwrap_or_else(|_| vec![1, 2]);
+    // Rounds of ours then the anchor, back to back, so that both sides see
+    // the same load; the table gives medians over the rounds.
+    let rounds: usize = std::env::var("EMBED_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
+    println!("(medians of {rounds} rounds, each ours then the anchor; ratios are per round, then the median)");
+    println!();
+    println!("| measurement | threads | ours | ONNX Runtime (anchor) | ratio (ours / anchor) | ratios by round |");
+    println!("|---|---|---|---|---|---|");
     for threads in threads_list {
         let embedder = BertEmbedder::load(&installed, EmbedderOptions { threads }).unwrap();
-        let chunk_rate = throughput(&embedder, &chunks, 16, chunk_tokens);
-        let short_rate = throughput(&embedder, &short, 32, short_tokens);
-        let query = latency_ms(&embedder, &short[..64]);
-        let lines = anchor(named.path(), threads).unwrap_or_default();
-        let row = |what: &str, ours: f64, theirs: Option<f64>| {
-            let (theirs_text, ratio) = match theirs {
-                Some(v) => (format!("{v:.0} tok/s"), format!("{:.2}", ours / v)),
-                None => ("not run".into(), "–".into()),
-            };
-            println!("| {what} | {threads} | {ours:.0} tok/s | {theirs_text} | {ratio} |");
-        };
-        row("~120-token chunks, batch 16", chunk_rate, anchor_figure(&lines, "chunks bs16", "tok/s"));
-        row("short sentences, batch 32", short_rate, anchor_figure(&lines, "short bs32", "tok/s"));
-        // The anchor prints texts/s at batch 1, i.e. a mean latency.
-        let anchor_ms = anchor_figure(&lines, "short bs1", "texts/s").map(|rate| 1000.0 / rate);
-        let (theirs_text, ratio) = match anchor_ms {
-            Some(ms) => (format!("{ms:.1} ms (mean)"), format!("{:.2}", query / ms)),
-            None => ("not run".into(), "–".into()),
-        };
-        println!("| batch-1 query latency (ours: median) | {threads} | {query:.1} ms | {theirs_text} | {ratio} |");
+        // [measurement][round] for ours and the anchor.
+        let mut ours = vec![Vec::new(); 3];
+        let mut theirs: Vec<Vec<f64>> = vec![Vec::new(); 3];
+        for _ in 0..rounds {
+            ours[0].push(throughput(&embedder, &chunks, 16, chunk_tokens));
+            ours[1].push(throughput(&embedder, &short, 32, short_tokens));
+            ours[2].push(latency_ms(&embedder, &short[..64]));
+            let lines = anchor(named.path(), threads).unwrap_or_default();
+            let figures = [
+                anchor_figure(&lines, "chunks bs16", "tok/s"),
+                anchor_figure(&lines, "short bs32", "tok/s"),
+                // The anchor prints texts/s at batch 1: a mean latency.
+                anchor_figure(&lines, "short bs1", "texts/s").map(|rate| 1000.0 / rate),
+            ];
+            for (list, figure) in theirs.iter_mut().zip(figures) {
+                list.extend(figure);
+            }
+        }
+        let names = ["~120-token chunks, batch 16", "short sentences, batch 32", "batch-1 query latency (mean)"];
+        for (i, name) in names.iter().enumerate() {
+            let unit = if i == 2 { "ms" } else { "tok/s" };
+            let show = |v: f64| if i == 2 { format!("{v:.1} {unit}") } else { format!("{v:.0} {unit}") };
+            let ours_median = median(ours[i].clone());
+            if theirs[i].len() == rounds {
+                let ratios: Vec<f64> = ours[i].iter().zip(&theirs[i]).map(|(a, b)| a / b).collect();
+                let by_round: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+                println!(
+                    "| {name} | {threads} | {} | {} | {:.2} | {} |",
+                    show(ours_median),
+                    show(median(theirs[i].clone())),
+                    median(ratios),
+                    by_round.join(" / ")
+                );
+            } else {
+                println!("| {name} | {threads} | {} | not run | – | – |", show(ours_median));
+            }
+        }
     }
 }

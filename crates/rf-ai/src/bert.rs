@@ -48,7 +48,7 @@ impl Linear {
             weights.extend(vb.get((outputs, inputs), &format!("{name}.weight"))?.flatten_all()?.to_vec1::<f32>()?);
             bias.extend(vb.get(outputs, &format!("{name}.bias"))?.to_vec1::<f32>()?);
         }
-        let weights = Packed::new(inputs, bias.len(), |j, p| weights[j * inputs + p]);
+        let weights = Packed::from_columns(inputs, bias.len(), &weights);
         Ok(Self { weights, bias })
     }
 
@@ -219,17 +219,27 @@ impl BertEncoder {
         let run = |(start, out): (usize, &mut [f32])| {
             let len = out.len() / h;
             let rows = &qkv[start * 3 * h..(start + len) * 3 * h];
+            // One pass over the text's rows in memory order (they outgrow
+            // L2 for long texts) takes every head's queries, and its keys
+            // and values packed for the two products.
+            let mut queries = vec![0f32; heads * len * d];
+            let mut keys: Vec<Packed> = (0..heads).map(|_| Packed::zeroed(d, len)).collect();
+            let mut values: Vec<Packed> = (0..heads).map(|_| Packed::zeroed(len, d)).collect();
+            for (j, row) in rows.chunks_exact(3 * h).enumerate() {
+                for head in 0..heads {
+                    let at = head * d;
+                    queries[(head * len + j) * d..][..d].copy_from_slice(&row[at..at + d]);
+                    keys[head].set_column(j, &row[h + at..h + at + d]);
+                    values[head].set_row(j, &row[2 * h + at..2 * h + at + d]);
+                }
+            }
             let mut scores = vec![0f32; len * len];
-            let (mut keys, mut values) = (Packed::default(), Packed::default());
             out.fill(0.0);
             for head in 0..heads {
-                let at = head * d;
-                keys.repack(d, len, |j, p| rows[j * 3 * h + h + at + p]);
                 scores.fill(0.0);
-                kernels::matmul(&rows[at..], 3 * h, len, &keys, &mut scores, len, 1);
+                kernels::matmul(&queries[head * len * d..], d, len, &keys[head], &mut scores, len, 1);
                 kernels::softmax_rows(&mut scores, len, len, scale);
-                values.repack(len, d, |c, j| rows[j * 3 * h + 2 * h + at + c]);
-                kernels::matmul(&scores, len, len, &values, &mut out[at..], h, 1);
+                kernels::matmul(&scores, len, len, &values[head], &mut out[head * d..], h, 1);
             }
         };
         if threads > 1 {

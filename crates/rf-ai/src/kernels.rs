@@ -53,28 +53,34 @@ pub(crate) struct Packed {
 }
 
 impl Packed {
-    /// Packs the `k × n` matrix whose element at (`p`, `j`) is `get(j, p)`:
-    /// for a linear layer's `[out][in]` weights, `get(j, p) = w[j * k + p]`.
-    pub(crate) fn new(k: usize, n: usize, get: impl Fn(usize, usize) -> f32) -> Self {
-        let mut packed = Self::default();
-        packed.repack(k, n, get);
+    /// A `k × n` matrix of zeros, to be filled by [`Packed::set_column`]
+    /// and [`Packed::set_row`].
+    pub(crate) fn zeroed(k: usize, n: usize) -> Self {
+        Self { k, n, lines: vec![Line::default(); n.div_ceil(NR) * k] }
+    }
+
+    /// Packs the `n` columns of length `k` laid end to end in `columns`: a
+    /// linear layer's `[out][in]` weights.
+    pub(crate) fn from_columns(k: usize, n: usize, columns: &[f32]) -> Self {
+        let mut packed = Self::zeroed(k, n);
+        for (j, column) in columns.chunks_exact(k.max(1)).take(n).enumerate() {
+            packed.set_column(j, column);
+        }
         packed
     }
 
-    /// [`Packed::new`] reusing this one's memory.
-    pub(crate) fn repack(&mut self, k: usize, n: usize, get: impl Fn(usize, usize) -> f32) {
-        let panels = n.div_ceil(NR);
-        self.k = k;
-        self.n = n;
-        self.lines.clear();
-        self.lines.resize(panels * k, Line::default());
-        for (panel, lines) in self.lines.chunks_exact_mut(k.max(1)).enumerate().take(panels) {
-            let cols = NR.min(n - panel * NR);
-            for (p, line) in lines.iter_mut().enumerate() {
-                for c in 0..cols {
-                    line.0[c] = get(panel * NR + c, p);
-                }
-            }
+    /// Sets column `j`: its values along the shared dimension.
+    pub(crate) fn set_column(&mut self, j: usize, values: &[f32]) {
+        let (panel, c) = (j / NR, j % NR);
+        for (line, v) in self.lines[panel * self.k..(panel + 1) * self.k].iter_mut().zip(values) {
+            line.0[c] = *v;
+        }
+    }
+
+    /// Sets row `p`: one value per column.
+    pub(crate) fn set_row(&mut self, p: usize, values: &[f32]) {
+        for (panel, chunk) in values.chunks(NR).enumerate() {
+            self.lines[panel * self.k + p].0[..chunk.len()].copy_from_slice(chunk);
         }
     }
 
@@ -283,10 +289,25 @@ fn sum8(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Maximum with eight partial maxima, so that it vectorises (a plain
+/// `fold(f32::max)` is a chain of scalar dependent steps).
+#[inline(always)]
+fn max8(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder().iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    acc.into_iter().fold(tail, f32::max)
+}
+
 /// softmax(row · scale) in place (`scale` > 0).
 #[inline(always)]
 fn softmax_slice(row: &mut [f32], scale: f32) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) * scale;
+    let max = max8(row) * scale;
     row.iter_mut().for_each(|v| *v = exp(*v * scale - max));
     let inv = 1.0 / sum8(row, |v| v);
     row.iter_mut().for_each(|v| *v *= inv);
@@ -425,7 +446,7 @@ mod tests {
         // the piece size, columns off the panel width.
         for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 32, 16), (19, 384, 40), (96, 257, 33), (97, 512, 16), (200, 300, 31)] {
             let (x, w) = (values(m * k, 1 + m as u32), values(n * k, 7 + n as u32));
-            let packed = Packed::new(k, n, |j, p| w[j * k + p]);
+            let packed = Packed::from_columns(k, n, &w);
             assert_eq!((packed.rows(), packed.cols()), (k, n));
             let want = reference(&x, &w, m, k, n);
             for threads in [1, 2] {
@@ -474,7 +495,7 @@ mod tests {
         let (m, k, n, ldx, ldo) = (8, 4, 5, 10, 9);
         let x = values(m * ldx, 3);
         let w = values(n * k, 4);
-        let packed = Packed::new(k, n, |j, p| w[j * k + p]);
+        let packed = Packed::from_columns(k, n, &w);
         let mut out = vec![f32::NAN; m * ldo];
         for row in out.chunks_mut(ldo) {
             row[..n].fill(0.0);
