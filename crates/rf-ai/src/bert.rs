@@ -109,8 +109,11 @@ impl BertEncoder {
     pub fn load(vb: VarBuilder, shape: BertShape, eps: f64) -> candle_core::Result<Self> {
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") { vb } else { vb.pp("bert") };
         let h = shape.hidden;
-        if shape.heads == 0 || !h.is_multiple_of(shape.heads) {
+        if h == 0 || shape.heads == 0 || !h.is_multiple_of(shape.heads) {
             candle_core::bail!("hidden size {h} does not split into {} heads", shape.heads);
+        }
+        if shape.type_vocab == 0 || shape.max_positions == 0 {
+            candle_core::bail!("the config gives {} token types and {} positions; BERT needs at least one of each", shape.type_vocab, shape.max_positions);
         }
         let flat = |name: &str, rows: usize| -> candle_core::Result<Vec<f32>> { vb.get((rows, h), name)?.flatten_all()?.to_vec1::<f32>() };
         let mut layers = Vec::with_capacity(shape.layers);

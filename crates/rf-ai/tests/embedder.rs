@@ -114,6 +114,23 @@ fn damaged_or_mismatched_files_are_clear_errors() {
     std::fs::write(&config, original_config.replace("30522", "1000")).unwrap();
     let err = load().unwrap_err().to_string();
     assert!(err.contains("do not belong together"), "{err}");
+    // Shapes the encoder cannot run: refused at load with the reason, not a
+    // panic at the first text.
+    let with = |key: &str, value: &str| {
+        let mut json: serde_json::Value = serde_json::from_str(&original_config).unwrap();
+        json[key] = serde_json::from_str(value).unwrap();
+        json.to_string()
+    };
+    for (key, value, reason) in [
+        ("num_attention_heads", "5", "does not split into 5 heads"),
+        ("num_attention_heads", "0", "does not split into 0 heads"),
+        ("type_vocab_size", "0", "at least one of each"),
+        ("hidden_act", "\"relu\"", "not supported"),
+    ] {
+        std::fs::write(&config, with(key, value)).unwrap();
+        let err = load().unwrap_err().to_string();
+        assert!(err.contains(reason), "{key} = {value}: {err}");
+    }
     std::fs::write(&config, &original_config).unwrap();
 
     // A tokenizer that is not one.
