@@ -5,10 +5,10 @@
 //! values per index along the shared dimension, the order a tile of
 //! 6 rows × 16 columns reads them in (two vectors, six broadcasts, twelve
 //! fused multiply-adds per index); the tile broadcasts its rows' values
-//! straight from the row-major left-hand side. The shared dimension is cut into pieces of
-//! [`KC`] and the columns into groups of [`NC`]: a tile's piece stays in L1
-//! while it passes over every panel of the group, and the group stays in
-//! L2 while every tile of the block passes over it. A block of rows is split
+//! straight from the row-major left-hand side. The shared dimension is cut
+//! into pieces of [`KC`] and the columns into groups of [`NC`]: a tile's
+//! piece stays in L1 while it passes over every panel of the group, and the
+//! group stays in L2 while every tile of the block passes over it. A block of rows is split
 //! into near-equal tiles (19 rows: 5+5+5+4, not 6+6+6+1), so that small
 //! batches keep the tiles full. The order and sizes were chosen by
 //! measurement on this project's 2-core AMD box (BENCHMARKS.md).
