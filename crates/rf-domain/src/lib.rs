@@ -119,6 +119,16 @@ mod round_trip_tests {
 
     use super::*;
 
+    /// `value` as a document written before its field `key` existed reads
+    /// back: reconciled, `key` deleted from the root, hydrated.
+    fn hydrated_without<T: Reconcile + Hydrate>(value: &T, key: &str) -> T {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        autosurgeon::reconcile(&mut doc, value).unwrap();
+        doc.delete(automerge::ROOT, key).unwrap();
+        autosurgeon::hydrate(&doc).unwrap()
+    }
+
     fn check_round_trip<T>(first: &T, second: &T)
     where
         T: Reconcile + Hydrate + PartialEq + Debug + serde::Serialize + serde::de::DeserializeOwned,
@@ -203,22 +213,14 @@ mod round_trip_tests {
 
         #[test]
         fn an_index_written_before_the_codex_reads_with_an_empty_codex(a in workspace_index()) {
-            use automerge::transaction::Transactable;
-            let mut doc = automerge::AutoCommit::new();
-            autosurgeon::reconcile(&mut doc, &a).unwrap();
-            doc.delete(automerge::ROOT, "codex").unwrap();
-            let hydrated: WorkspaceIndex = autosurgeon::hydrate(&doc).unwrap();
+            let hydrated = hydrated_without(&a, "codex");
             prop_assert!(hydrated.codex.is_empty());
             prop_assert_eq!(hydrated.campaigns, a.campaigns);
         }
 
         #[test]
         fn a_brand_codex_written_before_guardian_reads_with_no_kind_disclaimers(a: BrandCodex) {
-            use automerge::transaction::Transactable;
-            let mut doc = automerge::AutoCommit::new();
-            autosurgeon::reconcile(&mut doc, &a).unwrap();
-            doc.delete(automerge::ROOT, "disclaimers_by_kind").unwrap();
-            let hydrated: BrandCodex = autosurgeon::hydrate(&doc).unwrap();
+            let hydrated = hydrated_without(&a, "disclaimers_by_kind");
             prop_assert!(hydrated.disclaimers_by_kind.is_empty());
             prop_assert_eq!(hydrated.banned_terms, a.banned_terms);
         }
