@@ -139,10 +139,6 @@ impl BertEncoder {
         })
     }
 
-    pub fn shape(&self) -> BertShape {
-        self.shape
-    }
-
     /// Mean-pooled, unit-length vectors for `texts` (token ids, each at
     /// most `max_positions` long), computed with `threads` threads of the
     /// current rayon pool.

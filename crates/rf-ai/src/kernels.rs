@@ -44,7 +44,7 @@ const NC: usize = 192;
 struct Line([f32; NR]);
 
 /// A `k × n` right-hand matrix packed for [`matmul`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Packed {
     k: usize,
     n: usize,
