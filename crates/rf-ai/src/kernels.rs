@@ -4,14 +4,24 @@
 //! load) into panels of 16 columns: for each panel, one 64-byte line of 16
 //! values per index along the shared dimension, the order a tile of
 //! 6 rows × 16 columns reads them in (two vectors, six broadcasts, twelve
-//! fused multiply-adds per index); the tile broadcasts its rows' values
-//! straight from the row-major left-hand side. The shared dimension is cut
-//! into pieces of [`KC`] and the columns into groups of [`NC`]: a tile's
-//! piece stays in L1 while it passes over every panel of the group, and the
-//! group stays in L2 while every tile of the block passes over it. A block of rows is split
-//! into near-equal tiles (19 rows: 5+5+5+4, not 6+6+6+1), so that small
-//! batches keep the tiles full. The order and sizes were chosen by
-//! measurement on this project's 2-core AMD box (BENCHMARKS.md).
+//! fused multiply-adds per index). The shared dimension is cut into pieces
+//! of [`KC`]; for each piece, a block's rows are first copied tile by tile
+//! with each index's six values side by side, so that the tile reads one
+//! stream (reading six strided rows kept their addresses on the stack, at
+//! a load each per index). A block of rows is split into near-equal tiles
+//! (19 rows: 5+5+5+4, not 6+6+6+1), so that small batches keep the tiles
+//! full. Then:
+//! - many rows: the columns are cut into groups of [`NC`]; a tile's piece
+//!   stays in L1 while it passes over every panel of the group, and the
+//!   group stays in L2 while every tile of the block passes over it;
+//! - few rows (a query): the weights come from memory once, so every tile
+//!   passes over each panel in turn while reading ahead into the next one,
+//!   to keep memory busy while the tiles compute.
+//!
+//! Every order adds each value's products in the same sequence, so a row's
+//! result does not depend on the rows computed with it. The order and sizes
+//! were chosen by measurement on this project's 2-core AMD box
+//! (BENCHMARKS.md).
 //!
 //! **Element-wise passes.** GELU (exact, erf form), softmax and layer norm
 //! are single passes with polynomial `exp` and `erf`, written as plain loops
@@ -138,11 +148,17 @@ pub(crate) fn matmul(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32
     if threads > 1 && m > block {
         out.par_chunks_mut(block * ldo).enumerate().for_each(|(i, out)| {
             let m = block.min(m - i * block);
-            dispatch(Matmul { x: &x[i * block * ldx..], ldx, m, b, out, ldo, block });
+            PACKED_ROWS.with_borrow_mut(|packed_rows| dispatch(Matmul { x: &x[i * block * ldx..], ldx, m, b, out, ldo, block, packed_rows }));
         });
     } else {
-        dispatch(Matmul { x, ldx, m, b, out, ldo, block });
+        PACKED_ROWS.with_borrow_mut(|packed_rows| dispatch(Matmul { x, ldx, m, b, out, ldo, block, packed_rows }));
     }
+}
+
+thread_local! {
+    /// Each thread's buffer for [`matmul_block`]'s packed rows (up to
+    /// 144 KiB, kept rather than allocated per product).
+    static PACKED_ROWS: std::cell::RefCell<Vec<[f32; MR]>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// [`matmul`] over `m` rows, in blocks of `block` rows.
@@ -154,6 +170,7 @@ struct Matmul<'a> {
     out: &'a mut [f32],
     ldo: usize,
     block: usize,
+    packed_rows: &'a mut Vec<[f32; MR]>,
 }
 
 impl Pass for Matmul<'_> {
@@ -161,86 +178,168 @@ impl Pass for Matmul<'_> {
 
     #[inline(always)]
     fn run(self) {
-        let Self { x, ldx, m, b, out, ldo, block } = self;
+        let Self { x, ldx, m, b, out, ldo, block, packed_rows } = self;
         for i in (0..m).step_by(block) {
-            matmul_block(&x[i * ldx..], ldx, block.min(m - i), b, &mut out[i * ldo..], ldo);
+            matmul_block(&x[i * ldx..], ldx, block.min(m - i), b, &mut out[i * ldo..], ldo, packed_rows);
         }
     }
 }
 
 /// One block of at most [`MC`] rows.
 #[inline(always)]
-fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ldo: usize) {
+fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ldo: usize, packed_rows: &mut Vec<[f32; MR]>) {
     let tiles = m.div_ceil(MR);
     let (base, extra) = (m / tiles, m % tiles);
-    // For each tile of rows (in L1), each panel of a group of NC columns
-    // (in L2): the tile's rows are read once per group, not once per panel.
-    let panels = b.n.div_ceil(NR);
+    let rows_of = |t: usize| base + usize::from(t < extra);
     for k0 in (0..b.k).step_by(KC) {
         let kc = KC.min(b.k - k0);
-        for first in (0..panels).step_by(NC / NR) {
-            let mut row = 0;
-            for t in 0..tiles {
-                let rows = base + usize::from(t < extra);
-                let x = &x[row * ldx + k0..];
-                for panel in first..panels.min(first + NC / NR) {
-                    let lines = &b.lines[panel * b.k + k0..][..kc];
-                    let col = panel * NR;
-                    let cols = NR.min(b.n - col);
-                    let out = &mut out[row * ldo + col..];
-                    match rows {
-                        1 => tile::<1>(x, ldx, lines, out, ldo, cols),
-                        2 => tile::<2>(x, ldx, lines, out, ldo, cols),
-                        3 => tile::<3>(x, ldx, lines, out, ldo, cols),
-                        4 => tile::<4>(x, ldx, lines, out, ldo, cols),
-                        5 => tile::<5>(x, ldx, lines, out, ldo, cols),
-                        _ => tile::<MR>(x, ldx, lines, out, ldo, cols),
-                    }
-                }
-                row += rows;
+        // This piece of the block's rows, tile by tile, each index's row
+        // values side by side: a tile then reads one stream.
+        packed_rows.clear();
+        packed_rows.resize(tiles * kc, [0.0; MR]);
+        let mut row = 0;
+        for (t, piece) in packed_rows.chunks_exact_mut(kc).enumerate() {
+            for r in 0..rows_of(t) {
+                let values = &x[(row + r) * ldx + k0..][..kc];
+                piece.iter_mut().zip(values).for_each(|(p, v)| p[r] = *v);
             }
+            row += rows_of(t);
+        }
+        let rows = packed_rows.chunks_exact(kc).enumerate().map(|(t, a)| (a, rows_of(t)));
+        if tiles <= STREAM_TILES {
+            stream_panels(rows, b, k0, kc, out, ldo);
+        } else {
+            group_panels(rows, b, k0, kc, out, ldo);
         }
     }
 }
 
-/// `R` rows × 16 columns over one piece of the shared dimension (as long
-/// as `lines`), added into `out`; row `r` of the tile starts at
-/// `x[r * ldx]`.
+/// Few rows: the weights are read once, from memory, and the product is
+/// bound by how fast they arrive. Every tile passes over a panel in turn
+/// (it stays in L1), and each also reads a quarter of the next panel's
+/// lines, one every [`TOUCH_EVERY`] indices: the memory traffic then runs
+/// alongside the arithmetic instead of stalling the first tile of each
+/// panel (measured 1.1-1.25x at 19-48 rows, BENCHMARKS.md).
 #[inline(always)]
-fn tile<const R: usize>(x: &[f32], ldx: usize, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
-    let rows: [&[f32]; R] = std::array::from_fn(|r| &x[r * ldx..r * ldx + lines.len()]);
+fn stream_panels<'a>(rows: impl Iterator<Item = (&'a [[f32; MR]], usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
+    let panels = b.n.div_ceil(NR);
+    let mut sink = 0f32;
+    for panel in 0..panels {
+        let lines = &b.lines[panel * b.k + k0..][..kc];
+        // The next panel of this piece, else the first of the next piece.
+        let next = if panel + 1 < panels {
+            &b.lines[(panel + 1) * b.k + k0..][..kc]
+        } else {
+            &b.lines[(k0 + kc).min(b.k)..][..KC.min(b.k - (k0 + kc).min(b.k))]
+        };
+        let share = next.len().div_ceil(TOUCH_EVERY);
+        let (col, mut row) = (panel * NR, 0);
+        let cols = NR.min(b.n - col);
+        for (t, (a, rows)) in rows.clone().enumerate() {
+            let touch = next.get(t * share..).unwrap_or(&[]);
+            let touch = &touch[..share.min(touch.len())];
+            sink += tile(rows, a, lines, &mut out[row * ldo + col..], ldo, cols, touch);
+            row += rows;
+        }
+    }
+    std::hint::black_box(sink);
+}
+
+/// Many rows: each tile (in L1) passes over every panel of a group of
+/// [`NC`] columns (in L2), so that a tile's rows are read once per group,
+/// not once per panel, and the group once per tile from L2.
+#[inline(always)]
+fn group_panels<'a>(rows: impl Iterator<Item = (&'a [[f32; MR]], usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
+    let panels = b.n.div_ceil(NR);
+    for first in (0..panels).step_by(NC / NR) {
+        let mut row = 0;
+        for (a, rows) in rows.clone() {
+            for panel in first..panels.min(first + NC / NR) {
+                let lines = &b.lines[panel * b.k + k0..][..kc];
+                let col = panel * NR;
+                tile(rows, a, lines, &mut out[row * ldo + col..], ldo, NR.min(b.n - col), &[]);
+            }
+            row += rows;
+        }
+    }
+}
+
+/// Blocks of at most this many tiles run [`stream_panels`].
+const STREAM_TILES: usize = 12;
+/// [`stream_panels`] reads one line of the next panel every this many
+/// indices.
+const TOUCH_EVERY: usize = 4;
+
+/// `rows` (at most [`MR`]) × 16 columns over one piece of the shared
+/// dimension (as long as `lines`), added into `out`; `a[p][r]` is row
+/// `r`'s value at index `p`. Also reads the first value of each of the
+/// `touch` lines, one every [`TOUCH_EVERY`] indices, and returns their sum
+/// (which only keeps the reads from being optimised away).
+#[inline(always)]
+fn tile(rows: usize, a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
+    match rows {
+        1 => tile_rows::<1>(a, lines, out, ldo, cols, touch),
+        2 => tile_rows::<2>(a, lines, out, ldo, cols, touch),
+        3 => tile_rows::<3>(a, lines, out, ldo, cols, touch),
+        4 => tile_rows::<4>(a, lines, out, ldo, cols, touch),
+        5 => tile_rows::<5>(a, lines, out, ldo, cols, touch),
+        _ => tile_rows::<MR>(a, lines, out, ldo, cols, touch),
+    }
+}
+
+#[inline(always)]
+fn tile_rows<const R: usize>(a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return tile_avx2::<R>(simd, &rows, lines, out, ldo, cols);
+        return tile_avx2::<R>(simd, a, lines, out, ldo, cols, touch);
     }
-    tile_portable::<R>(&rows, lines, out, ldo, cols);
+    tile_portable::<R>(a, lines, out, ldo, cols);
+    0.0
 }
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn tile_avx2<const R: usize>(simd: pulp::x86::V3, rows: &[&[f32]; R], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
     let zero = simd.splat_f32x8(0.0);
     let mut acc: [[pulp::f32x8; 2]; R] = [[zero; 2]; R];
-    for (p, line) in lines.iter().enumerate() {
-        let [b0, b1]: [pulp::f32x8; 2] = pulp::cast(line.0);
-        for r in 0..R {
-            let a = simd.splat_f32x8(rows[r][p]);
-            acc[r][0] = simd.mul_add_f32x8(a, b0, acc[r][0]);
-            acc[r][1] = simd.mul_add_f32x8(a, b1, acc[r][1]);
+    let mut sink = 0f32;
+    let touched = touch.len().min(a.len() / TOUCH_EVERY);
+    let (a_touching, a_rest) = a.split_at(touched * TOUCH_EVERY);
+    let (lines_touching, lines_rest) = lines.split_at(touched * TOUCH_EVERY);
+    for ((a, lines), touch) in a_touching.chunks_exact(TOUCH_EVERY).zip(lines_touching.chunks_exact(TOUCH_EVERY)).zip(touch) {
+        sink += touch.0[0];
+        for (a, line) in a.iter().zip(lines) {
+            fma_line::<R>(simd, &mut acc, a, line);
         }
+    }
+    for (a, line) in a_rest.iter().zip(lines_rest) {
+        fma_line::<R>(simd, &mut acc, a, line);
     }
     for (r, acc) in acc.into_iter().enumerate() {
         let sums: [f32; NR] = pulp::cast(acc);
         out[r * ldo..r * ldo + cols].iter_mut().zip(sums).for_each(|(o, s)| *o += s);
     }
+    sink
+}
+
+/// One index of the shared dimension: `acc[r] += a[r] · line`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fma_line<const R: usize>(simd: pulp::x86::V3, acc: &mut [[pulp::f32x8; 2]; R], a: &[f32; MR], line: &Line) {
+    let [b0, b1]: [pulp::f32x8; 2] = pulp::cast(line.0);
+    for r in 0..R {
+        let a = simd.splat_f32x8(a[r]);
+        acc[r][0] = simd.mul_add_f32x8(a, b0, acc[r][0]);
+        acc[r][1] = simd.mul_add_f32x8(a, b1, acc[r][1]);
+    }
 }
 
 #[inline(always)]
-fn tile_portable<const R: usize>(rows: &[&[f32]; R], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+fn tile_portable<const R: usize>(a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
     let mut acc = [[0f32; NR]; R];
-    for (p, line) in lines.iter().enumerate() {
+    for (a, line) in a.iter().zip(lines) {
         for r in 0..R {
-            let a = rows[r][p];
+            let a = a[r];
             acc[r].iter_mut().zip(&line.0).for_each(|(c, b)| *c += a * b);
         }
     }
@@ -444,7 +543,7 @@ mod tests {
     fn matmul_matches_the_plain_product_for_every_edge_shape() {
         // Rows around the tile and block sizes, shared dimensions around
         // the piece size, columns off the panel width.
-        for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 32, 16), (19, 384, 40), (96, 257, 33), (97, 512, 16), (200, 300, 31)] {
+        for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (7, 32, 16), (19, 384, 40), (24, 800, 50), (72, 385, 64), (96, 257, 33), (97, 512, 16), (200, 300, 31)] {
             let (x, w) = (values(m * k, 1 + m as u32), values(n * k, 7 + n as u32));
             let packed = Packed::from_columns(k, n, &w);
             assert_eq!((packed.rows(), packed.cols()), (k, n));
@@ -468,10 +567,10 @@ mod tests {
     fn portable_and_vector_tiles_agree() {
         let (kc, ldx) = (37, 40);
         let x = values(5 * ldx, 11);
-        let rows: [&[f32]; 5] = std::array::from_fn(|r| &x[r * ldx..r * ldx + kc]);
+        let a: Vec<[f32; MR]> = (0..kc).map(|p| std::array::from_fn(|r| if r < 5 { x[r * ldx + p] } else { f32::NAN })).collect();
         let lines: Vec<Line> = values(NR * kc, 12).chunks_exact(NR).map(|c| Line(c.try_into().unwrap())).collect();
         let mut portable = vec![1.0f32; 5 * NR];
-        tile_portable::<5>(&rows, &lines, &mut portable, NR, NR);
+        tile_portable::<5>(&a, &lines, &mut portable, NR, NR);
         for r in 0..5 {
             for c in 0..NR {
                 let want: f32 = 1.0 + (0..kc).map(|p| x[r * ldx + p] * lines[p].0[c]).sum::<f32>();
@@ -481,9 +580,30 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = pulp::x86::V3::try_new() {
             let mut vector = vec![1.0f32; 5 * NR];
-            simd.vectorize(|| tile_avx2::<5>(simd, &rows, &lines, &mut vector, NR, NR));
+            simd.vectorize(|| tile_avx2::<5>(simd, &a, &lines, &mut vector, NR, NR, &[]));
             for (p, v) in portable.iter().zip(&vector) {
                 assert!((p - v).abs() < 1e-4, "{p} vs {v}");
+            }
+        }
+    }
+
+    /// A row's products have the same bits whichever order computes them:
+    /// alone (few rows: streamed) or among many (grouped), at any thread
+    /// count. The embedder relies on it (batching does not change a vector).
+    #[test]
+    fn a_rows_product_does_not_depend_on_the_other_rows() {
+        for &(k, n) in &[(384, 1152), (1536, 40), (37, 70)] {
+            let m = 130;
+            let (x, w) = (values(m * k, 21), values(n * k, 22));
+            let packed = Packed::from_columns(k, n, &w);
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            let mut all = vec![0f32; m * n];
+            pool.install(|| matmul(&x, k, m, &packed, &mut all, n, 2));
+            for (first, count) in [(0, 1), (3, 5), (17, 19), (60, 48), (100, 30)] {
+                let mut some = vec![0f32; count * n];
+                matmul(&x[first * k..], k, count, &packed, &mut some, n, 1);
+                let same = some.iter().zip(&all[first * n..]).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{k}x{n}: rows {first}..{} alone differ from the same rows among {m}", first + count);
             }
         }
     }
@@ -574,3 +694,4 @@ mod tests {
         assert!((var - 4.0).abs() < 1e-4, "variance after affine is gamma²: {var}");
     }
 }
+
