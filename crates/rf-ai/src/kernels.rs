@@ -6,9 +6,11 @@
 //! 6 rows × 16 columns reads them in (two vectors, six broadcasts, twelve
 //! fused multiply-adds per index). The shared dimension is cut into pieces
 //! of [`KC`]; for each piece, a block's rows are first copied tile by tile
-//! with each index's six values side by side, so that the tile reads one
-//! stream (reading six strided rows kept their addresses on the stack, at
-//! a load each per index). A block of rows is split into near-equal tiles
+//! into runs of four indices, six rows side by side, so that the tile reads
+//! all its rows from one address at fixed offsets (reading six separate
+//! rows kept their addresses on the stack, a load each per index; copying
+//! each index's six values side by side was a scalar store per value). A
+//! block of rows is split into near-equal tiles
 //! (19 rows: 5+5+5+4, not 6+6+6+1), so that small batches keep the tiles
 //! full. Then:
 //! - many rows: the columns are cut into groups of [`NC`]; a tile's piece
@@ -42,6 +44,11 @@ const MR: usize = 6;
 /// Piece of the shared dimension per pass: a 6-row tile's piece is 9 KiB
 /// (L1).
 const KC: usize = 384;
+/// A tile's rows over one piece of the shared dimension, in runs of four
+/// indices: `[c][r][i]` is row `r`'s value at index `4c + i`. The tile
+/// reads every row from one address, at fixed offsets.
+type RowPiece = [[[f32; RUN]; MR]; KC / RUN];
+
 /// Rows per block (a job when threaded).
 const MC: usize = 96;
 /// Columns per group (a multiple of [`NR`]): the group's panel pieces,
@@ -158,7 +165,7 @@ pub(crate) fn matmul(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32
 thread_local! {
     /// Each thread's buffer for [`matmul_block`]'s packed rows (up to
     /// 144 KiB, kept rather than allocated per product).
-    static PACKED_ROWS: std::cell::RefCell<Vec<[f32; MR]>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACKED_ROWS: std::cell::RefCell<Vec<RowPiece>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// [`matmul`] over `m` rows, in blocks of `block` rows.
@@ -170,7 +177,7 @@ struct Matmul<'a> {
     out: &'a mut [f32],
     ldo: usize,
     block: usize,
-    packed_rows: &'a mut Vec<[f32; MR]>,
+    packed_rows: &'a mut Vec<RowPiece>,
 }
 
 impl Pass for Matmul<'_> {
@@ -187,25 +194,29 @@ impl Pass for Matmul<'_> {
 
 /// One block of at most [`MC`] rows.
 #[inline(always)]
-fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ldo: usize, packed_rows: &mut Vec<[f32; MR]>) {
+fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ldo: usize, packed_rows: &mut Vec<RowPiece>) {
     let tiles = m.div_ceil(MR);
     let (base, extra) = (m / tiles, m % tiles);
     let rows_of = |t: usize| base + usize::from(t < extra);
     for k0 in (0..b.k).step_by(KC) {
         let kc = KC.min(b.k - k0);
-        // This piece of the block's rows, tile by tile, each index's row
-        // values side by side: a tile then reads one stream.
-        packed_rows.clear();
-        packed_rows.resize(tiles * kc, [0.0; MR]);
+        // This piece of the block's rows, copied tile by tile at a fixed
+        // stride: a tile then reads all its rows from one address.
+        if packed_rows.len() < tiles {
+            packed_rows.resize(tiles, [[[0.0; RUN]; MR]; KC / RUN]);
+        }
         let mut row = 0;
-        for (t, piece) in packed_rows.chunks_exact_mut(kc).enumerate() {
+        for (t, piece) in packed_rows[..tiles].iter_mut().enumerate() {
             for r in 0..rows_of(t) {
-                let values = &x[(row + r) * ldx + k0..][..kc];
-                piece.iter_mut().zip(values).for_each(|(p, v)| p[r] = *v);
+                let (runs, rest) = x[(row + r) * ldx + k0..][..kc].as_chunks::<RUN>();
+                piece.iter_mut().zip(runs).for_each(|(run, values)| run[r] = *values);
+                if let Some(last) = piece.get_mut(runs.len()) {
+                    last[r][..rest.len()].copy_from_slice(rest);
+                }
             }
             row += rows_of(t);
         }
-        let rows = packed_rows.chunks_exact(kc).enumerate().map(|(t, a)| (a, rows_of(t)));
+        let rows = packed_rows[..tiles].iter().enumerate().map(|(t, a)| (a, rows_of(t)));
         if tiles <= STREAM_TILES {
             stream_panels(rows, b, k0, kc, out, ldo);
         } else {
@@ -217,11 +228,11 @@ fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ld
 /// Few rows: the weights are read once, from memory, and the product is
 /// bound by how fast they arrive. Every tile passes over a panel in turn
 /// (it stays in L1), and each also reads a quarter of the next panel's
-/// lines, one every [`TOUCH_EVERY`] indices: the memory traffic then runs
+/// lines, one every [`RUN`] indices: the memory traffic then runs
 /// alongside the arithmetic instead of stalling the first tile of each
 /// panel (measured 1.1-1.25x at 19-48 rows, BENCHMARKS.md).
 #[inline(always)]
-fn stream_panels<'a>(rows: impl Iterator<Item = (&'a [[f32; MR]], usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
+fn stream_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
     let panels = b.n.div_ceil(NR);
     let mut sink = 0f32;
     for panel in 0..panels {
@@ -232,7 +243,7 @@ fn stream_panels<'a>(rows: impl Iterator<Item = (&'a [[f32; MR]], usize)> + Clon
         } else {
             &b.lines[(k0 + kc).min(b.k)..][..KC.min(b.k - (k0 + kc).min(b.k))]
         };
-        let share = next.len().div_ceil(TOUCH_EVERY);
+        let share = next.len().div_ceil(RUN);
         let (col, mut row) = (panel * NR, 0);
         let cols = NR.min(b.n - col);
         for (t, (a, rows)) in rows.clone().enumerate() {
@@ -249,7 +260,7 @@ fn stream_panels<'a>(rows: impl Iterator<Item = (&'a [[f32; MR]], usize)> + Clon
 /// [`NC`] columns (in L2), so that a tile's rows are read once per group,
 /// not once per panel, and the group once per tile from L2.
 #[inline(always)]
-fn group_panels<'a>(rows: impl Iterator<Item = (&'a [[f32; MR]], usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
+fn group_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
     let panels = b.n.div_ceil(NR);
     for first in (0..panels).step_by(NC / NR) {
         let mut row = 0;
@@ -266,17 +277,18 @@ fn group_panels<'a>(rows: impl Iterator<Item = (&'a [[f32; MR]], usize)> + Clone
 
 /// Blocks of at most this many tiles run [`stream_panels`].
 const STREAM_TILES: usize = 12;
-/// [`stream_panels`] reads one line of the next panel every this many
-/// indices.
-const TOUCH_EVERY: usize = 4;
+/// Indices per run in [`RowPiece`]; [`stream_panels`] reads one line of
+/// the next panel per run.
+const RUN: usize = 4;
+const _: () = assert!(KC.is_multiple_of(RUN), "a piece is whole runs");
 
 /// `rows` (at most [`MR`]) × 16 columns over one piece of the shared
-/// dimension (as long as `lines`), added into `out`; `a[p][r]` is row
-/// `r`'s value at index `p`. Also reads the first value of each of the
-/// `touch` lines, one every [`TOUCH_EVERY`] indices, and returns their sum
+/// dimension (as long as `lines`), added into `out`; `a` holds the rows
+/// ([`RowPiece`]). Also reads the first value of each of the
+/// `touch` lines, one every [`RUN`] indices, and returns their sum
 /// (which only keeps the reads from being optimised away).
 #[inline(always)]
-fn tile(rows: usize, a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
+fn tile(rows: usize, a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
     match rows {
         1 => tile_rows::<1>(a, lines, out, ldo, cols, touch),
         2 => tile_rows::<2>(a, lines, out, ldo, cols, touch),
@@ -288,7 +300,7 @@ fn tile(rows: usize, a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usiz
 }
 
 #[inline(always)]
-fn tile_rows<const R: usize>(a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
+fn tile_rows<const R: usize>(a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
         return tile_avx2::<R>(simd, a, lines, out, ldo, cols, touch);
@@ -299,21 +311,27 @@ fn tile_rows<const R: usize>(a: &[[f32; MR]], lines: &[Line], out: &mut [f32], l
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
+fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
     let zero = simd.splat_f32x8(0.0);
     let mut acc: [[pulp::f32x8; 2]; R] = [[zero; 2]; R];
     let mut sink = 0f32;
-    let touched = touch.len().min(a.len() / TOUCH_EVERY);
-    let (a_touching, a_rest) = a.split_at(touched * TOUCH_EVERY);
-    let (lines_touching, lines_rest) = lines.split_at(touched * TOUCH_EVERY);
-    for ((a, lines), touch) in a_touching.chunks_exact(TOUCH_EVERY).zip(lines_touching.chunks_exact(TOUCH_EVERY)).zip(touch) {
+    let (runs, rest) = lines.as_chunks::<RUN>();
+    let touched = touch.len().min(runs.len());
+    for ((a, run), touch) in a.iter().zip(&runs[..touched]).zip(touch) {
         sink += touch.0[0];
-        for (a, line) in a.iter().zip(lines) {
-            fma_line::<R>(simd, &mut acc, a, line);
+        for (i, line) in run.iter().enumerate() {
+            fma_line::<R>(simd, &mut acc, a, i, line);
         }
     }
-    for (a, line) in a_rest.iter().zip(lines_rest) {
-        fma_line::<R>(simd, &mut acc, a, line);
+    for (a, run) in a.iter().zip(runs).skip(touched) {
+        for (i, line) in run.iter().enumerate() {
+            fma_line::<R>(simd, &mut acc, a, i, line);
+        }
+    }
+    if let Some(a) = a.get(runs.len()) {
+        for (i, line) in rest.iter().enumerate() {
+            fma_line::<R>(simd, &mut acc, a, i, line);
+        }
     }
     for (r, acc) in acc.into_iter().enumerate() {
         let sums: [f32; NR] = pulp::cast(acc);
@@ -325,21 +343,21 @@ fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &[[f32; MR]], lines: &[Line
 /// One index of the shared dimension: `acc[r] += a[r] · line`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn fma_line<const R: usize>(simd: pulp::x86::V3, acc: &mut [[pulp::f32x8; 2]; R], a: &[f32; MR], line: &Line) {
+fn fma_line<const R: usize>(simd: pulp::x86::V3, acc: &mut [[pulp::f32x8; 2]; R], a: &[[f32; RUN]; MR], i: usize, line: &Line) {
     let [b0, b1]: [pulp::f32x8; 2] = pulp::cast(line.0);
     for r in 0..R {
-        let a = simd.splat_f32x8(a[r]);
+        let a = simd.splat_f32x8(a[r][i]);
         acc[r][0] = simd.mul_add_f32x8(a, b0, acc[r][0]);
         acc[r][1] = simd.mul_add_f32x8(a, b1, acc[r][1]);
     }
 }
 
 #[inline(always)]
-fn tile_portable<const R: usize>(a: &[[f32; MR]], lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
+fn tile_portable<const R: usize>(a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize) {
     let mut acc = [[0f32; NR]; R];
-    for (a, line) in a.iter().zip(lines) {
+    for (p, line) in lines.iter().enumerate() {
         for r in 0..R {
-            let a = a[r];
+            let a = a[p / RUN][r][p % RUN];
             acc[r].iter_mut().zip(&line.0).for_each(|(c, b)| *c += a * b);
         }
     }
@@ -574,7 +592,12 @@ mod tests {
     fn portable_and_vector_tiles_agree() {
         let (kc, ldx) = (37, 40);
         let x = values(5 * ldx, 11);
-        let a: Vec<[f32; MR]> = (0..kc).map(|p| std::array::from_fn(|r| if r < 5 { x[r * ldx + p] } else { f32::NAN })).collect();
+        let mut a: RowPiece = [[[f32::NAN; RUN]; MR]; KC / RUN];
+        for r in 0..5 {
+            for p in 0..kc {
+                a[p / RUN][r][p % RUN] = x[r * ldx + p];
+            }
+        }
         let lines: Vec<Line> = values(NR * kc, 12).chunks_exact(NR).map(|c| Line(c.try_into().unwrap())).collect();
         let mut portable = vec![1.0f32; 5 * NR];
         tile_portable::<5>(&a, &lines, &mut portable, NR, NR);
@@ -701,4 +724,5 @@ mod tests {
         assert!((var - 4.0).abs() < 1e-4, "variance after affine is gamma²: {var}");
     }
 }
+
 
