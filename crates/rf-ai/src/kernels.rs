@@ -626,14 +626,18 @@ mod tests {
             let m = 130;
             let (x, w) = (values(m * k, 21), values(n * k, 22));
             let packed = Packed::from_columns(k, n, &w);
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-            let mut all = vec![0f32; m * n];
-            pool.install(|| matmul(&x, k, m, &packed, &mut all, n, 2));
-            for (first, count) in [(0, 1), (3, 5), (17, 19), (60, 48), (100, 30)] {
-                let mut some = vec![0f32; count * n];
-                matmul(&x[first * k..], k, count, &packed, &mut some, n, 1);
-                let same = some.iter().zip(&all[first * n..]).all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "{k}x{n}: rows {first}..{} alone differ from the same rows among {m}", first + count);
+            // At 1 thread the first 96 rows run grouped and the other 34
+            // streamed; at 2 threads, blocks of 65 rows run streamed.
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut all = vec![0f32; m * n];
+                pool.install(|| matmul(&x, k, m, &packed, &mut all, n, threads));
+                for (first, count) in [(0, 1), (3, 5), (17, 19), (60, 48), (100, 30)] {
+                    let mut some = vec![0f32; count * n];
+                    matmul(&x[first * k..], k, count, &packed, &mut some, n, 1);
+                    let same = some.iter().zip(&all[first * n..]).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{k}x{n}, {threads} threads: rows {first}..{} alone differ from the same rows among {m}", first + count);
+                }
             }
         }
     }
@@ -724,5 +728,3 @@ mod tests {
         assert!((var - 4.0).abs() < 1e-4, "variance after affine is gamma²: {var}");
     }
 }
-
-
