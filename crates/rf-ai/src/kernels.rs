@@ -230,7 +230,7 @@ fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ld
 /// (it stays in L1), and each also reads a quarter of the next panel's
 /// lines, one every [`RUN`] indices: the memory traffic then runs
 /// alongside the arithmetic instead of stalling the first tile of each
-/// panel (measured 1.1-1.25x at 19-48 rows, BENCHMARKS.md).
+/// panel (measured 1.06-1.25x at 19-48 rows, BENCHMARKS.md).
 #[inline(always)]
 fn stream_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
     let panels = b.n.div_ceil(NR);
@@ -241,7 +241,7 @@ fn stream_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, 
         let next = if panel + 1 < panels {
             &b.lines[(panel + 1) * b.k + k0..][..kc]
         } else {
-            &b.lines[(k0 + kc).min(b.k)..][..KC.min(b.k - (k0 + kc).min(b.k))]
+            &b.lines[k0 + kc..][..KC.min(b.k - (k0 + kc))]
         };
         let share = next.len().div_ceil(RUN);
         let (col, mut row) = (panel * NR, 0);
@@ -323,7 +323,7 @@ fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &RowPiece, lines: &[Line], 
             fma_line::<R>(simd, &mut acc, a, i, line);
         }
     }
-    for (a, run) in a.iter().zip(runs).skip(touched) {
+    for (a, run) in a[touched..].iter().zip(&runs[touched..]) {
         for (i, line) in run.iter().enumerate() {
             fma_line::<R>(simd, &mut acc, a, i, line);
         }
