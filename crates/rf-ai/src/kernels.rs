@@ -27,7 +27,8 @@
 //!
 //! **Element-wise passes.** GELU (exact, erf form), softmax and layer norm
 //! are single passes with polynomial `exp` and `erf`, written as plain loops
-//! the compiler vectorises.
+//! the compiler vectorises, with fused multiply-adds where the CPU has them
+//! (the polynomials' chains of dependent steps bound these passes).
 //!
 //! On x86-64 with AVX2 and FMA (detected at run time) everything runs with
 //! those instructions enabled, through `pulp`'s safe dispatch; the tile uses
@@ -116,9 +117,12 @@ impl Packed {
 /// function that enables AVX2 and FMA: a closure would not do, because a
 /// closure cannot be marked so and the intrinsics it calls would then stay
 /// out-of-line function calls (measured: 40x slower).
+///
+/// `FMA` says whether a fused multiply-add is one instruction where the
+/// pass runs ([`madd`]).
 trait Pass {
     type Output;
-    fn run(self) -> Self::Output;
+    fn run<const FMA: bool>(self) -> Self::Output;
 }
 
 struct Vectorized<P>(P);
@@ -128,7 +132,7 @@ impl<P: Pass> pulp::NullaryFnOnce for Vectorized<P> {
 
     #[inline(always)]
     fn call(self) -> P::Output {
-        self.0.run()
+        self.0.run::<true>()
     }
 }
 
@@ -139,7 +143,19 @@ fn dispatch<P: Pass>(pass: P) -> P::Output {
     if let Some(simd) = pulp::x86::V3::try_new() {
         return simd.vectorize(Vectorized(pass));
     }
-    pass.run()
+    pass.run::<NATIVE_FMA>()
+}
+
+/// Whether the target's baseline has a fused multiply-add instruction
+/// (Apple silicon does; x86-64 without AVX2 does not).
+const NATIVE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
+
+/// `a · b + c`: fused where `FMA` says it is one instruction (one rounding,
+/// and half the latency of a multiply then an add), else the two
+/// operations (a fused one would be a slow library call).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// `out[i][j] += Σ_p x[i][p] · b[p][j]` for `i < m`, `j < b.cols()`, where
@@ -184,7 +200,7 @@ impl Pass for Matmul<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let Self { x, ldx, m, b, out, ldo, block, packed_rows } = self;
         for i in (0..m).step_by(block) {
             matmul_block(&x[i * ldx..], ldx, block.min(m - i), b, &mut out[i * ldo..], ldo, packed_rows);
@@ -375,16 +391,18 @@ const MAGIC: f32 = 12_582_912.0;
 
 /// e^x with a relative error below 2e-7 for x in [-87, 88]; tiny below.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+fn exp<const FMA: bool>(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     // n = round(x / ln 2), through the float mantissa: adding 1.5 · 2^23
     // leaves n in the low bits of `shifted`. (f32::round and `as i32`
     // would not vectorise: the conversion stayed one scalar instruction
     // per value.)
-    let shifted = x * LOG2E + MAGIC;
+    let shifted = madd::<FMA>(x, LOG2E, MAGIC);
     let n = shifted - MAGIC;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let r = madd::<FMA>(-n, LN2_LO, madd::<FMA>(-n, LN2_HI, x));
+    // Horner's rule: with fused steps the chain is half as long, and the
+    // passes built on it were bound by its latency.
+    let p = [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0].into_iter().fold(1.0 / 5040.0, |p, c| madd::<FMA>(p, r, c));
     // 2^n: the exponent field n + 127, from the same bits.
     p * f32::from_bits(shifted.to_bits().wrapping_sub(MAGIC.to_bits() - 127) << 23)
 }
@@ -392,11 +410,11 @@ fn exp(x: f32) -> f32 {
 /// erf(x), Abramowitz and Stegun 7.1.26: absolute error 1.5e-7 in exact
 /// arithmetic, below 1e-6 in f32.
 #[inline(always)]
-fn erf(x: f32) -> f32 {
+fn erf<const FMA: bool>(x: f32) -> f32 {
     let a = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    (1.0 - poly * exp(-a * a)).copysign(x)
+    let t = 1.0 / madd::<FMA>(0.327_591_1, a, 1.0);
+    let poly = t * [-1.453_152_1, 1.421_413_7, -0.284_496_74, 0.254_829_6].into_iter().fold(1.061_405_4, |p, c| madd::<FMA>(p, t, c));
+    madd::<FMA>(-poly, exp::<FMA>(-a * a), 1.0).copysign(x)
 }
 
 /// Sum with eight partial sums, so that it vectorises.
@@ -430,9 +448,9 @@ fn max8(xs: &[f32]) -> f32 {
 
 /// softmax(row · scale) in place (`scale` > 0).
 #[inline(always)]
-fn softmax_slice(row: &mut [f32], scale: f32) {
+fn softmax_slice<const FMA: bool>(row: &mut [f32], scale: f32) {
     let max = max8(row) * scale;
-    row.iter_mut().for_each(|v| *v = exp(*v * scale - max));
+    row.iter_mut().for_each(|v| *v = exp::<FMA>(madd::<FMA>(*v, scale, -max)));
     let inv = 1.0 / sum8(row, |v| v);
     row.iter_mut().for_each(|v| *v *= inv);
 }
@@ -461,9 +479,10 @@ impl Pass for Gelu<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         for x in self.0 {
-            *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+            let half = 0.5 * *x;
+            *x = madd::<FMA>(half, erf::<FMA>(*x * std::f32::consts::FRAC_1_SQRT_2), half);
         }
     }
 }
@@ -488,9 +507,9 @@ impl Pass for SoftmaxRows<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         for row in self.scores.chunks_mut(self.stride) {
-            softmax_slice(&mut row[..self.len], self.scale);
+            softmax_slice::<FMA>(&mut row[..self.len], self.scale);
         }
     }
 }
@@ -513,7 +532,7 @@ impl Pass for LayerNormRows<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         let width = self.gamma.len();
         for (n, row) in self.x.chunks_exact_mut(width).enumerate() {
             layer_norm_slice(row, self.residual.map(|r| &r[n * width..(n + 1) * width]), self.gamma, self.beta, self.eps);
@@ -672,15 +691,18 @@ mod tests {
     fn exp_and_erf_are_accurate() {
         let mut worst_exp = 0f64;
         let mut worst_erf = 0f64;
-        for i in -20_000..=20_000 {
-            let x = i as f32 / 1000.0;
-            let e = f64::from(exp(x));
-            worst_exp = worst_exp.max(((e - f64::from(x).exp()) / f64::from(x).exp()).abs());
-            worst_erf = worst_erf.max((f64::from(erf(x)) - erf_series(f64::from(x))).abs());
+        // Both forms: fused steps (what runs with FMA) and separate ones.
+        for (e, f) in [(exp::<true> as fn(f32) -> f32, erf::<true> as fn(f32) -> f32), (exp::<false>, erf::<false>)] {
+            for i in -20_000..=20_000 {
+                let x = i as f32 / 1000.0;
+                let got = f64::from(e(x));
+                worst_exp = worst_exp.max(((got - f64::from(x).exp()) / f64::from(x).exp()).abs());
+                worst_erf = worst_erf.max((f64::from(f(x)) - erf_series(f64::from(x))).abs());
+            }
+            assert!((0.0..1e-37).contains(&e(-200.0)), "far below the range it is tiny, not garbage");
         }
         assert!(worst_exp < 2e-7, "exp relative error {worst_exp}");
         assert!(worst_erf < 1e-6, "erf absolute error {worst_erf}");
-        assert!((0.0..1e-37).contains(&exp(-200.0)), "far below the range it is tiny, not garbage");
     }
 
     /// erf by its Taylor series in f64 (Abramowitz and Stegun 7.1.5), which
