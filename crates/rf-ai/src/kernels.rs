@@ -243,14 +243,13 @@ fn matmul_block(x: &[f32], ldx: usize, m: usize, b: &Packed, out: &mut [f32], ld
 
 /// Few rows: the weights are read once, from memory, and the product is
 /// bound by how fast they arrive. Every tile passes over a panel in turn
-/// (it stays in L1), and each also reads a quarter of the next panel's
-/// lines, one every [`RUN`] indices: the memory traffic then runs
-/// alongside the arithmetic instead of stalling the first tile of each
-/// panel (measured 1.06-1.25x at 19-48 rows, BENCHMARKS.md).
+/// (it stays in L1), and each also prefetches its share of the next
+/// panel, spread over its indices: the memory traffic then runs alongside
+/// the arithmetic instead of stalling the first tile of each panel.
 #[inline(always)]
 fn stream_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, b: &Packed, k0: usize, kc: usize, out: &mut [f32], ldo: usize) {
     let panels = b.n.div_ceil(NR);
-    let mut sink = 0f32;
+    let tiles = rows.clone().count();
     for panel in 0..panels {
         let lines = &b.lines[panel * b.k + k0..][..kc];
         // The next panel of this piece, else the first of the next piece.
@@ -259,17 +258,15 @@ fn stream_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, 
         } else {
             &b.lines[k0 + kc..][..KC.min(b.k - (k0 + kc))]
         };
-        let share = next.len().div_ceil(RUN);
+        let share = next.len().div_ceil(tiles);
         let (col, mut row) = (panel * NR, 0);
         let cols = NR.min(b.n - col);
         for (t, (a, rows)) in rows.clone().enumerate() {
-            let touch = next.get(t * share..).unwrap_or(&[]);
-            let touch = &touch[..share.min(touch.len())];
-            sink += tile(rows, a, lines, &mut out[row * ldo + col..], ldo, cols, touch);
+            let ahead = next.get(t * share..).unwrap_or(&[]);
+            tile(rows, a, lines, &mut out[row * ldo + col..], ldo, cols, &ahead[..share.min(ahead.len())]);
             row += rows;
         }
     }
-    std::hint::black_box(sink);
 }
 
 /// Many rows: each tile (in L1) passes over every panel of a group of
@@ -293,53 +290,58 @@ fn group_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, b
 
 /// Blocks of at most this many tiles run [`stream_panels`].
 const STREAM_TILES: usize = 12;
-/// Indices per run in [`RowPiece`]; [`stream_panels`] reads one line of
-/// the next panel per run.
+/// Indices per run in [`RowPiece`].
 const RUN: usize = 4;
 const _: () = assert!(KC.is_multiple_of(RUN), "a piece is whole runs");
 
 /// `rows` (at most [`MR`]) × 16 columns over one piece of the shared
 /// dimension (as long as `lines`), added into `out`; `a` holds the rows
-/// ([`RowPiece`]). Also reads the first value of each of the
-/// `touch` lines, one every [`RUN`] indices, and returns their sum
-/// (which only keeps the reads from being optimised away).
+/// ([`RowPiece`]). Also prefetches the `ahead` lines, spread over the
+/// piece (into L2 where the CPU tells the levels apart: the next panel
+/// and the one being read would not both fit in L1).
 #[inline(always)]
-fn tile(rows: usize, a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
+fn tile(rows: usize, a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, ahead: &[Line]) {
     match rows {
-        1 => tile_rows::<1>(a, lines, out, ldo, cols, touch),
-        2 => tile_rows::<2>(a, lines, out, ldo, cols, touch),
-        3 => tile_rows::<3>(a, lines, out, ldo, cols, touch),
-        4 => tile_rows::<4>(a, lines, out, ldo, cols, touch),
-        5 => tile_rows::<5>(a, lines, out, ldo, cols, touch),
-        _ => tile_rows::<MR>(a, lines, out, ldo, cols, touch),
+        1 => tile_rows::<1>(a, lines, out, ldo, cols, ahead),
+        2 => tile_rows::<2>(a, lines, out, ldo, cols, ahead),
+        3 => tile_rows::<3>(a, lines, out, ldo, cols, ahead),
+        4 => tile_rows::<4>(a, lines, out, ldo, cols, ahead),
+        5 => tile_rows::<5>(a, lines, out, ldo, cols, ahead),
+        _ => tile_rows::<MR>(a, lines, out, ldo, cols, ahead),
     }
 }
 
 #[inline(always)]
-fn tile_rows<const R: usize>(a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
+fn tile_rows<const R: usize>(a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, ahead: &[Line]) {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return tile_avx2::<R>(simd, a, lines, out, ldo, cols, touch);
+        return tile_avx2::<R>(simd, a, lines, out, ldo, cols, ahead);
     }
+    let _ = ahead;
     tile_portable::<R>(a, lines, out, ldo, cols);
-    0.0
 }
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, touch: &[Line]) -> f32 {
+fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &RowPiece, lines: &[Line], out: &mut [f32], ldo: usize, cols: usize, ahead: &[Line]) {
     let zero = simd.splat_f32x8(0.0);
     let mut acc: [[pulp::f32x8; 2]; R] = [[zero; 2]; R];
-    let mut sink = 0f32;
     let (runs, rest) = lines.as_chunks::<RUN>();
-    let touched = touch.len().min(runs.len());
-    for ((a, run), touch) in a.iter().zip(&runs[..touched]).zip(touch) {
-        sink += touch.0[0];
+    // The prefetches go with the first runs, a few per run; the other runs
+    // loop without them.
+    let per = ahead.len().div_ceil(runs.len().max(1)).max(1);
+    let prefetching = ahead.len().div_ceil(per).min(runs.len());
+    for ((a, run), ahead) in a.iter().zip(&runs[..prefetching]).zip(ahead.chunks(per)) {
+        for line in ahead {
+            // A prefetch retires at once, unlike a load, so many can be in
+            // flight while the tile computes.
+            simd.sse._mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(std::ptr::from_ref(line).cast());
+        }
         for (i, line) in run.iter().enumerate() {
             fma_line::<R>(simd, &mut acc, a, i, line);
         }
     }
-    for (a, run) in a[touched..].iter().zip(&runs[touched..]) {
+    for (a, run) in a[prefetching..].iter().zip(&runs[prefetching..]) {
         for (i, line) in run.iter().enumerate() {
             fma_line::<R>(simd, &mut acc, a, i, line);
         }
@@ -353,7 +355,6 @@ fn tile_avx2<const R: usize>(simd: pulp::x86::V3, a: &RowPiece, lines: &[Line], 
         let sums: [f32; NR] = pulp::cast(acc);
         out[r * ldo..r * ldo + cols].iter_mut().zip(sums).for_each(|(o, s)| *o += s);
     }
-    sink
 }
 
 /// One index of the shared dimension: `acc[r] += a[r] · line`.
