@@ -93,8 +93,33 @@ struct LiveConnection {
 #[derive(Debug)]
 struct BoundPeer {
     workspace_id: String,
-    role: Role,
     n_connections: usize,
+}
+
+/// A ticket and what it may still do. Unused, it expires `ticket_ttl` after
+/// it was issued. Its first WebSocket handshake binds it to that peer id;
+/// from then on only that peer id may use it, to reconnect after a dropped
+/// connection, while one of its connections is open and for
+/// `ticket_reconnect` after the last one closed.
+#[derive(Debug)]
+struct TicketState {
+    identity: Identity,
+    issued: Instant,
+    bound_peer: Option<String>,
+    n_open: usize,
+    last_closed: Option<Instant>,
+}
+
+impl TicketState {
+    fn is_valid(&self, now: Instant, ttl: Duration, reconnect: Duration) -> bool {
+        match (&self.bound_peer, self.last_closed) {
+            (None, _) => now < self.issued + ttl,
+            (Some(_), _) if self.n_open > 0 => true,
+            (Some(_), Some(closed)) => now < closed + reconnect,
+            // Bound, but its connection has not registered yet.
+            (Some(_), None) => now < self.issued + ttl.max(reconnect),
+        }
+    }
 }
 
 /// Token bucket per token id.
@@ -104,34 +129,48 @@ struct Bucket {
     updated: Instant,
 }
 
+/// How long tickets last: unused, and after the last connection made with
+/// one closed.
+#[derive(Debug, Clone, Copy)]
+pub struct TicketLifetimes {
+    pub unused: Duration,
+    pub reconnect: Duration,
+}
+
 #[derive(Debug)]
 pub struct Access<B> {
     backend: B,
     metrics: Arc<Metrics>,
     ticket_ttl: Duration,
+    ticket_reconnect: Duration,
     messages_per_second: f64,
-    tickets: Mutex<HashMap<String, (Identity, Instant)>>,
+    tickets: Mutex<HashMap<String, TicketState>>,
     connections: Mutex<HashMap<u64, LiveConnection>>,
     peers: Mutex<HashMap<String, BoundPeer>>,
     buckets: Mutex<HashMap<String, Bucket>>,
     document_workspaces: Mutex<HashMap<DocumentId, String>>,
+    /// Documents a share decision was asked for before any workspace owned
+    /// them; when one is claimed, share decisions are made again.
+    asked_unclaimed: Mutex<std::collections::HashSet<DocumentId>>,
     roles: Mutex<HashMap<(String, String), Option<Role>>>,
     next_connection: AtomicU64,
     changed: broadcast::Sender<()>,
 }
 
 impl<B: Backend> Access<B> {
-    pub fn new(backend: B, metrics: Arc<Metrics>, ticket_ttl: Duration, messages_per_second: u32) -> Arc<Self> {
+    pub fn new(backend: B, metrics: Arc<Metrics>, tickets: TicketLifetimes, messages_per_second: u32) -> Arc<Self> {
         Arc::new(Self {
             backend,
             metrics,
-            ticket_ttl,
+            ticket_ttl: tickets.unused,
+            ticket_reconnect: tickets.reconnect,
             messages_per_second: f64::from(messages_per_second),
             tickets: Mutex::default(),
             connections: Mutex::default(),
             peers: Mutex::default(),
             buckets: Mutex::default(),
             document_workspaces: Mutex::default(),
+            asked_unclaimed: Mutex::default(),
             roles: Mutex::default(),
             next_connection: AtomicU64::new(1),
             changed: broadcast::channel(16).0,
@@ -166,29 +205,74 @@ impl<B: Backend> Access<B> {
         Ok(Identity { token_id: row.token_id, user, workspace_id: row.workspace_id, role })
     }
 
-    /// A single-use ticket standing for `identity`, for clients that cannot
-    /// send headers. Only the ticket ever appears in a URL.
+    /// A ticket standing for `identity`, for clients that cannot send
+    /// headers. Only the ticket ever appears in a URL.
     pub fn issue_ticket(&self, identity: Identity) -> (String, Duration) {
         let ticket = rf_sync::token::random_ticket();
         let mut tickets = lock(&self.tickets);
         let now = Instant::now();
-        tickets.retain(|_, (_, expires)| *expires > now);
-        tickets.insert(ticket.clone(), (identity, now + self.ticket_ttl));
+        let (ttl, reconnect) = (self.ticket_ttl, self.ticket_reconnect);
+        tickets.retain(|_, state| state.is_valid(now, ttl, reconnect));
+        tickets.insert(ticket.clone(), TicketState { identity, issued: now, bound_peer: None, n_open: 0, last_closed: None });
         (ticket, self.ticket_ttl)
     }
 
-    /// Spends a ticket, then re-checks its token as it stands now.
+    /// Checks a ticket at the upgrade, then re-checks its token as it stands
+    /// now. The ticket is not spent: [`Access::bind_ticket`] ties it to the
+    /// peer id of the connection's handshake.
     pub async fn redeem_ticket(&self, ticket: &str) -> Result<Identity, AuthError> {
-        let entry = lock(&self.tickets).remove(ticket);
-        let Some((identity, _)) = entry.filter(|(_, expires)| *expires > Instant::now()) else {
+        let identity = {
+            let mut tickets = lock(&self.tickets);
+            let now = Instant::now();
+            match tickets.get(ticket) {
+                Some(state) if state.is_valid(now, self.ticket_ttl, self.ticket_reconnect) => Some(state.identity.clone()),
+                Some(_) => {
+                    tickets.remove(ticket);
+                    None
+                }
+                None => None,
+            }
+        };
+        let Some(identity) = identity else {
             return Err(self.refuse(AuthError::BadTicket));
         };
         let row = self.backend.token(&identity.token_id).await?.ok_or_else(|| self.refuse(AuthError::Invalid))?;
         if row.revoked {
+            lock(&self.tickets).remove(ticket);
             return Err(self.refuse(AuthError::Revoked));
         }
         let role = row.role.ok_or_else(|| self.refuse(AuthError::NotMember { user: row.user_name.clone() }))?;
         Ok(Identity { role, ..identity })
+    }
+
+    /// Ties a ticket to the peer id of the first handshake made with it, and
+    /// counts the connection. Another peer id is refused: a ticket that
+    /// leaked (a log, a proxy, browser history) is useless to anyone else.
+    pub fn bind_ticket(&self, ticket: &str, peer_id: &str) -> Result<(), String> {
+        let mut tickets = lock(&self.tickets);
+        let Some(state) = tickets.get_mut(ticket) else {
+            return Err("the ticket is not valid or has expired; ask for a new one".into());
+        };
+        match &state.bound_peer {
+            Some(bound) if bound != peer_id => {
+                Metrics::add(&self.metrics.auth_failures_total, 1);
+                Err("the ticket belongs to another peer id; ask for a new one".into())
+            }
+            _ => {
+                state.bound_peer = Some(peer_id.to_owned());
+                state.n_open += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// A connection made with a ticket closed; the ticket may reconnect for
+    /// a while yet.
+    pub fn release_ticket(&self, ticket: &str) {
+        if let Some(state) = lock(&self.tickets).get_mut(ticket) {
+            state.n_open = state.n_open.saturating_sub(1);
+            state.last_closed = Some(Instant::now());
+        }
     }
 
     /// Registers a live connection; the receiver says when and why to close it.
@@ -224,13 +308,11 @@ impl<B: Backend> Access<B> {
         let mut peers = lock(&self.peers);
         let bound = peers.entry(peer_id.to_owned()).or_insert_with(|| BoundPeer {
             workspace_id: identity.workspace_id.clone(),
-            role: identity.role,
             n_connections: 0,
         });
         if bound.workspace_id != identity.workspace_id {
             return Err(format!("peer id {peer_id:?} is already connected for another workspace"));
         }
-        bound.role = identity.role;
         bound.n_connections += 1;
         Ok(())
     }
@@ -278,34 +360,42 @@ impl<B: Backend> Access<B> {
         Ok(role)
     }
 
-    async fn workspace_of(&self, document: &DocumentId, claimant: Option<(&str, Role)>) -> Result<Option<String>, StoreError> {
+    /// The workspace that owns a document, if any.
+    async fn workspace_of(&self, document: &DocumentId) -> Result<Option<String>, StoreError> {
         if let Some(workspace) = lock(&self.document_workspaces).get(document) {
             return Ok(Some(workspace.clone()));
         }
-        let text = document.to_string();
-        let workspace = match self.backend.document_workspace(&text).await? {
-            Some(workspace) => Some(workspace),
-            // A document nobody has sent yet becomes part of the workspace of
-            // the first member with write access who sends or asks for it.
-            None => match claimant {
-                Some((workspace_id, role)) if role.can_write() => {
-                    Some(self.backend.claim_document(&text, workspace_id, now_ms()).await?)
-                }
-                _ => None,
-            },
-        };
+        let workspace = self.backend.document_workspace(&document.to_string()).await?;
         if let Some(workspace) = &workspace {
             lock(&self.document_workspaces).insert(document.clone(), workspace.clone());
         }
         Ok(workspace)
     }
 
+    /// Gives a document that no workspace owns yet to `workspace_id`, the
+    /// workspace of the authenticated connection that sent it first; returns
+    /// the owner afterwards. The claim is one atomic insert, made before
+    /// samod sees the frame, so no share decision (which never claims) can
+    /// give the document to anyone else.
+    pub async fn claim(&self, document: &DocumentId, workspace_id: &str) -> Result<String, StoreError> {
+        if let Some(owner) = self.workspace_of(document).await? {
+            return Ok(owner);
+        }
+        let owner = self.backend.claim_document(&document.to_string(), workspace_id, now_ms()).await?;
+        lock(&self.document_workspaces).insert(document.clone(), owner.clone());
+        if lock(&self.asked_unclaimed).remove(document) {
+            // Someone was told "no" while nobody owned it; ask again.
+            let _ = self.changed.send(());
+        }
+        Ok(owner)
+    }
+
     /// How `document` is shared with `peer`, right now.
     pub async fn decide(&self, document: &DocumentId, peer: &PeerId) -> ShareConfig {
         let Some(user) = user_part(peer.as_str()) else { return non_member_share_config() };
-        let claimant = lock(&self.peers).get(peer.as_str()).map(|b| (b.workspace_id.clone(), b.role));
         let decision = async {
-            let Some(workspace) = self.workspace_of(document, claimant.as_ref().map(|(w, r)| (w.as_str(), *r))).await? else {
+            let Some(workspace) = self.workspace_of(document).await? else {
+                lock(&self.asked_unclaimed).insert(document.clone());
                 return Ok::<_, StoreError>(non_member_share_config());
             };
             Ok(match self.role_of(&workspace, user).await? {
@@ -343,15 +433,7 @@ impl<B: Backend> Access<B> {
             let mut connections = lock(&self.connections);
             let Some(connection) = connections.get_mut(&id) else { continue };
             match verdict {
-                Ok(role) => {
-                    connection.identity.role = role;
-                    let mut peers = lock(&self.peers);
-                    for (peer_id, bound) in peers.iter_mut() {
-                        if bound.workspace_id == identity.workspace_id && identity.user.owns_peer_id(peer_id) {
-                            bound.role = role;
-                        }
-                    }
-                }
+                Ok(role) => connection.identity.role = role,
                 Err(reason) => {
                     tracing::info!(user = %identity.user, token = identity.token_id, reason, "closing a connection after an access change");
                     let _ = connection.close.send(Some(reason));
@@ -406,5 +488,37 @@ impl<B: Backend> samod::SharePolicy for WorkspacePolicy<B> {
                 Some((decision, (access, changes, false)))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(bound: bool, n_open: usize, closed_ago: Option<u64>, issued_ago: u64, now: Instant) -> TicketState {
+        TicketState {
+            identity: Identity {
+                token_id: "t".into(),
+                user: UserName::parse("alice").unwrap(),
+                workspace_id: "w".into(),
+                role: Role::Owner,
+            },
+            issued: now - Duration::from_secs(issued_ago),
+            bound_peer: bound.then(|| "alice/browser".to_owned()),
+            n_open,
+            last_closed: closed_ago.map(|ago| now - Duration::from_secs(ago)),
+        }
+    }
+
+    #[test]
+    fn a_ticket_lives_unused_for_its_ttl_and_bound_while_open_or_reconnecting() {
+        let now = Instant::now() + Duration::from_secs(100_000);
+        let (ttl, reconnect) = (Duration::from_secs(30), Duration::from_secs(3_600));
+        let check = |state: TicketState| state.is_valid(now, ttl, reconnect);
+        assert!(check(ticket(false, 0, None, 10, now)), "unused, within its ttl");
+        assert!(!check(ticket(false, 0, None, 31, now)), "unused, past its ttl");
+        assert!(check(ticket(true, 1, None, 50_000, now)), "bound with a connection open, however old");
+        assert!(check(ticket(true, 0, Some(3_000), 50_000, now)), "bound, closed within the reconnect window");
+        assert!(!check(ticket(true, 0, Some(3_601), 50_000, now)), "bound, closed too long ago");
     }
 }

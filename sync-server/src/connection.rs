@@ -25,6 +25,7 @@ const NORMAL: u16 = 1000;
 const GOING_AWAY: u16 = 1001;
 const POLICY: u16 = 1008;
 const TOO_BIG: u16 = 1009;
+const TRY_AGAIN: u16 = 1013;
 
 /// Why we close a connection: a code and a reason for the peer and the log.
 struct Closing {
@@ -47,14 +48,15 @@ fn close_message(closing: &Closing) -> Message {
     Message::Close(Some(CloseFrame { code: closing.code, reason: reason.into() }))
 }
 
-/// Runs one connection to the end.
-pub async fn serve<B: Backend>(socket: WebSocket, identity: Identity, state: Arc<AppState<B>>) {
+/// Runs one connection to the end. `ticket` is the browser ticket the
+/// connection was opened with, if any.
+pub async fn serve<B: Backend>(socket: WebSocket, identity: Identity, ticket: Option<String>, state: Arc<AppState<B>>) {
     let metrics = state.metrics.clone();
     metrics.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Metrics::add(&metrics.connections_total, 1);
     let (connection_id, close_signal) = state.access.register_connection(identity.clone());
     let span = tracing::info_span!("connection", id = connection_id, user = %identity.user, workspace_id = identity.workspace_id);
-    let outcome = run(socket, &identity, connection_id, close_signal, &state).instrument(span.clone()).await;
+    let outcome = run(socket, &identity, ticket.as_deref(), connection_id, close_signal, &state).instrument(span.clone()).await;
     state.access.unregister_connection(connection_id);
     metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     let _entered = span.enter();
@@ -77,13 +79,14 @@ fn report_closing(metrics: &Metrics, closing: &Closing) {
 async fn run<B: Backend>(
     socket: WebSocket,
     identity: &Identity,
+    ticket: Option<&str>,
     connection_id: u64,
-    mut close_signal: tokio::sync::watch::Receiver<Option<String>>,
+    close_signal: tokio::sync::watch::Receiver<Option<String>>,
     state: &Arc<AppState<B>>,
 ) -> Option<Closing> {
     let settings = &state.settings;
     let metrics = &state.metrics;
-    let (mut ws_sink, mut ws_stream) = socket.split();
+    let (ws_sink, mut ws_stream) = socket.split();
 
     // The handshake: the first frame must be a `join` from this user's peer id.
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws_stream.next()).await {
@@ -106,6 +109,35 @@ async fn run<B: Backend>(
         Err(err) => return finish(ws_sink, metrics, Closing::new(POLICY, err.to_string())).await,
     };
     let peer_id = frame.sender_id.unwrap_or_default();
+    if let Some(ticket) = ticket
+        && let Err(reason) = state.access.bind_ticket(ticket, &peer_id)
+    {
+        return finish(ws_sink, metrics, Closing::new(POLICY, reason)).await;
+    }
+    let outcome = run_joined(ws_sink, ws_stream, first, identity, &peer_id, connection_id, close_signal, state).await;
+    if let Some(ticket) = ticket {
+        state.access.release_ticket(ticket);
+    }
+    outcome
+}
+
+/// The connection after a good `join`: binds the peer id, hands the
+/// connection to samod and gates every frame until it ends.
+#[allow(clippy::too_many_arguments)]
+async fn run_joined<B: Backend>(
+    ws_sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut ws_stream: futures::stream::SplitStream<WebSocket>,
+    first: axum::body::Bytes,
+    identity: &Identity,
+    peer_id: &str,
+    connection_id: u64,
+    mut close_signal: tokio::sync::watch::Receiver<Option<String>>,
+    state: &Arc<AppState<B>>,
+) -> Option<Closing> {
+    let settings = &state.settings;
+    let metrics = &state.metrics;
+    let mut ws_sink = ws_sink;
+    let peer_id = peer_id.to_owned();
     if let Err(reason) = state.access.bind_peer(&peer_id, identity) {
         return finish(ws_sink, metrics, Closing::new(POLICY, reason)).await;
     }
@@ -161,6 +193,9 @@ async fn run<B: Backend>(
 
     let idle = Duration::from_secs(settings.idle_timeout_secs);
     let mut documents = HashSet::new();
+    // Documents this connection has tried to claim (see below), so that a
+    // document is claimed at most once per connection.
+    let mut claimed = HashSet::new();
     let closing = loop {
         tokio::select! {
             changed = close_signal.changed() => {
@@ -193,6 +228,15 @@ async fn run<B: Backend>(
                     Err(err) => break Some(Closing::new(POLICY, err.to_string())),
                 };
                 if frame.sender_id.as_deref().is_some_and(|sender| sender != peer_id) {
+                    if frame.kind == MessageKind::Ephemeral {
+                        // automerge-repo clients gossip the ephemeral messages
+                        // they receive (presence, cursors) on to their other
+                        // peers, us included, under the original sender's id.
+                        // We relayed the original already; passing the echo on
+                        // would let one member speak for another.
+                        Metrics::add(&metrics.ephemeral_echoes_dropped_total, 1);
+                        continue;
+                    }
                     break Some(Closing::new(POLICY, "senderId does not match the peer id of the handshake"));
                 }
                 if frame.kind == MessageKind::Join {
@@ -205,6 +249,26 @@ async fn run<B: Backend>(
                     }
                     if documents.insert(document.clone()) {
                         state.live_documents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(document.to_string());
+                    }
+                    // A document nobody owns yet belongs to the workspace of the
+                    // writer whose connection sends it first: claimed here,
+                    // before samod sees the frame, so no share decision made
+                    // for another connection can give it to another workspace.
+                    if frame.kind == MessageKind::Sync
+                        && state.access.connection_role(connection_id).is_some_and(Role::can_write)
+                        && claimed.insert(document.clone())
+                    {
+                        match state.access.claim(document, &identity.workspace_id).await {
+                            Ok(owner) if owner != identity.workspace_id => {
+                                tracing::warn!(%document, "a member sent a document that belongs to another workspace");
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                Metrics::add(&metrics.storage_errors_total, 1);
+                                tracing::error!(%document, error = %err, "could not claim a new document");
+                                break Some(Closing::new(TRY_AGAIN, "the server could not record the document; try again"));
+                            }
+                        }
                     }
                     if frame.n_changes > 0 && state.access.connection_role(connection_id) == Some(Role::Viewer) {
                         Metrics::add(&metrics.viewer_writes_dropped_total, frame.n_changes as u64);
@@ -222,9 +286,20 @@ async fn run<B: Backend>(
     let ended = match closing {
         Some(closing) => {
             report_closing(metrics, &closing);
+            let too_big = closing.code == TOO_BIG;
             let _ = close_writer.send(closing);
             to_samod.close_channel();
-            tokio::time::timeout(Duration::from_secs(5), writer).await.ok().and_then(Result::ok).flatten()
+            let ended = tokio::time::timeout(Duration::from_secs(5), writer).await.ok().and_then(Result::ok).flatten();
+            if too_big {
+                // The rest of the oversized frame is still arriving and will
+                // never be read: closing the socket with unread data makes
+                // the kernel send a reset, which can reach the client before
+                // it reads our 1009 and turn it into a bare 1006. Give the
+                // close frame a moment to be read first.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            drop(ws_stream);
+            ended
         }
         None => {
             to_samod.close_channel();

@@ -69,6 +69,8 @@ pub struct Server {
     pub port: u16,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    /// The open-file limit to run under (`ulimit -n`), if not inherited.
+    nofile: Option<u64>,
 }
 
 impl Server {
@@ -83,14 +85,34 @@ impl Server {
         let db = db.map_or_else(|| format!("sqlite://{}", dir.path().join("sync.db").display()), str::to_owned);
         let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         env.push(("RAPTORFLOW_SYNC_ACCESS_POLL_MILLIS".into(), "100".into()));
-        let mut server = Self { dir, db, port: 0, child: None, env };
+        let mut server = Self { dir, db, port: 0, child: None, env, nofile: None };
         server.spawn(0);
         server
     }
 
+    /// A server on a fresh SQLite file that runs under `ulimit -n nofile`.
+    pub fn start_limited(env: &[(&str, &str)], nofile: u64) -> Self {
+        let mut server = Self::start_with(None, env);
+        server.kill();
+        server.nofile = Some(nofile);
+        server.restart();
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
     fn spawn(&mut self, port: u16) {
         let log = std::fs::File::create(self.dir.path().join(format!("server-{}.log", Instant::now().elapsed().as_nanos()))).unwrap();
-        let mut command = Command::new(binary("raptorflow-sync"));
+        let mut command = match self.nofile {
+            Some(limit) => {
+                let mut command = Command::new("sh");
+                command.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")]).arg(binary("raptorflow-sync"));
+                command
+            }
+            None => Command::new(binary("raptorflow-sync")),
+        };
         command
             .args(["--db", &self.db, "serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("RAPTORFLOW_SYNC_LOG", "raptorflow_sync=debug,warn")
@@ -200,6 +222,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The soft open-file limit of a running process, from /proc.
+pub fn open_file_limit(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("a Max open files line");
+    line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).expect("a number")
 }
 
 /// A minimal HTTP/1.1 request on loopback (no client library needed).

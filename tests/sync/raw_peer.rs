@@ -72,6 +72,20 @@ pub fn doc_frame(kind: &str, peer_id: &str, target_id: &str, document: &str, dat
     ])
 }
 
+/// An ephemeral (presence) message, as automerge-repo's `handle.broadcast` sends it.
+pub fn ephemeral_frame(peer_id: &str, target_id: &str, document: &str, session_id: &str, count: u64, data: &[u8]) -> Vec<u8> {
+    let mut encoder = Encoder::new(Vec::new());
+    encoder.map(7).unwrap();
+    encoder.str("type").unwrap().str("ephemeral").unwrap();
+    encoder.str("senderId").unwrap().str(peer_id).unwrap();
+    encoder.str("targetId").unwrap().str(target_id).unwrap();
+    encoder.str("documentId").unwrap().str(document).unwrap();
+    encoder.str("sessionId").unwrap().str(session_id).unwrap();
+    encoder.str("count").unwrap().u64(count).unwrap();
+    encoder.str("data").unwrap().bytes(data).unwrap();
+    encoder.into_writer()
+}
+
 /// A sync message that carries one new change (a field set on the root).
 pub fn sync_message_with_change() -> Vec<u8> {
     use automerge::{sync::SyncDoc, transaction::Transactable};
@@ -109,6 +123,30 @@ impl RawPeer {
             }
             Err(err) => panic!("could not connect: {err}"),
         }
+    }
+
+    /// Opens `/sync?ticket=...`, as a browser would; on refusal returns the HTTP status and body.
+    pub async fn connect_ticket(port: u16, ticket: &str, peer_id: &str) -> Result<Self, (u16, String)> {
+        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/sync?ticket={ticket}")).await {
+            Ok((socket, _)) => Ok(Self { socket, peer_id: peer_id.to_owned(), server_id: String::new() }),
+            Err(tungstenite::Error::Http(response)) => {
+                let body = response.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                Err((response.status().as_u16(), body))
+            }
+            Err(err) => panic!("could not connect: {err}"),
+        }
+    }
+
+    /// Every message that arrives within `window`, as text fields.
+    pub async fn drain(&mut self, window: Duration) -> Vec<std::collections::BTreeMap<String, String>> {
+        let mut messages = Vec::new();
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.socket.next()).await {
+            if let Message::Binary(bytes) = message {
+                messages.push(text_fields(&bytes));
+            }
+        }
+        messages
     }
 
     /// Connects and completes the handshake; panics if the server refuses.

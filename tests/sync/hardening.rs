@@ -1,0 +1,217 @@
+//! What an outside tester found in `raptorflow-sync`, each fixed and kept
+//! fixed: new documents claimed by the wrong workspace while other
+//! workspaces' members are connected, and slow clients without a token
+//! taking the server down.
+
+mod harness;
+mod raw_peer;
+
+use std::{
+    collections::BTreeSet,
+    io::{Read, Write},
+    net::TcpStream,
+    time::{Duration, Instant},
+};
+
+use harness::Server;
+use raw_peer::{RawPeer, empty_sync_message, sync_message_with_change};
+
+/// The workspace the server recorded a document under, read from its database.
+async fn owner_of(server: &Server, document: &str) -> Option<String> {
+    let pool = sqlx::SqlitePool::connect(&server.db).await.unwrap();
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT w.name FROM documents d JOIN workspaces w ON w.workspace_id = d.workspace_id WHERE d.document_id = ?",
+    )
+    .bind(document)
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    owner
+}
+
+/// A fresh document id, as automerge-repo makes them.
+fn new_document_id() -> String {
+    samod::DocumentId::try_from(rand::random::<[u8; 16]>().to_vec()).unwrap().to_string()
+}
+
+/// `n_connections` peers of workspaces B and C stay connected while alice
+/// (workspace A) creates documents; every document must be A's, reach A's
+/// other device, and reach nobody in B or C.
+async fn documents_land_in_their_creators_workspace(n_connections: usize) {
+    let server = Server::start();
+    for name in ["A", "B", "C"] {
+        server.create_workspace(name);
+    }
+    let alice = server.add_member("A", "alice", "owner");
+    let others: Vec<String> = (0..4)
+        .map(|i| {
+            let workspace = if i % 2 == 0 { "B" } else { "C" };
+            server.add_member(workspace, &format!("user{i}"), "owner")
+        })
+        .collect();
+    let mut crowd = Vec::with_capacity(n_connections);
+    for i in 0..n_connections {
+        let token = &others[i % others.len()];
+        crowd.push(RawPeer::joined(server.port, token, &format!("user{}/device{i}", i % others.len())).await);
+    }
+
+    let mut alice_laptop = RawPeer::joined(server.port, &alice, "alice/laptop").await;
+    let mut created = Vec::new();
+    for _ in 0..5 {
+        let document = new_document_id();
+        let frame = alice_laptop.doc("sync", &document, &sync_message_with_change());
+        alice_laptop.send(frame).await;
+        created.push(document);
+    }
+    // Wait until the server has answered each: by then the claims are recorded.
+    let mut answered = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answered.len() < created.len() {
+        assert!(Instant::now() < deadline, "the server answered only {answered:?} of {created:?}");
+        if let Some(reply) = alice_laptop.recv_map().await
+            && let Some(document) = reply.get("documentId")
+        {
+            answered.insert(document.clone());
+        }
+    }
+    for document in &created {
+        assert_eq!(owner_of(&server, document).await.as_deref(), Some("A"), "document {document} went to another workspace");
+    }
+
+    // Alice's second device finds every one of them.
+    let mut alice_phone = RawPeer::joined(server.port, &alice, "alice/phone").await;
+    for document in &created {
+        let frame = alice_phone.doc("request", document, &empty_sync_message());
+        alice_phone.send(frame).await;
+        let reply = alice_phone.recv_map().await.expect("an answer");
+        assert_eq!(reply.get("type").map(String::as_str), Some("sync"), "alice's phone could not find {document}: {reply:?}");
+    }
+
+    // Nobody in B or C heard of them, whether they wait or ask.
+    for peer in crowd.iter_mut().take(20) {
+        for message in peer.drain(Duration::from_millis(50)).await {
+            assert!(
+                message.get("documentId").is_none_or(|d| !created.contains(d)),
+                "{} received {message:?}",
+                peer.peer_id
+            );
+        }
+    }
+    let asker = &mut crowd[0];
+    let frame = asker.doc("request", &created[0], &empty_sync_message());
+    asker.send(frame).await;
+    let reply = asker.recv_map().await.expect("an answer");
+    assert_eq!(reply.get("type").map(String::as_str), Some("doc-unavailable"), "{reply:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_documents_belong_to_their_creator_while_other_workspaces_are_connected() {
+    documents_land_in_their_creators_workspace(5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_documents_belong_to_their_creator_with_hundreds_of_connections() {
+    documents_land_in_their_creators_workspace(300).await;
+}
+
+/// A slow client: opens a request from `from` and sends its headers one byte
+/// at a time, never finishing them.
+async fn slow_client(port: u16, from: &str) -> Option<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.bind(format!("{from}:0").parse().unwrap()).ok()?;
+    // Bounded: a server that stopped accepting leaves connects hanging in the backlog.
+    let connect = socket.connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let stream = tokio::time::timeout(Duration::from_secs(2), connect).await.ok()?.ok()?;
+    let mut stream = stream.into_std().ok()?;
+    stream.set_nonblocking(false).ok()?;
+    let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    Some(stream)
+}
+
+/// One `/healthz` from 127.0.0.1: the status and how long it took.
+fn healthz(port: u16) -> (u16, Duration) {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr)]
+async fn two_thousand_slow_clients_do_not_take_healthz_down() {
+    // The server runs with the default 1,024 open files, as a shell starts it.
+    let server = Server::start_limited(
+        &[("RAPTORFLOW_SYNC_HEADER_TIMEOUT_SECS", "2"), ("RAPTORFLOW_SYNC_MAX_CONNECTIONS_PER_ADDRESS", "256")],
+        1024,
+    );
+    let limit = harness::open_file_limit(server.pid());
+    assert!(limit <= 1024, "the server should run under `ulimit -n 1024` here, has {limit}");
+    let mut slow = Vec::new();
+    for _ in 0..2000 {
+        if let Some(stream) = slow_client(server.port, "127.0.0.2").await {
+            slow.push(stream);
+        }
+    }
+    assert!(slow.len() > 1500, "could open only {} slow connections", slow.len());
+    let mut worst = Duration::ZERO;
+    for _ in 0..10 {
+        // Keep the slow ones trickling.
+        for stream in slow.iter_mut().take(300) {
+            let _ = stream.write_all(b"a");
+        }
+        let port = server.port;
+        let (status, took) = tokio::task::spawn_blocking(move || healthz(port)).await.unwrap();
+        assert_eq!(status, 200, "/healthz did not answer while slow clients hung on");
+        worst = worst.max(took);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("/healthz under 2,000 slow connections: slowest answer {worst:?}");
+    assert!(server.metric("refused_connections_total") > 0, "the per-address limit never applied");
+
+    // A slow client is cut off once its header time is up.
+    let mut one = slow_client(server.port, "127.0.0.3").await.expect("a connection");
+    one.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buffer = Vec::new();
+    let read = one.read_to_end(&mut buffer);
+    assert!(read.is_ok(), "the server kept a connection that never finished its headers: {read:?}");
+    drop(slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_far_over_the_limit_is_closed_with_1009_not_dropped() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+    let server = Server::start_with(None, &[("RAPTORFLOW_SYNC_MAX_FRAME_BYTES", "65536")]);
+    server.create_workspace("A");
+    let token = server.add_member("A", "alice", "owner");
+    let mut request = format!("ws://127.0.0.1:{}/sync", server.port).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut sink, mut stream) = socket.split();
+    sink.send(Message::Binary(raw_peer::join_frame("alice/big", &["1"]).into())).await.unwrap();
+    // 32 MB: far more than the socket buffers hold, so the client is still
+    // sending when the server gives up on the frame.
+    let sender = tokio::spawn(async move {
+        let _ = sink.send(Message::Binary(vec![0xa0; 32 << 20].into())).await;
+        sink
+    });
+    let mut close = None;
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(20), stream.next()).await {
+        match message {
+            Ok(Message::Close(frame)) => {
+                close = Some(frame.map(|f| u16::from(f.code)));
+                break;
+            }
+            Ok(_) => continue,
+            Err(err) => panic!("the connection broke instead of closing: {err}"),
+        }
+    }
+    assert_eq!(close, Some(Some(1009)), "expected a 1009 close frame");
+    sender.abort();
+}
