@@ -24,8 +24,17 @@ pub struct Settings {
     /// Messages per second allowed per token (bursts of twice that are fine);
     /// a client over the limit is slowed down, not disconnected.
     pub messages_per_second: u32,
-    /// How long a browser ticket stays valid, in seconds.
+    /// How long an unused browser ticket stays valid, in seconds.
     pub ticket_ttl_secs: u64,
+    /// How long a used ticket may reconnect (same peer id only) after its
+    /// last connection closed, in seconds.
+    pub ticket_reconnect_secs: u64,
+    /// Seconds a client has to send a request's headers; a slower client
+    /// is disconnected.
+    pub header_timeout_secs: u64,
+    /// Open connections allowed from one IP address (0: no limit). Behind a
+    /// reverse proxy every client has the proxy's address: raise it or use 0.
+    pub max_connections_per_address: usize,
     /// How often to look for admin changes (members, tokens), in milliseconds.
     pub access_poll_millis: u64,
 }
@@ -40,6 +49,9 @@ impl Default for Settings {
             idle_timeout_secs: 600,
             messages_per_second: 2_000,
             ticket_ttl_secs: 30,
+            ticket_reconnect_secs: 3_600,
+            header_timeout_secs: 10,
+            max_connections_per_address: 256,
             access_poll_millis: 1_000,
         }
     }
@@ -55,6 +67,9 @@ impl fmt::Debug for Settings {
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("messages_per_second", &self.messages_per_second)
             .field("ticket_ttl_secs", &self.ticket_ttl_secs)
+            .field("ticket_reconnect_secs", &self.ticket_reconnect_secs)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("max_connections_per_address", &self.max_connections_per_address)
             .field("access_poll_millis", &self.access_poll_millis)
             .finish()
     }
@@ -109,6 +124,9 @@ impl Settings {
         env_override(lookup, "idle_timeout_secs", &mut settings.idle_timeout_secs)?;
         env_override(lookup, "messages_per_second", &mut settings.messages_per_second)?;
         env_override(lookup, "ticket_ttl_secs", &mut settings.ticket_ttl_secs)?;
+        env_override(lookup, "ticket_reconnect_secs", &mut settings.ticket_reconnect_secs)?;
+        env_override(lookup, "header_timeout_secs", &mut settings.header_timeout_secs)?;
+        env_override(lookup, "max_connections_per_address", &mut settings.max_connections_per_address)?;
         env_override(lookup, "access_poll_millis", &mut settings.access_poll_millis)?;
         settings.validate()?;
         Ok(settings)
@@ -123,6 +141,8 @@ impl Settings {
         positive("idle_timeout_secs", self.idle_timeout_secs)?;
         positive("messages_per_second", u64::from(self.messages_per_second))?;
         positive("ticket_ttl_secs", self.ticket_ttl_secs)?;
+        positive("ticket_reconnect_secs", self.ticket_reconnect_secs)?;
+        positive("header_timeout_secs", self.header_timeout_secs)?;
         positive("access_poll_millis", self.access_poll_millis)?;
         Ok(())
     }

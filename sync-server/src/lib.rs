@@ -11,6 +11,7 @@ pub mod admin;
 pub mod chunks;
 pub mod config;
 pub mod connection;
+pub mod listener;
 pub mod metrics;
 pub mod server;
 pub mod store;

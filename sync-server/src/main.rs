@@ -140,6 +140,7 @@ async fn shutdown_signal() {
 
 #[allow(clippy::print_stdout)]
 async fn serve<B: Backend>(settings: Settings, backend: B) -> anyhow::Result<()> {
+    raptorflow_sync::listener::raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("could not listen on {}", settings.listen))?;

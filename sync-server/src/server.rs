@@ -20,10 +20,11 @@ use samod_core::{DocumentId, PeerId};
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
-    access::{Access, AuthError, Identity, WorkspacePolicy, now_ms},
+    access::{Access, AuthError, Identity, TicketLifetimes, WorkspacePolicy, now_ms},
     chunks::{Health, ServerStorage},
     config::Settings,
     connection,
+    listener::{self, ListenLimits},
     metrics::Metrics,
     store::Backend,
 };
@@ -77,10 +78,10 @@ async fn sync_upgrade<B: Backend>(
     Query(query): Query<HashMap<String, String>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let identity = match (bearer(&headers), query.get(api::TICKET_PARAM)) {
-        (Some(_), _) => authenticate_bearer(&state, &headers).await,
-        (None, Some(ticket)) => state.access.redeem_ticket(ticket).await,
-        (None, None) => authenticate_bearer(&state, &headers).await,
+    let (identity, ticket) = match (bearer(&headers), query.get(api::TICKET_PARAM)) {
+        (Some(_), _) => (authenticate_bearer(&state, &headers).await, None),
+        (None, Some(ticket)) => (state.access.redeem_ticket(ticket).await, Some(ticket.clone())),
+        (None, None) => (authenticate_bearer(&state, &headers).await, None),
     };
     let identity = match identity {
         Ok(identity) => identity,
@@ -90,7 +91,7 @@ async fn sync_upgrade<B: Backend>(
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| connection::serve(socket, identity, state))
+        .on_upgrade(move |socket| connection::serve(socket, identity, ticket, state))
 }
 
 async fn session_info<B: Backend>(state: &AppState<B>, identity: &Identity) -> Result<SessionInfo, Response> {
@@ -224,7 +225,11 @@ pub async fn serve<B: Backend>(
     let address: SocketAddr = listener.local_addr()?;
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
-    let access = Access::new(backend.clone(), metrics.clone(), Duration::from_secs(settings.ticket_ttl_secs), settings.messages_per_second);
+    let tickets = TicketLifetimes {
+        unused: Duration::from_secs(settings.ticket_ttl_secs),
+        reconnect: Duration::from_secs(settings.ticket_reconnect_secs),
+    };
+    let access = Access::new(backend.clone(), metrics.clone(), tickets, settings.messages_per_second);
     let storage = ServerStorage::new(backend.clone(), metrics.clone(), health.clone());
     let peer_id = PeerId::from(format!("raptorflow-sync-server/{}", uuid::Uuid::now_v7()));
     let repo = samod::Repo::build_tokio()
@@ -249,13 +254,17 @@ pub async fn serve<B: Backend>(
     let relay = backend.chunk_feed().await?.map(|feed| tokio::spawn(relay_chunks(feed, repo.clone(), state.clone())));
     tracing::info!(%address, backend = backend.kind(), "raptorflow-sync listening");
     let shutdown_access = access.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing connections and flushing storage");
-            shutdown_access.close_all("the server is shutting down");
-        })
-        .await?;
+    let limits = ListenLimits {
+        header_timeout: Duration::from_secs(state.settings.header_timeout_secs),
+        max_per_address: state.settings.max_connections_per_address,
+    };
+    let metrics = state.metrics.clone();
+    listener::serve(listener, router(state), limits, metrics, async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing connections and flushing storage");
+        shutdown_access.close_all("the server is shutting down");
+    })
+    .await;
     let _ = stop_tx.send(true);
     let _ = watcher.await;
     if let Some(relay) = relay {

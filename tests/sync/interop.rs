@@ -4,6 +4,7 @@
 //! reference Node automerge-repo server.
 
 mod harness;
+mod raw_peer;
 
 use std::{
     io::{BufRead, BufReader},
@@ -69,12 +70,156 @@ fn automerge_repo_clients_sync_through_raptorflow_sync() {
     // Outside the workspace the document does not exist, as far as anyone can tell.
     let (code, answer) = node_client(&["--url", &url(&eve), "--peer-id", "eve/node", "find", "--doc", &doc_url, "--timeout-ms", "5000"]);
     assert_eq!((code, answer), (3, serde_json::json!({ "unavailable": true })));
-    // A ticket is single-use: a second connection with it is refused at the upgrade.
+    // A ticket belongs to the peer id of its first handshake: that peer may
+    // reconnect with it, another peer id gets nothing.
     let ticket = server.ticket(&alice);
     let once = format!("ws://127.0.0.1:{}/sync?ticket={ticket}", server.port);
     assert_eq!(node_client(&["--url", &once, "--peer-id", "alice/a", "find", "--doc", &doc_url]).0, 0);
-    assert_eq!(node_client(&["--url", &once, "--peer-id", "alice/a", "find", "--doc", &doc_url, "--timeout-ms", "3000"]).0, 1);
+    assert_eq!(node_client(&["--url", &once, "--peer-id", "alice/a", "find", "--doc", &doc_url]).0, 0);
+    let (code, answer) = node_client(&["--url", &once, "--peer-id", "alice/b", "find", "--doc", &doc_url, "--timeout-ms", "3000"]);
+    assert_ne!(code, 0, "another peer id used the ticket: {answer}");
+    assert!(server.log().contains("the ticket belongs to another peer id"));
     assert!(!server.log().contains(&ticket), "the ticket reached the server log");
+}
+
+/// `node session.mjs SCENARIO ...`, long-lived, with its stdin and stdout piped.
+struct Session {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Session {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new("node")
+            .arg("session.mjs")
+            .args(args)
+            .current_dir(interop_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    /// The next JSON line, or a panic with the exit status if the script ended.
+    fn next_json(&mut self) -> serde_json::Value {
+        match self.lines.next() {
+            Some(Ok(line)) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
+            _ => panic!("session.mjs ended early: {:?}", self.child.wait()),
+        }
+    }
+
+    fn go(&mut self) {
+        use std::io::Write;
+        writeln!(self.child.stdin.as_mut().unwrap(), "go").unwrap();
+    }
+
+    fn finish(mut self) -> i32 {
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_exchange_presence_while_editing_and_nobody_is_disconnected() {
+    let server = Server::start();
+    server.create_workspace("Acme");
+    server.create_workspace("Other");
+    let alice = server.add_member("Acme", "alice", "owner");
+    let bob = server.add_member("Acme", "bob", "editor");
+    let victor = server.add_member("Acme", "victor", "viewer");
+    let eve = server.add_member("Other", "eve", "owner");
+    let client = |peer: &str, token: &str| format!("{peer}=ws://127.0.0.1:{}/sync?ticket={}", server.port, server.ticket(token));
+    let mut session = Session::start(&[
+        "presence",
+        "--client",
+        &client("alice/node", &alice),
+        "--client",
+        &client("bob/node", &bob),
+        "--client",
+        &client("victor/node", &victor),
+        "--writers",
+        "alice/node,bob/node",
+    ]);
+    let ready = session.next_json();
+    let document = ready["ready"].as_str().unwrap().to_owned();
+
+    // A member of another workspace tries to reach them: presence, and a change.
+    let mut intruder = raw_peer::RawPeer::joined(server.port, &eve, "eve/raw").await;
+    let presence = raw_peer::cbor_map(&[("cursor", raw_peer::Value::Text("here"))]);
+    let frame = raw_peer::ephemeral_frame("eve/raw", &intruder.server_id, &document, "eve-session", 1, &presence);
+    intruder.send(frame).await;
+    let frame = intruder.doc("sync", &document, &raw_peer::sync_message_with_change());
+    intruder.send(frame).await;
+
+    session.go();
+    let clients = session.next_json();
+    assert_eq!(session.finish(), 0);
+    let everyone = ["alice/node", "bob/node", "victor/node"];
+    let expected_keys: Vec<String> =
+        ["alice/node", "bob/node"].iter().flat_map(|w| (0..5).map(move |r| format!("{w} {r}"))).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    for client in clients.as_array().unwrap() {
+        let me = client["peerId"].as_str().unwrap();
+        for other in everyone.iter().filter(|o| **o != me) {
+            assert!(client["received"][other].as_u64().unwrap_or(0) > 0, "{me} got no presence from {other}: {client}");
+        }
+        assert!(client["received"].get("eve/raw").is_none(), "a non-member's presence reached {me}: {client}");
+        assert_eq!(client["disconnects"], 0, "{me} was disconnected: {client}");
+        let keys: Vec<String> = client["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).filter(|k| k != "title").collect();
+        assert_eq!(keys, expected_keys, "{me} is missing edits (or has the intruder's)");
+    }
+    assert!(!server.log().contains("senderId does not match"), "a member was closed for passing presence on");
+    drop(intruder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_ticket_client_reconnects_and_its_ticket_is_useless_to_other_peers() {
+    let server = Server::start();
+    server.create_workspace("Acme");
+    let alice = server.add_member("Acme", "alice", "owner");
+    let ticket = server.ticket(&alice);
+    let url = format!("alice/browser=ws://127.0.0.1:{}/sync?ticket={ticket}", server.port);
+    let mut session = Session::start(&["reconnect", "--client", &url]);
+    let ready = session.next_json();
+    let document = ready["ready"].as_str().unwrap().to_owned();
+    let result = session.next_json();
+    assert_eq!(session.finish(), 0, "{result}");
+    assert_eq!(result["disconnects"], 1, "{result}");
+    assert_eq!(result["connects"], 2, "{result}");
+    assert_eq!(result["doc"]["after"], "the reconnect");
+
+    // The change made after the reconnect is on the server: another device finds it.
+    let (code, found) = node_client(&[
+        "--url",
+        &format!("ws://127.0.0.1:{}/sync?ticket={}", server.port, server.ticket(&alice)),
+        "--peer-id",
+        "alice/phone",
+        "find",
+        "--doc",
+        &document,
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(found["doc"]["after"], "the reconnect");
+
+    // The same ticket with another peer id (even the same user's) is closed at the handshake.
+    let mut thief = raw_peer::RawPeer::connect_ticket(server.port, &ticket, "alice/thief").await.expect("the upgrade");
+    thief.send(raw_peer::join_frame("alice/thief", &["1"])).await;
+    match thief.ending().await {
+        raw_peer::Ending::Closed { code, reason } => {
+            assert_eq!(code, 1008);
+            assert!(reason.contains("belongs to another peer id"), "{reason}");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // An unused ticket expires; a used one is refused once its reconnect window has passed (unit-tested in access.rs).
 }
 
 /// The reference server: `node node_server.mjs`, killed on drop.
