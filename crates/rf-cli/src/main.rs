@@ -366,6 +366,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,samod=error,samod_core=error")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a file,
+        // a pipe or another program reading `--json` output.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut out = Output::new(cli.json);
     let data_dir = match cli.data_dir.clone().map_or_else(default_data_dir, Ok) {
