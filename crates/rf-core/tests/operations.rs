@@ -14,6 +14,12 @@ async fn open(dir: &tempfile::TempDir) -> Core {
     Core::open(&dir.path().join("data"), user()).await.unwrap()
 }
 
+/// A direct connection to the data directory's database.
+async fn database(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
+    let db = dir.path().join("data").join("raptorflow.sqlite3");
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_megabyte_name_is_refused_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,11 +142,13 @@ async fn moves_are_found_by_id_even_when_the_location_cache_is_empty() {
         .unwrap();
     core.close().await;
 
-    // The cache is derived data: wipe it, as a lost or older cache would be.
-    let db = dir.path().join("data").join("raptorflow.sqlite3");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    // The table is derived data: wipe it and mark it incomplete, as in a data
+    // directory from before it was authoritative or after a sync that
+    // crashed before re-indexing. The next open rebuilds it.
+    let pool = database(&dir).await;
     let wiped = sqlx::query("DELETE FROM entity_locations").execute(&pool).await.unwrap().rows_affected();
-    assert!(wiped >= 2, "the cache held the campaign and the move");
+    assert!(wiped >= 2, "the table held the campaign and the move");
+    sqlx::query("UPDATE catalog_meta SET value = 'incomplete' WHERE key = 'entity_locations'").execute(&pool).await.unwrap();
     pool.close().await;
 
     let core = open(&dir).await;
@@ -149,4 +157,71 @@ async fn moves_are_found_by_id_even_when_the_location_cache_is_empty() {
     assert_eq!(updated.status, MoveStatus::Live);
     assert_eq!(core.campaign(campaign.id).await.unwrap().moves[&move_id].status, MoveStatus::Live);
     core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_miss_reads_no_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    let ws = core.create_workspace("Acme").await.unwrap();
+    let campaign = core
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    core.add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
+        .await
+        .unwrap();
+    core.close().await;
+
+    // Make every document unreadable: a lookup that reads any document now
+    // fails with a storage error instead of answering "not found".
+    let pool = database(&dir).await;
+    let n_chunks = sqlx::query("DELETE FROM samod_chunks").execute(&pool).await.unwrap().rows_affected();
+    assert!(n_chunks > 0);
+    pool.close().await;
+
+    let core = open(&dir).await;
+    let unknown_move = MoveId::new();
+    let err = core.set_move_status(unknown_move, MoveStatus::Done).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains(&unknown_move.to_string()), "{err}");
+    let err = core.check_asset(rf_core::domain::AssetId::new()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_moves_are_found_without_a_rebuild() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open(&source_dir).await;
+    let ws = source.create_workspace("Acme").await.unwrap();
+    let campaign = source
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    let (move_id, _) = source
+        .add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
+        .await
+        .unwrap();
+    let export = source.export_workspace(ws.id).await.unwrap();
+    source.close().await;
+
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = open(&target_dir).await;
+    target.import_workspace(export).await.unwrap();
+    target.close().await;
+    let pool = database(&target_dir).await;
+    let state: String = sqlx::query_scalar("SELECT value FROM catalog_meta WHERE key = 'entity_locations'").fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "complete", "an import that finished leaves the table complete");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM entity_locations WHERE entity_id = ?")
+        .bind(move_id.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the import recorded the move");
+    pool.close().await;
+    let target = open(&target_dir).await;
+    let (found, _) = target.set_move_status(move_id, MoveStatus::Live).await.unwrap();
+    assert_eq!(found, campaign.id);
+    target.close().await;
 }
