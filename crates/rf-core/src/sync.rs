@@ -290,19 +290,38 @@ impl Core {
     /// Syncs a workspace's documents over an open connection, then records
     /// where the campaigns, moves and assets that arrived live.
     ///
-    /// The catalog is marked incomplete before any remote change is applied
-    /// and complete again only after the re-index, so a sync that stops in
-    /// between (an error, a crash) leaves a flag that makes the next open
-    /// rebuild the location table.
-    async fn sync_documents(&self, connection: &Connection, workspace_id: &str, index_doc: &DocId, push: bool, timeout: Duration) -> Result<SyncReport> {
+    /// `heads_before` must come from [`Core::prepare_sync`], called before
+    /// the connection opened: once connected, samod may apply remote changes
+    /// at any moment, so heads read later could already include them and the
+    /// re-index would miss them.
+    async fn sync_documents(
+        &self,
+        connection: &Connection,
+        workspace_id: &str,
+        index_doc: &DocId,
+        push: bool,
+        timeout: Duration,
+        heads_before: &HashMap<String, Vec<String>>,
+    ) -> Result<SyncReport> {
         let workspace: WorkspaceId = workspace_id.parse()?;
-        let heads_before = self.campaign_heads(index_doc).await?;
-        self.catalog.set_locations_complete(false).await?;
         let report = self.exchange_documents(connection, workspace_id, index_doc, push, timeout).await?;
-        let n_rows = self.index_changed_campaigns(workspace, index_doc, &heads_before).await?;
+        let n_rows = self.index_changed_campaigns(workspace, index_doc, heads_before).await?;
         self.catalog.set_locations_complete(true).await?;
         tracing::debug!(target: "rf_core::sync", workspace_id, n_rows, "locations of synced documents recorded");
         Ok(report)
+    }
+
+    /// Before connecting: notes the heads of the workspace's campaign
+    /// documents (if its index is here) and marks the location table
+    /// incomplete, so that a sync that stops before its re-index (an error, a
+    /// crash) makes the next open rebuild the table.
+    async fn prepare_sync(&self, index_doc: Option<&DocId>) -> Result<HashMap<String, Vec<String>>> {
+        let heads_before = match index_doc {
+            Some(index_doc) => self.campaign_heads(index_doc).await?,
+            None => HashMap::new(),
+        };
+        self.catalog.set_locations_complete(false).await?;
+        Ok(heads_before)
     }
 
     /// The heads of every campaign document the workspace's index lists and
@@ -420,13 +439,10 @@ impl Core {
         let device = self.catalog.device_id(|| uuid::Uuid::now_v7().simple().to_string()).await?;
         self.reopen(Some(format!("{}/{device}", session.user))).await?;
 
+        let known = self.catalog.workspaces().await?.into_iter().find(|(_, doc)| *doc == root);
+        let heads_before = self.prepare_sync(known.as_ref().map(|(_, doc)| doc)).await?;
         let connection = self.connect(&server, token, timeout).await?;
         let push = session.role.can_write();
-        let known = self.catalog.workspaces().await?.into_iter().find(|(_, doc)| *doc == root);
-        // Fetching the index may add a workspace whose campaigns are not yet
-        // in the location table; `sync_documents` records them and marks the
-        // table complete again.
-        self.catalog.set_locations_complete(false).await?;
         let workspace_id: WorkspaceId = match known {
             Some((id, _)) => id.parse()?,
             None => {
@@ -454,7 +470,7 @@ impl Core {
             last_error: None,
         };
         self.catalog.set_sync_binding(&binding).await?;
-        let report = self.sync_documents(&connection, &binding.workspace_id, &root, push, timeout).await?;
+        let report = self.sync_documents(&connection, &binding.workspace_id, &root, push, timeout, &heads_before).await?;
         drop(connection);
         self.finish_report(&binding, &report, timeout).await?;
         let index = self.workspace(workspace_id).await?;
@@ -512,8 +528,9 @@ impl Core {
         let token = load_token(binding)?;
         let index_doc = self.index_doc(binding.workspace_id.parse()?).await?;
         let push = binding.role.parse::<Role>().is_ok_and(Role::can_write);
+        let heads_before = self.prepare_sync(Some(&index_doc)).await?;
         let connection = self.connect(&server, token, timeout).await?;
-        let report = self.sync_documents(&connection, &binding.workspace_id, &index_doc, push, timeout).await?;
+        let report = self.sync_documents(&connection, &binding.workspace_id, &index_doc, push, timeout, &heads_before).await?;
         drop(connection);
         self.finish_report(binding, &report, timeout).await?;
         Ok(report)
