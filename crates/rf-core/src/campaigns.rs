@@ -271,12 +271,29 @@ impl Core {
             return Ok(());
         }
         let mut n_rows = 0;
-        for index in self.workspace_indexes().await? {
-            let campaign_docs = index.campaigns.iter().map(|(id, entry)| (*id, entry.document.clone())).collect::<Vec<_>>();
-            n_rows += self.index_campaigns(index.id, &campaign_docs).await?;
+        let mut n_failed = 0;
+        for (workspace_id, index_doc) in self.catalog.workspaces().await? {
+            // One unreadable workspace must not make the whole data directory
+            // unusable: index the others, and leave the flag set so that the
+            // next open tries again.
+            let indexed = async {
+                let index: WorkspaceIndex = self.docs.read(&index_doc, crate::INDEX_DOC).await?;
+                let campaign_docs = index.campaigns.iter().map(|(id, entry)| (*id, entry.document.clone())).collect::<Vec<_>>();
+                self.index_campaigns(index.id, &campaign_docs).await
+            }
+            .await;
+            match indexed {
+                Ok(n) => n_rows += n,
+                Err(err) => {
+                    n_failed += 1;
+                    tracing::warn!(%workspace_id, error = %err, "could not index the workspace's locations; will retry at the next open");
+                }
+            }
         }
-        self.catalog.set_locations_complete(true).await?;
-        tracing::info!(n_rows, "entity location table rebuilt");
+        if n_failed == 0 {
+            self.catalog.set_locations_complete(true).await?;
+        }
+        tracing::info!(n_rows, n_failed, "entity location table rebuilt");
         Ok(())
     }
 

@@ -225,3 +225,26 @@ async fn imported_moves_are_found_without_a_rebuild() {
     assert_eq!(found, campaign.id);
     target.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_workspace_does_not_stop_the_rebuild_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    core.create_workspace("Acme").await.unwrap();
+    core.close().await;
+
+    // The table needs a rebuild, and the workspace's documents are gone.
+    let pool = database(&dir).await;
+    sqlx::query("DELETE FROM samod_chunks").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE catalog_meta SET value = 'incomplete' WHERE key = 'entity_locations'").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let core = open(&dir).await;
+    let err = core.set_move_status(MoveId::new(), MoveStatus::Done).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    core.close().await;
+    let pool = database(&dir).await;
+    let state: String = sqlx::query_scalar("SELECT value FROM catalog_meta WHERE key = 'entity_locations'").fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "incomplete", "the next open tries again");
+    pool.close().await;
+}
