@@ -248,3 +248,83 @@ async fn an_unreadable_workspace_does_not_stop_the_rebuild_at_open() {
     assert_eq!(state, "incomplete", "the next open tries again");
     pool.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_reusing_a_campaign_or_codex_source_id_are_refused_and_write_nothing() {
+    use rf_core::domain::{CampaignId, CodexEntry, CodexSource, SourceId, Timestamp, WorkspaceId};
+
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open(&source_dir).await;
+    let ws = source.create_workspace("Acme").await.unwrap();
+    source
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    let mut export = source.export_workspace(ws.id).await.unwrap();
+    source.close().await;
+    let codex_source = CodexSource {
+        schema: CodexSource::SCHEMA,
+        id: SourceId::new(),
+        workspace_id: ws.id,
+        path: "brief.md".into(),
+        title: "Brief".into(),
+        media_type: "text/markdown".into(),
+        content_hash: "0".repeat(64),
+        imported_by: "tester".parse().unwrap(),
+        imported_at: Timestamp::now(),
+        text: "Our brand in one line.".into(),
+    };
+    export.workspace.codex.insert(
+        codex_source.id,
+        CodexEntry {
+            document: String::new(),
+            path: codex_source.path.clone(),
+            title: codex_source.title.clone(),
+            media_type: codex_source.media_type.clone(),
+            content_hash: codex_source.content_hash.clone(),
+            n_chars: 22,
+            imported_at: codex_source.imported_at,
+        },
+    );
+    export.codex_sources.push(codex_source.clone());
+
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = open(&target_dir).await;
+    target.import_workspace(export.clone()).await.unwrap();
+
+    // Another workspace id, and every id moved to it, but `keep` kept.
+    let moved = |keep_campaign: bool, keep_source: bool| {
+        let mut other = export.clone();
+        let new_ws = WorkspaceId::new();
+        other.workspace.id = new_ws;
+        for campaign in &mut other.campaigns {
+            campaign.workspace_id = new_ws;
+            if !keep_campaign {
+                let entry = other.workspace.campaigns.remove(&campaign.id).unwrap();
+                campaign.id = CampaignId::new();
+                other.workspace.campaigns.insert(campaign.id, entry);
+            }
+        }
+        for source in &mut other.codex_sources {
+            source.workspace_id = new_ws;
+            if !keep_source {
+                let entry = other.workspace.codex.remove(&source.id).unwrap();
+                source.id = SourceId::new();
+                other.workspace.codex.insert(source.id, entry);
+            }
+        }
+        other
+    };
+    let err = target.import_workspace(moved(true, false)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("the campaign id") && message.contains(&format!("workspace {}", ws.id)), "{message}");
+    let err = target.import_workspace(moved(false, true)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(&format!("the codex source id {}", codex_source.id)) && message.contains(&ws.id.to_string()), "{message}");
+    assert_eq!(target.list_workspaces().await.unwrap().len(), 1, "nothing was imported");
+    // With every id new, the same content imports.
+    target.import_workspace(moved(false, false)).await.unwrap();
+    assert_eq!(target.list_workspaces().await.unwrap().len(), 2);
+    target.close().await;
+}
