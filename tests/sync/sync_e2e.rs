@@ -339,3 +339,39 @@ async fn limits_slow_down_or_close_only_the_offending_connection() {
     }
     assert!(server.metric("limit_closes_total") >= 2);
 }
+
+#[test]
+fn moves_and_campaigns_that_arrive_by_sync_are_found_by_id() {
+    // Lookups by id trust the location table alone, so what a sync brings
+    // must be recorded there: a move bob gets when he joins, a move added
+    // to a campaign bob already has, and a campaign (with a move) created
+    // after bob joined.
+    let server = Server::start();
+    let (alice, workspace, campaign, _) = shared_workspace(&server);
+    let early_move = alice.add_move(&campaign, "Before the join");
+    alice.sync().ok();
+    let bob = join_as(&server, "bob", "editor");
+    let set = bob.run(&["--json", "move", "set-status", &early_move, "in_progress"]).ok().json();
+    assert_eq!(set["campaign_id"].as_str(), Some(campaign.as_str()), "{set}");
+    let later_move = alice.add_move(&campaign, "Arrives later");
+    let new_campaign = alice
+        .run(&["--json", "campaign", "create", "--workspace", &workspace, "--goal", "g", "--channel", "email", "Autumn"])
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let move_in_new_campaign = alice.add_move(&new_campaign, "In the new campaign");
+    alice.sync().ok();
+    bob.sync().ok();
+
+    let set = bob.run(&["--json", "move", "set-status", &later_move, "review"]).ok().json();
+    assert_eq!(set["campaign_id"].as_str(), Some(campaign.as_str()), "{set}");
+    let set = bob.run(&["--json", "move", "set-status", &move_in_new_campaign, "live"]).ok().json();
+    assert_eq!(set["campaign_id"].as_str(), Some(new_campaign.as_str()), "{set}");
+    bob.run(&["--json", "move", "add", "--campaign", &new_campaign, "--channel", "email", "Bob's"]).ok();
+    // An id nobody has is still not found.
+    let unknown = bob.run(&["move", "set-status", "0192f0c1-7a6e-7cc0-9a4e-3b1d2c4e5f63", "done"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("no move with id"), "{}", unknown.stderr);
+}

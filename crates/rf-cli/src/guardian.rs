@@ -2,7 +2,7 @@
 //! and a workspace's brand rules, and list the rules; `raptorflow asset`:
 //! re-check a stored asset and move it through review.
 
-use std::{io::Read, path::PathBuf};
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use rf_core::{
@@ -66,17 +66,7 @@ pub(crate) enum AssetCommand {
 
 fn read_asset_json(file: &std::path::Path) -> Result<String, CoreError> {
     if file.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin().take(guardian::MAX_INPUT_BYTES + 1).read_to_string(&mut text).map_err(|err| {
-            CoreError::InputFile { path: PathBuf::from("stdin"), reason: err.to_string() }
-        })?;
-        if text.len() as u64 > guardian::MAX_INPUT_BYTES {
-            return Err(CoreError::InputFile {
-                path: PathBuf::from("stdin"),
-                reason: format!("more than {} bytes; an asset is smaller", guardian::MAX_INPUT_BYTES),
-            });
-        }
-        return Ok(text);
+        return guardian::read_input(std::io::stdin().lock(), std::path::Path::new("stdin"));
     }
     guardian::read_input_file(file)
 }

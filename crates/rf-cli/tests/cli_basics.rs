@@ -200,6 +200,22 @@ fn bad_import_files_are_refused_and_import_nothing() {
     check_refused(&cli, &["import", &orphan], 2, &["is not listed in `workspace.campaigns`"]);
     let version = write("version.json", &with(&|v| v["version"] = 99.into()));
     check_refused(&cli, &["import", &version], 2, &["export version 99 is not supported"]);
+    // serde would keep the last of two equal keys; the file is refused instead.
+    let compact = String::from_utf8(with(&|_| {})).unwrap();
+    assert!(compact.contains(r#""campaigns":[{"#), "compact JSON");
+    let duplicate = write("duplicate.json", compact.replacen(r#""campaigns":[{"#, r#""campaigns":[{"name":"Shadow","#, 1).as_bytes());
+    check_refused(&cli, &["import", &duplicate], 2, &["at `campaigns[0]`", "the key `name` appears twice"]);
+    let no_members = write("no_members.json", &with(&|v| v["workspace"]["members"] = serde_json::json!({})));
+    check_refused(&cli, &["import", &no_members], 2, &["at `workspace.members`", "at least one member"]);
+    let no_owner = write(
+        "no_owner.json",
+        &with(&|v| {
+            for member in v["workspace"]["members"].as_object_mut().unwrap().values_mut() {
+                member["role"] = "editor".into();
+            }
+        }),
+    );
+    check_refused(&cli, &["import", &no_owner], 2, &["at `workspace.members`", "at least one owner"]);
     let missing_path = cli.dir.path().join("nope.json");
     check_refused(&cli, &["import", missing_path.to_str().unwrap()], 1, &["could not read", "nope.json"]);
 }

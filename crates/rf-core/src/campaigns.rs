@@ -1,7 +1,11 @@
 //! Campaign operations: create and list campaigns, add moves and assets, move
-//! a move through its statuses. A command may name a move or campaign by id
-//! alone; the local location cache finds its document, and a scan of the
-//! workspace indexes repairs the cache when it misses.
+//! a move through its statuses. A command may name a move, asset or campaign
+//! by id alone; the catalog's location table finds its document in one
+//! query. The table is authoritative: every write records its entity's
+//! location before the document changes, import and sync record what they
+//! bring, and a table that may have holes is rebuilt when the data directory
+//! is opened. A miss is "not here",
+//! without reading any document.
 
 use std::collections::BTreeMap;
 
@@ -103,6 +107,10 @@ impl Core {
             moves: BTreeMap::new(),
             assets: BTreeMap::new(),
         };
+        // Recorded first: a location whose document never came is harmless
+        // (the lookup then finds no such campaign), a document without one
+        // could not be found by id.
+        self.remember(campaign.id.to_string(), EntityKind::Campaign, workspace_id, campaign.id).await?;
         let doc_id = self.docs.create(&campaign, CAMPAIGN).await?;
         let entry = CampaignEntry {
             name: campaign.name.clone(),
@@ -116,7 +124,6 @@ impl Core {
             Ok(())
         })
         .await?;
-        self.remember(campaign_id.to_string(), EntityKind::Campaign, workspace_id, campaign_id).await;
         tracing::info!(%workspace_id, %campaign_id, "campaign created");
         Ok(campaign)
     }
@@ -145,7 +152,7 @@ impl Core {
     /// Adds a move to a campaign and returns its id.
     pub async fn add_move(&self, campaign_id: CampaignId, new: NewMove) -> Result<(MoveId, Move)> {
         let title = validate_name("move title", &new.title)?;
-        let doc_id = self.campaign_doc(campaign_id).await?;
+        let (workspace, doc_id) = self.campaign_home(campaign_id).await?;
         let move_id = MoveId::new();
         let new_move = Move {
             title,
@@ -157,14 +164,13 @@ impl Core {
             created_at: Timestamp::now(),
         };
         let stored = new_move.clone();
-        let workspace_id = self
-            .docs
+        self.remember(move_id.to_string(), EntityKind::Move, workspace.id, campaign_id).await?;
+        self.docs
             .change(&doc_id, format!("add move {move_id}"), move |tx| {
                 edit::put_move(tx, move_id, &stored)?;
-                Ok::<_, CoreError>(edit::campaign_workspace_id(tx)?)
+                Ok::<_, CoreError>(())
             })
             .await?;
-        self.remember(move_id.to_string(), EntityKind::Move, workspace_id, campaign_id).await;
         Ok((move_id, new_move))
     }
 
@@ -199,8 +205,8 @@ impl Core {
         let findings = self.guardian_findings(&workspace.brand, &content)?;
         let asset_id = AssetId::new();
         let asset = Asset { move_id, content, status: AssetStatus::Draft, findings, created_at: Timestamp::now() };
-        let workspace_id = self
-            .docs
+        self.remember(asset_id.to_string(), EntityKind::Asset, workspace.id, campaign_id).await?;
+        self.docs
             .change(&doc_id, format!("add asset {asset_id}"), move |tx| {
                 if let Some(move_id) = move_id {
                     let mut the_move = edit::read_move(tx, move_id)?.ok_or_else(|| move_not_found(move_id))?;
@@ -208,32 +214,28 @@ impl Core {
                     edit::put_move(tx, move_id, &the_move)?;
                 }
                 edit::put_asset(tx, asset_id, &asset)?;
-                Ok::<_, CoreError>(edit::campaign_workspace_id(tx)?)
+                Ok::<_, CoreError>(())
             })
             .await?;
-        self.remember(asset_id.to_string(), EntityKind::Asset, workspace_id, campaign_id).await;
         Ok(asset_id)
     }
 
-    /// Records where an entity lives. The cache only speeds up lookups, so a
-    /// failure here is logged rather than failing an operation that is
-    /// already saved.
-    async fn remember(&self, entity_id: String, kind: EntityKind, workspace_id: WorkspaceId, campaign_id: CampaignId) {
+    /// Records where an entity lives, before its document is written.
+    async fn remember(&self, entity_id: String, kind: EntityKind, workspace_id: WorkspaceId, campaign_id: CampaignId) -> Result<()> {
         let location = EntityLocation { workspace_id: workspace_id.to_string(), campaign_id: campaign_id.to_string() };
-        if let Err(err) = self.catalog.set_locations(&[(entity_id, kind, location)]).await {
-            tracing::warn!(error = %err, "could not update the entity location cache");
-        }
+        self.catalog.set_locations(&[(entity_id, kind, location)]).await?;
+        Ok(())
     }
 
-    /// The document of a campaign, from the cache or by scanning workspace indexes.
+    /// The document of a campaign.
     pub(crate) async fn campaign_doc(&self, campaign_id: CampaignId) -> Result<DocId> {
         Ok(self.campaign_home(campaign_id).await?.1)
     }
 
-    /// The workspace and document of a campaign.
+    /// The workspace and document of a campaign: one catalog query, then the
+    /// workspace's index, which must still list the campaign.
     pub(crate) async fn campaign_home(&self, campaign_id: CampaignId) -> Result<(WorkspaceIndex, DocId)> {
-        let key = campaign_id.to_string();
-        if let Some(location) = self.catalog.location(&key, EntityKind::Campaign).await?
+        if let Some(location) = self.catalog.location(&campaign_id.to_string(), EntityKind::Campaign).await?
             && let Ok(workspace_id) = location.workspace_id.parse::<WorkspaceId>()
             && let Ok(index) = self.workspace(workspace_id).await
             && let Some(entry) = index.campaigns.get(&campaign_id)
@@ -241,58 +243,79 @@ impl Core {
             let doc_id = entry.document.parse()?;
             return Ok((index, doc_id));
         }
-        for index in self.workspace_indexes().await? {
-            if let Some(entry) = index.campaigns.get(&campaign_id) {
-                self.remember(key, EntityKind::Campaign, index.id, campaign_id).await;
-                let doc_id = entry.document.parse()?;
-                return Ok((index, doc_id));
-            }
-        }
         Err(campaign_not_found(campaign_id))
     }
 
-    /// The campaign holding a move, from the cache or by scanning every campaign.
+    /// The campaign holding a move.
     async fn locate_move(&self, move_id: MoveId) -> Result<CampaignId> {
         self.locate(&move_id.to_string(), EntityKind::Move).await?.ok_or_else(|| move_not_found(move_id))
     }
 
-    /// The campaign holding an asset, from the cache or by scanning every campaign.
+    /// The campaign holding an asset.
     pub(crate) async fn locate_asset(&self, asset_id: AssetId) -> Result<CampaignId> {
         self.locate(&asset_id.to_string(), EntityKind::Asset).await?.ok_or_else(|| asset_not_found(asset_id))
     }
 
-    /// The campaign holding a move or asset. On a cache miss (the entity may
-    /// have arrived by sync or import, or the cache may be new) every
-    /// campaign is scanned, and everything seen on the way is recorded.
+    /// The campaign holding a move or asset: one query, no document read.
     async fn locate(&self, key: &str, kind: EntityKind) -> Result<Option<CampaignId>> {
-        if let Some(location) = self.catalog.location(key, kind).await?
-            && let Ok(campaign_id) = location.campaign_id.parse::<CampaignId>()
-        {
-            return Ok(Some(campaign_id));
+        let location = self.catalog.location(key, kind).await?;
+        Ok(location.and_then(|location| location.campaign_id.parse::<CampaignId>().ok()))
+    }
+
+    /// Rebuilds the location table from the documents if the catalog says it
+    /// may have holes (a data directory from before the table was
+    /// authoritative, or a sync or import that stopped before recording what
+    /// it brought). Reads every campaign document once.
+    pub(crate) async fn rebuild_locations_if_needed(&self) -> Result<()> {
+        if self.catalog.locations_complete().await? {
+            return Ok(());
         }
-        let mut found = None;
-        let mut seen = Vec::new();
-        for index in self.workspace_indexes().await? {
-            for (campaign_id, entry) in &index.campaigns {
-                let campaign: Campaign = self.docs.read(&entry.document.parse()?, CAMPAIGN).await?;
-                let location = EntityLocation { workspace_id: index.id.to_string(), campaign_id: campaign_id.to_string() };
-                let ids = campaign
-                    .moves
-                    .keys()
-                    .map(|id| (id.to_string(), EntityKind::Move))
-                    .chain(campaign.assets.keys().map(|id| (id.to_string(), EntityKind::Asset)));
-                for (id, id_kind) in ids {
-                    if id == key && id_kind == kind {
-                        found = Some(*campaign_id);
-                    }
-                    seen.push((id, id_kind, location.clone()));
+        let mut n_rows = 0;
+        let mut n_failed = 0;
+        for (workspace_id, index_doc) in self.catalog.workspaces().await? {
+            // One unreadable workspace must not make the whole data directory
+            // unusable: index the others, and leave the flag set so that the
+            // next open tries again.
+            let indexed = async {
+                let index: WorkspaceIndex = self.docs.read(&index_doc, crate::INDEX_DOC).await?;
+                let campaign_docs = index.campaigns.iter().map(|(id, entry)| (*id, entry.document.clone())).collect::<Vec<_>>();
+                self.index_campaigns(index.id, &campaign_docs).await
+            }
+            .await;
+            match indexed {
+                Ok(n) => n_rows += n,
+                Err(err) => {
+                    n_failed += 1;
+                    tracing::warn!(%workspace_id, error = %err, "could not index the workspace's locations; will retry at the next open");
                 }
             }
         }
-        if let Err(err) = self.catalog.set_locations(&seen).await {
-            tracing::warn!(error = %err, "could not update the entity location cache");
+        if n_failed == 0 {
+            self.catalog.set_locations_complete(true).await?;
         }
-        Ok(found)
+        tracing::info!(n_rows, n_failed, "entity location table rebuilt");
+        Ok(())
+    }
+
+    /// Records the locations of the given campaigns of a workspace and of
+    /// every move and asset in them. A campaign whose document is not on
+    /// this device (not synced yet) gets its own row only. Returns the
+    /// number of rows written.
+    pub(crate) async fn index_campaigns(&self, workspace_id: WorkspaceId, campaigns: &[(CampaignId, String)]) -> Result<usize> {
+        let mut rows = Vec::new();
+        for (campaign_id, document) in campaigns {
+            let location = EntityLocation { workspace_id: workspace_id.to_string(), campaign_id: campaign_id.to_string() };
+            rows.push((campaign_id.to_string(), EntityKind::Campaign, location.clone()));
+            let campaign: Campaign = match self.docs.read(&document.parse()?, CAMPAIGN).await {
+                Ok(campaign) => campaign,
+                Err(rf_store::StoreError::DocumentNotFound { .. }) => continue,
+                Err(err) => return Err(err.into()),
+            };
+            rows.extend(campaign.moves.keys().map(|id| (id.to_string(), EntityKind::Move, location.clone())));
+            rows.extend(campaign.assets.keys().map(|id| (id.to_string(), EntityKind::Asset, location.clone())));
+        }
+        self.catalog.set_locations(&rows).await?;
+        Ok(rows.len())
     }
 }
 

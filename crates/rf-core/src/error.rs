@@ -18,6 +18,9 @@ pub enum CoreError {
     /// Something with this id already exists.
     #[error("{what} {id} already exists on this device")]
     AlreadyExists { what: &'static str, id: String },
+    /// An import that would give an id a second owner; nothing was imported.
+    #[error("cannot import: the {kind} id {id} is already used on this device by a {existing_kind} of workspace {workspace}; nothing was imported")]
+    IdTaken { kind: &'static str, id: String, existing_kind: &'static str, workspace: String },
     /// An import file that cannot be used; nothing was imported.
     #[error("cannot import {}: {reason}; nothing was imported", path.display())]
     Import { path: PathBuf, reason: String },
@@ -48,6 +51,9 @@ pub enum CoreError {
     #[error(transparent)]
     Codex(rf_codex::CodexError),
 
+    /// An input file larger than its limit, refused while reading it.
+    #[error("refused {}: the {what} is larger than its limit of {limit} bytes; nothing was changed", path.display())]
+    TooLarge { path: PathBuf, what: &'static str, limit: u64 },
     /// An input file (an asset, a brand codex) that cannot be read.
     #[error("cannot read {}: {reason}", path.display())]
     InputFile { path: PathBuf, reason: String },
@@ -110,13 +116,17 @@ impl CoreError {
     /// Which class of error this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::Invalid(_) | CoreError::Import { .. } | CoreError::CodexFile { .. } | CoreError::InputFile { .. } => {
+            CoreError::Invalid(_)
+            | CoreError::Import { .. }
+            | CoreError::CodexFile { .. }
+            | CoreError::InputFile { .. }
+            | CoreError::TooLarge { .. } => {
                 ErrorKind::InvalidInput
             }
             CoreError::Codex(rf_codex::CodexError::InvalidQuery(_)) => ErrorKind::InvalidInput,
             CoreError::Codex(_) => ErrorKind::Storage,
             CoreError::NotFound { .. } => ErrorKind::NotFound,
-            CoreError::AlreadyExists { .. } | CoreError::Blocked { .. } => ErrorKind::Conflict,
+            CoreError::AlreadyExists { .. } | CoreError::IdTaken { .. } | CoreError::Blocked { .. } => ErrorKind::Conflict,
             CoreError::Guardian(err) => {
                 use rf_guardian::GuardianError as G;
                 match err {

@@ -4,7 +4,7 @@
 //! findings on the asset. An asset with a blocking finding cannot be
 //! approved or published.
 
-use std::sync::OnceLock;
+use std::{path::Path, sync::OnceLock};
 
 use rf_domain::{
     Asset, AssetContent, AssetId, AssetStatus, BrandCodex, CampaignId, FindingSeverity, GuardianFinding, WorkspaceId,
@@ -33,19 +33,31 @@ pub fn rules(platform: Option<Platform>) -> Result<Vec<RuleInfo>> {
     Ok(policy()?.rules(platform).into_iter().cloned().collect())
 }
 
-/// Largest asset or brand codex file a shell hands in.
-pub const MAX_INPUT_BYTES: u64 = 4 << 20;
+pub use crate::input::MAX_INPUT_BYTES;
 
-/// Reads a small UTF-8 input file (an asset or brand codex as JSON). A
-/// missing, oversized or non-UTF-8 file is bad input, named by its path.
-pub fn read_input_file(path: &std::path::Path) -> Result<String> {
-    let bad = |reason: String| CoreError::InputFile { path: path.to_owned(), reason };
-    let len = std::fs::metadata(path).map_err(|err| bad(err.to_string()))?.len();
-    if len > MAX_INPUT_BYTES {
-        return Err(bad(format!("the file is {len} bytes; an input file is at most {MAX_INPUT_BYTES}")));
-    }
-    let bytes = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
-    String::from_utf8(bytes).map_err(|err| bad(format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to())))
+/// Reads a small UTF-8 input file (an asset or brand codex as JSON), at most
+/// [`MAX_INPUT_BYTES`], refused while reading if longer. A missing,
+/// oversized or non-UTF-8 file is bad input, named by its path.
+pub fn read_input_file(path: &Path) -> Result<String> {
+    let bytes = crate::input::read_limited(path, "input file", MAX_INPUT_BYTES).map_err(|err| match err {
+        CoreError::Io { source, .. } => CoreError::InputFile { path: path.to_owned(), reason: source.to_string() },
+        other => other,
+    })?;
+    input_text(bytes, path)
+}
+
+/// Reads an asset from a stream (the CLI's stdin) under the same limit as
+/// [`read_input_file`]; `name` is what errors call it.
+pub fn read_input(reader: impl std::io::Read, name: &Path) -> Result<String> {
+    let bytes = crate::input::read_limited_from(reader, name, "input", MAX_INPUT_BYTES, 0)?;
+    input_text(bytes, name)
+}
+
+fn input_text(bytes: Vec<u8>, path: &Path) -> Result<String> {
+    String::from_utf8(bytes).map_err(|err| CoreError::InputFile {
+        path: path.to_owned(),
+        reason: format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to()),
+    })
 }
 
 /// Guardian's findings on a stored asset's content. A declared Special Ad

@@ -9,8 +9,10 @@ pub mod ai;
 mod campaigns;
 pub mod codex;
 pub mod guardian;
+pub mod input;
 pub mod providers;
 mod error;
+mod json_scan;
 mod sample;
 mod sync;
 mod transfer;
@@ -24,7 +26,8 @@ use rf_store::{Catalog, DATABASE_FILE_NAME, DocStore, open_database};
 pub use campaigns::{CampaignSummary, NewCampaign, NewMove};
 pub use sync::{DEFAULT_SYNC_TIMEOUT, DocumentHeads, JoinReport, KEYRING_SERVICE, ServerUrl, SyncError, SyncReport, SyncStatus};
 pub use error::{CoreError, ErrorKind, Result};
-pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, MAX_IMPORT_BYTES, WorkspaceExport};
+pub use input::MAX_IMPORT_BYTES;
+pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, WorkspaceExport};
 pub use workspaces::WorkspaceSummary;
 pub use rf_domain as domain;
 pub use rf_store::StorageStats;
@@ -56,9 +59,10 @@ pub struct Core {
 impl Core {
     /// Opens the data directory at `data_dir`, creating it if needed.
     ///
-    /// A database file that is not SQLite or is damaged is refused with an
-    /// error that names it, and is left as it was. Must be called inside a
-    /// tokio runtime.
+    /// A database file that is not SQLite, is another program's or is
+    /// damaged is refused with an error that names it, and is left as it
+    /// was. If the entity location table may have holes, it is rebuilt from
+    /// the documents first. Must be called inside a tokio runtime.
     pub async fn open(data_dir: &Path, user: LocalUser) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|source| CoreError::Io {
             action: "could not create the data directory",
@@ -70,7 +74,9 @@ impl Core {
         let peer_id = Self::sync_peer_id(&catalog).await?;
         let docs = DocStore::open_as(pool, peer_id).await;
         tracing::debug!(data_dir = %data_dir.display(), "data directory open");
-        Ok(Self { data_dir: data_dir.to_owned(), docs, catalog, user, codex: tokio::sync::OnceCell::new() })
+        let core = Self { data_dir: data_dir.to_owned(), docs, catalog, user, codex: tokio::sync::OnceCell::new() };
+        core.rebuild_locations_if_needed().await?;
+        Ok(core)
     }
 
     /// Reopens the document store so that changes other processes saved to
@@ -86,7 +92,8 @@ impl Core {
         let pool = open_database(&self.data_dir.join(DATABASE_FILE_NAME)).await?;
         self.catalog = Catalog::new(pool.clone());
         self.docs = DocStore::open_as(pool, peer_id).await;
-        Ok(())
+        // Another process may have stopped part way through a sync or import.
+        self.rebuild_locations_if_needed().await
     }
 
     /// The data directory this core has open.

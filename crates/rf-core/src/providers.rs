@@ -130,10 +130,15 @@ pub fn set_privacy(data_dir: &Path, mode: PrivacyMode) -> Result<()> {
 /// changing and writing back).
 fn load_file_only(data_dir: &Path) -> Result<AppSettings> {
     let path = settings_path(data_dir);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(toml::from_str(&text).map_err(|err| ProviderSettingsError::BadFile { path, detail: err.to_string() })?),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(AppSettings::default()),
-        Err(source) => Err(CoreError::Io { action: "could not read the settings", path, source }),
+    match crate::input::read_limited(&path, "settings file", crate::input::MAX_SETTINGS_BYTES) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|err| ProviderSettingsError::BadFile { path: path.clone(), detail: format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to()) })?;
+            Ok(toml::from_str(&text).map_err(|err| ProviderSettingsError::BadFile { path, detail: err.to_string() })?)
+        }
+        Err(CoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(AppSettings::default()),
+        Err(CoreError::Io { source, .. }) => Err(CoreError::Io { action: "could not read the settings", path, source }),
+        Err(other) => Err(other),
     }
 }
 

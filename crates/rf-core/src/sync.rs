@@ -6,7 +6,7 @@
 //! workspace is a row in the local catalog. The repo's peer id is
 //! `<user>/<device>`, which the server checks against the token's user.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use rf_domain::{Timestamp, WorkspaceId, WorkspaceIndex, error_chain};
 use rf_store::{DocId, SyncBinding, SyncOutcome};
@@ -287,9 +287,90 @@ impl Core {
         Ok(Connection { dialer: handle, id, url: server.display() })
     }
 
+    /// Syncs a workspace's documents over an open connection, then records
+    /// where the campaigns, moves and assets that arrived live.
+    ///
+    /// `heads_before` must come from [`Core::prepare_sync`], called before
+    /// the connection opened: once connected, samod may apply remote changes
+    /// at any moment, so heads read later could already include them and the
+    /// re-index would miss them.
+    async fn sync_documents(
+        &self,
+        connection: &Connection,
+        workspace_id: &str,
+        index_doc: &DocId,
+        push: bool,
+        timeout: Duration,
+        heads_before: &HashMap<String, Vec<String>>,
+    ) -> Result<SyncReport> {
+        let workspace: WorkspaceId = workspace_id.parse()?;
+        let report = self.exchange_documents(connection, workspace_id, index_doc, push, timeout).await?;
+        let n_rows = self.index_changed_campaigns(workspace, index_doc, heads_before).await?;
+        self.catalog.set_locations_complete(true).await?;
+        tracing::debug!(target: "rf_core::sync", workspace_id, n_rows, "locations of synced documents recorded");
+        Ok(report)
+    }
+
+    /// Before connecting: notes the heads of the workspace's campaign
+    /// documents (if its index is here) and marks the location table
+    /// incomplete, so that a sync that stops before its re-index (an error, a
+    /// crash) makes the next open rebuild the table.
+    async fn prepare_sync(&self, index_doc: Option<&DocId>) -> Result<HashMap<String, Vec<String>>> {
+        let heads_before = match index_doc {
+            Some(index_doc) => self.campaign_heads(index_doc).await?,
+            None => HashMap::new(),
+        };
+        self.catalog.set_locations_complete(false).await?;
+        Ok(heads_before)
+    }
+
+    /// The heads of every campaign document the workspace's index lists and
+    /// this device holds (none if the index itself is not here yet).
+    async fn campaign_heads(&self, index_doc: &DocId) -> Result<HashMap<String, Vec<String>>> {
+        let index: WorkspaceIndex = match self.docs.read(index_doc, INDEX_DOC).await {
+            Ok(index) => index,
+            Err(rf_store::StoreError::DocumentNotFound { .. }) => return Ok(HashMap::new()),
+            Err(err) => return Err(err.into()),
+        };
+        let mut heads = HashMap::new();
+        for entry in index.campaigns.values() {
+            match self.docs.heads(&entry.document.parse()?).await {
+                Ok(doc_heads) => {
+                    heads.insert(entry.document.clone(), doc_heads);
+                }
+                Err(rf_store::StoreError::DocumentNotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(heads)
+    }
+
+    /// Records the locations in every campaign document whose heads differ
+    /// from `heads_before` (changed, or new to this device). Returns the
+    /// number of rows written.
+    async fn index_changed_campaigns(&self, workspace_id: WorkspaceId, index_doc: &DocId, heads_before: &HashMap<String, Vec<String>>) -> Result<usize> {
+        let index: WorkspaceIndex = match self.docs.read(index_doc, INDEX_DOC).await {
+            Ok(index) => index,
+            Err(rf_store::StoreError::DocumentNotFound { .. }) => return Ok(0),
+            Err(err) => return Err(err.into()),
+        };
+        let mut changed = Vec::new();
+        for (campaign_id, entry) in &index.campaigns {
+            let heads_now = match self.docs.heads(&entry.document.parse()?).await {
+                Ok(heads) => Some(heads),
+                Err(rf_store::StoreError::DocumentNotFound { .. }) => None,
+                Err(err) => return Err(err.into()),
+            };
+            if heads_now.as_ref() != heads_before.get(&entry.document) {
+                changed.push((*campaign_id, entry.document.clone()));
+            }
+        }
+        self.index_campaigns(workspace_id, &changed).await
+    }
+
     /// Syncs a workspace's index, then every campaign and Codex source it
     /// lists (including ones that arrive with the index), over an open connection.
-    async fn sync_documents(&self, connection: &Connection, workspace_id: &str, index_doc: &DocId, push: bool, timeout: Duration) -> Result<SyncReport> {
+    async fn exchange_documents(&self, connection: &Connection, workspace_id: &str, index_doc: &DocId, push: bool, timeout: Duration) -> Result<SyncReport> {
         let mut report = SyncReport { workspace_id: workspace_id.to_owned(), server: connection.url.clone(), read_only: !push, ..SyncReport::default() };
         let deadline = tokio::time::Instant::now() + timeout;
         let remaining = || deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -358,9 +439,10 @@ impl Core {
         let device = self.catalog.device_id(|| uuid::Uuid::now_v7().simple().to_string()).await?;
         self.reopen(Some(format!("{}/{device}", session.user))).await?;
 
+        let known = self.catalog.workspaces().await?.into_iter().find(|(_, doc)| *doc == root);
+        let heads_before = self.prepare_sync(known.as_ref().map(|(_, doc)| doc)).await?;
         let connection = self.connect(&server, token, timeout).await?;
         let push = session.role.can_write();
-        let known = self.catalog.workspaces().await?.into_iter().find(|(_, doc)| *doc == root);
         let workspace_id: WorkspaceId = match known {
             Some((id, _)) => id.parse()?,
             None => {
@@ -388,7 +470,7 @@ impl Core {
             last_error: None,
         };
         self.catalog.set_sync_binding(&binding).await?;
-        let report = self.sync_documents(&connection, &binding.workspace_id, &root, push, timeout).await?;
+        let report = self.sync_documents(&connection, &binding.workspace_id, &root, push, timeout, &heads_before).await?;
         drop(connection);
         self.finish_report(&binding, &report, timeout).await?;
         let index = self.workspace(workspace_id).await?;
@@ -446,8 +528,9 @@ impl Core {
         let token = load_token(binding)?;
         let index_doc = self.index_doc(binding.workspace_id.parse()?).await?;
         let push = binding.role.parse::<Role>().is_ok_and(Role::can_write);
+        let heads_before = self.prepare_sync(Some(&index_doc)).await?;
         let connection = self.connect(&server, token, timeout).await?;
-        let report = self.sync_documents(&connection, &binding.workspace_id, &index_doc, push, timeout).await?;
+        let report = self.sync_documents(&connection, &binding.workspace_id, &index_doc, push, timeout, &heads_before).await?;
         drop(connection);
         self.finish_report(binding, &report, timeout).await?;
         Ok(report)

@@ -14,6 +14,12 @@ async fn open(dir: &tempfile::TempDir) -> Core {
     Core::open(&dir.path().join("data"), user()).await.unwrap()
 }
 
+/// A direct connection to the data directory's database.
+async fn database(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
+    let db = dir.path().join("data").join("raptorflow.sqlite3");
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_megabyte_name_is_refused_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,11 +142,13 @@ async fn moves_are_found_by_id_even_when_the_location_cache_is_empty() {
         .unwrap();
     core.close().await;
 
-    // The cache is derived data: wipe it, as a lost or older cache would be.
-    let db = dir.path().join("data").join("raptorflow.sqlite3");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    // The table is derived data: wipe it and mark it incomplete, as in a data
+    // directory from before it was authoritative or after a sync that
+    // crashed before re-indexing. The next open rebuilds it.
+    let pool = database(&dir).await;
     let wiped = sqlx::query("DELETE FROM entity_locations").execute(&pool).await.unwrap().rows_affected();
-    assert!(wiped >= 2, "the cache held the campaign and the move");
+    assert!(wiped >= 2, "the table held the campaign and the move");
+    sqlx::query("UPDATE catalog_meta SET value = 'incomplete' WHERE key = 'entity_locations'").execute(&pool).await.unwrap();
     pool.close().await;
 
     let core = open(&dir).await;
@@ -149,4 +157,174 @@ async fn moves_are_found_by_id_even_when_the_location_cache_is_empty() {
     assert_eq!(updated.status, MoveStatus::Live);
     assert_eq!(core.campaign(campaign.id).await.unwrap().moves[&move_id].status, MoveStatus::Live);
     core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_miss_reads_no_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    let ws = core.create_workspace("Acme").await.unwrap();
+    let campaign = core
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    core.add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
+        .await
+        .unwrap();
+    core.close().await;
+
+    // Make every document unreadable: a lookup that reads any document now
+    // fails with a storage error instead of answering "not found".
+    let pool = database(&dir).await;
+    let n_chunks = sqlx::query("DELETE FROM samod_chunks").execute(&pool).await.unwrap().rows_affected();
+    assert!(n_chunks > 0);
+    pool.close().await;
+
+    let core = open(&dir).await;
+    let unknown_move = MoveId::new();
+    let err = core.set_move_status(unknown_move, MoveStatus::Done).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains(&unknown_move.to_string()), "{err}");
+    let err = core.check_asset(rf_core::domain::AssetId::new()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    core.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_moves_are_found_without_a_rebuild() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open(&source_dir).await;
+    let ws = source.create_workspace("Acme").await.unwrap();
+    let campaign = source
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    let (move_id, _) = source
+        .add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
+        .await
+        .unwrap();
+    let export = source.export_workspace(ws.id).await.unwrap();
+    source.close().await;
+
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = open(&target_dir).await;
+    target.import_workspace(export).await.unwrap();
+    target.close().await;
+    let pool = database(&target_dir).await;
+    let state: String = sqlx::query_scalar("SELECT value FROM catalog_meta WHERE key = 'entity_locations'").fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "complete", "an import that finished leaves the table complete");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM entity_locations WHERE entity_id = ?")
+        .bind(move_id.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the import recorded the move");
+    pool.close().await;
+    let target = open(&target_dir).await;
+    let (found, _) = target.set_move_status(move_id, MoveStatus::Live).await.unwrap();
+    assert_eq!(found, campaign.id);
+    target.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_workspace_does_not_stop_the_rebuild_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = open(&dir).await;
+    core.create_workspace("Acme").await.unwrap();
+    core.close().await;
+
+    // The table needs a rebuild, and the workspace's documents are gone.
+    let pool = database(&dir).await;
+    sqlx::query("DELETE FROM samod_chunks").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE catalog_meta SET value = 'incomplete' WHERE key = 'entity_locations'").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let core = open(&dir).await;
+    let err = core.set_move_status(MoveId::new(), MoveStatus::Done).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    core.close().await;
+    let pool = database(&dir).await;
+    let state: String = sqlx::query_scalar("SELECT value FROM catalog_meta WHERE key = 'entity_locations'").fetch_one(&pool).await.unwrap();
+    assert_eq!(state, "incomplete", "the next open tries again");
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_reusing_a_campaign_or_codex_source_id_are_refused_and_write_nothing() {
+    use rf_core::domain::{CampaignId, CodexEntry, CodexSource, SourceId, Timestamp, WorkspaceId};
+
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = open(&source_dir).await;
+    let ws = source.create_workspace("Acme").await.unwrap();
+    source
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    let mut export = source.export_workspace(ws.id).await.unwrap();
+    source.close().await;
+    let codex_source = CodexSource {
+        schema: CodexSource::SCHEMA,
+        id: SourceId::new(),
+        workspace_id: ws.id,
+        path: "brief.md".into(),
+        title: "Brief".into(),
+        media_type: "text/markdown".into(),
+        content_hash: "0".repeat(64),
+        imported_by: "tester".parse().unwrap(),
+        imported_at: Timestamp::now(),
+        text: "Our brand in one line.".into(),
+    };
+    export.workspace.codex.insert(
+        codex_source.id,
+        CodexEntry {
+            document: String::new(),
+            path: codex_source.path.clone(),
+            title: codex_source.title.clone(),
+            media_type: codex_source.media_type.clone(),
+            content_hash: codex_source.content_hash.clone(),
+            n_chars: 22,
+            imported_at: codex_source.imported_at,
+        },
+    );
+    export.codex_sources.push(codex_source.clone());
+
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = open(&target_dir).await;
+    target.import_workspace(export.clone()).await.unwrap();
+
+    // Another workspace id, and every id moved to it, but `keep` kept.
+    let moved = |keep_campaign: bool, keep_source: bool| {
+        let mut other = export.clone();
+        let new_ws = WorkspaceId::new();
+        other.workspace.id = new_ws;
+        for campaign in &mut other.campaigns {
+            campaign.workspace_id = new_ws;
+            if !keep_campaign {
+                let entry = other.workspace.campaigns.remove(&campaign.id).unwrap();
+                campaign.id = CampaignId::new();
+                other.workspace.campaigns.insert(campaign.id, entry);
+            }
+        }
+        for source in &mut other.codex_sources {
+            source.workspace_id = new_ws;
+            if !keep_source {
+                let entry = other.workspace.codex.remove(&source.id).unwrap();
+                source.id = SourceId::new();
+                other.workspace.codex.insert(source.id, entry);
+            }
+        }
+        other
+    };
+    let err = target.import_workspace(moved(true, false)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("the campaign id") && message.contains(&format!("workspace {}", ws.id)), "{message}");
+    let err = target.import_workspace(moved(false, true)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(&format!("the codex source id {}", codex_source.id)) && message.contains(&ws.id.to_string()), "{message}");
+    assert_eq!(target.list_workspaces().await.unwrap().len(), 1, "nothing was imported");
+    // With every id new, the same content imports.
+    target.import_workspace(moved(false, false)).await.unwrap();
+    assert_eq!(target.list_workspaces().await.unwrap().len(), 2);
+    target.close().await;
 }

@@ -1,6 +1,7 @@
-//! Local-only tables: which workspaces this device holds, and where campaigns
-//! and moves live. Nothing here syncs; the location table is a cache that can
-//! be rebuilt from the documents.
+//! Local-only tables: which workspaces this device holds, and where campaigns,
+//! moves and assets live. Nothing here syncs. The location table is derived
+//! from the documents but authoritative for lookups while `catalog_meta` says
+//! it is complete; when it may have holes, the owner rebuilds it.
 
 use sqlx::SqlitePool;
 
@@ -15,14 +16,32 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
-    fn as_str(self) -> &'static str {
+    /// The lower-case name stored in the table and used in messages.
+    pub fn as_str(self) -> &'static str {
         match self {
             EntityKind::Campaign => "campaign",
             EntityKind::Move => "move",
             EntityKind::Asset => "asset",
         }
     }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "campaign" => Some(EntityKind::Campaign),
+            "move" => Some(EntityKind::Move),
+            "asset" => Some(EntityKind::Asset),
+            _ => None,
+        }
+    }
 }
+
+/// The `catalog_meta` key that says whether `entity_locations` is complete.
+const LOCATIONS_KEY: &str = "entity_locations";
+const COMPLETE: &str = "complete";
+const INCOMPLETE: &str = "incomplete";
+
+/// How many ids one lookup carries (as one JSON array parameter).
+const IDS_PER_QUERY: usize = 10_000;
 
 /// Where an entity lives: its workspace and the campaign whose document holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +170,59 @@ impl Catalog {
         .await
         .map_err(query_error("looking up where an entity lives"))?;
         Ok(row.map(|(workspace_id, campaign_id)| EntityLocation { workspace_id, campaign_id }))
+    }
+
+    /// The first of `ids` (in the order given) that has a location row, with
+    /// its kind and location. Asks in batches, so checking a million ids is a
+    /// hundred queries, not a million.
+    pub async fn first_known(&self, ids: &[String]) -> Result<Option<(String, EntityKind, EntityLocation)>> {
+        for batch in ids.chunks(IDS_PER_QUERY) {
+            // One bound JSON array per batch keeps the SQL static.
+            let batch_json = serde_json::to_string(batch).expect("a list of strings always serialises");
+            let query = sqlx::query_as::<_, (String, String, String, String)>(
+                "SELECT entity_id, kind, workspace_id, campaign_id FROM entity_locations \
+                 WHERE entity_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(batch_json);
+            let rows = query.fetch_all(&self.pool).await.map_err(query_error("looking up where entities live"))?;
+            let first = rows
+                .into_iter()
+                .filter_map(|(id, kind, workspace_id, campaign_id)| {
+                    let position = batch.iter().position(|b| *b == id)?;
+                    Some((position, id, EntityKind::parse(&kind)?, EntityLocation { workspace_id, campaign_id }))
+                })
+                .min_by_key(|(position, ..)| *position);
+            if let Some((_, id, kind, location)) = first {
+                return Ok(Some((id, kind, location)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `entity_locations` lists every entity of every workspace here.
+    pub async fn locations_complete(&self) -> Result<bool> {
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM catalog_meta WHERE key = ?")
+            .bind(LOCATIONS_KEY)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("reading the catalog state"))?;
+        Ok(value.as_deref() == Some(COMPLETE))
+    }
+
+    /// Records whether `entity_locations` is complete. Set to false before
+    /// anything that may add entities without recording them (a sync, an
+    /// import), and back to true once they are recorded: a crash in between
+    /// leaves it false, and the next open rebuilds the table.
+    pub async fn set_locations_complete(&self, complete: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(LOCATIONS_KEY)
+        .bind(if complete { COMPLETE } else { INCOMPLETE })
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("recording the catalog state"))?;
+        Ok(())
     }
 
     /// This device's id, created on first use.

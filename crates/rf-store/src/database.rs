@@ -1,5 +1,10 @@
 //! Opening the SQLite database of a data directory: refuse files that are not
 //! ours or are damaged (without touching them), then apply migrations.
+//!
+//! Our files carry [`APPLICATION_ID`] in the SQLite header. Files made before
+//! that have application id 0 and our `_sqlx_migrations` history; they are
+//! recognised by it and stamped. Any other non-empty SQLite file belongs to
+//! another program and is refused before anything is written to it.
 
 use std::{io::Read, path::Path, str::FromStr, time::Duration};
 
@@ -19,6 +24,17 @@ pub const DATABASE_FILE_NAME: &str = "raptorflow.sqlite3";
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
+/// `PRAGMA application_id` of every SQLite file RaptorFlow makes: "RFlw" in
+/// ASCII, big-endian, as SQLite stores it at offset 68 of the header.
+pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"RFlw");
+
+/// Sets [`APPLICATION_ID`]. PRAGMA arguments cannot be bound, so the value
+/// is written out; a unit test checks it matches.
+const STAMP_APPLICATION_ID: &str = "PRAGMA application_id = 1380346999";
+
+/// Where the application id sits in the 100-byte database header.
+const APPLICATION_ID_OFFSET: usize = 68;
+
 /// How long a connection waits for another writer (this process or another)
 /// before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,7 +51,9 @@ pub async fn open_database(path: &Path) -> Result<SqlitePool> {
 /// [`open_database`] does, with the schema of `migrator`: for other crates
 /// that keep local tables in a file of their own (the AI layer's ledger).
 pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> Result<SqlitePool> {
-    check_file_before_open(path)?;
+    if let Some(existing) = check_file_before_open(path)? {
+        check_ownership(path, &existing, migrator).await?;
+    }
 
     let options = SqliteConnectOptions::from_str("sqlite://")
         .map_err(|source| StoreError::Open { path: path.to_owned(), source })?
@@ -63,15 +81,117 @@ pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> Result<SqlitePool>
         .await
         .map_err(|source| classify_open_error(path, source))?;
 
+    stamp_application_id(path, &pool).await?;
     Ok(pool)
+}
+
+/// Gives a file of ours (new, or made before files were stamped) our
+/// application id. Only reached after [`check_ownership`] accepted the file.
+async fn stamp_application_id(path: &Path, pool: &SqlitePool) -> Result<()> {
+    let stamp_error = |source| StoreError::Open { path: path.to_owned(), source };
+    let current: i32 = sqlx::query_scalar("PRAGMA application_id").fetch_one(pool).await.map_err(stamp_error)?;
+    if current != APPLICATION_ID {
+        sqlx::query(STAMP_APPLICATION_ID).execute(pool).await.map_err(stamp_error)?;
+    }
+    Ok(())
+}
+
+/// What [`check_file_before_open`] learned about an existing, non-empty file.
+#[derive(Debug)]
+struct ExistingFile {
+    /// The application id in the main file's header.
+    header_application_id: i32,
+    /// Whether a non-empty write-ahead log sits beside the file, in which
+    /// case the header may be older than the database's committed state.
+    has_wal: bool,
+}
+
+/// Refuses an existing SQLite file that another program made. A file is ours
+/// if its application id is ours, or if it is 0 (files made before we set it)
+/// and the file is empty of tables or has our migration history and nothing
+/// in that history that is not one of `migrator`'s migrations. Only reads:
+/// the check runs over a read-only connection, so a refused file keeps every
+/// byte.
+async fn check_ownership(path: &Path, existing: &ExistingFile, migrator: &Migrator) -> Result<()> {
+    if !existing.has_wal {
+        match existing.header_application_id {
+            APPLICATION_ID => return Ok(()),
+            0 => {}
+            other => return Err(foreign(path, other)),
+        }
+    }
+    let options = SqliteConnectOptions::from_str("sqlite://")
+        .map_err(|source| StoreError::Open { path: path.to_owned(), source })?
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .disable_statement_logging();
+    let mut connection = options.connect().await.map_err(|source| classify_open_error(path, source))?;
+    let verdict = ownership_of(&mut connection, migrator).await;
+    let _ = sqlx::Connection::close(connection).await;
+    match verdict.map_err(|source| classify_open_error(path, source))? {
+        Ownership::Ours => Ok(()),
+        Ownership::OtherApplication(id) => Err(foreign(path, id)),
+        Ownership::UnknownSchema(detail) => Err(StoreError::Foreign { path: path.to_owned(), detail }),
+    }
+}
+
+enum Ownership {
+    Ours,
+    OtherApplication(i32),
+    UnknownSchema(String),
+}
+
+async fn ownership_of(connection: &mut sqlx::SqliteConnection, migrator: &Migrator) -> Result<Ownership, sqlx::Error> {
+    let application_id: i32 = sqlx::query_scalar("PRAGMA application_id").fetch_one(&mut *connection).await?;
+    match application_id {
+        APPLICATION_ID => return Ok(Ownership::Ours),
+        0 => {}
+        other => return Ok(Ownership::OtherApplication(other)),
+    }
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .fetch_all(&mut *connection)
+        .await?;
+    if tables.is_empty() {
+        // A SQLite file with no tables holds nothing that could be lost.
+        return Ok(Ownership::Ours);
+    }
+    if !tables.iter().any(|t| t == "_sqlx_migrations") {
+        return Ok(Ownership::UnknownSchema(format!(
+            "application id 0 and no RaptorFlow migration history; it has tables {}",
+            tables.iter().take(5).map(String::as_str).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let applied: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations ORDER BY version").fetch_all(&mut *connection).await?;
+    for (version, checksum) in &applied {
+        let known = migrator.iter().any(|m| m.version == *version && m.checksum.as_ref() == checksum.as_slice());
+        if !known {
+            return Ok(Ownership::UnknownSchema(format!(
+                "application id 0 and migration {version} in its history is not one of RaptorFlow's"
+            )));
+        }
+    }
+    if applied.is_empty() && tables.len() > 1 {
+        return Ok(Ownership::UnknownSchema("application id 0 and an empty migration history beside other tables".into()));
+    }
+    Ok(Ownership::Ours)
+}
+
+fn foreign(path: &Path, application_id: i32) -> StoreError {
+    StoreError::Foreign {
+        path: path.to_owned(),
+        detail: format!("its application id is {application_id:#010x}, RaptorFlow's is {APPLICATION_ID:#010x}"),
+    }
 }
 
 /// Looks at the file's header before SQLite does, so that a garbage file is
 /// reported as such and never gets a WAL or journal written next to it.
-fn check_file_before_open(path: &Path) -> Result<()> {
+/// Returns what the header says about an existing, non-empty SQLite file.
+fn check_file_before_open(path: &Path) -> Result<Option<ExistingFile>> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => {
             return Err(StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(err) });
         }
@@ -83,7 +203,7 @@ fn check_file_before_open(path: &Path) -> Result<()> {
     // An empty file is what SQLite itself creates before the first write; it
     // holds nothing that could be lost.
     if len == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let mut header = [0u8; 100];
     let n_read = read_up_to(&mut file, &mut header)
@@ -117,7 +237,9 @@ fn check_file_before_open(path: &Path) -> Result<()> {
             });
         }
     }
-    Ok(())
+    let id_bytes = &header[APPLICATION_ID_OFFSET..APPLICATION_ID_OFFSET + 4];
+    let header_application_id = i32::from_be_bytes([id_bytes[0], id_bytes[1], id_bytes[2], id_bytes[3]]);
+    Ok(Some(ExistingFile { header_application_id, has_wal: wal_len > 0 }))
 }
 
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -203,5 +325,59 @@ mod tests {
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("truncated"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), truncated);
+    }
+
+    /// Makes a SQLite file the way another program would, in rollback-journal
+    /// mode, and returns its bytes.
+    async fn foreign_file(path: &Path, application_id: i32) -> Vec<u8> {
+        let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+        let mut connection = options.connect().await.unwrap();
+        sqlx::query("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)").execute(&mut connection).await.unwrap();
+        sqlx::query("INSERT INTO notes (body) VALUES ('keep me')").execute(&mut connection).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA application_id = {application_id}"))).execute(&mut connection).await.unwrap();
+        sqlx::Connection::close(connection).await.unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_foreign_sqlite_file_is_refused_and_left_untouched() {
+        for application_id in [0, 0x0f05_5a1e] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(DATABASE_FILE_NAME);
+            let bytes = foreign_file(&path, application_id).await;
+            let err = open_database(&path).await.unwrap_err();
+            assert!(matches!(err, StoreError::Foreign { .. }), "{application_id}: {err}");
+            let message = err.to_string();
+            assert!(message.contains("is not a RaptorFlow database") && message.contains(DATABASE_FILE_NAME), "{message}");
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "{application_id}: the file changed");
+            let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names.len(), 1, "no WAL, journal or lock file beside it: {names:?}");
+        }
+    }
+
+    #[test]
+    fn the_stamp_statement_sets_our_id() {
+        assert_eq!(STAMP_APPLICATION_ID, format!("PRAGMA application_id = {APPLICATION_ID}"));
+    }
+
+    #[tokio::test]
+    async fn new_files_are_stamped_and_ours_from_before_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE_FILE_NAME);
+        let pool = open_database(&path).await.unwrap();
+        let id: i32 = sqlx::query_scalar("PRAGMA application_id").fetch_one(&pool).await.unwrap();
+        assert_eq!(id, APPLICATION_ID);
+        // A file of ours from before the stamp: our migration history, id 0.
+        sqlx::query("PRAGMA application_id = 0").execute(&pool).await.unwrap();
+        sqlx::query("INSERT INTO workspaces VALUES ('w', 'd', 1)").execute(&pool).await.unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
+        pool.close().await;
+
+        let pool = open_database(&path).await.unwrap();
+        let id: i32 = sqlx::query_scalar("PRAGMA application_id").fetch_one(&pool).await.unwrap();
+        assert_eq!(id, APPLICATION_ID, "an old file of ours is stamped");
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces").fetch_one(&pool).await.unwrap();
+        assert_eq!(n, 1, "and keeps its rows");
+        pool.close().await;
     }
 }

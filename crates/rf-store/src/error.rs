@@ -12,6 +12,14 @@ pub enum StoreError {
          Move it aside or point --data-dir at another directory"
     , path.display())]
     NotADatabase { path: PathBuf, detail: String },
+    /// The database file is SQLite but was made by another program: its
+    /// application id is not RaptorFlow's, or it is 0 and the file lacks our
+    /// migration history.
+    #[error(
+        "{} is not a RaptorFlow database (it is a SQLite file of another program: {detail}); it was left untouched. \
+         Move it aside or point --data-dir at another directory"
+    , path.display())]
+    Foreign { path: PathBuf, detail: String },
     /// The database file is SQLite but damaged (truncated, malformed pages).
     #[error(
         "{} is damaged ({detail}); it was left untouched. Restore it from a backup or an export, \

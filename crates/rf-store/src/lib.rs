@@ -20,7 +20,7 @@ mod setup_lock;
 
 pub use catalog::{Catalog, EntityKind, EntityLocation, SyncBinding};
 pub use chunk_storage::SqliteChunkStorage;
-pub use database::{DATABASE_FILE_NAME, open_database, open_sqlite};
+pub use database::{APPLICATION_ID, DATABASE_FILE_NAME, open_database, open_sqlite};
 pub use documents::{DocId, DocStore, StorageStats, SyncOutcome};
 pub use error::{Result, StoreError};
 pub use setup_lock::{DamageCheck, SetupError, SetupLock, set_up_sqlite};
