@@ -115,7 +115,7 @@ fn names_and_titles_with_escape_sequences_are_shown_escaped_and_stored_clean() {
     let workspace = client.run(&["--json", "workspace", "create", "Kestrel"]).ok().json()["id"].as_str().unwrap().to_owned();
     // An OSC 8 link and a bidi override in the file name; a screen clear, an
     // OSC 52 clipboard write and an override in the heading.
-    let name = "\u{1b}]8;;https://evil.example\u{7}price\u{1b}]8;;\u{7}\u{202E}dm.md";
+    let name = "\u{1b}]8;;mailto:evil.example\u{7}price\u{1b}]8;;\u{7}\u{202E}dm.md";
     let path = client.dir.path().join(name);
     let title = "Price list \u{1b}[2J\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{202E}2026";
     std::fs::write(&path, format!("# {title}\n\nThe Fold F1 costs 1,299 euros; code FOLDFREE adds the light set.\n")).unwrap();
@@ -127,7 +127,7 @@ fn names_and_titles_with_escape_sequences_are_shown_escaped_and_stored_clean() {
         assert_eq!(raw_controls(&run.stdout), [], "{what} printed raw controls: {:?}", run.stdout);
         assert_eq!(raw_controls(&run.stderr), [], "{what} printed raw controls on stderr: {:?}", run.stderr);
     }
-    assert!(added.stdout.contains(r"\u{1b}]8;;https://evil.example\u{7}price\u{1b}]8;;\u{7}\u{202e}dm.md"), "{}", added.stdout);
+    assert!(added.stdout.contains(r"\u{1b}]8;;mailto:evil.example\u{7}price\u{1b}]8;;\u{7}\u{202e}dm.md"), "{}", added.stdout);
     assert!(listed.stdout.contains(r"\u{202e}dm.md"), "the path is shown escaped: {}", listed.stdout);
     assert!(found.stdout.contains("FOLDFREE"), "{}", found.stdout);
 
