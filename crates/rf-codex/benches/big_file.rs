@@ -93,7 +93,7 @@ impl text_splitter::TryChunkSizer for Sizer<'_> {
 fn whole_text_split(text: &str, embedder: &dyn Embedder) -> usize {
     let options = ChunkOptions::default();
     let config = ChunkConfig::new(options.desired_tokens..=options.max_tokens).with_overlap(options.overlap_tokens).unwrap().with_sizer(Sizer(embedder));
-    TextSplitter::new(config).try_chunk_char_indices(text).map(|piece| piece.unwrap()).count()
+    TextSplitter::new(config).try_chunk_char_indices(text).try_fold(0, |n, piece| piece.map(|_| n + 1)).unwrap()
 }
 
 fn secs(d: Duration) -> String {
