@@ -11,7 +11,7 @@ use std::{
 use rf_core::{
     Core, LocalUser,
     ai::{self, EmbedderOptions},
-    codex::{Embedder, FileOutcome, FileReport},
+    codex::{AddOptions, Embedder, FileOutcome, FileReport},
 };
 use rf_domain::{UserId, WorkspaceId};
 
@@ -38,7 +38,12 @@ pub async fn core_with_workspace(dir: &Path) -> (Core, WorkspaceId) {
 
 /// Imports `paths` with no progress display.
 pub async fn add(core: &Core, workspace: WorkspaceId, paths: &[PathBuf], embedder: &Arc<dyn Embedder>) -> Vec<FileReport> {
-    core.codex_add(workspace, paths, embedder.clone(), &mut |_| {}).await.unwrap()
+    add_with(core, workspace, paths, &AddOptions::default(), embedder).await
+}
+
+/// Imports `paths` with `options` and no progress display.
+pub async fn add_with(core: &Core, workspace: WorkspaceId, paths: &[PathBuf], options: &AddOptions, embedder: &Arc<dyn Embedder>) -> Vec<FileReport> {
+    core.codex_add(workspace, paths, options, embedder.clone(), &mut |_| {}).await.unwrap()
 }
 
 /// The report of the file whose path ends with `suffix`.

@@ -1,13 +1,14 @@
-//! Importing into the Codex: incremental re-imports, and bad files that are
+//! Importing into the Codex: incremental re-imports, bad files that are
 //! refused one by one, each with its own message, without stopping the batch
-//! or touching what was already saved. Real files, the real embedder, a
-//! real data directory.
+//! or touching what was already saved, and symbolic links and RaptorFlow's
+//! own folders that are never followed out of what the user gave. Real
+//! files, the real embedder, a real data directory.
 
 mod common;
 
 use std::path::PathBuf;
 
-use rf_core::codex::{CodexProgress, FileOutcome, IndexProgress, SearchMode, SearchOptions};
+use rf_core::codex::{AddOptions, CodexProgress, FileOutcome, IndexProgress, SearchMode, SearchOptions, SkipReason};
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -39,7 +40,7 @@ async fn reimporting_embeds_only_what_changed() {
     // The same folder again: nothing is embedded.
     let mut embedded_events = 0;
     let again = core
-        .codex_add(workspace, std::slice::from_ref(&folder), embedder.clone(), &mut |event| {
+        .codex_add(workspace, std::slice::from_ref(&folder), &AddOptions::default(), embedder.clone(), &mut |event| {
             if matches!(event, CodexProgress::Index(IndexProgress::Embedded { .. })) {
                 embedded_events += 1;
             }
@@ -130,7 +131,89 @@ async fn bad_files_are_refused_one_by_one_and_the_rest_imported() {
     assert!(hits.iter().any(|p| p.text.contains("30-day home test ride")), "{hits:#?}");
 
     // An unknown workspace is refused before anything is read.
-    let err = core.codex_add(rf_domain::WorkspaceId::new(), &[PathBuf::from("x.md")], embedder.clone(), &mut |_| {}).await.unwrap_err();
+    let err = core.codex_add(rf_domain::WorkspaceId::new(), &[PathBuf::from("x.md")], &AddOptions::default(), embedder.clone(), &mut |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("no workspace"), "{err}");
+    core.close().await;
+}
+
+/// `folder/a.md`, `folder/sub/b.md`; a secret outside the folder (no
+/// extension, like `~/.ssh/id_rsa`) and `folder/notes.md` linking to it;
+/// `folder/up -> ..` and `folder/sub/loop -> ..` (back to `folder`).
+#[cfg(unix)]
+fn folder_with_links(base: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::symlink;
+    let folder = base.join("folder");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::write(folder.join("a.md"), "# Fold F1 pricing\n\nThe Fold F1 costs 1,299 euros at launch.\n").unwrap();
+    std::fs::write(folder.join("sub/b.md"), "# Commuter C2 range\n\nThe Commuter C2 rides fifty miles on one charge.\n").unwrap();
+    std::fs::create_dir_all(base.join("ssh")).unwrap();
+    std::fs::write(base.join("ssh/id_rsa"), "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA secret\n").unwrap();
+    symlink(base.join("ssh/id_rsa"), folder.join("notes.md")).unwrap();
+    symlink("..", folder.join("up")).unwrap();
+    symlink("..", folder.join("sub/loop")).unwrap();
+    folder
+}
+
+#[cfg(unix)]
+fn n_added(reports: &[rf_core::codex::FileReport]) -> usize {
+    reports.iter().filter(|r| matches!(r.outcome, FileOutcome::Added { .. })).count()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_inside_folders_never_import_what_is_outside_and_loops_end() {
+    let embedder = common::embedder();
+    let dir = tempfile::tempdir().unwrap();
+    let (core, workspace) = common::core_with_workspace(dir.path()).await;
+    let folder = folder_with_links(dir.path());
+
+    // By default no link inside the folder is followed: each is reported.
+    let reports = common::add(&core, workspace, std::slice::from_ref(&folder), &embedder).await;
+    assert_eq!(n_added(&reports), 2, "a.md and sub/b.md only: {reports:#?}");
+    for link in ["notes.md", "up", "sub/loop"] {
+        assert_eq!(common::outcome(&reports, link), &FileOutcome::Skipped { reason: SkipReason::Symlink }, "{link}");
+    }
+    assert_eq!(reports.len(), 5, "{reports:#?}");
+
+    // Followed on request, a link may not leave the folder, and `loop -> ..`
+    // ends: every file is read once.
+    let options = AddOptions { follow_symlinks: true, ..AddOptions::default() };
+    let reports = common::add_with(&core, workspace, std::slice::from_ref(&folder), &options, &embedder).await;
+    assert_eq!(reports.len(), 5, "{reports:#?}");
+    assert!(matches!(common::outcome(&reports, "notes.md"), FileOutcome::Skipped { reason: SkipReason::SymlinkOutside { .. } }), "{reports:#?}");
+    assert!(matches!(common::outcome(&reports, "folder/up"), FileOutcome::Skipped { reason: SkipReason::SymlinkOutside { .. } }), "{reports:#?}");
+    assert!(matches!(common::outcome(&reports, "sub/loop"), FileOutcome::Skipped { reason: SkipReason::AlreadyRead { .. } }), "{reports:#?}");
+    assert!(matches!(common::outcome(&reports, "a.md"), FileOutcome::Unchanged { .. }));
+
+    let listed = core.codex_list(workspace).await.unwrap();
+    assert_eq!(listed.iter().map(|s| s.title.as_str()).collect::<Vec<_>>(), ["Commuter C2 range", "Fold F1 pricing"]);
+    for source in &listed {
+        let text = core.codex_source(workspace, source.source_id).await.unwrap().text;
+        assert!(!text.contains("PRIVATE KEY"), "the secret was imported: {text}");
+    }
+    core.close().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_inside_an_imported_folder_is_never_imported() {
+    let embedder = common::embedder();
+    let dir = tempfile::tempdir().unwrap();
+    // The data directory lives in the very folder the user imports.
+    let folder = dir.path().join("work");
+    let (core, workspace) = common::core_with_workspace(&folder).await;
+    std::fs::write(folder.join("brief.md"), "# Brief\n\nLead with the belt drive.\n").unwrap();
+    // Something importable inside the data directory, as an export could be.
+    std::fs::write(folder.join("data/notes.md"), "# Not for the Codex\n\nThis lives in the data directory.\n").unwrap();
+
+    let reports = common::add(&core, workspace, std::slice::from_ref(&folder), &embedder).await;
+    assert!(matches!(common::outcome(&reports, "brief.md"), FileOutcome::Added { .. }), "{reports:#?}");
+    let FileOutcome::Skipped { reason } = common::outcome(&reports, "work/data") else { panic!("{reports:#?}") };
+    assert!(reason.to_string().contains("data directory"), "{reason}");
+    assert_eq!(reports.len(), 2, "nothing inside the data directory is even listed: {reports:#?}");
+    // Named directly, a file inside it is refused too.
+    let reports = common::add(&core, workspace, &[folder.join("data/notes.md")], &embedder).await;
+    assert!(matches!(reports[0].outcome, FileOutcome::Skipped { reason: SkipReason::Excluded { .. } }), "{reports:#?}");
+    assert_eq!(core.codex_list(workspace).await.unwrap().len(), 1);
     core.close().await;
 }

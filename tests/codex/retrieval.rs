@@ -3,6 +3,8 @@
 //! import path and the real embedder. Reports recall@5 and MRR for vector,
 //! keyword and hybrid search; hybrid must be the best of the three. Also
 //! checks that every returned passage is exactly the text its span cites.
+// The scores are what this test reports (read with --nocapture).
+#![allow(clippy::print_stderr)]
 
 mod common;
 

@@ -11,9 +11,9 @@ use clap::Subcommand;
 use rf_core::{
     Core, CoreError,
     ai::{self, EmbedderOptions},
-    codex::{CodexProgress, Embedder, FileOutcome, FileReport, SearchMode, SearchOptions},
+    codex::{AddOptions, CodexProgress, Embedder, ExcludedDir, FileOutcome, FileReport, IndexProgress, SearchMode, SearchOptions, SkipReason},
 };
-use rf_domain::{SourceId, WorkspaceId};
+use rf_domain::{SourceId, WorkspaceId, escape_for_display};
 use serde_json::json;
 
 use crate::output::Output;
@@ -25,9 +25,14 @@ pub(crate) enum CodexCommand {
     Add {
         #[arg(long, value_name = "ID")]
         workspace: WorkspaceId,
-        /// Files or folders (folders are read recursively).
+        /// Files or folders (folders are read recursively; hidden entries and
+        /// symbolic links inside them are skipped).
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Follow symbolic links inside folders when they point inside the
+        /// given paths (links elsewhere are still skipped; each file is read once).
+        #[arg(long)]
+        follow_symlinks: bool,
         /// Threads for the embedder (1 or 2 is best on a laptop).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
@@ -76,38 +81,60 @@ fn load_embedder(models_dir: &Path, threads: Option<usize>) -> Result<Arc<dyn Em
     Ok(Arc::new(embedder))
 }
 
-/// Progress on stderr: a line redrawn in place on a terminal, one line per
-/// file otherwise.
+/// Sources with at least this many passages to embed get progress lines
+/// when stderr is not a terminal (a log or a pipe): one per tenth.
+const LONG_SOURCE_PASSAGES: usize = 200;
+
+/// Progress on stderr: a line redrawn in place on a terminal; otherwise one
+/// line per file, and a line per tenth of a long file's passages. Names and
+/// titles are escaped: they come from files and teammates.
 struct ProgressLine {
     tty: bool,
     current: String,
+    /// Tenths of the current source's passages reported (non-terminal only).
+    tenths_shown: usize,
 }
 
 impl ProgressLine {
     fn new() -> Self {
-        Self { tty: std::io::stderr().is_terminal(), current: String::new() }
+        Self { tty: std::io::stderr().is_terminal(), current: String::new(), tenths_shown: 0 }
     }
 
     fn update(&mut self, event: CodexProgress<'_>) {
         match event {
-            CodexProgress::File { index, n_files, path } => self.start(format!("[{}/{n_files}] {}", index + 1, path.display())),
-            CodexProgress::Source { index, n_sources, title } => self.start(format!("indexing [{}/{n_sources}] {title}", index + 1)),
-            CodexProgress::Index(progress) if self.tty => {
-                let detail = match progress {
-                    rf_core::codex::IndexProgress::Chunked { n_chunks, n_to_embed } => format!("{n_chunks} passages, {n_to_embed} to embed"),
-                    rf_core::codex::IndexProgress::Embedded { done, n_to_embed } => format!("embedded {done}/{n_to_embed}"),
-                };
-                let mut stderr = std::io::stderr().lock();
-                let _ = write!(stderr, "\r\x1b[2K{}: {detail}", self.current);
-                let _ = stderr.flush();
+            CodexProgress::File { index, n_files, path } => {
+                self.start(format!("[{}/{n_files}] {}", index + 1, escape_for_display(&path.display().to_string())));
             }
-            CodexProgress::Index(_) => {}
+            CodexProgress::Source { index, n_sources, title } => {
+                self.start(format!("indexing [{}/{n_sources}] {}", index + 1, escape_for_display(title)));
+            }
+            CodexProgress::Index(progress) => self.index(progress),
         }
+    }
+
+    fn index(&mut self, progress: IndexProgress) {
+        let detail = match progress {
+            IndexProgress::Splitting { done_bytes, n_bytes } => format!("splitting {}%", done_bytes * 100 / n_bytes.max(1)),
+            IndexProgress::Chunked { n_chunks, n_to_embed } => format!("{n_chunks} passages, {n_to_embed} to embed"),
+            IndexProgress::Embedded { done, n_to_embed } => format!("{done}/{n_to_embed} passages embedded"),
+        };
+        let mut stderr = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(stderr, "\r\x1b[2K{}: {detail}", self.current);
+        } else if let IndexProgress::Embedded { done, n_to_embed } = progress {
+            let tenths = done * 10 / n_to_embed.max(1);
+            if n_to_embed >= LONG_SOURCE_PASSAGES && tenths > self.tenths_shown {
+                self.tenths_shown = tenths;
+                let _ = writeln!(stderr, "{}: {detail}", self.current);
+            }
+        }
+        let _ = stderr.flush();
     }
 
     /// A new file or source: redrawn in place on a terminal, a line otherwise.
     fn start(&mut self, line: String) {
         self.current = line;
+        self.tenths_shown = 0;
         let mut stderr = std::io::stderr().lock();
         if self.tty {
             let _ = write!(stderr, "\r\x1b[2K{}", self.current);
@@ -128,14 +155,20 @@ impl ProgressLine {
 /// failed (the others were imported): the shell exits with code 2.
 pub(crate) async fn run_codex(core: &Core, models_dir: &Path, command: CodexCommand, out: &mut Output) -> Result<Option<String>, CoreError> {
     match command {
-        CodexCommand::Add { workspace, paths, threads } => {
+        CodexCommand::Add { workspace, paths, follow_symlinks, threads } => {
             let embedder = load_embedder(models_dir, threads.map(usize::from))?;
             let mut progress = ProgressLine::new();
-            let reports = core.codex_add(workspace, &paths, embedder, &mut |event| progress.update(event)).await;
+            // The models directory is never imported (the data directory
+            // never is either; rf-core sees to that).
+            let options = AddOptions { follow_symlinks, excluded: vec![ExcludedDir { what: "models directory", path: models_dir.to_owned() }] };
+            let reports = core.codex_add(workspace, &paths, &options, embedder, &mut |event| progress.update(event)).await;
             progress.done();
             let reports = reports?;
             let n_failed = reports.iter().filter(|r| matches!(r.outcome, FileOutcome::Failed { .. })).count();
-            out.document(&json!({ "workspace_id": workspace, "files": reports, "n_failed": n_failed }), |text| write_add(text, &reports));
+            let n_skipped = reports.iter().filter(|r| matches!(r.outcome, FileOutcome::Skipped { .. })).count();
+            out.document(&json!({ "workspace_id": workspace, "files": reports, "n_failed": n_failed, "n_skipped": n_skipped }), |text| {
+                write_add(text, &reports, follow_symlinks);
+            });
             Ok((n_failed > 0).then(|| format!("{n_failed} of {} files were not imported (see above); the others were", reports.len())))
         }
         CodexCommand::List { workspace } => {
@@ -183,7 +216,8 @@ pub(crate) async fn run_codex(core: &Core, models_dir: &Path, command: CodexComm
     }
 }
 
-fn write_add(text: &mut String, reports: &[FileReport]) {
+fn write_add(text: &mut String, reports: &[FileReport], follow_symlinks: bool) {
+    let mut n_links_skipped = 0;
     for report in reports {
         let path = report.path.display();
         match &report.outcome {
@@ -195,6 +229,15 @@ fn write_add(text: &mut String, reports: &[FileReport]) {
             }
             FileOutcome::Unchanged { source_id, .. } => text.push_str(&format!("unchanged  {path}  {source_id}\n")),
             FileOutcome::Failed { error } => text.push_str(&format!("FAILED     {path}: {error}\n")),
+            FileOutcome::Skipped { reason } => {
+                n_links_skipped += usize::from(*reason == SkipReason::Symlink);
+                text.push_str(&format!("skipped    {path}: {reason}\n"));
+            }
         }
+    }
+    if n_links_skipped > 0 && !follow_symlinks {
+        text.push_str(&format!(
+            "{n_links_skipped} symbolic links were skipped; --follow-symlinks follows the ones that point inside the given paths\n"
+        ));
     }
 }

@@ -1,7 +1,14 @@
 //! How results are shown: readable text by default, or exactly one JSON
 //! document on stdout with `--json`. Errors always go to stderr.
+//!
+//! Names, titles, paths and passages come from files and from teammates, so
+//! text output passes every line through `rf_domain::escape_for_display`:
+//! escape sequences, other control characters and bidi overrides are shown
+//! as `\u{1b}`-style escapes instead of acting on the terminal. JSON output
+//! is left exact (JSON escapes control characters itself).
 
 use std::{
+    borrow::Cow,
     io::Write,
     path::Path,
     process::ExitCode,
@@ -150,7 +157,7 @@ impl Output {
     /// Prints one line at once, for commands that report progress as they go.
     pub(crate) fn line(&mut self, line: &str) {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}");
+        let _ = writeln!(stdout, "{}", escape_lines(line));
         let _ = stdout.flush();
     }
 
@@ -209,7 +216,7 @@ impl Output {
         if self.json {
             let _ = writeln!(stdout, "{}", json!({ "progress": line }));
         } else {
-            let _ = writeln!(stdout, "{line}");
+            let _ = writeln!(stdout, "{}", escape_lines(line));
         }
         let _ = stdout.flush();
     }
@@ -220,7 +227,7 @@ impl Output {
             let _ = serde_json::to_writer_pretty(&mut stdout, &document);
             let _ = writeln!(stdout);
         } else {
-            let _ = stdout.write_all(self.text.as_bytes());
+            let _ = stdout.write_all(escape_lines(&self.text).as_bytes());
         }
         let _ = stdout.flush();
     }
@@ -231,10 +238,19 @@ impl Output {
         if self.json {
             let _ = writeln!(stderr, "{}", json!({ "error": { "kind": kind, "message": message } }));
         } else {
-            let _ = writeln!(stderr, "error: {message}");
+            let _ = writeln!(stderr, "error: {}", escape_lines(message));
         }
         code
     }
+}
+
+/// Text for a terminal: each line escaped by `escape_for_display`, the line
+/// breaks between them kept.
+pub(crate) fn escape_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && c != '\t' && rf_domain::is_unsafe_char(c)) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.split('\n').map(rf_domain::escape_for_display).collect::<Vec<_>>().join("\n"))
 }
 
 fn write_sync_report(out: &mut String, report: &SyncReport) {
@@ -319,12 +335,18 @@ fn write_campaign(out: &mut String, c: &Campaign) {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::{civil_from_days, escape_lines};
 
     #[test]
     fn days_become_dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_418), (2025, 11, 26));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn text_output_keeps_line_breaks_and_escapes_the_rest() {
+        assert_eq!(escape_lines("a\n\tb\n"), "a\n\tb\n");
+        assert_eq!(escape_lines("x \u{1b}[2J\r\ny\u{202E}z\n"), "x \\u{1b}[2J\\u{d}\ny\\u{202e}z\n");
     }
 }

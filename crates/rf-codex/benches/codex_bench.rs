@@ -94,7 +94,11 @@ fn real_embedder() -> Arc<dyn Embedder> {
 
 fn corpus_files() -> Vec<PathBuf> {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/codex/corpus");
-    rf_codex::collect_files(&[corpus]).into_iter().map(|(path, _)| path).collect()
+    rf_codex::collect_files(&[corpus], &rf_codex::WalkOptions::default())
+        .into_iter()
+        .filter(|entry| entry.found == rf_codex::Found::File)
+        .map(|entry| entry.path)
+        .collect()
 }
 
 async fn ingest(dir: &Path, embedder: Arc<dyn Embedder>) {

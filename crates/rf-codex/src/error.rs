@@ -71,6 +71,8 @@ pub enum CodexError {
     InvalidQuery(String),
     #[error("the Codex index is damaged: {0}")]
     Damaged(String),
+    #[error("could not move the damaged Codex index {} aside: {source}", path.display())]
+    MoveAside { path: std::path::PathBuf, source: std::io::Error },
 }
 
 pub type Result<T, E = CodexError> = std::result::Result<T, E>;

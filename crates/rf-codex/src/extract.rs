@@ -7,7 +7,7 @@
 
 use std::{
     io::Read,
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use scraper::{ElementRef, Html, Node, Selector};
@@ -154,6 +154,9 @@ pub fn extract_bytes(path: &Path, media_type: MediaType, bytes: &[u8], limits: &
         return Err(FileProblem::TextTooLarge { bytes: text.len(), limit: limits.max_text_bytes });
     }
     let title = title.filter(|t| !t.is_empty()).unwrap_or_else(|| file_stem_title(path));
+    // The title syncs to teammates and is shown in lists: escape sequences
+    // and bidi overrides from a file name or heading must not travel with it.
+    let title = rf_domain::replace_unsafe_chars(&title).trim().to_owned();
     Ok(Extracted { title, media_type, content_hash, text })
 }
 
@@ -543,45 +546,6 @@ fn docx_heading_level(style: &str) -> Option<usize> {
     digits.trim().parse::<usize>().ok().filter(|level| (1..=6).contains(level))
 }
 
-/// Every file under `paths`: files as given, folders walked (hidden entries
-/// skipped), in a stable order. Paths that do not exist are reported with
-/// the files.
-pub fn collect_files(paths: &[PathBuf]) -> Vec<(PathBuf, Option<FileProblem>)> {
-    let mut out = Vec::new();
-    for path in paths {
-        match std::fs::metadata(path) {
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => out.push((path.clone(), Some(FileProblem::NotFound))),
-            Err(err) => out.push((path.clone(), Some(FileProblem::Unreadable(err.to_string())))),
-            Ok(metadata) if metadata.is_dir() => walk(path, &mut out),
-            Ok(_) => out.push((path.clone(), None)),
-        }
-    }
-    out
-}
-
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, Option<FileProblem>)>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) => {
-            out.push((dir.to_owned(), Some(FileProblem::Unreadable(err.to_string()))));
-            return;
-        }
-    };
-    let mut children: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    children.sort();
-    for child in children {
-        if child.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-            continue;
-        }
-        match std::fs::metadata(&child) {
-            Ok(m) if m.is_dir() => walk(&child, out),
-            Ok(m) if m.is_file() => out.push((child, None)),
-            Ok(_) => {}
-            Err(err) => out.push((child, Some(FileProblem::Unreadable(err.to_string())))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,6 +595,17 @@ mod tests {
         let out = extract_bytes(Path::new("x.md"), MediaType::Markdown, b"Intro\r\n\r\n# Positioning\r\nText", &limits()).unwrap();
         assert_eq!(out.title, "Positioning");
         assert_eq!(out.text, "Intro\n\n# Positioning\nText");
+    }
+
+    #[test]
+    fn titles_lose_escape_sequences_and_bidi_overrides() {
+        let md = "# \u{1b}]8;;https://evil.example\u{7}Pricing\u{1b}]8;;\u{7} \u{202E}fdp.exe\n\nBody";
+        let out = extract_bytes(Path::new("x.md"), MediaType::Markdown, md.as_bytes(), &limits()).unwrap();
+        assert_eq!(out.title, "\u{FFFD}]8;;https://evil.example\u{FFFD}Pricing\u{FFFD}]8;;\u{FFFD} \u{FFFD}fdp.exe");
+        let named = extract_bytes(Path::new("\u{1b}[2Jnotes\u{2066}.txt"), MediaType::PlainText, b"\n\n", &limits());
+        assert!(named.is_err(), "whitespace only");
+        let named = extract_bytes(Path::new("\u{1b}[2Jnotes\u{2066}.csv"), MediaType::Csv, b"a\n1\n", &limits()).unwrap();
+        assert_eq!(named.title, "\u{FFFD}[2Jnotes\u{FFFD}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod chunk;
 mod error;
 pub mod extract;
 pub mod vectors;
+pub mod walk;
 
 use std::{
     collections::HashMap,
@@ -24,9 +25,10 @@ use rf_domain::{SourceId, WorkspaceId};
 use sha2::{Digest, Sha256};
 use sqlx::{Row, SqlitePool, migrate::Migrator};
 
-pub use chunk::{ChunkOptions, ChunkSpan, char_slice, chunk_text};
+pub use chunk::{BLOCK_BYTES, ChunkOptions, ChunkSpan, char_slice, chunk_text, chunk_text_with_progress};
 pub use error::{CodexError, FileProblem, Result, format_bytes};
-pub use extract::{Extracted, Limits, MediaType, collect_files, extract_file};
+pub use extract::{Extracted, Limits, MediaType, extract_file};
+pub use walk::{ExcludedDir, Found, FoundEntry, SkipReason, WalkOptions, collect_files};
 use vectors::VectorIndex;
 
 /// The file, in a data directory, that holds the Codex's local index.
@@ -84,6 +86,8 @@ pub struct IndexReport {
 /// How far indexing one source has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexProgress {
+    /// Splitting the text into passages: `done_bytes` of its `n_bytes` bytes.
+    Splitting { done_bytes: usize, n_bytes: usize },
     /// The text is split; `n_to_embed` of `n_chunks` passages need the embedder.
     Chunked { n_chunks: usize, n_to_embed: usize },
     /// `done` of `n_to_embed` passages embedded.
@@ -171,6 +175,26 @@ impl Codex {
         Ok(Self { pool, chunking: ChunkOptions::default(), vectors: Mutex::default() })
     }
 
+    /// Opens the index file at `path` like [`Codex::open`], but when the file
+    /// is not SQLite or fails SQLite's quick check, moves it (and its WAL and
+    /// shared-memory files) aside to `<name>.damaged-<unix millis>` and starts
+    /// an empty index: everything in it is derived from the workspace's
+    /// documents, and the next refresh rebuilds it. Other failures
+    /// (permissions, a full disk, a newer schema) are returned as they are.
+    pub async fn open_or_rebuild(path: &Path) -> Result<Self> {
+        let detail = match Self::open(path).await {
+            Err(CodexError::Store(rf_store::StoreError::NotADatabase { detail, .. } | rf_store::StoreError::Corrupt { detail, .. })) => detail,
+            other => return other,
+        };
+        let aside = move_aside(path)?;
+        tracing::warn!(
+            "the Codex index {} is damaged ({detail}): moved it to {} and rebuilding it from the workspace's documents",
+            path.display(),
+            aside.display()
+        );
+        Self::open(path).await
+    }
+
     /// Uses other passage sizes for sources indexed from now on.
     pub fn with_chunking(mut self, chunking: ChunkOptions) -> Self {
         self.chunking = chunking;
@@ -217,9 +241,20 @@ impl Codex {
         let media_type = source.media_type.clone();
         let chunking = self.chunking;
         let splitter = embedder.clone();
-        let spans = tokio::task::spawn_blocking(move || chunk_text(&text, &media_type, splitter.as_ref(), chunking))
-            .await
-            .map_err(|err| CodexError::Task(format!("splitting: {err}")))??;
+        // Splitting runs off the runtime and says how far it got through a
+        // channel, which closes when it is done.
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let splitting = tokio::task::spawn_blocking(move || {
+            let n_bytes = text.len();
+            let mut report = |done_bytes| {
+                let _ = sender.send(IndexProgress::Splitting { done_bytes, n_bytes });
+            };
+            chunk::chunk_text_with_progress(&text, &media_type, splitter.as_ref(), chunking, &mut report)
+        });
+        while let Some(event) = receiver.recv().await {
+            progress(event);
+        }
+        let spans = splitting.await.map_err(|err| CodexError::Task(format!("splitting: {err}")))??;
 
         let model_id = embedder.model_id().to_owned();
         let inputs: Vec<String> = spans.iter().map(|span| embedding_input(&source.title, &span.text)).collect();
@@ -440,6 +475,30 @@ impl Codex {
         }
         Ok(out)
     }
+}
+
+/// Renames a damaged index file and its SQLite companions to
+/// `<name>.damaged-<unix millis>`; returns the new name of the main file.
+fn move_aside(path: &Path) -> Result<std::path::PathBuf> {
+    let stamp = rf_domain::Timestamp::now().as_millis();
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let aside = with_suffix(&format!(".damaged-{stamp}"));
+    for companion in ["-wal", "-shm"] {
+        let from = with_suffix(companion);
+        let to = with_suffix(&format!(".damaged-{stamp}{companion}"));
+        match std::fs::rename(&from, &to) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(CodexError::MoveAside { path: from, source: err });
+            }
+            _ => {}
+        }
+    }
+    std::fs::rename(path, &aside).map_err(|source| CodexError::MoveAside { path: path.to_owned(), source })?;
+    Ok(aside)
 }
 
 /// What the embedder reads for a passage: its source's title, then the text,

@@ -11,8 +11,8 @@ use std::{
     sync::Arc,
 };
 
-use rf_codex::{Codex, IndexReport, Limits, SourceText, collect_files, extract_file};
-pub use rf_codex::{CODEX_FILE_NAME, FileProblem, IndexProgress, Passage, SearchMode, SearchOptions};
+use rf_codex::{Codex, Found, IndexReport, Limits, SourceText, WalkOptions, collect_files, extract_file};
+pub use rf_codex::{CODEX_FILE_NAME, ExcludedDir, FileProblem, IndexProgress, Passage, SearchMode, SearchOptions, SkipReason};
 use rf_domain::{CodexEntry, CodexSource, SourceId, Timestamp, WorkspaceId};
 use rf_store::DocId;
 use serde::Serialize;
@@ -23,6 +23,18 @@ pub use rf_ai::Embedder;
 
 /// Document kind, as named in storage errors.
 pub(crate) const SOURCE_DOC: &str = "codex source";
+
+/// How an import reads the paths it is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddOptions {
+    /// Follow symbolic links inside folders whose target is inside the given
+    /// paths (each folder and file is still read once). Off by default: links
+    /// inside folders are skipped and reported.
+    pub follow_symlinks: bool,
+    /// Folders never imported besides the data directory, which never is
+    /// (the CLI adds its models directory).
+    pub excluded: Vec<ExcludedDir>,
+}
 
 /// What happened to one file of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +57,12 @@ pub enum FileOutcome {
     Unchanged { source_id: SourceId, title: String },
     /// Not imported; the rest of the batch was.
     Failed { error: String },
+    /// Left out on purpose (a symbolic link, RaptorFlow's own data, a file
+    /// already read through another path); not a failure.
+    Skipped {
+        #[serde(serialize_with = "serialize_display")]
+        reason: SkipReason,
+    },
 }
 
 /// Progress of a Codex operation, for a progress bar.
@@ -81,45 +99,59 @@ pub struct RefreshReport {
 }
 
 impl Core {
-    /// The local Codex index, opened on first use.
+    /// The local Codex index, opened on first use. A damaged index file is
+    /// moved aside and a new one started: it only holds what the workspace's
+    /// documents rebuild, which the next refresh does.
     pub(crate) async fn codex_index(&self) -> Result<&Codex> {
-        self.codex.get_or_try_init(|| async { Ok::<_, CoreError>(Codex::open(&self.data_dir.join(CODEX_FILE_NAME)).await?) }).await
+        self.codex.get_or_try_init(|| async { Ok::<_, CoreError>(Codex::open_or_rebuild(&self.data_dir.join(CODEX_FILE_NAME)).await?) }).await
     }
 
     /// Imports files and folders into a workspace's Codex. Files that cannot
-    /// be read are reported and skipped; the others are imported. Each file
-    /// is saved (its text as a workspace document) before the next starts.
+    /// be read are reported as failed, links and RaptorFlow's own folders as
+    /// skipped; the others are imported. Each file is saved (its text as a
+    /// workspace document) before the next starts.
     pub async fn codex_add(
         &self,
         workspace_id: WorkspaceId,
         paths: &[PathBuf],
+        options: &AddOptions,
         embedder: Arc<dyn Embedder>,
         progress: &mut (dyn FnMut(CodexProgress<'_>) + Send),
     ) -> Result<Vec<FileReport>> {
         // Fail on an unknown workspace before reading anything.
         self.index_doc(workspace_id).await?;
         let codex = self.codex_index().await?;
-        let files = tokio::task::spawn_blocking({
+        let mut walk_options = WalkOptions { follow_symlinks: options.follow_symlinks, excluded: options.excluded.clone() };
+        walk_options.excluded.push(ExcludedDir { what: "data directory", path: self.data_dir.clone() });
+        let entries = tokio::task::spawn_blocking({
             let paths = paths.to_vec();
-            move || collect_files(&paths)
+            move || collect_files(&paths, &walk_options)
         })
         .await
         .map_err(|err| CoreError::Io { action: "could not list", path: PathBuf::new(), source: std::io::Error::other(err) })?;
-        let n_files = files.len();
-        let mut reports = Vec::with_capacity(n_files);
-        for (index, (path, problem)) in files.into_iter().enumerate() {
-            progress(CodexProgress::File { index, n_files, path: &path });
-            let outcome = match problem {
-                Some(problem) => FileOutcome::Failed { error: problem.to_string() },
-                None => match self.codex_add_file(workspace_id, &path, codex, embedder.clone(), progress).await {
-                    Ok(outcome) => outcome,
-                    Err(CoreError::CodexFile { problem, .. }) => FileOutcome::Failed { error: problem.to_string() },
-                    Err(err) => return Err(err),
-                },
+        let n_files = entries.iter().filter(|entry| entry.found == Found::File).count();
+        let mut reports = Vec::with_capacity(entries.len());
+        let mut index = 0;
+        for entry in entries {
+            let path = entry.path;
+            let outcome = match entry.found {
+                Found::Problem(problem) => FileOutcome::Failed { error: problem.to_string() },
+                Found::Skipped(reason) => FileOutcome::Skipped { reason },
+                Found::File => {
+                    progress(CodexProgress::File { index, n_files, path: &path });
+                    index += 1;
+                    match self.codex_add_file(workspace_id, &path, codex, embedder.clone(), progress).await {
+                        Ok(outcome) => outcome,
+                        Err(CoreError::CodexFile { problem, .. }) => FileOutcome::Failed { error: problem.to_string() },
+                        Err(err) => return Err(err),
+                    }
+                }
             };
-            if let FileOutcome::Failed { error } = &outcome {
-                // The caller gets it in the report; a log line would say it twice.
-                tracing::debug!(path = %path.display(), error, "not imported into the Codex");
+            match &outcome {
+                // The caller gets these in the report; a log line would say them twice.
+                FileOutcome::Failed { error } => tracing::debug!(path = %path.display(), error, "not imported into the Codex"),
+                FileOutcome::Skipped { reason } => tracing::debug!(path = %path.display(), %reason, "skipped by the Codex import"),
+                _ => {}
             }
             reports.push(FileReport { path, outcome });
         }
@@ -326,6 +358,10 @@ impl Core {
         self.codex_refresh(workspace_id, embedder.clone(), progress).await?;
         Ok(self.codex_index().await?.search(workspace_id, query, options, embedder).await?)
     }
+}
+
+fn serialize_display<S: serde::Serializer>(value: &impl std::fmt::Display, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 fn source_text_of(source: &CodexSource) -> SourceText {
