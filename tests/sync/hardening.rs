@@ -1,7 +1,8 @@
 //! What an outside tester found in `raptorflow-sync`, each fixed and kept
 //! fixed: new documents claimed by the wrong workspace while other
-//! workspaces' members are connected, and slow clients without a token
-//! taking the server down.
+//! workspaces' members are connected, presence passed back on that closed
+//! connections, oversized frames that ended in a reset instead of 1009, and
+//! slow clients without a token taking the server down.
 
 mod harness;
 mod raw_peer;
@@ -214,4 +215,40 @@ async fn a_frame_far_over_the_limit_is_closed_with_1009_not_dropped() {
     }
     assert_eq!(close, Some(Some(1009)), "expected a 1009 close frame");
     sender.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passed_on_presence_message_keeps_the_connection_and_a_spoofed_sync_closes_it() {
+    let server = Server::start();
+    server.create_workspace("A");
+    let alice = server.add_member("A", "alice", "owner");
+    let bob = server.add_member("A", "bob", "editor");
+    let mut laptop = RawPeer::joined(server.port, &alice, "alice/laptop").await;
+    let document = new_document_id();
+    let frame = laptop.doc("sync", &document, &sync_message_with_change());
+    laptop.send(frame).await;
+    assert!(laptop.recv_map().await.is_some(), "the server answered the new document");
+
+    // Bob passes alice's presence back on under her id, as automerge-repo
+    // clients do with every ephemeral message they receive.
+    let mut bob_peer = RawPeer::joined(server.port, &bob, "bob/desk").await;
+    let presence = raw_peer::cbor_map(&[("cursor", raw_peer::Value::Text("3"))]);
+    let echo = raw_peer::ephemeral_frame("alice/laptop", &bob_peer.server_id, &document, "alice-session", 1, &presence);
+    bob_peer.send(echo).await;
+    let frame = bob_peer.doc("request", &document, &empty_sync_message());
+    bob_peer.send(frame).await;
+    let reply = bob_peer.recv_map().await.expect("bob's connection is still open and answered");
+    assert_eq!(reply.get("type").map(String::as_str), Some("sync"), "{reply:?}");
+    assert!(server.metric("ephemeral_echoes_dropped_total") >= 1);
+
+    // A sync message under another member's id is still refused.
+    let spoof = raw_peer::doc_frame("sync", "alice/laptop", &bob_peer.server_id, &document, &sync_message_with_change());
+    bob_peer.send(spoof).await;
+    match bob_peer.ending().await {
+        raw_peer::Ending::Closed { code, reason } => {
+            assert_eq!(code, 1008);
+            assert!(reason.contains("senderId does not match"), "{reason}");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
 }
