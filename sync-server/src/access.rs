@@ -129,6 +129,9 @@ struct Bucket {
     updated: Instant,
 }
 
+/// Most unclaimed documents remembered in `Access::asked_unclaimed`.
+const MAX_ASKED_UNCLAIMED: usize = 10_000;
+
 /// How long tickets last: unused, and after the last connection made with
 /// one closed.
 #[derive(Debug, Clone, Copy)]
@@ -150,8 +153,11 @@ pub struct Access<B> {
     buckets: Mutex<HashMap<String, Bucket>>,
     document_workspaces: Mutex<HashMap<DocumentId, String>>,
     /// Documents a share decision was asked for before any workspace owned
-    /// them; when one is claimed, share decisions are made again.
-    asked_unclaimed: Mutex<std::collections::HashSet<DocumentId>>,
+    /// them; when one is claimed, share decisions are made again. Members
+    /// can ask for any number of made-up ids, so the set is bounded: past
+    /// [`MAX_ASKED_UNCLAIMED`] it is dropped, and the next claim makes every
+    /// share decision again instead.
+    asked_unclaimed: Mutex<(std::collections::HashSet<DocumentId>, bool)>,
     roles: Mutex<HashMap<(String, String), Option<Role>>>,
     next_connection: AtomicU64,
     changed: broadcast::Sender<()>,
@@ -383,8 +389,13 @@ impl<B: Backend> Access<B> {
         }
         let owner = self.backend.claim_document(&document.to_string(), workspace_id, now_ms()).await?;
         lock(&self.document_workspaces).insert(document.clone(), owner.clone());
-        if lock(&self.asked_unclaimed).remove(document) {
-            // Someone was told "no" while nobody owned it; ask again.
+        let ask_again = {
+            let mut asked = lock(&self.asked_unclaimed);
+            let (documents, overflowed) = &mut *asked;
+            documents.remove(document) || std::mem::take(overflowed)
+        };
+        if ask_again {
+            // Someone may have been told "no" while nobody owned it.
             let _ = self.changed.send(());
         }
         Ok(owner)
@@ -395,7 +406,13 @@ impl<B: Backend> Access<B> {
         let Some(user) = user_part(peer.as_str()) else { return non_member_share_config() };
         let decision = async {
             let Some(workspace) = self.workspace_of(document).await? else {
-                lock(&self.asked_unclaimed).insert(document.clone());
+                let mut asked = lock(&self.asked_unclaimed);
+                let (documents, overflowed) = &mut *asked;
+                if documents.len() >= MAX_ASKED_UNCLAIMED {
+                    documents.clear();
+                    *overflowed = true;
+                }
+                documents.insert(document.clone());
                 return Ok::<_, StoreError>(non_member_share_config());
             };
             Ok(match self.role_of(&workspace, user).await? {

@@ -114,7 +114,7 @@ async fn run<B: Backend>(
     {
         return finish(ws_sink, metrics, Closing::new(POLICY, reason)).await;
     }
-    let outcome = run_joined(ws_sink, ws_stream, first, identity, &peer_id, connection_id, close_signal, state).await;
+    let outcome = run_joined(ws_sink, ws_stream, first, identity, peer_id, connection_id, close_signal, state).await;
     if let Some(ticket) = ticket {
         state.access.release_ticket(ticket);
     }
@@ -125,19 +125,17 @@ async fn run<B: Backend>(
 /// connection to samod and gates every frame until it ends.
 #[allow(clippy::too_many_arguments)]
 async fn run_joined<B: Backend>(
-    ws_sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut ws_sink: futures::stream::SplitSink<WebSocket, Message>,
     mut ws_stream: futures::stream::SplitStream<WebSocket>,
     first: axum::body::Bytes,
     identity: &Identity,
-    peer_id: &str,
+    peer_id: String,
     connection_id: u64,
     mut close_signal: tokio::sync::watch::Receiver<Option<String>>,
     state: &Arc<AppState<B>>,
 ) -> Option<Closing> {
     let settings = &state.settings;
     let metrics = &state.metrics;
-    let mut ws_sink = ws_sink;
-    let peer_id = peer_id.to_owned();
     if let Err(reason) = state.access.bind_peer(&peer_id, identity) {
         return finish(ws_sink, metrics, Closing::new(POLICY, reason)).await;
     }

@@ -129,8 +129,7 @@ fn snapshot(cli: &Cli) -> serde_json::Value {
 fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     let cli = Cli::new();
     let (ws_id, campaign_id) = cli.workspace_with_campaign();
-    let added = cli.run(["--json", "move", "add", "--campaign", &campaign_id, "--channel", "email", "Nurture"]).ok().json();
-    let move_id = added["id"].as_str().unwrap().to_string();
+    let move_id = cli.add_move(&campaign_id, "Nurture");
     let unknown = "0192f0c1-7a6e-7cc0-9a4e-3b1d2c4e5f60";
 
     check_refused(&cli, &["move", "set-status", &move_id, "finished"], 2, &["move status", "planned, in_progress, review, approved, live, done"]);

@@ -89,8 +89,7 @@ fn endless_and_oversized_brand_and_asset_files_are_refused_while_reading() {
 fn an_import_reusing_another_workspaces_move_id_is_refused() {
     let cli = Cli::new();
     let (ws_id, campaign_id) = cli.workspace_with_campaign();
-    let added = cli.run(["--json", "move", "add", "--campaign", &campaign_id, "--channel", "email", "Nurture"]).ok().json();
-    let move_id = added["id"].as_str().unwrap().to_string();
+    let move_id = cli.add_move(&campaign_id, "Nurture");
     let file = cli.dir.path().join("export.json");
     cli.run(["export", "--workspace", &ws_id, file.to_str().unwrap()]).ok();
 

@@ -3,7 +3,7 @@
 
 use rf_core::{
     Core, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove,
-    domain::{AssetContent, AssetKind, AssetStatus, BrandCodex, Channel, MoveId, MoveStatus, TextSpan, Voice},
+    domain::{AssetContent, AssetKind, AssetStatus, BrandCodex, Campaign, Channel, MoveId, MoveStatus, TextSpan, Voice, WorkspaceIndex},
 };
 
 fn user() -> LocalUser {
@@ -18,6 +18,20 @@ async fn open(dir: &tempfile::TempDir) -> Core {
 async fn database(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
     let db = dir.path().join("data").join("raptorflow.sqlite3");
     sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap()
+}
+
+/// A workspace "Acme" with one campaign "Launch" holding one email move.
+async fn workspace_with_move(core: &Core) -> (WorkspaceIndex, Campaign, MoveId) {
+    let ws = core.create_workspace("Acme").await.unwrap();
+    let campaign = core
+        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
+        .await
+        .unwrap();
+    let (move_id, _) = core
+        .add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
+        .await
+        .unwrap();
+    (ws, campaign, move_id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,15 +145,7 @@ async fn assets_are_checked_by_guardian_when_written_and_blocked_ones_cannot_be_
 async fn moves_are_found_by_id_even_when_the_location_cache_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let core = open(&dir).await;
-    let ws = core.create_workspace("Acme").await.unwrap();
-    let campaign = core
-        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
-        .await
-        .unwrap();
-    let (move_id, _) = core
-        .add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
-        .await
-        .unwrap();
+    let (_, campaign, move_id) = workspace_with_move(&core).await;
     core.close().await;
 
     // The table is derived data: wipe it and mark it incomplete, as in a data
@@ -163,14 +169,7 @@ async fn moves_are_found_by_id_even_when_the_location_cache_is_empty() {
 async fn a_lookup_miss_reads_no_document() {
     let dir = tempfile::tempdir().unwrap();
     let core = open(&dir).await;
-    let ws = core.create_workspace("Acme").await.unwrap();
-    let campaign = core
-        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
-        .await
-        .unwrap();
-    core.add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
-        .await
-        .unwrap();
+    workspace_with_move(&core).await;
     core.close().await;
 
     // Make every document unreadable: a lookup that reads any document now
@@ -194,15 +193,7 @@ async fn a_lookup_miss_reads_no_document() {
 async fn imported_moves_are_found_without_a_rebuild() {
     let source_dir = tempfile::tempdir().unwrap();
     let source = open(&source_dir).await;
-    let ws = source.create_workspace("Acme").await.unwrap();
-    let campaign = source
-        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
-        .await
-        .unwrap();
-    let (move_id, _) = source
-        .add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
-        .await
-        .unwrap();
+    let (ws, campaign, move_id) = workspace_with_move(&source).await;
     let export = source.export_workspace(ws.id).await.unwrap();
     source.close().await;
 

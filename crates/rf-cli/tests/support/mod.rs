@@ -78,6 +78,12 @@ impl Cli {
         (ws_id, campaign["id"].as_str().unwrap().to_string())
     }
 
+    /// Adds an email move to a campaign, returning its id.
+    pub fn add_move(&self, campaign_id: &str, title: &str) -> String {
+        let added = self.run(["--json", "move", "add", "--campaign", campaign_id, "--channel", "email", title]).ok().json();
+        added["id"].as_str().unwrap().to_string()
+    }
+
     /// The move ids of a campaign, read by a fresh process.
     pub fn move_ids(&self, campaign_id: &str) -> Vec<String> {
         let campaign = self.run(["--json", "campaign", "show", campaign_id]).ok().json();
