@@ -527,6 +527,40 @@ mod tests {
         }
     }
 
+    /// Claims `document` for workspace "w" and says whether share decisions
+    /// were told to run again.
+    async fn claim_announces(access: &Access<crate::store::sqlite::SqliteBackend>, document: &DocumentId) -> bool {
+        let mut changes = access.changed.subscribe();
+        assert_eq!(access.claim(document, "w").await.unwrap(), "w");
+        changes.try_recv().is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_claim_re_decides_what_was_refused_while_unclaimed_even_past_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = crate::store::sqlite::SqliteBackend::open(&dir.path().join("sync.db").display().to_string()).await.unwrap();
+        let row = crate::store::WorkspaceRow { workspace_id: "w".into(), name: "W".into(), root_document: None };
+        backend.create_workspace(&row, 0).await.unwrap();
+        let lifetimes = TicketLifetimes { unused: Duration::from_secs(30), reconnect: Duration::from_secs(60) };
+        let access = Access::new(backend, Arc::new(Metrics::default()), lifetimes, 100);
+        let new_id = || DocumentId::try_from(uuid::Uuid::now_v7().into_bytes().to_vec()).unwrap();
+        let peer = PeerId::from("alice/laptop");
+
+        let asked = new_id();
+        access.decide(&asked, &peer).await;
+        assert!(!claim_announces(&access, &new_id()).await, "nobody was asked about this one");
+        assert!(claim_announces(&access, &asked).await, "alice was told no while it was unclaimed");
+
+        // Past the bound the set is dropped; the next claim re-decides everything.
+        let first = new_id();
+        access.decide(&first, &peer).await;
+        for _ in 0..MAX_ASKED_UNCLAIMED {
+            access.decide(&new_id(), &peer).await;
+        }
+        assert!(lock(&access.asked_unclaimed).0.len() <= MAX_ASKED_UNCLAIMED);
+        assert!(claim_announces(&access, &first).await, "a dropped document still gets its re-decision");
+    }
+
     #[test]
     fn a_ticket_lives_unused_for_its_ttl_and_bound_while_open_or_reconnecting() {
         let now = Instant::now() + Duration::from_secs(100_000);
