@@ -242,7 +242,7 @@ impl Server {
             .unwrap()
     }
 
-    /// A single-use ticket for `token`, for clients that cannot send headers.
+    /// A ticket for `token`, for clients that cannot send headers.
     pub fn ticket(&self, token: &str) -> String {
         let (status, body) = http(self.port, "POST", "/api/v1/tickets", &[("Authorization", &format!("Bearer {token}"))], "");
         assert_eq!(status, 200, "{body}");

@@ -10,7 +10,8 @@ pub const SYNC_PATH: &str = "/sync";
 pub const SESSION_PATH: &str = "/api/v1/session";
 /// `PUT`: an owner names the workspace's index document, once.
 pub const ROOT_PATH: &str = "/api/v1/workspace/root";
-/// `POST`: a single-use, short-lived ticket for clients that cannot set headers.
+/// `POST`: a short-lived ticket for clients that cannot set headers, bound to
+/// the peer id of its first connection.
 pub const TICKET_PATH: &str = "/api/v1/tickets";
 /// Query parameter that carries a ticket on the WebSocket URL.
 pub const TICKET_PARAM: &str = "ticket";

@@ -87,7 +87,8 @@ impl SyncToken {
     }
 }
 
-/// A random single-use ticket (256 bits, hex) for WebSocket URLs.
+/// A random ticket (256 bits, hex) for WebSocket URLs; the server binds it
+/// to the peer id of its first connection.
 pub fn random_ticket() -> String {
     random_hex(SECRET_BYTES)
 }
