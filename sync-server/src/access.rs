@@ -388,6 +388,7 @@ impl<B: Backend> Access<B> {
             return Ok(owner);
         }
         let owner = self.backend.claim_document(&document.to_string(), workspace_id, now_ms()).await?;
+        tracing::debug!(%document, workspace = %owner, "document claimed");
         lock(&self.document_workspaces).insert(document.clone(), owner.clone());
         let ask_again = {
             let mut asked = lock(&self.asked_unclaimed);
@@ -413,6 +414,7 @@ impl<B: Backend> Access<B> {
                     *overflowed = true;
                 }
                 documents.insert(document.clone());
+                tracing::debug!(%document, peer = %peer, "nobody owns the document yet: not shared");
                 return Ok::<_, StoreError>(non_member_share_config());
             };
             Ok(match self.role_of(&workspace, user).await? {

@@ -90,7 +90,7 @@ async function presence() {
   await serverHas(first, created)
   const handles = [created]
   for (const client of rest) {
-    const handle = await client.repo.find(created.url)
+    const handle = await client.repo.find(created.url).catch(e => fail(1, `${client.peerId} could not find the document: ${e.message}`))
     handles.push(handle)
   }
   clients.forEach((client, i) => {

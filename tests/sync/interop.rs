@@ -103,11 +103,12 @@ impl Session {
         Self { child, lines }
     }
 
-    /// The next JSON line, or a panic with the exit status if the script ended.
-    fn next_json(&mut self) -> serde_json::Value {
+    /// The next JSON line, or a panic with the exit status and `server`'s log
+    /// if the script ended.
+    fn next_json(&mut self, server: &Server) -> serde_json::Value {
         match self.lines.next() {
             Some(Ok(line)) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
-            _ => panic!("session.mjs ended early: {:?}", self.child.wait()),
+            _ => panic!("session.mjs ended early: {:?}\nthe server's log:\n{}", self.child.wait(), server.log()),
         }
     }
 
@@ -149,7 +150,7 @@ async fn members_exchange_presence_while_editing_and_nobody_is_disconnected() {
         "--writers",
         "alice/node,bob/node",
     ]);
-    let ready = session.next_json();
+    let ready = session.next_json(&server);
     let document = ready["ready"].as_str().unwrap().to_owned();
 
     // A member of another workspace tries to reach them: presence, and a change.
@@ -161,7 +162,7 @@ async fn members_exchange_presence_while_editing_and_nobody_is_disconnected() {
     intruder.send(frame).await;
 
     session.go();
-    let clients = session.next_json();
+    let clients = session.next_json(&server);
     assert_eq!(session.finish(), 0);
     let everyone = ["alice/node", "bob/node", "victor/node"];
     // In the order session.mjs sorts them.
@@ -188,9 +189,9 @@ async fn a_dropped_ticket_client_reconnects_and_its_ticket_is_useless_to_other_p
     let ticket = server.ticket(&alice);
     let url = format!("alice/browser=ws://127.0.0.1:{}/sync?ticket={ticket}", server.port);
     let mut session = Session::start(&["reconnect", "--client", &url]);
-    let ready = session.next_json();
+    let ready = session.next_json(&server);
     let document = ready["ready"].as_str().unwrap().to_owned();
-    let result = session.next_json();
+    let result = session.next_json(&server);
     assert_eq!(session.finish(), 0, "{result}");
     assert_eq!(result["disconnects"], 1, "{result}");
     assert_eq!(result["connects"], 2, "{result}");

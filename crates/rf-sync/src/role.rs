@@ -30,8 +30,15 @@ impl Role {
     }
 
     /// How the server shares a workspace document with a peer of this role.
+    ///
+    /// Members get a document when they ask for it (and every change after
+    /// that), but the server never announces documents or asks members for
+    /// ones it lacks: a request from the server for a document a member has
+    /// not got yet makes a stock automerge-repo client mark it unavailable,
+    /// and its next `find` then fails even though the document arrived.
     pub fn share_config(self) -> ShareConfig {
-        if self.can_write() { ShareConfig::read_write() } else { ShareConfig::read_only() }
+        let config = if self.can_write() { ShareConfig::read_write() } else { ShareConfig::read_only() };
+        ShareConfig { announce: false, ..config }
     }
 }
 
@@ -73,6 +80,7 @@ mod tests {
         check("viewer", ShareAccess::ReadOnly);
         assert_eq!(non_member_share_config().access, ShareAccess::None);
         assert!(!non_member_share_config().announce);
+        assert!(!Role::Owner.share_config().announce && !Role::Viewer.share_config().announce);
         assert_eq!("admin".parse::<Role>().unwrap_err().to_string(), "unknown role \"admin\": expected one of owner, editor, viewer");
     }
 }
