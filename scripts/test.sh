@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The lint tools; a toolchain that setup.sh installed has neither.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    echo "test: installing rustfmt and clippy" >&2
+    rustup component add rustfmt clippy
+fi
+# Formatting (rustfmt.toml) is checked first: it takes a second.
+if [ "$#" -eq 0 ]; then cargo fmt --all -- --check; fi
 
 # What the end-to-end tests need besides the build: a D-Bus session and
 # gnome-keyring (the OS keyring), PostgreSQL, Node.js for the interop
@@ -44,8 +51,10 @@ cargo build --locked -p rf-cli -p raptorflow-sync
 "$CARGO_TARGET_DIR/debug/raptorflow" models fetch gemma-3-270m-q4_k_m --source registry
 
 if [ "$#" -eq 0 ]; then
-    # cargo test does not build benchmarks; check that they still compile.
-    cargo check --locked --workspace --benches
+    # House habits first (rustfmt.toml, workspace lints): a formatting slip or
+    # a lint fails the run before the long tests start. --all-targets covers
+    # the benchmarks, which cargo test does not build.
+    cargo clippy --locked --workspace --all-targets -- -D warnings
     set -- --workspace
 fi
 log="$(mktemp -t raptorflow-test.XXXXXX)"

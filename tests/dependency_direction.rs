@@ -55,10 +55,7 @@ fn the_rules_catch_each_kind_of_breach() {
         vec![package("rf-domain", &[("rf-store", "")]), package("rf-store", &[])],
         &["rf-domain depends on rf-store, against the one-way direction in DESIGN.md"],
     );
-    check(
-        vec![package("rf-sync", &[("rf-ai", "")]), package("rf-ai", &[])],
-        &["rf-sync depends on rf-ai, against the one-way direction in DESIGN.md"],
-    );
+    check(vec![package("rf-sync", &[("rf-ai", "")]), package("rf-ai", &[])], &["rf-sync depends on rf-ai, against the one-way direction in DESIGN.md"]);
     check(
         vec![package("raptorflow-sync", &[("rf-core", "")]), package("rf-core", &[])],
         &["raptorflow-sync depends on rf-core, against the one-way direction in DESIGN.md"],

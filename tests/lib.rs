@@ -29,13 +29,8 @@ const SIDE_PACKAGES: &[(&str, &[&str])] = &[
 ];
 
 /// External crates that exactly one workspace package may depend on directly.
-const EXCLUSIVE_DEPENDENCIES: &[(&str, &str)] = &[
-    ("tauri", "raptorflow-desktop"),
-    ("axum", "raptorflow-sync"),
-    ("candle-core", "rf-ai"),
-    ("candle-nn", "rf-ai"),
-    ("candle-transformers", "rf-ai"),
-];
+const EXCLUSIVE_DEPENDENCIES: &[(&str, &str)] =
+    &[("tauri", "raptorflow-desktop"), ("axum", "raptorflow-sync"), ("candle-core", "rf-ai"), ("candle-nn", "rf-ai"), ("candle-transformers", "rf-ai")];
 
 fn layer_of(name: &str) -> Option<u32> {
     LAYERS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
@@ -52,9 +47,7 @@ pub fn dependency_violations(metadata: &Value) -> Vec<String> {
         let side = SIDE_PACKAGES.iter().find(|(n, _)| *n == name);
         let layer = layer_of(name);
         if layer.is_none() && side.is_none() {
-            violations.push(format!(
-                "{name} is not in the layer table of tests/lib.rs: place it there (see DESIGN.md)"
-            ));
+            violations.push(format!("{name} is not in the layer table of tests/lib.rs: place it there (see DESIGN.md)"));
             continue;
         }
         for dep in package["dependencies"].as_array().into_iter().flatten() {

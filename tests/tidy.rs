@@ -67,10 +67,6 @@ fn the_code_map_names_every_package() {
     let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
     let members = manifest["workspace"]["members"].as_array().expect("workspace members");
     assert!(members.len() >= 4);
-    let missing: Vec<&str> = members
-        .iter()
-        .filter_map(|m| m.as_str())
-        .filter(|member| !architecture.contains(&format!("### `{member}")))
-        .collect();
+    let missing: Vec<&str> = members.iter().filter_map(|m| m.as_str()).filter(|member| !architecture.contains(&format!("### `{member}"))).collect();
     assert!(missing.is_empty(), "ARCHITECTURE.md's code map has no `### `<path>`` section for {missing:?}");
 }

@@ -27,10 +27,7 @@ use crate::{
 };
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -312,10 +309,7 @@ impl<B: Backend> Access<B> {
             return Err(format!("peer id {peer_id:?} does not belong to {}: use \"{}/<device>\"", identity.user, identity.user));
         }
         let mut peers = lock(&self.peers);
-        let bound = peers.entry(peer_id.to_owned()).or_insert_with(|| BoundPeer {
-            workspace_id: identity.workspace_id.clone(),
-            n_connections: 0,
-        });
+        let bound = peers.entry(peer_id.to_owned()).or_insert_with(|| BoundPeer { workspace_id: identity.workspace_id.clone(), n_connections: 0 });
         if bound.workspace_id != identity.workspace_id {
             return Err(format!("peer id {peer_id:?} is already connected for another workspace"));
         }
@@ -516,12 +510,7 @@ mod tests {
 
     fn ticket(bound: bool, n_open: usize, closed_ago: Option<u64>, issued_ago: u64, now: Instant) -> TicketState {
         TicketState {
-            identity: Identity {
-                token_id: "t".into(),
-                user: UserName::parse("alice").unwrap(),
-                workspace_id: "w".into(),
-                role: Role::Owner,
-            },
+            identity: Identity { token_id: "t".into(), user: UserName::parse("alice").unwrap(), workspace_id: "w".into(), role: Role::Owner },
             issued: now - Duration::from_secs(issued_ago),
             bound_peer: bound.then(|| "alice/browser".to_owned()),
             n_open,

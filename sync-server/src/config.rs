@@ -90,11 +90,7 @@ pub enum ConfigError {
 
 pub const ENV_PREFIX: &str = "RAPTORFLOW_SYNC_";
 
-fn env_override<T: FromStr>(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-    slot: &mut T,
-) -> Result<(), ConfigError>
+fn env_override<T: FromStr>(lookup: &dyn Fn(&str) -> Option<String>, name: &str, slot: &mut T) -> Result<(), ConfigError>
 where
     T::Err: fmt::Display,
 {
@@ -111,8 +107,7 @@ impl Settings {
     pub fn load(path: Option<&Path>, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut settings = match path {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
                 toml::from_str(&text).map_err(|err| ConfigError::Parse { path: path.display().to_string(), message: err.to_string() })?
             }
             None => Settings::default(),

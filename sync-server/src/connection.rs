@@ -10,12 +10,7 @@ use rf_sync::{MessageKind, Role, decode_client_frame};
 use samod_core::PeerId;
 use tracing::Instrument;
 
-use crate::{
-    access::Identity,
-    metrics::Metrics,
-    server::AppState,
-    store::Backend,
-};
+use crate::{access::Identity, metrics::Metrics, server::AppState, store::Backend};
 
 /// How long a client has to send its `join` after the upgrade.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -144,8 +139,8 @@ async fn run_joined<B: Backend>(
     let (mut to_samod, from_client) = mpsc::channel::<Result<Vec<u8>, io::Error>>(64);
     let (to_client, mut from_samod) = mpsc::channel::<Vec<u8>>(64);
     let _ = to_samod.send(Ok(first.to_vec())).await;
-    let transport = samod::Transport::new(from_client, to_client.sink_map_err(|e| io::Error::other(e.to_string())))
-        .with_expected_peer_id(PeerId::from(peer_id.as_str()));
+    let transport =
+        samod::Transport::new(from_client, to_client.sink_map_err(|e| io::Error::other(e.to_string()))).with_expected_peer_id(PeerId::from(peer_id.as_str()));
     if state.acceptor.accept(transport).is_err() {
         state.access.unbind_peer(&peer_id);
         return finish(ws_sink, metrics, Closing::new(GOING_AWAY, "the server is shutting down")).await;

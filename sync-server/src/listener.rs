@@ -89,13 +89,7 @@ pub fn raise_open_file_limit() {
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting, lets requests in flight finish, and returns.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    limits: ListenLimits,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()> + Send,
-) {
+pub async fn serve(listener: TcpListener, router: Router, limits: ListenLimits, metrics: Arc<Metrics>, shutdown: impl Future<Output = ()> + Send) {
     let counts = Arc::new(AddressCounts::default());
     let tracker = TaskTracker::new();
     let (closing_tx, closing_rx) = watch::channel(false);

@@ -141,9 +141,7 @@ async fn shutdown_signal() {
 #[allow(clippy::print_stdout)]
 async fn serve<B: Backend>(settings: Settings, backend: B) -> anyhow::Result<()> {
     raptorflow_sync::listener::raise_open_file_limit();
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("could not listen on {}", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("could not listen on {}", settings.listen))?;
     // Tests and scripts read the port from this line.
     println!("listening on {}", listener.local_addr()?);
     server::serve(settings, backend, listener, shutdown_signal()).await
@@ -194,9 +192,7 @@ fn error_chain(err: &anyhow::Error) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RAPTORFLOW_SYNC_LOG").unwrap_or_else(|_| "raptorflow_sync=info,warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RAPTORFLOW_SYNC_LOG").unwrap_or_else(|_| "raptorflow_sync=info,warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

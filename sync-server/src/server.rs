@@ -88,10 +88,7 @@ async fn sync_upgrade<B: Backend>(
         Err(err) => return auth_response(err),
     };
     let limit = state.settings.max_frame_bytes;
-    upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| connection::serve(socket, identity, ticket, state))
+    upgrade.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| connection::serve(socket, identity, ticket, state))
 }
 
 async fn session_info<B: Backend>(state: &AppState<B>, identity: &Identity) -> Result<SessionInfo, Response> {
@@ -128,7 +125,11 @@ async fn put_root<B: Backend>(State(state): State<Arc<AppState<B>>>, headers: He
         Err(err) => return auth_response(err),
     };
     if identity.role != Role::Owner {
-        return error_response(StatusCode::FORBIDDEN, "forbidden", format!("only an owner can set the workspace's index document; {} is {}", identity.user, identity.role));
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("only an owner can set the workspace's index document; {} is {}", identity.user, identity.role),
+        );
     }
     let request: SetRoot = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -225,20 +226,13 @@ pub async fn serve<B: Backend>(
     let address: SocketAddr = listener.local_addr()?;
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
-    let tickets = TicketLifetimes {
-        unused: Duration::from_secs(settings.ticket_ttl_secs),
-        reconnect: Duration::from_secs(settings.ticket_reconnect_secs),
-    };
+    let tickets = TicketLifetimes { unused: Duration::from_secs(settings.ticket_ttl_secs), reconnect: Duration::from_secs(settings.ticket_reconnect_secs) };
     let access = Access::new(backend.clone(), metrics.clone(), tickets, settings.messages_per_second);
     let storage = ServerStorage::new(backend.clone(), metrics.clone(), health.clone());
     let peer_id = PeerId::from(format!("raptorflow-sync-server/{}", uuid::Uuid::now_v7()));
-    let repo = samod::Repo::build_tokio()
-        .with_storage(storage)
-        .with_share_policy(WorkspacePolicy(access.clone()))
-        .with_peer_id(peer_id)
-        .load()
-        .await;
-    let acceptor = repo.make_acceptor(url::Url::parse(&format!("ws://{address}{}", api::SYNC_PATH))?)
+    let repo = samod::Repo::build_tokio().with_storage(storage).with_share_policy(WorkspacePolicy(access.clone())).with_peer_id(peer_id).load().await;
+    let acceptor = repo
+        .make_acceptor(url::Url::parse(&format!("ws://{address}{}", api::SYNC_PATH))?)
         .map_err(|_| anyhow::anyhow!("the document repo stopped while starting"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(access.clone().watch_for_changes(Duration::from_millis(settings.access_poll_millis), stop_rx));
@@ -254,10 +248,8 @@ pub async fn serve<B: Backend>(
     let relay = backend.chunk_feed().await?.map(|feed| tokio::spawn(relay_chunks(feed, repo.clone(), state.clone())));
     tracing::info!(%address, backend = backend.kind(), "raptorflow-sync listening");
     let shutdown_access = access.clone();
-    let limits = ListenLimits {
-        header_timeout: Duration::from_secs(state.settings.header_timeout_secs),
-        max_per_address: state.settings.max_connections_per_address,
-    };
+    let limits =
+        ListenLimits { header_timeout: Duration::from_secs(state.settings.header_timeout_secs), max_per_address: state.settings.max_connections_per_address };
     let metrics = state.metrics.clone();
     listener::serve(listener, router(state), limits, metrics, async move {
         shutdown.await;

@@ -83,21 +83,11 @@ fn start_ours() -> Target {
 fn start_node() -> Target {
     let dir = workspace_root().join("tests/interop");
     assert!(dir.join("node_modules").exists(), "run `npm ci --prefix tests/interop` first");
-    let mut child = Command::new("node")
-        .args(["node_server.mjs", "--port", "0"])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::new("node").args(["node_server.mjs", "--port", "0"]).current_dir(&dir).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let line = first_line(&mut child);
     let port = line.strip_prefix("listening ").unwrap();
-    Target {
-        url: url::Url::parse(&format!("ws://127.0.0.1:{port}")).unwrap(),
-        token: SyncToken::generate(),
-        child,
-        _dir: tempfile::tempdir().unwrap(),
-    }
+    Target { url: url::Url::parse(&format!("ws://127.0.0.1:{port}")).unwrap(), token: SyncToken::generate(), child, _dir: tempfile::tempdir().unwrap() }
 }
 
 /// One client: a samod repo connected to the target.
@@ -193,9 +183,7 @@ async fn convergence(target: &Target, n_editors: usize, n_changes: usize, pause:
     handles.extend(futures::future::join_all(all[1..].iter().map(|p| find(p, &id))).await);
     let edits = handles.iter().enumerate().map(|(k, handle)| async move {
         for j in 0..n_changes as i64 {
-            handle.with_document(|d| {
-                d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, format!("editor{k}"), j).map(drop)).unwrap()
-            });
+            handle.with_document(|d| d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, format!("editor{k}"), j).map(drop)).unwrap());
             // People type; a change every few milliseconds per editor is already
             // far faster than that. (A tight loop is measured separately below.)
             if pause.is_zero() {
@@ -217,10 +205,8 @@ async fn convergence(target: &Target, n_editors: usize, n_changes: usize, pause:
         let limit = env_list("SYNC_BENCH_CONVERGENCE_LIMIT", &[300])[0] as u64;
         if last_edit.elapsed() > Duration::from_secs(limit) {
             let distinct: std::collections::HashSet<_> = heads.iter().collect();
-            let stale: usize = handles
-                .iter()
-                .map(|h| (0..n_editors).filter(|k| read_i64(h, &format!("editor{k}")) != Some(n_changes as i64 - 1)).count())
-                .sum();
+            let stale: usize =
+                handles.iter().map(|h| (0..n_editors).filter(|k| read_i64(h, &format!("editor{k}")) != Some(n_changes as i64 - 1)).count()).sum();
             eprintln!("no convergence within {limit} s: {} distinct heads among {n_editors} editors, {stale} stale values", distinct.len());
             drop(handles);
             close(all).await;
@@ -294,23 +280,23 @@ async fn main() {
     }
     let (ours, node) = (start_ours(), start_node());
     if !skip.contains("convergence") {
-    let n_editors = env_list("SYNC_BENCH_EDITORS", &[50])[0];
-    let n_changes = env_list("SYNC_BENCH_CHANGES", &[100])[0];
-    let pause = Duration::from_millis(env_list("SYNC_BENCH_PAUSE_MS", &[10])[0] as u64);
-    let conv = if std::env::var_os("SYNC_BENCH_NODE_FIRST").is_some() {
-        let node_first = convergence(&node, n_editors, n_changes, pause).await;
-        (convergence(&ours, n_editors, n_changes, pause).await, node_first)
-    } else {
-        (convergence(&ours, n_editors, n_changes, pause).await, convergence(&node, n_editors, n_changes, pause).await)
-    };
-    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
-    rows.push((format!("convergence, {n_editors} editors x {n_changes} changes, {} ms apart", pause.as_millis()), nan(conv.0), nan(conv.1), "s"));
-    print_row(rows.last().unwrap());
+        let n_editors = env_list("SYNC_BENCH_EDITORS", &[50])[0];
+        let n_changes = env_list("SYNC_BENCH_CHANGES", &[100])[0];
+        let pause = Duration::from_millis(env_list("SYNC_BENCH_PAUSE_MS", &[10])[0] as u64);
+        let conv = if std::env::var_os("SYNC_BENCH_NODE_FIRST").is_some() {
+            let node_first = convergence(&node, n_editors, n_changes, pause).await;
+            (convergence(&ours, n_editors, n_changes, pause).await, node_first)
+        } else {
+            (convergence(&ours, n_editors, n_changes, pause).await, convergence(&node, n_editors, n_changes, pause).await)
+        };
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        rows.push((format!("convergence, {n_editors} editors x {n_changes} changes, {} ms apart", pause.as_millis()), nan(conv.0), nan(conv.1), "s"));
+        print_row(rows.last().unwrap());
     }
     if !skip.contains("clone") {
-    let clone = (cold_clone(&ours, n_docs).await, cold_clone(&node, n_docs).await);
-    rows.push((format!("cold clone, {n_docs} documents"), clone.0, clone.1, "docs/s"));
-    print_row(rows.last().unwrap());
+        let clone = (cold_clone(&ours, n_docs).await, cold_clone(&node, n_docs).await);
+        rows.push((format!("cold clone, {n_docs} documents"), clone.0, clone.1, "docs/s"));
+        print_row(rows.last().unwrap());
     }
     drop((ours, node));
 }

@@ -22,8 +22,8 @@ pub fn corpus_dir() -> PathBuf {
 
 /// The real all-MiniLM-L6-v2 embedder, as fetched by scripts/test.sh.
 pub fn embedder() -> Arc<dyn Embedder> {
-    let dir = std::env::var_os("RAPTORFLOW_MODELS_DIR")
-        .expect("RAPTORFLOW_MODELS_DIR is not set: run the tests through ./scripts/test.sh, which fetches the models");
+    let dir =
+        std::env::var_os("RAPTORFLOW_MODELS_DIR").expect("RAPTORFLOW_MODELS_DIR is not set: run the tests through ./scripts/test.sh, which fetches the models");
     let store = ai::open_models(Path::new(&dir)).expect("the model store");
     Arc::new(ai::load_embedder(&store, None, EmbedderOptions::default()).expect("the embedding model is installed"))
 }

@@ -35,9 +35,18 @@ fn rules_of(report: &serde_json::Value) -> Vec<String> {
 fn check_reports_a_verdict_with_findings_and_exits_zero_whatever_it_is() {
     let client = Client::new("alice");
     let clean = [
-        ("google-ads", r#"{"headlines": ["Fresh Coffee, Roasted to Order", "Gift a Coffee Subscription", "Ships Within 48 Hours"], "descriptions": ["A fresh bag every month from farms we know by name.", "Pick the roast; we handle the wrapping."], "paths": ["gifts"]}"#),
-        ("meta", r#"{"primary_text": "Three months of fresh coffee, wrapped and delivered.", "headline": "Gift fresh coffee this winter", "description": "Roasted to order"}"#),
-        ("linkedin", r#"{"intro": "Fresh coffee for offices of 10 to 50, delivered monthly.", "headline": "Office coffee, roasted to order", "description": "A roast date on every bag."}"#),
+        (
+            "google-ads",
+            r#"{"headlines": ["Fresh Coffee, Roasted to Order", "Gift a Coffee Subscription", "Ships Within 48 Hours"], "descriptions": ["A fresh bag every month from farms we know by name.", "Pick the roast; we handle the wrapping."], "paths": ["gifts"]}"#,
+        ),
+        (
+            "meta",
+            r#"{"primary_text": "Three months of fresh coffee, wrapped and delivered.", "headline": "Gift fresh coffee this winter", "description": "Roasted to order"}"#,
+        ),
+        (
+            "linkedin",
+            r#"{"intro": "Fresh coffee for offices of 10 to 50, delivered monthly.", "headline": "Office coffee, roasted to order", "description": "A roast date on every bag."}"#,
+        ),
         ("x", r#"{"text": "新しいコーヒーが届きました。Roasted to order, shipped in 48 hours. https://northwind.example/guji"}"#),
     ];
     for (platform, asset) in clean {
@@ -46,7 +55,12 @@ fn check_reports_a_verdict_with_findings_and_exits_zero_whatever_it_is() {
         assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
     }
 
-    let run = check(&client, "google-ads", r#"{"headlines": ["FREE Flowers Delivered Today!!", "Fresh fl0wers, same day", "Order flowers online"], "descriptions": ["Same-day delivery across the city.", "Order by noon..."]}"#, None);
+    let run = check(
+        &client,
+        "google-ads",
+        r#"{"headlines": ["FREE Flowers Delivered Today!!", "Fresh fl0wers, same day", "Order flowers online"], "descriptions": ["Same-day delivery across the city.", "Order by noon..."]}"#,
+        None,
+    );
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["verdict"], "block");
@@ -64,7 +78,12 @@ fn check_reports_a_verdict_with_findings_and_exits_zero_whatever_it_is() {
     assert_eq!(caps["severity"], "block");
 
     // Warnings alone give `warn`, still exit 0.
-    let run = check(&client, "meta", r#"{"primary_text": "Fresh coffee.", "headline": "Gift fresh coffee this winter to everyone you love", "description": "Roasted to order"}"#, None);
+    let run = check(
+        &client,
+        "meta",
+        r#"{"primary_text": "Fresh coffee.", "headline": "Gift fresh coffee this winter to everyone you love", "description": "Roasted to order"}"#,
+        None,
+    );
     assert_eq!(run.code, 0);
     let report = run.json();
     assert_eq!(report["verdict"], "warn", "{report}");
@@ -94,7 +113,11 @@ fn malformed_assets_exit_two_and_name_the_field() {
         ("google-ads", r#"{"headlines": ["ok", 7], "descriptions": []}"#, "field `headlines[1]`: expected a string, got a number"),
         ("google-ads", r#"{"headlines": ["ok"]}"#, "field `descriptions`: missing"),
         ("meta", r#"{"primary_text": "a", "headline": "b", "description": "c", "cta": "Buy"}"#, "field `cta`: unknown field"),
-        ("meta", r#"{"primary_text": "a", "headline": "b", "description": "c", "special_ad_category": "loans"}"#, "field `special_ad_category`: 'loans' is not a Special Ad Category"),
+        (
+            "meta",
+            r#"{"primary_text": "a", "headline": "b", "description": "c", "special_ad_category": "loans"}"#,
+            "field `special_ad_category`: 'loans' is not a Special Ad Category",
+        ),
         ("linkedin", r#"{"intro": "a", "headline": "b"}"#, "field `description`: missing"),
         ("x", r#"{"text": "unterminated"#, "invalid x asset: not JSON"),
         ("x", r#"["text"]"#, "expected an object"),

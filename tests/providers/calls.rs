@@ -39,7 +39,8 @@ fn model(server: &FakeProvider, kind: ProviderKind, model: &str, policy: HttpPol
         ProviderKind::OpenaiCompatible => format!("{}/v1", server.url),
         ProviderKind::Anthropic => server.url.clone(),
     };
-    CloudModel::new(CloudConfig { name: "test-provider".into(), kind, base_url: base.parse().unwrap(), model: model.into(), key: ApiKey::new(KEY), policy }).unwrap()
+    CloudModel::new(CloudConfig { name: "test-provider".into(), kind, base_url: base.parse().unwrap(), model: model.into(), key: ApiKey::new(KEY), policy })
+        .unwrap()
 }
 
 fn price(model: &str) -> Price {
@@ -65,7 +66,15 @@ async fn ledger() -> Bench {
 async fn call(ledger: &Ledger, model: &CloudModel, price: &Price, request: &ChatRequest, use_cache: bool) -> (Result<MeteredCompletion, AiError>, Vec<String>) {
     let mut pieces = Vec::new();
     let options = CallOptions { use_cache, ..CallOptions::default() };
-    let result = metered::call(ledger, model, price, &context(), request, options, &mut |piece| pieces.push(piece.to_owned()), &CancellationToken::new()).await;
+    let result = metered::call(
+        ledger,
+        model,
+        price,
+        metered::Call { context: &context(), request, options },
+        &mut |piece| pieces.push(piece.to_owned()),
+        &CancellationToken::new(),
+    )
+    .await;
     (result, pieces)
 }
 
@@ -317,7 +326,12 @@ async fn malformed_answers_dropped_streams_and_timeouts_are_errors_the_ledger_ke
     assert_eq!(server.n_requests(), 2, "a stream that already produced text is not retried");
 
     server.script([Reply::Hang { delay: Duration::from_secs(5) }]);
-    let model = self::model(&server, ProviderKind::OpenaiCompatible, "gpt-4o-mini", HttpPolicy { max_attempts: 1, response_timeout: Duration::from_millis(500), ..quick_policy() });
+    let model = self::model(
+        &server,
+        ProviderKind::OpenaiCompatible,
+        "gpt-4o-mini",
+        HttpPolicy { max_attempts: 1, response_timeout: Duration::from_millis(500), ..quick_policy() },
+    );
     let err = provider_error(call(&bench.ledger, &model, &price, &request, false).await.0);
     assert_eq!(err.code(), "timeout");
     assert!(err.to_string().contains("did not answer within"), "{err}");
@@ -371,7 +385,7 @@ async fn concurrent_calls_never_overshoot_the_budget() {
     }
     assert_eq!(answered, 10, "exactly the calls that fit the budget are answered");
     assert_eq!(server.n_requests(), 10, "and only they were sent");
-    let refusals = refusals.lock().unwrap();
+    let refusals = refusals.lock().unwrap().clone();
     assert_eq!(refusals.len(), 40);
     assert!(refusals[0].contains("workspace ws-test") && refusals[0].contains("raptorflow cost budget --workspace ws-test"), "{}", refusals[0]);
     let report = bench.ledger.report(&ReportFilter { workspace_id: Some("ws-test".into()), month: None }).await.unwrap();
@@ -421,9 +435,7 @@ async fn a_cancelled_stream_keeps_what_arrived_and_is_recorded() {
         &bench.ledger,
         &model,
         &price("claude-3-5-haiku-latest"),
-        &context(),
-        &ChatRequest::user("hi"),
-        CallOptions::default(),
+        metered::Call { context: &context(), request: &ChatRequest::user("hi"), options: CallOptions::default() },
         &mut |piece| {
             pieces.push(piece.to_owned());
             trigger.cancel();

@@ -58,8 +58,12 @@ fn keys_live_only_in_the_keyring_and_calls_are_ledgered() {
     let base = format!("{}/v1", server.url);
 
     runs.push(
-        cli(data, &["providers", "add", "openai", "--kind", "openai-compatible", "--base-url", &base, "--model", "gpt-4o-mini", "--tier", "standard", "--key-stdin"], &format!("{key}\n"))
-            .ok(),
+        cli(
+            data,
+            &["providers", "add", "openai", "--kind", "openai-compatible", "--base-url", &base, "--model", "gpt-4o-mini", "--tier", "standard", "--key-stdin"],
+            &format!("{key}\n"),
+        )
+        .ok(),
     );
     let list = cli(data, &["providers", "list", "--json"], "").ok();
     let key_ref = list.json()["providers"][0]["key_ref"].as_str().expect("a key reference").to_owned();
@@ -138,11 +142,19 @@ fn bad_provider_settings_are_refused_and_change_nothing() {
     check(&[&add[..], &["mystery-model", "--base-url", "https://api.example.com/v1"]].concat(), "no price is known for model \"mystery-model\"");
     check(&[&add[..], &["gpt-4o-mini", "--base-url", "ftp://x"]].concat(), "http or https");
     check(&[&add[..], &["gpt-4o-mini", "--base-url", "https://user:pw@api.openai.com/v1"]].concat(), "credentials");
-    check(&["providers", "add", "Bad Name", "--kind", "anthropic", "--base-url", "https://api.anthropic.com", "--model", "claude-3-5-haiku-latest"], "lower-case");
+    check(
+        &["providers", "add", "Bad Name", "--kind", "anthropic", "--base-url", "https://api.anthropic.com", "--model", "claude-3-5-haiku-latest"],
+        "lower-case",
+    );
     check(&["providers", "test", "nobody"], "no provider named \"nobody\"");
     assert!(!data.join("settings.toml").exists(), "nothing was written");
     // A model the table does not know, priced by the user, is accepted.
-    cli(data, &[&add[..], &["mystery-model", "--base-url", "https://api.example.com/v1", "--input-usd-per-mtok", "1", "--output-usd-per-mtok", "2"]].concat(), "sk-test-x\n").ok();
+    cli(
+        data,
+        &[&add[..], &["mystery-model", "--base-url", "https://api.example.com/v1", "--input-usd-per-mtok", "1", "--output-usd-per-mtok", "2"]].concat(),
+        "sk-test-x\n",
+    )
+    .ok();
     // A broken settings file is reported by name and left alone.
     std::fs::write(data.join("settings.toml"), "privacy = \"sometimes\"\n").unwrap();
     let run = cli(data, &["providers", "list"], "");
@@ -164,14 +176,33 @@ fn offline_only_opens_no_network_socket() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let base = format!("{}/v1", server.url);
-    cli(data, &["providers", "add", "openai", "--kind", "openai-compatible", "--base-url", &base, "--model", "gpt-4o-mini", "--tier", "premium", "--key-stdin"], "sk-test-offline\n").ok();
+    cli(
+        data,
+        &["providers", "add", "openai", "--kind", "openai-compatible", "--base-url", &base, "--model", "gpt-4o-mini", "--tier", "premium", "--key-stdin"],
+        "sk-test-offline\n",
+    )
+    .ok();
     let trace = data.join("strace.txt");
     // In a network namespace of its own (no interfaces but a down
     // loopback), under strace.
     let output = Command::new("unshare")
         .args(["--user", "--map-root-user", "--net", "--", "strace", "-f", "-e", "trace=socket,connect", "-o", trace.to_str().unwrap()])
         .arg(binary("raptorflow"))
-        .args(["--data-dir", data.to_str().unwrap(), "--user", "ana", "ask", "Say hello.", "--tier", "premium", "--privacy", "offline-only", "--max-tokens", "8", "--json"])
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--user",
+            "ana",
+            "ask",
+            "Say hello.",
+            "--tier",
+            "premium",
+            "--privacy",
+            "offline-only",
+            "--max-tokens",
+            "8",
+            "--json",
+        ])
         .env_remove("RAPTORFLOW_PRIVACY")
         .output()
         .expect("unshare (util-linux) and strace (installed by scripts/test.sh) run the CLI");

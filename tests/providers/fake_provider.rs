@@ -15,13 +15,13 @@ use std::{
     time::Duration,
 };
 
-use futures::StreamExt;
 use axum::{
     Router,
     body::{Body, Bytes},
     http::{HeaderMap, StatusCode, Uri},
     response::Response,
 };
+use futures::StreamExt;
 
 /// A fixture body from `tests/data/providers/`.
 pub fn fixture(name: &str) -> String {

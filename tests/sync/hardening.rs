@@ -20,13 +20,12 @@ use raw_peer::{RawPeer, empty_sync_message, sync_message_with_change};
 /// The workspace the server recorded a document under, read from its database.
 async fn owner_of(server: &Server, document: &str) -> Option<String> {
     let pool = sqlx::SqlitePool::connect(&server.db).await.unwrap();
-    let owner: Option<String> = sqlx::query_scalar(
-        "SELECT w.name FROM documents d JOIN workspaces w ON w.workspace_id = d.workspace_id WHERE d.document_id = ?",
-    )
-    .bind(document)
-    .fetch_optional(&pool)
-    .await
-    .unwrap();
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT w.name FROM documents d JOIN workspaces w ON w.workspace_id = d.workspace_id WHERE d.document_id = ?")
+            .bind(document)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
     pool.close().await;
     owner
 }
@@ -92,11 +91,7 @@ async fn documents_land_in_their_creators_workspace(n_connections: usize) {
     // Nobody in B or C heard of them, whether they wait or ask.
     for peer in crowd.iter_mut().take(20) {
         for message in peer.drain(Duration::from_millis(50)).await {
-            assert!(
-                message.get("documentId").is_none_or(|d| !created.contains(d)),
-                "{} received {message:?}",
-                peer.peer_id
-            );
+            assert!(message.get("documentId").is_none_or(|d| !created.contains(d)), "{} received {message:?}", peer.peer_id);
         }
     }
     let asker = &mut crowd[0];
@@ -146,10 +141,7 @@ fn healthz(port: u16) -> (u16, Duration) {
 #[allow(clippy::print_stderr)]
 async fn two_thousand_slow_clients_do_not_take_healthz_down() {
     // The server runs with the default 1,024 open files, as a shell starts it.
-    let server = Server::start_limited(
-        &[("RAPTORFLOW_SYNC_HEADER_TIMEOUT_SECS", "2"), ("RAPTORFLOW_SYNC_MAX_CONNECTIONS_PER_ADDRESS", "256")],
-        1024,
-    );
+    let server = Server::start_limited(&[("RAPTORFLOW_SYNC_HEADER_TIMEOUT_SECS", "2"), ("RAPTORFLOW_SYNC_MAX_CONNECTIONS_PER_ADDRESS", "256")], 1024);
     let limit = harness::open_file_limit(server.pid());
     assert!(limit <= 1024, "the server should run under `ulimit -n 1024` here, has {limit}");
     let mut slow = Vec::new();

@@ -18,18 +18,14 @@ pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| {
-        panic!("{} is not built: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)", path.display())
-    });
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is not built: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)", path.display()));
     // `cargo test` does not rebuild another package's binaries: a binary
     // older than the engine's sources would test old code and pass or fail
     // for the wrong reason.
     if let Some(newer) = newest_source().filter(|(modified, _)| *modified > built) {
-        panic!(
-            "{} is older than {}: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)",
-            path.display(),
-            newer.1.display()
-        );
+        panic!("{} is older than {}: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)", path.display(), newer.1.display());
     }
     path
 }
@@ -307,12 +303,7 @@ impl Client {
 
     pub fn command(&self) -> Command {
         let mut command = Command::new(binary("raptorflow"));
-        command
-            .arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .env("RAPTORFLOW_USER", &self.user)
-            .env_remove("RAPTORFLOW_DATA_DIR")
-            .stdin(Stdio::null());
+        command.arg("--data-dir").arg(self.dir.path().join("data")).env("RAPTORFLOW_USER", &self.user).env_remove("RAPTORFLOW_DATA_DIR").stdin(Stdio::null());
         command
     }
 
@@ -353,10 +344,8 @@ impl Client {
     pub fn workspace_with_campaign(&self, name: &str) -> (String, String) {
         let ws = self.run(&["--json", "workspace", "create", name]).ok().json();
         let ws_id = ws["id"].as_str().unwrap().to_owned();
-        let campaign = self
-            .run(&["--json", "campaign", "create", "--workspace", &ws_id, "--goal", "200 demos", "--channel", "email", "Spring launch"])
-            .ok()
-            .json();
+        let campaign =
+            self.run(&["--json", "campaign", "create", "--workspace", &ws_id, "--goal", "200 demos", "--channel", "email", "Spring launch"]).ok().json();
         (ws_id, campaign["id"].as_str().unwrap().to_owned())
     }
 

@@ -270,20 +270,18 @@ async fn our_client_syncs_through_the_reference_node_server() {
     let heads: Vec<String> = handle.with_document(|d| d.get_heads().iter().map(|h| h.to_string()).collect());
     let doc_url = handle.url().to_string();
     let node_url = url.to_string();
-    let (code, found) = tokio::task::spawn_blocking(move || node_client(&["--url", &node_url, "--peer-id", "node/reader", "find", "--doc", &doc_url]))
-        .await
-        .unwrap();
+    let (code, found) =
+        tokio::task::spawn_blocking(move || node_client(&["--url", &node_url, "--peer-id", "node/reader", "find", "--doc", &doc_url])).await.unwrap();
     assert_eq!(code, 0);
     assert_eq!(found["doc"], serde_json::json!({ "title": "from rust" }));
     assert_eq!(found["heads"], serde_json::json!(heads));
 
     // Node client → Node server → Rust.
     let node_url = url.to_string();
-    let (code, created) = tokio::task::spawn_blocking(move || {
-        node_client(&["--url", &node_url, "--peer-id", "node/writer", "create", "--json", r#"{"title":"from node"}"#])
-    })
-    .await
-    .unwrap();
+    let (code, created) =
+        tokio::task::spawn_blocking(move || node_client(&["--url", &node_url, "--peer-id", "node/writer", "create", "--json", r#"{"title":"from node"}"#]))
+            .await
+            .unwrap();
     assert_eq!(code, 0);
     let id: samod::DocumentId = created["documentId"].as_str().unwrap().parse().unwrap();
     let found = tokio::time::timeout(Duration::from_secs(15), repo.find(id)).await.expect("found in time").unwrap().expect("the document");

@@ -31,15 +31,7 @@ fn uuid_like() -> String {
 }
 
 fn token_row(id: &str, workspace: &str, user: &str) -> TokenRow {
-    TokenRow {
-        token_id: id.into(),
-        workspace_id: workspace.into(),
-        user_name: user.into(),
-        salt: "00".into(),
-        hash: "11".into(),
-        revoked: false,
-        role: None,
-    }
+    TokenRow { token_id: id.into(), workspace_id: workspace.into(), user_name: user.into(), salt: "00".into(), hash: "11".into(), revoked: false, role: None }
 }
 
 /// Everything the server relies on its storage for, on any backend.

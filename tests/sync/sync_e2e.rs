@@ -291,11 +291,7 @@ fn wrong_urls_and_tokens_get_clear_errors_and_change_nothing() {
 async fn limits_slow_down_or_close_only_the_offending_connection() {
     let server = Server::start_with(
         None,
-        &[
-            ("RAPTORFLOW_SYNC_IDLE_TIMEOUT_SECS", "2"),
-            ("RAPTORFLOW_SYNC_MAX_DOCUMENTS_PER_CONNECTION", "3"),
-            ("RAPTORFLOW_SYNC_MESSAGES_PER_SECOND", "20"),
-        ],
+        &[("RAPTORFLOW_SYNC_IDLE_TIMEOUT_SECS", "2"), ("RAPTORFLOW_SYNC_MAX_DOCUMENTS_PER_CONNECTION", "3"), ("RAPTORFLOW_SYNC_MESSAGES_PER_SECOND", "20")],
     );
     server.create_workspace("Acme");
     let token = server.add_member("Acme", "alice", "owner");
@@ -354,10 +350,7 @@ fn moves_and_campaigns_that_arrive_by_sync_are_found_by_id() {
     let set = bob.run(&["--json", "move", "set-status", &early_move, "in_progress"]).ok().json();
     assert_eq!(set["campaign_id"].as_str(), Some(campaign.as_str()), "{set}");
     let later_move = alice.add_move(&campaign, "Arrives later");
-    let new_campaign = alice
-        .run(&["--json", "campaign", "create", "--workspace", &workspace, "--goal", "g", "--channel", "email", "Autumn"])
-        .ok()
-        .json()["id"]
+    let new_campaign = alice.run(&["--json", "campaign", "create", "--workspace", &workspace, "--goal", "g", "--channel", "email", "Autumn"]).ok().json()["id"]
         .as_str()
         .unwrap()
         .to_owned();

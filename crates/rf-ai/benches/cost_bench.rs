@@ -38,7 +38,12 @@ fn micros(d: Duration) -> String {
 fn record(i: usize) -> CallRecord {
     CallRecord {
         at_ms: 1_764_000_000_000 + i as i64,
-        context: CallContext { workspace_id: Some("ws-bench".into()), user_id: "ana".into(), agent_id: Some("MUSE-001".into()), run_id: Some(format!("run-{i}")) },
+        context: CallContext {
+            workspace_id: Some("ws-bench".into()),
+            user_id: "ana".into(),
+            agent_id: Some("MUSE-001".into()),
+            run_id: Some(format!("run-{i}")),
+        },
         provider: "openai".into(),
         model: "gpt-4o-mini".into(),
         usage: Usage { input_tokens: 1_800, output_tokens: 400, ..Usage::default() },
@@ -102,7 +107,12 @@ async fn ledger_overhead(dir: &std::path::Path, rounds: usize) {
 async fn cache_lookup(dir: &std::path::Path, entries: usize, lookups: usize) {
     let path = dir.join("cache.sqlite3");
     let ledger = Ledger::open(&path).await.unwrap();
-    let completion = Completion { text: "Fresh roast, slow mornings, good company.".into(), stop_reason: StopReason::EndOfTurn, usage: Usage::default(), model: "gpt-4o-mini".into() };
+    let completion = Completion {
+        text: "Fresh roast, slow mornings, good company.".into(),
+        stop_reason: StopReason::EndOfTurn,
+        usage: Usage::default(),
+        model: "gpt-4o-mini".into(),
+    };
     let keys: Vec<[u8; 32]> = (0..entries).map(|i| request_key("openai", "gpt-4o-mini", &ChatRequest::user(&format!("question {i}")))).collect();
     // Filled in one transaction (100k durable single inserts would take
     // minutes); the table, index and rows are the same as ledger.cache's.
@@ -128,7 +138,8 @@ async fn cache_lookup(dir: &std::path::Path, entries: usize, lookups: usize) {
     for i in 0..lookups {
         let key = keys[(i * 7919) % entries];
         let started = Instant::now();
-        let row: Option<String> = sqlx::query_scalar("SELECT completion FROM response_cache WHERE request_sha256 = ?").bind(&key[..]).fetch_optional(&pool).await.unwrap();
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT completion FROM response_cache WHERE request_sha256 = ?").bind(&key[..]).fetch_optional(&pool).await.unwrap();
         anchor.push(started.elapsed());
         assert!(row.is_some());
         let started = Instant::now();
@@ -170,20 +181,35 @@ struct Step {
     output_tokens: u64,
 }
 
+/// A named line-up: the provider and model taking each tier.
+type Lineup = (&'static str, [(Tier, &'static str, &'static str); 3]);
+
 fn workload_costs() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/workloads.toml")).unwrap();
     let workloads: Workloads = toml::from_str(&text).unwrap();
     let table = PriceTable::bundled().unwrap();
-    let lineups: [(&str, [(Tier, &str, &str); 3]); 2] = [
-        ("economy", [(Tier::Fast, "groq", "llama-3.1-8b-instant"), (Tier::Standard, "openai", "gpt-4.1-mini"), (Tier::Premium, "anthropic", "claude-sonnet-4-5")]),
-        ("quality", [(Tier::Fast, "anthropic", "claude-haiku-4-5"), (Tier::Standard, "anthropic", "claude-sonnet-4-5"), (Tier::Premium, "anthropic", "claude-opus-4-1")]),
+    let lineups: [Lineup; 2] = [
+        (
+            "economy",
+            [(Tier::Fast, "groq", "llama-3.1-8b-instant"), (Tier::Standard, "openai", "gpt-4.1-mini"), (Tier::Premium, "anthropic", "claude-sonnet-4-5")],
+        ),
+        (
+            "quality",
+            [
+                (Tier::Fast, "anthropic", "claude-haiku-4-5"),
+                (Tier::Standard, "anthropic", "claude-sonnet-4-5"),
+                (Tier::Premium, "anthropic", "claude-opus-4-1"),
+            ],
+        ),
     ];
     println!("monthly cost per user of the swarm's workloads (tests/data/workloads.toml: estimated token counts), seed target $10.00");
     for (lineup, models) in lineups {
         println!("  cloud models ({lineup}): {}", models.iter().map(|(t, p, m)| format!("{t} {p}/{m}")).collect::<Vec<_>>().join(", "));
-        for (policy, mode, with_local) in
-            [("all local", PrivacyMode::OfflineOnly, true), ("local-preferred", PrivacyMode::LocalPreferred, true), ("cloud-only", PrivacyMode::CloudAllowed, false)]
-        {
+        for (policy, mode, with_local) in [
+            ("all local", PrivacyMode::OfflineOnly, true),
+            ("local-preferred", PrivacyMode::LocalPreferred, true),
+            ("cloud-only", PrivacyMode::CloudAllowed, false),
+        ] {
             let mut monthly = 0.0;
             let mut parts = Vec::new();
             for workload in &workloads.workload {
@@ -194,11 +220,32 @@ fn workload_costs() {
                         .iter()
                         .map(|(tier, provider, model)| {
                             let price = table.get(model).unwrap_or_else(|| panic!("{model} is not priced")).price;
-                            (Candidate { provider: (*provider).into(), model: (*model).into(), tier: *tier, local: false, max_cost_micro_usd: price.cost_micro_usd(&usage) }, price)
+                            (
+                                Candidate {
+                                    provider: (*provider).into(),
+                                    model: (*model).into(),
+                                    tier: *tier,
+                                    local: false,
+                                    max_cost_micro_usd: price.cost_micro_usd(&usage),
+                                },
+                                price,
+                            )
                         })
                         .collect();
                     if with_local {
-                        candidates.insert(0, (Candidate { provider: "local".into(), model: "smollm2-135m-instruct".into(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 }, Price::FREE));
+                        candidates.insert(
+                            0,
+                            (
+                                Candidate {
+                                    provider: "local".into(),
+                                    model: "smollm2-135m-instruct".into(),
+                                    tier: Tier::Local,
+                                    local: true,
+                                    max_cost_micro_usd: 0,
+                                },
+                                Price::FREE,
+                            ),
+                        );
                     }
                     let just: Vec<Candidate> = candidates.iter().map(|(c, _)| c.clone()).collect();
                     let choice = select(step.tier, mode, u64::MAX, &just).unwrap();
@@ -210,12 +257,7 @@ fn workload_costs() {
                 parts.push(format!("{} {} x{}", workload.id, format_usd(once), workload.per_user_per_month));
             }
             let monthly = monthly.round() as u64;
-            println!(
-                "    {policy:<16} {:>9} a month ({:.3}x the $10 target): {}",
-                format_usd(monthly),
-                monthly as f64 / 10_000_000.0,
-                parts.join(", ")
-            );
+            println!("    {policy:<16} {:>9} a month ({:.3}x the $10 target): {}", format_usd(monthly), monthly as f64 / 10_000_000.0, parts.join(", "));
         }
     }
 }

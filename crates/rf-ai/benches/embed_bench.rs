@@ -79,9 +79,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
     }
-    let models = std::env::var_os("RAPTORFLOW_MODELS_DIR")
-        .map(PathBuf::from)
-        .expect("set RAPTORFLOW_MODELS_DIR to a directory with all-minilm-l6-v2 installed");
+    let models =
+        std::env::var_os("RAPTORFLOW_MODELS_DIR").map(PathBuf::from).expect("set RAPTORFLOW_MODELS_DIR to a directory with all-minilm-l6-v2 installed");
     let store = ModelStore::open(&models, Manifest::bundled().unwrap()).unwrap();
     let installed = store.installed("all-minilm-l6-v2").unwrap();
     // The anchor script wants the files under their own names.
@@ -98,9 +97,7 @@ fn main() {
     let mut tokenizer = tokenizers::Tokenizer::from_file(installed.path("tokenizer.json").unwrap()).unwrap();
     tokenizer.with_padding(None);
     tokenizer.with_truncation(None).unwrap();
-    let count = |texts: &[&str]| -> usize {
-        texts.iter().map(|t| tokenizer.encode(*t, true).unwrap().get_ids().len().min(BertEmbedder::MAX_TOKENS)).sum()
-    };
+    let count = |texts: &[&str]| -> usize { texts.iter().map(|t| tokenizer.encode(*t, true).unwrap().get_ids().len().min(BertEmbedder::MAX_TOKENS)).sum() };
     let (short_tokens, chunk_tokens) = (count(&short), count(&chunks));
     println!(
         "corpus: {} short texts ({:.0} tokens each), {} chunks ({:.0} tokens each)",
@@ -109,9 +106,8 @@ fn main() {
         chunks.len(),
         chunk_tokens as f64 / chunks.len() as f64
     );
-    let threads_list: Vec<usize> = std::env::var("EMBED_BENCH_THREADS")
-        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
-        .unwrap_or_else(|_| vec![1, 2]);
+    let threads_list: Vec<usize> =
+        std::env::var("EMBED_BENCH_THREADS").map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect()).unwrap_or_else(|_| vec![1, 2]);
     // Rounds of ours then the anchor, back to back, so that both sides see
     // the same load; the table gives medians over the rounds.
     let rounds: usize = std::env::var("EMBED_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);

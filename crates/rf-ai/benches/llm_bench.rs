@@ -52,12 +52,7 @@ fn measure(threads: usize) {
     let decode = llm.generate(&prompt, &params, &never, &mut |_| {}).unwrap();
     println!(
         "RESULT {} {} {} {} {} {}",
-        prefill.prefill_tokens_per_s,
-        decode.decode_tokens_per_s,
-        decode.first_token_ms,
-        load_ms,
-        decode.generated_tokens,
-        prefill.prompt_tokens
+        prefill.prefill_tokens_per_s, decode.decode_tokens_per_s, decode.first_token_ms, load_ms, decode.generated_tokens, prefill.prompt_tokens
     );
     eprintln!("output: {:?}", decode.text);
 }

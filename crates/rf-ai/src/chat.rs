@@ -172,11 +172,7 @@ impl LanguageModel for LocalChatModel {
             Ok(Completion {
                 text: generation.text,
                 stop_reason: generation.stop_reason,
-                usage: Usage {
-                    input_tokens: generation.prompt_tokens as u64,
-                    output_tokens: generation.generated_tokens as u64,
-                    ..Usage::default()
-                },
+                usage: Usage { input_tokens: generation.prompt_tokens as u64, output_tokens: generation.generated_tokens as u64, ..Usage::default() },
                 model: self.model.clone(),
             })
         })

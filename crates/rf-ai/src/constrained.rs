@@ -56,14 +56,7 @@ impl Guidance {
             return Err(fail("vocabulary", &format!("the tokenizer has {} tokens but the model only {vocab_size}", words.len())));
         }
         words.resize(vocab_size, Vec::new());
-        let info = TokRxInfo {
-            vocab_size: vocab_size as u32,
-            tok_eos: end,
-            tok_bos: None,
-            tok_pad: None,
-            tok_unk: None,
-            tok_end_of_turn: end_of_turn,
-        };
+        let info = TokRxInfo { vocab_size: vocab_size as u32, tok_eos: end, tok_bos: None, tok_pad: None, tok_unk: None, tok_end_of_turn: end_of_turn };
         let trie = TokTrie::from(&info, &words);
         let env: llguidance::toktrie::TokEnv = Arc::new(GgufTokEnv { trie, tokenizer: tokenizer.clone() });
         let mut factory = ParserFactory::new_simple(&env).map_err(|err| fail("parser factory", &err))?;

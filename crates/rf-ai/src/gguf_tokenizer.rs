@@ -39,7 +39,13 @@ fn bad(path: &Path, detail: impl std::fmt::Display) -> AiError {
 
 /// The metadata array `key`, each element read by `read` (`kind` names
 /// what it should be, for errors); `None` if the file has no `key`.
-fn array<'a, T>(metadata: &'a HashMap<String, Value>, key: &str, path: &Path, kind: &str, read: impl Fn(&'a Value) -> Option<T>) -> Result<Option<Vec<T>>, AiError> {
+fn array<'a, T>(
+    metadata: &'a HashMap<String, Value>,
+    key: &str,
+    path: &Path,
+    kind: &str,
+    read: impl Fn(&'a Value) -> Option<T>,
+) -> Result<Option<Vec<T>>, AiError> {
     let Some(values) = metadata.get(key) else { return Ok(None) };
     let values = values.to_vec().map_err(|_| bad(path, format!("{key} is not an array")))?;
     values.iter().map(|v| read(v).ok_or_else(|| bad(path, format!("{key} holds a non-{kind}")))).collect::<Result<_, _>>().map(Some)
@@ -151,7 +157,8 @@ fn sentencepiece_bpe(
     let add_space_prefix = metadata.get("tokenizer.ggml.add_space_prefix").and_then(|v| v.to_bool().ok()).unwrap_or(true);
     let replace = Replace::new(" ", "\u{2581}").map_err(|err| bad(path, err))?;
     let mut tokenizer = Tokenizer::new(bpe);
-    let mut decoders: Vec<DecoderWrapper> = vec![Replace::new("\u{2581}", " ").map_err(|err| bad(path, err))?.into(), ByteFallback::new().into(), Fuse::new().into()];
+    let mut decoders: Vec<DecoderWrapper> =
+        vec![Replace::new("\u{2581}", " ").map_err(|err| bad(path, err))?.into(), ByteFallback::new().into(), Fuse::new().into()];
     if add_space_prefix {
         let normalizer = NormalizerSequence::new(vec![NormalizerWrapper::from(Prepend::new("\u{2581}".into())), replace.into()]);
         tokenizer.with_normalizer(Some(normalizer)).map_err(|err| bad(path, err))?;

@@ -34,10 +34,7 @@ fn bad(path: &Path, detail: impl Into<String>) -> AiError {
 
 /// An id from a file name: lowercase letters, digits, `-`, `_` and `.`.
 fn id_from(name: &str) -> String {
-    let id: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c.to_ascii_lowercase() } else { '-' })
-        .collect();
+    let id: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect();
     id.trim_matches(|c| c == '-' || c == '.').to_owned()
 }
 

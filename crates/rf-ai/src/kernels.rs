@@ -253,11 +253,7 @@ fn stream_panels<'a>(rows: impl Iterator<Item = (&'a RowPiece, usize)> + Clone, 
     for panel in 0..panels {
         let lines = &b.lines[panel * b.k + k0..][..kc];
         // The next panel of this piece, else the first of the next piece.
-        let next = if panel + 1 < panels {
-            &b.lines[(panel + 1) * b.k + k0..][..kc]
-        } else {
-            &b.lines[k0 + kc..][..KC.min(b.k - (k0 + kc))]
-        };
+        let next = if panel + 1 < panels { &b.lines[(panel + 1) * b.k + k0..][..kc] } else { &b.lines[k0 + kc..][..KC.min(b.k - (k0 + kc))] };
         let share = next.len().div_ceil(tiles);
         let (col, mut row) = (panel * NR, 0);
         let cols = NR.min(b.n - col);

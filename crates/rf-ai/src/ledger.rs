@@ -36,7 +36,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 macro_rules! report_query {
     ($key:literal) => {
         concat!(
-            "SELECT ", $key, " AS k, COUNT(*), COALESCE(SUM(cache_hit), 0), COALESCE(SUM(input_tokens), 0), ",
+            "SELECT ",
+            $key,
+            " AS k, COUNT(*), COALESCE(SUM(cache_hit), 0), COALESCE(SUM(input_tokens), 0), ",
             "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_micro_usd), 0) FROM model_calls ",
             "WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR month = ?2) GROUP BY k ORDER BY SUM(cost_micro_usd) DESC, k"
         )
@@ -88,7 +90,7 @@ impl std::fmt::Display for BudgetScope {
 pub fn format_usd(micro: u64) -> String {
     let dollars = micro / 1_000_000;
     let fraction = micro % 1_000_000;
-    if fraction % 10_000 == 0 {
+    if fraction.is_multiple_of(10_000) {
         format!("${dollars}.{:02}", fraction / 10_000)
     } else {
         format!("${dollars}.{}", format!("{fraction:06}").trim_end_matches('0'))

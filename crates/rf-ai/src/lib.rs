@@ -25,8 +25,8 @@ pub mod fetch;
 pub mod gemma3;
 pub mod gguf_tokenizer;
 pub mod import;
-pub mod llm;
 pub mod ledger;
+pub mod llm;
 pub mod manifest;
 pub mod metered;
 pub mod pricing;
@@ -37,8 +37,8 @@ pub use chat::{ChatRequest, Completion, LanguageModel, LocalChatModel, ModelRef,
 pub use cloud::{ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderError, ProviderKind};
 pub use embed::{BertEmbedder, Embedder, EmbedderOptions, cosine};
 pub use error::AiError;
-pub use llm::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, StopReason};
 pub use fetch::{FetchProgress, FetchReport, Fetcher, Quiet, Source};
+pub use llm::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, StopReason};
 pub use manifest::{Manifest, ModelKind, ModelSpec, WeightFormat};
 pub use store::{InstalledModel, ModelStatus, ModelStore, Origin};
 

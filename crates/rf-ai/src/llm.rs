@@ -216,7 +216,12 @@ impl LocalLlm {
     /// conversion is reused afterwards.
     pub fn load(store: &ModelStore, model: &InstalledModel, options: LlmOptions) -> Result<Self, AiError> {
         let id = model.spec.id.clone();
-        let file = model.spec.files.iter().find(|f| f.name.ends_with(".gguf")).ok_or_else(|| AiError::InvalidInput(format!("{id} has no GGUF file: it is not a local LLM")))?;
+        let file = model
+            .spec
+            .files
+            .iter()
+            .find(|f| f.name.ends_with(".gguf"))
+            .ok_or_else(|| AiError::InvalidInput(format!("{id} has no GGUF file: it is not a local LLM")))?;
         let source = model.path(&file.name)?.to_owned();
         // A conversion exists only for a file that needed one: then it is
         // the only header to read.
@@ -331,7 +336,13 @@ impl LocalLlm {
     /// Continues `prompt` (special tokens in it are parsed), calling
     /// `on_text` with each new piece of text as it is decided. Setting
     /// `cancel` stops at the next token.
-    pub fn generate(&mut self, prompt: &str, params: &GenerateParams, cancel: &AtomicBool, on_text: &mut (dyn FnMut(&str) + Send)) -> Result<Generation, AiError> {
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        params: &GenerateParams,
+        cancel: &AtomicBool,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Generation, AiError> {
         let pool = self.pool.clone();
         pool.install(|| self.generate_inner(prompt, params, cancel, None, on_text))
     }

@@ -114,8 +114,7 @@ impl Manifest {
 
     /// Parses and checks a manifest; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, AiError> {
-        let manifest: Self =
-            toml::from_str(text).map_err(|err| AiError::Manifest { origin: origin.to_owned(), detail: err.to_string() })?;
+        let manifest: Self = toml::from_str(text).map_err(|err| AiError::Manifest { origin: origin.to_owned(), detail: err.to_string() })?;
         manifest.check().map_err(|detail| AiError::Manifest { origin: origin.to_owned(), detail })?;
         Ok(manifest)
     }

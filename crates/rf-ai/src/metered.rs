@@ -33,6 +33,14 @@ impl Default for CallOptions {
     }
 }
 
+/// What one call asks, and for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub context: &'a CallContext,
+    pub request: &'a ChatRequest,
+    pub options: CallOptions,
+}
+
 /// A call's answer and what the ledger recorded for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct MeteredCompletion {
@@ -61,17 +69,16 @@ pub fn max_cost_micro_usd(price: &Price, request: &ChatRequest) -> u64 {
     price.cost_micro_usd(&Usage { input_tokens: request.input_token_bound(), output_tokens: request.max_tokens as u64, ..Usage::default() })
 }
 
-/// Calls `model` for `context`, priced at `price`.
+/// Calls `model` for `call.context`, priced at `price`.
 pub async fn call(
     ledger: &Ledger,
     model: &dyn LanguageModel,
     price: &Price,
-    context: &CallContext,
-    request: &ChatRequest,
-    options: CallOptions,
+    call: Call<'_>,
     on_text: &mut (dyn FnMut(&str) + Send),
     cancel: &CancellationToken,
 ) -> Result<MeteredCompletion, AiError> {
+    let Call { context, request, options } = call;
     let model_ref = model.model_ref();
     let started = Instant::now();
     let at_ms = now_ms();

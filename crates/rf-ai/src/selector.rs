@@ -121,7 +121,13 @@ pub fn select(tier: Tier, mode: PrivacyMode, remaining: u64, candidates: &[Candi
             let fit = if wanted == tier { format!("the {tier} model") } else { format!("no {tier} model fits, so the nearest {wanted} one") };
             return Ok(pick(
                 best,
-                format!("{fit} {} on {} under {mode}: at most {} of the {} left", best.model, best.provider, format_usd(best.max_cost_micro_usd), format_usd(remaining)),
+                format!(
+                    "{fit} {} on {} under {mode}: at most {} of the {} left",
+                    best.model,
+                    best.provider,
+                    format_usd(best.max_cost_micro_usd),
+                    format_usd(remaining)
+                ),
             ));
         }
     }

@@ -143,9 +143,11 @@ impl ModelStore {
     pub(crate) fn imported_models(&self) -> Result<Vec<ModelSpec>, AiError> {
         let path = self.imported_path();
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<ImportedList>(&bytes)
-                .map(|list| list.models)
-                .map_err(|err| AiError::BadModel { model: "(imported)".into(), path, detail: format!("the list of imported models is damaged: {err}") }),
+            Ok(bytes) => serde_json::from_slice::<ImportedList>(&bytes).map(|list| list.models).map_err(|err| AiError::BadModel {
+                model: "(imported)".into(),
+                path,
+                detail: format!("the list of imported models is damaged: {err}"),
+            }),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(err) => Err(AiError::Io { what: "could not read", path, source: err }),
         }
@@ -162,11 +164,7 @@ impl ModelStore {
         if let Some(spec) = self.manifest.model(id) {
             return Ok((spec.clone(), Origin::Manifest));
         }
-        self.imported_models()?
-            .into_iter()
-            .find(|m| m.id == id)
-            .map(|m| (m, Origin::Imported))
-            .ok_or_else(|| AiError::UnknownModel { id: id.to_owned() })
+        self.imported_models()?.into_iter().find(|m| m.id == id).map(|m| (m, Origin::Imported)).ok_or_else(|| AiError::UnknownModel { id: id.to_owned() })
     }
 
     fn missing_files<'a>(&self, spec: &'a ModelSpec) -> Vec<&'a FileSpec> {
@@ -236,7 +234,13 @@ impl ModelStore {
         let (actual, len) = sha256_file(partial)?;
         if len != file.size {
             let _ = std::fs::remove_file(partial);
-            return Err(AiError::SizeMismatch { model: model.into(), file: file.name.clone(), source_name: source_name.into(), expected: file.size, actual: len });
+            return Err(AiError::SizeMismatch {
+                model: model.into(),
+                file: file.name.clone(),
+                source_name: source_name.into(),
+                expected: file.size,
+                actual: len,
+            });
         }
         if actual != file.sha256 {
             let _ = std::fs::remove_file(partial);

@@ -179,7 +179,10 @@ pub(crate) async fn run_codex(core: &Core, models_dir: &Path, command: CodexComm
                 }
                 for source in &sources {
                     let chunks = source.n_chunks.map_or_else(|| "not indexed here yet".to_owned(), |n| format!("{n} passages"));
-                    text.push_str(&format!("{}  {}  ({}, {} characters, {chunks})\n    {}\n", source.source_id, source.title, source.media_type, source.n_chars, source.path));
+                    text.push_str(&format!(
+                        "{}  {}  ({}, {} characters, {chunks})\n    {}\n",
+                        source.source_id, source.title, source.media_type, source.n_chars, source.path
+                    ));
                 }
             });
             Ok(None)
@@ -236,8 +239,6 @@ fn write_add(text: &mut String, reports: &[FileReport], follow_symlinks: bool) {
         }
     }
     if n_links_skipped > 0 && !follow_symlinks {
-        text.push_str(&format!(
-            "{n_links_skipped} symbolic links were skipped; --follow-symlinks follows the ones that point inside the given paths\n"
-        ));
+        text.push_str(&format!("{n_links_skipped} symbolic links were skipped; --follow-symlinks follows the ones that point inside the given paths\n"));
     }
 }

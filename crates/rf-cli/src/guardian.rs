@@ -135,12 +135,7 @@ fn write_findings(text: &mut String, verdict: &str, findings: &[GuardianFinding]
             (field, Some(span)) => format!("{field} [{}..{})", span.start, span.end),
             (field, None) => field.to_owned(),
         };
-        text.push_str(&format!(
-            "  {:<5}  {place}  {}\n         {}\n",
-            finding.severity.as_str(),
-            finding.rule,
-            finding.message
-        ));
+        text.push_str(&format!("  {:<5}  {place}  {}\n         {}\n", finding.severity.as_str(), finding.rule, finding.message));
     }
 }
 

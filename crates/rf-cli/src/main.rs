@@ -233,11 +233,7 @@ fn local_user(explicit: Option<UserId>) -> LocalUser {
 
 fn read_token_from_stdin() -> Result<String, CoreError> {
     let mut token = String::new();
-    std::io::stdin().read_line(&mut token).map_err(|source| CoreError::Io {
-        action: "could not read the token from",
-        path: PathBuf::from("stdin"),
-        source,
-    })?;
+    std::io::stdin().read_line(&mut token).map_err(|source| CoreError::Io { action: "could not read the token from", path: PathBuf::from("stdin"), source })?;
     Ok(token)
 }
 
@@ -284,8 +280,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         Command::Campaign(CampaignCommand::List { workspace }) => out.campaigns(&core.list_campaigns(workspace).await?),
         Command::Campaign(CampaignCommand::Show { id }) => out.campaign(&core.campaign(id).await?),
         Command::Move(MoveCommand::Add { campaign, channel, owner, due, title }) => {
-            let (move_id, the_move) =
-                core.add_move(campaign, NewMove { title, channel, owner, due_date: due }).await?;
+            let (move_id, the_move) = core.add_move(campaign, NewMove { title, channel, owner, due_date: due }).await?;
             out.move_saved(campaign, move_id, &the_move);
         }
         Command::Move(MoveCommand::SetStatus { move_id, status }) => {
@@ -324,9 +319,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
 
 fn exit_code(kind: ErrorKind) -> ExitCode {
     match kind {
-        ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::PermissionDenied | ErrorKind::BudgetExceeded => {
-            ExitCode::from(2)
-        }
+        ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::PermissionDenied | ErrorKind::BudgetExceeded => ExitCode::from(2),
         ErrorKind::Storage | ErrorKind::Network => ExitCode::from(1),
     }
 }

@@ -11,7 +11,7 @@ use std::{
 use clap::Subcommand;
 use rf_core::{
     CoreError,
-    ai::{self, EmbedderOptions, Embedder, FetchProgress, ModelStatus, Source},
+    ai::{self, Embedder, EmbedderOptions, FetchProgress, ModelStatus, Source},
 };
 use serde_json::json;
 
@@ -274,8 +274,8 @@ impl AskArgs {
         let schema = match &self.schema {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io { action: "could not read the schema", path: path.clone(), source })?;
-                let value: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|err| ai::AiError::InvalidInput(format!("{} is not JSON: {err}", path.display())))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|err| ai::AiError::InvalidInput(format!("{} is not JSON: {err}", path.display())))?;
                 Some(value)
             }
             None => None,
@@ -304,7 +304,11 @@ pub(crate) async fn run_raw_ask(models_dir: &Path, args: AskArgs, out: &mut Outp
     });
     let stream = !out.is_json();
     let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation, Option<serde_json::Value>), CoreError> {
-        let mut llm = ai::load_llm(&store, args.model.as_deref(), ai::LlmOptions { context: args.context.map(|n| n as usize), threads: default_threads(args.threads), requantize: true })?;
+        let mut llm = ai::load_llm(
+            &store,
+            args.model.as_deref(),
+            ai::LlmOptions { context: args.context.map(|n| n as usize), threads: default_threads(args.threads), requantize: true },
+        )?;
         let prompt = args.prompt.clone();
         let mut print = |piece: &str| {
             if stream {

@@ -7,12 +7,7 @@
 //! as `\u{1b}`-style escapes instead of acting on the terminal. JSON output
 //! is left exact (JSON escapes control characters itself).
 
-use std::{
-    borrow::Cow,
-    io::Write,
-    path::Path,
-    process::ExitCode,
-};
+use std::{borrow::Cow, io::Write, path::Path, process::ExitCode};
 
 use rf_core::{CampaignSummary, JoinReport, SyncReport, SyncStatus, WorkspaceExport, WorkspaceSummary};
 use rf_domain::{Campaign, CampaignId, Move, MoveId, WorkspaceIndex};
@@ -114,12 +109,7 @@ impl Output {
     pub(crate) fn move_saved(&mut self, campaign_id: CampaignId, move_id: MoveId, the_move: &Move) {
         let value = json!({ "id": move_id, "campaign_id": campaign_id, "move": the_move });
         self.emit(&value, |out| {
-            out.push_str(&format!(
-                "{move_id}  {:<11} {:<10} {}\n",
-                the_move.status.as_str(),
-                the_move.channel.as_str(),
-                the_move.title
-            ));
+            out.push_str(&format!("{move_id}  {:<11} {:<10} {}\n", the_move.status.as_str(), the_move.channel.as_str(), the_move.title));
         });
     }
 
@@ -130,12 +120,7 @@ impl Output {
             "n_campaigns": export.campaigns.len(),
         });
         self.emit(&value, |out| {
-            out.push_str(&format!(
-                "exported workspace {} ({} campaigns) to {}\n",
-                export.workspace.id,
-                export.campaigns.len(),
-                path.display()
-            ));
+            out.push_str(&format!("exported workspace {} ({} campaigns) to {}\n", export.workspace.id, export.campaigns.len(), path.display()));
         });
     }
 
@@ -146,11 +131,7 @@ impl Output {
             write_workspace(out, ws);
             out.push('\n');
             write_campaign(out, campaign);
-            out.push_str(&format!(
-                "\nTry: raptorflow --data-dir {} campaign show {}\n",
-                data_dir.display(),
-                campaign.id
-            ));
+            out.push_str(&format!("\nTry: raptorflow --data-dir {} campaign show {}\n", data_dir.display(), campaign.id));
         });
     }
 
@@ -254,10 +235,7 @@ pub(crate) fn escape_lines(text: &str) -> Cow<'_, str> {
 }
 
 fn write_sync_report(out: &mut String, report: &SyncReport) {
-    out.push_str(&format!(
-        "{}: {} of {} documents in sync with {}\n",
-        report.workspace_id, report.n_synced, report.n_documents, report.server
-    ));
+    out.push_str(&format!("{}: {} of {} documents in sync with {}\n", report.workspace_id, report.n_synced, report.n_documents, report.server));
     if !report.unavailable.is_empty() {
         out.push_str(&format!("  not on the server or not shared with you: {}\n", report.unavailable.join(", ")));
     }
@@ -313,12 +291,7 @@ fn write_campaign(out: &mut String, c: &Campaign) {
         out.push_str(&format!("  channels  {}\n", channels.join(", ")));
     }
     if let Some(budget) = &c.budget {
-        out.push_str(&format!(
-            "  budget    {}.{:02} {}\n",
-            budget.amount_minor / 100,
-            budget.amount_minor % 100,
-            budget.currency
-        ));
+        out.push_str(&format!("  budget    {}.{:02} {}\n", budget.amount_minor / 100, budget.amount_minor % 100, budget.currency));
     }
     out.push_str(&format!("  moves     {}\n", c.moves.len()));
     for (id, m) in &c.moves {

@@ -95,13 +95,30 @@ pub(crate) enum CostCommand {
 
 fn read_key() -> Result<ai::ApiKey, CoreError> {
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).map_err(|source| CoreError::Io { action: "could not read the API key from", path: PathBuf::from("stdin"), source })?;
-    ai::ApiKey::new(&text).ok_or_else(|| ai::AiError::InvalidInput("no API key on stdin: pipe it in, e.g. `printf %s \"$KEY\" | raptorflow providers add ...`".into()).into())
+    std::io::stdin().read_to_string(&mut text).map_err(|source| CoreError::Io {
+        action: "could not read the API key from",
+        path: PathBuf::from("stdin"),
+        source,
+    })?;
+    ai::ApiKey::new(&text)
+        .ok_or_else(|| ai::AiError::InvalidInput("no API key on stdin: pipe it in, e.g. `printf %s \"$KEY\" | raptorflow providers add ...`".into()).into())
 }
 
 pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str, command: ProvidersCommand, out: &mut Output) -> Result<(), CoreError> {
     match command {
-        ProvidersCommand::Add { name, kind, base_url, model, tier, key_stdin, input_usd_per_mtok, output_usd_per_mtok, timeout_secs, max_attempts, no_stream } => {
+        ProvidersCommand::Add {
+            name,
+            kind,
+            base_url,
+            model,
+            tier,
+            key_stdin,
+            input_usd_per_mtok,
+            output_usd_per_mtok,
+            timeout_secs,
+            max_attempts,
+            no_stream,
+        } => {
             let key = if key_stdin { Some(read_key()?) } else { None };
             let new = NewProvider {
                 name,
@@ -118,7 +135,10 @@ pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str
             let provider = providers::add_provider(data_dir, new, key)?;
             out.document(&provider, |text| {
                 let key = if provider.has_key() { "key in the OS keyring" } else { "no key" };
-                text.push_str(&format!("provider {}: {} {} at {} ({} tier, {key})\n", provider.name, provider.kind, provider.model, provider.base_url, provider.tier));
+                text.push_str(&format!(
+                    "provider {}: {} {} at {} ({} tier, {key})\n",
+                    provider.name, provider.kind, provider.model, provider.base_url, provider.tier
+                ));
             });
         }
         ProvidersCommand::SetKey { name, key_stdin: _ } => {
@@ -131,7 +151,9 @@ pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str
             out.document(&json!({ "privacy": settings.privacy, "providers": settings.providers }), |text| {
                 text.push_str(&format!("privacy mode: {}\n", settings.privacy));
                 if settings.providers.is_empty() {
-                    text.push_str("no cloud providers: add one with `raptorflow providers add NAME --kind openai-compatible --base-url URL --model ID --key-stdin`\n");
+                    text.push_str(
+                        "no cloud providers: add one with `raptorflow providers add NAME --kind openai-compatible --base-url URL --model ID --key-stdin`\n",
+                    );
                 }
                 for p in &settings.providers {
                     let key = if p.has_key() { "key stored" } else { "no key" };
@@ -220,7 +242,14 @@ fn write_report(text: &mut String, report: &ai::CostReport) {
     for (title, lines) in [("by agent", &report.by_agent), ("by model", &report.by_model), ("by day", &report.by_day)] {
         text.push_str(&format!("{title}:\n"));
         for line in lines {
-            text.push_str(&format!("  {:<40} {:>12} {:>6} calls {:>9} in {:>9} out\n", line.key, format_usd(line.cost_micro_usd), line.calls, line.input_tokens, line.output_tokens));
+            text.push_str(&format!(
+                "  {:<40} {:>12} {:>6} calls {:>9} in {:>9} out\n",
+                line.key,
+                format_usd(line.cost_micro_usd),
+                line.calls,
+                line.input_tokens,
+                line.output_tokens
+            ));
         }
     }
 }

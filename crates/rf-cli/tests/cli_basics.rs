@@ -25,10 +25,7 @@ fn campaigns_and_moves_round_trip_through_the_cli() {
     assert_eq!(listed[0]["id"], campaign_id.as_str());
     assert_eq!(listed[0]["status"], "draft");
 
-    let added = cli
-        .run(["--json", "move", "add", "--campaign", &campaign_id, "--channel", "linkedin", "--due", "2026-12-01", "Founder post"])
-        .ok()
-        .json();
+    let added = cli.run(["--json", "move", "add", "--campaign", &campaign_id, "--channel", "linkedin", "--due", "2026-12-01", "Founder post"]).ok().json();
     let move_id = added["id"].as_str().unwrap();
     assert_eq!(added["move"]["status"], "planned");
     let set = cli.run(["--json", "move", "set-status", move_id, "in_progress"]).ok().json();
@@ -55,8 +52,7 @@ fn the_demo_creates_a_sample_workspace() {
     assert_eq!(demo["campaign"]["budget"]["amount_minor"], 250_000);
     assert_eq!(demo["campaign"]["moves"].as_object().unwrap().len(), 4);
     assert_eq!(demo["campaign"]["assets"].as_object().unwrap().len(), 1);
-    let statuses: Vec<&str> =
-        demo["campaign"]["moves"].as_object().unwrap().values().map(|m| m["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = demo["campaign"]["moves"].as_object().unwrap().values().map(|m| m["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["done", "review", "in_progress", "planned"]);
     let text = cli.run(["demo"]).ok();
     assert!(text.stdout.contains("Holiday gift subscriptions"), "{}", text.stdout);
@@ -187,9 +183,12 @@ fn bad_import_files_are_refused_and_import_nothing() {
         }),
     );
     check_refused(&cli, &["import", &bad_status], 2, &["campaigns[0].moves.", ".status", "invalid move status 'finished'"]);
-    let missing_field = write("missing.json", &with(&|v| {
-        v["workspace"].as_object_mut().unwrap().remove("name");
-    }));
+    let missing_field = write(
+        "missing.json",
+        &with(&|v| {
+            v["workspace"].as_object_mut().unwrap().remove("name");
+        }),
+    );
     check_refused(&cli, &["import", &missing_field], 2, &["missing field `name`"]);
     let wrong_type = write("wrong_type.json", &with(&|v| v["campaigns"] = "none".into()));
     check_refused(&cli, &["import", &wrong_type], 2, &["at `campaigns`", "invalid type"]);

@@ -30,10 +30,7 @@ fn run_capped(cli: &Cli, args: &[&str]) -> Run {
             None => command.env_remove(key),
         };
     }
-    let output = command
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("prlimit (util-linux) runs; install util-linux if it is missing");
+    let output = command.stdin(std::process::Stdio::null()).output().expect("prlimit (util-linux) runs; install util-linux if it is missing");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -144,10 +144,61 @@ async fn ingest(dir: &Path, embedder: Arc<dyn Embedder>) {
 }
 
 const WORDS: &[&str] = &[
-    "bike", "battery", "range", "commuter", "cargo", "fold", "warranty", "service", "van", "portland", "seattle", "denver", "kids", "school",
-    "campaign", "email", "reels", "budget", "ctr", "roas", "review", "belt", "motor", "hub", "charge", "price", "financing", "fleet",
-    "employer", "lease", "helmet", "light", "fender", "rain", "commute", "parent", "errand", "grocery", "hill", "torque", "brake", "tyre",
-    "frame", "aluminium", "weight", "desk", "train", "apartment", "garage", "theft", "lock", "insurance", "test", "ride", "delivery",
+    "bike",
+    "battery",
+    "range",
+    "commuter",
+    "cargo",
+    "fold",
+    "warranty",
+    "service",
+    "van",
+    "portland",
+    "seattle",
+    "denver",
+    "kids",
+    "school",
+    "campaign",
+    "email",
+    "reels",
+    "budget",
+    "ctr",
+    "roas",
+    "review",
+    "belt",
+    "motor",
+    "hub",
+    "charge",
+    "price",
+    "financing",
+    "fleet",
+    "employer",
+    "lease",
+    "helmet",
+    "light",
+    "fender",
+    "rain",
+    "commute",
+    "parent",
+    "errand",
+    "grocery",
+    "hill",
+    "torque",
+    "brake",
+    "tyre",
+    "frame",
+    "aluminium",
+    "weight",
+    "desk",
+    "train",
+    "apartment",
+    "garage",
+    "theft",
+    "lock",
+    "insurance",
+    "test",
+    "ride",
+    "delivery",
 ];
 
 /// Synthetic text with a word-frequency curve like real prose (Zipf's law
@@ -201,7 +252,10 @@ fn sqlite_vec_anchor(dir: &Path, matrix: &[f32], queries: &[Vec<f32>], rounds: u
     let has_it = |python: &Path| std::process::Command::new(python).args(["-c", "import sqlite_vec, apsw"]).output().is_ok_and(|o| o.status.success());
     if !has_it(&python) {
         let made = std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv).status().map_err(|e| e.to_string())?;
-        let installed = std::process::Command::new(venv.join("bin/pip")).args(["install", "-q", "sqlite-vec==0.1.9", "apsw==3.54.1.0"]).status().map_err(|e| e.to_string())?;
+        let installed = std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "sqlite-vec==0.1.9", "apsw==3.54.1.0"])
+            .status()
+            .map_err(|e| e.to_string())?;
         if !made.success() || !installed.success() || !has_it(&python) {
             return Err("could not install sqlite-vec into a venv".into());
         }
@@ -278,7 +332,9 @@ async fn search_at(dir: &Path, n_passages: usize, rounds: usize, query_embed: Du
     let mut vector_samples = Vec::new();
     for r in 0..rounds {
         let text = texts[r % texts.len()];
-        for (mode, samples) in [(SearchMode::Hybrid, &mut hybrid_samples), (SearchMode::Keyword, &mut keyword_samples), (SearchMode::Vector, &mut vector_samples)] {
+        for (mode, samples) in
+            [(SearchMode::Hybrid, &mut hybrid_samples), (SearchMode::Keyword, &mut keyword_samples), (SearchMode::Vector, &mut vector_samples)]
+        {
             let started = Instant::now();
             let passages = codex.search(workspace, text, SearchOptions { mode, k: 10, ..SearchOptions::default() }, embedder.clone()).await.unwrap();
             samples.push(started.elapsed());

@@ -77,11 +77,7 @@ pub fn chunk_text_with_progress(
         .map_err(|err| CodexError::Chunking(err.to_string()))?
         .with_sizer(TokenSizer(embedder));
     let markdown = MediaType::is_markdown_shaped(media_type);
-    let (markdown_splitter, text_splitter) = if markdown {
-        (Some(MarkdownSplitter::new(config)), None)
-    } else {
-        (None, Some(TextSplitter::new(config)))
-    };
+    let (markdown_splitter, text_splitter) = if markdown { (Some(MarkdownSplitter::new(config)), None) } else { (None, Some(TextSplitter::new(config))) };
     let mut spans = Vec::new();
     // Characters before the current block, so that spans count from the
     // start of the whole text.
@@ -131,11 +127,7 @@ fn blocks(text: &str, max_bytes: usize) -> impl Iterator<Item = &str> {
         let window = &rest[..limit];
         let half = limit / 2;
         let after = |pattern: &str, keep: usize| window.rfind(pattern).map(|i| i + keep).filter(|&end| end > half);
-        let end = after("\n\n#", 2)
-            .or_else(|| after("\n\n", 2))
-            .or_else(|| after("\n", 1))
-            .or_else(|| after(" ", 1))
-            .unwrap_or(limit);
+        let end = after("\n\n#", 2).or_else(|| after("\n\n", 2)).or_else(|| after("\n", 1)).or_else(|| after(" ", 1)).unwrap_or(limit);
         let (block, tail) = rest.split_at(end);
         rest = tail;
         Some(block)

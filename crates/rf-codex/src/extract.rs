@@ -5,10 +5,7 @@
 //! Every refusal is a [`FileProblem`] that says what is wrong with the file;
 //! the caller names the file.
 
-use std::{
-    io::Read,
-    path::Path,
-};
+use std::{io::Read, path::Path};
 
 use scraper::{ElementRef, Html, Node, Selector};
 
@@ -96,9 +93,8 @@ pub fn extract_file(path: &Path, limits: &Limits) -> Result<Extracted, FileProbl
     if !metadata.is_file() {
         return Err(FileProblem::NotAFile);
     }
-    let media_type = MediaType::of_path(path).ok_or_else(|| FileProblem::Unsupported {
-        extension: path.extension().map(|e| e.to_string_lossy().into_owned()),
-    })?;
+    let media_type =
+        MediaType::of_path(path).ok_or_else(|| FileProblem::Unsupported { extension: path.extension().map(|e| e.to_string_lossy().into_owned()) })?;
     if metadata.len() > limits.max_file_bytes {
         return Err(FileProblem::TooLarge { bytes: metadata.len(), limit: limits.max_file_bytes });
     }
@@ -213,12 +209,7 @@ fn first_line_title(text: &str) -> Option<String> {
 /// keeps its column names beside it.
 fn csv_text(text: &str) -> Result<String, FileProblem> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|err| FileProblem::BadCsv(err.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+    let headers: Vec<String> = reader.headers().map_err(|err| FileProblem::BadCsv(err.to_string()))?.iter().map(|h| h.trim().to_owned()).collect();
     let mut out = String::new();
     for record in reader.records() {
         let record = record.map_err(|err| FileProblem::BadCsv(err.to_string()))?;
@@ -253,8 +244,35 @@ const SKIPPED_ELEMENTS: &[&str] =
     &["nav", "header", "footer", "aside", "script", "style", "noscript", "template", "svg", "form", "button", "iframe", "select", "dialog"];
 /// Elements that start a new paragraph.
 const BLOCK_ELEMENTS: &[&str] = &[
-    "p", "div", "section", "article", "main", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tr", "blockquote", "pre", "figure",
-    "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "address", "details", "summary",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "blockquote",
+    "pre",
+    "figure",
+    "figcaption",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "address",
+    "details",
+    "summary",
 ];
 
 /// The page's title and its main content as Markdown-shaped text: headings
@@ -427,10 +445,7 @@ fn read_zip_entry(archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>, name: &
     };
     // A document.xml past this size is a zip bomb, not a document.
     let mut text = String::new();
-    (&mut entry)
-        .take(256 * 1024 * 1024)
-        .read_to_string(&mut text)
-        .map_err(|err| FileProblem::NotDocx(format!("could not read {name}: {err}")))?;
+    (&mut entry).take(256 * 1024 * 1024).read_to_string(&mut text).map_err(|err| FileProblem::NotDocx(format!("could not read {name}: {err}")))?;
     Ok(Some(text))
 }
 
@@ -490,9 +505,8 @@ fn docx_body(xml: &str) -> Result<(Option<String>, String), FileProblem> {
             Event::Text(t) if in_text => paragraph.push_str(&t.xml10_content()),
             Event::GeneralRef(r) if in_text => {
                 let name: &str = r.as_ref();
-                let resolved = quick_xml::escape::resolve_predefined_entity(name)
-                    .map(str::to_owned)
-                    .or_else(|| r.resolve_char_ref().ok().flatten().map(String::from));
+                let resolved =
+                    quick_xml::escape::resolve_predefined_entity(name).map(str::to_owned).or_else(|| r.resolve_char_ref().ok().flatten().map(String::from));
                 paragraph.push_str(&resolved.unwrap_or_default());
             }
             Event::End(e) => match e.local_name().as_ref() {
@@ -572,10 +586,7 @@ mod tests {
     fn text_refusals_say_what_is_wrong() {
         let md = Path::new("a.md");
         assert_eq!(extract_bytes(md, MediaType::Markdown, b"ok\0\x01\x02", &limits()), Err(FileProblem::Binary { offset: 2 }));
-        assert_eq!(
-            extract_bytes(md, MediaType::Markdown, b"line one\nline \xff two", &limits()),
-            Err(FileProblem::InvalidUtf8 { offset: 14, line: 2 })
-        );
+        assert_eq!(extract_bytes(md, MediaType::Markdown, b"line one\nline \xff two", &limits()), Err(FileProblem::InvalidUtf8 { offset: 14, line: 2 }));
         assert!(matches!(extract_bytes(md, MediaType::Markdown, b" \n\t", &limits()), Err(FileProblem::NoText { .. })));
         assert_eq!(extract_bytes(Path::new("a.pdf"), MediaType::Pdf, b"hello", &limits()), Err(FileProblem::NotPdf));
         assert!(matches!(extract_bytes(Path::new("a.pdf"), MediaType::Pdf, b"%PDF-1.7\ngarbage", &limits()), Err(FileProblem::CorruptPdf(_))));

@@ -28,8 +28,8 @@ use sqlx::{Row, SqlitePool, migrate::Migrator};
 pub use chunk::{BLOCK_BYTES, ChunkOptions, ChunkSpan, char_slice, chunk_text, chunk_text_with_progress};
 pub use error::{CodexError, FileProblem, Result, format_bytes};
 pub use extract::{Extracted, Limits, MediaType, extract_file};
-pub use walk::{ExcludedDir, Found, FoundEntry, SkipReason, WalkOptions, collect_files};
 use vectors::VectorIndex;
+pub use walk::{ExcludedDir, Found, FoundEntry, SkipReason, WalkOptions, collect_files};
 
 /// The file, in a data directory, that holds the Codex's local index.
 pub const CODEX_FILE_NAME: &str = "codex.sqlite3";
@@ -296,11 +296,7 @@ impl Codex {
         let workspace_text = workspace.to_string();
         let source_text = source.id.to_string();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM codex_sources WHERE workspace_id = ?1 AND source_id = ?2")
-            .bind(&workspace_text)
-            .bind(&source_text)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM codex_sources WHERE workspace_id = ?1 AND source_id = ?2").bind(&workspace_text).bind(&source_text).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO codex_sources (workspace_id, source_id, content_hash, path, title, model_id, n_chunks, indexed_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -385,16 +381,16 @@ impl Codex {
     /// What the embedder read for each passage of a workspace, in index
     /// order (the ingest benchmark's anchor embeds these again).
     pub async fn passage_inputs(&self, workspace: WorkspaceId) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT title, text FROM codex_chunks WHERE workspace_id = ?1 ORDER BY id").bind(workspace.to_string()).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT title, text FROM codex_chunks WHERE workspace_id = ?1 ORDER BY id").bind(workspace.to_string()).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|row| embedding_input(row.get(0), row.get(1))).collect())
     }
 
     /// Embeds a query (blocking work, off the runtime).
     pub async fn embed_query(&self, query: &str, embedder: Arc<dyn Embedder>) -> Result<Vec<f32>> {
         let query = query.to_owned();
-        let mut vectors = tokio::task::spawn_blocking(move || embedder.embed(&[&query]))
-            .await
-            .map_err(|err| CodexError::Task(format!("embedding the query: {err}")))??;
+        let mut vectors =
+            tokio::task::spawn_blocking(move || embedder.embed(&[&query])).await.map_err(|err| CodexError::Task(format!("embedding the query: {err}")))??;
         vectors.pop().ok_or_else(|| CodexError::Task("the embedder returned no vector for the query".to_owned()))
     }
 
@@ -517,8 +513,8 @@ fn input_hash(model_id: &str, input: &str) -> Vec<u8> {
 
 /// Words too common to say anything about which passage is meant.
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "in", "is", "it", "of", "on", "or", "our",
-    "that", "the", "this", "to", "was", "we", "what", "when", "where", "which", "who", "why", "with", "you", "your",
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "in", "is", "it", "of", "on", "or", "our", "that", "the",
+    "this", "to", "was", "we", "what", "when", "where", "which", "who", "why", "with", "you", "your",
 ];
 
 /// The query as an FTS5 expression: each word quoted (so that no character

@@ -107,11 +107,7 @@ struct Walk<'a> {
 /// A path given directly may itself be a symbolic link (it is resolved);
 /// inside folders, links are followed only as `options` allows. Blocking.
 pub fn collect_files(paths: &[PathBuf], options: &WalkOptions) -> Vec<FoundEntry> {
-    let excluded = options
-        .excluded
-        .iter()
-        .filter_map(|dir| std::fs::canonicalize(&dir.path).ok().map(|path| ExcludedDir { what: dir.what, path }))
-        .collect();
+    let excluded = options.excluded.iter().filter_map(|dir| std::fs::canonicalize(&dir.path).ok().map(|path| ExcludedDir { what: dir.what, path })).collect();
     let roots = paths.iter().filter_map(|path| std::fs::canonicalize(path).ok()).collect();
     let mut walk = Walk { options, roots, excluded, seen: HashMap::new(), out: Vec::new() };
     for path in paths {

@@ -23,19 +23,15 @@ use std::{collections::BTreeMap, str::FromStr, time::Instant};
 use rf_core::{
     Core, EXPORT_FORMAT, EXPORT_VERSION, LocalUser, NewMove, WorkspaceExport,
     domain::{
-        BrandCodex, Campaign, CampaignEntry, CampaignId, CampaignStatus, Channel, Member, Move, MoveId,
-        MoveStatus, Role, Timestamp, WorkspaceId, WorkspaceIndex,
+        BrandCodex, Campaign, CampaignEntry, CampaignId, CampaignStatus, Channel, Member, Move, MoveId, MoveStatus, Role, Timestamp, WorkspaceId,
+        WorkspaceIndex,
     },
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn sample_workspace(n_campaigns: usize, n_moves: usize) -> WorkspaceExport {
@@ -85,13 +81,19 @@ fn sample_workspace(n_campaigns: usize, n_moves: usize) -> WorkspaceExport {
             moves,
             assets: BTreeMap::new(),
         };
-        index.campaigns.insert(
-            id,
-            CampaignEntry { name: campaign.name.clone(), status: campaign.status, document: String::new(), created_at: campaign.created_at },
-        );
+        index
+            .campaigns
+            .insert(id, CampaignEntry { name: campaign.name.clone(), status: campaign.status, document: String::new(), created_at: campaign.created_at });
         campaigns.push(campaign);
     }
-    WorkspaceExport { format: EXPORT_FORMAT.into(), version: EXPORT_VERSION, exported_at: Timestamp::now(), workspace: index, campaigns, codex_sources: Vec::new() }
+    WorkspaceExport {
+        format: EXPORT_FORMAT.into(),
+        version: EXPORT_VERSION,
+        exported_at: Timestamp::now(),
+        workspace: index,
+        campaigns,
+        codex_sources: Vec::new(),
+    }
 }
 
 fn user() -> LocalUser {
@@ -186,10 +188,7 @@ async fn main() {
     }
     let adds_per_s = n_adds as f64 / start.elapsed().as_secs_f64();
     let anchor_rate = anchor_durable_inserts(dir.path(), n_adds).await;
-    println!(
-        "sequential move adds: {adds_per_s:.0}/s; anchor durable SQLite single-row commits {anchor_rate:.0}/s; ratio {:.2}",
-        adds_per_s / anchor_rate
-    );
+    println!("sequential move adds: {adds_per_s:.0}/s; anchor durable SQLite single-row commits {anchor_rate:.0}/s; ratio {:.2}", adds_per_s / anchor_rate);
 
     // Stored bytes against save() for every document of the workspace.
     let stats = core.workspace_storage(workspace_id).await.unwrap();
@@ -225,11 +224,8 @@ async fn lookups(dir: &std::path::Path, n_moves: usize) {
         core.close().await;
     }
     let database = data_dir.join("raptorflow.sqlite3");
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(SqliteConnectOptions::from_str("sqlite://").unwrap().filename(&database))
-        .await
-        .unwrap();
+    let pool =
+        SqlitePoolOptions::new().max_connections(1).connect_with(SqliteConnectOptions::from_str("sqlite://").unwrap().filename(&database)).await.unwrap();
 
     let core = Core::open(&data_dir, user()).await.unwrap();
     let n_misses = 20;
@@ -241,17 +237,11 @@ async fn lookups(dir: &std::path::Path, n_moves: usize) {
     let miss_ms = start.elapsed().as_secs_f64() * 1e3 / f64::from(n_misses);
     let start = Instant::now();
     for _ in 0..n_misses {
-        let _: Option<(String,)> = sqlx::query_as("SELECT campaign_id FROM entity_locations WHERE entity_id = ?")
-            .bind(MoveId::new().to_string())
-            .fetch_optional(&pool)
-            .await
-            .unwrap();
+        let _: Option<(String,)> =
+            sqlx::query_as("SELECT campaign_id FROM entity_locations WHERE entity_id = ?").bind(MoveId::new().to_string()).fetch_optional(&pool).await.unwrap();
     }
     let anchor_ms = start.elapsed().as_secs_f64() * 1e3 / f64::from(n_misses);
-    println!(
-        "lookup miss with {n_moves} moves: {miss_ms:.3} ms; anchor one primary-key SELECT {anchor_ms:.3} ms; ratio {:.1}x",
-        miss_ms / anchor_ms
-    );
+    println!("lookup miss with {n_moves} moves: {miss_ms:.3} ms; anchor one primary-key SELECT {anchor_ms:.3} ms; ratio {:.1}x", miss_ms / anchor_ms);
     core.set_move_status(known_move, MoveStatus::Live).await.unwrap();
     core.close().await;
 

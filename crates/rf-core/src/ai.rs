@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 pub use rf_ai::{
-    AiError, BertEmbedder, Embedder, EmbedderOptions, FetchProgress, FetchReport, Fetcher, Manifest, ModelKind, ModelStatus, ModelStore, Origin, Quiet,
-    Source, cosine, import::LLM_ARCHITECTURES,
+    AiError, BertEmbedder, Embedder, EmbedderOptions, FetchProgress, FetchReport, Fetcher, Manifest, ModelKind, ModelStatus, ModelStore, Origin, Quiet, Source,
+    cosine, import::LLM_ARCHITECTURES,
 };
 
 use crate::Result;
@@ -97,7 +97,13 @@ pub struct CallOutcome {
 }
 
 /// One candidate per usable model for this request, local first.
-fn candidates(settings: &AppSettings, table: &PriceTable, store: &ModelStore, call: &ModelCall, mode: PrivacyMode) -> Vec<(Candidate, Option<(ProviderSettings, Price)>)> {
+fn candidates(
+    settings: &AppSettings,
+    table: &PriceTable,
+    store: &ModelStore,
+    call: &ModelCall,
+    mode: PrivacyMode,
+) -> Vec<(Candidate, Option<(ProviderSettings, Price)>)> {
     let mut out = Vec::new();
     if let Ok(installed) = store.installed_of_kind(call.local_model.as_deref(), ModelKind::Llm) {
         out.push((Candidate { provider: "local".into(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 }, None));
@@ -192,7 +198,15 @@ pub async fn call_model(
         use_cache: call.use_cache,
         cache_ttl: settings.cache_ttl_hours.map_or(rf_ai::metered::DEFAULT_CACHE_TTL, |h| std::time::Duration::from_secs(h.saturating_mul(3600))),
     };
-    let result = rf_ai::metered::call(&ledger, model.as_ref(), &price, &call.context, &call.request, options, on_text, cancel).await;
+    let result = rf_ai::metered::call(
+        &ledger,
+        model.as_ref(),
+        &price,
+        rf_ai::metered::Call { context: &call.context, request: &call.request, options },
+        on_text,
+        cancel,
+    )
+    .await;
     ledger.close().await;
     let metered = result?;
     let value = match &call.request.schema {

@@ -10,9 +10,8 @@
 use std::collections::BTreeMap;
 
 use rf_domain::{
-    Asset, AssetContent, AssetId, AssetStatus, Budget, Campaign, CampaignEntry, CampaignId,
-    CampaignStatus, Channel, DomainError, DueDate, Move, MoveId, MoveStatus, Timestamp, UserId,
-    WorkspaceId, WorkspaceIndex, edit, validate_name, validate_text,
+    Asset, AssetContent, AssetId, AssetStatus, Budget, Campaign, CampaignEntry, CampaignId, CampaignStatus, Channel, DomainError, DueDate, Move, MoveId,
+    MoveStatus, Timestamp, UserId, WorkspaceId, WorkspaceIndex, edit, validate_name, validate_text,
 };
 use rf_store::{DocId, EntityKind, EntityLocation};
 use serde::Serialize;
@@ -48,19 +47,11 @@ pub struct CampaignSummary {
 
 pub(crate) fn validate_budget(budget: &Budget) -> Result<()> {
     if budget.amount_minor < 0 {
-        return Err(DomainError::Invalid {
-            field: "budget",
-            reason: format!("must not be negative, got {}", budget.amount_minor),
-        }
-        .into());
+        return Err(DomainError::Invalid { field: "budget", reason: format!("must not be negative, got {}", budget.amount_minor) }.into());
     }
     let code = &budget.currency;
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(DomainError::Invalid {
-            field: "budget currency",
-            reason: format!("'{code}' is not an ISO 4217 code such as USD or EUR"),
-        }
-        .into());
+        return Err(DomainError::Invalid { field: "budget currency", reason: format!("'{code}' is not an ISO 4217 code such as USD or EUR") }.into());
     }
     Ok(())
 }
@@ -74,11 +65,7 @@ pub(crate) fn asset_not_found(asset_id: AssetId) -> CoreError {
 }
 
 fn campaign_not_found(campaign_id: CampaignId) -> CoreError {
-    CoreError::NotFound {
-        what: "campaign",
-        id: campaign_id.to_string(),
-        hint: " (see `raptorflow campaign list --workspace ID`)",
-    }
+    CoreError::NotFound { what: "campaign", id: campaign_id.to_string(), hint: " (see `raptorflow campaign list --workspace ID`)" }
 }
 
 impl Core {
@@ -112,12 +99,7 @@ impl Core {
         // could not be found by id.
         self.remember(campaign.id.to_string(), EntityKind::Campaign, workspace_id, campaign.id).await?;
         let doc_id = self.docs.create(&campaign, CAMPAIGN).await?;
-        let entry = CampaignEntry {
-            name: campaign.name.clone(),
-            status: campaign.status,
-            document: doc_id.to_string(),
-            created_at: campaign.created_at,
-        };
+        let entry = CampaignEntry { name: campaign.name.clone(), status: campaign.status, document: doc_id.to_string(), created_at: campaign.created_at };
         let campaign_id = campaign.id;
         self.update_index(workspace_id, format!("add campaign {campaign_id}"), move |index| {
             index.campaigns.insert(campaign_id, entry);
@@ -134,12 +116,7 @@ impl Core {
         Ok(index
             .campaigns
             .into_iter()
-            .map(|(id, entry)| CampaignSummary {
-                id,
-                name: entry.name,
-                status: entry.status,
-                created_at: entry.created_at,
-            })
+            .map(|(id, entry)| CampaignSummary { id, name: entry.name, status: entry.status, created_at: entry.created_at })
             .collect())
     }
 
@@ -192,12 +169,7 @@ impl Core {
 
     /// Adds an asset to a campaign, optionally attached to one of its moves,
     /// with Guardian's findings on it.
-    pub async fn add_asset(
-        &self,
-        campaign_id: CampaignId,
-        move_id: Option<MoveId>,
-        content: AssetContent,
-    ) -> Result<AssetId> {
+    pub async fn add_asset(&self, campaign_id: CampaignId, move_id: Option<MoveId>, content: AssetContent) -> Result<AssetId> {
         validate_asset_content(&content)?;
         let (workspace, doc_id) = self.campaign_home(campaign_id).await?;
         // Guardian checks every asset as it is written, so its findings are
@@ -329,21 +301,15 @@ fn validate_asset_content(content: &AssetContent) -> Result<()> {
             .chain(paths.iter().map(|p| ("display path", p)))
             .chain([("final url", final_url)])
             .collect(),
-        AssetContent::MetaAd { primary_text, headline, description, call_to_action, special_ad_category } => [
-            ("primary text", primary_text),
-            ("headline", headline),
-            ("description", description),
-            ("call to action", call_to_action),
-        ]
-        .into_iter()
-        .chain(special_ad_category.iter().map(|c| ("special ad category", c)))
-        .collect(),
-        AssetContent::LinkedinAd { intro_text, headline, description, call_to_action } => vec![
-            ("intro text", intro_text),
-            ("headline", headline),
-            ("description", description),
-            ("call to action", call_to_action),
-        ],
+        AssetContent::MetaAd { primary_text, headline, description, call_to_action, special_ad_category } => {
+            [("primary text", primary_text), ("headline", headline), ("description", description), ("call to action", call_to_action)]
+                .into_iter()
+                .chain(special_ad_category.iter().map(|c| ("special ad category", c)))
+                .collect()
+        }
+        AssetContent::LinkedinAd { intro_text, headline, description, call_to_action } => {
+            vec![("intro text", intro_text), ("headline", headline), ("description", description), ("call to action", call_to_action)]
+        }
         AssetContent::XPost { text } | AssetContent::LinkedinPost { text } => vec![("text", text)],
         AssetContent::Email { subject, preheader, body } => {
             vec![("subject", subject), ("preheader", preheader), ("body", body)]
@@ -351,10 +317,9 @@ fn validate_asset_content(content: &AssetContent) -> Result<()> {
         AssetContent::BlogPost { title, meta_description, body_markdown } => {
             vec![("title", title), ("meta description", meta_description), ("body", body_markdown)]
         }
-        AssetContent::VideoScript { title, scenes, .. } => [("title", title)]
-            .into_iter()
-            .chain(scenes.iter().flat_map(|s| [("scene visual", &s.visual), ("scene voiceover", &s.voiceover)]))
-            .collect(),
+        AssetContent::VideoScript { title, scenes, .. } => {
+            [("title", title)].into_iter().chain(scenes.iter().flat_map(|s| [("scene visual", &s.visual), ("scene voiceover", &s.voiceover)])).collect()
+        }
         AssetContent::ImageBrief { concept, aspect_ratio, alt_text } => {
             vec![("concept", concept), ("aspect ratio", aspect_ratio), ("alt text", alt_text)]
         }

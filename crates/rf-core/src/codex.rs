@@ -11,8 +11,8 @@ use std::{
     sync::Arc,
 };
 
-use rf_codex::{Codex, Found, IndexReport, Limits, SourceText, WalkOptions, collect_files, extract_file};
 pub use rf_codex::{CODEX_FILE_NAME, ExcludedDir, FileProblem, IndexProgress, Passage, SearchMode, SearchOptions, SkipReason};
+use rf_codex::{Codex, Found, IndexReport, Limits, SourceText, WalkOptions, collect_files, extract_file};
 use rf_domain::{CodexEntry, CodexSource, SourceId, Timestamp, WorkspaceId};
 use rf_store::DocId;
 use serde::Serialize;

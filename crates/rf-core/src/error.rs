@@ -33,9 +33,10 @@ pub enum CoreError {
     /// Syncing with a server could not be done.
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
-    /// A stored document does not have the shape this build expects.
+    /// A model could not be found, loaded, fetched or called, or a call
+    /// was refused (budget, privacy). Boxed: it is the largest error.
     #[error(transparent)]
-    Ai(#[from] rf_ai::AiError),
+    Ai(Box<rf_ai::AiError>),
 
     /// Provider settings that cannot be used or changed.
     #[error(transparent)]
@@ -67,10 +68,16 @@ pub enum CoreError {
     Blocked { asset: String, status: String, findings: String },
 }
 
+impl From<rf_ai::AiError> for CoreError {
+    fn from(err: rf_ai::AiError) -> Self {
+        CoreError::Ai(Box::new(err))
+    }
+}
+
 impl From<rf_codex::CodexError> for CoreError {
     fn from(err: rf_codex::CodexError) -> Self {
         match err {
-            rf_codex::CodexError::Ai(err) => CoreError::Ai(err),
+            rf_codex::CodexError::Ai(err) => CoreError::from(err),
             rf_codex::CodexError::Store(err) => CoreError::Store(err),
             other => CoreError::Codex(other),
         }
@@ -116,11 +123,7 @@ impl CoreError {
     /// Which class of error this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::Invalid(_)
-            | CoreError::Import { .. }
-            | CoreError::CodexFile { .. }
-            | CoreError::InputFile { .. }
-            | CoreError::TooLarge { .. } => {
+            CoreError::Invalid(_) | CoreError::Import { .. } | CoreError::CodexFile { .. } | CoreError::InputFile { .. } | CoreError::TooLarge { .. } => {
                 ErrorKind::InvalidInput
             }
             CoreError::Codex(rf_codex::CodexError::InvalidQuery(_)) => ErrorKind::InvalidInput,
@@ -137,7 +140,7 @@ impl CoreError {
             CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,
             CoreError::Ai(err) => {
                 use rf_ai::AiError as A;
-                match err {
+                match err.as_ref() {
                     A::UnknownModel { .. } | A::NotInstalled { .. } => ErrorKind::NotFound,
                     A::BadImport { .. } | A::InvalidInput(_) | A::NoSource { .. } => ErrorKind::InvalidInput,
                     A::Download { .. } | A::Registry { .. } => ErrorKind::Network,

@@ -6,12 +6,9 @@
 
 use std::{path::Path, sync::OnceLock};
 
-use rf_domain::{
-    Asset, AssetContent, AssetId, AssetStatus, BrandCodex, CampaignId, FindingSeverity, GuardianFinding, WorkspaceId,
-    edit,
-};
-pub use rf_guardian::{GuardianError, Platform, Report, RuleInfo, Verdict};
+use rf_domain::{Asset, AssetContent, AssetId, AssetStatus, BrandCodex, CampaignId, FindingSeverity, GuardianFinding, WorkspaceId, edit};
 use rf_guardian::{BrandRules, Guardian};
+pub use rf_guardian::{GuardianError, Platform, Report, RuleInfo, Verdict};
 
 use crate::{Core, CoreError, Result, campaigns::asset_not_found};
 
@@ -54,10 +51,8 @@ pub fn read_input(reader: impl std::io::Read, name: &Path) -> Result<String> {
 }
 
 fn input_text(bytes: Vec<u8>, path: &Path) -> Result<String> {
-    String::from_utf8(bytes).map_err(|err| CoreError::InputFile {
-        path: path.to_owned(),
-        reason: format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to()),
-    })
+    String::from_utf8(bytes)
+        .map_err(|err| CoreError::InputFile { path: path.to_owned(), reason: format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to()) })
 }
 
 /// Guardian's findings on a stored asset's content. A declared Special Ad
@@ -117,11 +112,7 @@ impl Core {
     pub async fn set_asset_status(&self, asset_id: AssetId, status: AssetStatus) -> Result<(CampaignId, Asset)> {
         let (campaign_id, asset) = self.recheck_asset(asset_id, Some(status)).await?;
         if needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block {
-            return Err(CoreError::Blocked {
-                asset: asset_id.to_string(),
-                status: status.to_string(),
-                findings: describe_blocks(&asset.findings),
-            });
+            return Err(CoreError::Blocked { asset: asset_id.to_string(), status: status.to_string(), findings: describe_blocks(&asset.findings) });
         }
         Ok((campaign_id, asset))
     }

@@ -35,10 +35,7 @@ pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
 pub fn read_limited_from(reader: impl Read, name: &Path, what: &'static str, limit: u64, size_hint: u64) -> Result<Vec<u8>> {
     let capacity = usize::try_from(size_hint.min(limit).saturating_add(1)).unwrap_or(0);
     let mut bytes = Vec::with_capacity(capacity);
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|source| CoreError::Io { action: "could not read", path: name.to_owned(), source })?;
+    reader.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|source| CoreError::Io { action: "could not read", path: name.to_owned(), source })?;
     if bytes.len() as u64 > limit {
         return Err(CoreError::TooLarge { path: name.to_owned(), what, limit });
     }

@@ -8,11 +8,11 @@
 pub mod ai;
 mod campaigns;
 pub mod codex;
+mod error;
 pub mod guardian;
 pub mod input;
-pub mod providers;
-mod error;
 mod json_scan;
+pub mod providers;
 mod sample;
 mod sync;
 mod transfer;
@@ -24,13 +24,13 @@ use rf_domain::UserId;
 use rf_store::{Catalog, DATABASE_FILE_NAME, DocStore, open_database};
 
 pub use campaigns::{CampaignSummary, NewCampaign, NewMove};
-pub use sync::{DEFAULT_SYNC_TIMEOUT, DocumentHeads, JoinReport, KEYRING_SERVICE, ServerUrl, SyncError, SyncReport, SyncStatus};
 pub use error::{CoreError, ErrorKind, Result};
 pub use input::MAX_IMPORT_BYTES;
-pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, WorkspaceExport};
-pub use workspaces::WorkspaceSummary;
 pub use rf_domain as domain;
 pub use rf_store::StorageStats;
+pub use sync::{DEFAULT_SYNC_TIMEOUT, DocumentHeads, JoinReport, KEYRING_SERVICE, ServerUrl, SyncError, SyncReport, SyncStatus};
+pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, WorkspaceExport};
+pub use workspaces::WorkspaceSummary;
 
 /// Document kinds, as named in storage errors.
 pub(crate) const INDEX_DOC: &str = "workspace index";

@@ -132,8 +132,10 @@ fn load_file_only(data_dir: &Path) -> Result<AppSettings> {
     let path = settings_path(data_dir);
     match crate::input::read_limited(&path, "settings file", crate::input::MAX_SETTINGS_BYTES) {
         Ok(bytes) => {
-            let text = String::from_utf8(bytes)
-                .map_err(|err| ProviderSettingsError::BadFile { path: path.clone(), detail: format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to()) })?;
+            let text = String::from_utf8(bytes).map_err(|err| ProviderSettingsError::BadFile {
+                path: path.clone(),
+                detail: format!("not UTF-8 text (byte {})", err.utf8_error().valid_up_to()),
+            })?;
             Ok(toml::from_str(&text).map_err(|err| ProviderSettingsError::BadFile { path, detail: err.to_string() })?)
         }
         Err(CoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(AppSettings::default()),
@@ -158,10 +160,8 @@ pub struct NewProvider {
 }
 
 fn check_name(name: &str) -> std::result::Result<(), ProviderSettingsError> {
-    let ok = !name.is_empty()
-        && name.len() <= 40
-        && name != "local"
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    let ok =
+        !name.is_empty() && name.len() <= 40 && name != "local" && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok { Ok(()) } else { Err(invalid("name", format!("{name:?}: use 1-40 lower-case letters, digits, - or _ (and not \"local\")"))) }
 }
 
@@ -207,9 +207,7 @@ fn keyring_entry(name: &str) -> std::result::Result<keyring::Entry, ProviderSett
 }
 
 fn store_key(name: &str, key: &ApiKey) -> std::result::Result<(), ProviderSettingsError> {
-    keyring_entry(name)?
-        .set_password(key.expose())
-        .map_err(|err| ProviderSettingsError::Keyring { action: "store the API key", reason: err.to_string() })
+    keyring_entry(name)?.set_password(key.expose()).map_err(|err| ProviderSettingsError::Keyring { action: "store the API key", reason: err.to_string() })
 }
 
 /// The key in keyring account `name`, `None` if none is stored.
@@ -315,6 +313,13 @@ pub fn cloud_model(provider: &ProviderSettings) -> Result<CloudModel> {
         stream: provider.stream.unwrap_or(defaults.stream),
         ..defaults
     };
-    let config = CloudConfig { name: provider.name.clone(), kind: provider.kind, base_url: parse_base_url(&provider.base_url)?, model: provider.model.clone(), key, policy };
+    let config = CloudConfig {
+        name: provider.name.clone(),
+        kind: provider.kind,
+        base_url: parse_base_url(&provider.base_url)?,
+        model: provider.model.clone(),
+        key,
+        policy,
+    };
     Ok(CloudModel::new(config)?)
 }

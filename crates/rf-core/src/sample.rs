@@ -15,10 +15,7 @@ impl Core {
             offer: "Small-batch specialty coffee, roasted to order and shipped within 48 hours, \
                     as one-off bags or a monthly subscription."
                 .into(),
-            audiences: vec![
-                "Home brewers, 25-45, who own a grinder and care about origin".into(),
-                "Office managers ordering for teams of 10-50".into(),
-            ],
+            audiences: vec!["Home brewers, 25-45, who own a grinder and care about origin".into(), "Office managers ordering for teams of 10-50".into()],
             voice: Voice {
                 tone: "warm, plain-spoken, a little wry".into(),
                 dos: vec!["name the farm and the roast date".into(), "write like a barista talking to a regular".into()],
@@ -48,9 +45,7 @@ impl Core {
         ];
         let mut email_move = None;
         for (title, channel, status) in moves {
-            let (move_id, _) = self
-                .add_move(campaign.id, NewMove { title: title.into(), channel, owner: Some(self.user.id.clone()), due_date: None })
-                .await?;
+            let (move_id, _) = self.add_move(campaign.id, NewMove { title: title.into(), channel, owner: Some(self.user.id.clone()), due_date: None }).await?;
             if status != MoveStatus::Planned {
                 self.set_move_status(move_id, status).await?;
             }

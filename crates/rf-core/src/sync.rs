@@ -44,9 +44,7 @@ pub enum SyncError {
     MissingToken { workspace: String, server: String },
     #[error("workspace {0} is not shared through a sync server: run `raptorflow sync join` first")]
     NotJoined(String),
-    #[error(
-        "the server workspace {name:?} has no documents yet: an owner shares one with `raptorflow sync join --server URL --token-stdin --workspace <id>`"
-    )]
+    #[error("the server workspace {name:?} has no documents yet: an owner shares one with `raptorflow sync join --server URL --token-stdin --workspace <id>`")]
     EmptyServerWorkspace { name: String },
     #[error("only an owner can share a workspace to an empty server workspace; you are {role}")]
     NotOwner { role: Role },
@@ -108,43 +106,32 @@ fn keyring_account(server: &str, server_workspace_id: &str, user: &str) -> Strin
 }
 
 fn keyring_entry(account: &str) -> Result<keyring::Entry, SyncError> {
-    keyring::Entry::new(KEYRING_SERVICE, account)
-        .map_err(|err| SyncError::Keyring { action: "open an entry", reason: err.to_string() })
+    keyring::Entry::new(KEYRING_SERVICE, account).map_err(|err| SyncError::Keyring { action: "open an entry", reason: err.to_string() })
 }
 
 fn store_token(account: &str, token: &SyncToken) -> Result<(), SyncError> {
-    keyring_entry(account)?
-        .set_password(&token.expose())
-        .map_err(|err| SyncError::Keyring { action: "store the sync token", reason: err.to_string() })
+    keyring_entry(account)?.set_password(&token.expose()).map_err(|err| SyncError::Keyring { action: "store the sync token", reason: err.to_string() })
 }
 
 fn load_token(binding: &SyncBinding) -> Result<SyncToken, SyncError> {
     let account = keyring_account(&binding.server_url, &binding.server_workspace_id, &binding.user_name);
     match keyring_entry(&account)?.get_password() {
         Ok(text) => Ok(SyncToken::parse(&text)?),
-        Err(keyring::Error::NoEntry) => {
-            Err(SyncError::MissingToken { workspace: binding.workspace_id.clone(), server: binding.server_url.clone() })
-        }
+        Err(keyring::Error::NoEntry) => Err(SyncError::MissingToken { workspace: binding.workspace_id.clone(), server: binding.server_url.clone() }),
         Err(err) => Err(SyncError::Keyring { action: "read the sync token", reason: err.to_string() }),
     }
 }
 
 /// An HTTP client for the JSON API (building one fails only if TLS cannot start).
 fn api_client(server: &ServerUrl) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })
+    reqwest::Client::builder().timeout(Duration::from_secs(15)).build().map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })
 }
 
 /// Sends one request of the JSON API with the token and reads the session
 /// the server answers with.
 async fn api_call(server: &ServerUrl, token: &SyncToken, request: reqwest::RequestBuilder) -> Result<SessionInfo, SyncError> {
-    let response = request
-        .bearer_auth(token.expose())
-        .send()
-        .await
-        .map_err(|err| SyncError::Unreachable { url: server.display(), reason: error_chain(&err) })?;
+    let response =
+        request.bearer_auth(token.expose()).send().await.map_err(|err| SyncError::Unreachable { url: server.display(), reason: error_chain(&err) })?;
     decode_response(server, response).await
 }
 
@@ -162,15 +149,11 @@ async fn decode_response(server: &ServerUrl, response: reqwest::Response) -> Res
     let status = response.status();
     let body = response.bytes().await.map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })?;
     if status.is_success() {
-        return serde_json::from_slice(&body).map_err(|err| SyncError::NotAServer {
-            url: server.display(),
-            detail: format!("its answer to {} is not a session: {err}", api::SESSION_PATH),
-        });
+        return serde_json::from_slice(&body)
+            .map_err(|err| SyncError::NotAServer { url: server.display(), detail: format!("its answer to {} is not a session: {err}", api::SESSION_PATH) });
     }
     match serde_json::from_slice::<ApiError>(&body) {
-        Ok(error) if matches!(status.as_u16(), 401 | 403) => {
-            Err(SyncError::Refused { url: server.display(), status: status.as_u16(), message: error.message })
-        }
+        Ok(error) if matches!(status.as_u16(), 401 | 403) => Err(SyncError::Refused { url: server.display(), status: status.as_u16(), message: error.message }),
         Ok(error) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{status}: {}", error.message) }),
         Err(_) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{} answered {status}", api::SESSION_PATH) }),
     }
@@ -270,10 +253,7 @@ impl Core {
         let unreachable = |handle: &samod::DialerHandle<rf_sync::Refused>| {
             handle.close();
             let reason = last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            SyncError::Unreachable {
-                url: server.display(),
-                reason: reason.unwrap_or_else(|| format!("no answer within {} s", timeout.as_secs())),
-            }
+            SyncError::Unreachable { url: server.display(), reason: reason.unwrap_or_else(|| format!("no answer within {} s", timeout.as_secs())) }
         };
         match established {
             Ok(Ok(_peer)) => {}
@@ -386,10 +366,7 @@ impl Core {
         for entry in index.codex.values() {
             campaign_docs.push(entry.document.parse::<DocId>()?);
         }
-        let outcomes = futures::future::join_all(
-            campaign_docs.iter().map(|doc| self.docs.sync_over(doc, connection.id, push, remaining())),
-        )
-        .await;
+        let outcomes = futures::future::join_all(campaign_docs.iter().map(|doc| self.docs.sync_over(doc, connection.id, push, remaining()))).await;
         for (doc, outcome) in campaign_docs.iter().zip(outcomes) {
             report.record(doc, outcome?);
         }

@@ -52,12 +52,10 @@ impl WorkspaceExport {
     /// `format` field, then serde straight into the typed export.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
         let import_error = |reason: String| CoreError::Import { path: path.to_owned(), reason };
-        let text = std::str::from_utf8(bytes)
-            .map_err(|err| import_error(format!("the file is not UTF-8 text (invalid byte at offset {})", err.valid_up_to())))?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|err| import_error(format!("the file is not UTF-8 text (invalid byte at offset {})", err.valid_up_to())))?;
         let scanned = json_scan::scan(text).map_err(|err| match err {
-            ScanError::NotJson(err) => {
-                import_error(format!("the file is not JSON: {err} (line {}, column {})", err.line(), err.column()))
-            }
+            ScanError::NotJson(err) => import_error(format!("the file is not JSON: {err} (line {}, column {})", err.line(), err.column())),
             ScanError::DuplicateKey { path: at, key, line, column } => {
                 let at = if at.is_empty() { "the top level".to_string() } else { format!("`{at}`") };
                 import_error(format!("at {at}: the key `{key}` appears twice (line {line}, column {column})"))
@@ -78,10 +76,7 @@ impl WorkspaceExport {
             import_error(format!("at `{at}`: {}", err.into_inner()))
         })?;
         if export.version != EXPORT_VERSION {
-            return Err(import_error(format!(
-                "export version {} is not supported; this build reads version {EXPORT_VERSION}",
-                export.version
-            )));
+            return Err(import_error(format!("export version {} is not supported; this build reads version {EXPORT_VERSION}", export.version)));
         }
         export.check().map_err(import_error)?;
         Ok(export)
@@ -116,10 +111,7 @@ impl WorkspaceExport {
         for (i, campaign) in self.campaigns.iter().enumerate() {
             let at = format!("campaigns[{i}]");
             if campaign.workspace_id != workspace.id {
-                return Err(format!(
-                    "at `{at}.workspace_id`: campaign {} belongs to workspace {}, not {}",
-                    campaign.id, campaign.workspace_id, workspace.id
-                ));
+                return Err(format!("at `{at}.workspace_id`: campaign {} belongs to workspace {}, not {}", campaign.id, campaign.workspace_id, workspace.id));
             }
             if !present.insert(campaign.id) {
                 return Err(format!("at `{at}.id`: campaign {} appears twice", campaign.id));
@@ -133,17 +125,14 @@ impl WorkspaceExport {
                 validate_budget(budget).map_err(|e| format!("at `{at}.budget`: {e}"))?;
             }
             for (move_id, the_move) in &campaign.moves {
-                validate_name("move title", &the_move.title)
-                    .map_err(|e| format!("at `{at}.moves.{move_id}.title`: {e}"))?;
+                validate_name("move title", &the_move.title).map_err(|e| format!("at `{at}.moves.{move_id}.title`: {e}"))?;
                 if let Some(missing) = the_move.assets.iter().find(|a| !campaign.assets.contains_key(a)) {
                     return Err(format!("at `{at}.moves.{move_id}.assets`: asset {missing} is not in the campaign"));
                 }
             }
         }
         if let Some(missing) = listed.difference(&present).next() {
-            return Err(format!(
-                "at `workspace.campaigns.{missing}`: the campaign is listed but its document is not in `campaigns`"
-            ));
+            return Err(format!("at `workspace.campaigns.{missing}`: the campaign is listed but its document is not in `campaigns`"));
         }
         let mut sources_present = BTreeSet::new();
         for (i, source) in self.codex_sources.iter().enumerate() {
@@ -184,14 +173,7 @@ impl Core {
         for source_id in workspace.codex.keys() {
             codex_sources.push(self.codex_source(workspace_id, *source_id).await?);
         }
-        Ok(WorkspaceExport {
-            format: EXPORT_FORMAT.to_string(),
-            version: EXPORT_VERSION,
-            exported_at: Timestamp::now(),
-            workspace,
-            campaigns,
-            codex_sources,
-        })
+        Ok(WorkspaceExport { format: EXPORT_FORMAT.to_string(), version: EXPORT_VERSION, exported_at: Timestamp::now(), workspace, campaigns, codex_sources })
     }
 
     /// Reads an export file from disk and imports it.
@@ -255,12 +237,7 @@ impl Core {
         let located: Vec<String> = located.into_iter().map(|(id, _)| id.clone()).collect();
         if let Some((id, existing_kind, location)) = self.catalog.first_known(&located).await? {
             let kind = ids.iter().find(|(i, _)| *i == id).map_or("entity", |(_, kind)| *kind);
-            return Err(CoreError::IdTaken {
-                kind,
-                id,
-                existing_kind: existing_kind.as_str(),
-                workspace: location.workspace_id,
-            });
+            return Err(CoreError::IdTaken { kind, id, existing_kind: existing_kind.as_str(), workspace: location.workspace_id });
         }
         // Codex sources are not in the location table; the workspace indexes
         // list them, one document per workspace.
@@ -270,12 +247,7 @@ impl Core {
                 owners.extend(index.codex.keys().map(|source_id| (source_id.to_string(), index.id)));
             }
             if let Some((id, owner)) = sources.iter().find_map(|(id, _)| owners.get(id).map(|owner| (id, owner))) {
-                return Err(CoreError::IdTaken {
-                    kind: "codex source",
-                    id: id.clone(),
-                    existing_kind: "codex source",
-                    workspace: owner.to_string(),
-                });
+                return Err(CoreError::IdTaken { kind: "codex source", id: id.clone(), existing_kind: "codex source", workspace: owner.to_string() });
             }
         }
         Ok(())

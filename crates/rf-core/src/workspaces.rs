@@ -2,10 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use rf_domain::{
-    BrandCodex, DomainError, Member, MemberStats, Role, Timestamp, WorkspaceId, WorkspaceIndex, validate_name,
-    validate_text,
-};
+use rf_domain::{BrandCodex, DomainError, Member, MemberStats, Role, Timestamp, WorkspaceId, WorkspaceIndex, validate_name, validate_text};
 use rf_store::DocId;
 use serde::Serialize;
 
@@ -23,13 +20,7 @@ pub struct WorkspaceSummary {
 
 impl WorkspaceSummary {
     fn of(index: &WorkspaceIndex) -> Self {
-        Self {
-            id: index.id,
-            name: index.name.clone(),
-            created_at: index.created_at,
-            n_members: index.members.len(),
-            n_campaigns: index.campaigns.len(),
-        }
+        Self { id: index.id, name: index.name.clone(), created_at: index.created_at, n_members: index.members.len(), n_campaigns: index.campaigns.len() }
     }
 }
 
@@ -64,10 +55,7 @@ impl Core {
             id: WorkspaceId::new(),
             name,
             created_at: now,
-            members: BTreeMap::from([(
-                user.id.clone(),
-                Member { display_name: user.display_name.clone(), role: Role::Owner, joined_at: now },
-            )]),
+            members: BTreeMap::from([(user.id.clone(), Member { display_name: user.display_name.clone(), role: Role::Owner, joined_at: now })]),
             brand: BrandCodex::default(),
             campaigns: BTreeMap::new(),
             codex: BTreeMap::new(),

@@ -23,14 +23,8 @@ async fn database(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
 /// A workspace "Acme" with one campaign "Launch" holding one email move.
 async fn workspace_with_move(core: &Core) -> (WorkspaceIndex, Campaign, MoveId) {
     let ws = core.create_workspace("Acme").await.unwrap();
-    let campaign = core
-        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
-        .await
-        .unwrap();
-    let (move_id, _) = core
-        .add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None })
-        .await
-        .unwrap();
+    let campaign = core.create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None }).await.unwrap();
+    let (move_id, _) = core.add_move(campaign.id, NewMove { title: "Email".into(), channel: Channel::Email, owner: None, due_date: None }).await.unwrap();
     (ws, campaign, move_id)
 }
 
@@ -78,14 +72,9 @@ async fn assets_attach_to_moves_and_unknown_moves_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let core = open(&dir).await;
     let ws = core.create_workspace("Acme").await.unwrap();
-    let campaign = core
-        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: "demos".into(), channels: vec![Channel::X], budget: None })
-        .await
-        .unwrap();
-    let (move_id, _) = core
-        .add_move(campaign.id, NewMove { title: "Thread".into(), channel: Channel::X, owner: None, due_date: None })
-        .await
-        .unwrap();
+    let campaign =
+        core.create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: "demos".into(), channels: vec![Channel::X], budget: None }).await.unwrap();
+    let (move_id, _) = core.add_move(campaign.id, NewMove { title: "Thread".into(), channel: Channel::X, owner: None, due_date: None }).await.unwrap();
     let content = AssetContent::XPost { text: "We shipped dashboards your CFO will read.".into() };
     let asset_id = core.add_asset(campaign.id, Some(move_id), content.clone()).await.unwrap();
 
@@ -109,10 +98,8 @@ async fn assets_are_checked_by_guardian_when_written_and_blocked_ones_cannot_be_
     let ws = core.create_workspace("Acme").await.unwrap();
     let codex = BrandCodex { banned_terms: vec!["cheap".into()], ..BrandCodex::default() };
     core.update_brand_codex(ws.id, codex).await.unwrap();
-    let campaign = core
-        .create_campaign(ws.id, NewCampaign { name: "Loans".into(), goal: String::new(), channels: vec![Channel::MetaAds], budget: None })
-        .await
-        .unwrap();
+    let campaign =
+        core.create_campaign(ws.id, NewCampaign { name: "Loans".into(), goal: String::new(), channels: vec![Channel::MetaAds], budget: None }).await.unwrap();
     let content = AssetContent::MetaAd {
         primary_text: "Cheap car loans, approved in a day.".into(),
         headline: "Car loans in a day".into(),
@@ -204,11 +191,7 @@ async fn imported_moves_are_found_without_a_rebuild() {
     let pool = database(&target_dir).await;
     let state: String = sqlx::query_scalar("SELECT value FROM catalog_meta WHERE key = 'entity_locations'").fetch_one(&pool).await.unwrap();
     assert_eq!(state, "complete", "an import that finished leaves the table complete");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM entity_locations WHERE entity_id = ?")
-        .bind(move_id.to_string())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM entity_locations WHERE entity_id = ?").bind(move_id.to_string()).fetch_one(&pool).await.unwrap();
     assert_eq!(n, 1, "the import recorded the move");
     pool.close().await;
     let target = open(&target_dir).await;
@@ -247,10 +230,7 @@ async fn imports_reusing_a_campaign_or_codex_source_id_are_refused_and_write_not
     let source_dir = tempfile::tempdir().unwrap();
     let source = open(&source_dir).await;
     let ws = source.create_workspace("Acme").await.unwrap();
-    source
-        .create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None })
-        .await
-        .unwrap();
+    source.create_campaign(ws.id, NewCampaign { name: "Launch".into(), goal: String::new(), channels: vec![], budget: None }).await.unwrap();
     let mut export = source.export_workspace(ws.id).await.unwrap();
     source.close().await;
     let codex_source = CodexSource {

@@ -156,23 +156,15 @@ impl Budget {
         let invalid = |reason: String| crate::DomainError::Invalid { field: "budget", reason };
         let amount = amount.trim();
         let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
-        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 2
-            || !fraction.bytes().all(|b| b.is_ascii_digit())
-        {
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 2 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid(format!("'{amount}' is not an amount such as 2500 or 2500.50")));
         }
         let whole: i64 = whole.parse().map_err(|_| invalid(format!("'{amount}' is too large")))?;
         let cents: i64 = format!("{fraction:0<2}").parse().unwrap_or(0);
-        let amount_minor = whole
-            .checked_mul(100)
-            .and_then(|w| w.checked_add(cents))
-            .ok_or_else(|| invalid(format!("'{amount}' is too large")))?;
+        let amount_minor = whole.checked_mul(100).and_then(|w| w.checked_add(cents)).ok_or_else(|| invalid(format!("'{amount}' is too large")))?;
         let currency = currency.trim().to_ascii_uppercase();
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(crate::DomainError::Invalid {
-                field: "budget currency",
-                reason: format!("'{currency}' is not an ISO 4217 code such as USD or EUR"),
-            });
+            return Err(crate::DomainError::Invalid { field: "budget currency", reason: format!("'{currency}' is not an ISO 4217 code such as USD or EUR") });
         }
         Ok(Self { amount_minor, currency })
     }

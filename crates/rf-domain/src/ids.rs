@@ -171,11 +171,7 @@ impl FromStr for UserId {
         if s.is_empty() || s.len() > Self::MAX_LEN || !s.chars().all(allowed) {
             return Err(DomainError::Invalid {
                 field: Self::FIELD,
-                reason: format!(
-                    "'{}' must be 1 to {} characters of letters, digits and _ - . @ +",
-                    s.escape_debug(),
-                    Self::MAX_LEN
-                ),
+                reason: format!("'{}' must be 1 to {} characters of letters, digits and _ - . @ +", s.escape_debug(), Self::MAX_LEN),
             });
         }
         Ok(Self(s.to_string()))
@@ -238,10 +234,7 @@ mod tests {
     #[test]
     fn a_bad_id_names_its_field() {
         let err = "nope".parse::<WorkspaceId>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid workspace id 'nope': expected a UUID such as 0192f0c1-7a6e-7cc0-9a4e-3b1d2c4e5f60"
-        );
+        assert_eq!(err.to_string(), "invalid workspace id 'nope': expected a UUID such as 0192f0c1-7a6e-7cc0-9a4e-3b1d2c4e5f60");
     }
 
     #[test]

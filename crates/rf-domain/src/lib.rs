@@ -15,20 +15,15 @@ mod time;
 mod workspace;
 
 pub use campaign::{
-    Asset, AssetContent, AssetKind, AssetStatus, Budget, Campaign, CampaignStatus, Channel,
-    FindingCategory, FindingSeverity, GuardianFinding, Move, MoveStatus, Scene, TextSpan,
+    Asset, AssetContent, AssetKind, AssetStatus, Budget, Campaign, CampaignStatus, Channel, FindingCategory, FindingSeverity, GuardianFinding, Move,
+    MoveStatus, Scene, TextSpan,
 };
-pub use error::{DomainError, Result, error_chain};
 pub use codex::{CodexEntry, CodexSource};
+pub use error::{DomainError, Result, error_chain};
 pub use ids::{AssetId, CampaignId, MoveId, SourceId, UserId, WorkspaceId};
-pub use text::{
-    MAX_NAME_CHARS, MAX_TEXT_CHARS, escape_for_display, is_unsafe_char, replace_unsafe_chars, validate_name,
-    validate_text,
-};
+pub use text::{MAX_NAME_CHARS, MAX_TEXT_CHARS, escape_for_display, is_unsafe_char, replace_unsafe_chars, validate_name, validate_text};
 pub use time::{DueDate, Timestamp};
-pub use workspace::{
-    BrandCodex, CampaignEntry, Member, MemberStats, Role, Voice, WorkspaceIndex,
-};
+pub use workspace::{BrandCodex, CampaignEntry, Member, MemberStats, Role, Voice, WorkspaceIndex};
 
 /// Implements `as_str`, `Display`, `FromStr` (with an error that lists every
 /// allowed value), serde, and autosurgeon's string representation for a
@@ -236,9 +231,27 @@ mod round_trip_tests {
         use automerge::{ReadDoc, transaction::Transactable};
 
         let contents = [
-            (AssetContent::GoogleRsa { headlines: vec!["h".into()], descriptions: vec![], paths: vec!["p".into()], final_url: "u".into() }, "google_rsa", "paths"),
-            (AssetContent::MetaAd { primary_text: "t".into(), headline: "h".into(), description: "d".into(), call_to_action: "c".into(), special_ad_category: Some("credit".into()) }, "meta_ad", "special_ad_category"),
-            (AssetContent::LinkedinAd { intro_text: "i".into(), headline: "h".into(), description: "d".into(), call_to_action: "c".into() }, "linkedin_ad", "description"),
+            (
+                AssetContent::GoogleRsa { headlines: vec!["h".into()], descriptions: vec![], paths: vec!["p".into()], final_url: "u".into() },
+                "google_rsa",
+                "paths",
+            ),
+            (
+                AssetContent::MetaAd {
+                    primary_text: "t".into(),
+                    headline: "h".into(),
+                    description: "d".into(),
+                    call_to_action: "c".into(),
+                    special_ad_category: Some("credit".into()),
+                },
+                "meta_ad",
+                "special_ad_category",
+            ),
+            (
+                AssetContent::LinkedinAd { intro_text: "i".into(), headline: "h".into(), description: "d".into(), call_to_action: "c".into() },
+                "linkedin_ad",
+                "description",
+            ),
         ];
         for (content, variant, added) in contents {
             let mut doc = automerge::AutoCommit::new();
@@ -306,9 +319,6 @@ mod round_trip_tests {
     #[test]
     fn unknown_enum_values_list_the_allowed_ones() {
         let err = "finished".parse::<MoveStatus>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid move status 'finished': allowed values are planned, in_progress, review, approved, live, done"
-        );
+        assert_eq!(err.to_string(), "invalid move status 'finished': allowed values are planned, in_progress, review, approved, live, done");
     }
 }

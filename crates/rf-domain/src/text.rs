@@ -56,11 +56,15 @@ pub fn replace_unsafe_chars(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_unsafe_char) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(text.chars().map(|c| match c {
-        '\t' | '\n' | '\r' => ' ',
-        c if is_unsafe_char(c) => char::REPLACEMENT_CHARACTER,
-        c => c,
-    }).collect())
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\t' | '\n' | '\r' => ' ',
+                c if is_unsafe_char(c) => char::REPLACEMENT_CHARACTER,
+                c => c,
+            })
+            .collect(),
+    )
 }
 
 /// The first character of `text` that [`is_unsafe_char`] finds, described
@@ -88,17 +92,12 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<String, DomainEr
     }
     let n_chars = trimmed.chars().count();
     if n_chars > MAX_NAME_CHARS {
-        return Err(DomainError::InvalidText {
-            field,
-            reason: format!("must be at most {MAX_NAME_CHARS} characters, got {n_chars}"),
-        });
+        return Err(DomainError::InvalidText { field, reason: format!("must be at most {MAX_NAME_CHARS} characters, got {n_chars}") });
     }
     if let Some(found) = first_unsafe_char(trimmed) {
         return Err(DomainError::InvalidText {
             field,
-            reason: format!(
-                "must be a single line without control characters or bidirectional overrides; it has {found}"
-            ),
+            reason: format!("must be a single line without control characters or bidirectional overrides; it has {found}"),
         });
     }
     Ok(trimmed.to_string())
@@ -109,16 +108,10 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<String, DomainEr
 pub fn validate_text(field: &'static str, text: &str) -> Result<String, DomainError> {
     let n_chars = text.chars().count();
     if n_chars > MAX_TEXT_CHARS {
-        return Err(DomainError::InvalidText {
-            field,
-            reason: format!("must be at most {MAX_TEXT_CHARS} characters, got {n_chars}"),
-        });
+        return Err(DomainError::InvalidText { field, reason: format!("must be at most {MAX_TEXT_CHARS} characters, got {n_chars}") });
     }
     if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
-        return Err(DomainError::InvalidText {
-            field,
-            reason: "must not contain control characters".into(),
-        });
+        return Err(DomainError::InvalidText { field, reason: "must not contain control characters".into() });
     }
     Ok(text.to_string())
 }
@@ -130,14 +123,8 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(validate_name("name", "  Spring launch ").unwrap(), "Spring launch");
-        assert_eq!(
-            validate_name("name", "   ").unwrap_err().to_string(),
-            "invalid name: must not be empty"
-        );
-        assert_eq!(
-            validate_name("name", &"x".repeat(1 << 20)).unwrap_err().to_string(),
-            "invalid name: must be at most 200 characters, got 1048576"
-        );
+        assert_eq!(validate_name("name", "   ").unwrap_err().to_string(), "invalid name: must not be empty");
+        assert_eq!(validate_name("name", &"x".repeat(1 << 20)).unwrap_err().to_string(), "invalid name: must be at most 200 characters, got 1048576");
         assert!(validate_name("name", "two\nlines").is_err());
     }
 

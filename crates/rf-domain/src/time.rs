@@ -15,9 +15,7 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Self(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 
@@ -138,9 +136,7 @@ impl proptest::arbitrary::Arbitrary for DueDate {
     type Strategy = proptest::strategy::BoxedStrategy<Self>;
     fn arbitrary_with(_: ()) -> Self::Strategy {
         use proptest::strategy::Strategy;
-        (1u32..=9999, 1u32..=12, 1u32..=28)
-            .prop_map(|(y, m, d)| DueDate(format!("{y:04}-{m:02}-{d:02}")))
-            .boxed()
+        (1u32..=9999, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| DueDate(format!("{y:04}-{m:02}-{d:02}"))).boxed()
     }
 }
 

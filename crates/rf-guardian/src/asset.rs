@@ -87,9 +87,7 @@ impl Platform {
     fn shape(self) -> &'static str {
         match self {
             Platform::GoogleAds => r#"{"headlines": [..], "descriptions": [..], "paths": [..]}"#,
-            Platform::Meta => {
-                r#"{"primary_text": "..", "headline": "..", "description": "..", "special_ad_category": ".." (optional)}"#
-            }
+            Platform::Meta => r#"{"primary_text": "..", "headline": "..", "description": "..", "special_ad_category": ".." (optional)}"#,
             Platform::Linkedin => r#"{"intro": "..", "headline": "..", "description": ".."}"#,
             Platform::X => r#"{"text": ".."}"#,
         }
@@ -106,10 +104,7 @@ impl std::str::FromStr for Platform {
     type Err = GuardianError;
 
     fn from_str(s: &str) -> Result<Self> {
-        Platform::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| GuardianError::UnknownPlatform(s.to_owned()))
+        Platform::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| GuardianError::UnknownPlatform(s.to_owned()))
     }
 }
 
@@ -213,28 +208,18 @@ impl Asset {
     /// field: a missing or unknown field, a wrong type, a text too long to
     /// be copy.
     pub fn from_json(platform: Platform, json: &str) -> Result<Asset> {
-        let invalid = |field: &str, reason: String| GuardianError::InvalidAsset {
-            platform: platform.as_str().to_owned(),
-            field: field.to_owned(),
-            reason,
-        };
-        let value: Value = serde_json::from_str(json).map_err(|err| {
-            invalid("", format!("not JSON: {err} (line {}, column {})", err.line(), err.column()))
-        })?;
+        let invalid = |field: &str, reason: String| GuardianError::InvalidAsset { platform: platform.as_str().to_owned(), field: field.to_owned(), reason };
+        let value: Value = serde_json::from_str(json).map_err(|err| invalid("", format!("not JSON: {err} (line {}, column {})", err.line(), err.column())))?;
         let Value::Object(object) = value else {
             return Err(invalid("", format!("expected an object {}, got {}", platform.shape(), json_type(&value))));
         };
         let specs = platform.fields();
         for key in object.keys() {
-            let known = specs.iter().any(|spec| spec.name == key)
-                || (platform == Platform::Meta && key == SPECIAL_AD_CATEGORY);
+            let known = specs.iter().any(|spec| spec.name == key) || (platform == Platform::Meta && key == SPECIAL_AD_CATEGORY);
             if !known {
                 let expected: Vec<&str> = specs.iter().map(|s| s.name).collect();
                 let extra = if platform == Platform::Meta { ", special_ad_category" } else { "" };
-                return Err(invalid(
-                    key,
-                    format!("unknown field; a {platform} asset has {}{extra}", expected.join(", ")),
-                ));
+                return Err(invalid(key, format!("unknown field; a {platform} asset has {}{extra}", expected.join(", "))));
             }
         }
         // Checks one text value and adds it as a field; `field` names it in
@@ -245,10 +230,7 @@ impl Asset {
             };
             let n_chars = text.chars().count();
             if n_chars > MAX_TEXT_CHARS {
-                return Err(invalid(
-                    field,
-                    format!("{n_chars} characters is too long to be ad copy (Guardian reads up to {MAX_TEXT_CHARS})"),
-                ));
+                return Err(invalid(field, format!("{n_chars} characters is too long to be ad copy (Guardian reads up to {MAX_TEXT_CHARS})")));
             }
             asset.push(group, index, text);
             Ok(())

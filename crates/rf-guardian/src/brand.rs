@@ -69,8 +69,7 @@ pub(crate) fn voice_phrases(dont: &str) -> Vec<String> {
     while k < chars.len() {
         // An apostrophe inside a word ("don't") does not open a quote.
         if opening(chars[k]) && (k == 0 || !chars[k - 1].is_alphanumeric()) {
-            let close = (k + 1..chars.len())
-                .find(|&j| closing(chars[j]) && chars.get(j + 1).is_none_or(|c| !c.is_alphanumeric()));
+            let close = (k + 1..chars.len()).find(|&j| closing(chars[j]) && chars.get(j + 1).is_none_or(|c| !c.is_alphanumeric()));
             if let Some(close) = close {
                 let inner: String = chars[k + 1..close].iter().collect();
                 if !inner.trim().is_empty() {
@@ -106,18 +105,8 @@ impl BrandRules {
 
     /// Compiles a brand codex. Empty entries are skipped.
     pub fn new(codex: &BrandCodex) -> Result<BrandRules> {
-        let trademarks = codex
-            .company
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_uppercase)
-            .collect();
-        let terms: Vec<String> = codex
-            .banned_terms
-            .iter()
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| phrase_pattern(t))
-            .collect();
+        let trademarks = codex.company.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_uppercase).collect();
+        let terms: Vec<String> = codex.banned_terms.iter().filter(|t| !t.trim().is_empty()).map(|t| phrase_pattern(t)).collect();
         let banned = if terms.is_empty() { None } else { Some(build(&terms.join("|"))?) };
         let disclaimers = |list: &[String]| -> Result<Vec<Disclaimer>> {
             list.iter()
@@ -138,11 +127,7 @@ impl BrandRules {
             trademarks,
             banned,
             every_kind: disclaimers(&codex.required_disclaimers)?,
-            by_kind: codex
-                .disclaimers_by_kind
-                .iter()
-                .map(|(kind, list)| Ok((*kind, disclaimers(list)?)))
-                .collect::<Result<_>>()?,
+            by_kind: codex.disclaimers_by_kind.iter().map(|(kind, list)| Ok((*kind, disclaimers(list)?))).collect::<Result<_>>()?,
             voice,
         })
     }

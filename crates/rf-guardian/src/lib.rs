@@ -225,9 +225,7 @@ impl Guardian {
                 (rule.reads(field.group) && local.end <= field.text.len()).then_some((field, local))
             })
         };
-        let at = |field: &Field, range: Range<usize>, fill: Fill<'_>| {
-            finding(field.name(), Some(char_span(&field.text, &range)), &fill)
-        };
+        let at = |field: &Field, range: Range<usize>, fill: Fill<'_>| finding(field.name(), Some(char_span(&field.text, &range)), &fill);
         fn matched<'a>(field: &'a Field, range: &Range<usize>) -> Fill<'a> {
             Fill { matched: Some(&field.text[range.clone()]), ..Fill::default() }
         }
@@ -302,12 +300,7 @@ impl Guardian {
                 let hits: Vec<(&Field, Range<usize>)> = located(scan::matches(regex, text)).collect();
                 if hits.len() > *max {
                     let (field, range) = hits[*max].clone();
-                    let fill = Fill {
-                        actual: Some(hits.len()),
-                        limit: Some(*max),
-                        matched: Some(&field.text[range.clone()]),
-                        ..Fill::default()
-                    };
+                    let fill = Fill { actual: Some(hits.len()), limit: Some(*max), matched: Some(&field.text[range.clone()]), ..Fill::default() };
                     findings.push(at(field, range, fill));
                 }
             }
@@ -319,8 +312,7 @@ impl Guardian {
             Check::BrandDisclaimers => {
                 for disclaimer in brand.disclaimers_for(asset.kind) {
                     if located(scan::matches(&disclaimer.regex, text)).next().is_none() {
-                        let fill =
-                            Fill { matched: Some(&disclaimer.text), kind: Some(kind_label(asset.kind)), ..Fill::default() };
+                        let fill = Fill { matched: Some(&disclaimer.text), kind: Some(kind_label(asset.kind)), ..Fill::default() };
                         findings.push(finding(String::new(), None, &fill));
                     }
                 }
@@ -328,11 +320,7 @@ impl Guardian {
             Check::BrandVoiceDonts => {
                 for phrase in &brand.voice {
                     for (field, range) in located(scan::matches(&phrase.regex, text)) {
-                        let fill = Fill {
-                            matched: Some(&field.text[range.clone()]),
-                            rule: Some(&phrase.origin),
-                            ..Fill::default()
-                        };
+                        let fill = Fill { matched: Some(&field.text[range.clone()]), rule: Some(&phrase.origin), ..Fill::default() };
                         findings.push(at(field, range, fill));
                     }
                 }
@@ -366,9 +354,8 @@ mod tests {
         let report = guardian.check(&asset, &BrandRules::none());
         assert_eq!(report.verdict, Verdict::Block);
         assert_eq!(report.findings[0].span, Some(TextSpan { start: 280, end: 281 }));
-        let err = guardian
-            .parse_asset(Platform::Meta, r#"{"primary_text": "", "headline": "", "description": "", "special_ad_category": "credt"}"#)
-            .unwrap_err();
+        let err =
+            guardian.parse_asset(Platform::Meta, r#"{"primary_text": "", "headline": "", "description": "", "special_ad_category": "credt"}"#).unwrap_err();
         assert!(err.to_string().contains("expected one of: credit, employment"), "{err}");
     }
 }

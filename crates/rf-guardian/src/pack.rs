@@ -67,19 +67,58 @@ pub enum LengthUnit {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 enum CheckFile {
-    Count { min: usize, max: usize },
-    MaxLength { max: usize, unit: LengthUnit },
-    ForbiddenChars { chars: Vec<String> },
-    Capitalization { min_letters: usize, max_case_flips: usize, #[serde(default)] allow: Vec<String> },
-    RepeatedPunctuation { chars: String },
-    GimmickySpacing { min_letters: usize, double_spaces: bool },
-    SymbolsAsLetters { digits: String, symbols: String },
-    EmphasisSymbols { bullets: Vec<String> },
-    Emoji { ranges: Vec<String> },
-    Pattern { patterns: Vec<String>, #[serde(default = "yes")] word_bounded: bool },
-    MaxPerAsset { pattern: String, max: usize },
-    Near { window: usize, anchors: Vec<String>, terms: Vec<String> },
-    SpecialCategory { declares: String, patterns: Vec<String> },
+    Count {
+        min: usize,
+        max: usize,
+    },
+    MaxLength {
+        max: usize,
+        unit: LengthUnit,
+    },
+    ForbiddenChars {
+        chars: Vec<String>,
+    },
+    Capitalization {
+        min_letters: usize,
+        max_case_flips: usize,
+        #[serde(default)]
+        allow: Vec<String>,
+    },
+    RepeatedPunctuation {
+        chars: String,
+    },
+    GimmickySpacing {
+        min_letters: usize,
+        double_spaces: bool,
+    },
+    SymbolsAsLetters {
+        digits: String,
+        symbols: String,
+    },
+    EmphasisSymbols {
+        bullets: Vec<String>,
+    },
+    Emoji {
+        ranges: Vec<String>,
+    },
+    Pattern {
+        patterns: Vec<String>,
+        #[serde(default = "yes")]
+        word_bounded: bool,
+    },
+    MaxPerAsset {
+        pattern: String,
+        max: usize,
+    },
+    Near {
+        window: usize,
+        anchors: Vec<String>,
+        terms: Vec<String>,
+    },
+    SpecialCategory {
+        declares: String,
+        patterns: Vec<String>,
+    },
     BrandBannedTerms,
     BrandDisclaimers,
     BrandVoiceDonts,
@@ -211,13 +250,8 @@ pub(crate) fn compile_alternation(patterns: &[String], bounded: bool) -> std::re
         Regex::new(pattern).map_err(|err| format!("pattern '{pattern}' is not a valid regular expression: {err}"))?;
     }
     let alternation = patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
-    let alternation =
-        if bounded { format!(r"\b{{start-half}}(?:{alternation})\b{{end-half}}") } else { alternation };
-    RegexBuilder::new(&alternation)
-        .case_insensitive(true)
-        .size_limit(64 << 20)
-        .build()
-        .map_err(|err| format!("the patterns do not compile together: {err}"))
+    let alternation = if bounded { format!(r"\b{{start-half}}(?:{alternation})\b{{end-half}}") } else { alternation };
+    RegexBuilder::new(&alternation).case_insensitive(true).size_limit(64 << 20).build().map_err(|err| format!("the patterns do not compile together: {err}"))
 }
 
 fn one_char(text: &str, what: &str) -> std::result::Result<char, String> {
@@ -229,9 +263,7 @@ fn one_char(text: &str, what: &str) -> std::result::Result<char, String> {
 }
 
 fn parse_range(text: &str) -> std::result::Result<(u32, u32), String> {
-    let hex = |h: &str| {
-        u32::from_str_radix(h.trim(), 16).map_err(|_| format!("emoji range '{text}' is not hex such as 1F600 or 1F600-1F64F"))
-    };
+    let hex = |h: &str| u32::from_str_radix(h.trim(), 16).map_err(|_| format!("emoji range '{text}' is not hex such as 1F600 or 1F600-1F64F"));
     let (start, end) = match text.split_once('-') {
         Some((a, b)) => (hex(a)?, hex(b)?),
         None => (hex(text)?, hex(text)?),
@@ -283,9 +315,9 @@ fn compile_check(check: CheckFile) -> std::result::Result<Check, String> {
             }
             Check::MaxLength { max, unit }
         }
-        CheckFile::ForbiddenChars { chars } => Check::ForbiddenChars {
-            chars: CharSet::new(chars.iter().map(|c| one_char(c, "forbidden char")).collect::<std::result::Result<Vec<_>, _>>()?),
-        },
+        CheckFile::ForbiddenChars { chars } => {
+            Check::ForbiddenChars { chars: CharSet::new(chars.iter().map(|c| one_char(c, "forbidden char")).collect::<std::result::Result<Vec<_>, _>>()?) }
+        }
         CheckFile::Capitalization { min_letters, max_case_flips, allow } => {
             if min_letters < 2 {
                 return Err("capitalization min_letters must be at least 2".into());
@@ -310,18 +342,16 @@ fn compile_check(check: CheckFile) -> std::result::Result<Check, String> {
             }
             Check::SymbolsAsLetters { digits: CharSet::new(digits.chars()), symbols: CharSet::new(symbols.chars()) }
         }
-        CheckFile::EmphasisSymbols { bullets } => Check::EmphasisSymbols {
-            bullets: CharSet::new(bullets.iter().map(|c| one_char(c, "bullet")).collect::<std::result::Result<Vec<_>, _>>()?),
-        },
+        CheckFile::EmphasisSymbols { bullets } => {
+            Check::EmphasisSymbols { bullets: CharSet::new(bullets.iter().map(|c| one_char(c, "bullet")).collect::<std::result::Result<Vec<_>, _>>()?) }
+        }
         CheckFile::Emoji { ranges } => {
             if ranges.is_empty() {
                 return Err("emoji ranges must not be empty".into());
             }
             Check::Emoji { ranges: ranges.iter().map(|r| parse_range(r)).collect::<std::result::Result<_, _>>()? }
         }
-        CheckFile::Pattern { patterns, word_bounded } => {
-            Check::Pattern { regex: compile_alternation(&patterns, word_bounded)? }
-        }
+        CheckFile::Pattern { patterns, word_bounded } => Check::Pattern { regex: compile_alternation(&patterns, word_bounded)? },
         CheckFile::MaxPerAsset { pattern, max } => Check::MaxPerAsset { regex: compile_alternation(&[pattern], false)?, max },
         CheckFile::Near { window, anchors, terms } => Check::Near {
             window,
@@ -344,11 +374,7 @@ fn compile_check(check: CheckFile) -> std::result::Result<Check, String> {
 /// Reads one pack file into rules. `seen` holds rule ids of packs already
 /// read, so that an id is unique across packs.
 pub(crate) fn read_pack(file_name: &str, text: &str, seen: &mut HashSet<String>) -> Result<Vec<Rule>> {
-    let problem = |rule: &str, reason: String| GuardianError::Pack {
-        pack: file_name.to_owned(),
-        rule: rule.to_owned(),
-        reason,
-    };
+    let problem = |rule: &str, reason: String| GuardianError::Pack { pack: file_name.to_owned(), rule: rule.to_owned(), reason };
     let file: PackFile = toml::from_str(text).map_err(|err| problem("", err.to_string().trim_end().to_owned()))?;
     let header = file.pack;
     if header.id.trim().is_empty() || header.name.trim().is_empty() {
@@ -360,11 +386,7 @@ pub(crate) fn read_pack(file_name: &str, text: &str, seen: &mut HashSet<String>)
         if header.platforms.is_empty() {
             return Err(problem("", "[pack] platforms must list platforms, or be [\"*\"] for every asset".into()));
         }
-        let list = header
-            .platforms
-            .iter()
-            .map(|p| p.parse::<Platform>().map_err(|err| problem("", err.to_string())))
-            .collect::<Result<Vec<_>>>()?;
+        let list = header.platforms.iter().map(|p| p.parse::<Platform>().map_err(|err| problem("", err.to_string()))).collect::<Result<Vec<_>>>()?;
         Platforms::Only(list)
     };
     if file.rule.is_empty() {
@@ -380,10 +402,8 @@ pub(crate) fn read_pack(file_name: &str, text: &str, seen: &mut HashSet<String>)
         if !seen.insert(id.clone()) {
             return Err(fail("the rule id is used twice".into()));
         }
-        let category: FindingCategory =
-            rule.category.parse().map_err(|err: rf_domain::DomainError| fail(err.to_string()))?;
-        let severity: FindingSeverity =
-            rule.severity.parse().map_err(|err: rf_domain::DomainError| fail(err.to_string()))?;
+        let category: FindingCategory = rule.category.parse().map_err(|err: rf_domain::DomainError| fail(err.to_string()))?;
+        let severity: FindingSeverity = rule.severity.parse().map_err(|err: rf_domain::DomainError| fail(err.to_string()))?;
         if rule.source.trim().is_empty() {
             return Err(fail("source must say where the rule is published".into()));
         }

@@ -195,12 +195,7 @@ pub(crate) fn repeated_punctuation(text: &str, marks: &CharSet) -> Vec<Range<usi
 
 /// Letters spaced or dotted out one by one ("F.R.E.E", "S A L E"), and
 /// doubled spaces.
-pub(crate) fn gimmicky_spacing(
-    text: &str,
-    chars: &[(usize, char)],
-    min_letters: usize,
-    double_spaces: bool,
-) -> Vec<Range<usize>> {
+pub(crate) fn gimmicky_spacing(text: &str, chars: &[(usize, char)], min_letters: usize, double_spaces: bool) -> Vec<Range<usize>> {
     const SEPARATORS: [char; 4] = ['.', ' ', '-', '_'];
     let end_of = |k: usize| chars.get(k + 1).map_or(text.len(), |(i, _)| *i);
     let letter = |k: usize| chars.get(k).is_some_and(|(_, c)| c.is_alphabetic());
@@ -209,7 +204,10 @@ pub(crate) fn gimmicky_spacing(
     let mut k = 0;
     while k < chars.len() {
         let single_start = letter(k) && (k == 0 || !word_char(k - 1)) && !word_char(k + 1);
-        if single_start && let Some(&(_, separator)) = chars.get(k + 1) && SEPARATORS.contains(&separator) {
+        if single_start
+            && let Some(&(_, separator)) = chars.get(k + 1)
+            && SEPARATORS.contains(&separator)
+        {
             let mut last = k;
             let mut n = 1;
             while chars.get(last + 1).is_some_and(|(_, c)| *c == separator) && letter(last + 2) && !word_char(last + 3) {
@@ -244,12 +242,7 @@ pub(crate) fn gimmicky_spacing(
 }
 
 /// Digits or symbols standing in for letters inside a word.
-pub(crate) fn symbols_as_letters(
-    text: &str,
-    chars: &[(usize, char)],
-    digits: &CharSet,
-    symbols: &CharSet,
-) -> Vec<Range<usize>> {
+pub(crate) fn symbols_as_letters(text: &str, chars: &[(usize, char)], digits: &CharSet, symbols: &CharSet) -> Vec<Range<usize>> {
     let at = |k: usize| chars.get(k).map(|(_, c)| *c);
     let mut found = Vec::new();
     if !digits.may_occur_in(text) && !symbols.may_occur_in(text) {
@@ -271,10 +264,7 @@ pub(crate) fn symbols_as_letters(
             k = last + 1;
             continue;
         }
-        if symbols.contains(c)
-            && at(k - 1).is_some_and(char::is_alphabetic)
-            && at(k + 1).is_some_and(char::is_alphabetic)
-        {
+        if symbols.contains(c) && at(k - 1).is_some_and(char::is_alphabetic) && at(k + 1).is_some_and(char::is_alphabetic) {
             let word = word_around(text, chars[k].0);
             let token = &text[word.clone()];
             let is_email = token.find('@').is_some_and(|at| token[at..].contains('.'));
@@ -471,9 +461,7 @@ mod tests {
 
     #[test]
     fn boundaries() {
-        let compile = |patterns: &[&str]| {
-            crate::pack::compile_alternation(&patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>(), true).unwrap()
-        };
+        let compile = |patterns: &[&str]| crate::pack::compile_alternation(&patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>(), true).unwrap();
         let text = "Bestseller, the best! #10 #1 curated cure";
         assert_eq!(show(text, matches(&compile(&["best", "#1", "cures?"]), text)), ["best", "#1", "cure"]);
         let (anchors, terms) = (compile(&["you", "your"]), compile(&["diabetic", "debt"]));

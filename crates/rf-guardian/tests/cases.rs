@@ -145,8 +145,7 @@ fn every_rule_fires_on_its_cases_and_not_on_its_near_misses() {
             uncovered.push(format!("{}: {fires} firing and {quiet} near-miss cases", rule.id));
         }
     }
-    let unknown: Vec<&String> =
-        coverage.keys().filter(|id| !guardian.rules(None).iter().any(|r| &&r.id == id)).collect();
+    let unknown: Vec<&String> = coverage.keys().filter(|id| !guardian.rules(None).iter().any(|r| &&r.id == id)).collect();
     assert!(unknown.is_empty(), "cases name rules no pack has: {unknown:?}");
     assert!(uncovered.is_empty(), "rules without both kinds of case:\n{}", uncovered.join("\n"));
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));

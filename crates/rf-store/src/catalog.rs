@@ -68,17 +68,7 @@ type BindingRow = (String, String, String, String, String, String, i64, Option<i
 
 fn binding_from_row(row: BindingRow) -> SyncBinding {
     let (workspace_id, server_url, server_workspace_id, server_workspace_name, user_name, role, joined_at_ms, last_sync_at_ms, last_error) = row;
-    SyncBinding {
-        workspace_id,
-        server_url,
-        server_workspace_id,
-        server_workspace_name,
-        user_name,
-        role,
-        joined_at_ms,
-        last_sync_at_ms,
-        last_error,
-    }
+    SyncBinding { workspace_id, server_url, server_workspace_id, server_workspace_name, user_name, role, joined_at_ms, last_sync_at_ms, last_error }
 }
 
 /// The columns of `sync_bindings`, in [`BindingRow`] order (a macro so that
@@ -120,11 +110,10 @@ impl Catalog {
 
     /// Every workspace on this device with its index document, oldest first.
     pub async fn workspaces(&self) -> Result<Vec<(String, DocId)>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT workspace_id, index_document FROM workspaces ORDER BY added_at_ms, workspace_id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(query_error("listing workspaces"))?;
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT workspace_id, index_document FROM workspaces ORDER BY added_at_ms, workspace_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("listing workspaces"))?;
         rows.into_iter().map(|(id, doc)| Ok((id, doc.parse()?))).collect()
     }
 
@@ -161,14 +150,12 @@ impl Catalog {
 
     /// Where an entity lives, if known.
     pub async fn location(&self, entity_id: &str, kind: EntityKind) -> Result<Option<EntityLocation>> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT workspace_id, campaign_id FROM entity_locations WHERE entity_id = ? AND kind = ?",
-        )
-        .bind(entity_id)
-        .bind(kind.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(query_error("looking up where an entity lives"))?;
+        let row: Option<(String, String)> = sqlx::query_as("SELECT workspace_id, campaign_id FROM entity_locations WHERE entity_id = ? AND kind = ?")
+            .bind(entity_id)
+            .bind(kind.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("looking up where an entity lives"))?;
         Ok(row.map(|(workspace_id, campaign_id)| EntityLocation { workspace_id, campaign_id }))
     }
 
@@ -214,23 +201,19 @@ impl Catalog {
     /// import), and back to true once they are recorded: a crash in between
     /// leaves it false, and the next open rebuilds the table.
     pub async fn set_locations_complete(&self, complete: bool) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(LOCATIONS_KEY)
-        .bind(if complete { COMPLETE } else { INCOMPLETE })
-        .execute(&self.pool)
-        .await
-        .map_err(query_error("recording the catalog state"))?;
+        sqlx::query("INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(LOCATIONS_KEY)
+            .bind(if complete { COMPLETE } else { INCOMPLETE })
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("recording the catalog state"))?;
         Ok(())
     }
 
     /// This device's id, created on first use.
     pub async fn device_id(&self, new_id: impl FnOnce() -> String) -> Result<String> {
-        let existing: Option<String> = sqlx::query_scalar("SELECT device_id FROM device WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(query_error("reading the device id"))?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT device_id FROM device WHERE id = 1").fetch_optional(&self.pool).await.map_err(query_error("reading the device id"))?;
         if let Some(id) = existing {
             return Ok(id);
         }
@@ -239,10 +222,7 @@ impl Catalog {
             .execute(&self.pool)
             .await
             .map_err(query_error("recording the device id"))?;
-        sqlx::query_scalar("SELECT device_id FROM device WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(query_error("reading the device id"))
+        sqlx::query_scalar("SELECT device_id FROM device WHERE id = 1").fetch_one(&self.pool).await.map_err(query_error("reading the device id"))
     }
 
     /// Every sync binding, in the order they were joined.
@@ -257,30 +237,26 @@ impl Catalog {
     /// Records (or replaces) a workspace's sync binding.
     pub async fn set_sync_binding(&self, binding: &SyncBinding) -> Result<()> {
         sqlx::query(concat!("INSERT OR REPLACE INTO sync_bindings (", binding_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-        .bind(&binding.workspace_id)
-        .bind(&binding.server_url)
-        .bind(&binding.server_workspace_id)
-        .bind(&binding.server_workspace_name)
-        .bind(&binding.user_name)
-        .bind(&binding.role)
-        .bind(binding.joined_at_ms)
-        .bind(binding.last_sync_at_ms)
-        .bind(&binding.last_error)
-        .execute(&self.pool)
-        .await
-        .map_err(query_error("recording a sync binding"))?;
+            .bind(&binding.workspace_id)
+            .bind(&binding.server_url)
+            .bind(&binding.server_workspace_id)
+            .bind(&binding.server_workspace_name)
+            .bind(&binding.user_name)
+            .bind(&binding.role)
+            .bind(binding.joined_at_ms)
+            .bind(binding.last_sync_at_ms)
+            .bind(&binding.last_error)
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("recording a sync binding"))?;
         Ok(())
     }
 
     /// Records how the last sync of a workspace went.
     pub async fn record_sync_result(&self, workspace_id: &str, at_ms: i64, error: Option<&str>) -> Result<()> {
         let query = match error {
-            None => sqlx::query("UPDATE sync_bindings SET last_sync_at_ms = ?, last_error = NULL WHERE workspace_id = ?")
-                .bind(at_ms)
-                .bind(workspace_id),
-            Some(error) => sqlx::query("UPDATE sync_bindings SET last_error = ? WHERE workspace_id = ?")
-                .bind(error.to_owned())
-                .bind(workspace_id),
+            None => sqlx::query("UPDATE sync_bindings SET last_sync_at_ms = ?, last_error = NULL WHERE workspace_id = ?").bind(at_ms).bind(workspace_id),
+            Some(error) => sqlx::query("UPDATE sync_bindings SET last_error = ? WHERE workspace_id = ?").bind(error.to_owned()).bind(workspace_id),
         };
         query.execute(&self.pool).await.map_err(query_error("recording a sync result"))?;
         Ok(())

@@ -140,11 +140,7 @@ impl SqliteChunkStorage {
                     .fetch_one(&self.pool)
                     .await?
             }
-            None => {
-                sqlx::query_as("SELECT SUM(LENGTH(data)), COUNT(*) FROM samod_chunks")
-                    .fetch_one(&self.pool)
-                    .await?
-            }
+            None => sqlx::query_as("SELECT SUM(LENGTH(data)), COUNT(*) FROM samod_chunks").fetch_one(&self.pool).await?,
         };
         Ok((u64::try_from(bytes.unwrap_or(0)).unwrap_or(0), u64::try_from(n).unwrap_or(0)))
     }
@@ -226,11 +222,7 @@ where
 impl Storage for SqliteChunkStorage {
     async fn load(&self, key: StorageKey) -> Option<Vec<u8>> {
         let key = key.to_string();
-        match sqlx::query_scalar("SELECT data FROM samod_chunks WHERE key = ?")
-            .bind(&key)
-            .fetch_optional(&self.pool)
-            .await
-        {
+        match sqlx::query_scalar("SELECT data FROM samod_chunks WHERE key = ?").bind(&key).fetch_optional(&self.pool).await {
             Ok(data) => data,
             Err(err) => {
                 tracing::error!(key, error = %err, "storage load failed");

@@ -75,11 +75,7 @@ pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> Result<SqlitePool>
         SetupError::Lock { source, .. } => StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(source) },
     })?;
 
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .map_err(|source| classify_open_error(path, source))?;
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|source| classify_open_error(path, source))?;
 
     stamp_application_id(path, &pool).await?;
     Ok(pool)
@@ -149,9 +145,7 @@ async fn ownership_of(connection: &mut sqlx::SqliteConnection, migrator: &Migrat
         0 => {}
         other => return Ok(Ownership::OtherApplication(other)),
     }
-    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .fetch_all(&mut *connection)
-        .await?;
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut *connection).await?;
     if tables.is_empty() {
         // A SQLite file with no tables holds nothing that could be lost.
         return Ok(Ownership::Ours);
@@ -162,14 +156,11 @@ async fn ownership_of(connection: &mut sqlx::SqliteConnection, migrator: &Migrat
             tables.iter().take(5).map(String::as_str).collect::<Vec<_>>().join(", ")
         )));
     }
-    let applied: Vec<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations ORDER BY version").fetch_all(&mut *connection).await?;
+    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations ORDER BY version").fetch_all(&mut *connection).await?;
     for (version, checksum) in &applied {
         let known = migrator.iter().any(|m| m.version == *version && m.checksum.as_ref() == checksum.as_slice());
         if !known {
-            return Ok(Ownership::UnknownSchema(format!(
-                "application id 0 and migration {version} in its history is not one of RaptorFlow's"
-            )));
+            return Ok(Ownership::UnknownSchema(format!("application id 0 and migration {version} in its history is not one of RaptorFlow's")));
         }
     }
     if applied.is_empty() && tables.len() > 1 {
@@ -179,10 +170,7 @@ async fn ownership_of(connection: &mut sqlx::SqliteConnection, migrator: &Migrat
 }
 
 fn foreign(path: &Path, application_id: i32) -> StoreError {
-    StoreError::Foreign {
-        path: path.to_owned(),
-        detail: format!("its application id is {application_id:#010x}, RaptorFlow's is {APPLICATION_ID:#010x}"),
-    }
+    StoreError::Foreign { path: path.to_owned(), detail: format!("its application id is {application_id:#010x}, RaptorFlow's is {APPLICATION_ID:#010x}") }
 }
 
 /// Looks at the file's header before SQLite does, so that a garbage file is
@@ -196,23 +184,16 @@ fn check_file_before_open(path: &Path) -> Result<Option<ExistingFile>> {
             return Err(StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(err) });
         }
     };
-    let len = file
-        .metadata()
-        .map_err(|err| StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(err) })?
-        .len();
+    let len = file.metadata().map_err(|err| StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(err) })?.len();
     // An empty file is what SQLite itself creates before the first write; it
     // holds nothing that could be lost.
     if len == 0 {
         return Ok(None);
     }
     let mut header = [0u8; 100];
-    let n_read = read_up_to(&mut file, &mut header)
-        .map_err(|err| StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(err) })?;
+    let n_read = read_up_to(&mut file, &mut header).map_err(|err| StoreError::Open { path: path.to_owned(), source: sqlx::Error::Io(err) })?;
     if n_read < header.len() || &header[..16] != SQLITE_MAGIC {
-        return Err(StoreError::NotADatabase {
-            path: path.to_owned(),
-            detail: format!("it is {len} bytes and does not start with the SQLite header"),
-        });
+        return Err(StoreError::NotADatabase { path: path.to_owned(), detail: format!("it is {len} bytes and does not start with the SQLite header") });
     }
 
     // With no write-ahead log beside it, the main file must hold every page
@@ -259,9 +240,7 @@ fn classify_open_error(path: &Path, source: sqlx::Error) -> StoreError {
         // SQLITE_NOTADB
         Some("26") => StoreError::NotADatabase { path: path.to_owned(), detail },
         // SQLITE_CORRUPT, and its extended codes
-        Some(code) if code == "11" || code.parse::<u32>().is_ok_and(|c| c & 0xff == 11) => {
-            StoreError::Corrupt { path: path.to_owned(), detail }
-        }
+        Some(code) if code == "11" || code.parse::<u32>().is_ok_and(|c| c & 0xff == 11) => StoreError::Corrupt { path: path.to_owned(), detail },
         _ => StoreError::Open { path: path.to_owned(), source },
     }
 }
@@ -275,11 +254,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DATABASE_FILE_NAME);
         let pool = open_database(&path).await.unwrap();
-        let tables: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+        let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetch_all(&pool).await.unwrap();
         for table in ["entity_locations", "samod_chunks", "workspaces"] {
             assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
         }

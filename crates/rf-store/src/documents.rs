@@ -47,9 +47,7 @@ impl fmt::Debug for DocId {
 impl FromStr for DocId {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self> {
-        s.parse::<DocumentId>()
-            .map(DocId)
-            .map_err(|_| StoreError::InvalidDocumentId { document: s.to_string() })
+        s.parse::<DocumentId>().map(DocId).map_err(|_| StoreError::InvalidDocumentId { document: s.to_string() })
     }
 }
 
@@ -117,11 +115,7 @@ impl DocStore {
             |_| CommitOptions::default().with_message(format!("create {expected}")),
             |tx| autosurgeon::reconcile(tx, value),
         )
-        .map_err(|failure| StoreError::Reconcile {
-            document: "(new)".into(),
-            expected,
-            source: Box::new(failure.error),
-        })?;
+        .map_err(|failure| StoreError::Reconcile { document: "(new)".into(), expected, source: Box::new(failure.error) })?;
         let hashes: Vec<ChangeHash> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
         let heads = doc.get_heads();
         let handle = self.repo.create(doc).await.map_err(|_| StoreError::Stopped)?;
@@ -162,9 +156,7 @@ impl DocStore {
         let (result, new_hashes, heads) = handle
             .with_document_async(move |doc| -> Result<(R, Vec<ChangeHash>, Vec<ChangeHash>), E> {
                 let before = doc.get_heads();
-                let success = doc
-                    .transact_with(|_| CommitOptions::default().with_message(message), edit)
-                    .map_err(|failure| failure.error)?;
+                let success = doc.transact_with(|_| CommitOptions::default().with_message(message), edit).map_err(|failure| failure.error)?;
                 let new_hashes = doc.get_changes(&before).iter().map(|c| c.hash()).collect();
                 Ok((success.result, new_hashes, doc.get_heads()))
             })
@@ -188,17 +180,10 @@ impl DocStore {
     {
         let document = doc_id.to_string();
         self.change(doc_id, message, move |tx| {
-            let mut value: T = autosurgeon::hydrate(&*tx).map_err(|source| StoreError::Hydrate {
-                document: document.clone(),
-                expected,
-                source: Box::new(source),
-            })?;
+            let mut value: T =
+                autosurgeon::hydrate(&*tx).map_err(|source| StoreError::Hydrate { document: document.clone(), expected, source: Box::new(source) })?;
             let result = edit(&mut value)?;
-            autosurgeon::reconcile(tx, &value).map_err(|source| StoreError::Reconcile {
-                document,
-                expected,
-                source: Box::new(source),
-            })?;
+            autosurgeon::reconcile(tx, &value).map_err(|source| StoreError::Reconcile { document, expected, source: Box::new(source) })?;
             Ok(result)
         })
         .await
@@ -207,8 +192,7 @@ impl DocStore {
     /// Waits until samod has committed either an incremental chunk for every
     /// one of `hashes` or a snapshot taken at `heads`.
     async fn wait_until_saved(&self, document_id: &DocumentId, hashes: &[ChangeHash], heads: &[ChangeHash]) -> Result<()> {
-        let incremental_keys: Vec<String> =
-            hashes.iter().map(|h| StorageKey::incremental_path(document_id, *h).to_string()).collect();
+        let incremental_keys: Vec<String> = hashes.iter().map(|h| StorageKey::incremental_path(document_id, *h).to_string()).collect();
         let snapshot_key = StorageKey::snapshot_path(document_id, &CompactionHash::new(heads)).to_string();
         let mut ticks = self.writes().subscribe();
         let deadline = tokio::time::Instant::now() + SAVE_TIMEOUT;
@@ -236,25 +220,17 @@ impl DocStore {
     /// How many bytes a document takes in storage, next to its `save()` size.
     pub async fn storage_stats(&self, doc_id: &DocId) -> Result<StorageStats> {
         let handle = self.handle(doc_id).await?;
-        let save_bytes = handle
-            .with_document_async(|doc| doc.save().len() as u64)
-            .await
-            .map_err(|_| StoreError::Stopped)?;
-        let (stored_bytes, n_chunks) = self
-            .storage
-            .stored_bytes(Some(&doc_id.to_string()))
-            .await
-            .map_err(|source| StoreError::Query { action: "measuring stored bytes", source })?;
+        let save_bytes = handle.with_document_async(|doc| doc.save().len() as u64).await.map_err(|_| StoreError::Stopped)?;
+        let (stored_bytes, n_chunks) =
+            self.storage.stored_bytes(Some(&doc_id.to_string())).await.map_err(|source| StoreError::Query { action: "measuring stored bytes", source })?;
         Ok(StorageStats { stored_bytes, n_chunks, save_bytes })
     }
 
     /// The document's heads (hex change hashes, sorted), to compare copies.
     pub async fn heads(&self, doc_id: &DocId) -> Result<Vec<String>> {
         let handle = self.handle(doc_id).await?;
-        let mut heads: Vec<String> = handle
-            .with_document_async(|doc| doc.get_heads().iter().map(|h| h.to_string()).collect())
-            .await
-            .map_err(|_| StoreError::Stopped)?;
+        let mut heads: Vec<String> =
+            handle.with_document_async(|doc| doc.get_heads().iter().map(|h| h.to_string()).collect()).await.map_err(|_| StoreError::Stopped)?;
         heads.sort();
         Ok(heads)
     }
@@ -349,11 +325,7 @@ mod tests {
         raw.transact::<_, _, autosurgeon::ReconcileError>(|tx| autosurgeon::reconcile(tx, &big)).unwrap();
         let raw_change_len = raw.get_changes(&[])[0].raw_bytes().len() as u64;
         assert_eq!(stats.n_chunks, 1);
-        assert!(
-            stats.stored_bytes * 4 < raw_change_len * 3,
-            "stored {} bytes for a {raw_change_len}-byte change",
-            stats.stored_bytes
-        );
+        assert!(stats.stored_bytes * 4 < raw_change_len * 3, "stored {} bytes for a {raw_change_len}-byte change", stats.stored_bytes);
         let store = DocStore::open(open_database(&path).await.unwrap()).await;
         assert_eq!(store.read::<Counter>(&doc_id, "counter").await.unwrap(), big);
         store.close().await;

@@ -81,11 +81,8 @@ pub async fn set_up_sqlite(database: &Path, options: &SqliteConnectOptions, migr
     let _lock = SetupLock::acquire(database).await?;
     // A one-connection pool rather than a bare connection: sqlx's migrator
     // cannot run on `&mut SqliteConnection` inside a spawned task.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
-        .await
-        .map_err(SetupError::Open)?;
+    let pool =
+        SqlitePoolOptions::new().max_connections(1).connect_with(options.clone().journal_mode(SqliteJournalMode::Wal)).await.map_err(SetupError::Open)?;
     let checked = check_and_migrate(&pool, migrator, check).await;
     pool.close().await;
     checked

@@ -89,11 +89,7 @@ impl Dialer for BearerDialer {
                 DialError::PermanentFailure(Refused { url: url.to_string(), status: 0, message })
             })?;
             let value = HeaderValue::from_str(&header).map_err(|_| {
-                DialError::PermanentFailure(Refused {
-                    url: url.to_string(),
-                    status: 0,
-                    message: "the token cannot be sent as a header".into(),
-                })
+                DialError::PermanentFailure(Refused { url: url.to_string(), status: 0, message: "the token cannot be sent as a header".into() })
             })?;
             request.headers_mut().insert("authorization", value);
             let socket = match tokio_tungstenite::connect_async(request).await {
@@ -121,9 +117,7 @@ impl Dialer for BearerDialer {
                 .try_filter_map(|message| async move {
                     match message {
                         tungstenite::Message::Binary(bytes) => Ok(Some(bytes.to_vec())),
-                        tungstenite::Message::Text(_) => {
-                            Err(io::Error::other("the server sent a text frame; the protocol is binary"))
-                        }
+                        tungstenite::Message::Text(_) => Err(io::Error::other("the server sent a text frame; the protocol is binary")),
                         _ => Ok(None),
                     }
                 })

@@ -64,10 +64,7 @@ impl MessageKind {
 
     /// Whether this message is about one document (and must name it).
     fn names_document(self) -> bool {
-        matches!(
-            self,
-            Self::Request | Self::Sync | Self::DocUnavailable | Self::Ephemeral | Self::RemoteHeadsChanged
-        )
+        matches!(self, Self::Request | Self::Sync | Self::DocUnavailable | Self::Ephemeral | Self::RemoteHeadsChanged)
     }
 }
 
@@ -86,14 +83,23 @@ pub struct Frame {
 /// Why a frame was refused. The text is safe to log and to send to the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        size: usize,
+        limit: usize,
+    },
     NotCbor(String),
     NotAMap,
-    MissingField { kind: &'static str, field: &'static str },
+    MissingField {
+        kind: &'static str,
+        field: &'static str,
+    },
     UnknownType(String),
     UnsupportedVersions(Vec<String>),
     BadDocumentId(String),
-    BadSyncMessage { kind: &'static str, reason: String },
+    BadSyncMessage {
+        kind: &'static str,
+        reason: String,
+    },
     /// A client tried to send a message only servers send.
     Unexpected(&'static str),
 }
@@ -252,11 +258,8 @@ pub fn decode_client_frame(bytes: &[u8], max_bytes: usize) -> Result<Frame, Fram
     let document_id = if kind.names_document() {
         let field = fields.document_id.ok_or(FrameError::MissingField { kind: kind.as_str(), field: "documentId" })?;
         Some(match field {
-            DocumentIdField::Text(text) => {
-                text.parse::<DocumentId>().map_err(|_| FrameError::BadDocumentId(text.chars().take(64).collect()))?
-            }
-            DocumentIdField::Bytes(raw) => DocumentId::try_from(raw.to_vec())
-                .map_err(|_| FrameError::BadDocumentId(format!("{} raw bytes", raw.len())))?,
+            DocumentIdField::Text(text) => text.parse::<DocumentId>().map_err(|_| FrameError::BadDocumentId(text.chars().take(64).collect()))?,
+            DocumentIdField::Bytes(raw) => DocumentId::try_from(raw.to_vec()).map_err(|_| FrameError::BadDocumentId(format!("{} raw bytes", raw.len())))?,
         })
     } else {
         None
@@ -264,8 +267,7 @@ pub fn decode_client_frame(bytes: &[u8], max_bytes: usize) -> Result<Frame, Fram
     let mut n_changes = 0;
     if matches!(kind, MessageKind::Request | MessageKind::Sync) {
         let data = fields.data.ok_or(FrameError::MissingField { kind: kind.as_str(), field: "data" })?;
-        let message = automerge::sync::Message::decode(data)
-            .map_err(|err| FrameError::BadSyncMessage { kind: kind.as_str(), reason: err.to_string() })?;
+        let message = automerge::sync::Message::decode(data).map_err(|err| FrameError::BadSyncMessage { kind: kind.as_str(), reason: err.to_string() })?;
         n_changes = message.changes.len();
     }
     if kind == MessageKind::Ephemeral && fields.data.is_none() {

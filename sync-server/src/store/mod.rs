@@ -174,10 +174,7 @@ macro_rules! sql_backend {
             }
 
             async fn chunk_load_all(&self) -> $crate::store::Result<Vec<(String, Vec<u8>)>> {
-                sqlx::query_as("SELECT key, data FROM chunks")
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::store::query("loading every chunk"))
+                sqlx::query_as("SELECT key, data FROM chunks").fetch_all(&self.pool).await.map_err($crate::store::query("loading every chunk"))
             }
 
             async fn chunk_put(&self, key: &str, data: &[u8]) -> $crate::store::Result<()> {
@@ -191,12 +188,7 @@ macro_rules! sql_backend {
             }
 
             async fn chunk_delete(&self, key: &str) -> $crate::store::Result<()> {
-                sqlx::query("DELETE FROM chunks WHERE key = $1")
-                    .bind(key)
-                    .execute(&self.pool)
-                    .await
-                    .map(drop)
-                    .map_err($crate::store::query("deleting a chunk"))
+                sqlx::query("DELETE FROM chunks WHERE key = $1").bind(key).execute(&self.pool).await.map(drop).map_err($crate::store::query("deleting a chunk"))
             }
 
             async fn create_workspace(&self, row: &$crate::store::WorkspaceRow, now_ms: i64) -> $crate::store::Result<()> {
@@ -242,10 +234,7 @@ macro_rules! sql_backend {
                         .fetch_all(&self.pool)
                         .await
                         .map_err($crate::store::query("listing workspaces"))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(workspace_id, name, root_document)| $crate::store::WorkspaceRow { workspace_id, name, root_document })
-                    .collect())
+                Ok(rows.into_iter().map(|(workspace_id, name, root_document)| $crate::store::WorkspaceRow { workspace_id, name, root_document }).collect())
             }
 
             async fn set_root_document(&self, workspace_id: &str, document: &str) -> $crate::store::Result<Option<String>> {
@@ -319,18 +308,16 @@ macro_rules! sql_backend {
 
             async fn insert_token(&self, row: &$crate::store::TokenRow, now_ms: i64) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await.map_err($crate::store::query("storing a token"))?;
-                sqlx::query(
-                    "INSERT INTO tokens (token_id, workspace_id, user_name, salt, hash, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&row.token_id)
-                .bind(&row.workspace_id)
-                .bind(&row.user_name)
-                .bind(&row.salt)
-                .bind(&row.hash)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::store::query("storing a token"))?;
+                sqlx::query("INSERT INTO tokens (token_id, workspace_id, user_name, salt, hash, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&row.token_id)
+                    .bind(&row.workspace_id)
+                    .bind(&row.user_name)
+                    .bind(&row.salt)
+                    .bind(&row.hash)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store::query("storing a token"))?;
                 sqlx::query("UPDATE access_version SET version = version + 1 WHERE id = 1")
                     .execute(&mut *tx)
                     .await
@@ -397,10 +384,8 @@ macro_rules! sql_backend {
             }
 
             async fn count_documents(&self) -> $crate::store::Result<u64> {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err($crate::store::query("counting documents"))?;
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM documents").fetch_one(&self.pool).await.map_err($crate::store::query("counting documents"))?;
                 Ok(u64::try_from(n).unwrap_or(0))
             }
 

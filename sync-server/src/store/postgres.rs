@@ -28,9 +28,7 @@ pub struct PostgresBackend {
 impl PostgresBackend {
     pub async fn open(url: &str) -> Result<Self> {
         let instance: Arc<str> = format!("raptorflow-sync/{}", uuid::Uuid::now_v7()).into();
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|source| StoreError::Open { url: redact_url(url), source })?
-            .application_name(&instance);
+        let options = PgConnectOptions::from_str(url).map_err(|source| StoreError::Open { url: redact_url(url), source })?.application_name(&instance);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))

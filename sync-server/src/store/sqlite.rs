@@ -37,11 +37,7 @@ impl SqliteBackend {
             SetupError::Open(source) => StoreError::Open { url: url.clone(), source },
             other => StoreError::Setup { url: url.clone(), detail: other.to_string() },
         })?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open { url: url.clone(), source })?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|source| StoreError::Open { url: url.clone(), source })?;
         Ok(Self { pool })
     }
 

@@ -73,7 +73,9 @@ pub(crate) fn anchor(model: &Path, kind: &str, threads: usize, context: Option<u
         eprintln!("the llama.cpp anchor failed: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or(""));
         return None;
     }
-    let after = |line: &str, key: &str| -> Option<f64> { line.split(key).nth(1)?.split_whitespace().next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok() };
+    let after = |line: &str, key: &str| -> Option<f64> {
+        line.split(key).nth(1)?.split_whitespace().next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()
+    };
     let line = |key: &str| text.lines().find(|l| l.contains(key));
     let decode_line = line("decode")?;
     Some(Anchor {

@@ -56,12 +56,7 @@ impl Protocol for Anthropic {
 
     fn body(&self, model: &str, request: &ChatRequest, stream: bool, _base: &url::Url) -> Value {
         let system: Vec<&str> = request.messages.iter().filter(|m| m.role == "system").map(|m| m.content.as_str()).collect();
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .filter(|m| m.role != "system")
-            .map(|m| json!({"role": m.role, "content": m.content}))
-            .collect();
+        let messages: Vec<Value> = request.messages.iter().filter(|m| m.role != "system").map(|m| json!({"role": m.role, "content": m.content})).collect();
         // Newer models refuse temperature and top_p together; the API's
         // temperature range is 0 to 1.
         let mut body = json!({

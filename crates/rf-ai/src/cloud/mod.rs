@@ -144,7 +144,9 @@ pub struct CloudConfig {
 pub enum ProviderError {
     #[error("{provider} refused the API key (HTTP {status}): {detail}; store a valid key with `raptorflow providers set-key {provider} --key-stdin`")]
     Unauthorized { provider: String, status: u16, detail: String },
-    #[error("{provider} does not know the model {model:?} (HTTP {status}): {detail}; check the model id and run `raptorflow providers add {provider} ... --model ID` again")]
+    #[error(
+        "{provider} does not know the model {model:?} (HTTP {status}): {detail}; check the model id and run `raptorflow providers add {provider} ... --model ID` again"
+    )]
     UnknownModel { provider: String, model: String, status: u16, detail: String },
     #[error("{provider} is rate limiting this key (HTTP 429) after {attempts} attempt(s): {detail}; {advice}")]
     RateLimited { provider: String, attempts: u32, detail: String, advice: String },
@@ -173,10 +175,9 @@ impl ProviderError {
     /// reached the provider (estimated where the provider did not say).
     pub fn billed_usage(&self) -> Option<Usage> {
         match self {
-            Self::Timeout { usage, .. }
-            | Self::StreamDropped { usage, .. }
-            | Self::BadResponse { usage, .. }
-            | Self::SchemaMismatch { usage, .. } => Some(*usage),
+            Self::Timeout { usage, .. } | Self::StreamDropped { usage, .. } | Self::BadResponse { usage, .. } | Self::SchemaMismatch { usage, .. } => {
+                Some(*usage)
+            }
             _ => None,
         }
     }
@@ -381,11 +382,7 @@ impl CloudModel {
         let provider = self.config.name.clone();
         let protocol = self.protocol();
         let idle = self.config.policy.idle_timeout;
-        let is_stream = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let is_stream = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
         let bad = |detail: String, usage: Usage| ProviderError::BadResponse { provider: provider.clone(), detail, usage };
         let (text, stop_reason, usage, model) = if is_stream {
             let mut state = StreamState::default();
@@ -402,11 +399,20 @@ impl CloudModel {
                 };
                 let chunk = match chunk {
                     Err(_) => {
-                        return Err(ProviderError::Timeout { provider, secs: idle.as_secs(), attempts: 1, usage: state.usage.unwrap_or_else(|| estimate(&state)) });
+                        return Err(ProviderError::Timeout {
+                            provider,
+                            secs: idle.as_secs(),
+                            attempts: 1,
+                            usage: state.usage.unwrap_or_else(|| estimate(&state)),
+                        });
                     }
                     Ok(None) => break,
                     Ok(Some(Err(err))) => {
-                        return Err(ProviderError::StreamDropped { provider, detail: self.scrub(&error_chain(&err)), usage: state.usage.unwrap_or_else(|| estimate(&state)) });
+                        return Err(ProviderError::StreamDropped {
+                            provider,
+                            detail: self.scrub(&error_chain(&err)),
+                            usage: state.usage.unwrap_or_else(|| estimate(&state)),
+                        });
                     }
                     Ok(Some(Ok(chunk))) => chunk,
                 };
@@ -441,8 +447,7 @@ impl CloudModel {
                 Ok(Err(err)) => return Err(ProviderError::StreamDropped { provider, detail: self.scrub(&error_chain(&err)), usage: *sent_usage }),
                 Ok(Ok(body)) => body,
             };
-            let value: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|err| bad(format!("the body is not JSON ({err})"), *sent_usage))?;
+            let value: serde_json::Value = serde_json::from_slice(&body).map_err(|err| bad(format!("the body is not JSON ({err})"), *sent_usage))?;
             let (text, stop, usage, model) = protocol.parse_whole(&value).map_err(|detail| bad(self.scrub(&detail), *sent_usage))?;
             if !text.is_empty() {
                 on_text(&text);

@@ -18,8 +18,7 @@ pub struct Run {
 impl Run {
     /// Parses stdout as exactly one JSON document.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
     }
 
     /// Asserts success and returns self.
@@ -45,12 +44,7 @@ impl Cli {
 
     pub fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_raptorflow"));
-        command
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .env("RAPTORFLOW_USER", "tester")
-            .env_remove("RAPTORFLOW_DATA_DIR")
-            .stdin(Stdio::null());
+        command.arg("--data-dir").arg(self.data_dir()).env("RAPTORFLOW_USER", "tester").env_remove("RAPTORFLOW_DATA_DIR").stdin(Stdio::null());
         command
     }
 
@@ -71,10 +65,8 @@ impl Cli {
     pub fn workspace_with_campaign(&self) -> (String, String) {
         let ws = self.run(["--json", "workspace", "create", "Acme"]).ok().json();
         let ws_id = ws["id"].as_str().unwrap().to_string();
-        let campaign = self
-            .run(["--json", "campaign", "create", "--workspace", &ws_id, "--goal", "200 demos", "--channel", "email", "Spring launch"])
-            .ok()
-            .json();
+        let campaign =
+            self.run(["--json", "campaign", "create", "--workspace", &ws_id, "--goal", "200 demos", "--channel", "email", "Spring launch"]).ok().json();
         (ws_id, campaign["id"].as_str().unwrap().to_string())
     }
 
