@@ -24,46 +24,51 @@ pub fn binary(name: &str) -> PathBuf {
     // `cargo test` does not rebuild another package's binaries: a binary
     // older than the engine's sources would test old code and pass or fail
     // for the wrong reason.
-    if let Some(newer) = newest_source().filter(|(modified, _)| *modified > built) {
+    if let Some(newer) = newest_source(name).filter(|(modified, _)| *modified > built) {
         panic!("{} is older than {}: run `cargo build -p rf-cli -p raptorflow-sync` (./scripts/test.sh does)", path.display(), newer.1.display());
     }
     path
 }
 
-/// The most recently modified file that the binaries are built from: the
-/// engine crates' and the server's sources, migrations and embedded data
-/// (not their tests or benches, which do not relink a binary).
-fn newest_source() -> Option<(std::time::SystemTime, PathBuf)> {
-    static NEWEST: std::sync::OnceLock<Option<(std::time::SystemTime, PathBuf)>> = std::sync::OnceLock::new();
-    NEWEST
-        .get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
-            let mut packages: Vec<PathBuf> = std::fs::read_dir(root.join("crates")).unwrap().flatten().map(|e| e.path()).collect();
-            packages.push(root.join("sync-server"));
-            let mut pending = vec![root.join("models")];
-            for package in packages {
-                pending.push(package.join("Cargo.toml"));
-                pending.extend(["src", "migrations", "packs"].iter().map(|d| package.join(d)));
+/// The most recently modified file that binary `name` is built from: its
+/// packages' sources, migrations and embedded data (not their tests or
+/// benches, which do not relink a binary). The server is built from the sync
+/// server and the three crates it uses; the CLI from every engine crate.
+fn newest_source(name: &str) -> Option<(std::time::SystemTime, PathBuf)> {
+    type Newest = Option<(std::time::SystemTime, PathBuf)>;
+    static CACHE: std::sync::Mutex<Vec<(String, Newest)>> = std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, newest)) = cache.iter().find(|(n, _)| n == name) {
+        return newest.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+    let (packages, mut pending): (Vec<PathBuf>, Vec<PathBuf>) = if name == "raptorflow-sync" {
+        (["crates/rf-domain", "crates/rf-sync", "crates/rf-store", "sync-server"].iter().map(|p| root.join(p)).collect(), Vec::new())
+    } else {
+        (std::fs::read_dir(root.join("crates")).unwrap().flatten().map(|e| e.path()).collect(), vec![root.join("models")])
+    };
+    for package in packages {
+        pending.push(package.join("Cargo.toml"));
+        pending.extend(["src", "migrations", "packs", "build.rs"].iter().map(|d| package.join(d)));
+    }
+    let mut newest: Newest = None;
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                pending.extend(entries.flatten().map(|e| e.path()));
             }
-            let mut newest = None;
-            while let Some(path) = pending.pop() {
-                let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-                if meta.is_dir() {
-                    if let Ok(entries) = std::fs::read_dir(&path) {
-                        pending.extend(entries.flatten().map(|e| e.path()));
-                    }
-                    continue;
-                }
-                let built_from = path.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "sql");
-                if let (true, Ok(modified)) = (built_from, meta.modified())
-                    && newest.as_ref().is_none_or(|(at, _)| modified > *at)
-                {
-                    newest = Some((modified, path));
-                }
-            }
-            newest
-        })
-        .clone()
+            continue;
+        }
+        let built_from = path.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "sql");
+        if let (true, Ok(modified)) = (built_from, meta.modified())
+            && newest.as_ref().is_none_or(|(at, _)| modified > *at)
+        {
+            newest = Some((modified, path));
+        }
+    }
+    cache.push((name.to_owned(), newest.clone()));
+    newest
 }
 
 /// Fails loudly unless the OS keyring the CLI stores tokens in is reachable.
