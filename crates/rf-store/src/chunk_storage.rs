@@ -125,6 +125,10 @@ impl SqliteChunkStorage {
         self.pool.close().await;
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub(crate) fn writes(&self) -> &Arc<WriteRecord> {
         &self.writes
     }
@@ -161,7 +165,7 @@ impl SqliteChunkStorage {
 
 /// The half-open key range `[prefix/, prefix0)` holding every key under a
 /// prefix: '0' is the character after '/', and no component contains '/'.
-fn prefix_bounds(prefix: &str) -> (String, String) {
+pub(crate) fn prefix_bounds(prefix: &str) -> (String, String) {
     (format!("{prefix}/"), format!("{prefix}0"))
 }
 

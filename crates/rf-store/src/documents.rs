@@ -30,7 +30,7 @@ const SAVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The id of a stored document (samod's document id, as text in the
 /// automerge-repo format, e.g. `2DrjgbFdyexuH2u3T8yB1YmxZmvd`).
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct DocId(DocumentId);
+pub struct DocId(pub(crate) DocumentId);
 
 impl fmt::Display for DocId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,7 +77,7 @@ pub enum SyncOutcome {
 #[derive(Debug, Clone)]
 pub struct DocStore {
     repo: Repo,
-    storage: SqliteChunkStorage,
+    pub(crate) storage: SqliteChunkStorage,
 }
 
 impl DocStore {
@@ -124,7 +124,7 @@ impl DocStore {
         Ok(DocId(document_id))
     }
 
-    async fn handle(&self, doc_id: &DocId) -> Result<samod::DocHandle> {
+    pub(crate) async fn handle(&self, doc_id: &DocId) -> Result<samod::DocHandle> {
         let found = self.repo.find(doc_id.0.clone()).await.map_err(|_| StoreError::Stopped)?;
         let document = doc_id.to_string();
         if let Some(reason) = self.writes().take_read_failure(&document) {

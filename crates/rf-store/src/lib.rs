@@ -12,6 +12,7 @@
 //! in [`Catalog`].
 
 mod catalog;
+mod changes;
 mod chunk_storage;
 mod database;
 mod documents;
@@ -19,6 +20,7 @@ mod error;
 mod setup_lock;
 
 pub use catalog::{Catalog, EntityKind, EntityLocation, SyncBinding};
+pub use changes::{CHUNK_LOG_KEEP_MS, Changed};
 pub use chunk_storage::SqliteChunkStorage;
 pub use database::{APPLICATION_ID, DATABASE_FILE_NAME, open_database, open_sqlite};
 pub use documents::{DocId, DocStore, StorageStats, SyncOutcome};
