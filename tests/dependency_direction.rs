@@ -61,6 +61,15 @@ fn the_rules_catch_each_kind_of_breach() {
         &["raptorflow-sync depends on rf-core, against the one-way direction in DESIGN.md"],
     );
     check(
+        vec![
+            package("rf-cli", &[("rf-core", ""), ("rf-domain", ""), ("rf-store", "dev")]),
+            package("rf-core", &[]),
+            package("rf-domain", &[]),
+            package("rf-store", &[]),
+        ],
+        &["rf-cli depends on rf-domain: a shell uses rf-core only (it re-exports what shells need)"],
+    );
+    check(
         vec![package("rf-core", &[("candle-core", ""), ("axum", "build")])],
         &["rf-core depends on candle-core, which only rf-ai may use", "rf-core depends on axum, which only raptorflow-sync may use"],
     );

@@ -2,8 +2,8 @@
 //!
 //! [`dependency_violations`] encodes DESIGN.md's one-way dependency rule:
 //! domain ← store ← (sync, ai) ← (codex, guardian) ← agents ← core ← (cli,
-//! desktop); the sync server uses domain, sync and store only; and only one
-//! crate each may use tauri, axum and candle.
+//! desktop); shells use rf-core only; the sync server uses domain, sync and
+//! store only; and only one crate each may use tauri, axum and candle.
 
 use serde_json::Value;
 
@@ -27,6 +27,10 @@ const SIDE_PACKAGES: &[(&str, &[&str])] = &[
     // Cross-crate tests may use anything.
     ("raptorflow-tests", &["*"]),
 ];
+
+/// Shells: of the workspace crates they use rf-core only (it re-exports what
+/// they need), so that the engine's shape can change behind it.
+const SHELLS: &[&str] = &["rf-cli", "raptorflow-desktop"];
 
 /// External crates that exactly one workspace package may depend on directly.
 const EXCLUSIVE_DEPENDENCIES: &[(&str, &str)] =
@@ -70,6 +74,8 @@ pub fn dependency_violations(metadata: &Value) -> Vec<String> {
             };
             if !allowed {
                 violations.push(format!("{name} depends on {dep_name}, against the one-way direction in DESIGN.md"));
+            } else if SHELLS.contains(&name) && dep_name != "rf-core" {
+                violations.push(format!("{name} depends on {dep_name}: a shell uses rf-core only (it re-exports what shells need)"));
             }
         }
     }

@@ -3,15 +3,11 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::path::{Path, PathBuf};
 
 use rf_core::{
-    Core, LocalUser,
-    ai::{self, EmbedderOptions},
-    codex::{AddOptions, Embedder, FileOutcome, FileReport},
+    Core, CoreConfig, LocalUser,
+    codex::{AddOptions, FileOutcome, FileReport},
 };
 use rf_domain::{UserId, WorkspaceId};
 
@@ -20,30 +16,36 @@ pub fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/codex/corpus")
 }
 
-/// The real all-MiniLM-L6-v2 embedder, as fetched by scripts/test.sh.
-pub fn embedder() -> Arc<dyn Embedder> {
-    let dir =
-        std::env::var_os("RAPTORFLOW_MODELS_DIR").expect("RAPTORFLOW_MODELS_DIR is not set: run the tests through ./scripts/test.sh, which fetches the models");
-    let store = ai::open_models(Path::new(&dir)).expect("the model store");
-    Arc::new(ai::load_embedder(&store, None, EmbedderOptions::default()).expect("the embedding model is installed"))
+/// The models directory scripts/test.sh fetched the real models into
+/// (all-MiniLM-L6-v2 for the Codex).
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("RAPTORFLOW_MODELS_DIR")
+        .expect("RAPTORFLOW_MODELS_DIR is not set: run the tests through ./scripts/test.sh, which fetches the models")
+        .into()
+}
+
+/// A Core on a fresh data directory under `dir`, with the real models.
+pub async fn core(dir: &Path) -> Core {
+    let user = LocalUser { id: "tester".parse::<UserId>().unwrap(), display_name: "Tester".to_owned() };
+    let config = CoreConfig { models_dir: models_dir(), threads: 1, ..CoreConfig::new(&dir.join("data"), user) };
+    Core::open_with(config).await.unwrap()
 }
 
 /// A fresh data directory with one workspace.
 pub async fn core_with_workspace(dir: &Path) -> (Core, WorkspaceId) {
-    let user = LocalUser { id: "tester".parse::<UserId>().unwrap(), display_name: "Tester".to_owned() };
-    let core = Core::open(&dir.join("data"), user).await.unwrap();
+    let core = core(dir).await;
     let workspace = core.create_workspace("Kestrel Cycles").await.unwrap().id;
     (core, workspace)
 }
 
 /// Imports `paths` with no progress display.
-pub async fn add(core: &Core, workspace: WorkspaceId, paths: &[PathBuf], embedder: &Arc<dyn Embedder>) -> Vec<FileReport> {
-    add_with(core, workspace, paths, &AddOptions::default(), embedder).await
+pub async fn add(core: &Core, workspace: WorkspaceId, paths: &[PathBuf]) -> Vec<FileReport> {
+    add_with(core, workspace, paths, &AddOptions::default()).await
 }
 
 /// Imports `paths` with `options` and no progress display.
-pub async fn add_with(core: &Core, workspace: WorkspaceId, paths: &[PathBuf], options: &AddOptions, embedder: &Arc<dyn Embedder>) -> Vec<FileReport> {
-    core.codex_add(workspace, paths, options, embedder.clone(), &mut |_| {}).await.unwrap()
+pub async fn add_with(core: &Core, workspace: WorkspaceId, paths: &[PathBuf], options: &AddOptions) -> Vec<FileReport> {
+    core.codex_add(workspace, paths, options, &mut |_| {}).await.unwrap()
 }
 
 /// The report of the file whose path ends with `suffix`.

@@ -20,14 +20,13 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reimporting_embeds_only_what_changed() {
-    let embedder = common::embedder();
     let dir = tempfile::tempdir().unwrap();
     let (core, workspace) = common::core_with_workspace(dir.path()).await;
     let folder = dir.path().join("brand");
     copy_dir(&common::corpus_dir().join("brand"), &folder);
     let n_files = std::fs::read_dir(&folder).unwrap().count();
 
-    let first = common::add(&core, workspace, std::slice::from_ref(&folder), &embedder).await;
+    let first = common::add(&core, workspace, std::slice::from_ref(&folder)).await;
     assert_eq!(first.len(), n_files);
     let mut total_chunks = 0;
     for report in &first {
@@ -40,7 +39,7 @@ async fn reimporting_embeds_only_what_changed() {
     // The same folder again: nothing is embedded.
     let mut embedded_events = 0;
     let again = core
-        .codex_add(workspace, std::slice::from_ref(&folder), &AddOptions::default(), embedder.clone(), &mut |event| {
+        .codex_add(workspace, std::slice::from_ref(&folder), &AddOptions::default(), &mut |event| {
             if matches!(event, CodexProgress::Index(IndexProgress::Embedded { .. })) {
                 embedded_events += 1;
             }
@@ -56,7 +55,7 @@ async fn reimporting_embeds_only_what_changed() {
     let mut text = std::fs::read_to_string(&edited).unwrap();
     text.push_str("\n\n## Winter note\n\nIn snowy cities we lead with studded tyres and the heated grips bundle, code KC-WINTER-26.\n");
     std::fs::write(&edited, &text).unwrap();
-    let third = common::add(&core, workspace, std::slice::from_ref(&folder), &embedder).await;
+    let third = common::add(&core, workspace, std::slice::from_ref(&folder)).await;
     for report in &third {
         if report.path.ends_with("positioning.md") {
             let FileOutcome::Updated { n_chunks, n_embedded, .. } = report.outcome else { panic!("{report:?}") };
@@ -65,10 +64,8 @@ async fn reimporting_embeds_only_what_changed() {
             assert!(matches!(report.outcome, FileOutcome::Unchanged { .. }), "{report:?}");
         }
     }
-    let hits = core
-        .codex_search(workspace, "KC-WINTER-26", SearchOptions { mode: SearchMode::Keyword, k: 3, ..Default::default() }, embedder.clone(), &mut |_| {})
-        .await
-        .unwrap();
+    let hits =
+        core.codex_search(workspace, "KC-WINTER-26", SearchOptions { mode: SearchMode::Keyword, k: 3, ..Default::default() }, &mut |_| {}).await.unwrap();
     assert!(hits.first().is_some_and(|p| p.text.contains("KC-WINTER-26")), "the edit is searchable: {hits:#?}");
     let listed = core.codex_list(workspace).await.unwrap();
     assert_eq!(listed.len(), n_files);
@@ -79,7 +76,6 @@ async fn reimporting_embeds_only_what_changed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_files_are_refused_one_by_one_and_the_rest_imported() {
-    let embedder = common::embedder();
     let dir = tempfile::tempdir().unwrap();
     let (core, workspace) = common::core_with_workspace(dir.path()).await;
     let folder = dir.path().join("inbox");
@@ -100,7 +96,7 @@ async fn bad_files_are_refused_one_by_one_and_the_rest_imported() {
     std::fs::write(folder.join("logo.png"), b"\x89PNG\r\n\x1a\n").unwrap();
     let missing = dir.path().join("no-such-folder");
 
-    let reports = common::add(&core, workspace, &[folder.clone(), missing.clone()], &embedder).await;
+    let reports = common::add(&core, workspace, &[folder.clone(), missing.clone()]).await;
     assert_eq!(reports.len(), 8, "{reports:#?}");
     assert!(matches!(common::outcome(&reports, "good.md"), FileOutcome::Added { .. }));
     let expect = |suffix: &str, words: &str| {
@@ -124,14 +120,14 @@ async fn bad_files_are_refused_one_by_one_and_the_rest_imported() {
     // A saved source whose file is now broken keeps its saved text.
     let before = core.codex_list(workspace).await.unwrap();
     std::fs::write(&good, b"\0\0\0garbage").unwrap();
-    let reports = common::add(&core, workspace, std::slice::from_ref(&good), &embedder).await;
+    let reports = common::add(&core, workspace, std::slice::from_ref(&good)).await;
     assert!(matches!(reports[0].outcome, FileOutcome::Failed { .. }), "{reports:#?}");
     assert_eq!(core.codex_list(workspace).await.unwrap(), before);
-    let hits = core.codex_search(workspace, "home test ride", SearchOptions::default(), embedder.clone(), &mut |_| {}).await.unwrap();
+    let hits = core.codex_search(workspace, "home test ride", SearchOptions::default(), &mut |_| {}).await.unwrap();
     assert!(hits.iter().any(|p| p.text.contains("30-day home test ride")), "{hits:#?}");
 
     // An unknown workspace is refused before anything is read.
-    let err = core.codex_add(rf_domain::WorkspaceId::new(), &[PathBuf::from("x.md")], &AddOptions::default(), embedder.clone(), &mut |_| {}).await.unwrap_err();
+    let err = core.codex_add(rf_domain::WorkspaceId::new(), &[PathBuf::from("x.md")], &AddOptions::default(), &mut |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("no workspace"), "{err}");
     core.close().await;
 }
@@ -162,13 +158,12 @@ fn n_added(reports: &[rf_core::codex::FileReport]) -> usize {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_inside_folders_never_import_what_is_outside_and_loops_end() {
-    let embedder = common::embedder();
     let dir = tempfile::tempdir().unwrap();
     let (core, workspace) = common::core_with_workspace(dir.path()).await;
     let folder = folder_with_links(dir.path());
 
     // By default no link inside the folder is followed: each is reported.
-    let reports = common::add(&core, workspace, std::slice::from_ref(&folder), &embedder).await;
+    let reports = common::add(&core, workspace, std::slice::from_ref(&folder)).await;
     assert_eq!(n_added(&reports), 2, "a.md and sub/b.md only: {reports:#?}");
     for link in ["notes.md", "up", "sub/loop"] {
         assert_eq!(common::outcome(&reports, link), &FileOutcome::Skipped { reason: SkipReason::Symlink }, "{link}");
@@ -178,7 +173,7 @@ async fn links_inside_folders_never_import_what_is_outside_and_loops_end() {
     // Followed on request, a link may not leave the folder, and `loop -> ..`
     // ends: every file is read once.
     let options = AddOptions { follow_symlinks: true, ..AddOptions::default() };
-    let reports = common::add_with(&core, workspace, std::slice::from_ref(&folder), &options, &embedder).await;
+    let reports = common::add_with(&core, workspace, std::slice::from_ref(&folder), &options).await;
     assert_eq!(reports.len(), 5, "{reports:#?}");
     assert!(matches!(common::outcome(&reports, "notes.md"), FileOutcome::Skipped { reason: SkipReason::SymlinkOutside { .. } }), "{reports:#?}");
     assert!(matches!(common::outcome(&reports, "folder/up"), FileOutcome::Skipped { reason: SkipReason::SymlinkOutside { .. } }), "{reports:#?}");
@@ -197,7 +192,6 @@ async fn links_inside_folders_never_import_what_is_outside_and_loops_end() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_data_directory_inside_an_imported_folder_is_never_imported() {
-    let embedder = common::embedder();
     let dir = tempfile::tempdir().unwrap();
     // The data directory lives in the very folder the user imports.
     let folder = dir.path().join("work");
@@ -206,13 +200,13 @@ async fn the_data_directory_inside_an_imported_folder_is_never_imported() {
     // Something importable inside the data directory, as an export could be.
     std::fs::write(folder.join("data/notes.md"), "# Not for the Codex\n\nThis lives in the data directory.\n").unwrap();
 
-    let reports = common::add(&core, workspace, std::slice::from_ref(&folder), &embedder).await;
+    let reports = common::add(&core, workspace, std::slice::from_ref(&folder)).await;
     assert!(matches!(common::outcome(&reports, "brief.md"), FileOutcome::Added { .. }), "{reports:#?}");
     let FileOutcome::Skipped { reason } = common::outcome(&reports, "work/data") else { panic!("{reports:#?}") };
     assert!(reason.to_string().contains("data directory"), "{reason}");
     assert_eq!(reports.len(), 2, "nothing inside the data directory is even listed: {reports:#?}");
     // Named directly, a file inside it is refused too.
-    let reports = common::add(&core, workspace, &[folder.join("data/notes.md")], &embedder).await;
+    let reports = common::add(&core, workspace, &[folder.join("data/notes.md")]).await;
     assert!(matches!(reports[0].outcome, FileOutcome::Skipped { reason: SkipReason::Excluded { .. } }), "{reports:#?}");
     assert_eq!(core.codex_list(workspace).await.unwrap().len(), 1);
     core.close().await;

@@ -55,12 +55,11 @@ struct Scores {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hybrid_search_beats_vector_and_keyword_on_the_retrieval_set() {
-    let embedder = common::embedder();
     let dir = tempfile::tempdir().unwrap();
     let (core, workspace) = common::core_with_workspace(dir.path()).await;
     let corpus = common::corpus_dir();
 
-    let reports = common::add(&core, workspace, std::slice::from_ref(&corpus), &embedder).await;
+    let reports = common::add(&core, workspace, std::slice::from_ref(&corpus)).await;
     let failed: Vec<_> = reports.iter().filter(|r| matches!(r.outcome, FileOutcome::Failed { .. })).collect();
     assert!(failed.is_empty(), "every fixture must import: {failed:#?}");
     assert!(reports.len() >= 30, "the corpus has {} documents; the test set needs at least 30", reports.len());
@@ -97,7 +96,7 @@ async fn hybrid_search_beats_vector_and_keyword_on_the_retrieval_set() {
         let mut per_kind: HashMap<&str, (f64, usize)> = HashMap::new();
         for (query, spans) in queries.iter().zip(&labelled) {
             let options = SearchOptions { mode, k: 10, ..SearchOptions::default() };
-            let passages = core.codex_search(workspace, &query.text, options, embedder.clone(), &mut |_| {}).await.unwrap();
+            let passages = core.codex_search(workspace, &query.text, options, &mut |_| {}).await.unwrap();
             // Citations: the span, cut from the stored text, is the passage.
             for passage in &passages {
                 let text = &by_path.values().find(|(id, _)| *id == passage.source_id).unwrap().1;

@@ -28,6 +28,10 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// A JSON Schema the answer must match; the answer is then that JSON.
     pub schema: Option<serde_json::Value>,
+    /// Continue the messages' text as it is, without the chat template (for
+    /// base models). Local models only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub raw: bool,
 }
 
 impl ChatRequest {
@@ -42,6 +46,7 @@ impl ChatRequest {
             seed: defaults.seed,
             stop: Vec::new(),
             schema: None,
+            raw: false,
         }
     }
 
@@ -141,7 +146,11 @@ impl LanguageModel for LocalChatModel {
             let flag = stop_flag.clone();
             let mut job = tokio::task::spawn_blocking(move || {
                 let mut llm = llm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let prompt = llm.chat_prompt(&request.messages)?;
+                let prompt = if request.raw {
+                    request.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n")
+                } else {
+                    llm.chat_prompt(&request.messages)?
+                };
                 let params = GenerateParams {
                     max_tokens: request.max_tokens,
                     temperature: request.temperature,

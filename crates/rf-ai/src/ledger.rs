@@ -173,7 +173,7 @@ fn db(err: sqlx::Error) -> AiError {
     AiError::Ledger(err.to_string())
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 

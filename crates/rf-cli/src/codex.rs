@@ -3,17 +3,15 @@
 
 use std::{
     io::{IsTerminal, Write},
-    path::{Path, PathBuf},
-    sync::Arc,
+    path::PathBuf,
 };
 
 use clap::Subcommand;
+use rf_core::domain::{SourceId, WorkspaceId, escape_for_display};
 use rf_core::{
     Core, CoreError,
-    ai::{self, EmbedderOptions},
-    codex::{AddOptions, CodexProgress, Embedder, ExcludedDir, FileOutcome, FileReport, IndexProgress, SearchMode, SearchOptions, SkipReason},
+    codex::{AddOptions, CodexProgress, FileOutcome, FileReport, IndexProgress, SearchMode, SearchOptions, SkipReason},
 };
-use rf_domain::{SourceId, WorkspaceId, escape_for_display};
 use serde_json::json;
 
 use crate::output::Output;
@@ -73,12 +71,6 @@ impl CodexCommand {
             Self::List { .. } | Self::Remove { .. } => None,
         }
     }
-}
-
-fn load_embedder(models_dir: &Path, threads: Option<usize>) -> Result<Arc<dyn Embedder>, CoreError> {
-    let store = ai::open_models(models_dir)?;
-    let embedder = ai::load_embedder(&store, None, EmbedderOptions { threads: threads.unwrap_or(1).max(1) })?;
-    Ok(Arc::new(embedder))
 }
 
 /// Sources with at least this many passages to embed get progress lines
@@ -153,15 +145,13 @@ impl ProgressLine {
 
 /// Runs a codex command. Returns a message when some files of an import
 /// failed (the others were imported): the shell exits with code 2.
-pub(crate) async fn run_codex(core: &Core, models_dir: &Path, command: CodexCommand, out: &mut Output) -> Result<Option<String>, CoreError> {
+pub(crate) async fn run_codex(core: &Core, command: CodexCommand, out: &mut Output) -> Result<Option<String>, CoreError> {
     match command {
-        CodexCommand::Add { workspace, paths, follow_symlinks, threads } => {
-            let embedder = load_embedder(models_dir, threads.map(usize::from))?;
+        CodexCommand::Add { workspace, paths, follow_symlinks, threads: _ } => {
             let mut progress = ProgressLine::new();
-            // The models directory is never imported (the data directory
-            // never is either; rf-core sees to that).
-            let options = AddOptions { follow_symlinks, excluded: vec![ExcludedDir { what: "models directory", path: models_dir.to_owned() }] };
-            let reports = core.codex_add(workspace, &paths, &options, embedder, &mut |event| progress.update(event)).await;
+            // The data and models directories are never imported; rf-core sees to that.
+            let options = AddOptions { follow_symlinks, excluded: Vec::new() };
+            let reports = core.codex_add(workspace, &paths, &options, &mut |event| progress.update(event)).await;
             progress.done();
             let reports = reports?;
             let n_failed = reports.iter().filter(|r| matches!(r.outcome, FileOutcome::Failed { .. })).count();
@@ -194,13 +184,12 @@ pub(crate) async fn run_codex(core: &Core, models_dir: &Path, command: CodexComm
             });
             Ok(None)
         }
-        CodexCommand::Search { workspace, k, mode, threads, query } => {
+        CodexCommand::Search { workspace, k, mode, threads: _, query } => {
             let mode: SearchMode = mode.parse().map_err(CoreError::from)?;
             let query = query.join(" ");
-            let embedder = load_embedder(models_dir, threads.map(usize::from))?;
             let mut progress = ProgressLine::new();
             let options = SearchOptions { mode, k, ..SearchOptions::default() };
-            let passages = core.codex_search(workspace, &query, options, embedder, &mut |event| progress.update(event)).await;
+            let passages = core.codex_search(workspace, &query, options, &mut |event| progress.update(event)).await;
             progress.done();
             let passages = passages?;
             out.document(&passages, |text| {

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use rf_core::domain::{Asset, AssetId, AssetStatus, CampaignId, GuardianFinding, WorkspaceId};
 use rf_core::{
     Core, CoreError,
     guardian::{self, Platform, Report, RuleInfo},
 };
-use rf_domain::{Asset, AssetId, AssetStatus, CampaignId, GuardianFinding, WorkspaceId};
 use serde_json::json;
 
 use crate::output::Output;

@@ -10,11 +10,15 @@ mod models;
 mod output;
 mod providers;
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 use clap::{Args, Parser, Subcommand};
-use rf_core::{Core, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove};
-use rf_domain::{Budget, CampaignId, Channel, DueDate, MoveId, MoveStatus, UserId, WorkspaceId};
+use rf_core::domain::{Budget, CampaignId, Channel, DueDate, MoveId, MoveStatus, UserId, WorkspaceId};
+use rf_core::{Core, CoreConfig, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove};
 
 use crate::output::Output;
 
@@ -317,6 +321,23 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
     Ok(())
 }
 
+/// The Core configuration of one command.
+fn core_config(data_dir: &Path, models_dir: &Path, user: Option<UserId>, threads: usize) -> CoreConfig {
+    CoreConfig { models_dir: models_dir.to_owned(), threads, ..CoreConfig::new(data_dir, local_user(user)) }
+}
+
+/// Opens Core, runs `command` on it, and closes it whatever the outcome.
+async fn with_core<T, F, Fut>(config: CoreConfig, command: F) -> Result<T, CoreError>
+where
+    F: FnOnce(Core) -> Fut,
+    Fut: std::future::Future<Output = Result<T, CoreError>>,
+{
+    let core = Core::open_with(config).await?;
+    let result = command(core.clone()).await;
+    core.close().await;
+    result
+}
+
 fn exit_code(kind: ErrorKind) -> ExitCode {
     match kind {
         ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::PermissionDenied | ErrorKind::BudgetExceeded => ExitCode::from(2),
@@ -387,35 +408,35 @@ fn main() -> ExitCode {
             return finish(out, result);
         }
         Command::Embed { texts, model, threads } => {
-            let result = models::run_embed(&models_dir, &texts, model.as_deref(), threads.map(usize::from), &mut out);
-            return finish(out, result);
-        }
-        Command::Ask(args) if args.is_raw() => {
-            let result = runtime.block_on(models::run_raw_ask(&models_dir, args, &mut out));
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(threads));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { models::run_embed(&core, &texts, model.as_deref(), sink).await }));
             return finish(out, result);
         }
         Command::Ask(args) => {
-            let user = local_user(cli.user.clone()).id.to_string();
-            let result = runtime.block_on(providers::run_metered_ask(&data_dir, &models_dir, &user, args, &mut out));
+            let threads = models::default_threads(args.threads());
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), threads);
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { providers::run_ask(&core, args, sink).await }));
             return finish(out, result);
         }
         Command::Providers(command) => {
-            let user = local_user(cli.user.clone()).id.to_string();
-            let result = runtime.block_on(providers::run_providers(&data_dir, &models_dir, &user, command, &mut out));
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { providers::run_providers(&core, command, sink).await }));
             return finish(out, result);
         }
         Command::Cost(command) => {
-            let result = runtime.block_on(providers::run_cost(&data_dir, command, &mut out));
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { providers::run_cost(&core, command, sink).await }));
             return finish(out, result);
         }
         Command::Codex(command) => {
-            let user = local_user(cli.user.clone());
-            let result = runtime.block_on(async {
-                let core = Core::open(&data_dir, user).await?;
-                let result = codex::run_codex(&core, &models_dir, command, &mut out).await;
-                core.close().await;
-                result
-            });
+            // One or two threads embed fastest on a laptop.
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), command.threads().map_or(1, usize::from));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { codex::run_codex(&core, command, sink).await }));
             return match result {
                 // Some files were not imported: the report, then the summary.
                 Ok(Some(partial)) => {

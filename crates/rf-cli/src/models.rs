@@ -11,7 +11,7 @@ use std::{
 use clap::Subcommand;
 use rf_core::{
     CoreError,
-    ai::{self, Embedder, EmbedderOptions, FetchProgress, ModelStatus, Source},
+    ai::{self, FetchProgress, ModelStatus, Source},
 };
 use serde_json::json;
 
@@ -141,17 +141,12 @@ fn write_list(text: &mut String, models_dir: &Path, list: &[ModelStatus]) {
     }
 }
 
-pub(crate) fn run_embed(models_dir: &Path, texts: &[String], model: Option<&str>, threads: Option<usize>, out: &mut Output) -> Result<(), CoreError> {
-    let threads = default_threads(threads.and_then(|n| u16::try_from(n).ok()));
-    if texts.is_empty() {
-        return Err(ai::AiError::InvalidInput("give at least one text to embed".into()).into());
-    }
-    let store = ai::open_models(models_dir)?;
-    let embedder = ai::load_embedder(&store, model, EmbedderOptions { threads })?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let vectors = embedder.embed(&refs)?;
+pub(crate) async fn run_embed(core: &rf_core::Core, texts: &[String], model: Option<&str>, out: &mut Output) -> Result<(), CoreError> {
+    let context = ai::CallContext { workspace_id: None, user_id: core.user().id.to_string(), agent_id: None, run_id: None };
+    let (model, vectors) = core.embed(texts, model, &context).await?;
+    let dimensions = vectors.first().map_or(0, Vec::len);
     let rows: Vec<_> = texts.iter().zip(&vectors).map(|(text, vector)| json!({ "text": text, "vector": vector })).collect();
-    out.document(&json!({ "model": embedder.model_id(), "dimensions": embedder.dimensions(), "embeddings": rows }), |out| {
+    out.document(&json!({ "model": model, "dimensions": dimensions, "embeddings": rows }), |out| {
         for (text, vector) in texts.iter().zip(&vectors) {
             let head: Vec<String> = vector.iter().take(4).map(|v| format!("{v:.4}")).collect();
             out.push_str(&format!("{} dims [{}, ...]  {text}\n", vector.len(), head.join(", ")));
@@ -230,8 +225,8 @@ impl AskArgs {
         self.threads
     }
 
-    /// `--raw` continues text on the local model directly, outside the
-    /// selector and the ledger.
+    /// `--raw` continues text as it is on a local model (metered like any
+    /// other call).
     pub(crate) fn is_raw(&self) -> bool {
         self.raw
     }
@@ -243,6 +238,9 @@ impl AskArgs {
     /// The chat request, the local model's options and the seed.
     pub(crate) fn request(&self) -> Result<(ai::ChatRequest, ai::LlmOptions, u64), CoreError> {
         let (params, schema) = self.params()?;
+        if self.raw && self.system.is_some() {
+            return Err(ai::AiError::InvalidInput("--system has no place in a raw completion (--raw): put it in the prompt".into()).into());
+        }
         let mut messages = Vec::new();
         if let Some(system) = &self.system {
             messages.push(ai::ChatMessage::new("system", system));
@@ -256,6 +254,7 @@ impl AskArgs {
             seed: params.seed,
             stop: params.stop,
             schema,
+            raw: self.raw,
         };
         let options = ai::LlmOptions { context: self.context.map(|n| n as usize), threads: default_threads(self.threads), requantize: true };
         Ok((request, options, params.seed))
@@ -271,73 +270,11 @@ impl AskArgs {
         if params.max_tokens == 0 {
             return Err(ai::AiError::InvalidInput("--max-tokens must be at least 1".into()).into());
         }
-        let schema = match &self.schema {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io { action: "could not read the schema", path: path.clone(), source })?;
-                let value: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|err| ai::AiError::InvalidInput(format!("{} is not JSON: {err}", path.display())))?;
-                Some(value)
-            }
-            None => None,
-        };
+        let schema = self.schema.as_deref().map(ai::read_schema_file).transpose()?;
         Ok((params, schema))
     }
 }
 
-fn default_threads(threads: Option<u16>) -> usize {
+pub(crate) fn default_threads(threads: Option<u16>) -> usize {
     threads.map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), usize::from)
-}
-
-/// `ask --raw`: continues the prompt as plain text on a local model.
-pub(crate) async fn run_raw_ask(models_dir: &Path, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
-    let store = ai::open_models(models_dir)?;
-    let (params, schema) = args.params()?;
-    let seed = params.seed;
-    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = tokio::spawn({
-        let cancel = cancel.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-    });
-    let stream = !out.is_json();
-    let task = tokio::task::spawn_blocking(move || -> Result<(String, ai::Generation, Option<serde_json::Value>), CoreError> {
-        let mut llm = ai::load_llm(
-            &store,
-            args.model.as_deref(),
-            ai::LlmOptions { context: args.context.map(|n| n as usize), threads: default_threads(args.threads), requantize: true },
-        )?;
-        let prompt = args.prompt.clone();
-        let mut print = |piece: &str| {
-            if stream {
-                let mut stdout = std::io::stdout().lock();
-                let _ = stdout.write_all(piece.as_bytes());
-                let _ = stdout.flush();
-            }
-        };
-        match &schema {
-            Some(schema) => {
-                let (generation, value) = llm.generate_json(&prompt, schema, &params, &cancel, &mut print)?;
-                Ok((llm.model_id().to_owned(), generation, Some(value)))
-            }
-            None => {
-                let generation = llm.generate(&prompt, &params, &cancel, &mut print)?;
-                Ok((llm.model_id().to_owned(), generation, None))
-            }
-        }
-    });
-    let result = task.await.map_err(|err| ai::AiError::Inference(format!("the generation task failed: {err}")))?;
-    watcher.abort();
-    let (model, generation, value) = result?;
-    out.document(&json!({ "model": model, "seed": seed, "generation": generation, "value": value }), |text| {
-        text.push('\n');
-        if generation.stop_reason == ai::StopReason::MaxTokens {
-            text.push_str(&format!("[stopped at --max-tokens {}]\n", generation.generated_tokens));
-        } else if generation.stop_reason == ai::StopReason::Cancelled {
-            text.push_str("[cancelled]\n");
-        }
-    });
-    Ok(())
 }

@@ -2,15 +2,15 @@
 //! document on stdout with `--json`. Errors always go to stderr.
 //!
 //! Names, titles, paths and passages come from files and from teammates, so
-//! text output passes every line through `rf_domain::escape_for_display`:
+//! text output passes every line through `rf_core::domain::escape_for_display`:
 //! escape sequences, other control characters and bidi overrides are shown
 //! as `\u{1b}`-style escapes instead of acting on the terminal. JSON output
 //! is left exact (JSON escapes control characters itself).
 
 use std::{borrow::Cow, io::Write, path::Path, process::ExitCode};
 
+use rf_core::domain::{Campaign, CampaignId, Move, MoveId, WorkspaceIndex};
 use rf_core::{CampaignSummary, JoinReport, SyncReport, SyncStatus, WorkspaceExport, WorkspaceSummary};
-use rf_domain::{Campaign, CampaignId, Move, MoveId, WorkspaceIndex};
 use serde::Serialize;
 use serde_json::json;
 
@@ -22,7 +22,7 @@ pub(crate) struct Output {
     text: String,
 }
 
-fn format_timestamp(ts: rf_domain::Timestamp) -> String {
+fn format_timestamp(ts: rf_core::domain::Timestamp) -> String {
     // Whole seconds since the epoch are enough for a terminal; --json carries
     // the exact milliseconds.
     let secs = ts.as_millis().div_euclid(1000);
@@ -228,10 +228,10 @@ impl Output {
 /// Text for a terminal: each line escaped by `escape_for_display`, the line
 /// breaks between them kept.
 pub(crate) fn escape_lines(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c != '\n' && c != '\t' && rf_domain::is_unsafe_char(c)) {
+    if !text.chars().any(|c| c != '\n' && c != '\t' && rf_core::domain::is_unsafe_char(c)) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(text.split('\n').map(rf_domain::escape_for_display).collect::<Vec<_>>().join("\n"))
+    Cow::Owned(text.split('\n').map(rf_core::domain::escape_for_display).collect::<Vec<_>>().join("\n"))
 }
 
 fn write_sync_report(out: &mut String, report: &SyncReport) {

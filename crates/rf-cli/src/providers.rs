@@ -4,14 +4,17 @@
 
 use std::{
     io::{Read, Write},
-    path::{Path, PathBuf},
+    path::PathBuf,
 };
 
 use clap::Subcommand;
 use rf_core::{
-    CoreError,
-    ai::{self, BudgetScope, CallContext, CancellationToken, ChatRequest, ModelCall, PrivacyMode, ProviderKind, ReportFilter, Route, Tier, format_usd},
-    providers::{self, NewProvider},
+    Core, CoreError,
+    ai::{
+        self, AskProgress, BudgetScope, CallContext, CancellationToken, ChatRequest, ModelCall, PrivacyMode, ProviderKind, ReportFilter, Route, Tier,
+        format_usd,
+    },
+    providers::NewProvider,
 };
 use serde_json::json;
 
@@ -104,7 +107,8 @@ fn read_key() -> Result<ai::ApiKey, CoreError> {
         .ok_or_else(|| ai::AiError::InvalidInput("no API key on stdin: pipe it in, e.g. `printf %s \"$KEY\" | raptorflow providers add ...`".into()).into())
 }
 
-pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str, command: ProvidersCommand, out: &mut Output) -> Result<(), CoreError> {
+pub(crate) async fn run_providers(core: &Core, command: ProvidersCommand, out: &mut Output) -> Result<(), CoreError> {
+    let user = core.user().id.to_string();
     match command {
         ProvidersCommand::Add {
             name,
@@ -132,7 +136,7 @@ pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str
                 max_attempts,
                 stream: no_stream.then_some(false),
             };
-            let provider = providers::add_provider(data_dir, new, key)?;
+            let provider = core.add_provider(new, key)?;
             out.document(&provider, |text| {
                 let key = if provider.has_key() { "key in the OS keyring" } else { "no key" };
                 text.push_str(&format!(
@@ -143,11 +147,11 @@ pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str
         }
         ProvidersCommand::SetKey { name, key_stdin: _ } => {
             let key = read_key()?;
-            providers::set_provider_key(data_dir, &name, &key)?;
+            core.set_provider_key(&name, &key)?;
             out.document(&json!({ "name": name, "has_key": true }), |text| text.push_str(&format!("stored a new key for {name} in the OS keyring\n")));
         }
         ProvidersCommand::List => {
-            let settings = providers::load_settings(data_dir)?;
+            let settings = core.settings()?;
             out.document(&json!({ "privacy": settings.privacy, "providers": settings.providers }), |text| {
                 text.push_str(&format!("privacy mode: {}\n", settings.privacy));
                 if settings.providers.is_empty() {
@@ -171,10 +175,10 @@ pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str
                 privacy: None,
                 local_model: None,
                 local_options: ai::LlmOptions::default(),
-                context: CallContext { workspace_id: None, user_id: user.to_owned(), agent_id: None, run_id: None },
+                context: CallContext { workspace_id: None, user_id: user.clone(), agent_id: None, run_id: None },
                 use_cache: false,
             };
-            let outcome = ai::call_model(data_dir, models_dir, call, &mut |_| {}, &CancellationToken::new()).await?;
+            let outcome = core.ask(call, &mut |_| {}, &CancellationToken::new()).await?;
             let record = &outcome.metered.record;
             out.document(&outcome, |text| {
                 text.push_str(&format!(
@@ -188,18 +192,18 @@ pub(crate) async fn run_providers(data_dir: &Path, models_dir: &Path, user: &str
             });
         }
         ProvidersCommand::Remove { name } => {
-            let removed = providers::remove_provider(data_dir, &name)?;
+            let removed = core.remove_provider(&name)?;
             out.document(&removed, |text| text.push_str(&format!("removed provider {name} and its key\n")));
         }
         ProvidersCommand::Privacy { mode } => {
-            providers::set_privacy(data_dir, mode)?;
+            core.set_privacy(mode)?;
             out.document(&json!({ "privacy": mode }), |text| text.push_str(&format!("privacy mode: {mode}\n")));
         }
     }
     Ok(())
 }
 
-pub(crate) async fn run_cost(data_dir: &Path, command: CostCommand, out: &mut Output) -> Result<(), CoreError> {
+pub(crate) async fn run_cost(core: &Core, command: CostCommand, out: &mut Output) -> Result<(), CoreError> {
     match command {
         CostCommand::Report { workspace, month } => {
             if let Some(month) = &month
@@ -207,7 +211,7 @@ pub(crate) async fn run_cost(data_dir: &Path, command: CostCommand, out: &mut Ou
             {
                 return Err(ai::AiError::InvalidInput(format!("--month {month:?}: write it as YYYY-MM, e.g. 2026-11")).into());
             }
-            let report = ai::cost_report(data_dir, &ReportFilter { workspace_id: workspace, month }).await?;
+            let report = core.cost_report(&ReportFilter { workspace_id: workspace, month }).await?;
             out.document(&report, |text| write_report(text, &report));
         }
         CostCommand::Budget { workspace, user_id, monthly_usd } => {
@@ -217,8 +221,8 @@ pub(crate) async fn run_cost(data_dir: &Path, command: CostCommand, out: &mut Ou
                 (None, None) => unreachable!("clap requires --workspace or --user-id"),
             };
             let limit = match monthly_usd {
-                Some(usd) => ai::set_budget(data_dir, &scope, &usd).await?,
-                None => ai::budget(data_dir, &scope).await?,
+                Some(usd) => core.set_budget(&scope, &usd).await?,
+                None => core.budget(&scope).await?,
             };
             out.document(&json!({ "scope": scope.to_string(), "monthly_limit_micro_usd": limit }), |text| {
                 text.push_str(&format!("{scope}: {} per month\n", format_usd(limit)));
@@ -255,11 +259,13 @@ fn write_report(text: &mut String, report: &ai::CostReport) {
 }
 
 /// `raptorflow ask` through the model selector, the budgets, the cache and
-/// the ledger.
-pub(crate) async fn run_metered_ask(data_dir: &Path, models_dir: &Path, user: &str, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
+/// the ledger; `--raw` continues text as it is on the local model.
+pub(crate) async fn run_ask(core: &Core, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
+    let user = core.user().id.to_string();
     let (request, local_options, seed) = args.request()?;
     let route = match (&args.provider, args.tier) {
         (Some(provider), _) => Route::Provider(provider.clone()),
+        (None, None) if args.is_raw() => Route::Provider("local".into()),
         (None, tier) => Route::Tier(tier.unwrap_or(Tier::Standard)),
     };
     let call = ModelCall {
@@ -268,7 +274,7 @@ pub(crate) async fn run_metered_ask(data_dir: &Path, models_dir: &Path, user: &s
         privacy: args.privacy,
         local_model: args.model().map(str::to_owned),
         local_options,
-        context: CallContext { workspace_id: args.workspace.clone(), user_id: user.to_owned(), agent_id: args.agent.clone(), run_id: args.run.clone() },
+        context: CallContext { workspace_id: args.workspace.clone(), user_id: user, agent_id: args.agent.clone(), run_id: args.run.clone() },
         use_cache: !args.no_cache,
     };
     let cancel = CancellationToken::new();
@@ -281,14 +287,18 @@ pub(crate) async fn run_metered_ask(data_dir: &Path, models_dir: &Path, user: &s
         }
     });
     let stream = !out.is_json();
-    let mut print = |piece: &str| {
-        if stream {
+    let mut print = |progress: AskProgress<'_>| match progress {
+        AskProgress::Text(piece) if stream => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(piece.as_bytes());
             let _ = stdout.flush();
         }
+        AskProgress::Queued { position } => {
+            let _ = writeln!(std::io::stderr(), "[waiting for the local model: {position} calls ahead]");
+        }
+        AskProgress::Text(_) => {}
     };
-    let result = ai::call_model(data_dir, models_dir, call, &mut print, &cancel).await;
+    let result = core.ask(call, &mut print, &cancel).await;
     watcher.abort();
     let outcome = result?;
     let record = &outcome.metered.record;

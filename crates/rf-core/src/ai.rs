@@ -49,12 +49,19 @@ pub use rf_ai::{
 };
 pub use tokio_util::sync::CancellationToken;
 
-use rf_ai::{LanguageModel, LocalChatModel, metered::max_cost_micro_usd, pricing::Price, selector};
+use rf_ai::{metered::max_cost_micro_usd, pricing::Price, selector};
 
+pub use crate::engine::EngineStats;
 use crate::{
-    CoreError,
+    Core, CoreError,
     providers::{self, AppSettings, ProviderSettings},
 };
+
+/// Reads a JSON Schema file for a constrained answer (at most 1 MiB).
+pub fn read_schema_file(path: &Path) -> Result<serde_json::Value> {
+    let bytes = crate::input::read_limited(path, "JSON Schema", crate::input::MAX_SETTINGS_BYTES)?;
+    serde_json::from_slice(&bytes).map_err(|err| rf_ai::AiError::InvalidInput(format!("{} is not JSON: {err}", path.display())).into())
+}
 
 /// Opens the cost ledger of a data directory.
 pub async fn open_ledger(data_dir: &Path) -> Result<Ledger> {
@@ -129,116 +136,234 @@ fn candidates(
     out
 }
 
-/// Makes one model call: picks the model (by tier, privacy mode and budget,
-/// or as named), answers from the response cache where it can, holds the
-/// call to the budgets, and records it in the ledger. Text streams to
-/// `on_text`. With privacy mode offline-only no network connection is
-/// opened: cloud providers are not even set up.
-pub async fn call_model(
-    data_dir: &Path,
-    models_dir: &Path,
-    call: ModelCall,
-    on_text: &mut (dyn FnMut(&str) + Send),
-    cancel: &CancellationToken,
-) -> Result<CallOutcome> {
-    let settings = providers::load_settings(data_dir)?;
-    let mode = call.privacy.unwrap_or(settings.privacy);
-    let ledger = open_ledger(data_dir).await?;
-    let table = PriceTable::bundled()?;
-    let store = open_models(models_dir)?;
-    let (chosen, provider, reason) = match &call.route {
-        Route::Provider(name) if name == "local" => {
-            let installed = store.installed_of_kind(call.local_model.as_deref(), ModelKind::Llm)?;
-            let candidate = Candidate { provider: "local".into(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 };
-            (candidate, None, "the local model, as asked".to_owned())
+/// What a call reports while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskProgress<'a> {
+    /// Waiting for a local model that is busy: `position` calls are ahead.
+    Queued { position: usize },
+    /// A piece of the answer.
+    Text(&'a str),
+}
+
+/// What [`Core::ask_stream`] yields: the answer's pieces, then its outcome.
+#[derive(Debug)]
+pub enum AskEvent {
+    Queued { position: usize },
+    Text(String),
+    Done(Box<Result<CallOutcome>>),
+}
+
+impl Core {
+    /// Makes one model call: picks the model (by tier, privacy mode and
+    /// budget, or as named), answers from the response cache where it can,
+    /// holds the call to the budgets, and records it in the ledger — one row
+    /// per call, raw completions included. Local models stay loaded between
+    /// calls; calls on one local model take turns in arrival order, and a
+    /// call cancelled while it waits never starts (it is recorded as
+    /// cancelled, at no cost). With privacy mode offline-only no network
+    /// connection is opened: cloud providers are not even set up.
+    pub async fn ask(&self, call: ModelCall, progress: &mut (dyn FnMut(AskProgress<'_>) + Send), cancel: &CancellationToken) -> Result<CallOutcome> {
+        let engine = &self.inner.engine;
+        let settings = engine.settings()?;
+        let mode = call.privacy.unwrap_or(settings.privacy);
+        let ledger = engine.ledger().await?;
+        let table = engine.prices().await?;
+        let store = engine.store().await?;
+        if call.request.raw && !matches!(&call.route, Route::Provider(name) if name == "local") {
+            return Err(rf_ai::AiError::InvalidInput("a raw completion (--raw) runs only on a local model: pass --provider local".into()).into());
         }
-        Route::Provider(name) => {
-            if mode == PrivacyMode::OfflineOnly {
-                return Err(rf_ai::AiError::InvalidInput(format!(
-                    "provider {name} is a cloud model, and privacy mode offline-only allows none; use --privacy local-preferred or cloud-allowed"
-                ))
-                .into());
+        let (chosen, provider, reason) = match &call.route {
+            Route::Provider(name) if name == "local" => {
+                let installed = store.installed_of_kind(call.local_model.as_deref(), ModelKind::Llm)?;
+                let candidate = Candidate { provider: "local".into(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 };
+                (candidate, None, "the local model, as asked".to_owned())
             }
-            let provider = providers::provider(&settings, name)?.clone();
-            let price = providers::provider_price(&provider, &table)?;
-            let candidate = Candidate {
-                provider: provider.name.clone(),
-                model: provider.model.clone(),
-                tier: provider.tier,
-                local: false,
-                max_cost_micro_usd: max_cost_micro_usd(&price, &call.request),
+            Route::Provider(name) => {
+                if mode == PrivacyMode::OfflineOnly {
+                    return Err(rf_ai::AiError::InvalidInput(format!(
+                        "provider {name} is a cloud model, and privacy mode offline-only allows none; use --privacy local-preferred or cloud-allowed"
+                    ))
+                    .into());
+                }
+                let provider = providers::provider(&settings, name)?.clone();
+                let price = providers::provider_price(&provider, &table)?;
+                let candidate = Candidate {
+                    provider: provider.name.clone(),
+                    model: provider.model.clone(),
+                    tier: provider.tier,
+                    local: false,
+                    max_cost_micro_usd: max_cost_micro_usd(&price, &call.request),
+                };
+                (candidate, Some((provider, price)), format!("provider {name}, as asked"))
+            }
+            Route::Tier(tier) => {
+                let all = candidates(&settings, &table, store, &call, mode);
+                let remaining = ledger.remaining(&call.context).await?;
+                let just: Vec<Candidate> = all.iter().map(|(c, _)| c.clone()).collect();
+                let choice = selector::select(*tier, mode, remaining, &just).map_err(rf_ai::AiError::from)?;
+                let provider = all.into_iter().find(|(c, _)| *c == choice.candidate).and_then(|(_, p)| p);
+                (choice.candidate, provider, choice.reason)
+            }
+        };
+        tracing::debug!(provider = %chosen.provider, model = %chosen.model, reason = %reason, "model chosen");
+        let options = CallOptions {
+            use_cache: call.use_cache,
+            cache_ttl: settings.cache_ttl_hours.map_or(rf_ai::metered::DEFAULT_CACHE_TTL, |h| std::time::Duration::from_secs(h.saturating_mul(3600))),
+        };
+        let metered_call = rf_ai::metered::Call { context: &call.context, request: &call.request, options };
+        let result = match &provider {
+            None => {
+                let slot = engine.llm(&chosen.model, call.local_options.context).await?;
+                let place = slot.join();
+                if place.ahead > 0 {
+                    progress(AskProgress::Queued { position: place.ahead });
+                }
+                let turn = tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => None,
+                    turn = slot.turn() => Some(turn),
+                };
+                match turn {
+                    None => {
+                        drop(place);
+                        let record = rf_ai::ledger::CallRecord {
+                            at_ms: rf_ai::ledger::now_ms(),
+                            context: call.context.clone(),
+                            provider: "local".into(),
+                            model: chosen.model.clone(),
+                            usage: Usage::default(),
+                            latency_ms: 0,
+                            cost_micro_usd: 0,
+                            cache_hit: false,
+                            outcome: "cancelled".into(),
+                        };
+                        let ledger_id = ledger.record(&record).await?;
+                        let completion =
+                            Completion { text: String::new(), stop_reason: StopReason::Cancelled, usage: Usage::default(), model: chosen.model.clone() };
+                        Ok(MeteredCompletion { completion, record, ledger_id })
+                    }
+                    Some(_turn) => {
+                        engine.generation_started();
+                        let mut on_text = |piece: &str| progress(AskProgress::Text(piece));
+                        rf_ai::metered::call(ledger, &slot.model, &Price::FREE, metered_call, &mut on_text, cancel).await
+                    }
+                }
+            }
+            Some((provider, price)) => {
+                let model = providers::cloud_model(provider)?;
+                let mut on_text = |piece: &str| progress(AskProgress::Text(piece));
+                rf_ai::metered::call(ledger, &model, price, metered_call, &mut on_text, cancel).await
+            }
+        };
+        let metered = result?;
+        let value = match &call.request.schema {
+            Some(_) if metered.completion.stop_reason != StopReason::Cancelled => serde_json::from_str(&metered.completion.text).ok(),
+            _ => None,
+        };
+        Ok(CallOutcome { choice: reason, metered, value })
+    }
+
+    /// [`Core::ask`] as a stream: queue positions and pieces of the answer,
+    /// then the outcome. Dropping the stream does not cancel the call; cancel
+    /// `cancel` for that.
+    pub fn ask_stream(&self, call: ModelCall, cancel: CancellationToken) -> tokio::sync::mpsc::UnboundedReceiver<AskEvent> {
+        let (events, stream) = tokio::sync::mpsc::unbounded_channel();
+        let core = self.clone();
+        tokio::spawn(async move {
+            let sender = events.clone();
+            let mut progress = move |progress: AskProgress<'_>| {
+                let _ = sender.send(match progress {
+                    AskProgress::Queued { position } => AskEvent::Queued { position },
+                    AskProgress::Text(text) => AskEvent::Text(text.to_owned()),
+                });
             };
-            (candidate, Some((provider, price)), format!("provider {name}, as asked"))
-        }
-        Route::Tier(tier) => {
-            let all = candidates(&settings, &table, &store, &call, mode);
-            let remaining = ledger.remaining(&call.context).await?;
-            let just: Vec<Candidate> = all.iter().map(|(c, _)| c.clone()).collect();
-            let choice = selector::select(*tier, mode, remaining, &just).map_err(rf_ai::AiError::from)?;
-            let provider = all.into_iter().find(|(c, _)| *c == choice.candidate).and_then(|(_, p)| p);
-            (choice.candidate, provider, choice.reason)
-        }
-    };
-    tracing::debug!(provider = %chosen.provider, model = %chosen.model, reason = %reason, "model chosen");
-    let (model, price): (Box<dyn LanguageModel>, Price) = match &provider {
-        None => {
-            let model_id = chosen.model.clone();
-            let options = call.local_options;
-            let llm = tokio::task::spawn_blocking(move || {
-                let installed = store.installed_of_kind(Some(&model_id), ModelKind::Llm)?;
-                LocalLlm::load(&store, &installed, options)
-            })
-            .await
-            .map_err(|err| rf_ai::AiError::Inference(format!("loading the local model failed: {err}")))??;
-            (Box::new(LocalChatModel::new(llm)), Price::FREE)
-        }
-        Some((provider, price)) => (Box::new(providers::cloud_model(provider)?), *price),
-    };
-    let options = CallOptions {
-        use_cache: call.use_cache,
-        cache_ttl: settings.cache_ttl_hours.map_or(rf_ai::metered::DEFAULT_CACHE_TTL, |h| std::time::Duration::from_secs(h.saturating_mul(3600))),
-    };
-    let result = rf_ai::metered::call(
-        &ledger,
-        model.as_ref(),
-        &price,
-        rf_ai::metered::Call { context: &call.context, request: &call.request, options },
-        on_text,
-        cancel,
-    )
-    .await;
-    ledger.close().await;
-    let metered = result?;
-    let value = match &call.request.schema {
-        Some(_) if metered.completion.stop_reason != StopReason::Cancelled => serde_json::from_str(&metered.completion.text).ok(),
-        _ => None,
-    };
-    Ok(CallOutcome { choice: reason, metered, value })
-}
+            let outcome = core.ask(call, &mut progress, &cancel).await;
+            let _ = events.send(AskEvent::Done(Box::new(outcome)));
+        });
+        stream
+    }
 
-/// Spending by agent, model and day.
-pub async fn cost_report(data_dir: &Path, filter: &ReportFilter) -> Result<CostReport> {
-    let ledger = open_ledger(data_dir).await?;
-    let report = ledger.report(filter).await;
-    ledger.close().await;
-    Ok(report?)
-}
+    /// What the engine did so far (models loaded, generations run).
+    pub fn engine_stats(&self) -> EngineStats {
+        self.inner.engine.stats()
+    }
 
-/// Sets a monthly budget (`usd` as written by the user, e.g. "25" or
-/// "7.50"); returns it in micro-dollars.
-pub async fn set_budget(data_dir: &Path, scope: &BudgetScope, usd: &str) -> Result<u64> {
-    let micro = parse_usd(usd).map_err(|err| rf_ai::AiError::InvalidInput(format!("budget: {err}")))?;
-    let ledger = open_ledger(data_dir).await?;
-    let result = ledger.set_budget(scope, micro).await;
-    ledger.close().await;
-    result?;
-    Ok(micro)
-}
+    /// The settings, as read once from `settings.toml`.
+    pub fn settings(&self) -> Result<std::sync::Arc<AppSettings>> {
+        self.inner.engine.settings()
+    }
 
-/// A scope's monthly budget in micro-dollars.
-pub async fn budget(data_dir: &Path, scope: &BudgetScope) -> Result<u64> {
-    let ledger = open_ledger(data_dir).await?;
-    let result = ledger.budget(scope).await;
-    ledger.close().await;
-    Ok(result?)
+    /// The model store of this Core's models directory.
+    pub async fn model_store(&self) -> Result<ModelStore> {
+        Ok(self.inner.engine.store().await?.clone())
+    }
+
+    /// Spending by agent, model and day.
+    pub async fn cost_report(&self, filter: &ReportFilter) -> Result<CostReport> {
+        Ok(self.inner.engine.ledger().await?.report(filter).await?)
+    }
+
+    /// Sets a monthly budget (`usd` as written by the user, e.g. "25" or
+    /// "7.50"); returns it in micro-dollars.
+    pub async fn set_budget(&self, scope: &BudgetScope, usd: &str) -> Result<u64> {
+        let micro = parse_usd(usd).map_err(|err| rf_ai::AiError::InvalidInput(format!("budget: {err}")))?;
+        self.inner.engine.ledger().await?.set_budget(scope, micro).await?;
+        self.publish(crate::CoreEvent::BudgetChanged);
+        Ok(micro)
+    }
+
+    /// A scope's monthly budget in micro-dollars.
+    pub async fn budget(&self, scope: &BudgetScope) -> Result<u64> {
+        Ok(self.inner.engine.ledger().await?.budget(scope).await?)
+    }
+
+    /// Embeds `texts` with the default embedding model (kept loaded) or
+    /// `model`; one ledger row. Returns the model's id and one vector per text.
+    pub async fn embed(&self, texts: &[String], model: Option<&str>, context: &CallContext) -> Result<(String, Vec<Vec<f32>>)> {
+        if texts.is_empty() {
+            return Err(rf_ai::AiError::InvalidInput("give at least one text to embed".into()).into());
+        }
+        let engine = &self.inner.engine;
+        let embedder: std::sync::Arc<dyn Embedder> = match model {
+            None => engine.embedder().await?,
+            Some(id) => {
+                let (store, id, threads) = (engine.store().await?.clone(), id.to_owned(), engine.threads);
+                let loaded = tokio::task::spawn_blocking(move || load_embedder(&store, Some(&id), EmbedderOptions { threads }))
+                    .await
+                    .map_err(|err| rf_ai::AiError::Inference(format!("loading the embedding model failed: {err}")))??;
+                std::sync::Arc::new(loaded)
+            }
+        };
+        let started = std::time::Instant::now();
+        let limit = embedder.max_tokens();
+        let tokens: usize = texts.iter().map(|text| embedder.count_tokens(text).map_or(limit, |n| (n + 2).min(limit))).sum();
+        let vectors = {
+            let (embedder, texts) = (embedder.clone(), texts.to_vec());
+            tokio::task::spawn_blocking(move || embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>()))
+                .await
+                .map_err(|err| rf_ai::AiError::Inference(format!("the embedding task failed: {err}")))??
+        };
+        self.meter_embedding(context, embedder.model_id(), texts.len() as u64, tokens as u64, started).await?;
+        Ok((embedder.model_id().to_owned(), vectors))
+    }
+
+    /// Records one embedding call (local, free) in the ledger.
+    pub(crate) async fn meter_embedding(&self, context: &CallContext, model: &str, texts: u64, tokens: u64, started: std::time::Instant) -> Result<()> {
+        if texts == 0 {
+            return Ok(());
+        }
+        let record = rf_ai::ledger::CallRecord {
+            at_ms: rf_ai::ledger::now_ms(),
+            context: context.clone(),
+            provider: "local".into(),
+            model: model.to_owned(),
+            usage: Usage { input_tokens: tokens, ..Usage::default() },
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            cost_micro_usd: 0,
+            cache_hit: false,
+            outcome: "ok".into(),
+        };
+        self.inner.engine.ledger().await?.record(&record).await?;
+        Ok(())
+    }
 }

@@ -98,7 +98,7 @@ impl Core {
         // (the lookup then finds no such campaign), a document without one
         // could not be found by id.
         self.remember(campaign.id.to_string(), EntityKind::Campaign, workspace_id, campaign.id).await?;
-        let doc_id = self.docs.create(&campaign, CAMPAIGN).await?;
+        let doc_id = self.docs().create(&campaign, CAMPAIGN).await?;
         let entry = CampaignEntry { name: campaign.name.clone(), status: campaign.status, document: doc_id.to_string(), created_at: campaign.created_at };
         let campaign_id = campaign.id;
         self.update_index(workspace_id, format!("add campaign {campaign_id}"), move |index| {
@@ -123,7 +123,7 @@ impl Core {
     /// A whole campaign document.
     pub async fn campaign(&self, campaign_id: CampaignId) -> Result<Campaign> {
         let doc_id = self.campaign_doc(campaign_id).await?;
-        Ok(self.docs.read(&doc_id, CAMPAIGN).await?)
+        Ok(self.docs().read(&doc_id, CAMPAIGN).await?)
     }
 
     /// Adds a move to a campaign and returns its id.
@@ -142,7 +142,7 @@ impl Core {
         };
         let stored = new_move.clone();
         self.remember(move_id.to_string(), EntityKind::Move, workspace.id, campaign_id).await?;
-        self.docs
+        self.docs()
             .change(&doc_id, format!("add move {move_id}"), move |tx| {
                 edit::put_move(tx, move_id, &stored)?;
                 Ok::<_, CoreError>(())
@@ -156,7 +156,7 @@ impl Core {
         let campaign_id = self.locate_move(move_id).await?;
         let doc_id = self.campaign_doc(campaign_id).await?;
         let updated = self
-            .docs
+            .docs()
             .change(&doc_id, format!("set move {move_id} status to {status}"), move |tx| {
                 let mut the_move = edit::read_move(tx, move_id)?.ok_or_else(|| move_not_found(move_id))?;
                 the_move.status = status;
@@ -178,7 +178,7 @@ impl Core {
         let asset_id = AssetId::new();
         let asset = Asset { move_id, content, status: AssetStatus::Draft, findings, created_at: Timestamp::now() };
         self.remember(asset_id.to_string(), EntityKind::Asset, workspace.id, campaign_id).await?;
-        self.docs
+        self.docs()
             .change(&doc_id, format!("add asset {asset_id}"), move |tx| {
                 if let Some(move_id) = move_id {
                     let mut the_move = edit::read_move(tx, move_id)?.ok_or_else(|| move_not_found(move_id))?;
@@ -195,7 +195,7 @@ impl Core {
     /// Records where an entity lives, before its document is written.
     async fn remember(&self, entity_id: String, kind: EntityKind, workspace_id: WorkspaceId, campaign_id: CampaignId) -> Result<()> {
         let location = EntityLocation { workspace_id: workspace_id.to_string(), campaign_id: campaign_id.to_string() };
-        self.catalog.set_locations(&[(entity_id, kind, location)]).await?;
+        self.catalog().set_locations(&[(entity_id, kind, location)]).await?;
         Ok(())
     }
 
@@ -207,7 +207,7 @@ impl Core {
     /// The workspace and document of a campaign: one catalog query, then the
     /// workspace's index, which must still list the campaign.
     pub(crate) async fn campaign_home(&self, campaign_id: CampaignId) -> Result<(WorkspaceIndex, DocId)> {
-        if let Some(location) = self.catalog.location(&campaign_id.to_string(), EntityKind::Campaign).await?
+        if let Some(location) = self.catalog().location(&campaign_id.to_string(), EntityKind::Campaign).await?
             && let Ok(workspace_id) = location.workspace_id.parse::<WorkspaceId>()
             && let Ok(index) = self.workspace(workspace_id).await
             && let Some(entry) = index.campaigns.get(&campaign_id)
@@ -230,7 +230,7 @@ impl Core {
 
     /// The campaign holding a move or asset: one query, no document read.
     async fn locate(&self, key: &str, kind: EntityKind) -> Result<Option<CampaignId>> {
-        let location = self.catalog.location(key, kind).await?;
+        let location = self.catalog().location(key, kind).await?;
         Ok(location.and_then(|location| location.campaign_id.parse::<CampaignId>().ok()))
     }
 
@@ -239,17 +239,17 @@ impl Core {
     /// authoritative, or a sync or import that stopped before recording what
     /// it brought). Reads every campaign document once.
     pub(crate) async fn rebuild_locations_if_needed(&self) -> Result<()> {
-        if self.catalog.locations_complete().await? {
+        if self.catalog().locations_complete().await? {
             return Ok(());
         }
         let mut n_rows = 0;
         let mut n_failed = 0;
-        for (workspace_id, index_doc) in self.catalog.workspaces().await? {
+        for (workspace_id, index_doc) in self.catalog().workspaces().await? {
             // One unreadable workspace must not make the whole data directory
             // unusable: index the others, and leave the flag set so that the
             // next open tries again.
             let indexed = async {
-                let index: WorkspaceIndex = self.docs.read(&index_doc, crate::INDEX_DOC).await?;
+                let index: WorkspaceIndex = self.docs().read(&index_doc, crate::INDEX_DOC).await?;
                 let campaign_docs = index.campaigns.iter().map(|(id, entry)| (*id, entry.document.clone())).collect::<Vec<_>>();
                 self.index_campaigns(index.id, &campaign_docs).await
             }
@@ -263,7 +263,7 @@ impl Core {
             }
         }
         if n_failed == 0 {
-            self.catalog.set_locations_complete(true).await?;
+            self.catalog().set_locations_complete(true).await?;
         }
         tracing::info!(n_rows, n_failed, "entity location table rebuilt");
         Ok(())
@@ -278,7 +278,7 @@ impl Core {
         for (campaign_id, document) in campaigns {
             let location = EntityLocation { workspace_id: workspace_id.to_string(), campaign_id: campaign_id.to_string() };
             rows.push((campaign_id.to_string(), EntityKind::Campaign, location.clone()));
-            let campaign: Campaign = match self.docs.read(&document.parse()?, CAMPAIGN).await {
+            let campaign: Campaign = match self.docs().read(&document.parse()?, CAMPAIGN).await {
                 Ok(campaign) => campaign,
                 Err(rf_store::StoreError::DocumentNotFound { .. }) => continue,
                 Err(err) => return Err(err.into()),
@@ -286,7 +286,7 @@ impl Core {
             rows.extend(campaign.moves.keys().map(|id| (id.to_string(), EntityKind::Move, location.clone())));
             rows.extend(campaign.assets.keys().map(|id| (id.to_string(), EntityKind::Asset, location.clone())));
         }
-        self.catalog.set_locations(&rows).await?;
+        self.catalog().set_locations(&rows).await?;
         Ok(rows.len())
     }
 }

@@ -8,7 +8,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 pub use rf_codex::{CODEX_FILE_NAME, ExcludedDir, FileProblem, IndexProgress, Passage, SearchMode, SearchOptions, SkipReason};
@@ -103,14 +106,14 @@ impl Core {
     /// moved aside and a new one started: it only holds what the workspace's
     /// documents rebuild, which the next refresh does.
     pub(crate) async fn codex_index(&self) -> Result<&Codex> {
-        self.codex.get_or_try_init(|| async { Ok::<_, CoreError>(Codex::open_or_rebuild(&self.data_dir.join(CODEX_FILE_NAME)).await?) }).await
+        self.inner.codex.get_or_try_init(|| async { Ok::<_, CoreError>(Codex::open_or_rebuild(&self.inner.data_dir.join(CODEX_FILE_NAME)).await?) }).await
     }
 
     /// Imports files and folders into a workspace's Codex. Files that cannot
     /// be read are reported as failed, links and RaptorFlow's own folders as
     /// skipped; the others are imported. Each file is saved (its text as a
     /// workspace document) before the next starts.
-    pub async fn codex_add(
+    async fn codex_add_with(
         &self,
         workspace_id: WorkspaceId,
         paths: &[PathBuf],
@@ -122,7 +125,8 @@ impl Core {
         self.index_doc(workspace_id).await?;
         let codex = self.codex_index().await?;
         let mut walk_options = WalkOptions { follow_symlinks: options.follow_symlinks, excluded: options.excluded.clone() };
-        walk_options.excluded.push(ExcludedDir { what: "data directory", path: self.data_dir.clone() });
+        walk_options.excluded.push(ExcludedDir { what: "data directory", path: self.inner.data_dir.clone() });
+        walk_options.excluded.push(ExcludedDir { what: "models directory", path: self.inner.engine.models_dir.clone() });
         let entries = tokio::task::spawn_blocking({
             let paths = paths.to_vec();
             move || collect_files(&paths, &walk_options)
@@ -187,7 +191,7 @@ impl Core {
             title: extracted.title.clone(),
             media_type: extracted.media_type.as_str().to_owned(),
             content_hash: extracted.content_hash.clone(),
-            imported_by: self.user.id.clone(),
+            imported_by: self.inner.user.id.clone(),
             imported_at: now,
             text: extracted.text,
         };
@@ -212,7 +216,7 @@ impl Core {
             Some((_, old)) => {
                 let doc_id: DocId = old.document.parse()?;
                 let replacement = source.clone();
-                self.docs
+                self.docs()
                     .update(&doc_id, SOURCE_DOC, format!("reimport codex source {source_id}"), move |stored: &mut CodexSource| {
                         *stored = replacement;
                         Ok::<_, CoreError>(())
@@ -227,7 +231,7 @@ impl Core {
                 true
             }
             None => {
-                let doc_id = self.docs.create(&source, SOURCE_DOC).await?;
+                let doc_id = self.docs().create(&source, SOURCE_DOC).await?;
                 let entry = CodexEntry { document: doc_id.to_string(), ..entry };
                 self.update_index(workspace_id, format!("add codex source {source_id}"), move |index| {
                     index.codex.insert(source_id, entry);
@@ -285,7 +289,7 @@ impl Core {
         let index = self.workspace(workspace_id).await?;
         let entry = index.codex.get(&source_id).ok_or_else(|| codex_not_found(source_id))?;
         let doc_id: DocId = entry.document.parse()?;
-        Ok(self.docs.read(&doc_id, SOURCE_DOC).await?)
+        Ok(self.docs().read(&doc_id, SOURCE_DOC).await?)
     }
 
     /// Removes a source from a workspace's Codex (for every teammate, once
@@ -303,7 +307,7 @@ impl Core {
     /// Brings this device's index of a workspace's Codex up to date with its
     /// documents: indexes sources that arrived by sync or changed, drops
     /// removed ones, re-embeds sources embedded with another model.
-    pub async fn codex_refresh(
+    async fn codex_refresh_with(
         &self,
         workspace_id: WorkspaceId,
         embedder: Arc<dyn Embedder>,
@@ -329,7 +333,7 @@ impl Core {
         for (i, (source_id, entry)) in stale.into_iter().enumerate() {
             progress(CodexProgress::Source { index: i, n_sources, title: &entry.title });
             let doc_id: DocId = entry.document.parse()?;
-            let source: CodexSource = match self.docs.read(&doc_id, SOURCE_DOC).await {
+            let source: CodexSource = match self.docs().read(&doc_id, SOURCE_DOC).await {
                 Ok(source) => source,
                 // Listed but not here yet (a sync still under way): next time.
                 Err(rf_store::StoreError::DocumentNotFound { .. }) => {
@@ -347,7 +351,7 @@ impl Core {
 
     /// The passages of a workspace's Codex that best answer `query`, after
     /// bringing the local index up to date.
-    pub async fn codex_search(
+    async fn codex_search_with(
         &self,
         workspace_id: WorkspaceId,
         query: &str,
@@ -355,8 +359,98 @@ impl Core {
         embedder: Arc<dyn Embedder>,
         progress: &mut (dyn FnMut(CodexProgress<'_>) + Send),
     ) -> Result<Vec<Passage>> {
-        self.codex_refresh(workspace_id, embedder.clone(), progress).await?;
+        self.codex_refresh_with(workspace_id, embedder.clone(), progress).await?;
         Ok(self.codex_index().await?.search(workspace_id, query, options, embedder).await?)
+    }
+}
+
+impl Core {
+    /// Imports files and folders into a workspace's Codex with this Core's
+    /// embedding model (see [`Core::codex_add_with`]); the embedding is one
+    /// ledger row.
+    pub async fn codex_add(
+        &self,
+        workspace_id: WorkspaceId,
+        paths: &[PathBuf],
+        options: &AddOptions,
+        progress: &mut (dyn FnMut(CodexProgress<'_>) + Send),
+    ) -> Result<Vec<FileReport>> {
+        let meter = self.codex_embedder().await?;
+        let result = self.codex_add_with(workspace_id, paths, options, meter.clone(), progress).await;
+        self.meter_codex(workspace_id, &meter).await?;
+        result
+    }
+
+    /// Brings this device's index of a workspace's Codex up to date (see
+    /// [`Core::codex_refresh_with`]); any embedding is one ledger row.
+    pub async fn codex_refresh(&self, workspace_id: WorkspaceId, progress: &mut (dyn FnMut(CodexProgress<'_>) + Send)) -> Result<RefreshReport> {
+        let meter = self.codex_embedder().await?;
+        let result = self.codex_refresh_with(workspace_id, meter.clone(), progress).await;
+        self.meter_codex(workspace_id, &meter).await?;
+        result
+    }
+
+    /// The passages of a workspace's Codex that best answer `query` (see
+    /// [`Core::codex_search_with`]); the embedding is one ledger row.
+    pub async fn codex_search(
+        &self,
+        workspace_id: WorkspaceId,
+        query: &str,
+        options: SearchOptions,
+        progress: &mut (dyn FnMut(CodexProgress<'_>) + Send),
+    ) -> Result<Vec<Passage>> {
+        let meter = self.codex_embedder().await?;
+        let result = self.codex_search_with(workspace_id, query, options, meter.clone(), progress).await;
+        self.meter_codex(workspace_id, &meter).await?;
+        result
+    }
+
+    async fn codex_embedder(&self) -> Result<Arc<MeteredEmbedder>> {
+        let inner: Arc<dyn Embedder> = self.inner.engine.embedder().await?;
+        Ok(Arc::new(MeteredEmbedder { inner, texts: AtomicU64::new(0), tokens: AtomicU64::new(0), started: std::time::Instant::now() }))
+    }
+
+    async fn meter_codex(&self, workspace_id: WorkspaceId, meter: &MeteredEmbedder) -> Result<()> {
+        let context =
+            rf_ai::ledger::CallContext { workspace_id: Some(workspace_id.to_string()), user_id: self.inner.user.id.to_string(), agent_id: None, run_id: None };
+        let texts = meter.texts.load(Ordering::Relaxed);
+        self.meter_embedding(&context, meter.inner.model_id(), texts, meter.tokens.load(Ordering::Relaxed), meter.started).await
+    }
+}
+
+/// The embedder as the Codex calls see it: counts the texts and tokens it
+/// embeds, for the ledger.
+struct MeteredEmbedder {
+    inner: Arc<dyn Embedder>,
+    texts: AtomicU64,
+    tokens: AtomicU64,
+    started: std::time::Instant,
+}
+
+impl Embedder for MeteredEmbedder {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+
+    fn dimensions(&self) -> usize {
+        self.inner.dimensions()
+    }
+
+    fn embed(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, rf_ai::AiError> {
+        let limit = self.inner.max_tokens();
+        let tokens: usize = texts.iter().map(|text| self.inner.count_tokens(text).map_or(limit, |n| (n + 2).min(limit))).sum();
+        let vectors = self.inner.embed(texts)?;
+        self.texts.fetch_add(texts.len() as u64, Ordering::Relaxed);
+        self.tokens.fetch_add(tokens as u64, Ordering::Relaxed);
+        Ok(vectors)
+    }
+
+    fn count_tokens(&self, text: &str) -> std::result::Result<usize, rf_ai::AiError> {
+        self.inner.count_tokens(text)
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.inner.max_tokens()
     }
 }
 

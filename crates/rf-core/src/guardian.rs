@@ -129,7 +129,7 @@ impl Core {
             None => format!("check asset {asset_id}"),
         };
         let asset = self
-            .docs
+            .docs()
             .change(&doc_id, message, move |tx| {
                 let mut asset = edit::read_asset(tx, asset_id)?.ok_or_else(|| asset_not_found(asset_id))?;
                 asset.findings = findings_of(policy, &brand, &asset.content)?;

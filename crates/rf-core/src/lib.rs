@@ -8,7 +8,9 @@
 pub mod ai;
 mod campaigns;
 pub mod codex;
+mod engine;
 mod error;
+mod events;
 pub mod guardian;
 pub mod input;
 mod json_scan;
@@ -18,13 +20,17 @@ mod sync;
 mod transfer;
 mod workspaces;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, RwLock},
+};
 
 use rf_domain::UserId;
 use rf_store::{Catalog, DATABASE_FILE_NAME, DocStore, open_database};
 
 pub use campaigns::{CampaignSummary, NewCampaign, NewMove};
 pub use error::{CoreError, ErrorKind, Result};
+pub use events::CoreEvent;
 pub use input::MAX_IMPORT_BYTES;
 pub use rf_domain as domain;
 pub use rf_store::StorageStats;
@@ -45,72 +51,149 @@ pub struct LocalUser {
     pub display_name: String,
 }
 
-/// An open data directory.
-#[derive(Debug)]
+/// What [`Core::open_with`] needs. [`CoreConfig::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub data_dir: PathBuf,
+    /// Where model files live (default: `models` inside the data directory).
+    pub models_dir: PathBuf,
+    pub user: LocalUser,
+    /// Compute threads for local models (default: one per core).
+    pub threads: usize,
+    /// The most memory the local LLMs kept loaded may take, in bytes (the
+    /// size of their weight files); loading one more evicts the least
+    /// recently used idle ones until it fits. Default 8 GiB.
+    pub model_memory_cap: u64,
+}
+
+impl CoreConfig {
+    pub fn new(data_dir: &Path, user: LocalUser) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            models_dir: ai::default_models_dir(data_dir),
+            user,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            model_memory_cap: 8 << 30,
+        }
+    }
+}
+
+/// The engine as one long-lived service: an open data directory with its
+/// documents, Codex, settings, ledger and local models. Cloning is cheap and
+/// every clone is the same service; it is `Send + Sync`, so many tasks can
+/// call it at once. What it holds is opened on first use and kept.
+#[derive(Debug, Clone)]
 pub struct Core {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     data_dir: PathBuf,
-    docs: DocStore,
-    catalog: Catalog,
     user: LocalUser,
+    /// Replaced (under the lock) only to sync under a new peer id.
+    docs: RwLock<(DocStore, Catalog)>,
     /// The Codex's local index (`codex.sqlite3`), opened on first use.
     codex: tokio::sync::OnceCell<rf_codex::Codex>,
+    /// Settings, ledger, prices, model store and the loaded local models.
+    engine: engine::Engine,
+    /// Change events for shells (see [`Core::subscribe`]).
+    events: tokio::sync::broadcast::Sender<CoreEvent>,
+    /// Stops the watcher of other processes' changes on close.
+    stop_watching: tokio::sync::watch::Sender<bool>,
 }
 
 impl Core {
-    /// Opens the data directory at `data_dir`, creating it if needed.
+    /// Opens the data directory at `data_dir`, creating it if needed, with
+    /// the default [`CoreConfig`].
+    pub async fn open(data_dir: &Path, user: LocalUser) -> Result<Self> {
+        Self::open_with(CoreConfig::new(data_dir, user)).await
+    }
+
+    /// Opens the data directory of `config`, creating it if needed.
     ///
     /// A database file that is not SQLite, is another program's or is
     /// damaged is refused with an error that names it, and is left as it
     /// was. If the entity location table may have holes, it is rebuilt from
     /// the documents first. Must be called inside a tokio runtime.
-    pub async fn open(data_dir: &Path, user: LocalUser) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| CoreError::Io {
-            action: "could not create the data directory",
-            path: data_dir.to_owned(),
-            source,
-        })?;
+    pub async fn open_with(config: CoreConfig) -> Result<Self> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|source| CoreError::Io { action: "could not create the data directory", path: data_dir.clone(), source })?;
         let pool = open_database(&data_dir.join(DATABASE_FILE_NAME)).await?;
         let catalog = Catalog::new(pool.clone());
         let peer_id = Self::sync_peer_id(&catalog).await?;
-        let docs = DocStore::open_as(pool, peer_id).await;
+        let docs = DocStore::open_as(pool.clone(), peer_id).await;
         tracing::debug!(data_dir = %data_dir.display(), "data directory open");
-        let core = Self { data_dir: data_dir.to_owned(), docs, catalog, user, codex: tokio::sync::OnceCell::new() };
+        let (events, _) = tokio::sync::broadcast::channel(1024);
+        let (stop_watching, stopped) = tokio::sync::watch::channel(false);
+        let core = Self {
+            inner: Arc::new(Inner {
+                data_dir,
+                user: config.user.clone(),
+                docs: RwLock::new((docs, catalog)),
+                codex: tokio::sync::OnceCell::new(),
+                engine: engine::Engine::new(&config),
+                events,
+                stop_watching,
+            }),
+        };
         core.rebuild_locations_if_needed().await?;
+        events::watch(core.clone(), stopped).await?;
         Ok(core)
     }
 
-    /// Reopens the document store so that changes other processes saved to
-    /// this data directory are seen.
-    pub async fn reload(&mut self) -> Result<()> {
-        let peer_id = Self::sync_peer_id(&self.catalog).await?;
+    pub(crate) fn docs(&self) -> DocStore {
+        read_lock(&self.inner.docs).0.clone()
+    }
+
+    pub(crate) fn catalog(&self) -> Catalog {
+        read_lock(&self.inner.docs).1.clone()
+    }
+
+    /// Reopens the document store. Not needed to see what other processes
+    /// save: the watcher applies that (see [`Core::subscribe`]).
+    pub async fn reload(&self) -> Result<()> {
+        let peer_id = Self::sync_peer_id(&self.catalog()).await?;
         self.reopen(peer_id).await
     }
 
     /// Closes and reopens the document store, to sync under a new peer id.
-    pub(crate) async fn reopen(&mut self, peer_id: Option<String>) -> Result<()> {
-        self.docs.close().await;
-        let pool = open_database(&self.data_dir.join(DATABASE_FILE_NAME)).await?;
-        self.catalog = Catalog::new(pool.clone());
-        self.docs = DocStore::open_as(pool, peer_id).await;
+    pub(crate) async fn reopen(&self, peer_id: Option<String>) -> Result<()> {
+        self.docs().close().await;
+        let pool = open_database(&self.inner.data_dir.join(DATABASE_FILE_NAME)).await?;
+        let catalog = Catalog::new(pool.clone());
+        let docs = DocStore::open_as(pool, peer_id).await;
+        *write_lock(&self.inner.docs) = (docs, catalog);
         // Another process may have stopped part way through a sync or import.
         self.rebuild_locations_if_needed().await
     }
 
     /// The data directory this core has open.
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        &self.inner.data_dir
     }
 
     /// The local user.
     pub fn user(&self) -> &LocalUser {
-        &self.user
+        &self.inner.user
     }
 
-    /// Finishes every pending write and shuts the document store down.
-    pub async fn close(self) {
-        self.docs.close().await;
-        if let Some(codex) = self.codex.get() {
+    /// Finishes every pending write and shuts the service down. Other clones
+    /// of this handle must not be used afterwards.
+    pub async fn close(&self) {
+        let _ = self.inner.stop_watching.send(true);
+        self.docs().close().await;
+        if let Some(codex) = self.inner.codex.get() {
             codex.close().await;
         }
+        self.inner.engine.close().await;
     }
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -120,7 +120,7 @@ fn save_settings(data_dir: &Path, settings: &AppSettings) -> Result<()> {
 }
 
 /// Sets the privacy mode in the settings file.
-pub fn set_privacy(data_dir: &Path, mode: PrivacyMode) -> Result<()> {
+pub(crate) fn set_privacy(data_dir: &Path, mode: PrivacyMode) -> Result<()> {
     let mut settings = load_file_only(data_dir)?;
     settings.privacy = mode;
     save_settings(data_dir, &settings)
@@ -221,7 +221,7 @@ fn load_key(name: &str) -> std::result::Result<Option<ApiKey>, ProviderSettingsE
 
 /// Adds a provider, or replaces the one of the same name. `key` goes to the
 /// keyring; without one, a replaced provider keeps its stored key.
-pub fn add_provider(data_dir: &Path, new: NewProvider, key: Option<ApiKey>) -> Result<ProviderSettings> {
+pub(crate) fn add_provider(data_dir: &Path, new: NewProvider, key: Option<ApiKey>) -> Result<ProviderSettings> {
     check_name(&new.name)?;
     let url = parse_base_url(&new.base_url)?;
     if new.model.trim().is_empty() {
@@ -264,7 +264,7 @@ pub fn add_provider(data_dir: &Path, new: NewProvider, key: Option<ApiKey>) -> R
 }
 
 /// Replaces a provider's stored key.
-pub fn set_provider_key(data_dir: &Path, name: &str, key: &ApiKey) -> Result<()> {
+pub(crate) fn set_provider_key(data_dir: &Path, name: &str, key: &ApiKey) -> Result<()> {
     let mut settings = load_file_only(data_dir)?;
     let provider = settings.providers.iter_mut().find(|p| p.name == name).ok_or_else(|| ProviderSettingsError::Unknown(name.to_owned()))?;
     match &provider.key_ref {
@@ -280,7 +280,7 @@ pub fn set_provider_key(data_dir: &Path, name: &str, key: &ApiKey) -> Result<()>
 }
 
 /// Removes a provider and its key.
-pub fn remove_provider(data_dir: &Path, name: &str) -> Result<ProviderSettings> {
+pub(crate) fn remove_provider(data_dir: &Path, name: &str) -> Result<ProviderSettings> {
     let mut settings = load_file_only(data_dir)?;
     let index = settings.providers.iter().position(|p| p.name == name).ok_or_else(|| ProviderSettingsError::Unknown(name.to_owned()))?;
     if let Some(key_ref) = &settings.providers[index].key_ref {
@@ -322,4 +322,32 @@ pub fn cloud_model(provider: &ProviderSettings) -> Result<CloudModel> {
         policy,
     };
     Ok(CloudModel::new(config)?)
+}
+
+impl crate::Core {
+    /// Adds a cloud provider (its key goes to the OS keyring).
+    pub fn add_provider(&self, new: NewProvider, key: Option<ApiKey>) -> Result<ProviderSettings> {
+        let added = add_provider(self.data_dir(), new, key);
+        self.inner.engine.settings_changed();
+        added
+    }
+
+    /// Replaces a provider's key in the OS keyring.
+    pub fn set_provider_key(&self, name: &str, key: &ApiKey) -> Result<()> {
+        set_provider_key(self.data_dir(), name, key)
+    }
+
+    /// Removes a provider and its key.
+    pub fn remove_provider(&self, name: &str) -> Result<ProviderSettings> {
+        let removed = remove_provider(self.data_dir(), name);
+        self.inner.engine.settings_changed();
+        removed
+    }
+
+    /// Sets the privacy mode.
+    pub fn set_privacy(&self, mode: PrivacyMode) -> Result<()> {
+        let set = set_privacy(self.data_dir(), mode);
+        self.inner.engine.settings_changed();
+        set
+    }
 }

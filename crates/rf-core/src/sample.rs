@@ -45,7 +45,8 @@ impl Core {
         ];
         let mut email_move = None;
         for (title, channel, status) in moves {
-            let (move_id, _) = self.add_move(campaign.id, NewMove { title: title.into(), channel, owner: Some(self.user.id.clone()), due_date: None }).await?;
+            let (move_id, _) =
+                self.add_move(campaign.id, NewMove { title: title.into(), channel, owner: Some(self.inner.user.id.clone()), due_date: None }).await?;
             if status != MoveStatus::Planned {
                 self.set_move_status(move_id, status).await?;
             }

@@ -248,7 +248,7 @@ impl Core {
         let dialer = BearerDialer::new(server.websocket.clone(), token);
         let last_error = dialer.last_error_slot();
         let backoff = BackoffConfig { initial_delay: Duration::from_millis(200), max_delay: Duration::from_secs(2), max_retries: None };
-        let handle = self.docs.repo().dial(backoff, Arc::new(dialer)).map_err(|_| rf_store::StoreError::Stopped)?;
+        let handle = self.docs().repo().dial(backoff, Arc::new(dialer)).map_err(|_| rf_store::StoreError::Stopped)?;
         let established = tokio::time::timeout(timeout, handle.established()).await;
         let unreachable = |handle: &samod::DialerHandle<rf_sync::Refused>| {
             handle.close();
@@ -286,7 +286,7 @@ impl Core {
         let workspace: WorkspaceId = workspace_id.parse()?;
         let report = self.exchange_documents(connection, workspace_id, index_doc, push, timeout).await?;
         let n_rows = self.index_changed_campaigns(workspace, index_doc, heads_before).await?;
-        self.catalog.set_locations_complete(true).await?;
+        self.catalog().set_locations_complete(true).await?;
         tracing::debug!(target: "rf_core::sync", workspace_id, n_rows, "locations of synced documents recorded");
         Ok(report)
     }
@@ -300,21 +300,21 @@ impl Core {
             Some(index_doc) => self.campaign_heads(index_doc).await?,
             None => HashMap::new(),
         };
-        self.catalog.set_locations_complete(false).await?;
+        self.catalog().set_locations_complete(false).await?;
         Ok(heads_before)
     }
 
     /// The heads of every campaign document the workspace's index lists and
     /// this device holds (none if the index itself is not here yet).
     async fn campaign_heads(&self, index_doc: &DocId) -> Result<HashMap<String, Vec<String>>> {
-        let index: WorkspaceIndex = match self.docs.read(index_doc, INDEX_DOC).await {
+        let index: WorkspaceIndex = match self.docs().read(index_doc, INDEX_DOC).await {
             Ok(index) => index,
             Err(rf_store::StoreError::DocumentNotFound { .. }) => return Ok(HashMap::new()),
             Err(err) => return Err(err.into()),
         };
         let mut heads = HashMap::new();
         for entry in index.campaigns.values() {
-            match self.docs.heads(&entry.document.parse()?).await {
+            match self.docs().heads(&entry.document.parse()?).await {
                 Ok(doc_heads) => {
                     heads.insert(entry.document.clone(), doc_heads);
                 }
@@ -329,14 +329,14 @@ impl Core {
     /// from `heads_before` (changed, or new to this device). Returns the
     /// number of rows written.
     async fn index_changed_campaigns(&self, workspace_id: WorkspaceId, index_doc: &DocId, heads_before: &HashMap<String, Vec<String>>) -> Result<usize> {
-        let index: WorkspaceIndex = match self.docs.read(index_doc, INDEX_DOC).await {
+        let index: WorkspaceIndex = match self.docs().read(index_doc, INDEX_DOC).await {
             Ok(index) => index,
             Err(rf_store::StoreError::DocumentNotFound { .. }) => return Ok(0),
             Err(err) => return Err(err.into()),
         };
         let mut changed = Vec::new();
         for (campaign_id, entry) in &index.campaigns {
-            let heads_now = match self.docs.heads(&entry.document.parse()?).await {
+            let heads_now = match self.docs().heads(&entry.document.parse()?).await {
                 Ok(heads) => Some(heads),
                 Err(rf_store::StoreError::DocumentNotFound { .. }) => None,
                 Err(err) => return Err(err.into()),
@@ -354,11 +354,11 @@ impl Core {
         let mut report = SyncReport { workspace_id: workspace_id.to_owned(), server: connection.url.clone(), read_only: !push, ..SyncReport::default() };
         let deadline = tokio::time::Instant::now() + timeout;
         let remaining = || deadline.saturating_duration_since(tokio::time::Instant::now());
-        let outcome = self.docs.sync_over(index_doc, connection.id, push, remaining()).await?;
+        let outcome = self.docs().sync_over(index_doc, connection.id, push, remaining()).await?;
         if !report.record(index_doc, outcome) {
             return Ok(report);
         }
-        let index: WorkspaceIndex = self.docs.read(index_doc, INDEX_DOC).await?;
+        let index: WorkspaceIndex = self.docs().read(index_doc, INDEX_DOC).await?;
         let mut campaign_docs = Vec::new();
         for entry in index.campaigns.values() {
             campaign_docs.push(entry.document.parse::<DocId>()?);
@@ -366,7 +366,8 @@ impl Core {
         for entry in index.codex.values() {
             campaign_docs.push(entry.document.parse::<DocId>()?);
         }
-        let outcomes = futures::future::join_all(campaign_docs.iter().map(|doc| self.docs.sync_over(doc, connection.id, push, remaining()))).await;
+        let docs = self.docs();
+        let outcomes = futures::future::join_all(campaign_docs.iter().map(|doc| docs.sync_over(doc, connection.id, push, remaining()))).await;
         for (doc, outcome) in campaign_docs.iter().zip(outcomes) {
             report.record(doc, outcome?);
         }
@@ -385,7 +386,7 @@ impl Core {
         let server = ServerUrl::parse(server)?;
         let token = SyncToken::parse(token).map_err(SyncError::from)?;
         let session = fetch_session(&server, &token).await?;
-        let bindings = self.catalog.sync_bindings().await?;
+        let bindings = self.catalog().sync_bindings().await?;
         if let Some(existing) = bindings.iter().find(|b| b.user_name != session.user.as_str()) {
             return Err(SyncError::DifferentUser { existing: existing.user_name.clone(), requested: session.user.to_string() }.into());
         }
@@ -413,25 +414,25 @@ impl Core {
         store_token(&account, &token)?;
 
         // Sync as `<user>/<device>` from here on.
-        let device = self.catalog.device_id(|| uuid::Uuid::now_v7().simple().to_string()).await?;
+        let device = self.catalog().device_id(|| uuid::Uuid::now_v7().simple().to_string()).await?;
         self.reopen(Some(format!("{}/{device}", session.user))).await?;
 
-        let known = self.catalog.workspaces().await?.into_iter().find(|(_, doc)| *doc == root);
+        let known = self.catalog().workspaces().await?.into_iter().find(|(_, doc)| *doc == root);
         let heads_before = self.prepare_sync(known.as_ref().map(|(_, doc)| doc)).await?;
         let connection = self.connect(&server, token, timeout).await?;
         let push = session.role.can_write();
         let workspace_id: WorkspaceId = match known {
             Some((id, _)) => id.parse()?,
             None => {
-                match self.docs.sync_over(&root, connection.id, push, timeout).await? {
+                match self.docs().sync_over(&root, connection.id, push, timeout).await? {
                     SyncOutcome::Synced => {}
                     SyncOutcome::Unavailable => return Err(SyncError::IndexUnavailable { document: root.to_string() }.into()),
                     SyncOutcome::TimedOut => {
                         return Err(SyncError::Timeout { url: server.display(), secs: timeout.as_secs(), detail: "fetching the index".into() }.into());
                     }
                 }
-                let index: WorkspaceIndex = self.docs.read(&root, INDEX_DOC).await?;
-                self.catalog.add_workspace(&index.id.to_string(), &root, Timestamp::now().as_millis()).await?;
+                let index: WorkspaceIndex = self.docs().read(&root, INDEX_DOC).await?;
+                self.catalog().add_workspace(&index.id.to_string(), &root, Timestamp::now().as_millis()).await?;
                 index.id
             }
         };
@@ -446,7 +447,7 @@ impl Core {
             last_sync_at_ms: None,
             last_error: None,
         };
-        self.catalog.set_sync_binding(&binding).await?;
+        self.catalog().set_sync_binding(&binding).await?;
         let report = self.sync_documents(&connection, &binding.workspace_id, &root, push, timeout, &heads_before).await?;
         drop(connection);
         self.finish_report(&binding, &report, timeout).await?;
@@ -465,18 +466,18 @@ impl Core {
     async fn finish_report(&self, binding: &SyncBinding, report: &SyncReport, timeout: Duration) -> Result<()> {
         let now = Timestamp::now().as_millis();
         if report.timed_out.is_empty() {
-            self.catalog.record_sync_result(&binding.workspace_id, now, None).await?;
+            self.catalog().record_sync_result(&binding.workspace_id, now, None).await?;
             Ok(())
         } else {
             let detail = format!("{} of {} documents did not finish", report.timed_out.len(), report.n_documents);
-            self.catalog.record_sync_result(&binding.workspace_id, now, Some(&detail)).await?;
+            self.catalog().record_sync_result(&binding.workspace_id, now, Some(&detail)).await?;
             Err(SyncError::Timeout { url: binding.server_url.clone(), secs: timeout.as_secs(), detail }.into())
         }
     }
 
     /// Syncs every joined workspace (or one) with its server, once.
     pub async fn sync_now(&self, only: Option<WorkspaceId>, timeout: Duration) -> Result<Vec<SyncReport>> {
-        let bindings = self.catalog.sync_bindings().await?;
+        let bindings = self.catalog().sync_bindings().await?;
         let selected: Vec<&SyncBinding> = match only {
             Some(id) => {
                 let found: Vec<_> = bindings.iter().filter(|b| b.workspace_id == id.to_string()).collect();
@@ -492,7 +493,7 @@ impl Core {
             match self.sync_binding(binding, timeout).await {
                 Ok(report) => reports.push(report),
                 Err(err) => {
-                    let _ = self.catalog.record_sync_result(&binding.workspace_id, Timestamp::now().as_millis(), Some(&err.to_string())).await;
+                    let _ = self.catalog().record_sync_result(&binding.workspace_id, Timestamp::now().as_millis(), Some(&err.to_string())).await;
                     return Err(err);
                 }
             }
@@ -516,18 +517,18 @@ impl Core {
     /// Every joined workspace: server, role, last sync, and document heads.
     pub async fn sync_status(&self) -> Result<Vec<SyncStatus>> {
         let mut statuses = Vec::new();
-        for binding in self.catalog.sync_bindings().await? {
+        for binding in self.catalog().sync_bindings().await? {
             let token_in_keyring = load_token(&binding).is_ok();
             let mut documents = Vec::new();
             if let Ok(workspace_id) = binding.workspace_id.parse::<WorkspaceId>()
                 && let Ok(index_doc) = self.index_doc(workspace_id).await
             {
-                documents.push(DocumentHeads { document: index_doc.to_string(), heads: self.docs.heads(&index_doc).await? });
-                let index: WorkspaceIndex = self.docs.read(&index_doc, INDEX_DOC).await?;
+                documents.push(DocumentHeads { document: index_doc.to_string(), heads: self.docs().heads(&index_doc).await? });
+                let index: WorkspaceIndex = self.docs().read(&index_doc, INDEX_DOC).await?;
                 let documents_listed = index.campaigns.values().map(|e| &e.document).chain(index.codex.values().map(|e| &e.document));
                 for listed in documents_listed {
                     let doc: DocId = listed.parse()?;
-                    let heads = match self.docs.heads(&doc).await {
+                    let heads = match self.docs().heads(&doc).await {
                         Ok(heads) => heads,
                         Err(rf_store::StoreError::DocumentNotFound { .. }) => Vec::new(),
                         Err(err) => return Err(err.into()),

@@ -191,7 +191,7 @@ impl Core {
     /// send edits to the wrong workspace.
     pub async fn import_workspace(&self, export: WorkspaceExport) -> Result<WorkspaceIndex> {
         let workspace_id = export.workspace.id;
-        if self.catalog.workspace_index(&workspace_id.to_string()).await?.is_some() {
+        if self.catalog().workspace_index(&workspace_id.to_string()).await?.is_some() {
             return Err(CoreError::AlreadyExists { what: "workspace", id: workspace_id.to_string() });
         }
         self.refuse_taken_ids(&export).await?;
@@ -201,7 +201,7 @@ impl Core {
         let mut index = export.workspace;
         let mut locations = Vec::new();
         for campaign in &export.campaigns {
-            let doc_id = self.docs.create(campaign, CAMPAIGN_DOC).await?;
+            let doc_id = self.docs().create(campaign, CAMPAIGN_DOC).await?;
             if let Some(entry) = index.campaigns.get_mut(&campaign.id) {
                 entry.document = doc_id.to_string();
             }
@@ -211,18 +211,18 @@ impl Core {
             locations.extend(campaign.assets.keys().map(|a| (a.to_string(), EntityKind::Asset, location.clone())));
         }
         for source in &export.codex_sources {
-            let doc_id = self.docs.create(source, crate::codex::SOURCE_DOC).await?;
+            let doc_id = self.docs().create(source, crate::codex::SOURCE_DOC).await?;
             if let Some(entry) = index.codex.get_mut(&source.id) {
                 entry.document = doc_id.to_string();
             }
         }
         // Until its locations are recorded, a crash would leave a workspace
         // whose ids lookups cannot find; the flag makes the next open rebuild.
-        self.catalog.set_locations_complete(false).await?;
-        let index_doc = self.docs.create(&index, INDEX_DOC).await?;
-        self.catalog.add_workspace(&workspace_id.to_string(), &index_doc, Timestamp::now().as_millis()).await?;
-        self.catalog.set_locations(&locations).await?;
-        self.catalog.set_locations_complete(true).await?;
+        self.catalog().set_locations_complete(false).await?;
+        let index_doc = self.docs().create(&index, INDEX_DOC).await?;
+        self.catalog().add_workspace(&workspace_id.to_string(), &index_doc, Timestamp::now().as_millis()).await?;
+        self.catalog().set_locations(&locations).await?;
+        self.catalog().set_locations_complete(true).await?;
         tracing::info!(%workspace_id, n_campaigns = export.campaigns.len(), "workspace imported");
         Ok(index)
     }
@@ -235,7 +235,7 @@ impl Core {
         let ids = export.entity_ids();
         let (located, sources): (Vec<_>, Vec<_>) = ids.iter().partition(|(_, kind)| *kind != "codex source");
         let located: Vec<String> = located.into_iter().map(|(id, _)| id.clone()).collect();
-        if let Some((id, existing_kind, location)) = self.catalog.first_known(&located).await? {
+        if let Some((id, existing_kind, location)) = self.catalog().first_known(&located).await? {
             let kind = ids.iter().find(|(i, _)| *i == id).map_or("entity", |(_, kind)| *kind);
             return Err(CoreError::IdTaken { kind, id, existing_kind: existing_kind.as_str(), workspace: location.workspace_id });
         }

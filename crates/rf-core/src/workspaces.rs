@@ -49,7 +49,7 @@ impl Core {
     pub async fn create_workspace(&self, name: &str) -> Result<WorkspaceIndex> {
         let name = validate_name("workspace name", name)?;
         let now = Timestamp::now();
-        let user = &self.user;
+        let user = &self.inner.user;
         let index = WorkspaceIndex {
             schema: WorkspaceIndex::SCHEMA,
             id: WorkspaceId::new(),
@@ -61,8 +61,8 @@ impl Core {
             codex: BTreeMap::new(),
             gamification: BTreeMap::from([(user.id.clone(), MemberStats::default())]),
         };
-        let doc_id = self.docs.create(&index, INDEX).await?;
-        self.catalog.add_workspace(&index.id.to_string(), &doc_id, now.as_millis()).await?;
+        let doc_id = self.docs().create(&index, INDEX).await?;
+        self.catalog().add_workspace(&index.id.to_string(), &doc_id, now.as_millis()).await?;
         tracing::info!(workspace_id = %index.id, "workspace created");
         Ok(index)
     }
@@ -75,14 +75,14 @@ impl Core {
     /// The index document of every workspace on this device, oldest first.
     pub(crate) async fn workspace_indexes(&self) -> Result<Vec<WorkspaceIndex>> {
         let mut indexes = Vec::new();
-        for (_, doc_id) in self.catalog.workspaces().await? {
-            indexes.push(self.docs.read(&doc_id, INDEX).await?);
+        for (_, doc_id) in self.catalog().workspaces().await? {
+            indexes.push(self.docs().read(&doc_id, INDEX).await?);
         }
         Ok(indexes)
     }
 
     pub(crate) async fn index_doc(&self, workspace_id: WorkspaceId) -> Result<DocId> {
-        self.catalog.workspace_index(&workspace_id.to_string()).await?.ok_or(CoreError::NotFound {
+        self.catalog().workspace_index(&workspace_id.to_string()).await?.ok_or(CoreError::NotFound {
             what: "workspace",
             id: workspace_id.to_string(),
             hint: " (see `raptorflow workspace list`)",
@@ -92,7 +92,7 @@ impl Core {
     /// The whole index document of a workspace.
     pub async fn workspace(&self, workspace_id: WorkspaceId) -> Result<WorkspaceIndex> {
         let doc_id = self.index_doc(workspace_id).await?;
-        Ok(self.docs.read(&doc_id, INDEX).await?)
+        Ok(self.docs().read(&doc_id, INDEX).await?)
     }
 
     /// Applies `edit` to a workspace's index document as one durable change.
@@ -102,17 +102,17 @@ impl Core {
         F: FnOnce(&mut WorkspaceIndex) -> Result<R> + Send + 'static,
     {
         let doc_id = self.index_doc(workspace_id).await?;
-        self.docs.update(&doc_id, INDEX, message, edit).await
+        self.docs().update(&doc_id, INDEX, message, edit).await
     }
 
     /// Stored size of every document of a workspace (index first), next to
     /// automerge's `save()` size.
     pub async fn workspace_storage(&self, workspace_id: WorkspaceId) -> Result<Vec<rf_store::StorageStats>> {
         let index_doc = self.index_doc(workspace_id).await?;
-        let index: WorkspaceIndex = self.docs.read(&index_doc, INDEX).await?;
-        let mut stats = vec![self.docs.storage_stats(&index_doc).await?];
+        let index: WorkspaceIndex = self.docs().read(&index_doc, INDEX).await?;
+        let mut stats = vec![self.docs().storage_stats(&index_doc).await?];
         for entry in index.campaigns.values() {
-            stats.push(self.docs.storage_stats(&entry.document.parse()?).await?);
+            stats.push(self.docs().storage_stats(&entry.document.parse()?).await?);
         }
         Ok(stats)
     }
