@@ -142,5 +142,13 @@ async fn hybrid_search_beats_vector_and_keyword_on_the_retrieval_set() {
         vector.mrr,
         keyword.mrr
     );
+    // Absolute floors, a little under what this set measures (BENCHMARKS.md):
+    // the comparison above alone would pass if every mode got worse together.
+    for (mode, scores, recall_floor, mrr_floor) in
+        [(SearchMode::Vector, vector, 0.63, 0.60), (SearchMode::Keyword, keyword, 0.57, 0.51), (SearchMode::Hybrid, hybrid, 0.70, 0.64)]
+    {
+        assert!(scores.recall_at_5 >= recall_floor, "{mode:?} recall@5 {:.3} fell below its floor {recall_floor}", scores.recall_at_5);
+        assert!(scores.mrr >= mrr_floor, "{mode:?} MRR@10 {:.3} fell below its floor {mrr_floor}", scores.mrr);
+    }
     core.close().await;
 }
