@@ -5,6 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# A shared target directory grows with every clone it builds; incremental
+# caches are most of it and only help edit-compile loops, so CI skips them,
+# and a nearly full disk gets them cleared before anything is built.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 {print $4}')
+if [ "${free_kb:-0}" -lt $((10 * 1024 * 1024)) ]; then
+    echo "test: less than 10 GB free; clearing $CARGO_TARGET_DIR/debug/incremental" >&2
+    rm -rf "$CARGO_TARGET_DIR/debug/incremental"
+fi
 # The lint tools; a toolchain that setup.sh installed has neither.
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     echo "test: installing rustfmt and clippy" >&2
