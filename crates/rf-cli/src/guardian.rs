@@ -1,11 +1,12 @@
 //! `raptorflow guardian`: check ad copy against the platforms' policy packs
 //! and a workspace's brand rules, and list the rules; `raptorflow asset`:
-//! re-check a stored asset and move it through review.
+//! add, edit, show, list and delete assets, re-check them and move them
+//! through review.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use rf_core::domain::{Asset, AssetId, AssetStatus, CampaignId, GuardianFinding, WorkspaceId};
+use rf_core::domain::{Asset, AssetId, AssetKind, AssetStatus, CampaignId, GuardianFinding, MoveId, WorkspaceId};
 use rf_core::{
     Core, CoreError,
     guardian::{self, Platform, Report, RuleInfo},
@@ -62,6 +63,40 @@ pub(crate) enum AssetCommand {
     /// approved or published. Guardian checks it first; approved and
     /// published are refused while a finding blocks.
     SetStatus { asset_id: AssetId, status: AssetStatus },
+    /// Add an asset to a campaign from a JSON file (`-` for stdin) with the
+    /// kind's fields, the same JSON `guardian check` reads; Guardian checks
+    /// it as it is saved.
+    Add {
+        #[arg(long, value_name = "ID")]
+        campaign: CampaignId,
+        /// The move that produces it.
+        #[arg(long = "move", value_name = "ID")]
+        move_id: Option<MoveId>,
+        /// google_rsa, meta_ad, linkedin_ad, x_post, linkedin_post, email,
+        /// blog_post, video_script or image_brief.
+        #[arg(long, value_name = "KIND")]
+        kind: AssetKind,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace an asset's content (same kind) from a JSON file; Guardian
+    /// checks it again, and an approved asset goes back to review.
+    Edit {
+        asset_id: AssetId,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Show an asset: its content, status and Guardian's findings.
+    Show { asset_id: AssetId },
+    /// List a campaign's assets (or one move's).
+    List {
+        #[arg(long, value_name = "ID")]
+        campaign: CampaignId,
+        #[arg(long = "move", value_name = "ID")]
+        move_id: Option<MoveId>,
+    },
+    /// Delete an asset.
+    Delete { asset_id: AssetId },
 }
 
 fn read_asset_json(file: &std::path::Path) -> Result<String, CoreError> {
@@ -93,6 +128,42 @@ pub(crate) async fn run_guardian(core: Option<&Core>, command: GuardianCommand, 
 
 pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Output) -> Result<(), CoreError> {
     let (campaign_id, asset_id, asset) = match command {
+        AssetCommand::Add { campaign, move_id, kind, file } => {
+            let content = rf_core::parse_asset_content(kind, &read_asset_json(&file)?)?;
+            let asset_id = core.add_asset(campaign, move_id, content).await?;
+            let view = core.asset(asset_id).await?;
+            (campaign, asset_id, view.asset)
+        }
+        AssetCommand::Edit { asset_id, file } => {
+            let kind = core.asset(asset_id).await?.kind;
+            let content = rf_core::parse_asset_content(kind, &read_asset_json(&file)?)?;
+            let (campaign_id, asset) = core.edit_asset(asset_id, content).await?;
+            (campaign_id, asset_id, asset)
+        }
+        AssetCommand::Show { asset_id } => {
+            let view = core.asset(asset_id).await?;
+            (view.campaign_id, asset_id, view.asset)
+        }
+        AssetCommand::List { campaign, move_id } => {
+            let assets = core.list_assets(campaign, move_id).await?;
+            out.document(&assets, |text| {
+                if assets.is_empty() {
+                    text.push_str("no assets: add one with `raptorflow asset add --campaign ID --kind KIND --file ASSET.json`\n");
+                }
+                for view in &assets {
+                    let verdict = rf_core::guardian::Verdict::of(&view.asset.findings);
+                    text.push_str(&format!("{}  {:<13} {:<17} {}\n", view.asset_id, view.kind, view.asset.status, verdict.as_str()));
+                }
+            });
+            return Ok(());
+        }
+        AssetCommand::Delete { asset_id } => {
+            let (campaign_id, asset) = core.delete_asset(asset_id).await?;
+            out.document(&json!({ "deleted": asset_id, "campaign_id": campaign_id, "kind": asset.content.kind() }), |text| {
+                text.push_str(&format!("deleted asset {asset_id} ({})\n", asset.content.kind()));
+            });
+            return Ok(());
+        }
         AssetCommand::Check { asset_id } => {
             let (campaign_id, asset, _) = core.check_asset(asset_id).await?;
             (campaign_id, asset_id, asset)
@@ -111,7 +182,9 @@ fn write_asset(out: &mut Output, campaign_id: CampaignId, asset_id: AssetId, ass
     let value = json!({
         "id": asset_id,
         "campaign_id": campaign_id,
+        "move_id": asset.move_id,
         "kind": asset.content.kind(),
+        "content": asset.content,
         "status": asset.status,
         "verdict": verdict,
         "findings": asset.findings,

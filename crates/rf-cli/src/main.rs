@@ -17,8 +17,9 @@ use std::{
 };
 
 use clap::{Args, Parser, Subcommand};
-use rf_core::domain::{Budget, CampaignId, Channel, DueDate, MoveId, MoveStatus, UserId, WorkspaceId};
-use rf_core::{Core, CoreConfig, CoreError, ErrorKind, LocalUser, NewCampaign, NewMove};
+use rf_core::domain::{Budget, CampaignId, CampaignStatus, Channel, DueDate, MoveId, MoveStatus, Role, UserId, WorkspaceId};
+use rf_core::{CampaignEdit, Core, CoreConfig, CoreError, ErrorKind, LocalUser, MoveEdit, NewCampaign, NewMove};
+use serde_json::json;
 
 use crate::output::Output;
 
@@ -74,9 +75,13 @@ enum Command {
     /// Check ad copy against platform policy and brand rules; list the rules.
     #[command(subcommand)]
     Guardian(guardian::GuardianCommand),
-    /// Re-check stored assets and move them through review.
+    /// Add, edit, show, list and delete assets; re-check them and move them
+    /// through review.
     #[command(subcommand)]
     Asset(guardian::AssetCommand),
+    /// Add and remove a workspace's members and change their roles (owners only).
+    #[command(subcommand)]
+    Member(MemberCommand),
     /// Embed texts with the local embedding model (prints vectors with --json).
     Embed {
         #[arg(required = true)]
@@ -117,6 +122,49 @@ enum WorkspaceCommand {
     /// {tone, dos, donts}, banned_terms, required_disclaimers,
     /// disclaimers_by_kind {asset kind: [..]}.
     SetBrand { id: WorkspaceId, file: PathBuf },
+    /// Rename a workspace.
+    Rename { id: WorkspaceId, name: String },
+    /// Delete a workspace with its campaigns from this device (teammates'
+    /// copies and the sync server keep theirs).
+    Delete {
+        id: WorkspaceId,
+        /// Confirm: nothing is deleted without it.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MemberCommand {
+    /// Add a member to a workspace.
+    Add {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        /// The member's user id.
+        #[arg(value_name = "USER_ID")]
+        member: UserId,
+        /// The name teammates see (default: the user id).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// owner, editor or viewer.
+        #[arg(long, value_name = "ROLE")]
+        role: Role,
+    },
+    /// Remove a member (not the last owner).
+    Remove {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        #[arg(value_name = "USER_ID")]
+        member: UserId,
+    },
+    /// Change a member's role (the last owner stays an owner).
+    SetRole {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        #[arg(value_name = "USER_ID")]
+        member: UserId,
+        role: Role,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +178,50 @@ enum CampaignCommand {
     },
     /// Show a campaign with its moves and assets.
     Show { id: CampaignId },
+    /// Change a campaign's name, goal, budget, channels or dates.
+    Edit(CampaignEditArgs),
+    /// Move a campaign along: draft → active → paused/completed → archived.
+    SetStatus { id: CampaignId, status: CampaignStatus },
+    /// Delete a campaign with its moves and assets.
+    Delete {
+        id: CampaignId,
+        /// Confirm: nothing is deleted without it.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CampaignEditArgs {
+    id: CampaignId,
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    goal: Option<String>,
+    /// Budget amount, e.g. 2500 or 2500.50.
+    #[arg(long, value_name = "AMOUNT", requires = "currency", conflicts_with = "no_budget")]
+    budget: Option<String>,
+    /// ISO 4217 currency of the budget, e.g. USD.
+    #[arg(long, value_name = "CODE", requires = "budget")]
+    currency: Option<String>,
+    /// Remove the budget.
+    #[arg(long)]
+    no_budget: bool,
+    /// The campaign's channels (repeatable; replaces the list).
+    #[arg(long = "channel", value_name = "CHANNEL")]
+    channels: Vec<Channel>,
+    /// Start date as YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", conflicts_with = "no_start")]
+    start: Option<DueDate>,
+    /// End date as YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", conflicts_with = "no_end")]
+    end: Option<DueDate>,
+    /// Clear the start date.
+    #[arg(long)]
+    no_start: bool,
+    /// Clear the end date.
+    #[arg(long)]
+    no_end: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +261,30 @@ enum MoveCommand {
     },
     /// Set a move's status.
     SetStatus { move_id: MoveId, status: MoveStatus },
+    /// Change a move's title, channel, description, due date or assignee.
+    Edit {
+        move_id: MoveId,
+        #[arg(long, value_name = "TITLE")]
+        title: Option<String>,
+        #[arg(long, value_name = "CHANNEL")]
+        channel: Option<Channel>,
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// Due date as YYYY-MM-DD.
+        #[arg(long, value_name = "DATE", conflicts_with = "no_due")]
+        due: Option<DueDate>,
+        /// Clear the due date.
+        #[arg(long)]
+        no_due: bool,
+        /// Who is responsible (a member of the workspace).
+        #[arg(long, value_name = "USER_ID", conflicts_with = "unassign")]
+        owner: Option<UserId>,
+        /// Leave the move unassigned.
+        #[arg(long)]
+        unassign: bool,
+    },
+    /// Delete a move (its assets stay in the campaign).
+    Delete { move_id: MoveId },
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,6 +387,71 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
             let json = rf_core::guardian::read_input_file(&file)?;
             out.workspace(&core.update_brand_codex_json(id, &json).await?);
         }
+        Command::Workspace(WorkspaceCommand::Rename { id, name }) => out.workspace(&core.rename_workspace(id, &name).await?),
+        Command::Workspace(WorkspaceCommand::Delete { id, yes }) => {
+            let index = core.workspace(id).await?;
+            confirm(yes, &format!("deleting workspace {id} ({}) removes it and its {} campaigns from this device", index.name, index.campaigns.len()))?;
+            let deleted = core.delete_workspace(id).await?;
+            out.document(&json!({ "deleted": id, "name": deleted.name, "n_campaigns": deleted.campaigns.len() }), |text| {
+                text.push_str(&format!("deleted workspace {id} ({}) from this device\n", deleted.name));
+            });
+        }
+        Command::Member(command) => {
+            let index = match command {
+                MemberCommand::Add { workspace, member, name, role } => {
+                    let name = name.unwrap_or_else(|| member.to_string());
+                    core.add_member(workspace, member, &name, role).await?
+                }
+                MemberCommand::Remove { workspace, member } => core.remove_member(workspace, member).await?,
+                MemberCommand::SetRole { workspace, member, role } => core.set_member_role(workspace, member, role).await?,
+            };
+            out.workspace(&index);
+        }
+        Command::Campaign(CampaignCommand::Edit(args)) => {
+            let budget = match (args.budget, args.currency, args.no_budget) {
+                (Some(amount), Some(currency), _) => Some(Some(Budget::parse(&amount, &currency)?)),
+                (_, _, true) => Some(None),
+                _ => None,
+            };
+            let changes = CampaignEdit {
+                name: args.name,
+                goal: args.goal,
+                budget,
+                channels: (!args.channels.is_empty()).then_some(args.channels),
+                start_date: if args.no_start { Some(None) } else { args.start.map(Some) },
+                end_date: if args.no_end { Some(None) } else { args.end.map(Some) },
+            };
+            out.campaign(&core.edit_campaign(args.id, changes).await?);
+        }
+        Command::Campaign(CampaignCommand::SetStatus { id, status }) => out.campaign(&core.set_campaign_status(id, status).await?),
+        Command::Campaign(CampaignCommand::Delete { id, yes }) => {
+            let campaign = core.campaign(id).await?;
+            confirm(
+                yes,
+                &format!("deleting campaign {id} ({}) removes its {} moves and {} assets", campaign.name, campaign.moves.len(), campaign.assets.len()),
+            )?;
+            let deleted = core.delete_campaign(id).await?;
+            out.document(&deleted, |text| {
+                text.push_str(&format!("deleted campaign {id} ({}) with {} moves and {} assets\n", deleted.name, deleted.n_moves, deleted.n_assets));
+            });
+        }
+        Command::Move(MoveCommand::Edit { move_id, title, channel, description, due, no_due, owner, unassign }) => {
+            let changes = MoveEdit {
+                title,
+                channel,
+                description,
+                due_date: if no_due { Some(None) } else { due.map(Some) },
+                owner: if unassign { Some(None) } else { owner.map(Some) },
+            };
+            let (campaign, the_move) = core.edit_move(move_id, changes).await?;
+            out.move_saved(campaign, move_id, &the_move);
+        }
+        Command::Move(MoveCommand::Delete { move_id }) => {
+            let (campaign, the_move) = core.delete_move(move_id).await?;
+            out.document(&json!({ "deleted": move_id, "campaign_id": campaign, "title": the_move.title }), |text| {
+                text.push_str(&format!("deleted move {move_id} ({})\n", the_move.title));
+            });
+        }
         Command::Guardian(command) => guardian::run_guardian(Some(core), command, out).await?,
         Command::Asset(command) => guardian::run_asset(core, command, out).await?,
         Command::Campaign(CampaignCommand::Create(args)) => {
@@ -336,6 +517,15 @@ where
     let result = command(core.clone()).await;
     core.close().await;
     result
+}
+
+/// Refuses a destructive command given without `--yes`, saying what it would do.
+fn confirm(yes: bool, what: &str) -> Result<(), CoreError> {
+    if yes {
+        return Ok(());
+    }
+    Err(rf_core::domain::DomainError::Invalid { field: "--yes", reason: format!("{what}; run the command again with --yes to do it (nothing was deleted)") }
+        .into())
 }
 
 fn exit_code(kind: ErrorKind) -> ExitCode {

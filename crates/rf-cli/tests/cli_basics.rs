@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{Cli, read};
+use support::{Cli, check_refused, read};
 
 #[test]
 fn a_workspace_created_by_one_process_is_listed_by_the_next() {
@@ -88,37 +88,6 @@ fn export_then_import_elsewhere_gives_the_same_workspace() {
     assert_eq!(twice.code, 2, "{}", twice.stderr);
     assert!(twice.stderr.contains("already exists"), "{}", twice.stderr);
     assert_eq!(target.run(["--json", "workspace", "list"]).ok().json().as_array().unwrap().len(), 1);
-}
-
-/// Runs a command that must fail with `code`, mentioning every one of
-/// `needles` on stderr, and checks that the whole store is unchanged.
-fn check_refused(cli: &Cli, args: &[&str], code: i32, needles: &[&str]) {
-    let before = snapshot(cli);
-    let run = cli.run(args);
-    assert_eq!(run.code, code, "{args:?}: stdout {} stderr {}", run.stdout, run.stderr);
-    assert!(run.stdout.is_empty(), "{args:?}: nothing on stdout, got {}", run.stdout);
-    for needle in needles {
-        assert!(run.stderr.contains(needle), "{args:?}: stderr should mention {needle:?}: {}", run.stderr);
-    }
-    assert_eq!(snapshot(cli), before, "{args:?} changed the store");
-}
-
-/// Every workspace exported, as one JSON value (the observable state).
-fn snapshot(cli: &Cli) -> serde_json::Value {
-    let list = cli.run(["--json", "workspace", "list"]).ok().json();
-    let exports: Vec<serde_json::Value> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|ws| {
-            let file = cli.dir.path().join("snapshot.json");
-            cli.run(["export", "--workspace", ws["id"].as_str().unwrap(), file.to_str().unwrap()]).ok();
-            let mut export: serde_json::Value = serde_json::from_slice(&read(&file)).unwrap();
-            export["exported_at"] = serde_json::Value::Null;
-            export
-        })
-        .collect();
-    serde_json::Value::Array(exports)
 }
 
 #[test]

@@ -62,6 +62,7 @@ fn sample_workspace(n_campaigns: usize, n_moves: usize) -> WorkspaceExport {
                         status: MoveStatus::ALL[m % MoveStatus::ALL.len()],
                         owner: Some(user.clone()),
                         due_date: Some("2026-12-01".parse().unwrap()),
+                        description: String::new(),
                         assets: vec![],
                         created_at: Timestamp::now(),
                     },
@@ -78,6 +79,8 @@ fn sample_workspace(n_campaigns: usize, n_moves: usize) -> WorkspaceExport {
             budget: None,
             status: CampaignStatus::Active,
             created_at: Timestamp::now(),
+            start_date: None,
+            end_date: None,
             moves,
             assets: BTreeMap::new(),
         };

@@ -56,7 +56,7 @@ pub(crate) fn validate_budget(budget: &Budget) -> Result<()> {
     Ok(())
 }
 
-fn move_not_found(move_id: MoveId) -> CoreError {
+pub(crate) fn move_not_found(move_id: MoveId) -> CoreError {
     CoreError::NotFound { what: "move", id: move_id.to_string(), hint: " (see `raptorflow campaign show`)" }
 }
 
@@ -91,6 +91,8 @@ impl Core {
             budget: new.budget,
             status: CampaignStatus::Draft,
             created_at: Timestamp::now(),
+            start_date: None,
+            end_date: None,
             moves: BTreeMap::new(),
             assets: BTreeMap::new(),
         };
@@ -129,7 +131,7 @@ impl Core {
     /// Adds a move to a campaign and returns its id.
     pub async fn add_move(&self, campaign_id: CampaignId, new: NewMove) -> Result<(MoveId, Move)> {
         let title = validate_name("move title", &new.title)?;
-        let (workspace, doc_id) = self.campaign_home(campaign_id).await?;
+        let (workspace, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
         let move_id = MoveId::new();
         let new_move = Move {
             title,
@@ -137,6 +139,7 @@ impl Core {
             status: MoveStatus::Planned,
             owner: new.owner,
             due_date: new.due_date,
+            description: String::new(),
             assets: Vec::new(),
             created_at: Timestamp::now(),
         };
@@ -154,7 +157,7 @@ impl Core {
     /// Sets a move's status. Returns the campaign it belongs to and the move.
     pub async fn set_move_status(&self, move_id: MoveId, status: MoveStatus) -> Result<(CampaignId, Move)> {
         let campaign_id = self.locate_move(move_id).await?;
-        let doc_id = self.campaign_doc(campaign_id).await?;
+        let (_, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
         let updated = self
             .docs()
             .change(&doc_id, format!("set move {move_id} status to {status}"), move |tx| {
@@ -171,7 +174,7 @@ impl Core {
     /// with Guardian's findings on it.
     pub async fn add_asset(&self, campaign_id: CampaignId, move_id: Option<MoveId>, content: AssetContent) -> Result<AssetId> {
         validate_asset_content(&content)?;
-        let (workspace, doc_id) = self.campaign_home(campaign_id).await?;
+        let (workspace, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
         // Guardian checks every asset as it is written, so its findings are
         // there before anyone reviews it.
         let findings = self.guardian_findings(&workspace.brand, &content)?;
@@ -219,7 +222,7 @@ impl Core {
     }
 
     /// The campaign holding a move.
-    async fn locate_move(&self, move_id: MoveId) -> Result<CampaignId> {
+    pub(crate) async fn locate_move(&self, move_id: MoveId) -> Result<CampaignId> {
         self.locate(&move_id.to_string(), EntityKind::Move).await?.ok_or_else(|| move_not_found(move_id))
     }
 
@@ -292,7 +295,7 @@ impl Core {
 }
 
 /// Checks the free text of an asset against the domain limits.
-fn validate_asset_content(content: &AssetContent) -> Result<()> {
+pub(crate) fn validate_asset_content(content: &AssetContent) -> Result<()> {
     let texts: Vec<(&'static str, &String)> = match content {
         AssetContent::GoogleRsa { headlines, descriptions, paths, final_url } => headlines
             .iter()

@@ -18,6 +18,13 @@ pub enum CoreError {
     /// Something with this id already exists.
     #[error("{what} {id} already exists on this device")]
     AlreadyExists { what: &'static str, id: String },
+    /// A change the thing's state does not allow (an archived campaign, the
+    /// last owner); `what` says why and that nothing was changed.
+    #[error("{what}")]
+    Conflict { what: String },
+    /// The local user may not make this change (only owners manage members).
+    #[error("{what}")]
+    Permission { what: String },
     /// An import that would give an id a second owner; nothing was imported.
     #[error("cannot import: the {kind} id {id} is already used on this device by a {existing_kind} of workspace {workspace}; nothing was imported")]
     IdTaken { kind: &'static str, id: String, existing_kind: &'static str, workspace: String },
@@ -129,7 +136,8 @@ impl CoreError {
             CoreError::Codex(rf_codex::CodexError::InvalidQuery(_)) => ErrorKind::InvalidInput,
             CoreError::Codex(_) => ErrorKind::Storage,
             CoreError::NotFound { .. } => ErrorKind::NotFound,
-            CoreError::AlreadyExists { .. } | CoreError::IdTaken { .. } | CoreError::Blocked { .. } => ErrorKind::Conflict,
+            CoreError::AlreadyExists { .. } | CoreError::IdTaken { .. } | CoreError::Blocked { .. } | CoreError::Conflict { .. } => ErrorKind::Conflict,
+            CoreError::Permission { .. } => ErrorKind::PermissionDenied,
             CoreError::Guardian(err) => {
                 use rf_guardian::GuardianError as G;
                 match err {

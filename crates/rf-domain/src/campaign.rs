@@ -125,6 +125,14 @@ pub struct Campaign {
     pub status: CampaignStatus,
     /// When the campaign was created.
     pub created_at: Timestamp,
+    /// When it starts and ends, if planned (missing in documents written
+    /// before campaigns had dates).
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub start_date: Option<DueDate>,
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub end_date: Option<DueDate>,
     /// Moves by id; ids are time-ordered, so this map is in creation order.
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
     pub moves: BTreeMap<MoveId, Move>,
@@ -185,6 +193,11 @@ pub struct Move {
     pub owner: Option<UserId>,
     /// When it is due, if set.
     pub due_date: Option<DueDate>,
+    /// What the move involves, in a sentence or two (missing in documents
+    /// written before moves had descriptions).
+    #[autosurgeon(missing = "String::new")]
+    #[serde(default)]
+    pub description: String,
     /// The assets this move produces.
     pub assets: Vec<AssetId>,
     /// When the move was created.

@@ -82,6 +82,26 @@ pub fn put_move<D: Doc>(doc: &mut D, move_id: MoveId, the_move: &Move) -> Result
     put_entry(doc, "moves", &move_id.to_string(), the_move)
 }
 
+/// Removes one entry of a root map; whether it was there.
+fn delete_entry<D: Doc>(doc: &mut D, map: &'static str, key: &str) -> Result<bool, EditError> {
+    let entries = root_map(doc, map)?;
+    if doc.get(&entries, key)?.is_none() {
+        return Ok(false);
+    }
+    doc.delete(&entries, key)?;
+    Ok(true)
+}
+
+/// Removes one move of a campaign document; whether it was there.
+pub fn delete_move<D: Doc>(doc: &mut D, move_id: MoveId) -> Result<bool, EditError> {
+    delete_entry(doc, "moves", &move_id.to_string())
+}
+
+/// Removes one asset of a campaign document; whether it was there.
+pub fn delete_asset<D: Doc>(doc: &mut D, asset_id: AssetId) -> Result<bool, EditError> {
+    delete_entry(doc, "assets", &asset_id.to_string())
+}
+
 /// One asset of a campaign document, if it exists.
 pub fn read_asset<D: ReadDoc>(doc: &D, asset_id: AssetId) -> Result<Option<Asset>, EditError> {
     read_entry(doc, "assets", &asset_id.to_string())
@@ -110,6 +130,8 @@ mod tests {
             budget: None,
             status: CampaignStatus::Draft,
             created_at: Timestamp(0),
+            start_date: None,
+            end_date: None,
             moves: BTreeMap::new(),
             assets: BTreeMap::new(),
         };
@@ -128,6 +150,7 @@ mod tests {
             status: MoveStatus::Planned,
             owner: None,
             due_date: None,
+            description: String::new(),
             assets: vec![],
             created_at: Timestamp(1),
         };

@@ -174,9 +174,10 @@ mod round_trip_tests {
         fn campaign()(
             schema: u64, id: CampaignId, workspace_id: WorkspaceId, name: String, goal: String,
             channels: Vec<Channel>, budget: Option<Budget>, status: CampaignStatus, created_at: Timestamp,
+            start_date: Option<DueDate>, end_date: Option<DueDate>,
             moves in small_map::<MoveId, Move>(), assets in small_map::<AssetId, Asset>(),
         ) -> Campaign {
-            Campaign { schema, id, workspace_id, name, goal, channels, budget, status, created_at, moves, assets }
+            Campaign { schema, id, workspace_id, name, goal, channels, budget, status, created_at, start_date, end_date, moves, assets }
         }
     }
 
@@ -282,6 +283,8 @@ mod round_trip_tests {
             budget: None,
             status: CampaignStatus::Active,
             created_at: Timestamp(1),
+            start_date: None,
+            end_date: None,
             moves: Default::default(),
             assets: Default::default(),
         };
@@ -293,6 +296,7 @@ mod round_trip_tests {
                 status: MoveStatus::Planned,
                 owner: None,
                 due_date: None,
+                description: String::new(),
                 assets: vec![],
                 created_at: Timestamp(2),
             },

@@ -86,7 +86,7 @@ pub struct Catalog {
     pool: SqlitePool,
 }
 
-fn query_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+fn query_error(action: &'static str) -> impl Fn(sqlx::Error) -> StoreError + Copy {
     move |source| StoreError::Query { action, source }
 }
 
@@ -145,6 +145,44 @@ impl Catalog {
             .map_err(query_error("recording entity locations"))?;
         }
         tx.commit().await.map_err(query_error("recording entity locations"))?;
+        Ok(())
+    }
+
+    /// Forgets where one entity lives (it was deleted).
+    pub async fn forget(&self, entity_id: &str, kind: EntityKind) -> Result<()> {
+        sqlx::query("DELETE FROM entity_locations WHERE entity_id = ? AND kind = ?")
+            .bind(entity_id)
+            .bind(kind.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("forgetting an entity's location"))?;
+        Ok(())
+    }
+
+    /// Forgets a campaign and everything in it (it was deleted).
+    pub async fn forget_campaign(&self, campaign_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM entity_locations WHERE campaign_id = ?")
+            .bind(campaign_id)
+            .execute(&self.pool)
+            .await
+            .map_err(query_error("forgetting a campaign's locations"))?;
+        Ok(())
+    }
+
+    /// Removes a workspace from this device's catalog, with every location
+    /// in it and its sync binding, in one transaction. Its documents stay in
+    /// the chunk table, unreferenced.
+    pub async fn remove_workspace(&self, workspace_id: &str) -> Result<()> {
+        let error = query_error("removing a workspace from this device");
+        let mut tx = self.pool.begin().await.map_err(error)?;
+        for sql in [
+            "DELETE FROM entity_locations WHERE workspace_id = ?",
+            "DELETE FROM sync_bindings WHERE workspace_id = ?",
+            "DELETE FROM workspaces WHERE workspace_id = ?",
+        ] {
+            sqlx::query(sql).bind(workspace_id).execute(&mut *tx).await.map_err(error)?;
+        }
+        tx.commit().await.map_err(error)?;
         Ok(())
     }
 

@@ -91,3 +91,34 @@ impl Cli {
 pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
+
+/// Runs a command that must fail with `code`, mentioning every one of
+/// `needles` on stderr, and checks that the whole store is unchanged.
+pub fn check_refused(cli: &Cli, args: &[&str], code: i32, needles: &[&str]) {
+    let before = snapshot(cli);
+    let run = cli.run(args);
+    assert_eq!(run.code, code, "{args:?}: stdout {} stderr {}", run.stdout, run.stderr);
+    assert!(run.stdout.is_empty(), "{args:?}: nothing on stdout, got {}", run.stdout);
+    for needle in needles {
+        assert!(run.stderr.contains(needle), "{args:?}: stderr should mention {needle:?}: {}", run.stderr);
+    }
+    assert_eq!(snapshot(cli), before, "{args:?} changed the store");
+}
+
+/// Every workspace exported, as one JSON value (the observable state).
+pub fn snapshot(cli: &Cli) -> serde_json::Value {
+    let list = cli.run(["--json", "workspace", "list"]).ok().json();
+    let exports: Vec<serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ws| {
+            let file = cli.dir.path().join("snapshot.json");
+            cli.run(["export", "--workspace", ws["id"].as_str().unwrap(), file.to_str().unwrap()]).ok();
+            let mut export: serde_json::Value = serde_json::from_slice(&read(&file)).unwrap();
+            export["exported_at"] = serde_json::Value::Null;
+            export
+        })
+        .collect();
+    serde_json::Value::Array(exports)
+}
