@@ -334,21 +334,21 @@ impl Core {
                 std::sync::Arc::new(loaded)
             }
         };
-        let started = std::time::Instant::now();
-        let limit = embedder.max_tokens();
-        let tokens: usize = texts.iter().map(|text| embedder.count_tokens(text).map_or(limit, |n| (n + 2).min(limit))).sum();
+        let meter = std::sync::Arc::new(crate::engine::MeteredEmbedder::new(embedder));
         let vectors = {
-            let (embedder, texts) = (embedder.clone(), texts.to_vec());
-            tokio::task::spawn_blocking(move || embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>()))
+            let (meter, texts) = (meter.clone(), texts.to_vec());
+            tokio::task::spawn_blocking(move || meter.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>()))
                 .await
                 .map_err(|err| rf_ai::AiError::Inference(format!("the embedding task failed: {err}")))??
         };
-        self.meter_embedding(context, embedder.model_id(), texts.len() as u64, tokens as u64, started).await?;
-        Ok((embedder.model_id().to_owned(), vectors))
+        self.record_embedding(context, &meter).await?;
+        Ok((meter.model_id().to_owned(), vectors))
     }
 
-    /// Records one embedding call (local, free) in the ledger.
-    pub(crate) async fn meter_embedding(&self, context: &CallContext, model: &str, texts: u64, tokens: u64, started: std::time::Instant) -> Result<()> {
+    /// Records what `meter` embedded as one call (local, free) in the
+    /// ledger; nothing if it embedded nothing.
+    pub(crate) async fn record_embedding(&self, context: &CallContext, meter: &crate::engine::MeteredEmbedder) -> Result<()> {
+        let (texts, tokens) = meter.counts();
         if texts == 0 {
             return Ok(());
         }
@@ -356,9 +356,9 @@ impl Core {
             at_ms: rf_ai::ledger::now_ms(),
             context: context.clone(),
             provider: "local".into(),
-            model: model.to_owned(),
+            model: meter.model_id().to_owned(),
             usage: Usage { input_tokens: tokens, ..Usage::default() },
-            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            latency_ms: u64::try_from(meter.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             cost_micro_usd: 0,
             cache_hit: false,
             outcome: "ok".into(),

@@ -8,10 +8,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
 };
 
 pub use rf_codex::{CODEX_FILE_NAME, ExcludedDir, FileProblem, IndexProgress, Passage, SearchMode, SearchOptions, SkipReason};
@@ -20,7 +17,7 @@ use rf_domain::{CodexEntry, CodexSource, SourceId, Timestamp, WorkspaceId};
 use rf_store::DocId;
 use serde::Serialize;
 
-use crate::{Core, CoreError, Result};
+use crate::{Core, CoreError, Result, engine::MeteredEmbedder};
 
 pub use rf_ai::Embedder;
 
@@ -375,19 +372,13 @@ impl Core {
         options: &AddOptions,
         progress: &mut (dyn FnMut(CodexProgress<'_>) + Send),
     ) -> Result<Vec<FileReport>> {
-        let meter = self.codex_embedder().await?;
-        let result = self.codex_add_with(workspace_id, paths, options, meter.clone(), progress).await;
-        self.meter_codex(workspace_id, &meter).await?;
-        result
+        self.with_metered_embedder(workspace_id, move |embedder| self.codex_add_with(workspace_id, paths, options, embedder, progress)).await
     }
 
     /// Brings this device's index of a workspace's Codex up to date (see
     /// [`Core::codex_refresh_with`]); any embedding is one ledger row.
     pub async fn codex_refresh(&self, workspace_id: WorkspaceId, progress: &mut (dyn FnMut(CodexProgress<'_>) + Send)) -> Result<RefreshReport> {
-        let meter = self.codex_embedder().await?;
-        let result = self.codex_refresh_with(workspace_id, meter.clone(), progress).await;
-        self.meter_codex(workspace_id, &meter).await?;
-        result
+        self.with_metered_embedder(workspace_id, move |embedder| self.codex_refresh_with(workspace_id, embedder, progress)).await
     }
 
     /// The passages of a workspace's Codex that best answer `query` (see
@@ -399,58 +390,22 @@ impl Core {
         options: SearchOptions,
         progress: &mut (dyn FnMut(CodexProgress<'_>) + Send),
     ) -> Result<Vec<Passage>> {
-        let meter = self.codex_embedder().await?;
-        let result = self.codex_search_with(workspace_id, query, options, meter.clone(), progress).await;
-        self.meter_codex(workspace_id, &meter).await?;
-        result
+        self.with_metered_embedder(workspace_id, move |embedder| self.codex_search_with(workspace_id, query, options, embedder, progress)).await
     }
 
-    async fn codex_embedder(&self) -> Result<Arc<MeteredEmbedder>> {
-        let inner: Arc<dyn Embedder> = self.inner.engine.embedder().await?;
-        Ok(Arc::new(MeteredEmbedder { inner, texts: AtomicU64::new(0), tokens: AtomicU64::new(0), started: std::time::Instant::now() }))
-    }
-
-    async fn meter_codex(&self, workspace_id: WorkspaceId, meter: &MeteredEmbedder) -> Result<()> {
+    /// Runs `work` with this Core's embedder, counted, and records what it
+    /// embedded as one ledger row for the workspace, whether `work` succeeded or not.
+    async fn with_metered_embedder<T, F, Fut>(&self, workspace_id: WorkspaceId, work: F) -> Result<T>
+    where
+        F: FnOnce(Arc<dyn Embedder>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let meter = Arc::new(MeteredEmbedder::new(self.inner.engine.embedder().await?));
+        let result = work(meter.clone()).await;
         let context =
             rf_ai::ledger::CallContext { workspace_id: Some(workspace_id.to_string()), user_id: self.inner.user.id.to_string(), agent_id: None, run_id: None };
-        let texts = meter.texts.load(Ordering::Relaxed);
-        self.meter_embedding(&context, meter.inner.model_id(), texts, meter.tokens.load(Ordering::Relaxed), meter.started).await
-    }
-}
-
-/// The embedder as the Codex calls see it: counts the texts and tokens it
-/// embeds, for the ledger.
-struct MeteredEmbedder {
-    inner: Arc<dyn Embedder>,
-    texts: AtomicU64,
-    tokens: AtomicU64,
-    started: std::time::Instant,
-}
-
-impl Embedder for MeteredEmbedder {
-    fn model_id(&self) -> &str {
-        self.inner.model_id()
-    }
-
-    fn dimensions(&self) -> usize {
-        self.inner.dimensions()
-    }
-
-    fn embed(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, rf_ai::AiError> {
-        let limit = self.inner.max_tokens();
-        let tokens: usize = texts.iter().map(|text| self.inner.count_tokens(text).map_or(limit, |n| (n + 2).min(limit))).sum();
-        let vectors = self.inner.embed(texts)?;
-        self.texts.fetch_add(texts.len() as u64, Ordering::Relaxed);
-        self.tokens.fetch_add(tokens as u64, Ordering::Relaxed);
-        Ok(vectors)
-    }
-
-    fn count_tokens(&self, text: &str) -> std::result::Result<usize, rf_ai::AiError> {
-        self.inner.count_tokens(text)
-    }
-
-    fn max_tokens(&self) -> usize {
-        self.inner.max_tokens()
+        self.record_embedding(&context, &meter).await?;
+        result
     }
 }
 

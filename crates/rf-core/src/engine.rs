@@ -13,7 +13,7 @@ use std::{
     },
 };
 
-use rf_ai::{BertEmbedder, EmbedderOptions, LlmOptions, LocalChatModel, LocalLlm, ModelKind, ModelStore, ledger::Ledger, pricing::PriceTable};
+use rf_ai::{BertEmbedder, Embedder, EmbedderOptions, LlmOptions, LocalChatModel, LocalLlm, ModelKind, ModelStore, ledger::Ledger, pricing::PriceTable};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::{CoreConfig, Result, ai, providers::AppSettings};
@@ -223,5 +223,53 @@ impl Engine {
         if let Some(ledger) = self.ledger.get() {
             ledger.close().await;
         }
+    }
+}
+
+/// An embedder that counts the texts and tokens it embeds, so that a call
+/// (an `embed`, a Codex import, refresh or search) is one ledger row.
+pub(crate) struct MeteredEmbedder {
+    inner: Arc<dyn Embedder>,
+    texts: AtomicU64,
+    tokens: AtomicU64,
+    pub(crate) started: std::time::Instant,
+}
+
+impl MeteredEmbedder {
+    pub(crate) fn new(inner: Arc<dyn Embedder>) -> Self {
+        Self { inner, texts: AtomicU64::new(0), tokens: AtomicU64::new(0), started: std::time::Instant::now() }
+    }
+
+    /// Texts and tokens (special tokens included, cut at the model's limit)
+    /// embedded so far.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (self.texts.load(Ordering::Relaxed), self.tokens.load(Ordering::Relaxed))
+    }
+}
+
+impl Embedder for MeteredEmbedder {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+
+    fn dimensions(&self) -> usize {
+        self.inner.dimensions()
+    }
+
+    fn embed(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, rf_ai::AiError> {
+        let limit = self.inner.max_tokens();
+        let tokens: usize = texts.iter().map(|text| self.inner.count_tokens(text).map_or(limit, |n| (n + 2).min(limit))).sum();
+        let vectors = self.inner.embed(texts)?;
+        self.texts.fetch_add(texts.len() as u64, Ordering::Relaxed);
+        self.tokens.fetch_add(tokens as u64, Ordering::Relaxed);
+        Ok(vectors)
+    }
+
+    fn count_tokens(&self, text: &str) -> std::result::Result<usize, rf_ai::AiError> {
+        self.inner.count_tokens(text)
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.inner.max_tokens()
     }
 }
