@@ -3,6 +3,11 @@
 //! and assets, and manage a workspace's members. Every operation checks its
 //! input and the rules (an archived campaign takes no changes, the last
 //! owner stays) before its first write, so a refused one changes nothing.
+//!
+//! Change events come from the watcher (events.rs), which sees every write
+//! to a document; only a deletion that writes no document of its own (a
+//! workspace dropped from this device, a campaign dropped from its index)
+//! publishes one here.
 
 use rf_domain::{
     Asset, AssetContent, AssetId, AssetKind, AssetStatus, Budget, Campaign, CampaignId, CampaignStatus, Channel, DomainError, DueDate, Member, Move, MoveId,
@@ -117,7 +122,6 @@ impl Core {
                 Ok(index.clone())
             })
             .await?;
-        self.publish(CoreEvent::WorkspaceChanged { workspace_id });
         Ok(index)
     }
 
@@ -190,7 +194,6 @@ impl Core {
             })
             .await?;
         }
-        self.publish(CoreEvent::CampaignChanged { workspace_id: index.id, campaign_id });
         Ok(updated)
     }
 
@@ -230,7 +233,6 @@ impl Core {
             Ok(())
         })
         .await?;
-        self.publish(CoreEvent::CampaignChanged { workspace_id: index.id, campaign_id });
         Ok(updated)
     }
 
@@ -245,6 +247,8 @@ impl Core {
         })
         .await?;
         self.catalog().forget_campaign(&campaign_id.to_string()).await?;
+        // The campaign's document is untouched, so the watcher names only
+        // the index: say which campaign went.
         self.publish(CoreEvent::CampaignChanged { workspace_id: index.id, campaign_id });
         Ok(DeletedCampaign { campaign_id, name: campaign.name, n_moves: campaign.moves.len(), n_assets: campaign.assets.len() })
     }
@@ -290,14 +294,13 @@ impl Core {
                 Ok::<_, CoreError>(the_move)
             })
             .await?;
-        self.publish(CoreEvent::CampaignChanged { workspace_id: index.id, campaign_id });
         Ok((campaign_id, updated))
     }
 
     /// Deletes a move; its assets stay in the campaign, attached to no move.
     pub async fn delete_move(&self, move_id: MoveId) -> Result<(CampaignId, Move)> {
         let campaign_id = self.locate_move(move_id).await?;
-        let (index, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
+        let (_, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
         let removed = self
             .docs()
             .change(&doc_id, format!("delete move {move_id}"), move |tx| {
@@ -313,7 +316,6 @@ impl Core {
             })
             .await?;
         self.catalog().forget(&move_id.to_string(), EntityKind::Move).await?;
-        self.publish(CoreEvent::CampaignChanged { workspace_id: index.id, campaign_id });
         Ok((campaign_id, removed))
     }
 
@@ -370,14 +372,13 @@ impl Core {
                 Ok::<_, CoreError>(asset)
             })
             .await?;
-        self.publish(CoreEvent::CampaignChanged { workspace_id: index.id, campaign_id });
         Ok((campaign_id, updated))
     }
 
     /// Deletes an asset (and its place in its move's list).
     pub async fn delete_asset(&self, asset_id: AssetId) -> Result<(CampaignId, Asset)> {
         let campaign_id = self.locate_asset(asset_id).await?;
-        let (index, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
+        let (_, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
         let removed = self
             .docs()
             .change(&doc_id, format!("delete asset {asset_id}"), move |tx| {
@@ -393,7 +394,6 @@ impl Core {
             })
             .await?;
         self.catalog().forget(&asset_id.to_string(), EntityKind::Asset).await?;
-        self.publish(CoreEvent::CampaignChanged { workspace_id: index.id, campaign_id });
         Ok((campaign_id, removed))
     }
 
@@ -421,7 +421,6 @@ impl Core {
                 Ok(index.clone())
             })
             .await?;
-        self.publish(CoreEvent::WorkspaceChanged { workspace_id });
         Ok(index)
     }
 
@@ -466,7 +465,6 @@ impl Core {
                 Ok(index.clone())
             })
             .await?;
-        self.publish(CoreEvent::WorkspaceChanged { workspace_id });
         Ok(index)
     }
 }
