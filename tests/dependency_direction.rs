@@ -71,6 +71,6 @@ fn the_rules_catch_each_kind_of_breach() {
     );
     check(
         vec![package("rf-core", &[("candle-core", ""), ("axum", "build")])],
-        &["rf-core depends on candle-core, which only rf-ai may use", "rf-core depends on axum, which only raptorflow-sync may use"],
+        &["rf-core depends on candle-core, which only rf-local may use", "rf-core depends on axum, which only raptorflow-sync may use"],
     );
 }

@@ -1,9 +1,10 @@
 //! Checks of the workspace as a whole, used by the tests in this directory.
 //!
 //! [`dependency_violations`] encodes DESIGN.md's one-way dependency rule:
-//! domain ← store ← (sync, ai) ← (codex, guardian) ← agents ← core ← (cli,
-//! desktop); shells use rf-core only; the sync server uses domain, sync and
-//! store only; and only one crate each may use tauri, axum and candle.
+//! domain ← store ← (sync, ai) ← (models, cloud, metering) ← local ← (codex,
+//! guardian) ← (agents, connectors) ← core ← (cli, desktop); shells use
+//! rf-core only; the sync server uses domain, sync and store only; and only
+//! one crate each may use tauri, axum and candle (rf-local).
 
 use serde_json::Value;
 
@@ -13,12 +14,17 @@ const LAYERS: &[(&str, u32)] = &[
     ("rf-store", 1),
     ("rf-sync", 2),
     ("rf-ai", 2),
-    ("rf-codex", 3),
-    ("rf-guardian", 3),
-    ("rf-agents", 4),
-    ("rf-core", 5),
-    ("rf-cli", 6),
-    ("raptorflow-desktop", 6),
+    ("rf-models", 3),
+    ("rf-cloud", 3),
+    ("rf-metering", 3),
+    ("rf-local", 4),
+    ("rf-codex", 5),
+    ("rf-guardian", 5),
+    ("rf-agents", 6),
+    ("rf-connectors", 6),
+    ("rf-core", 7),
+    ("rf-cli", 8),
+    ("raptorflow-desktop", 8),
 ];
 
 /// Packages outside the layers, with the workspace crates each may use.
@@ -33,8 +39,13 @@ const SIDE_PACKAGES: &[(&str, &[&str])] = &[
 const SHELLS: &[&str] = &["rf-cli", "raptorflow-desktop"];
 
 /// External crates that exactly one workspace package may depend on directly.
-const EXCLUSIVE_DEPENDENCIES: &[(&str, &str)] =
-    &[("tauri", "raptorflow-desktop"), ("axum", "raptorflow-sync"), ("candle-core", "rf-ai"), ("candle-nn", "rf-ai"), ("candle-transformers", "rf-ai")];
+const EXCLUSIVE_DEPENDENCIES: &[(&str, &str)] = &[
+    ("tauri", "raptorflow-desktop"),
+    ("axum", "raptorflow-sync"),
+    ("candle-core", "rf-local"),
+    ("candle-nn", "rf-local"),
+    ("candle-transformers", "rf-local"),
+];
 
 fn layer_of(name: &str) -> Option<u32> {
     LAYERS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)

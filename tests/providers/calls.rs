@@ -11,9 +11,10 @@ use std::{
 };
 
 use fake_provider::{FakeProvider, Reply, fixture};
-use rf_ai::{
-    AiError, ApiKey, ChatRequest, CloudConfig, CloudModel, HttpPolicy, ProviderError, ProviderKind, StopReason, Usage,
-    ledger::{BudgetScope, CallContext, Ledger, ReportFilter},
+use rf_ai::{AiError, BudgetScope, ChatRequest, ProviderError, StopReason, Usage};
+use rf_cloud::{ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderKind};
+use rf_metering::{
+    ledger::{CallContext, Ledger, ReportFilter},
     metered::{self, CallOptions, MeteredCompletion},
     pricing::{Price, PriceTable},
 };

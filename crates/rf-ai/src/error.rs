@@ -35,9 +35,9 @@ pub enum AiError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
     #[error(transparent)]
-    Provider(#[from] crate::cloud::ProviderError),
+    Provider(#[from] crate::ProviderError),
     #[error(transparent)]
-    Budget(#[from] crate::ledger::BudgetExceeded),
+    Budget(#[from] crate::BudgetExceeded),
     #[error(transparent)]
     NoModel(#[from] crate::selector::SelectError),
     #[error("the cost ledger could not be read or written: {0}")]
@@ -46,11 +46,12 @@ pub enum AiError {
 
 impl AiError {
     /// A model file that cannot be used, and why.
-    pub(crate) fn bad_model(model: &str, path: &std::path::Path, detail: impl std::fmt::Display) -> Self {
+    pub fn bad_model(model: &str, path: &std::path::Path, detail: impl std::fmt::Display) -> Self {
         Self::BadModel { model: model.to_owned(), path: path.to_owned(), detail: detail.to_string() }
     }
 
-    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    /// Maps an I/O error to [`AiError::Io`]: `what` failed on `path`.
+    pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { what, path, source }
     }

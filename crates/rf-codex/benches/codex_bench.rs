@@ -25,9 +25,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rf_ai::{AiError, Embedder, EmbedderOptions, Manifest, ModelKind, ModelStore};
+use rf_ai::{AiError, Embedder};
 use rf_codex::{Codex, SearchMode, SearchOptions, SourceText, extract_file, vectors::VectorIndex};
 use rf_domain::{SourceId, WorkspaceId};
+use rf_local::EmbedderOptions;
+use rf_models::{Manifest, ModelKind, ModelStore};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -89,7 +91,7 @@ fn real_embedder() -> Arc<dyn Embedder> {
     let dir = std::env::var_os("RAPTORFLOW_MODELS_DIR").expect("set RAPTORFLOW_MODELS_DIR to the model store (scripts/test.sh fetches the models)");
     let store = ModelStore::open(Path::new(&dir), Manifest::bundled().unwrap()).unwrap();
     let installed = store.installed_of_kind(None, ModelKind::Embedding).unwrap();
-    Arc::new(rf_ai::BertEmbedder::load(&installed, EmbedderOptions { threads: 1 }).unwrap())
+    Arc::new(rf_local::BertEmbedder::load(&installed, EmbedderOptions { threads: 1 }).unwrap())
 }
 
 fn corpus_files() -> Vec<PathBuf> {

@@ -3,10 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-pub use rf_ai::{
-    AiError, BertEmbedder, Embedder, EmbedderOptions, FetchProgress, FetchReport, Fetcher, Manifest, ModelKind, ModelStatus, ModelStore, Origin, Quiet, Source,
-    cosine, import::LLM_ARCHITECTURES,
-};
+pub use rf_ai::{AiError, Embedder, cosine};
+pub use rf_local::{BertEmbedder, EmbedderOptions, LLM_ARCHITECTURES};
+pub use rf_models::{FetchProgress, FetchReport, Fetcher, Manifest, ModelKind, ModelStatus, ModelStore, Origin, Quiet, Source};
 
 use crate::Result;
 
@@ -22,8 +21,8 @@ pub fn open_models(dir: &Path) -> Result<ModelStore> {
 }
 
 /// Imports a local GGUF file or safetensors model directory.
-pub fn import_model(store: &ModelStore, path: &Path, id: Option<&str>) -> Result<rf_ai::ModelSpec> {
-    Ok(rf_ai::import::import(store, path, id)?)
+pub fn import_model(store: &ModelStore, path: &Path, id: Option<&str>) -> Result<rf_models::ModelSpec> {
+    Ok(rf_models::import(store, path, id, &rf_local::LocalCheck)?)
 }
 
 /// Loads an embedder: `model` (an id) or the default embedding model.
@@ -32,7 +31,8 @@ pub fn load_embedder(store: &ModelStore, model: Option<&str>, options: EmbedderO
     Ok(BertEmbedder::load(&installed, options)?)
 }
 
-pub use rf_ai::{ChatMessage, GenerateParams, Generation, LlmOptions, LocalLlm, StopReason};
+pub use rf_ai::{ChatMessage, GenerateParams, StopReason};
+pub use rf_local::{Generation, LlmOptions, LocalLlm};
 
 /// Loads a local LLM: `model` (an id) or the default local LLM.
 pub fn load_llm(store: &ModelStore, model: Option<&str>, options: LlmOptions) -> Result<LocalLlm> {
@@ -41,15 +41,19 @@ pub fn load_llm(store: &ModelStore, model: Option<&str>, options: LlmOptions) ->
 }
 
 pub use rf_ai::{
-    ApiKey, ChatRequest, Completion, ProviderKind, Usage,
-    ledger::{BudgetScope, CallContext, CostReport, LEDGER_FILE_NAME, Ledger, ReportFilter, format_usd},
+    BudgetScope, ChatRequest, Completion, Usage, format_usd,
+    selector::{Candidate, PrivacyMode, Tier},
+};
+pub use rf_cloud::{ApiKey, ProviderKind};
+pub use rf_metering::{
+    ledger::{CallContext, CostReport, LEDGER_FILE_NAME, Ledger, ReportFilter},
     metered::{CallOptions, MeteredCompletion},
     pricing::{PriceTable, parse_usd},
-    selector::{Candidate, PrivacyMode, Tier},
 };
 pub use tokio_util::sync::CancellationToken;
 
-use rf_ai::{metered::max_cost_micro_usd, pricing::Price, selector};
+use rf_ai::selector;
+use rf_metering::{metered::max_cost_micro_usd, pricing::Price};
 
 pub use crate::engine::EngineStats;
 use crate::{
@@ -208,9 +212,9 @@ impl Core {
         tracing::debug!(provider = %chosen.provider, model = %chosen.model, reason = %reason, "model chosen");
         let options = CallOptions {
             use_cache: call.use_cache,
-            cache_ttl: settings.cache_ttl_hours.map_or(rf_ai::metered::DEFAULT_CACHE_TTL, |h| std::time::Duration::from_secs(h.saturating_mul(3600))),
+            cache_ttl: settings.cache_ttl_hours.map_or(rf_metering::metered::DEFAULT_CACHE_TTL, |h| std::time::Duration::from_secs(h.saturating_mul(3600))),
         };
-        let metered_call = rf_ai::metered::Call { context: &call.context, request: &call.request, options };
+        let metered_call = rf_metering::metered::Call { context: &call.context, request: &call.request, options };
         let result = match &provider {
             None => {
                 let slot = engine.llm(&chosen.model, call.local_options.context).await?;
@@ -226,8 +230,8 @@ impl Core {
                 match turn {
                     None => {
                         drop(place);
-                        let record = rf_ai::ledger::CallRecord {
-                            at_ms: rf_ai::ledger::now_ms(),
+                        let record = rf_metering::ledger::CallRecord {
+                            at_ms: rf_metering::ledger::now_ms(),
                             context: call.context.clone(),
                             provider: "local".into(),
                             model: chosen.model.clone(),
@@ -245,14 +249,14 @@ impl Core {
                     Some(_turn) => {
                         engine.generation_started();
                         let mut on_text = |piece: &str| progress(AskProgress::Text(piece));
-                        rf_ai::metered::call(ledger, &slot.model, &Price::FREE, metered_call, &mut on_text, cancel).await
+                        rf_metering::metered::call(ledger, &slot.model, &Price::FREE, metered_call, &mut on_text, cancel).await
                     }
                 }
             }
             Some((provider, price)) => {
-                let model = providers::cloud_model(provider)?;
+                let model = providers::cloud_model(provider, engine.http()?)?;
                 let mut on_text = |piece: &str| progress(AskProgress::Text(piece));
-                rf_ai::metered::call(ledger, &model, price, metered_call, &mut on_text, cancel).await
+                rf_metering::metered::call(ledger, &model, price, metered_call, &mut on_text, cancel).await
             }
         };
         let metered = result?;
@@ -352,8 +356,8 @@ impl Core {
         if texts == 0 {
             return Ok(());
         }
-        let record = rf_ai::ledger::CallRecord {
-            at_ms: rf_ai::ledger::now_ms(),
+        let record = rf_metering::ledger::CallRecord {
+            at_ms: rf_metering::ledger::now_ms(),
             context: context.clone(),
             provider: "local".into(),
             model: meter.model_id().to_owned(),

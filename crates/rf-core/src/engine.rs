@@ -1,7 +1,8 @@
 //! What a long-lived [`Core`](crate::Core) keeps for model calls, each opened
 //! on first use and kept: the settings (read once, replaced when Core changes
 //! them), the ledger, the price table, the model store, the default embedder
-//! and the local LLMs. Loaded LLMs stay loaded; loading one more evicts the
+//! the local LLMs, and one pooled HTTP client for every cloud provider and
+//! sync server. Loaded LLMs stay loaded; loading one more evicts the
 //! least recently used idle ones when the memory cap would be exceeded.
 //! Generations on one model take turns in arrival order (a fair queue).
 
@@ -13,7 +14,10 @@ use std::{
     },
 };
 
-use rf_ai::{BertEmbedder, Embedder, EmbedderOptions, LlmOptions, LocalChatModel, LocalLlm, ModelKind, ModelStore, ledger::Ledger, pricing::PriceTable};
+use rf_ai::Embedder;
+use rf_local::{BertEmbedder, EmbedderOptions, LlmOptions, LocalChatModel, LocalLlm};
+use rf_metering::{ledger::Ledger, pricing::PriceTable};
+use rf_models::{ModelKind, ModelStore};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::{CoreConfig, Result, ai, providers::AppSettings};
@@ -42,6 +46,9 @@ pub(crate) struct Engine {
     prices: OnceCell<Arc<PriceTable>>,
     store: OnceCell<ModelStore>,
     embedder: OnceCell<Arc<BertEmbedder>>,
+    /// Every provider call and sync API call goes through this client, so
+    /// connections (and TLS sessions) are reused.
+    http: std::sync::OnceLock<reqwest::Client>,
     /// Loaded LLMs; the lock is held while one loads, so that two callers
     /// never load the same weights twice.
     llms: Mutex<Vec<Arc<LlmSlot>>>,
@@ -106,6 +113,7 @@ impl Engine {
             prices: OnceCell::new(),
             store: OnceCell::new(),
             embedder: OnceCell::new(),
+            http: std::sync::OnceLock::new(),
             llms: Mutex::new(Vec::new()),
             clock: AtomicU64::new(0),
             llm_loads: AtomicU64::new(0),
@@ -141,6 +149,15 @@ impl Engine {
     /// Forgets the settings read, after Core changed them.
     pub(crate) fn settings_changed(&self) {
         *self.settings.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The HTTP client, made on first use.
+    pub(crate) fn http(&self) -> Result<reqwest::Client> {
+        if let Some(client) = self.http.get() {
+            return Ok(client.clone());
+        }
+        let client = rf_cloud::http_client(rf_cloud::HttpPolicy::default().connect_timeout)?;
+        Ok(self.http.get_or_init(|| client).clone())
     }
 
     pub(crate) async fn ledger(&self) -> Result<&Ledger> {

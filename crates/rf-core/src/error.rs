@@ -182,16 +182,17 @@ impl CoreError {
                 match err {
                     P::BadFile { .. } | P::Invalid { .. } | P::NoPrice { .. } => ErrorKind::InvalidInput,
                     P::Unknown(_) => ErrorKind::NotFound,
-                    P::Keyring { .. } => ErrorKind::Storage,
+                    P::Secret(_) => ErrorKind::Storage,
                 }
             }
             CoreError::Sync(err) => {
                 use crate::sync::SyncError as S;
+                use rf_sync::client::ClientError as C;
                 match err {
-                    S::Unreachable { .. } | S::NotAServer { .. } | S::Timeout { .. } | S::IndexUnavailable { .. } => ErrorKind::Network,
-                    S::Refused { .. } | S::NotOwner { .. } => ErrorKind::PermissionDenied,
-                    S::Keyring { .. } => ErrorKind::Storage,
-                    S::BadUrl { .. }
+                    S::Server(C::Unreachable { .. } | C::NotAServer { .. }) | S::Timeout { .. } | S::IndexUnavailable { .. } => ErrorKind::Network,
+                    S::Server(C::Refused { .. }) | S::NotOwner { .. } => ErrorKind::PermissionDenied,
+                    S::Secret(_) => ErrorKind::Storage,
+                    S::Server(C::BadUrl { .. })
                     | S::BadToken(_)
                     | S::MissingToken { .. }
                     | S::NotJoined(_)

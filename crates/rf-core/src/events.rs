@@ -112,7 +112,7 @@ pub(crate) async fn watch(core: Core, mut stop: watch::Receiver<bool>) -> Result
             }
             if last_prune.elapsed() > Duration::from_secs(60) {
                 last_prune = std::time::Instant::now();
-                if let Err(err) = core.docs().prune_chunk_log(rf_ai::ledger::now_ms()).await {
+                if let Err(err) = core.docs().prune_chunk_log(rf_metering::ledger::now_ms()).await {
                     tracing::debug!(error = %err, "could not prune the chunk log");
                 }
             }

@@ -17,6 +17,7 @@ mod json_scan;
 mod manage;
 pub mod providers;
 mod sample;
+mod secrets;
 mod sync;
 mod transfer;
 mod workspaces;

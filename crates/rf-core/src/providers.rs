@@ -8,15 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use rf_ai::{
-    ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderKind,
-    cloud::is_loopback,
-    pricing::{Price, PriceTable},
-    selector::{PrivacyMode, Tier},
-};
+use rf_ai::selector::{PrivacyMode, Tier};
+use rf_cloud::{ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderKind, is_loopback};
+use rf_metering::pricing::{Price, PriceTable};
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, Result};
+use crate::{CoreError, Result, secrets::PROVIDER_KEYS};
 
 /// The keyring service under which provider API keys are stored (the
 /// account is the provider's `key_ref`).
@@ -84,8 +81,8 @@ pub enum ProviderSettingsError {
          pass --input-usd-per-mtok and --output-usd-per-mtok (dollars per million tokens)"
     )]
     NoPrice { provider: String, model: String },
-    #[error("the OS keyring could not {action}: {reason}")]
-    Keyring { action: &'static str, reason: String },
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 }
 
 fn invalid(field: &'static str, detail: impl Into<String>) -> ProviderSettingsError {
@@ -109,14 +106,8 @@ pub fn load_settings(data_dir: &Path) -> Result<AppSettings> {
 /// Writes the settings atomically (a new file renamed over the old).
 fn save_settings(data_dir: &Path, settings: &AppSettings) -> Result<()> {
     let path = settings_path(data_dir);
-    std::fs::create_dir_all(data_dir).map_err(|source| CoreError::Io { action: "could not create the data directory", path: data_dir.to_owned(), source })?;
     let text = toml::to_string_pretty(settings).map_err(|err| invalid("settings", err.to_string()))?;
-    let io = |source| CoreError::Io { action: "could not write the settings", path: path.clone(), source };
-    let mut file = tempfile::NamedTempFile::new_in(data_dir).map_err(io)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
-    file.as_file().sync_all().map_err(io)?;
-    file.persist(&path).map_err(|err| io(err.error))?;
-    Ok(())
+    rf_store::files::write_atomically(&path, text.as_bytes()).map_err(|source| CoreError::Io { action: "could not write the settings", path, source })
 }
 
 /// Sets the privacy mode in the settings file.
@@ -202,21 +193,13 @@ impl ProviderSettings {
     }
 }
 
-fn keyring_entry(name: &str) -> std::result::Result<keyring::Entry, ProviderSettingsError> {
-    keyring::Entry::new(PROVIDER_KEYRING_SERVICE, name).map_err(|err| ProviderSettingsError::Keyring { action: "open an entry", reason: err.to_string() })
+fn store_key(key_ref: &str, key: &ApiKey) -> std::result::Result<(), ProviderSettingsError> {
+    Ok(PROVIDER_KEYS.set(key_ref, key.expose())?)
 }
 
-fn store_key(name: &str, key: &ApiKey) -> std::result::Result<(), ProviderSettingsError> {
-    keyring_entry(name)?.set_password(key.expose()).map_err(|err| ProviderSettingsError::Keyring { action: "store the API key", reason: err.to_string() })
-}
-
-/// The key in keyring account `name`, `None` if none is stored.
-fn load_key(name: &str) -> std::result::Result<Option<ApiKey>, ProviderSettingsError> {
-    match keyring_entry(name)?.get_password() {
-        Ok(text) => Ok(ApiKey::new(&text)),
-        Err(keyring::Error::NoEntry) => Ok(None),
-        Err(err) => Err(ProviderSettingsError::Keyring { action: "read the API key", reason: err.to_string() }),
-    }
+/// The key under keyring account `key_ref`, `None` if none is stored.
+fn load_key(key_ref: &str) -> std::result::Result<Option<ApiKey>, ProviderSettingsError> {
+    Ok(PROVIDER_KEYS.get(key_ref)?.as_deref().and_then(ApiKey::new))
 }
 
 /// Adds a provider, or replaces the one of the same name. `key` goes to the
@@ -284,10 +267,7 @@ pub(crate) fn remove_provider(data_dir: &Path, name: &str) -> Result<ProviderSet
     let mut settings = load_file_only(data_dir)?;
     let index = settings.providers.iter().position(|p| p.name == name).ok_or_else(|| ProviderSettingsError::Unknown(name.to_owned()))?;
     if let Some(key_ref) = &settings.providers[index].key_ref {
-        match keyring_entry(key_ref)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => {}
-            Err(err) => return Err(ProviderSettingsError::Keyring { action: "delete the API key", reason: err.to_string() }.into()),
-        }
+        PROVIDER_KEYS.delete(key_ref).map_err(ProviderSettingsError::from)?;
     }
     let removed = settings.providers.remove(index);
     save_settings(data_dir, &settings)?;
@@ -299,8 +279,9 @@ pub fn provider<'a>(settings: &'a AppSettings, name: &str) -> Result<&'a Provide
     Ok(settings.providers.iter().find(|p| p.name == name).ok_or_else(|| ProviderSettingsError::Unknown(name.to_owned()))?)
 }
 
-/// The client for a configured provider, with its key from the keyring.
-pub fn cloud_model(provider: &ProviderSettings) -> Result<CloudModel> {
+/// The client for a configured provider, with its key from the keyring,
+/// sending through `http` (the Core's one pooled client).
+pub(crate) fn cloud_model(provider: &ProviderSettings, http: reqwest::Client) -> Result<CloudModel> {
     let key = match &provider.key_ref {
         Some(key_ref) => load_key(key_ref)?,
         None => None,
@@ -321,7 +302,7 @@ pub fn cloud_model(provider: &ProviderSettings) -> Result<CloudModel> {
         key,
         policy,
     };
-    Ok(CloudModel::new(config)?)
+    Ok(CloudModel::with_client(config, http))
 }
 
 impl crate::Core {

@@ -8,16 +8,17 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use rf_domain::{Timestamp, WorkspaceId, WorkspaceIndex, error_chain};
+use rf_domain::{Timestamp, WorkspaceId, WorkspaceIndex};
 use rf_store::{DocId, SyncBinding, SyncOutcome};
+pub use rf_sync::client::ServerUrl;
 use rf_sync::{
     BearerDialer, Role, SyncToken,
-    api::{self, ApiError, SessionInfo, SetRoot},
+    client::{ApiClient, ClientError},
 };
 use samod::{BackoffConfig, DialerFailed};
 use serde::Serialize;
 
-use crate::{CAMPAIGN_DOC, Core, INDEX_DOC, Result};
+use crate::{CAMPAIGN_DOC, Core, INDEX_DOC, Result, secrets::SYNC_TOKENS};
 
 /// The keyring service name under which sync tokens are stored.
 pub const KEYRING_SERVICE: &str = "raptorflow-sync";
@@ -28,18 +29,12 @@ pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why syncing could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("invalid sync server URL {url:?}: {reason}")]
-    BadUrl { url: String, reason: String },
+    #[error(transparent)]
+    Server(#[from] ClientError),
     #[error(transparent)]
     BadToken(#[from] rf_sync::BadToken),
-    #[error("could not reach the sync server at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
-    #[error("{url} does not look like a raptorflow-sync server: {detail}")]
-    NotAServer { url: String, detail: String },
-    #[error("the sync server at {url} refused the token: {message}")]
-    Refused { url: String, status: u16, message: String },
-    #[error("the OS keyring could not {action}: {reason}")]
-    Keyring { action: &'static str, reason: String },
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
     #[error("no sync token for workspace {workspace} in the OS keyring: run `raptorflow sync join --server {server} --token-stdin` again")]
     MissingToken { workspace: String, server: String },
     #[error("workspace {0} is not shared through a sync server: run `raptorflow sync join` first")]
@@ -58,104 +53,19 @@ pub enum SyncError {
     Timeout { url: String, secs: u64, detail: String },
 }
 
-/// A server address in the two forms we use: the HTTP base for the JSON API,
-/// and the WebSocket URL of `/sync`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerUrl {
-    pub base: url::Url,
-    pub websocket: url::Url,
-}
-
-impl ServerUrl {
-    /// Accepts `http(s)://host[:port][/prefix]` or the `ws(s)://` equivalent,
-    /// with or without a trailing `/sync`.
-    pub fn parse(text: &str) -> Result<Self, SyncError> {
-        let bad = |reason: &str| SyncError::BadUrl { url: text.to_owned(), reason: reason.to_owned() };
-        let mut base = url::Url::parse(text.trim()).map_err(|err| bad(&err.to_string()))?;
-        let scheme = match base.scheme() {
-            "http" | "ws" => "http",
-            "https" | "wss" => "https",
-            other => return Err(bad(&format!("the scheme must be http, https, ws or wss, not {other}"))),
-        };
-        if base.host_str().is_none_or(str::is_empty) {
-            return Err(bad("it has no host"));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(bad("it must not have a query or fragment"));
-        }
-        let _ = base.set_scheme(scheme);
-        let path = base.path().trim_end_matches('/').trim_end_matches(api::SYNC_PATH).trim_end_matches('/').to_owned();
-        base.set_path(&path);
-        let mut websocket = base.clone();
-        let _ = websocket.set_scheme(if scheme == "https" { "wss" } else { "ws" });
-        websocket.set_path(&format!("{path}{}", api::SYNC_PATH));
-        Ok(Self { base, websocket })
-    }
-
-    fn api(&self, path: &str) -> String {
-        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
-    }
-
-    fn display(&self) -> String {
-        self.base.as_str().trim_end_matches('/').to_owned()
-    }
-}
-
 fn keyring_account(server: &str, server_workspace_id: &str, user: &str) -> String {
     format!("{user}@{server}#{server_workspace_id}")
 }
 
-fn keyring_entry(account: &str) -> Result<keyring::Entry, SyncError> {
-    keyring::Entry::new(KEYRING_SERVICE, account).map_err(|err| SyncError::Keyring { action: "open an entry", reason: err.to_string() })
-}
-
 fn store_token(account: &str, token: &SyncToken) -> Result<(), SyncError> {
-    keyring_entry(account)?.set_password(&token.expose()).map_err(|err| SyncError::Keyring { action: "store the sync token", reason: err.to_string() })
+    Ok(SYNC_TOKENS.set(account, &token.expose())?)
 }
 
 fn load_token(binding: &SyncBinding) -> Result<SyncToken, SyncError> {
     let account = keyring_account(&binding.server_url, &binding.server_workspace_id, &binding.user_name);
-    match keyring_entry(&account)?.get_password() {
-        Ok(text) => Ok(SyncToken::parse(&text)?),
-        Err(keyring::Error::NoEntry) => Err(SyncError::MissingToken { workspace: binding.workspace_id.clone(), server: binding.server_url.clone() }),
-        Err(err) => Err(SyncError::Keyring { action: "read the sync token", reason: err.to_string() }),
-    }
-}
-
-/// An HTTP client for the JSON API (building one fails only if TLS cannot start).
-fn api_client(server: &ServerUrl) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder().timeout(Duration::from_secs(15)).build().map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })
-}
-
-/// Sends one request of the JSON API with the token and reads the session
-/// the server answers with.
-async fn api_call(server: &ServerUrl, token: &SyncToken, request: reqwest::RequestBuilder) -> Result<SessionInfo, SyncError> {
-    let response =
-        request.bearer_auth(token.expose()).send().await.map_err(|err| SyncError::Unreachable { url: server.display(), reason: error_chain(&err) })?;
-    decode_response(server, response).await
-}
-
-/// Asks the server who a token belongs to.
-async fn fetch_session(server: &ServerUrl, token: &SyncToken) -> Result<SessionInfo, SyncError> {
-    api_call(server, token, api_client(server)?.get(server.api(api::SESSION_PATH))).await
-}
-
-async fn put_root(server: &ServerUrl, token: &SyncToken, document: &DocId) -> Result<SessionInfo, SyncError> {
-    let request = api_client(server)?.put(server.api(api::ROOT_PATH)).json(&SetRoot { document: document.to_string() });
-    api_call(server, token, request).await
-}
-
-async fn decode_response(server: &ServerUrl, response: reqwest::Response) -> Result<SessionInfo, SyncError> {
-    let status = response.status();
-    let body = response.bytes().await.map_err(|err| SyncError::Unreachable { url: server.display(), reason: err.to_string() })?;
-    if status.is_success() {
-        return serde_json::from_slice(&body)
-            .map_err(|err| SyncError::NotAServer { url: server.display(), detail: format!("its answer to {} is not a session: {err}", api::SESSION_PATH) });
-    }
-    match serde_json::from_slice::<ApiError>(&body) {
-        Ok(error) if matches!(status.as_u16(), 401 | 403) => Err(SyncError::Refused { url: server.display(), status: status.as_u16(), message: error.message }),
-        Ok(error) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{status}: {}", error.message) }),
-        Err(_) => Err(SyncError::NotAServer { url: server.display(), detail: format!("{} answered {status}", api::SESSION_PATH) }),
+    match SYNC_TOKENS.get(&account)? {
+        Some(text) => Ok(SyncToken::parse(&text)?),
+        None => Err(SyncError::MissingToken { workspace: binding.workspace_id.clone(), server: binding.server_url.clone() }),
     }
 }
 
@@ -253,13 +163,16 @@ impl Core {
         let unreachable = |handle: &samod::DialerHandle<rf_sync::Refused>| {
             handle.close();
             let reason = last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            SyncError::Unreachable { url: server.display(), reason: reason.unwrap_or_else(|| format!("no answer within {} s", timeout.as_secs())) }
+            SyncError::from(ClientError::Unreachable {
+                url: server.display(),
+                reason: reason.unwrap_or_else(|| format!("no answer within {} s", timeout.as_secs())),
+            })
         };
         match established {
             Ok(Ok(_peer)) => {}
             Ok(Err(DialerFailed::PermanentFailure(refused))) => {
                 handle.close();
-                return Err(SyncError::Refused { url: server.display(), status: refused.status, message: refused.message.clone() }.into());
+                return Err(SyncError::from(ClientError::Refused { url: server.display(), status: refused.status, message: refused.message.clone() }).into());
             }
             Ok(Err(DialerFailed::MaxRetriesReached)) | Err(_) => return Err(unreachable(&handle).into()),
         }
@@ -383,9 +296,10 @@ impl Core {
     /// the OS keyring. The data directory is reopened to sync as
     /// `<user>/<device>`.
     pub async fn join_sync(&mut self, server: &str, token: &str, local: Option<WorkspaceId>, timeout: Duration) -> Result<JoinReport> {
-        let server = ServerUrl::parse(server)?;
+        let server = ServerUrl::parse(server).map_err(SyncError::from)?;
         let token = SyncToken::parse(token).map_err(SyncError::from)?;
-        let session = fetch_session(&server, &token).await?;
+        let api = ApiClient::new(server.clone(), self.inner.engine.http()?);
+        let session = api.session(&token).await.map_err(SyncError::from)?;
         let bindings = self.catalog().sync_bindings().await?;
         if let Some(existing) = bindings.iter().find(|b| b.user_name != session.user.as_str()) {
             return Err(SyncError::DifferentUser { existing: existing.user_name.clone(), requested: session.user.to_string() }.into());
@@ -402,7 +316,7 @@ impl Core {
             (None, None) => return Err(SyncError::EmptyServerWorkspace { name: session.workspace_name.clone() }.into()),
             (None, Some(_)) if session.role != Role::Owner => return Err(SyncError::NotOwner { role: session.role }.into()),
             (None, Some(local_doc)) => {
-                let updated = put_root(&server, &token, local_doc).await?;
+                let updated = api.put_root(&token, &local_doc.to_string()).await.map_err(SyncError::from)?;
                 match updated.root_document {
                     Some(root) if root == local_doc.to_string() => (local_doc.clone(), true),
                     Some(root) => return Err(SyncError::ServerHoldsOther { name: session.workspace_name.clone(), root }.into()),
@@ -502,7 +416,7 @@ impl Core {
     }
 
     async fn sync_binding(&self, binding: &SyncBinding, timeout: Duration) -> Result<SyncReport> {
-        let server = ServerUrl::parse(&binding.server_url)?;
+        let server = ServerUrl::parse(&binding.server_url).map_err(SyncError::from)?;
         let token = load_token(binding)?;
         let index_doc = self.index_doc(binding.workspace_id.parse()?).await?;
         let push = binding.role.parse::<Role>().is_ok_and(Role::can_write);
@@ -550,27 +464,5 @@ impl Core {
             });
         }
         Ok(statuses)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(input: &str, base: &str, websocket: &str) {
-        let url = ServerUrl::parse(input).unwrap();
-        assert_eq!((url.base.as_str(), url.websocket.as_str()), (base, websocket), "{input}");
-    }
-
-    #[test]
-    fn server_urls_normalise() {
-        check("http://127.0.0.1:7410", "http://127.0.0.1:7410/", "ws://127.0.0.1:7410/sync");
-        check("ws://127.0.0.1:7410/sync", "http://127.0.0.1:7410/", "ws://127.0.0.1:7410/sync");
-        check("https://sync.example.com/team/", "https://sync.example.com/team", "wss://sync.example.com/team/sync");
-        check("wss://sync.example.com/team/sync/", "https://sync.example.com/team", "wss://sync.example.com/team/sync");
-        for (bad, reason) in [("ftp://x", "scheme"), ("not a url", "relative URL"), ("http://x/?a=1", "query")] {
-            let err = ServerUrl::parse(bad).unwrap_err().to_string();
-            assert!(err.contains(reason), "{bad}: {err}");
-        }
     }
 }

@@ -260,21 +260,11 @@ impl Core {
         let export = self.export_workspace(workspace_id).await?;
         let mut json = serde_json::to_vec_pretty(&export).expect("export types always serialise");
         json.push(b'\n');
-        let io_error = |action: &'static str| move |source| CoreError::Io { action, path: path.to_owned(), source };
-        let file_name = path.file_name().ok_or_else(|| CoreError::Io {
-            action: "cannot export to",
+        rf_store::files::write_atomically(path, &json).map_err(|source| CoreError::Io {
+            action: "could not write the export to",
             path: path.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no file name"),
+            source,
         })?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(file_name);
-        temp_name.push(".partial");
-        let temp_path = path.with_file_name(temp_name);
-        std::fs::write(&temp_path, &json).map_err(io_error("could not write the export to"))?;
-        if let Err(err) = std::fs::rename(&temp_path, path) {
-            let _ = std::fs::remove_file(&temp_path);
-            return Err(io_error("could not write the export to")(err));
-        }
         Ok(export)
     }
 }

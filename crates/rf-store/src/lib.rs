@@ -9,7 +9,7 @@
 //! change to SQLite and the transaction has committed.
 //!
 //! Local-only tables (the workspace catalog, the entity location cache) live
-//! in [`Catalog`].
+//! in [`Catalog`]. [`files`] replaces whole files atomically.
 
 mod catalog;
 mod changes;
@@ -17,6 +17,7 @@ mod chunk_storage;
 mod database;
 mod documents;
 mod error;
+pub mod files;
 mod setup_lock;
 
 pub use catalog::{Catalog, EntityKind, EntityLocation, SyncBinding};

@@ -4,10 +4,13 @@
 //! every automerge-repo frame ([`protocol`]), sync tokens and their stored
 //! hashes ([`token`]), roles and the share policy they imply ([`role`]), peer
 //! ids bound to users ([`peer`]), the JSON API beside the WebSocket ([`api`]),
-//! and the client's bearer-token dialer ([`dialer`]). samod itself is used
+//! the client's bearer-token dialer ([`dialer`]) and, with the `client`
+//! feature, the device's calls of that API ([`client`]). samod itself is used
 //! through these types so that its API changes stay in one place.
 
 pub mod api;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod dialer;
 pub mod peer;
 pub mod protocol;

@@ -1,0 +1,422 @@
+//! The cost ledger, budgets and the response cache: a SQLite file of the
+//! data directory (`ledger.sqlite3`), local to this device and never synced.
+//!
+//! Every model call is a row: who (workspace, user, agent, run), which model,
+//! tokens, latency, cost in integer micro-dollars, whether the cache answered,
+//! and how it ended. Budgets are monthly limits per workspace and per user; a
+//! call first reserves what it could cost at most, inside an immediate
+//! (write-locked) transaction, so calls running at once — in this process or
+//! another — can never reserve past a limit; when the call ends, the
+//! reservation is replaced by the call's row in one transaction.
+
+use std::{path::Path, time::Duration};
+
+use serde::Serialize;
+use sqlx::{Row, SqlitePool, migrate::Migrator};
+
+use rf_ai::{AiError, Completion, Usage};
+pub use rf_ai::{BudgetExceeded, BudgetScope, format_usd};
+
+/// The ledger's file inside a data directory.
+pub const LEDGER_FILE_NAME: &str = "ledger.sqlite3";
+
+/// The monthly budget of a workspace or user that has none set: the seed
+/// plan's target of $10 per user per month.
+pub const DEFAULT_MONTHLY_BUDGET_MICRO_USD: u64 = 10_000_000;
+
+/// How long a reservation holds if its call never settles (a crash).
+const RESERVATION_LIFETIME: Duration = Duration::from_secs(3600);
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The report's query grouped by `$key` (an SQL expression), filtered by
+/// workspace (?1) and month (?2).
+macro_rules! report_query {
+    ($key:literal) => {
+        concat!(
+            "SELECT ",
+            $key,
+            " AS k, COUNT(*), COALESCE(SUM(cache_hit), 0), COALESCE(SUM(input_tokens), 0), ",
+            "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_micro_usd), 0) FROM model_calls ",
+            "WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR month = ?2) GROUP BY k ORDER BY SUM(cost_micro_usd) DESC, k"
+        )
+    };
+}
+
+/// Who a call is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CallContext {
+    /// `None` for calls outside any workspace (`providers test`).
+    pub workspace_id: Option<String>,
+    pub user_id: String,
+    pub agent_id: Option<String>,
+    pub run_id: Option<String>,
+}
+
+/// Money set aside for a call in flight.
+#[derive(Debug)]
+#[must_use = "settle or release a reservation"]
+pub struct Reservation {
+    id: Option<i64>,
+    pub amount_micro_usd: u64,
+}
+
+/// One finished call, as the ledger stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    pub at_ms: i64,
+    pub context: CallContext,
+    pub provider: String,
+    pub model: String,
+    pub usage: Usage,
+    pub latency_ms: u64,
+    pub cost_micro_usd: u64,
+    pub cache_hit: bool,
+    pub outcome: String,
+}
+
+/// What to report on.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub workspace_id: Option<String>,
+    /// `YYYY-MM`; `None` is every month.
+    pub month: Option<String>,
+}
+
+/// One line of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportLine {
+    pub key: String,
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_micro_usd: u64,
+}
+
+/// Spending by agent, model and day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CostReport {
+    pub workspace_id: Option<String>,
+    pub month: Option<String>,
+    pub total: ReportLine,
+    pub by_agent: Vec<ReportLine>,
+    pub by_model: Vec<ReportLine>,
+    pub by_day: Vec<ReportLine>,
+}
+
+/// The ledger file.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pool: SqlitePool,
+}
+
+fn db(err: sqlx::Error) -> AiError {
+    AiError::Ledger(err.to_string())
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl Ledger {
+    /// Opens (creating it if missing) the ledger at `path`. A file that is
+    /// not SQLite is refused and left as it was.
+    pub async fn open(path: &Path) -> Result<Self, AiError> {
+        let pool = rf_store::open_sqlite(path, &MIGRATOR).await.map_err(|err| AiError::Ledger(err.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// `YYYY-MM` (UTC) of a moment.
+    async fn month_of(&self, at_ms: i64) -> Result<String, AiError> {
+        sqlx::query_scalar("SELECT strftime('%Y-%m', ? / 1000, 'unixepoch')").bind(at_ms).fetch_one(&self.pool).await.map_err(db)
+    }
+
+    /// Sets a monthly budget, in micro-dollars.
+    pub async fn set_budget(&self, scope: &BudgetScope, limit_micro_usd: u64) -> Result<(), AiError> {
+        let (kind, subject) = scope.parts();
+        sqlx::query("INSERT INTO budgets (scope, subject, limit_micro_usd) VALUES (?, ?, ?) ON CONFLICT (scope, subject) DO UPDATE SET limit_micro_usd = excluded.limit_micro_usd")
+            .bind(kind)
+            .bind(subject)
+            .bind(to_i64(limit_micro_usd))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// A scope's monthly budget (the default where none is set).
+    pub async fn budget(&self, scope: &BudgetScope) -> Result<u64, AiError> {
+        let (kind, subject) = scope.parts();
+        let limit: Option<i64> = sqlx::query_scalar("SELECT limit_micro_usd FROM budgets WHERE scope = ? AND subject = ?")
+            .bind(kind)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(limit.map_or(DEFAULT_MONTHLY_BUDGET_MICRO_USD, to_u64))
+    }
+
+    /// Spent plus reserved in `month` for a scope.
+    async fn committed(conn: &mut sqlx::SqliteConnection, scope: &BudgetScope, month: &str, now: i64) -> Result<(u64, u64), sqlx::Error> {
+        let (kind, subject) = scope.parts();
+        let spent: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(cost_micro_usd), 0) FROM model_calls \
+             WHERE month = ?1 AND ((?2 = 'workspace' AND workspace_id = ?3) OR (?2 = 'user' AND user_id = ?3))",
+        )
+        .bind(month)
+        .bind(kind)
+        .bind(subject)
+        .fetch_one(&mut *conn)
+        .await?;
+        let reserved: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(amount_micro_usd), 0) FROM budget_reservations \
+             WHERE month = ?1 AND ((?2 = 'workspace' AND workspace_id = ?3) OR (?2 = 'user' AND user_id = ?3)) AND expires_at_ms > ?4",
+        )
+        .bind(month)
+        .bind(kind)
+        .bind(subject)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let limit: Option<i64> = sqlx::query_scalar("SELECT limit_micro_usd FROM budgets WHERE scope = ? AND subject = ?")
+            .bind(kind)
+            .bind(subject)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok((to_u64(spent) + to_u64(reserved), limit.map_or(DEFAULT_MONTHLY_BUDGET_MICRO_USD, to_u64)))
+    }
+
+    /// What is left this month of the tighter of the workspace's and the
+    /// user's budgets.
+    pub async fn remaining(&self, context: &CallContext) -> Result<u64, AiError> {
+        let now = now_ms();
+        let month = self.month_of(now).await?;
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut left = u64::MAX;
+        for scope in Self::scopes(context) {
+            let (committed, limit) = Self::committed(&mut conn, &scope, &month, now).await.map_err(db)?;
+            left = left.min(limit.saturating_sub(committed));
+        }
+        Ok(left)
+    }
+
+    fn scopes(context: &CallContext) -> Vec<BudgetScope> {
+        let mut scopes = vec![BudgetScope::User(context.user_id.clone())];
+        if let Some(workspace) = &context.workspace_id {
+            scopes.insert(0, BudgetScope::Workspace(workspace.clone()));
+        }
+        scopes
+    }
+
+    /// Sets `amount` aside against the workspace's and the user's budgets
+    /// for this month, or says which budget it does not fit. Free calls
+    /// reserve nothing.
+    pub async fn reserve(&self, context: &CallContext, amount_micro_usd: u64) -> Result<Result<Reservation, BudgetExceeded>, AiError> {
+        if amount_micro_usd == 0 {
+            return Ok(Ok(Reservation { id: None, amount_micro_usd: 0 }));
+        }
+        let now = now_ms();
+        let month = self.month_of(now).await?;
+        let scopes = Self::scopes(context);
+        // BEGIN IMMEDIATE takes the write lock before reading the totals,
+        // so two reservations cannot both see the same room.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        for scope in scopes {
+            let (committed, limit) = Self::committed(&mut tx, &scope, &month, now).await.map_err(db)?;
+            if committed.saturating_add(amount_micro_usd) > limit {
+                tx.rollback().await.map_err(db)?;
+                return Ok(Err(BudgetExceeded { scope, month, limit, committed, needed: amount_micro_usd }));
+            }
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO budget_reservations (month, workspace_id, user_id, amount_micro_usd, expires_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&month)
+        .bind(&context.workspace_id)
+        .bind(&context.user_id)
+        .bind(to_i64(amount_micro_usd))
+        .bind(now + to_i64(RESERVATION_LIFETIME.as_millis() as u64))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Ok(Reservation { id: Some(id), amount_micro_usd }))
+    }
+
+    /// Records a finished call and drops its reservation, in one transaction.
+    pub async fn settle(&self, reservation: Reservation, record: &CallRecord) -> Result<i64, AiError> {
+        let month = self.month_of(record.at_ms).await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        if let Some(id) = reservation.id {
+            sqlx::query("DELETE FROM budget_reservations WHERE id = ?").bind(id).execute(&mut *tx).await.map_err(db)?;
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO model_calls (at_ms, month, workspace_id, user_id, agent_id, run_id, provider, model, input_tokens, output_tokens, \
+             cached_tokens, cache_write_tokens, usage_estimated, latency_ms, cost_micro_usd, cache_hit, outcome) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(record.at_ms)
+        .bind(&month)
+        .bind(&record.context.workspace_id)
+        .bind(&record.context.user_id)
+        .bind(&record.context.agent_id)
+        .bind(&record.context.run_id)
+        .bind(&record.provider)
+        .bind(&record.model)
+        .bind(to_i64(record.usage.input_tokens))
+        .bind(to_i64(record.usage.output_tokens))
+        .bind(to_i64(record.usage.cached_input_tokens))
+        .bind(to_i64(record.usage.cache_write_tokens))
+        .bind(record.usage.estimated)
+        .bind(to_i64(record.latency_ms))
+        .bind(to_i64(record.cost_micro_usd))
+        .bind(record.cache_hit)
+        .bind(&record.outcome)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    /// Records a call that reserved nothing.
+    pub async fn record(&self, record: &CallRecord) -> Result<i64, AiError> {
+        self.settle(Reservation { id: None, amount_micro_usd: 0 }, record).await
+    }
+
+    /// The calls recorded, oldest first (for tests and exports).
+    pub async fn calls(&self, filter: &ReportFilter) -> Result<Vec<CallRecord>, AiError> {
+        let rows = sqlx::query(
+            "SELECT at_ms, workspace_id, user_id, agent_id, run_id, provider, model, input_tokens, output_tokens, cached_tokens, \
+             cache_write_tokens, usage_estimated, latency_ms, cost_micro_usd, cache_hit, outcome FROM model_calls \
+             WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR month = ?2) ORDER BY id",
+        )
+        .bind(&filter.workspace_id)
+        .bind(&filter.month)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| -> Result<CallRecord, sqlx::Error> {
+                Ok(CallRecord {
+                    at_ms: row.try_get(0)?,
+                    context: CallContext { workspace_id: row.try_get(1)?, user_id: row.try_get(2)?, agent_id: row.try_get(3)?, run_id: row.try_get(4)? },
+                    provider: row.try_get(5)?,
+                    model: row.try_get(6)?,
+                    usage: Usage {
+                        input_tokens: to_u64(row.try_get(7)?),
+                        output_tokens: to_u64(row.try_get(8)?),
+                        cached_input_tokens: to_u64(row.try_get(9)?),
+                        cache_write_tokens: to_u64(row.try_get(10)?),
+                        estimated: row.try_get(11)?,
+                    },
+                    latency_ms: to_u64(row.try_get(12)?),
+                    cost_micro_usd: to_u64(row.try_get(13)?),
+                    cache_hit: row.try_get(14)?,
+                    outcome: row.try_get(15)?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(db)
+    }
+
+    /// Money reserved by calls still in flight (for tests and status).
+    pub async fn reserved_micro_usd(&self) -> Result<u64, AiError> {
+        let sum: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(amount_micro_usd), 0) FROM budget_reservations WHERE expires_at_ms > ?")
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(to_u64(sum))
+    }
+
+    /// Spending by agent, model and day.
+    pub async fn report(&self, filter: &ReportFilter) -> Result<CostReport, AiError> {
+        let total = self.report_lines(report_query!("'total'"), filter).await?.pop().unwrap_or(ReportLine {
+            key: "total".into(),
+            calls: 0,
+            cache_hits: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_micro_usd: 0,
+        });
+        Ok(CostReport {
+            workspace_id: filter.workspace_id.clone(),
+            month: filter.month.clone(),
+            total,
+            by_agent: self.report_lines(report_query!("agent_id"), filter).await?,
+            by_model: self.report_lines(report_query!("provider || '/' || model"), filter).await?,
+            by_day: self.report_lines(report_query!("date(at_ms / 1000, 'unixepoch')"), filter).await?,
+        })
+    }
+
+    async fn report_lines(&self, query: &'static str, filter: &ReportFilter) -> Result<Vec<ReportLine>, AiError> {
+        let rows = sqlx::query(query).bind(&filter.workspace_id).bind(&filter.month).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter()
+            .map(|row| -> Result<ReportLine, sqlx::Error> {
+                Ok(ReportLine {
+                    key: row.try_get::<Option<String>, _>(0)?.unwrap_or_else(|| "-".into()),
+                    calls: to_u64(row.try_get(1)?),
+                    cache_hits: to_u64(row.try_get(2)?),
+                    input_tokens: to_u64(row.try_get(3)?),
+                    output_tokens: to_u64(row.try_get(4)?),
+                    cost_micro_usd: to_u64(row.try_get(5)?),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)
+    }
+
+    /// A cached answer to the request with this key, if one has not expired.
+    pub async fn cached(&self, key: &[u8; 32]) -> Result<Option<Completion>, AiError> {
+        let text: Option<String> = sqlx::query_scalar("SELECT completion FROM response_cache WHERE request_sha256 = ? AND expires_at_ms > ?")
+            .bind(&key[..])
+            .bind(now_ms())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        // An entry this build cannot read is treated as absent (and replaced).
+        Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    /// Keeps an answer for `ttl`.
+    pub async fn cache(&self, key: &[u8; 32], provider: &str, completion: &Completion, ttl: Duration) -> Result<(), AiError> {
+        let now = now_ms();
+        let text = serde_json::to_string(completion).map_err(|err| AiError::Ledger(err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO response_cache (request_sha256, provider, model, completion, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (request_sha256) DO UPDATE SET completion = excluded.completion, created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms",
+        )
+        .bind(&key[..])
+        .bind(provider)
+        .bind(&completion.model)
+        .bind(text)
+        .bind(now)
+        .bind(now.saturating_add(to_i64(ttl.as_millis() as u64)))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Drops expired cache entries and lapsed reservations; returns how many.
+    pub async fn prune(&self) -> Result<u64, AiError> {
+        let now = now_ms();
+        let a = sqlx::query("DELETE FROM response_cache WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
+        let b = sqlx::query("DELETE FROM budget_reservations WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
+        Ok(a.rows_affected() + b.rows_affected())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

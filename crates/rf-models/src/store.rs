@@ -1,0 +1,257 @@
+//! The model store: a content-addressed directory of verified files.
+//!
+//! ```text
+//! <root>/blobs/sha256/<hex>     verified files, named by their hash
+//! <root>/partial/<hex>.part     downloads in progress (resumed from here)
+//! <root>/converted/<hex>-q8_0.gguf  GGUFs requantized for speed (llm.rs)
+//! <root>/imported.json          models imported from local files
+//! ```
+//!
+//! A file enters `blobs/` only after its bytes hash to the pinned value, by
+//! an atomic rename; a crash leaves at most a partial download behind.
+
+use std::{
+    collections::BTreeMap,
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use rf_ai::AiError;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{FileSpec, Manifest, ModelKind, ModelSpec, WeightFormat};
+
+/// Where a model came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Listed in the manifest.
+    Manifest,
+    /// Imported from a local file.
+    Imported,
+}
+
+/// One row of `raptorflow models list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub id: String,
+    pub name: String,
+    pub kind: ModelKind,
+    pub format: WeightFormat,
+    pub architecture: String,
+    pub size: u64,
+    pub installed: bool,
+    pub origin: Origin,
+    pub default_for: Vec<String>,
+    pub license: String,
+}
+
+/// An installed model: its spec and where each of its files is.
+#[derive(Debug, Clone)]
+pub struct InstalledModel {
+    pub spec: ModelSpec,
+    pub files: BTreeMap<String, PathBuf>,
+}
+
+impl InstalledModel {
+    /// The path of one of its files, or a clear error if the spec has none.
+    pub fn path(&self, name: &str) -> Result<&Path, AiError> {
+        self.files.get(name).map(PathBuf::as_path).ok_or_else(|| AiError::BadModel {
+            model: self.spec.id.clone(),
+            path: PathBuf::from(name),
+            detail: format!("the model has no file named {name}"),
+        })
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ImportedList {
+    models: Vec<ModelSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelStore {
+    root: PathBuf,
+    manifest: Manifest,
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// SHA-256 and length of a file, read in 1 MiB blocks.
+pub fn sha256_file(path: &Path) -> Result<(String, u64), AiError> {
+    let mut file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(AiError::io("could not read", path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), len))
+}
+
+impl ModelStore {
+    /// Opens (creating) the store at `root`, knowing the models in `manifest`.
+    pub fn open(root: impl Into<PathBuf>, manifest: Manifest) -> Result<Self, AiError> {
+        let root = root.into();
+        for dir in [root.join("blobs").join("sha256"), root.join("partial")] {
+            std::fs::create_dir_all(&dir).map_err(AiError::io("could not create the model directory", &dir))?;
+        }
+        Ok(Self { root, manifest })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("blobs").join("sha256").join(sha256)
+    }
+
+    /// Whether the verified file with this hash and size is in the store.
+    pub(crate) fn has_blob(&self, sha256: &str, size: u64) -> bool {
+        std::fs::metadata(self.blob_path(sha256)).is_ok_and(|m| m.len() == size)
+    }
+
+    pub(crate) fn partial_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("partial").join(format!("{sha256}.part"))
+    }
+
+    fn imported_path(&self) -> PathBuf {
+        self.root.join("imported.json")
+    }
+
+    /// The models imported from local files.
+    pub fn imported_models(&self) -> Result<Vec<ModelSpec>, AiError> {
+        let path = self.imported_path();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<ImportedList>(&bytes).map(|list| list.models).map_err(|err| AiError::BadModel {
+                model: "(imported)".into(),
+                path,
+                detail: format!("the list of imported models is damaged: {err}"),
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(err) => Err(AiError::Io { what: "could not read", path, source: err }),
+        }
+    }
+
+    pub(crate) fn save_imported(&self, models: &[ModelSpec]) -> Result<(), AiError> {
+        let path = self.imported_path();
+        let json = serde_json::to_vec_pretty(&ImportedList { models: models.to_vec() }).map_err(|err| AiError::Inference(err.to_string()))?;
+        rf_store::files::write_atomically(&path, &json).map_err(AiError::io("could not write", &path))
+    }
+
+    /// A model by id, from the manifest or the imported list.
+    pub fn spec(&self, id: &str) -> Result<(ModelSpec, Origin), AiError> {
+        if let Some(spec) = self.manifest.model(id) {
+            return Ok((spec.clone(), Origin::Manifest));
+        }
+        self.imported_models()?.into_iter().find(|m| m.id == id).map(|m| (m, Origin::Imported)).ok_or_else(|| AiError::UnknownModel { id: id.to_owned() })
+    }
+
+    fn missing_files<'a>(&self, spec: &'a ModelSpec) -> Vec<&'a FileSpec> {
+        spec.files.iter().filter(|f| !self.has_blob(&f.sha256, f.size)).collect()
+    }
+
+    /// Every known model and whether it is installed.
+    pub fn list(&self) -> Result<Vec<ModelStatus>, AiError> {
+        let manifest = self.manifest.models.iter().map(|m| (m.clone(), Origin::Manifest));
+        let imported = self.imported_models()?.into_iter().map(|m| (m, Origin::Imported));
+        Ok(manifest
+            .chain(imported)
+            .map(|(spec, origin)| ModelStatus {
+                installed: self.missing_files(&spec).is_empty(),
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                kind: spec.kind,
+                format: spec.format,
+                architecture: spec.architecture.clone(),
+                size: spec.total_size(),
+                origin,
+                default_for: spec.default_for.clone(),
+                license: spec.license.clone(),
+            })
+            .collect())
+    }
+
+    /// An installed model's files, or an error naming the command that
+    /// fetches what is missing.
+    pub fn installed(&self, id: &str) -> Result<InstalledModel, AiError> {
+        let (spec, _) = self.spec(id)?;
+        let missing = self.missing_files(&spec);
+        if !missing.is_empty() {
+            let missing = missing.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(AiError::NotInstalled { id: id.to_owned(), missing });
+        }
+        let files = spec.files.iter().map(|f| (f.name.clone(), self.blob_path(&f.sha256))).collect();
+        Ok(InstalledModel { spec, files })
+    }
+
+    /// The installed default model for a use, or the error that says how to
+    /// fetch it.
+    pub fn default_installed(&self, usage: &str) -> Result<InstalledModel, AiError> {
+        let spec = self.manifest.default_for(usage).ok_or_else(|| AiError::UnknownModel { id: format!("(default {usage} model)") })?;
+        self.installed(&spec.id.clone())
+    }
+
+    /// Model `id`, or the default one of `kind`, installed and of that kind.
+    pub fn installed_of_kind(&self, id: Option<&str>, kind: ModelKind) -> Result<InstalledModel, AiError> {
+        let (usage, what) = match kind {
+            ModelKind::Embedding => ("embedding", "an embedding model"),
+            ModelKind::Llm => ("llm", "a language model"),
+        };
+        let installed = match id {
+            Some(id) => self.installed(id)?,
+            None => self.default_installed(usage)?,
+        };
+        if installed.spec.kind != kind {
+            return Err(AiError::InvalidInput(format!("{} is not {what}", installed.spec.id)));
+        }
+        Ok(installed)
+    }
+
+    /// Checks a finished download at `partial` against `file` and moves it
+    /// into the store; a file that does not match is deleted.
+    pub(crate) fn admit(&self, model: &str, file: &FileSpec, partial: &Path, source_name: &str) -> Result<PathBuf, AiError> {
+        let (actual, len) = sha256_file(partial)?;
+        if len != file.size {
+            let _ = std::fs::remove_file(partial);
+            return Err(AiError::SizeMismatch {
+                model: model.into(),
+                file: file.name.clone(),
+                source_name: source_name.into(),
+                expected: file.size,
+                actual: len,
+            });
+        }
+        if actual != file.sha256 {
+            let _ = std::fs::remove_file(partial);
+            return Err(AiError::ChecksumMismatch {
+                model: model.into(),
+                file: file.name.clone(),
+                source_name: source_name.into(),
+                expected: file.sha256.clone(),
+                actual,
+            });
+        }
+        let blob = self.blob_path(&file.sha256);
+        std::fs::rename(partial, &blob).map_err(AiError::io("could not move the verified file into", &blob))?;
+        Ok(blob)
+    }
+}
