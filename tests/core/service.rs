@@ -18,9 +18,9 @@ use std::{
 use harness::{Run, binary};
 use rf_core::{
     Core, CoreConfig, CoreEvent, LocalUser,
-    ai::{AskProgress, CallContext, CancellationToken, ChatRequest, LlmOptions, ModelCall, ReportFilter, Route, StopReason},
+    ai::{AskProgress, CallContext, CancellationToken, ChatRequest, LlmOptions, ModelCall, ProviderName, ReportFilter, Route, StopReason},
 };
-use rf_domain::UserId;
+use rf_domain::{RunId, UserId};
 
 fn models_dir() -> PathBuf {
     std::env::var_os("RAPTORFLOW_MODELS_DIR")
@@ -34,14 +34,14 @@ async fn open(data_dir: &Path) -> Core {
 }
 
 /// A short call on the local model, outside the cache.
-fn local_call(prompt: &str, max_tokens: usize, run: &str) -> ModelCall {
+fn local_call(prompt: &str, max_tokens: usize) -> ModelCall {
     ModelCall {
         request: ChatRequest { max_tokens, temperature: 0.0, ..ChatRequest::user(prompt) },
-        route: Route::Provider("local".into()),
+        route: Route::Provider(ProviderName::local()),
         privacy: None,
         local_model: None,
         local_options: LlmOptions::default(),
-        context: CallContext { workspace_id: None, user_id: "ana".into(), agent_id: Some("test-agent".into()), run_id: Some(run.into()) },
+        context: CallContext { workspace_id: None, user_id: "ana".parse().unwrap(), agent_id: Some("test-agent".parse().unwrap()), run_id: Some(RunId::new()) },
         use_cache: false,
     }
 }
@@ -62,7 +62,7 @@ async fn twenty_calls_load_the_weights_once_and_four_concurrent_callers_all_get_
     let dir = tempfile::tempdir().unwrap();
     let core = open(dir.path()).await;
     for i in 0..20 {
-        let outcome = core.ask(local_call(&format!("Name a colour. ({i})"), 4, "serial"), &mut |_| {}, &CancellationToken::new()).await.unwrap();
+        let outcome = core.ask(local_call(&format!("Name a colour. ({i})"), 4), &mut |_| {}, &CancellationToken::new()).await.unwrap();
         assert!(!outcome.metered.completion.text.trim().is_empty(), "call {i} gave no answer");
     }
     assert_eq!(core.engine_stats().llm_loads, 1, "the weights were loaded more than once");
@@ -70,7 +70,7 @@ async fn twenty_calls_load_the_weights_once_and_four_concurrent_callers_all_get_
     let tasks: Vec<_> = (0..4)
         .map(|i| {
             let core = core.clone();
-            tokio::spawn(async move { core.ask(local_call(&format!("Name a fruit. ({i})"), 4, "concurrent"), &mut |_| {}, &CancellationToken::new()).await })
+            tokio::spawn(async move { core.ask(local_call(&format!("Name a fruit. ({i})"), 4), &mut |_| {}, &CancellationToken::new()).await })
         })
         .collect();
     for task in tasks {
@@ -91,13 +91,13 @@ async fn a_call_cancelled_while_it_waits_never_starts() {
     let dir = tempfile::tempdir().unwrap();
     let core = open(dir.path()).await;
     // Load the model first, so that the long call starts at once.
-    core.ask(local_call("Hi", 1, "warm-up"), &mut |_| {}, &CancellationToken::new()).await.unwrap();
+    core.ask(local_call("Hi", 1), &mut |_| {}, &CancellationToken::new()).await.unwrap();
 
     // A long call holds the model; it is told to stop once the second call is queued.
     let stop_long = CancellationToken::new();
     let long = tokio::spawn({
         let (core, stop) = (core.clone(), stop_long.clone());
-        async move { core.ask(local_call("Write a long story about a lighthouse.", 400, "long"), &mut |_| {}, &stop).await }
+        async move { core.ask(local_call("Write a long story about a lighthouse.", 400), &mut |_| {}, &stop).await }
     });
     // Wait until it runs.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -116,7 +116,7 @@ async fn a_call_cancelled_while_it_waits_never_starts() {
                     cancel.cancel();
                 }
             };
-            core.ask(local_call("Name a colour.", 8, "queued"), &mut progress, &cancel).await
+            core.ask(local_call("Name a colour.", 8), &mut progress, &cancel).await
         }
     });
     let outcome = waiting.await.unwrap().unwrap();

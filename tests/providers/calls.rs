@@ -13,6 +13,7 @@ use std::{
 use fake_provider::{FakeProvider, Reply, fixture};
 use rf_ai::{AiError, BudgetScope, ChatRequest, ProviderError, StopReason, Usage};
 use rf_cloud::{ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderKind};
+use rf_domain::WorkspaceId;
 use rf_metering::{
     ledger::{CallContext, Ledger, ReportFilter},
     metered::{self, CallOptions, MeteredCompletion},
@@ -40,16 +41,35 @@ fn model(server: &FakeProvider, kind: ProviderKind, model: &str, policy: HttpPol
         ProviderKind::OpenaiCompatible => format!("{}/v1", server.url),
         ProviderKind::Anthropic => server.url.clone(),
     };
-    CloudModel::new(CloudConfig { name: "test-provider".into(), kind, base_url: base.parse().unwrap(), model: model.into(), key: ApiKey::new(KEY), policy })
-        .unwrap()
+    CloudModel::new(CloudConfig {
+        name: "test-provider".parse().unwrap(),
+        kind,
+        base_url: base.parse().unwrap(),
+        model: model.parse().unwrap(),
+        key: ApiKey::new(KEY),
+        policy,
+    })
+    .unwrap()
 }
 
 fn price(model: &str) -> Price {
     PriceTable::bundled().unwrap().get(model).unwrap_or_else(|| panic!("{model} is not in models/pricing.toml")).price
 }
 
+/// The workspace every call here is for.
+const WORKSPACE: &str = "0192f0c1-7a6e-7cc0-9a4e-3b1d2c4e5f60";
+
+fn workspace() -> WorkspaceId {
+    WORKSPACE.parse().unwrap()
+}
+
 fn context() -> CallContext {
-    CallContext { workspace_id: Some("ws-test".into()), user_id: "ana".into(), agent_id: Some("MUSE-001".into()), run_id: Some("run-1".into()) }
+    CallContext {
+        workspace_id: Some(workspace()),
+        user_id: "ana".parse().unwrap(),
+        agent_id: Some("MUSE-001".parse().unwrap()),
+        run_id: Some("0192f0c1-7a6e-7cc0-9a4e-000000000001".parse().unwrap()),
+    }
 }
 
 struct Bench {
@@ -360,7 +380,7 @@ async fn concurrent_calls_never_overshoot_the_budget() {
     let request = ChatRequest { max_tokens: 200, ..ChatRequest::user("Write a tagline for a coffee shop.") };
     let per_call = price.cost_micro_usd(&Usage { input_tokens: request.input_token_bound(), output_tokens: 200, ..Usage::default() });
     let budget = per_call * 10 + per_call / 2;
-    bench.ledger.set_budget(&BudgetScope::Workspace("ws-test".into()), budget).await.unwrap();
+    bench.ledger.set_budget(&BudgetScope::Workspace(workspace()), budget).await.unwrap();
     let model = Arc::new(model(&server, ProviderKind::OpenaiCompatible, "gpt-4o-mini", quick_policy()));
     let ledger = Arc::new(bench.ledger.clone());
     let refusals = Arc::new(Mutex::new(Vec::new()));
@@ -388,8 +408,12 @@ async fn concurrent_calls_never_overshoot_the_budget() {
     assert_eq!(server.n_requests(), 10, "and only they were sent");
     let refusals = refusals.lock().unwrap().clone();
     assert_eq!(refusals.len(), 40);
-    assert!(refusals[0].contains("workspace ws-test") && refusals[0].contains("raptorflow cost budget --workspace ws-test"), "{}", refusals[0]);
-    let report = bench.ledger.report(&ReportFilter { workspace_id: Some("ws-test".into()), month: None }).await.unwrap();
+    assert!(
+        refusals[0].contains(&format!("workspace {WORKSPACE}")) && refusals[0].contains(&format!("raptorflow cost budget --workspace {WORKSPACE}")),
+        "{}",
+        refusals[0]
+    );
+    let report = bench.ledger.report(&ReportFilter { workspace_id: Some(workspace()), month: None }).await.unwrap();
     assert_eq!(report.total.calls, 10);
     assert!(report.total.cost_micro_usd <= budget, "spent {} of {budget}", report.total.cost_micro_usd);
     assert_eq!(report.total.cost_micro_usd, 90);

@@ -2,19 +2,21 @@
 //! the error a call gets when it could cost more than is left. rf-metering
 //! keeps the ledger that enforces them.
 
+use rf_domain::{UserId, WorkspaceId};
+
 /// A budget's owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BudgetScope {
-    Workspace(String),
-    User(String),
+    Workspace(WorkspaceId),
+    User(UserId),
 }
 
 impl BudgetScope {
     /// The owner's kind (`workspace` or `user`) and id.
-    pub fn parts(&self) -> (&'static str, &str) {
+    pub fn parts(&self) -> (&'static str, String) {
         match self {
-            Self::Workspace(id) => ("workspace", id),
-            Self::User(id) => ("user", id),
+            Self::Workspace(id) => ("workspace", id.to_string()),
+            Self::User(id) => ("user", id.to_string()),
         }
     }
 

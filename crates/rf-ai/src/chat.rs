@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::AiError;
+use crate::{AiError, ModelId, ProviderName};
 
 /// One call of a chat model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,9 +86,8 @@ pub struct Completion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelRef {
     /// The configured provider's name, or `local`.
-    pub provider: String,
-    /// The model id.
-    pub model: String,
+    pub provider: ProviderName,
+    pub model: ModelId,
     /// Runs in this process: never opens a network connection.
     pub local: bool,
 }

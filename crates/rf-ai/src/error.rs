@@ -35,6 +35,8 @@ pub enum AiError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
     #[error(transparent)]
+    BadId(#[from] crate::BadId),
+    #[error(transparent)]
     Provider(#[from] crate::ProviderError),
     #[error(transparent)]
     Budget(#[from] crate::BudgetExceeded),

@@ -4,6 +4,7 @@
 //! - [`chat`]: the [`LanguageModel`] trait every chat model is called
 //!   through, with its request and answer types;
 //! - [`embed`]: the [`Embedder`] trait;
+//! - [`ids`]: [`ModelId`] and [`ProviderName`];
 //! - [`selector`]: which model takes a step, by tier, privacy and budget;
 //! - [`budget`] and [`provider`]: the errors a call meets before and at a
 //!   provider.
@@ -18,6 +19,7 @@ mod error;
 pub mod budget;
 pub mod chat;
 pub mod embed;
+pub mod ids;
 pub mod provider;
 pub mod selector;
 
@@ -25,4 +27,5 @@ pub use budget::{BudgetExceeded, BudgetScope, format_usd};
 pub use chat::{ChatMessage, ChatRequest, Completion, GenerateParams, LanguageModel, ModelRef, StopReason, Usage};
 pub use embed::{Embedder, cosine};
 pub use error::AiError;
+pub use ids::{BadId, ModelId, ProviderName};
 pub use provider::ProviderError;

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::format_usd;
+use crate::{ModelId, ProviderName, format_usd};
 
 /// How capable a model a step needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,8 +65,8 @@ kebab_names!(PrivacyMode { OfflineOnly = "offline-only", LocalPreferred = "local
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Candidate {
     /// The provider's name, or `local`.
-    pub provider: String,
-    pub model: String,
+    pub provider: ProviderName,
+    pub model: ModelId,
     pub tier: Tier,
     /// Runs in this process (a candle model).
     pub local: bool,
@@ -144,7 +144,13 @@ mod tests {
     use super::*;
 
     fn candidate(provider: &str, tier: Tier, cost: u64) -> Candidate {
-        Candidate { provider: provider.into(), model: format!("{provider}-model"), tier, local: provider == "local", max_cost_micro_usd: cost }
+        Candidate {
+            provider: provider.parse().unwrap(),
+            model: format!("{provider}-model").parse().unwrap(),
+            tier,
+            local: provider == "local",
+            max_cost_micro_usd: cost,
+        }
     }
 
     fn all() -> Vec<Candidate> {

@@ -64,8 +64,9 @@ pub(crate) enum AssetCommand {
     /// published are refused while a finding blocks.
     SetStatus { asset_id: AssetId, status: AssetStatus },
     /// Add an asset to a campaign from a JSON file (`-` for stdin) with the
-    /// kind's fields, the same JSON `guardian check` reads; Guardian checks
-    /// it as it is saved.
+    /// kind's fields, the same JSON `guardian check` reads, or from `--set
+    /// FIELD=VALUE` flags; Guardian checks it as it is saved.
+    #[command(group(clap::ArgGroup::new("content").required(true).args(["file", "set"])))]
     Add {
         #[arg(long, value_name = "ID")]
         campaign: CampaignId,
@@ -77,14 +78,22 @@ pub(crate) enum AssetCommand {
         #[arg(long, value_name = "KIND")]
         kind: AssetKind,
         #[arg(long, value_name = "FILE")]
-        file: PathBuf,
+        file: Option<PathBuf>,
+        /// One field, e.g. `--set text="Spring rides start here."`; repeat
+        /// a list field (a Google RSA's headlines) once per item.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
     },
-    /// Replace an asset's content (same kind) from a JSON file; Guardian
-    /// checks it again, and an approved asset goes back to review.
+    /// Replace an asset's content (same kind) from a JSON file, or change
+    /// some of its fields with `--set FIELD=VALUE`; Guardian checks it
+    /// again, and an approved asset goes back to review.
+    #[command(group(clap::ArgGroup::new("content").required(true).args(["file", "set"])))]
     Edit {
         asset_id: AssetId,
         #[arg(long, value_name = "FILE")]
-        file: PathBuf,
+        file: Option<PathBuf>,
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
     },
     /// Show an asset: its content, status and Guardian's findings.
     Show { asset_id: AssetId },
@@ -128,15 +137,21 @@ pub(crate) async fn run_guardian(core: Option<&Core>, command: GuardianCommand, 
 
 pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Output) -> Result<(), CoreError> {
     let (campaign_id, asset_id, asset) = match command {
-        AssetCommand::Add { campaign, move_id, kind, file } => {
-            let content = rf_core::parse_asset_content(kind, &read_asset_json(&file)?)?;
+        AssetCommand::Add { campaign, move_id, kind, file, set } => {
+            let content = match file {
+                Some(file) => rf_core::parse_asset_content(kind, &read_asset_json(&file)?)?,
+                None => rf_core::asset_content_from_fields(kind, None, &set)?,
+            };
             let asset_id = core.add_asset(campaign, move_id, content).await?;
             let view = core.asset(asset_id).await?;
             (campaign, asset_id, view.asset)
         }
-        AssetCommand::Edit { asset_id, file } => {
-            let kind = core.asset(asset_id).await?.kind;
-            let content = rf_core::parse_asset_content(kind, &read_asset_json(&file)?)?;
+        AssetCommand::Edit { asset_id, file, set } => {
+            let current = core.asset(asset_id).await?;
+            let content = match file {
+                Some(file) => rf_core::parse_asset_content(current.kind, &read_asset_json(&file)?)?,
+                None => rf_core::asset_content_from_fields(current.kind, Some(&current.asset.content), &set)?,
+            };
             let (campaign_id, asset) = core.edit_asset(asset_id, content).await?;
             (campaign_id, asset_id, asset)
         }

@@ -584,7 +584,6 @@ fn main() -> ExitCode {
         Err(err) => return out.fail("internal", &format!("could not start the async runtime: {err}"), ExitCode::from(1)),
     };
     let models_dir = cli.models_dir.clone().unwrap_or_else(|| rf_core::ai::default_models_dir(&data_dir));
-    // Models need no workspace: these commands never open the data directory.
     let finish = |out: Output, result: Result<(), CoreError>| match result {
         Ok(()) => {
             out.finish();
@@ -594,7 +593,9 @@ fn main() -> ExitCode {
     };
     let cli = match cli.command {
         Command::Models(command) => {
-            let result = runtime.block_on(models::run_models(&models_dir, command, &mut out));
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { models::run_models(&core, command, sink).await }));
             return finish(out, result);
         }
         Command::Embed { texts, model, threads } => {

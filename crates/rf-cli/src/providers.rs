@@ -14,6 +14,7 @@ use rf_core::{
         self, AskProgress, BudgetScope, CallContext, CancellationToken, ChatRequest, ModelCall, PrivacyMode, ProviderKind, ReportFilter, Route, Tier,
         format_usd,
     },
+    domain,
     providers::NewProvider,
 };
 use serde_json::json;
@@ -66,7 +67,7 @@ pub(crate) enum ProvidersCommand {
     /// List configured providers (never their keys).
     List,
     /// Send a tiny request to a provider and report what it answered.
-    Test { name: String },
+    Test { name: ai::ProviderName },
     /// Remove a provider and its key.
     Remove { name: String },
     /// Set where models may run: offline-only, local-preferred, cloud-allowed.
@@ -78,7 +79,7 @@ pub(crate) enum CostCommand {
     /// Spending by agent, model and day.
     Report {
         #[arg(long, value_name = "ID")]
-        workspace: Option<String>,
+        workspace: Option<domain::WorkspaceId>,
         /// YYYY-MM (default: every month).
         #[arg(long, value_name = "YYYY-MM")]
         month: Option<String>,
@@ -86,10 +87,10 @@ pub(crate) enum CostCommand {
     /// Show or set the monthly budget of a workspace or a user.
     Budget {
         #[arg(long, value_name = "ID", conflicts_with = "user_id", required_unless_present = "user_id")]
-        workspace: Option<String>,
+        workspace: Option<domain::WorkspaceId>,
         /// A user's own monthly budget, across workspaces.
         #[arg(long, value_name = "USER_ID")]
-        user_id: Option<String>,
+        user_id: Option<domain::UserId>,
         /// The new monthly limit in dollars, e.g. 25 or 7.50.
         #[arg(long, value_name = "USD")]
         monthly_usd: Option<String>,
@@ -108,7 +109,7 @@ fn read_key() -> Result<ai::ApiKey, CoreError> {
 }
 
 pub(crate) async fn run_providers(core: &Core, command: ProvidersCommand, out: &mut Output) -> Result<(), CoreError> {
-    let user = core.user().id.to_string();
+    let user = core.user().id.clone();
     match command {
         ProvidersCommand::Add {
             name,
@@ -175,7 +176,7 @@ pub(crate) async fn run_providers(core: &Core, command: ProvidersCommand, out: &
                 privacy: None,
                 local_model: None,
                 local_options: ai::LlmOptions::default(),
-                context: CallContext { workspace_id: None, user_id: user.clone(), agent_id: None, run_id: None },
+                context: CallContext::user(user.clone()),
                 use_cache: false,
             };
             let outcome = core.ask(call, &mut |_| {}, &CancellationToken::new()).await?;
@@ -233,7 +234,7 @@ pub(crate) async fn run_cost(core: &Core, command: CostCommand, out: &mut Output
 }
 
 fn write_report(text: &mut String, report: &ai::CostReport) {
-    let scope = report.workspace_id.as_deref().map_or_else(|| "all workspaces".to_owned(), |w| format!("workspace {w}"));
+    let scope = report.workspace_id.map_or_else(|| "all workspaces".to_owned(), |w| format!("workspace {w}"));
     let month = report.month.as_deref().unwrap_or("all months");
     text.push_str(&format!(
         "{scope}, {month}: {} in {} calls ({} from cache), {} input and {} output tokens\n",
@@ -261,20 +262,20 @@ fn write_report(text: &mut String, report: &ai::CostReport) {
 /// `raptorflow ask` through the model selector, the budgets, the cache and
 /// the ledger; `--raw` continues text as it is on the local model.
 pub(crate) async fn run_ask(core: &Core, args: AskArgs, out: &mut Output) -> Result<(), CoreError> {
-    let user = core.user().id.to_string();
+    let user = core.user().id.clone();
     let (request, local_options, seed) = args.request()?;
     let route = match (&args.provider, args.tier) {
         (Some(provider), _) => Route::Provider(provider.clone()),
-        (None, None) if args.is_raw() => Route::Provider("local".into()),
+        (None, None) if args.is_raw() => Route::Provider(ai::ProviderName::local()),
         (None, tier) => Route::Tier(tier.unwrap_or(Tier::Standard)),
     };
     let call = ModelCall {
         request,
         route,
         privacy: args.privacy,
-        local_model: args.model().map(str::to_owned),
+        local_model: args.model().cloned(),
         local_options,
-        context: CallContext { workspace_id: args.workspace.clone(), user_id: user, agent_id: args.agent.clone(), run_id: args.run.clone() },
+        context: CallContext { workspace_id: args.workspace, user_id: user, agent_id: args.agent.clone(), run_id: args.run },
         use_cache: !args.no_cache,
     };
     let cancel = CancellationToken::new();

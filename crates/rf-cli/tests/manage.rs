@@ -209,6 +209,81 @@ fn every_asset_kind_is_added_from_json_checked_shown_listed_edited_and_deleted()
 }
 
 #[test]
+fn assets_are_added_and_edited_from_flags() {
+    let cli = Cli::new();
+    let (_, campaign) = cli.workspace_with_campaign();
+    let post = cli.run(["--json", "asset", "add", "--campaign", &campaign, "--kind", "x_post", "--set", "text=Spring rides start here."]).ok().json();
+    assert_eq!(post["content"]["text"], "Spring rides start here.");
+    assert!(post["verdict"].is_string(), "Guardian checked it: {post}");
+
+    let rsa = cli
+        .run([
+            "--json",
+            "asset",
+            "add",
+            "--campaign",
+            &campaign,
+            "--kind",
+            "google_rsa",
+            "--set",
+            "headlines=Spring Bike Tune-Ups",
+            "--set",
+            "headlines=Ride Further This Year",
+            "--set",
+            "headlines=Local Bike Shop",
+            "--set",
+            "descriptions=Tune-ups in one day, by people who ride.",
+            "--set",
+            "descriptions=Book online; pick up by 6 pm.",
+            "--set",
+            "final_url=https://bikes.example/spring",
+        ])
+        .ok()
+        .json();
+    assert_eq!(rsa["content"]["headlines"], serde_json::json!(["Spring Bike Tune-Ups", "Ride Further This Year", "Local Bike Shop"]));
+    let rsa_id = rsa["id"].as_str().unwrap().to_owned();
+
+    // An edit changes what is given and keeps the rest; a list given again
+    // is replaced, not appended to.
+    let edited = cli.run(["--json", "asset", "edit", &rsa_id, "--set", "final_url=https://bikes.example/tune-up", "--set", "paths=spring"]).ok().json();
+    assert_eq!(edited["content"]["final_url"], "https://bikes.example/tune-up");
+    assert_eq!(edited["content"]["paths"], serde_json::json!(["spring"]));
+    assert_eq!(edited["content"]["headlines"].as_array().unwrap().len(), 3);
+    let replaced = cli.run(["--json", "asset", "edit", &rsa_id, "--set", "headlines=Tune-Ups Today", "--set", "headlines=Ride More"]).ok().json();
+    assert_eq!(replaced["content"]["headlines"], serde_json::json!(["Tune-Ups Today", "Ride More"]));
+
+    let brief = cli
+        .run([
+            "--json",
+            "asset",
+            "add",
+            "--campaign",
+            &campaign,
+            "--kind",
+            "image_brief",
+            "--set",
+            "concept=A rider at dawn",
+            "--set",
+            "aspect_ratio=1:1",
+            "--set",
+            "alt_text=A cyclist on a hill at sunrise",
+        ])
+        .ok()
+        .json();
+    assert_eq!(brief["content"]["aspect_ratio"], "1:1");
+
+    let add = ["asset", "add", "--campaign", campaign.as_str(), "--kind", "x_post"];
+    check_refused(&cli, &[&add[..], &["--set", "txt=typo"]].concat(), 2, &["x_post", "txt"]);
+    check_refused(&cli, &[&add[..], &["--set", "text"]].concat(), 2, &["FIELD=VALUE"]);
+    check_refused(&cli, &[&add[..], &["--set", "text=a", "--set", "text=b"]].concat(), 2, &["text is given twice"]);
+    check_refused(&cli, &add, 2, &["--file", "--set"]);
+    let scenes = ["asset", "add", "--campaign", campaign.as_str(), "--kind", "video_script", "--set", "scenes=one"];
+    check_refused(&cli, &scenes, 2, &["structured", "--file"]);
+    let duration = ["asset", "add", "--campaign", campaign.as_str(), "--kind", "video_script", "--set", "duration_seconds=half a minute"];
+    check_refused(&cli, &duration, 2, &["whole number"]);
+}
+
+#[test]
 fn members_are_added_and_changed_and_the_last_owner_stays() {
     let cli = Cli::new();
     let (ws, _) = cli.workspace_with_campaign();

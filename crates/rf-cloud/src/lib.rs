@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 pub use rf_ai::ProviderError;
-use rf_ai::{AiError, ChatRequest, Completion, LanguageModel, ModelRef, StopReason, Usage};
+use rf_ai::{AiError, ChatRequest, Completion, LanguageModel, ModelId, ModelRef, ProviderName, StopReason, Usage};
 
 /// The wire protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,12 +131,12 @@ pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, AiError
 #[derive(Debug, Clone)]
 pub struct CloudConfig {
     /// The name the user gave the provider (`raptorflow providers add NAME`).
-    pub name: String,
+    pub name: ProviderName,
     pub kind: ProviderKind,
     /// e.g. `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`,
     /// `https://api.anthropic.com`.
     pub base_url: url::Url,
-    pub model: String,
+    pub model: ModelId,
     /// `None` for servers that want none (a local Ollama).
     pub key: Option<ApiKey>,
     pub policy: HttpPolicy,
@@ -222,14 +222,14 @@ impl CloudModel {
     }
 
     async fn call(&self, request: &ChatRequest, on_text: &mut (dyn FnMut(&str) + Send), cancel: &CancellationToken) -> Result<Completion, ProviderError> {
-        let provider = self.config.name.clone();
+        let provider = self.config.name.to_string();
         if self.config.key.is_none() && self.needs_key() {
             return Err(ProviderError::MissingKey { provider });
         }
         let protocol = self.protocol();
         let policy = &self.config.policy;
         let url = protocol.endpoint(&self.config.base_url);
-        let body = protocol.body(&self.config.model, request, policy.stream, &self.config.base_url);
+        let body = protocol.body(self.config.model.as_str(), request, policy.stream, &self.config.base_url);
         let sent_usage = Usage { input_tokens: request.input_token_bound(), estimated: true, ..Usage::default() };
         let mut attempt = 0;
         loop {
@@ -239,7 +239,7 @@ impl CloudModel {
                 builder = builder.header(name, value);
             }
             let sent = tokio::select! {
-                () = cancel.cancelled() => return Ok(cancelled(String::new(), Usage::default(), &self.config.model)),
+                () = cancel.cancelled() => return Ok(cancelled(String::new(), Usage::default(), self.config.model.as_str())),
                 sent = tokio::time::timeout(policy.response_timeout, builder.send()) => sent,
             };
             let retry_in = match sent {
@@ -282,7 +282,7 @@ impl CloudModel {
             };
             let wait = retry_after_or_backoff(retry_in, policy, attempt);
             tokio::select! {
-                () = cancel.cancelled() => return Ok(cancelled(String::new(), Usage::default(), &self.config.model)),
+                () = cancel.cancelled() => return Ok(cancelled(String::new(), Usage::default(), self.config.model.as_str())),
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -294,20 +294,20 @@ impl CloudModel {
     }
 
     fn client_error(&self, protocol: &dyn Protocol, status: u16, error: &ErrorBody, detail: String) -> ProviderError {
-        let provider = self.config.name.clone();
+        let provider = self.config.name.to_string();
         if status == 401 || status == 403 {
             ProviderError::Unauthorized { provider, status, detail }
         } else if protocol.is_model_error(status, error) {
-            ProviderError::UnknownModel { provider, model: self.config.model.clone(), status, detail }
+            ProviderError::UnknownModel { provider, model: self.config.model.to_string(), status, detail }
         } else if protocol.is_context_error(error) {
-            ProviderError::ContextTooLong { provider, model: self.config.model.clone(), detail }
+            ProviderError::ContextTooLong { provider, model: self.config.model.to_string(), detail }
         } else {
             ProviderError::BadRequest { provider, status, detail }
         }
     }
 
     fn give_up(&self, status: u16, attempts: u32, detail: String, retry_after: Option<Duration>) -> ProviderError {
-        let provider = self.config.name.clone();
+        let provider = self.config.name.to_string();
         if status == 429 {
             let advice = match retry_after {
                 Some(wait) => format!("it asks to wait {} s before trying again", wait.as_secs_f64().ceil()),
@@ -327,7 +327,7 @@ impl CloudModel {
         on_text: &mut (dyn FnMut(&str) + Send),
         cancel: &CancellationToken,
     ) -> Result<Completion, ProviderError> {
-        let provider = self.config.name.clone();
+        let provider = self.config.name.to_string();
         let protocol = self.protocol();
         let idle = self.config.policy.idle_timeout;
         let is_stream = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
@@ -341,7 +341,7 @@ impl CloudModel {
                 let chunk = tokio::select! {
                     () = cancel.cancelled() => {
                         let usage = state.usage.unwrap_or_else(|| estimate(&state));
-                        return Ok(cancelled(state.text, usage, &self.config.model));
+                        return Ok(cancelled(state.text, usage, self.config.model.as_str()));
                     }
                     chunk = tokio::time::timeout(idle, body.next()) => chunk,
                 };
@@ -384,10 +384,10 @@ impl CloudModel {
                 return Err(ProviderError::StreamDropped { provider, detail: "the connection closed before the end-of-answer event".into(), usage });
             }
             let usage = state.usage.unwrap_or_else(|| estimate(&state));
-            (state.text, state.stop_reason.unwrap_or(StopReason::EndOfTurn), usage, state.model.unwrap_or_else(|| self.config.model.clone()))
+            (state.text, state.stop_reason.unwrap_or(StopReason::EndOfTurn), usage, state.model.unwrap_or_else(|| self.config.model.to_string()))
         } else {
             let body = tokio::select! {
-                () = cancel.cancelled() => return Ok(cancelled(String::new(), *sent_usage, &self.config.model)),
+                () = cancel.cancelled() => return Ok(cancelled(String::new(), *sent_usage, self.config.model.as_str())),
                 body = tokio::time::timeout(idle, response.bytes()) => body,
             };
             let body = match body {
@@ -487,10 +487,10 @@ mod tests {
         assert_eq!(key.expose(), "sk-secret-123");
         assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
         let config = CloudConfig {
-            name: "openai".into(),
+            name: "openai".parse().unwrap(),
             kind: ProviderKind::OpenaiCompatible,
             base_url: "https://api.openai.com/v1".parse().unwrap(),
-            model: "gpt-4o-mini".into(),
+            model: "gpt-4o-mini".parse().unwrap(),
             key: Some(key),
             policy: HttpPolicy::default(),
         };

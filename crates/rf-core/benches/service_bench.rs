@@ -25,7 +25,7 @@ use std::{
 
 use rf_core::{
     Core, CoreConfig, LocalUser, NewCampaign, NewMove,
-    ai::{self, AskProgress, CallContext, CancellationToken, ChatRequest, GenerateParams, LlmOptions, ModelCall, ReportFilter, Route},
+    ai::{self, AskProgress, CallContext, CancellationToken, ChatRequest, GenerateParams, LlmOptions, ModelCall, ProviderName, ReportFilter, Route},
     domain::{AssetContent, Channel, MoveStatus, UserId},
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -49,11 +49,11 @@ const PROMPT: &str = "Write one tagline for a bicycle shop.";
 fn call(i: usize) -> ModelCall {
     ModelCall {
         request: ChatRequest { max_tokens: 4, temperature: 0.0, seed: i as u64, ..ChatRequest::user(PROMPT) },
-        route: Route::Provider("local".into()),
+        route: Route::Provider(ProviderName::local()),
         privacy: None,
         local_model: None,
         local_options: LlmOptions::default(),
-        context: CallContext { workspace_id: None, user_id: "bench".into(), agent_id: None, run_id: None },
+        context: CallContext::user("bench".parse().expect("a valid user id")),
         use_cache: false,
     }
 }

@@ -20,11 +20,6 @@ pub fn open_models(dir: &Path) -> Result<ModelStore> {
     Ok(ModelStore::open(dir, Manifest::bundled()?)?)
 }
 
-/// Imports a local GGUF file or safetensors model directory.
-pub fn import_model(store: &ModelStore, path: &Path, id: Option<&str>) -> Result<rf_models::ModelSpec> {
-    Ok(rf_models::import(store, path, id, &rf_local::LocalCheck)?)
-}
-
 /// Loads an embedder: `model` (an id) or the default embedding model.
 pub fn load_embedder(store: &ModelStore, model: Option<&str>, options: EmbedderOptions) -> Result<BertEmbedder> {
     let installed = store.installed_of_kind(model, ModelKind::Embedding)?;
@@ -41,7 +36,7 @@ pub fn load_llm(store: &ModelStore, model: Option<&str>, options: LlmOptions) ->
 }
 
 pub use rf_ai::{
-    BudgetScope, ChatRequest, Completion, Usage, format_usd,
+    BudgetScope, ChatRequest, Completion, ModelId, ProviderName, Usage, format_usd,
     selector::{Candidate, PrivacyMode, Tier},
 };
 pub use rf_cloud::{ApiKey, ProviderKind};
@@ -79,7 +74,7 @@ pub enum Route {
     /// Let the selector pick, for a step of this tier.
     Tier(Tier),
     /// This configured provider (or `local`).
-    Provider(String),
+    Provider(ProviderName),
 }
 
 /// A model call from a shell or the swarm.
@@ -90,7 +85,7 @@ pub struct ModelCall {
     /// Overrides the settings' privacy mode.
     pub privacy: Option<PrivacyMode>,
     /// The local model's id (default: the manifest's default local LLM).
-    pub local_model: Option<String>,
+    pub local_model: Option<ModelId>,
     pub local_options: LlmOptions,
     pub context: CallContext,
     pub use_cache: bool,
@@ -116,8 +111,11 @@ fn candidates(
     mode: PrivacyMode,
 ) -> Vec<(Candidate, Option<(ProviderSettings, Price)>)> {
     let mut out = Vec::new();
-    if let Ok(installed) = store.installed_of_kind(call.local_model.as_deref(), ModelKind::Llm) {
-        out.push((Candidate { provider: "local".into(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 }, None));
+    if let Ok(installed) = store.installed_of_kind(call.local_model.as_ref().map(ModelId::as_str), ModelKind::Llm) {
+        out.push((
+            Candidate { provider: ProviderName::local(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 },
+            None,
+        ));
     }
     if mode == PrivacyMode::OfflineOnly {
         return out;
@@ -173,13 +171,14 @@ impl Core {
         let ledger = engine.ledger().await?;
         let table = engine.prices().await?;
         let store = engine.store().await?;
-        if call.request.raw && !matches!(&call.route, Route::Provider(name) if name == "local") {
+        if call.request.raw && !matches!(&call.route, Route::Provider(name) if name.is_local()) {
             return Err(rf_ai::AiError::InvalidInput("a raw completion (--raw) runs only on a local model: pass --provider local".into()).into());
         }
         let (chosen, provider, reason) = match &call.route {
-            Route::Provider(name) if name == "local" => {
-                let installed = store.installed_of_kind(call.local_model.as_deref(), ModelKind::Llm)?;
-                let candidate = Candidate { provider: "local".into(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 };
+            Route::Provider(name) if name.is_local() => {
+                let installed = store.installed_of_kind(call.local_model.as_ref().map(ModelId::as_str), ModelKind::Llm)?;
+                let candidate =
+                    Candidate { provider: ProviderName::local(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 };
                 (candidate, None, "the local model, as asked".to_owned())
             }
             Route::Provider(name) => {
@@ -189,7 +188,7 @@ impl Core {
                     ))
                     .into());
                 }
-                let provider = providers::provider(&settings, name)?.clone();
+                let provider = providers::provider(&settings, name.as_str())?.clone();
                 let price = providers::provider_price(&provider, &table)?;
                 let candidate = Candidate {
                     provider: provider.name.clone(),
@@ -233,8 +232,8 @@ impl Core {
                         let record = rf_metering::ledger::CallRecord {
                             at_ms: rf_metering::ledger::now_ms(),
                             context: call.context.clone(),
-                            provider: "local".into(),
-                            model: chosen.model.clone(),
+                            provider: ProviderName::LOCAL.into(),
+                            model: chosen.model.to_string(),
                             usage: Usage::default(),
                             latency_ms: 0,
                             cost_micro_usd: 0,
@@ -243,7 +242,7 @@ impl Core {
                         };
                         let ledger_id = ledger.record(&record).await?;
                         let completion =
-                            Completion { text: String::new(), stop_reason: StopReason::Cancelled, usage: Usage::default(), model: chosen.model.clone() };
+                            Completion { text: String::new(), stop_reason: StopReason::Cancelled, usage: Usage::default(), model: chosen.model.to_string() };
                         Ok(MeteredCompletion { completion, record, ledger_id })
                     }
                     Some(_turn) => {
@@ -260,11 +259,32 @@ impl Core {
             }
         };
         let metered = result?;
+        self.warn_of_budgets(ledger, &call.context, metered.record.cost_micro_usd).await;
         let value = match &call.request.schema {
             Some(_) if metered.completion.stop_reason != StopReason::Cancelled => serde_json::from_str(&metered.completion.text).ok(),
             _ => None,
         };
         Ok(CallOutcome { choice: reason, metered, value })
+    }
+
+    /// Publishes [`CoreEvent::BudgetWarning`](crate::CoreEvent) for each
+    /// budget that a call costing `cost` took past the warning share. A
+    /// ledger that cannot be read here only loses the warning.
+    async fn warn_of_budgets(&self, ledger: &Ledger, context: &CallContext, cost: u64) {
+        if cost == 0 {
+            return;
+        }
+        for scope in Ledger::scopes(context) {
+            match ledger.spent(&scope).await {
+                Ok((spent, limit)) => {
+                    let threshold = limit / 100 * crate::BUDGET_WARNING_PERCENT + limit % 100 * crate::BUDGET_WARNING_PERCENT / 100;
+                    if spent >= threshold && spent.saturating_sub(cost) < threshold {
+                        self.publish(crate::CoreEvent::BudgetWarning { scope: scope.to_string(), spent_micro_usd: spent, limit_micro_usd: limit });
+                    }
+                }
+                Err(err) => tracing::warn!(%scope, error = %err, "could not read a budget to warn of it"),
+            }
+        }
     }
 
     /// [`Core::ask`] as a stream: queue positions and pieces of the answer,

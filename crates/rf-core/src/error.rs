@@ -150,7 +150,7 @@ impl CoreError {
                 use rf_ai::AiError as A;
                 match err.as_ref() {
                     A::UnknownModel { .. } | A::NotInstalled { .. } => ErrorKind::NotFound,
-                    A::BadImport { .. } | A::InvalidInput(_) | A::NoSource { .. } => ErrorKind::InvalidInput,
+                    A::BadImport { .. } | A::InvalidInput(_) | A::BadId(_) | A::NoSource { .. } => ErrorKind::InvalidInput,
                     A::Download { .. } | A::Registry { .. } => ErrorKind::Network,
                     A::Manifest { .. }
                     | A::ChecksumMismatch { .. }

@@ -13,6 +13,10 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{Core, INDEX_DOC, Result};
 
+/// The share of a monthly budget past which a call publishes
+/// [`CoreEvent::BudgetWarning`].
+pub const BUDGET_WARNING_PERCENT: u64 = 80;
+
 /// How often the watcher looks for changes.
 pub(crate) const POLL: Duration = Duration::from_millis(200);
 
@@ -30,6 +34,14 @@ pub enum CoreEvent {
     DocumentChanged { document: String },
     /// A budget was set.
     BudgetChanged,
+    /// A model call took a budget past [`BUDGET_WARNING_PERCENT`] of its
+    /// monthly limit.
+    BudgetWarning { scope: String, spent_micro_usd: u64, limit_micro_usd: u64 },
+    /// A model file is downloading: `done` of `total` bytes (at most four
+    /// events a second per file, and always its first and last).
+    ModelDownload { model: String, file: String, done: u64, total: u64 },
+    /// A model was fetched or imported and can be used.
+    ModelInstalled { model: String },
     /// Changes may have been missed (the process was suspended, or a
     /// subscriber fell behind): re-read everything.
     Resync,
@@ -65,7 +77,10 @@ impl Core {
     }
 
     /// Applies and publishes what changed after `seq`; returns the new point.
-    async fn catch_up(&self, seq: i64) -> Result<i64> {
+    /// `map` (what each document is) is kept between calls and read again
+    /// from the workspace indexes only when an index or an unknown document
+    /// changed: a change to a campaign costs no index reads.
+    async fn catch_up(&self, seq: i64, map: &mut Option<HashMap<String, CoreEvent>>) -> Result<i64> {
         let docs = self.docs();
         let changed = docs.changed_since(seq).await?;
         if changed.seq == seq && !changed.gap {
@@ -79,10 +94,20 @@ impl Core {
             }
         }
         if changed.gap {
+            *map = None;
             self.publish(CoreEvent::Resync);
             return Ok(changed.seq);
         }
-        let map = self.document_map().await?;
+        let stale = match map.as_ref() {
+            None => true,
+            Some(known) => documents
+                .iter()
+                .any(|(document, _)| !matches!(known.get(&document.to_string()), Some(CoreEvent::CampaignChanged { .. } | CoreEvent::CodexChanged { .. }))),
+        };
+        if stale {
+            *map = Some(self.document_map().await?);
+        }
+        let Some(map) = map.as_ref() else { return Ok(changed.seq) };
         for (document, _) in documents {
             let key = document.to_string();
             self.publish(map.get(&key).cloned().unwrap_or(CoreEvent::DocumentChanged { document: key }));
@@ -98,6 +123,7 @@ pub(crate) async fn watch(core: Core, mut stop: watch::Receiver<bool>) -> Result
     drop(core);
     tokio::spawn(async move {
         let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
+        let mut map = None;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
@@ -106,7 +132,7 @@ pub(crate) async fn watch(core: Core, mut stop: watch::Receiver<bool>) -> Result
             // The watcher does not keep the service alive.
             let Some(inner) = weak.upgrade() else { return };
             let core = Core { inner };
-            match core.catch_up(seq).await {
+            match core.catch_up(seq, &mut map).await {
                 Ok(next) => seq = next,
                 Err(err) => tracing::debug!(error = %err, "could not read the chunk log"),
             }

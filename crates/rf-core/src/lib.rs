@@ -15,6 +15,7 @@ pub mod guardian;
 pub mod input;
 mod json_scan;
 mod manage;
+mod models;
 pub mod providers;
 mod sample;
 mod secrets;
@@ -32,9 +33,10 @@ use rf_store::{Catalog, DATABASE_FILE_NAME, DocStore, open_database};
 
 pub use campaigns::{CampaignSummary, NewCampaign, NewMove};
 pub use error::{CoreError, ErrorKind, Result};
-pub use events::CoreEvent;
+pub use events::{BUDGET_WARNING_PERCENT, CoreEvent};
 pub use input::MAX_IMPORT_BYTES;
-pub use manage::{AssetView, CampaignEdit, DeletedCampaign, MoveEdit, campaign_transitions, parse_asset_content};
+pub use manage::{AssetView, CampaignEdit, DeletedCampaign, MoveEdit, asset_content_from_fields, campaign_transitions, parse_asset_content};
+pub use models::FetchedModel;
 pub use rf_domain as domain;
 pub use rf_store::StorageStats;
 pub use sync::{DEFAULT_SYNC_TIMEOUT, DocumentHeads, JoinReport, KEYRING_SERVICE, ServerUrl, SyncError, SyncReport, SyncStatus};
@@ -67,6 +69,9 @@ pub struct CoreConfig {
     /// size of their weight files); loading one more evicts the least
     /// recently used idle ones until it fits. Default 8 GiB.
     pub model_memory_cap: u64,
+    /// The model hub to download from (default: `RAPTORFLOW_MODEL_HUB`, or
+    /// huggingface.co).
+    pub model_hub: Option<String>,
 }
 
 impl CoreConfig {
@@ -77,6 +82,7 @@ impl CoreConfig {
             user,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             model_memory_cap: 8 << 30,
+            model_hub: None,
         }
     }
 }

@@ -108,6 +108,55 @@ pub fn parse_asset_content(kind: AssetKind, json: &str) -> Result<AssetContent> 
     })
 }
 
+/// An asset from `FIELD=VALUE` flags (the CLI's `--set`), over `base` (an
+/// edit keeps the fields not given). A list field (a Google RSA's
+/// `headlines`, `descriptions`, `paths`) takes every value given for it, in
+/// order, replacing the list; `duration_seconds` is a number; a video
+/// script's `scenes` need JSON. The result is checked like a JSON asset.
+pub fn asset_content_from_fields(kind: AssetKind, base: Option<&AssetContent>, fields: &[String]) -> Result<AssetContent> {
+    let invalid = |reason: String| CoreError::from(DomainError::Invalid { field: "asset field", reason });
+    let lists: &[&str] = if kind == AssetKind::GoogleRsa { &["headlines", "descriptions", "paths"] } else { &[] };
+    let mut object = match base {
+        Some(content) => match serde_json::to_value(content) {
+            Ok(serde_json::Value::Object(object)) => object,
+            _ => serde_json::Map::new(),
+        },
+        None => serde_json::Map::new(),
+    };
+    let mut given: Vec<&str> = Vec::new();
+    for field in fields {
+        let Some((name, value)) = field.split_once('=') else {
+            return Err(invalid(format!("{field:?} is not FIELD=VALUE")));
+        };
+        let name = name.trim();
+        if name == "kind" {
+            return Err(invalid("the kind is --kind, not a field".into()));
+        }
+        if name == "scenes" {
+            return Err(invalid(format!("a {kind}'s scenes are structured: give the asset as JSON with --file")));
+        }
+        let first = !given.contains(&name);
+        if lists.contains(&name) {
+            let entry = object.entry(name.to_owned()).or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if first || !entry.is_array() {
+                *entry = serde_json::Value::Array(Vec::new());
+            }
+            if let serde_json::Value::Array(items) = entry {
+                items.push(serde_json::Value::String(value.to_owned()));
+            }
+        } else if !first {
+            return Err(invalid(format!("{name} is given twice")));
+        } else if name == "duration_seconds" {
+            let seconds: u64 = value.trim().parse().map_err(|_| invalid(format!("duration_seconds must be a whole number of seconds, not {value:?}")))?;
+            object.insert(name.to_owned(), seconds.into());
+        } else {
+            object.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+        }
+        given.push(name);
+    }
+    parse_asset_content(kind, &serde_json::Value::Object(object).to_string())
+}
+
 fn archived(campaign_id: CampaignId) -> CoreError {
     CoreError::Conflict { what: format!("campaign {campaign_id} is archived: it takes no changes (nothing was changed)") }
 }

@@ -8,7 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use rf_ai::selector::{PrivacyMode, Tier};
+use rf_ai::{
+    ModelId, ProviderName,
+    selector::{PrivacyMode, Tier},
+};
 use rf_cloud::{ApiKey, CloudConfig, CloudModel, HttpPolicy, ProviderKind, is_loopback};
 use rf_metering::pricing::{Price, PriceTable};
 use serde::{Deserialize, Serialize};
@@ -40,10 +43,10 @@ pub struct AppSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSettings {
-    pub name: String,
+    pub name: ProviderName,
     pub kind: ProviderKind,
     pub base_url: String,
-    pub model: String,
+    pub model: ModelId,
     /// The steps this model is meant for (fast, standard, premium).
     pub tier: Tier,
     /// The keyring account holding this provider's key (`NAME/<uuid>`), if
@@ -177,13 +180,13 @@ pub fn provider_price(provider: &ProviderSettings, table: &PriceTable) -> Result
         (None, None) => {}
         _ => return Err(invalid("price", "give both --input-usd-per-mtok and --output-usd-per-mtok, or neither").into()),
     }
-    if let Some(entry) = table.get(&provider.model) {
+    if let Some(entry) = table.get(provider.model.as_str()) {
         return Ok(entry.price);
     }
     if parse_base_url(&provider.base_url).is_ok_and(|url| is_loopback(&url)) {
         return Ok(Price::FREE);
     }
-    Err(ProviderSettingsError::NoPrice { provider: provider.name.clone(), model: provider.model.clone() }.into())
+    Err(ProviderSettingsError::NoPrice { provider: provider.name.to_string(), model: provider.model.to_string() }.into())
 }
 
 impl ProviderSettings {
@@ -206,10 +209,12 @@ fn load_key(key_ref: &str) -> std::result::Result<Option<ApiKey>, ProviderSettin
 /// keyring; without one, a replaced provider keeps its stored key.
 pub(crate) fn add_provider(data_dir: &Path, new: NewProvider, key: Option<ApiKey>) -> Result<ProviderSettings> {
     check_name(&new.name)?;
+    let name: ProviderName = new.name.parse().map_err(|err: rf_ai::BadId| invalid("name", err.to_string()))?;
     let url = parse_base_url(&new.base_url)?;
     if new.model.trim().is_empty() {
         return Err(invalid("model", "it is empty").into());
     }
+    let model: ModelId = new.model.trim().parse().map_err(|err: rf_ai::BadId| invalid("model", err.to_string()))?;
     if new.tier == Tier::Local {
         return Err(invalid("tier", "a cloud provider serves fast, standard or premium steps; local steps use the local model").into());
     }
@@ -217,17 +222,17 @@ pub(crate) fn add_provider(data_dir: &Path, new: NewProvider, key: Option<ApiKey
         return Err(invalid("retries", "--max-attempts and --timeout must be at least 1").into());
     }
     let mut settings = load_file_only(data_dir)?;
-    let old_ref = settings.providers.iter().find(|p| p.name == new.name).and_then(|p| p.key_ref.clone());
+    let old_ref = settings.providers.iter().find(|p| p.name == name).and_then(|p| p.key_ref.clone());
     let key_ref = match (&key, old_ref) {
         (_, Some(old)) => Some(old),
-        (Some(_), None) => Some(format!("{}/{}", new.name, uuid::Uuid::now_v7())),
+        (Some(_), None) => Some(format!("{name}/{}", uuid::Uuid::now_v7())),
         (None, None) => None,
     };
     let provider = ProviderSettings {
-        name: new.name,
+        name,
         kind: new.kind,
         base_url: url.as_str().trim_end_matches('/').to_owned(),
-        model: new.model.trim().to_owned(),
+        model,
         tier: new.tier,
         key_ref,
         input_usd_per_mtok: new.input_usd_per_mtok,

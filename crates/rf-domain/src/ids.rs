@@ -130,66 +130,97 @@ uuid_id!(
     "source id"
 );
 
-/// Identifies a person: a short handle such as `maria` or `maria@acme.example`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(String);
+uuid_id!(
+    /// Identifies one run of an agent or workflow; the ledger files every
+    /// model call of a run under it.
+    RunId,
+    "run id"
+);
 
-impl UserId {
-    /// The field name used in error messages.
-    pub const FIELD: &'static str = "user id";
-    /// Longest accepted user id, in bytes.
-    pub const MAX_LEN: usize = 64;
+/// A short text handle: 1 to `MAX_LEN` ASCII letters, digits and the
+/// punctuation `$extra` allows.
+macro_rules! handle_id {
+    ($(#[$meta:meta])* $name:ident, $field:literal, $max:literal, $allowed:literal, $extra:pat) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
 
-    /// The user id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+        impl $name {
+            /// The field name used in error messages.
+            pub const FIELD: &'static str = $field;
+            /// Longest accepted id, in bytes.
+            pub const MAX_LEN: usize = $max;
 
-impl AsRef<str> for UserId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UserId({})", self.0)
-    }
-}
-
-impl FromStr for UserId {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@' | '+');
-        if s.is_empty() || s.len() > Self::MAX_LEN || !s.chars().all(allowed) {
-            return Err(DomainError::Invalid {
-                field: Self::FIELD,
-                reason: format!("'{}' must be 1 to {} characters of letters, digits and _ - . @ +", s.escape_debug(), Self::MAX_LEN),
-            });
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        Ok(Self(s.to_string()))
-    }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, $extra);
+                if s.is_empty() || s.len() > Self::MAX_LEN || !s.chars().all(allowed) {
+                    return Err(DomainError::Invalid {
+                        field: Self::FIELD,
+                        reason: format!("'{}' must be 1 to {} characters of letters, digits and {}", s.escape_debug(), Self::MAX_LEN, $allowed),
+                    });
+                }
+                Ok(Self(s.to_string()))
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl serde::Serialize for UserId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
+handle_id!(
+    /// Identifies an agent of the swarm: `RES-001`, `MUSE-014`, `LORD-HERALD`.
+    AgentId,
+    "agent id",
+    64,
+    "_ - .",
+    '_' | '-' | '.'
+);
 
-impl<'de> serde::Deserialize<'de> for UserId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+handle_id!(
+    /// Identifies a person: a short handle such as `maria` or `maria@acme.example`.
+    UserId,
+    "user id",
+    64,
+    "_ - . @ +",
+    '_' | '-' | '.' | '@' | '+'
+);
 
 impl Reconcile for UserId {
     type Key<'a> = NoKey;
@@ -235,6 +266,14 @@ mod tests {
     fn a_bad_id_names_its_field() {
         let err = "nope".parse::<WorkspaceId>().unwrap_err();
         assert_eq!(err.to_string(), "invalid workspace id 'nope': expected a UUID such as 0192f0c1-7a6e-7cc0-9a4e-3b1d2c4e5f60");
+    }
+
+    #[test]
+    fn agent_ids_are_checked() {
+        assert_eq!("MUSE-014".parse::<AgentId>().unwrap().as_str(), "MUSE-014");
+        assert!("".parse::<AgentId>().is_err());
+        let err = "RES 001".parse::<AgentId>().unwrap_err().to_string();
+        assert!(err.contains("agent id") && err.contains("RES 001"), "{err}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use campaign::{
 };
 pub use codex::{CodexEntry, CodexSource};
 pub use error::{DomainError, Result, error_chain};
-pub use ids::{AssetId, CampaignId, MoveId, SourceId, UserId, WorkspaceId};
+pub use ids::{AgentId, AssetId, CampaignId, MoveId, RunId, SourceId, UserId, WorkspaceId};
 pub use text::{MAX_NAME_CHARS, MAX_TEXT_CHARS, escape_for_display, is_unsafe_char, replace_unsafe_chars, validate_name, validate_text};
 pub use time::{DueDate, Timestamp};
 pub use workspace::{BrandCodex, CampaignEntry, Member, MemberStats, Role, Voice, WorkspaceIndex};

@@ -7,7 +7,7 @@ use std::sync::{
 };
 
 use futures::future::BoxFuture;
-use rf_ai::{AiError, ChatRequest, Completion, GenerateParams, LanguageModel, ModelRef, Usage};
+use rf_ai::{AiError, ChatRequest, Completion, GenerateParams, LanguageModel, ModelId, ModelRef, ProviderName, Usage};
 use tokio_util::sync::CancellationToken;
 
 use crate::LocalLlm;
@@ -17,19 +17,19 @@ use crate::LocalLlm;
 #[derive(Debug, Clone)]
 pub struct LocalChatModel {
     llm: Arc<Mutex<LocalLlm>>,
-    model: String,
+    model: ModelId,
 }
 
 impl LocalChatModel {
     pub fn new(llm: LocalLlm) -> Self {
-        let model = llm.model_id().to_owned();
+        let model = llm.model_id().clone();
         Self { llm: Arc::new(Mutex::new(llm)), model }
     }
 }
 
 impl LanguageModel for LocalChatModel {
     fn model_ref(&self) -> ModelRef {
-        ModelRef { provider: "local".into(), model: self.model.clone(), local: true }
+        ModelRef { provider: ProviderName::local(), model: self.model.clone(), local: true }
     }
 
     fn complete<'a>(
@@ -82,7 +82,7 @@ impl LanguageModel for LocalChatModel {
                 text: generation.text,
                 stop_reason: generation.stop_reason,
                 usage: Usage { input_tokens: generation.prompt_tokens as u64, output_tokens: generation.generated_tokens as u64, ..Usage::default() },
-                model: self.model.clone(),
+                model: self.model.to_string(),
             })
         })
     }

@@ -27,7 +27,7 @@ use candle_transformers::{
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
-use rf_ai::{AiError, ChatMessage, GenerateParams, StopReason};
+use rf_ai::{AiError, ChatMessage, GenerateParams, ModelId, StopReason};
 use rf_models::{InstalledModel, ModelStore};
 
 use crate::{gemma3::Gemma3, gguf_tokenizer::tokenizer_from_gguf};
@@ -97,7 +97,7 @@ impl Weights {
 
 /// A loaded local model.
 pub struct LocalLlm {
-    model_id: String,
+    model_id: ModelId,
     weights: Weights,
     tokenizer: Tokenizer,
     template: Option<String>,
@@ -182,13 +182,13 @@ impl LocalLlm {
         // the only header to read.
         let converted = store.root().join("converted").join(format!("{}-q8_0.gguf", file.sha256));
         if options.requantize && converted.exists() {
-            return Self::load_file(&id, &converted, read_content(&id, &converted)?, options);
+            return Self::load_file(&id, &converted, read_content(id.as_str(), &converted)?, options);
         }
-        let opened = read_content(&id, &source)?;
-        supported(&id, &source, &opened.0)?;
+        let opened = read_content(id.as_str(), &source)?;
+        supported(id.as_str(), &source, &opened.0)?;
         if options.requantize && opened.0.tensor_infos.values().any(|t| slow_format(t.ggml_dtype)) {
-            requantize(&id, &source, &converted)?;
-            return Self::load_file(&id, &converted, read_content(&id, &converted)?, options);
+            requantize(id.as_str(), &source, &converted)?;
+            return Self::load_file(&id, &converted, read_content(id.as_str(), &converted)?, options);
         }
         Self::load_file(&id, &source, opened, options)
     }
@@ -197,8 +197,8 @@ impl LocalLlm {
     /// header has been read. For Gemma the tokenizer is built on a second
     /// thread meanwhile: for its 262k-token SentencePiece vocabulary that
     /// takes as long as the weights.
-    fn load_file(id: &str, path: &Path, (content, mut reader): (gguf_file::Content, GgufReader), options: LlmOptions) -> Result<Self, AiError> {
-        let architecture = supported(id, path, &content)?;
+    fn load_file(id: &ModelId, path: &Path, (content, mut reader): (gguf_file::Content, GgufReader), options: LlmOptions) -> Result<Self, AiError> {
+        let architecture = supported(id.as_str(), path, &content)?;
         let metadata = &content.metadata;
         let text = |key: &str| metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
         let number = |key: &str| metadata.get(key).and_then(|v| v.to_u32().ok());
@@ -210,7 +210,7 @@ impl LocalLlm {
         let (bos_id, eos_id) = (number("tokenizer.ggml.bos_token_id"), number("tokenizer.ggml.eos_token_id"));
         let add_bos = metadata.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
         let template = text("tokenizer.chat_template");
-        let unloadable = |err: candle_core::Error| AiError::bad_model(id, path, format!("the weights do not load: {err}"));
+        let unloadable = |err: candle_core::Error| AiError::bad_model(id.as_str(), path, format!("the weights do not load: {err}"));
         let (tokenizer, weights) = if architecture == "gemma3" {
             std::thread::scope(|scope| {
                 let tokenizer = scope.spawn(|| tokenizer_from_gguf(&content, path));
@@ -244,10 +244,10 @@ impl LocalLlm {
             }
         }
         let pool = crate::thread_pool(options.threads, "rf-llm")?;
-        Ok(Self { model_id: id.to_owned(), weights, tokenizer, template, bos, add_bos, eos_token, end_ids, context_length, pool: pool.into(), guidance: None })
+        Ok(Self { model_id: id.clone(), weights, tokenizer, template, bos, add_bos, eos_token, end_ids, context_length, pool: pool.into(), guidance: None })
     }
 
-    pub fn model_id(&self) -> &str {
+    pub fn model_id(&self) -> &ModelId {
         &self.model_id
     }
 

@@ -41,10 +41,10 @@ fn record(i: usize) -> CallRecord {
     CallRecord {
         at_ms: 1_764_000_000_000 + i as i64,
         context: CallContext {
-            workspace_id: Some("ws-bench".into()),
-            user_id: "ana".into(),
-            agent_id: Some("MUSE-001".into()),
-            run_id: Some(format!("run-{i}")),
+            workspace_id: Some("0192f0c1-7a6e-7cc0-9a4e-3b1d2c4e5f60".parse().unwrap()),
+            user_id: "ana".parse().unwrap(),
+            agent_id: Some("MUSE-001".parse().unwrap()),
+            run_id: Some(rf_domain::RunId::new()),
         },
         provider: "openai".into(),
         model: "gpt-4o-mini".into(),
@@ -71,10 +71,10 @@ async fn ledger_overhead(dir: &std::path::Path, rounds: usize) {
         let started = Instant::now();
         sqlx::query("INSERT INTO anchor (at_ms, workspace_id, user_id, agent_id, run_id, provider, model, input_tokens, output_tokens, cost, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(row.at_ms)
-            .bind(&row.context.workspace_id)
-            .bind(&row.context.user_id)
-            .bind(&row.context.agent_id)
-            .bind(&row.context.run_id)
+            .bind(row.context.workspace_id.map(|w| w.to_string()))
+            .bind(row.context.user_id.as_str())
+            .bind(row.context.agent_id.as_ref().map(|a| a.as_str()))
+            .bind(row.context.run_id.map(|r| r.to_string()))
             .bind(&row.provider)
             .bind(&row.model)
             .bind(1_800_i64)
@@ -224,8 +224,8 @@ fn workload_costs() {
                             let price = table.get(model).unwrap_or_else(|| panic!("{model} is not priced")).price;
                             (
                                 Candidate {
-                                    provider: (*provider).into(),
-                                    model: (*model).into(),
+                                    provider: provider.parse().unwrap(),
+                                    model: model.parse().unwrap(),
                                     tier: *tier,
                                     local: false,
                                     max_cost_micro_usd: price.cost_micro_usd(&usage),
@@ -239,8 +239,8 @@ fn workload_costs() {
                             0,
                             (
                                 Candidate {
-                                    provider: "local".into(),
-                                    model: "smollm2-135m-instruct".into(),
+                                    provider: "local".parse().unwrap(),
+                                    model: "smollm2-135m-instruct".parse().unwrap(),
                                     tier: Tier::Local,
                                     local: true,
                                     max_cost_micro_usd: 0,

@@ -16,6 +16,7 @@ use sqlx::{Row, SqlitePool, migrate::Migrator};
 
 use rf_ai::{AiError, Completion, Usage};
 pub use rf_ai::{BudgetExceeded, BudgetScope, format_usd};
+use rf_domain::{AgentId, RunId, UserId, WorkspaceId};
 
 /// The ledger's file inside a data directory.
 pub const LEDGER_FILE_NAME: &str = "ledger.sqlite3";
@@ -44,13 +45,32 @@ macro_rules! report_query {
 }
 
 /// Who a call is for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallContext {
     /// `None` for calls outside any workspace (`providers test`).
-    pub workspace_id: Option<String>,
-    pub user_id: String,
-    pub agent_id: Option<String>,
-    pub run_id: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub user_id: UserId,
+    pub agent_id: Option<AgentId>,
+    pub run_id: Option<RunId>,
+}
+
+impl CallContext {
+    /// A call of `user` outside any workspace, agent and run.
+    pub fn user(user_id: UserId) -> Self {
+        Self { workspace_id: None, user_id, agent_id: None, run_id: None }
+    }
+}
+
+/// An optional id as the ledger stores it.
+fn text<T: std::fmt::Display>(id: Option<&T>) -> Option<String> {
+    id.map(ToString::to_string)
+}
+
+/// An id read back from the ledger. Rows written before ids were checked
+/// may hold text that is not one; it is reported as absent rather than
+/// failing the whole report.
+fn parsed<T: std::str::FromStr>(text: Option<String>) -> Option<T> {
+    text.and_then(|t| t.parse().ok())
 }
 
 /// Money set aside for a call in flight.
@@ -78,7 +98,7 @@ pub struct CallRecord {
 /// What to report on.
 #[derive(Debug, Clone, Default)]
 pub struct ReportFilter {
-    pub workspace_id: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
     /// `YYYY-MM`; `None` is every month.
     pub month: Option<String>,
 }
@@ -97,7 +117,7 @@ pub struct ReportLine {
 /// Spending by agent, model and day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CostReport {
-    pub workspace_id: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
     pub month: Option<String>,
     pub total: ReportLine,
     pub by_agent: Vec<ReportLine>,
@@ -145,7 +165,7 @@ impl Ledger {
         let (kind, subject) = scope.parts();
         sqlx::query("INSERT INTO budgets (scope, subject, limit_micro_usd) VALUES (?, ?, ?) ON CONFLICT (scope, subject) DO UPDATE SET limit_micro_usd = excluded.limit_micro_usd")
             .bind(kind)
-            .bind(subject)
+            .bind(subject.as_str())
             .bind(to_i64(limit_micro_usd))
             .execute(&self.pool)
             .await
@@ -158,7 +178,7 @@ impl Ledger {
         let (kind, subject) = scope.parts();
         let limit: Option<i64> = sqlx::query_scalar("SELECT limit_micro_usd FROM budgets WHERE scope = ? AND subject = ?")
             .bind(kind)
-            .bind(subject)
+            .bind(subject.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
@@ -174,7 +194,7 @@ impl Ledger {
         )
         .bind(month)
         .bind(kind)
-        .bind(subject)
+        .bind(subject.as_str())
         .fetch_one(&mut *conn)
         .await?;
         let reserved: i64 = sqlx::query_scalar(
@@ -183,13 +203,13 @@ impl Ledger {
         )
         .bind(month)
         .bind(kind)
-        .bind(subject)
+        .bind(subject.as_str())
         .bind(now)
         .fetch_one(&mut *conn)
         .await?;
         let limit: Option<i64> = sqlx::query_scalar("SELECT limit_micro_usd FROM budgets WHERE scope = ? AND subject = ?")
             .bind(kind)
-            .bind(subject)
+            .bind(subject.as_str())
             .fetch_optional(&mut *conn)
             .await?;
         Ok((to_u64(spent) + to_u64(reserved), limit.map_or(DEFAULT_MONTHLY_BUDGET_MICRO_USD, to_u64)))
@@ -209,10 +229,20 @@ impl Ledger {
         Ok(left)
     }
 
-    fn scopes(context: &CallContext) -> Vec<BudgetScope> {
+    /// What `scope` has spent or holds reserved this month, and its
+    /// monthly limit.
+    pub async fn spent(&self, scope: &BudgetScope) -> Result<(u64, u64), AiError> {
+        let now = now_ms();
+        let month = self.month_of(now).await?;
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        Self::committed(&mut conn, scope, &month, now).await.map_err(db)
+    }
+
+    /// The budgets a call counts against: its workspace's, then its user's.
+    pub fn scopes(context: &CallContext) -> Vec<BudgetScope> {
         let mut scopes = vec![BudgetScope::User(context.user_id.clone())];
         if let Some(workspace) = &context.workspace_id {
-            scopes.insert(0, BudgetScope::Workspace(workspace.clone()));
+            scopes.insert(0, BudgetScope::Workspace(*workspace));
         }
         scopes
     }
@@ -241,8 +271,8 @@ impl Ledger {
             "INSERT INTO budget_reservations (month, workspace_id, user_id, amount_micro_usd, expires_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&month)
-        .bind(&context.workspace_id)
-        .bind(&context.user_id)
+        .bind(text(context.workspace_id.as_ref()))
+        .bind(context.user_id.as_str())
         .bind(to_i64(amount_micro_usd))
         .bind(now + to_i64(RESERVATION_LIFETIME.as_millis() as u64))
         .fetch_one(&mut *tx)
@@ -266,10 +296,10 @@ impl Ledger {
         )
         .bind(record.at_ms)
         .bind(&month)
-        .bind(&record.context.workspace_id)
-        .bind(&record.context.user_id)
-        .bind(&record.context.agent_id)
-        .bind(&record.context.run_id)
+        .bind(text(record.context.workspace_id.as_ref()))
+        .bind(record.context.user_id.as_str())
+        .bind(text(record.context.agent_id.as_ref()))
+        .bind(text(record.context.run_id.as_ref()))
         .bind(&record.provider)
         .bind(&record.model)
         .bind(to_i64(record.usage.input_tokens))
@@ -300,7 +330,7 @@ impl Ledger {
              cache_write_tokens, usage_estimated, latency_ms, cost_micro_usd, cache_hit, outcome FROM model_calls \
              WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR month = ?2) ORDER BY id",
         )
-        .bind(&filter.workspace_id)
+        .bind(text(filter.workspace_id.as_ref()))
         .bind(&filter.month)
         .fetch_all(&self.pool)
         .await
@@ -309,7 +339,12 @@ impl Ledger {
             .map(|row| -> Result<CallRecord, sqlx::Error> {
                 Ok(CallRecord {
                     at_ms: row.try_get(0)?,
-                    context: CallContext { workspace_id: row.try_get(1)?, user_id: row.try_get(2)?, agent_id: row.try_get(3)?, run_id: row.try_get(4)? },
+                    context: CallContext {
+                        workspace_id: parsed(row.try_get(1)?),
+                        user_id: row.try_get::<String, _>(2)?.parse().map_err(|err: rf_domain::DomainError| sqlx::Error::Decode(err.into()))?,
+                        agent_id: parsed(row.try_get(3)?),
+                        run_id: parsed(row.try_get(4)?),
+                    },
                     provider: row.try_get(5)?,
                     model: row.try_get(6)?,
                     usage: Usage {
@@ -350,7 +385,7 @@ impl Ledger {
             cost_micro_usd: 0,
         });
         Ok(CostReport {
-            workspace_id: filter.workspace_id.clone(),
+            workspace_id: filter.workspace_id,
             month: filter.month.clone(),
             total,
             by_agent: self.report_lines(report_query!("agent_id"), filter).await?,
@@ -360,7 +395,7 @@ impl Ledger {
     }
 
     async fn report_lines(&self, query: &'static str, filter: &ReportFilter) -> Result<Vec<ReportLine>, AiError> {
-        let rows = sqlx::query(query).bind(&filter.workspace_id).bind(&filter.month).fetch_all(&self.pool).await.map_err(db)?;
+        let rows = sqlx::query(query).bind(text(filter.workspace_id.as_ref())).bind(&filter.month).fetch_all(&self.pool).await.map_err(db)?;
         rows.iter()
             .map(|row| -> Result<ReportLine, sqlx::Error> {
                 Ok(ReportLine {

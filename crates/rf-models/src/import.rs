@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rf_ai::AiError;
+use rf_ai::{AiError, ModelId};
 
 use crate::{
     manifest::{FileSpec, ModelKind, ModelSpec, WeightFormat},
@@ -60,11 +60,23 @@ fn copy_in(store: &ModelStore, source: &Path, name: &str) -> Result<FileSpec, Ai
 pub fn import(store: &ModelStore, path: &Path, id: Option<&str>, check: &dyn ImportCheck) -> Result<ModelSpec, AiError> {
     let meta = std::fs::metadata(path).map_err(AiError::io("could not read", path))?;
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // The id is settled before anything is copied.
+    let model_id = |default: &str| -> Result<ModelId, AiError> {
+        let text = id.map_or_else(|| id_from(default), str::to_owned);
+        if text.is_empty() {
+            return Err(bad(path, "no usable id could be made from the file name; pass --id"));
+        }
+        let model_id: ModelId = text.parse().map_err(|err: rf_ai::BadId| bad(path, format!("{err}; pass another with --id")))?;
+        if store.manifest().model(model_id.as_str()).is_some() {
+            return Err(bad(path, format!("{model_id:?} is the id of a model in the manifest; pass another with --id")));
+        }
+        Ok(model_id)
+    };
     let spec = if meta.is_file() && file_name.to_ascii_lowercase().ends_with(".gguf") {
         let (architecture, name) = check.inspect_gguf(path).map_err(|detail| bad(path, detail))?;
         let stem = file_name[..file_name.len() - 5].to_owned();
         ModelSpec {
-            id: id.map_or_else(|| id_from(&stem), str::to_owned),
+            id: model_id(&stem)?,
             name: name.unwrap_or(stem),
             kind: ModelKind::Llm,
             architecture,
@@ -84,7 +96,7 @@ pub fn import(store: &ModelStore, path: &Path, id: Option<&str>, check: &dyn Imp
         // Loading checks everything: config, tokenizer, weights and their fit.
         check.check_embedder(&config, &tokenizer, &weights).map_err(|detail| bad(path, detail))?;
         ModelSpec {
-            id: id.map_or_else(|| id_from(&file_name), str::to_owned),
+            id: model_id(&file_name)?,
             name: file_name.clone(),
             kind: ModelKind::Embedding,
             architecture: "bert".into(),
@@ -98,12 +110,6 @@ pub fn import(store: &ModelStore, path: &Path, id: Option<&str>, check: &dyn Imp
     } else {
         return Err(bad(path, "give a .gguf file, or a directory with model.safetensors, config.json and tokenizer.json"));
     };
-    if spec.id.is_empty() {
-        return Err(bad(path, "no usable id could be made from the file name; pass --id"));
-    }
-    if store.manifest().model(&spec.id).is_some() {
-        return Err(bad(path, format!("{:?} is the id of a model in the manifest; pass another with --id", spec.id)));
-    }
     let mut imported = store.imported_models()?;
     imported.retain(|m| m.id != spec.id);
     imported.push(spec.clone());

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use rf_ai::AiError;
+use rf_ai::{AiError, ModelId};
 
 /// The manifest shipped with this build.
 pub const BUNDLED_MANIFEST: &str = include_str!("../../../models/manifest.toml");
@@ -36,7 +36,7 @@ pub enum WeightFormat {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    pub id: String,
+    pub id: ModelId,
     pub name: String,
     pub kind: ModelKind,
     pub architecture: String,

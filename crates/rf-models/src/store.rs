@@ -16,7 +16,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use rf_ai::AiError;
+use rf_ai::{AiError, ModelId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -35,7 +35,7 @@ pub enum Origin {
 /// One row of `raptorflow models list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelStatus {
-    pub id: String,
+    pub id: ModelId,
     pub name: String,
     pub kind: ModelKind,
     pub format: WeightFormat,
@@ -58,7 +58,7 @@ impl InstalledModel {
     /// The path of one of its files, or a clear error if the spec has none.
     pub fn path(&self, name: &str) -> Result<&Path, AiError> {
         self.files.get(name).map(PathBuf::as_path).ok_or_else(|| AiError::BadModel {
-            model: self.spec.id.clone(),
+            model: self.spec.id.to_string(),
             path: PathBuf::from(name),
             detail: format!("the model has no file named {name}"),
         })
