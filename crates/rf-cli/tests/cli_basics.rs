@@ -217,3 +217,30 @@ fn a_truncated_database_file_is_refused_and_left_untouched() {
     assert!(run.stderr.contains("is damaged"), "{}", run.stderr);
     assert_eq!(read(&path), truncated);
 }
+
+#[test]
+fn models_are_listed_fetched_once_and_a_bad_import_changes_nothing() {
+    let cli = Cli::new();
+    let listed = cli.run(["--json", "models", "list"]).ok().json();
+    let embedder = listed["models"].as_array().unwrap().iter().find(|m| m["id"] == "all-minilm-l6-v2").cloned().unwrap();
+    assert_eq!((embedder["installed"].as_bool(), embedder["kind"].as_str()), (Some(true), Some("embedding")), "{embedder}");
+    let text = cli.run(["models", "list"]).ok().stdout;
+    assert!(text.contains("all-minilm-l6-v2") && text.contains("installed") && text.contains("default embedding"), "{text}");
+
+    // Installed already: nothing is downloaded, and the answer says so.
+    let fetched = cli.run(["--json", "models", "fetch", "all-minilm-l6-v2"]).ok().json();
+    assert_eq!(fetched["results"][0]["already_installed"].as_array().map(Vec::len), Some(3), "{fetched}");
+    assert_eq!(fetched["results"][0]["fetched"], serde_json::json!([]));
+
+    let garbage = cli.dir.path().join("garbage.gguf");
+    std::fs::write(&garbage, b"not a model").unwrap();
+    let run = cli.run(["models", "import", garbage.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("garbage.gguf") && run.stderr.contains("not a readable GGUF"), "{}", run.stderr);
+    let after = cli.run(["--json", "models", "list"]).ok().json();
+    assert_eq!(after["models"], listed["models"], "a refused import changes nothing");
+
+    let run = cli.run(["models", "fetch", "not an id"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("invalid model id"), "{}", run.stderr);
+}

