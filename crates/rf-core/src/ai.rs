@@ -277,7 +277,8 @@ impl Core {
         for scope in Ledger::scopes(context) {
             match ledger.spent(&scope).await {
                 Ok((spent, limit)) => {
-                    let threshold = limit / 100 * crate::BUDGET_WARNING_PERCENT + limit % 100 * crate::BUDGET_WARNING_PERCENT / 100;
+                    // In u128: the product cannot overflow, and the share of a u64 fits one.
+                    let threshold = (u128::from(limit) * u128::from(crate::BUDGET_WARNING_PERCENT) / 100) as u64;
                     if spent >= threshold && spent.saturating_sub(cost) < threshold {
                         self.publish(crate::CoreEvent::BudgetWarning { scope: scope.to_string(), spent_micro_usd: spent, limit_micro_usd: limit });
                     }
@@ -379,7 +380,7 @@ impl Core {
         let record = rf_metering::ledger::CallRecord {
             at_ms: rf_metering::ledger::now_ms(),
             context: context.clone(),
-            provider: "local".into(),
+            provider: ProviderName::LOCAL.into(),
             model: meter.model_id().to_owned(),
             usage: Usage { input_tokens: tokens, ..Usage::default() },
             latency_ms: u64::try_from(meter.started.elapsed().as_millis()).unwrap_or(u64::MAX),

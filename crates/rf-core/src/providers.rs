@@ -153,10 +153,12 @@ pub struct NewProvider {
     pub stream: Option<bool>,
 }
 
-fn check_name(name: &str) -> std::result::Result<(), ProviderSettingsError> {
-    let ok =
-        !name.is_empty() && name.len() <= 40 && name != "local" && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(invalid("name", format!("{name:?}: use 1-40 lower-case letters, digits, - or _ (and not \"local\")"))) }
+/// A configured provider's name: a [`ProviderName`], other than `local`.
+fn provider_name(name: &str) -> std::result::Result<ProviderName, ProviderSettingsError> {
+    match name.parse::<ProviderName>() {
+        Ok(parsed) if !parsed.is_local() => Ok(parsed),
+        _ => Err(invalid("name", format!("{name:?}: use 1-40 lower-case letters, digits, - or _ (and not \"local\")"))),
+    }
 }
 
 fn parse_base_url(text: &str) -> std::result::Result<url::Url, ProviderSettingsError> {
@@ -208,8 +210,7 @@ fn load_key(key_ref: &str) -> std::result::Result<Option<ApiKey>, ProviderSettin
 /// Adds a provider, or replaces the one of the same name. `key` goes to the
 /// keyring; without one, a replaced provider keeps its stored key.
 pub(crate) fn add_provider(data_dir: &Path, new: NewProvider, key: Option<ApiKey>) -> Result<ProviderSettings> {
-    check_name(&new.name)?;
-    let name: ProviderName = new.name.parse().map_err(|err: rf_ai::BadId| invalid("name", err.to_string()))?;
+    let name = provider_name(&new.name)?;
     let url = parse_base_url(&new.base_url)?;
     if new.model.trim().is_empty() {
         return Err(invalid("model", "it is empty").into());
