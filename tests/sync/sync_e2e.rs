@@ -368,3 +368,43 @@ fn moves_and_campaigns_that_arrive_by_sync_are_found_by_id() {
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
     assert!(unknown.stderr.contains("no move with id"), "{}", unknown.stderr);
 }
+
+#[test]
+fn sync_run_sends_what_another_process_saves_and_stops_on_ctrl_c() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let server = Server::start();
+    let (alice, _workspace, campaign, _) = shared_workspace(&server);
+    let bob = join_as(&server, "bob", "editor");
+    let mut runner = alice.command().args(["sync", "run", "--interval", "1", "--timeout", "20"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+
+    // A second process saves a move while `sync run` has the directory open;
+    // `sync run` sends it without being restarted.
+    alice.add_move(&campaign, "Saved while sync run was open");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        bob.sync().ok();
+        if bob.move_titles(&campaign) == ["Saved while sync run was open"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bob never received the move that `sync run` should have sent");
+        thread::sleep(Duration::from_millis(300));
+    }
+
+    // Ctrl-C ends it cleanly, and promptly.
+    let interrupted = std::process::Command::new("kill").args(["-INT", &runner.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while runner.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            runner.kill().unwrap();
+            panic!("`sync run` did not stop within 10 s of Ctrl-C");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let output = runner.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.lines().any(|line| line.starts_with("synced ") && line.ends_with(" documents in 1 workspaces")), "{stdout}");
+}

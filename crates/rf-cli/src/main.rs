@@ -357,20 +357,40 @@ fn read_token_from_stdin() -> Result<String, CoreError> {
     Ok(token)
 }
 
-/// `sync run`: sync, then reopen the data directory (so that edits other
-/// processes saved are seen), then wait, until Ctrl-C. A failed round is
-/// reported and retried at the next one.
-async fn sync_forever(core: &mut Core, out: &mut Output, interval: Duration, timeout: Duration) -> Result<(), CoreError> {
+/// A token cancelled when the user presses Ctrl-C: the one place the CLI
+/// listens for it. Dropping the token does not stop the listener; the process
+/// ends soon after every command that uses it.
+pub(crate) fn cancel_on_ctrl_c() -> rf_core::ai::CancellationToken {
+    let cancel = rf_core::ai::CancellationToken::new();
+    tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        }
+    });
+    cancel
+}
+
+/// `sync run`: sync, then wait, until Ctrl-C. Edits other processes save on
+/// this data directory reach the open Core through its watcher, so each
+/// round sends them without reopening anything. A failed round is reported
+/// and retried at the next one.
+async fn sync_forever(core: &Core, out: &mut Output, interval: Duration, timeout: Duration) -> Result<(), CoreError> {
+    let interrupted = cancel_on_ctrl_c();
     loop {
-        match core.sync_now(None, timeout).await {
-            Ok(reports) => out.progress(&output::sync_round_line(&reports)),
-            Err(err) => out.progress(&format!("sync failed, will retry: {err}")),
+        tokio::select! {
+            () = interrupted.cancelled() => return Ok(()),
+            round = core.sync_now(None, timeout) => match round {
+                Ok(reports) => out.progress(&output::sync_round_line(&reports)),
+                Err(err) => out.progress(&format!("sync failed, will retry: {err}")),
+            },
         }
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = interrupted.cancelled() => return Ok(()),
             () = tokio::time::sleep(interval) => {}
         }
-        core.reload().await?;
     }
 }
 

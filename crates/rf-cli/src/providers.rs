@@ -278,15 +278,7 @@ pub(crate) async fn run_ask(core: &Core, args: AskArgs, out: &mut Output) -> Res
         context: CallContext { workspace_id: args.workspace, user_id: user, agent_id: args.agent.clone(), run_id: args.run },
         use_cache: !args.no_cache,
     };
-    let cancel = CancellationToken::new();
-    let watcher = tokio::spawn({
-        let cancel = cancel.clone();
-        async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        }
-    });
+    let cancel = crate::cancel_on_ctrl_c();
     let stream = !out.is_json();
     let mut print = |progress: AskProgress<'_>| match progress {
         AskProgress::Text(piece) if stream => {
@@ -299,9 +291,7 @@ pub(crate) async fn run_ask(core: &Core, args: AskArgs, out: &mut Output) -> Res
         }
         AskProgress::Text(_) => {}
     };
-    let result = core.ask(call, &mut print, &cancel).await;
-    watcher.abort();
-    let outcome = result?;
+    let outcome = core.ask(call, &mut print, &cancel).await?;
     let record = &outcome.metered.record;
     out.document(&json!({ "seed": seed, "outcome": outcome }), |text| {
         text.push('\n');
