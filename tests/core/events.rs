@@ -104,7 +104,7 @@ async fn a_fetch_publishes_its_progress_and_the_model_then_works() {
     }
     let big = &per_file["model.safetensors"];
     assert!(big.len() >= 2 && big.len() < 1000, "throttled but visible: {} events for 90 MB", big.len());
-    assert_eq!(events.last(), Some(&CoreEvent::ModelInstalled { model: EMBEDDER.to_owned() }));
+    assert_eq!(events.last(), Some(&CoreEvent::ModelInstalled { model: EMBEDDER.parse().unwrap() }));
 
     let listed = core.models().await.unwrap();
     assert!(listed.iter().any(|m| m.id == EMBEDDER && m.installed), "{listed:?}");
@@ -168,7 +168,7 @@ async fn a_call_that_takes_a_budget_past_its_warning_share_is_published_once() {
     let warnings: Vec<CoreEvent> = drain(&mut events).into_iter().filter(|e| matches!(e, CoreEvent::BudgetWarning { .. })).collect();
     assert_eq!(
         warnings,
-        [CoreEvent::BudgetWarning { scope: format!("workspace {workspace}"), spent_micro_usd: 9_010, limit_micro_usd: 10_000 }],
+        [CoreEvent::BudgetWarning { scope: BudgetScope::Workspace(workspace), spent_micro_usd: 9_010, limit_micro_usd: 10_000 }],
         "the warning share is {BUDGET_WARNING_PERCENT} %"
     );
 

@@ -4,8 +4,9 @@
 
 use rf_domain::{UserId, WorkspaceId};
 
-/// A budget's owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A budget's owner; as JSON, `{"workspace": ID}` or `{"user": ID}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BudgetScope {
     Workspace(WorkspaceId),
     User(UserId),

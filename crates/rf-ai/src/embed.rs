@@ -1,12 +1,12 @@
 //! [`Embedder`]: the interface every embedding model is called through (the
 //! Codex and the Core use it; rf-local's BERT encoder implements it).
 
-use crate::AiError;
+use crate::{AiError, ModelId};
 
 /// Turns texts into unit-length vectors. The Codex uses this trait.
 pub trait Embedder: Send + Sync {
     /// The model's id, stored beside vectors so that they are never mixed.
-    fn model_id(&self) -> &str;
+    fn model_id(&self) -> &ModelId;
     fn dimensions(&self) -> usize;
     /// One vector per text, in order. Texts longer than the model's limit
     /// are truncated (see [`Embedder::max_tokens`]).

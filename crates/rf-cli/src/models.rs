@@ -60,7 +60,7 @@ impl Progress {
 }
 
 impl FetchProgress for Progress {
-    fn file_started(&self, model: &str, file: &str, source: &str, total: u64, done: u64) {
+    fn file_started(&self, model: &ai::ModelId, file: &str, source: &str, total: u64, done: u64) {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *state = (file.to_owned(), total, Instant::now(), done);
         let resumed = if done > 0 { format!(", resuming at {}", human_size(done)) } else { String::new() };

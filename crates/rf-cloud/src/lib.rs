@@ -222,7 +222,7 @@ impl CloudModel {
     }
 
     async fn call(&self, request: &ChatRequest, on_text: &mut (dyn FnMut(&str) + Send), cancel: &CancellationToken) -> Result<Completion, ProviderError> {
-        let provider = self.config.name.to_string();
+        let provider = self.config.name.clone();
         if self.config.key.is_none() && self.needs_key() {
             return Err(ProviderError::MissingKey { provider });
         }
@@ -294,20 +294,20 @@ impl CloudModel {
     }
 
     fn client_error(&self, protocol: &dyn Protocol, status: u16, error: &ErrorBody, detail: String) -> ProviderError {
-        let provider = self.config.name.to_string();
+        let provider = self.config.name.clone();
         if status == 401 || status == 403 {
             ProviderError::Unauthorized { provider, status, detail }
         } else if protocol.is_model_error(status, error) {
-            ProviderError::UnknownModel { provider, model: self.config.model.to_string(), status, detail }
+            ProviderError::UnknownModel { provider, model: self.config.model.clone(), status, detail }
         } else if protocol.is_context_error(error) {
-            ProviderError::ContextTooLong { provider, model: self.config.model.to_string(), detail }
+            ProviderError::ContextTooLong { provider, model: self.config.model.clone(), detail }
         } else {
             ProviderError::BadRequest { provider, status, detail }
         }
     }
 
     fn give_up(&self, status: u16, attempts: u32, detail: String, retry_after: Option<Duration>) -> ProviderError {
-        let provider = self.config.name.to_string();
+        let provider = self.config.name.clone();
         if status == 429 {
             let advice = match retry_after {
                 Some(wait) => format!("it asks to wait {} s before trying again", wait.as_secs_f64().ceil()),
@@ -327,7 +327,7 @@ impl CloudModel {
         on_text: &mut (dyn FnMut(&str) + Send),
         cancel: &CancellationToken,
     ) -> Result<Completion, ProviderError> {
-        let provider = self.config.name.to_string();
+        let provider = self.config.name.clone();
         let protocol = self.protocol();
         let idle = self.config.policy.idle_timeout;
         let is_stream = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));

@@ -102,8 +102,9 @@ fn real_embedder() -> Arc<dyn Embedder> {
 struct NoModel(Arc<dyn Embedder>);
 
 impl Embedder for NoModel {
-    fn model_id(&self) -> &str {
-        "no-model"
+    fn model_id(&self) -> &rf_ai::ModelId {
+        static ID: std::sync::LazyLock<rf_ai::ModelId> = std::sync::LazyLock::new(|| "no-model".parse().expect("a valid model id"));
+        &ID
     }
     fn dimensions(&self) -> usize {
         self.0.dimensions()

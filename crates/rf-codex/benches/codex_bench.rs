@@ -64,8 +64,9 @@ impl Rng {
 struct SyntheticEmbedder;
 
 impl Embedder for SyntheticEmbedder {
-    fn model_id(&self) -> &str {
-        "synthetic-384"
+    fn model_id(&self) -> &rf_ai::ModelId {
+        static ID: std::sync::LazyLock<rf_ai::ModelId> = std::sync::LazyLock::new(|| "synthetic-384".parse().expect("a valid model id"));
+        &ID
     }
     fn dimensions(&self) -> usize {
         384

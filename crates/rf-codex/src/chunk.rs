@@ -167,8 +167,9 @@ mod tests {
     struct WordCounter;
 
     impl Embedder for WordCounter {
-        fn model_id(&self) -> &str {
-            "words"
+        fn model_id(&self) -> &rf_ai::ModelId {
+            static ID: std::sync::LazyLock<rf_ai::ModelId> = std::sync::LazyLock::new(|| "words".parse().expect("a valid model id"));
+            &ID
         }
         fn dimensions(&self) -> usize {
             1

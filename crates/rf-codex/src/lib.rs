@@ -20,7 +20,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use rf_ai::Embedder;
+use rf_ai::{Embedder, ModelId};
 use rf_domain::{SourceId, WorkspaceId};
 use sha2::{Digest, Sha256};
 use sqlx::{Row, SqlitePool, migrate::Migrator};
@@ -60,15 +60,15 @@ pub struct SourceText {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedSource {
     pub content_hash: String,
-    pub model_id: String,
+    pub model_id: ModelId,
     pub n_chunks: usize,
 }
 
 impl IndexedSource {
     /// Whether this is the index of the source's current text, embedded by
     /// `model_id`: nothing to redo.
-    pub fn is_current(&self, content_hash: &str, model_id: &str) -> bool {
-        self.content_hash == content_hash && self.model_id == model_id
+    pub fn is_current(&self, content_hash: &str, model_id: &ModelId) -> bool {
+        self.content_hash == content_hash && self.model_id == *model_id
     }
 }
 
@@ -165,7 +165,7 @@ pub struct Codex {
     chunking: ChunkOptions,
     /// Each workspace's vectors for one model, loaded on first search and
     /// dropped when the workspace's passages change.
-    vectors: Mutex<HashMap<(WorkspaceId, String), Arc<VectorIndex>>>,
+    vectors: Mutex<HashMap<(WorkspaceId, ModelId), Arc<VectorIndex>>>,
 }
 
 impl Codex {
@@ -221,7 +221,9 @@ impl Codex {
             let id: String = row.get(0);
             let id = id.parse::<SourceId>().map_err(|err| CodexError::Damaged(format!("source id {id:?}: {err}")))?;
             let n_chunks: i64 = row.get(3);
-            out.insert(id, IndexedSource { content_hash: row.get(1), model_id: row.get(2), n_chunks: usize::try_from(n_chunks).unwrap_or(0) });
+            let model_id: String = row.get(2);
+            let model_id = model_id.parse::<ModelId>().map_err(|err| CodexError::Damaged(format!("source {id}: {err}")))?;
+            out.insert(id, IndexedSource { content_hash: row.get(1), model_id, n_chunks: usize::try_from(n_chunks).unwrap_or(0) });
         }
         Ok(out)
     }
@@ -256,7 +258,7 @@ impl Codex {
         }
         let spans = splitting.await.map_err(|err| CodexError::Task(format!("splitting: {err}")))??;
 
-        let model_id = embedder.model_id().to_owned();
+        let model_id = embedder.model_id().clone();
         let inputs: Vec<String> = spans.iter().map(|span| embedding_input(&source.title, &span.text)).collect();
         let hashes: Vec<Vec<u8>> = inputs.iter().map(|input| input_hash(&model_id, input)).collect();
 
@@ -265,7 +267,7 @@ impl Codex {
         for hash in &hashes {
             let row = sqlx::query("SELECT embedding FROM codex_chunks WHERE input_hash = ?1 AND model_id = ?2 LIMIT 1")
                 .bind(hash)
-                .bind(&model_id)
+                .bind(model_id.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
             let known = row.and_then(|row| vectors::from_bytes(row.get::<&[u8], _>(0))).filter(|v| v.len() == embedder.dimensions());
@@ -306,7 +308,7 @@ impl Codex {
         .bind(&source.content_hash)
         .bind(&source.path)
         .bind(&source.title)
-        .bind(&model_id)
+        .bind(model_id.as_str())
         .bind(i64::try_from(spans.len()).unwrap_or(i64::MAX))
         .bind(rf_domain::Timestamp::now().0)
         .execute(&mut *tx)
@@ -325,7 +327,7 @@ impl Codex {
             .bind(&source.title)
             .bind(&span.text)
             .bind(hash)
-            .bind(&model_id)
+            .bind(model_id.as_str())
             .bind(vectors::to_bytes(vector))
             .execute(&mut *tx)
             .await?;
@@ -354,7 +356,7 @@ impl Codex {
 
     /// The workspace's vectors for the embedder's model, from memory or the file.
     pub async fn vector_index(&self, workspace: WorkspaceId, embedder: &dyn Embedder) -> Result<Arc<VectorIndex>> {
-        let key = (workspace, embedder.model_id().to_owned());
+        let key = (workspace, embedder.model_id().clone());
         if let Some(index) = self.vectors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
             return Ok(index.clone());
         }
@@ -363,7 +365,7 @@ impl Codex {
         let mut index = VectorIndex::with_capacity(dims, n);
         let rows = sqlx::query("SELECT id, embedding FROM codex_chunks WHERE workspace_id = ?1 AND model_id = ?2 ORDER BY id")
             .bind(workspace.to_string())
-            .bind(embedder.model_id())
+            .bind(embedder.model_id().as_str())
             .fetch_all(&self.pool)
             .await?;
         for row in rows {

@@ -232,8 +232,8 @@ impl Core {
                         let record = rf_metering::ledger::CallRecord {
                             at_ms: rf_metering::ledger::now_ms(),
                             context: call.context.clone(),
-                            provider: ProviderName::LOCAL.into(),
-                            model: chosen.model.to_string(),
+                            provider: ProviderName::local(),
+                            model: chosen.model.clone(),
                             usage: Usage::default(),
                             latency_ms: 0,
                             cost_micro_usd: 0,
@@ -280,7 +280,7 @@ impl Core {
                     // In u128: the product cannot overflow, and the share of a u64 fits one.
                     let threshold = (u128::from(limit) * u128::from(crate::BUDGET_WARNING_PERCENT) / 100) as u64;
                     if spent >= threshold && spent.saturating_sub(cost) < threshold {
-                        self.publish(crate::CoreEvent::BudgetWarning { scope: scope.to_string(), spent_micro_usd: spent, limit_micro_usd: limit });
+                        self.publish(crate::CoreEvent::BudgetWarning { scope: scope.clone(), spent_micro_usd: spent, limit_micro_usd: limit });
                     }
                 }
                 Err(err) => tracing::warn!(%scope, error = %err, "could not read a budget to warn of it"),
@@ -344,7 +344,7 @@ impl Core {
 
     /// Embeds `texts` with the default embedding model (kept loaded) or
     /// `model`; one ledger row. Returns the model's id and one vector per text.
-    pub async fn embed(&self, texts: &[String], model: Option<&str>, context: &CallContext) -> Result<(String, Vec<Vec<f32>>)> {
+    pub async fn embed(&self, texts: &[String], model: Option<&str>, context: &CallContext) -> Result<(rf_ai::ModelId, Vec<Vec<f32>>)> {
         if texts.is_empty() {
             return Err(rf_ai::AiError::InvalidInput("give at least one text to embed".into()).into());
         }
@@ -367,7 +367,7 @@ impl Core {
                 .map_err(|err| rf_ai::AiError::Inference(format!("the embedding task failed: {err}")))??
         };
         self.record_embedding(context, &meter).await?;
-        Ok((meter.model_id().to_owned(), vectors))
+        Ok((meter.model_id().clone(), vectors))
     }
 
     /// Records what `meter` embedded as one call (local, free) in the
@@ -380,8 +380,8 @@ impl Core {
         let record = rf_metering::ledger::CallRecord {
             at_ms: rf_metering::ledger::now_ms(),
             context: context.clone(),
-            provider: ProviderName::LOCAL.into(),
-            model: meter.model_id().to_owned(),
+            provider: ProviderName::local(),
+            model: meter.model_id().clone(),
             usage: Usage { input_tokens: tokens, ..Usage::default() },
             latency_ms: u64::try_from(meter.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             cost_micro_usd: 0,

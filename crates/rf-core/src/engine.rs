@@ -63,7 +63,7 @@ pub(crate) struct Engine {
 /// One loaded local LLM and the queue in front of it.
 #[derive(Debug)]
 pub(crate) struct LlmSlot {
-    model_id: String,
+    model_id: rf_ai::ModelId,
     context: Option<usize>,
     bytes: u64,
     pub(crate) model: LocalChatModel,
@@ -192,15 +192,15 @@ impl Engine {
     }
 
     /// The local LLM `model_id` with `context`, loaded once and kept.
-    pub(crate) async fn llm(&self, model_id: &str, context: Option<usize>) -> Result<Arc<LlmSlot>> {
+    pub(crate) async fn llm(&self, model_id: &rf_ai::ModelId, context: Option<usize>) -> Result<Arc<LlmSlot>> {
         let now = self.clock.fetch_add(1, Ordering::Relaxed) + 1;
         let mut llms = self.llms.lock().await;
-        if let Some(slot) = llms.iter().find(|slot| slot.model_id == model_id && slot.context == context) {
+        if let Some(slot) = llms.iter().find(|slot| slot.model_id == *model_id && slot.context == context) {
             slot.last_used.store(now, Ordering::Relaxed);
             return Ok(slot.clone());
         }
         let store = self.store().await?.clone();
-        let installed = store.installed_of_kind(Some(model_id), ModelKind::Llm)?;
+        let installed = store.installed_of_kind(Some(model_id.as_str()), ModelKind::Llm)?;
         let bytes: u64 = installed.files.values().filter_map(|path| std::fs::metadata(path).ok()).map(|meta| meta.len()).sum();
         // Make room: the least recently used models nobody is using go first.
         loop {
@@ -224,9 +224,9 @@ impl Engine {
             .await
             .map_err(|err| rf_ai::AiError::Inference(format!("loading the local model failed: {err}")))??;
         self.llm_loads.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(model = model_id, bytes, "loaded a local model");
+        tracing::info!(model = %model_id, bytes, "loaded a local model");
         let slot = Arc::new(LlmSlot {
-            model_id: model_id.to_owned(),
+            model_id: model_id.clone(),
             context,
             bytes,
             model: LocalChatModel::new(llm),
@@ -267,7 +267,7 @@ impl MeteredEmbedder {
 }
 
 impl Embedder for MeteredEmbedder {
-    fn model_id(&self) -> &str {
+    fn model_id(&self) -> &rf_ai::ModelId {
         self.inner.model_id()
     }
 

@@ -36,12 +36,12 @@ pub enum CoreEvent {
     BudgetChanged,
     /// A model call took a budget past [`BUDGET_WARNING_PERCENT`] of its
     /// monthly limit.
-    BudgetWarning { scope: String, spent_micro_usd: u64, limit_micro_usd: u64 },
+    BudgetWarning { scope: rf_ai::BudgetScope, spent_micro_usd: u64, limit_micro_usd: u64 },
     /// A model file is downloading: `done` of `total` bytes (at most four
     /// events a second per file, and always its first and last).
-    ModelDownload { model: String, file: String, done: u64, total: u64 },
+    ModelDownload { model: rf_ai::ModelId, file: String, done: u64, total: u64 },
     /// A model was fetched or imported and can be used.
-    ModelInstalled { model: String },
+    ModelInstalled { model: rf_ai::ModelId },
     /// Changes may have been missed (the process was suspended, or a
     /// subscriber fell behind): re-read everything.
     Resync,

@@ -34,7 +34,7 @@ struct Publishing<'a> {
     core: &'a Core,
     shell: &'a dyn FetchProgress,
     /// (model, file, total, when the last event went out)
-    current: Mutex<(String, String, u64, Instant)>,
+    current: Mutex<(Option<ModelId>, String, u64, Instant)>,
 }
 
 impl Publishing<'_> {
@@ -44,16 +44,16 @@ impl Publishing<'_> {
             return;
         }
         current.3 = Instant::now();
-        let (model, file, total) = (current.0.clone(), current.1.clone(), current.2);
+        let (Some(model), file, total) = (current.0.clone(), current.1.clone(), current.2) else { return };
         drop(current);
         self.core.publish(CoreEvent::ModelDownload { model, file, done, total });
     }
 }
 
 impl FetchProgress for Publishing<'_> {
-    fn file_started(&self, model: &str, file: &str, source: &str, total: u64, done: u64) {
+    fn file_started(&self, model: &ModelId, file: &str, source: &str, total: u64, done: u64) {
         self.shell.file_started(model, file, source, total, done);
-        *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = (model.to_owned(), file.to_owned(), total, Instant::now());
+        *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = (Some(model.clone()), file.to_owned(), total, Instant::now());
         self.publish(done, true);
     }
 
@@ -100,11 +100,11 @@ impl Core {
             Some(hub) => Fetcher::with_hub(store.clone(), hub)?,
             None => Fetcher::new(store.clone())?,
         };
-        let publishing = Publishing { core: self, shell: progress, current: Mutex::new((String::new(), String::new(), 0, Instant::now())) };
+        let publishing = Publishing { core: self, shell: progress, current: Mutex::new((None, String::new(), 0, Instant::now())) };
         let mut fetched = Vec::new();
         for id in ids {
             let report = fetcher.fetch(id.as_str(), source, &publishing).await?;
-            self.publish(CoreEvent::ModelInstalled { model: id.to_string() });
+            self.publish(CoreEvent::ModelInstalled { model: id.clone() });
             fetched.push(FetchedModel { id, fetched: report.fetched, already_installed: report.already_installed });
         }
         Ok(fetched)
@@ -118,7 +118,7 @@ impl Core {
         let spec = tokio::task::spawn_blocking(move || rf_models::import(&store, &path, id.as_deref(), &rf_local::LocalCheck))
             .await
             .map_err(|err| rf_ai::AiError::Inference(format!("the import task failed: {err}")))??;
-        self.publish(CoreEvent::ModelInstalled { model: spec.id.to_string() });
+        self.publish(CoreEvent::ModelInstalled { model: spec.id.clone() });
         Ok(spec)
     }
 }

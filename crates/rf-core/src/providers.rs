@@ -83,7 +83,7 @@ pub enum ProviderSettingsError {
         "no price is known for model {model:?} of provider {provider}, so its cost could not be counted against the budget; \
          pass --input-usd-per-mtok and --output-usd-per-mtok (dollars per million tokens)"
     )]
-    NoPrice { provider: String, model: String },
+    NoPrice { provider: ProviderName, model: ModelId },
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
 }
@@ -188,7 +188,7 @@ pub fn provider_price(provider: &ProviderSettings, table: &PriceTable) -> Result
     if parse_base_url(&provider.base_url).is_ok_and(|url| is_loopback(&url)) {
         return Ok(Price::FREE);
     }
-    Err(ProviderSettingsError::NoPrice { provider: provider.name.to_string(), model: provider.model.to_string() }.into())
+    Err(ProviderSettingsError::NoPrice { provider: provider.name.clone(), model: provider.model.clone() }.into())
 }
 
 impl ProviderSettings {

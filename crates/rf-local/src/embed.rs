@@ -9,7 +9,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 use tokenizers::{Tokenizer, TruncationParams};
 
-use rf_ai::{AiError, Embedder};
+use rf_ai::{AiError, Embedder, ModelId};
 use rf_models::InstalledModel;
 
 use crate::bert::{BertEncoder, BertShape};
@@ -31,7 +31,7 @@ impl Default for EmbedderOptions {
 
 /// A BERT sentence embedder on the CPU.
 pub struct BertEmbedder {
-    model_id: String,
+    model_id: ModelId,
     model: BertEncoder,
     tokenizer: Tokenizer,
     /// The same tokenizer without padding or truncation, for counting.
@@ -58,7 +58,7 @@ impl BertEmbedder {
     }
 
     /// Loads from explicit files; `model_id` names them in errors.
-    pub fn load_files(model_id: &str, config: &Path, tokenizer: &Path, weights: &Path, options: EmbedderOptions) -> Result<Self, AiError> {
+    pub fn load_files(model_id: &ModelId, config: &Path, tokenizer: &Path, weights: &Path, options: EmbedderOptions) -> Result<Self, AiError> {
         let config_text = std::fs::read_to_string(config).map_err(AiError::io("could not read", config))?;
         let config_value: serde_json::Value =
             serde_json::from_str(&config_text).map_err(|err| AiError::bad_model(model_id, config, format!("not JSON: {err}")))?;
@@ -111,7 +111,7 @@ impl BertEmbedder {
         counter.with_padding(None);
         counter.with_truncation(None).map_err(|err| AiError::bad_model(model_id, tokenizer, err))?;
         Ok(Self {
-            model_id: model_id.to_owned(),
+            model_id: model_id.clone(),
             model,
             tokenizer: tokenizer_value,
             counter,
@@ -129,7 +129,7 @@ impl BertEmbedder {
 }
 
 impl Embedder for BertEmbedder {
-    fn model_id(&self) -> &str {
+    fn model_id(&self) -> &ModelId {
         &self.model_id
     }
 

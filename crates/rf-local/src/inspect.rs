@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use candle_core::quantized::gguf_file::Content;
+use rf_ai::ModelId;
 use rf_models::ImportCheck;
 
 use crate::{BertEmbedder, EmbedderOptions};
@@ -48,10 +49,9 @@ impl ImportCheck for LocalCheck {
         Ok((architecture, content.metadata.get("general.name").and_then(|v| v.to_string().ok()).cloned()))
     }
 
-    fn check_embedder(&self, config: &Path, tokenizer: &Path, weights: &Path) -> Result<(), String> {
-        let name = config.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    fn check_embedder(&self, id: &ModelId, config: &Path, tokenizer: &Path, weights: &Path) -> Result<(), String> {
         // Loading checks everything: config, tokenizer, weights and their fit.
-        BertEmbedder::load_files(&name, config, tokenizer, weights, EmbedderOptions::default()).map(drop).map_err(|err| err.to_string())
+        BertEmbedder::load_files(id, config, tokenizer, weights, EmbedderOptions::default()).map(drop).map_err(|err| err.to_string())
     }
 }
 

@@ -93,7 +93,7 @@ fn model_copy(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 fn damaged_or_mismatched_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (config, tokenizer, weights) = model_copy(dir.path());
-    let load = || BertEmbedder::load_files("copy", &config, &tokenizer, &weights, EmbedderOptions::default()).map(drop);
+    let load = || BertEmbedder::load_files(&"copy".parse().unwrap(), &config, &tokenizer, &weights, EmbedderOptions::default()).map(drop);
     load().unwrap();
 
     // Truncated weights.

@@ -46,8 +46,8 @@ fn record(i: usize) -> CallRecord {
             agent_id: Some("MUSE-001".parse().unwrap()),
             run_id: Some(rf_domain::RunId::new()),
         },
-        provider: "openai".into(),
-        model: "gpt-4o-mini".into(),
+        provider: "openai".parse().unwrap(),
+        model: "gpt-4o-mini".parse().unwrap(),
         usage: Usage { input_tokens: 1_800, output_tokens: 400, ..Usage::default() },
         latency_ms: 900,
         cost_micro_usd: 510,
@@ -75,8 +75,8 @@ async fn ledger_overhead(dir: &std::path::Path, rounds: usize) {
             .bind(row.context.user_id.as_str())
             .bind(row.context.agent_id.as_ref().map(|a| a.as_str()))
             .bind(row.context.run_id.map(|r| r.to_string()))
-            .bind(&row.provider)
-            .bind(&row.model)
+            .bind(row.provider.as_str())
+            .bind(row.model.as_str())
             .bind(1_800_i64)
             .bind(400_i64)
             .bind(510_i64)

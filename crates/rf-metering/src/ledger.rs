@@ -14,7 +14,7 @@ use std::{path::Path, time::Duration};
 use serde::Serialize;
 use sqlx::{Row, SqlitePool, migrate::Migrator};
 
-use rf_ai::{AiError, Completion, Usage};
+use rf_ai::{AiError, Completion, ModelId, ProviderName, Usage};
 pub use rf_ai::{BudgetExceeded, BudgetScope, format_usd};
 use rf_domain::{AgentId, RunId, UserId, WorkspaceId};
 
@@ -86,8 +86,8 @@ pub struct Reservation {
 pub struct CallRecord {
     pub at_ms: i64,
     pub context: CallContext,
-    pub provider: String,
-    pub model: String,
+    pub provider: ProviderName,
+    pub model: ModelId,
     pub usage: Usage,
     pub latency_ms: u64,
     pub cost_micro_usd: u64,
@@ -300,8 +300,8 @@ impl Ledger {
         .bind(record.context.user_id.as_str())
         .bind(text(record.context.agent_id.as_ref()))
         .bind(text(record.context.run_id.as_ref()))
-        .bind(&record.provider)
-        .bind(&record.model)
+        .bind(record.provider.as_str())
+        .bind(record.model.as_str())
         .bind(to_i64(record.usage.input_tokens))
         .bind(to_i64(record.usage.output_tokens))
         .bind(to_i64(record.usage.cached_input_tokens))
@@ -345,8 +345,8 @@ impl Ledger {
                         agent_id: parsed(row.try_get(3)?),
                         run_id: parsed(row.try_get(4)?),
                     },
-                    provider: row.try_get(5)?,
-                    model: row.try_get(6)?,
+                    provider: row.try_get::<String, _>(5)?.parse().map_err(|err: rf_ai::BadId| sqlx::Error::Decode(err.into()))?,
+                    model: row.try_get::<String, _>(6)?.parse().map_err(|err: rf_ai::BadId| sqlx::Error::Decode(err.into()))?,
                     usage: Usage {
                         input_tokens: to_u64(row.try_get(7)?),
                         output_tokens: to_u64(row.try_get(8)?),

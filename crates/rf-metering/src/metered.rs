@@ -9,7 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use rf_ai::{AiError, ChatRequest, Completion, LanguageModel, StopReason, Usage};
+use rf_ai::{AiError, ChatRequest, Completion, LanguageModel, ModelId, StopReason, Usage};
 
 use crate::{
     ledger::{CallContext, CallRecord, Ledger, now_ms},
@@ -83,11 +83,11 @@ pub async fn call(
     let started = Instant::now();
     let at_ms = now_ms();
     let key = request_key(model_ref.provider.as_str(), model_ref.model.as_str(), request);
-    let record = |usage: Usage, cost: u64, cache_hit: bool, outcome: &str, model: &str| CallRecord {
+    let record = |usage: Usage, cost: u64, cache_hit: bool, outcome: &str, model: &ModelId| CallRecord {
         at_ms,
         context: context.clone(),
-        provider: model_ref.provider.to_string(),
-        model: model.to_owned(),
+        provider: model_ref.provider.clone(),
+        model: model.clone(),
         usage,
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         cost_micro_usd: cost,
@@ -98,7 +98,7 @@ pub async fn call(
         && let Some(completion) = ledger.cached(&key).await?
     {
         on_text(&completion.text);
-        let record = record(completion.usage, 0, true, "ok", model_ref.model.as_str());
+        let record = record(completion.usage, 0, true, "ok", &model_ref.model);
         let ledger_id = ledger.record(&record).await?;
         return Ok(MeteredCompletion { completion, record, ledger_id });
     }
@@ -115,7 +115,7 @@ pub async fn call(
     match result {
         Ok(completion) => {
             let outcome = if completion.stop_reason == StopReason::Cancelled { "cancelled" } else { "ok" };
-            let record = record(completion.usage, cost_of(&completion.usage), false, outcome, model_ref.model.as_str());
+            let record = record(completion.usage, cost_of(&completion.usage), false, outcome, &model_ref.model);
             if record.cost_micro_usd > reserved && reserved > 0 {
                 tracing::warn!(provider = %record.provider, cost = record.cost_micro_usd, reserved, "a call cost more than its reservation");
             }
@@ -130,7 +130,7 @@ pub async fn call(
                 AiError::Provider(provider_error) => (provider_error.billed_usage().unwrap_or_default(), provider_error.code()),
                 _ => (Usage::default(), "error"),
             };
-            let record = record(usage, cost_of(&usage), false, code, model_ref.model.as_str());
+            let record = record(usage, cost_of(&usage), false, code, &model_ref.model);
             ledger.settle(reservation, &record).await?;
             Err(err)
         }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use rf_ai::{AiError, Usage};
+use rf_ai::{AiError, ModelId, ProviderName, Usage};
 
 /// A model's prices, in micro-dollars per million tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,9 +46,10 @@ impl Price {
 /// One row of the table, with where its figures come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceEntry {
-    pub id: String,
-    pub provider: String,
-    pub aliases: Vec<String>,
+    pub id: ModelId,
+    /// The vendor whose list price this is (`openai`, `anthropic`).
+    pub provider: ProviderName,
+    pub aliases: Vec<ModelId>,
     pub price: Price,
     pub source: String,
     pub checked: String,
@@ -72,10 +73,10 @@ struct FileRepr {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntryRepr {
-    id: String,
-    provider: String,
+    id: ModelId,
+    provider: ProviderName,
     #[serde(default)]
-    aliases: Vec<String>,
+    aliases: Vec<ModelId>,
     input_usd_per_mtok: String,
     cached_input_usd_per_mtok: Option<String>,
     cache_write_usd_per_mtok: Option<String>,
@@ -127,7 +128,7 @@ impl PriceTable {
             };
             let index = table.entries.len();
             for name in std::iter::once(&entry.id).chain(&entry.aliases) {
-                if table.by_id.insert(name.clone(), index).is_some() {
+                if table.by_id.insert(name.to_string(), index).is_some() {
                     return Err(invalid(format!("the model id {name:?} is listed twice")));
                 }
             }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use futures::StreamExt;
-use rf_ai::AiError;
+use rf_ai::{AiError, ModelId};
 use rf_domain::error_chain;
 use sha2::{Digest, Sha256};
 
@@ -48,7 +48,7 @@ impl std::str::FromStr for Source {
 /// Reports a fetch's progress (the CLI draws a bar from it).
 pub trait FetchProgress: Send + Sync {
     /// A file starts downloading; `done` bytes are already there (resumed).
-    fn file_started(&self, model: &str, file: &str, source: &str, total: u64, done: u64);
+    fn file_started(&self, model: &ModelId, file: &str, source: &str, total: u64, done: u64);
     /// `done` of the file's bytes are now there.
     fn advanced(&self, done: u64);
     /// The file is verified and installed.
@@ -62,7 +62,7 @@ pub trait FetchProgress: Send + Sync {
 pub struct Quiet;
 
 impl FetchProgress for Quiet {
-    fn file_started(&self, _: &str, _: &str, _: &str, _: u64, _: u64) {}
+    fn file_started(&self, _: &ModelId, _: &str, _: &str, _: u64, _: u64) {}
     fn advanced(&self, _: u64) {}
     fn file_finished(&self, _: &str) {}
     fn note(&self, _: &str) {}
@@ -530,6 +530,99 @@ mod tests {
         let imported = fetcher.fetch("no-such-model", Source::Registry, &Quiet).await.unwrap_err().to_string();
         assert!(imported.contains("no-such-model"), "{imported}");
         assert_eq!("cdn".parse::<Source>().unwrap_err(), "unknown source \"cdn\": use auto, hub or registry");
+    }
+
+    /// A loopback server that answers every request with `status` and no body.
+    async fn answering(status: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{address}")
+    }
+
+    /// Every progress call, in order.
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<Vec<String>>);
+
+    impl FetchProgress for Recorded {
+        fn file_started(&self, model: &ModelId, file: &str, source: &str, total: u64, done: u64) {
+            self.0.lock().unwrap().push(format!("started {model} {file} from {source}: {done} of {total}"));
+        }
+        fn advanced(&self, done: u64) {
+            self.0.lock().unwrap().push(format!("advanced {done}"));
+        }
+        fn file_finished(&self, file: &str) {
+            self.0.lock().unwrap().push(format!("finished {file}"));
+        }
+        fn note(&self, message: &str) {
+            self.0.lock().unwrap().push(format!("note {message}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hub_error_is_named_and_nothing_is_installed() {
+        let body = body();
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path(), tiny_manifest(&body)).unwrap();
+        let url = answering("404 Not Found").await;
+        // Auto has no registry package to fall back on here: the hub's answer is the error.
+        let err = Fetcher::with_hub(store.clone(), &url).unwrap().fetch("tiny", Source::Auto, &Quiet).await.unwrap_err().to_string();
+        assert_eq!(err, format!("could not download {url}/acme/tiny/resolve/r1/tiny.bin: the server answered 404 Not Found"));
+        assert!(store.installed("tiny").is_err());
+        assert!(!store.partial_path(&sha256_hex(&body)).exists(), "an error page is not kept as a partial download");
+    }
+
+    #[tokio::test]
+    async fn a_partial_longer_than_the_file_starts_over_and_progress_is_reported() {
+        let body = body();
+        let (url, served) = hub(body.clone(), 0).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path(), tiny_manifest(&body)).unwrap();
+        let partial = store.partial_path(&sha256_hex(&body));
+        std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+        std::fs::write(&partial, vec![7u8; body.len() + 5]).unwrap();
+
+        let recorded = Recorded::default();
+        let report = Fetcher::with_hub(store.clone(), &url).unwrap().fetch("tiny", Source::Hub, &recorded).await.unwrap();
+        assert_eq!(report.fetched, ["tiny.bin"]);
+        assert_eq!(std::fs::read(store.installed("tiny").unwrap().path("tiny.bin").unwrap()).unwrap(), body);
+        assert_eq!(served.requests.lock().unwrap()[0], (None, body.len()), "the whole file, without a Range");
+
+        let events = recorded.0.into_inner().unwrap();
+        assert_eq!(events.first().map(String::as_str), Some(format!("started tiny tiny.bin from hub: 0 of {}", body.len()).as_str()));
+        assert_eq!(events.last().map(String::as_str), Some("finished tiny.bin"));
+        let done: Vec<u64> = events.iter().filter_map(|e| e.strip_prefix("advanced ")).map(|n| n.parse().unwrap()).collect();
+        assert!(done.windows(2).all(|w| w[0] < w[1]), "progress only moves forward: {done:?}");
+        assert_eq!(done.last(), Some(&(body.len() as u64)));
+    }
+
+    #[tokio::test]
+    async fn a_source_the_model_does_not_have_is_named() {
+        let body = body();
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::open(dir.path(), tiny_manifest(&body)).unwrap();
+        let fetcher = Fetcher::with_hub(store.clone(), "http://127.0.0.1:1").unwrap();
+        let err = fetcher.fetch("tiny", Source::Registry, &Quiet).await.unwrap_err();
+        assert!(matches!(&err, AiError::NoSource { wanted, .. } if wanted == "registry"), "{err}");
+        assert_eq!(err.to_string(), "tiny.bin of model tiny has no source of the kind asked for (registry)");
+
+        // An imported model came from a file on this machine: nothing to fetch.
+        let mut imported = store.manifest().models[0].clone();
+        imported.id = "mine".parse().unwrap();
+        imported.hub = None;
+        store.save_imported(&[imported]).unwrap();
+        let manifest_only = Manifest { schema: 1, models: Vec::new() };
+        let store = ModelStore::open(dir.path(), manifest_only).unwrap();
+        let err = Fetcher::with_hub(store, "http://127.0.0.1:1").unwrap().fetch("mine", Source::Hub, &Quiet).await.unwrap_err().to_string();
+        assert_eq!(err, "invalid input: mine was imported from a local file; there is nothing to fetch");
     }
 
     #[test]

@@ -24,9 +24,9 @@ pub trait ImportCheck {
     /// its metadata; otherwise what is wrong with it, for the user.
     fn inspect_gguf(&self, path: &Path) -> Result<(String, Option<String>), String>;
 
-    /// Loads a BERT embedding model from its three files; what is wrong with
-    /// them otherwise.
-    fn check_embedder(&self, config: &Path, tokenizer: &Path, weights: &Path) -> Result<(), String>;
+    /// Loads a BERT embedding model from its three files, to be imported as
+    /// `id`; what is wrong with them otherwise.
+    fn check_embedder(&self, id: &ModelId, config: &Path, tokenizer: &Path, weights: &Path) -> Result<(), String>;
 }
 
 fn bad(path: &Path, detail: impl Into<String>) -> AiError {
@@ -93,10 +93,11 @@ pub fn import(store: &ModelStore, path: &Path, id: Option<&str>, check: &dyn Imp
             if file.is_file() { Ok(file) } else { Err(bad(path, format!("a safetensors model directory needs {name}"))) }
         };
         let (config, tokenizer, weights) = (part("config.json")?, part("tokenizer.json")?, part("model.safetensors")?);
+        let id = model_id(&file_name)?;
         // Loading checks everything: config, tokenizer, weights and their fit.
-        check.check_embedder(&config, &tokenizer, &weights).map_err(|detail| bad(path, detail))?;
+        check.check_embedder(&id, &config, &tokenizer, &weights).map_err(|detail| bad(path, detail))?;
         ModelSpec {
-            id: model_id(&file_name)?,
+            id,
             name: file_name.clone(),
             kind: ModelKind::Embedding,
             architecture: "bert".into(),
@@ -135,7 +136,7 @@ mod tests {
             Err("not a readable GGUF file".into())
         }
 
-        fn check_embedder(&self, _: &Path, _: &Path, _: &Path) -> Result<(), String> {
+        fn check_embedder(&self, _: &ModelId, _: &Path, _: &Path, _: &Path) -> Result<(), String> {
             Err("the weights do not fit the config".into())
         }
     }
