@@ -255,3 +255,90 @@ impl ModelStore {
         Ok(blob)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest with one embedding model of one small file.
+    fn store_with_tiny(dir: &Path, body: &[u8]) -> ModelStore {
+        let text = format!(
+            "schema = 1\n[[model]]\nid = \"tiny\"\nname = \"Tiny\"\nkind = \"embedding\"\narchitecture = \"bert\"\n\
+             format = \"safetensors\"\nlicense = \"MIT\"\ndescription = \"test\"\ndefault_for = [\"embedding\"]\n\
+             hub = {{ repo = \"acme/tiny\", revision = \"r1\" }}\n\
+             [[model.file]]\nname = \"tiny.bin\"\nsha256 = \"{}\"\nsize = {}\nhub_path = \"tiny.bin\"\n",
+            crate::fetch::sha256_hex(body),
+            body.len()
+        );
+        ModelStore::open(dir, Manifest::parse(&text, "test manifest").unwrap()).unwrap()
+    }
+
+    fn write_partial(store: &ModelStore, sha256: &str, bytes: &[u8]) -> PathBuf {
+        let partial = store.partial_path(sha256);
+        std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+        std::fs::write(&partial, bytes).unwrap();
+        partial
+    }
+
+    #[test]
+    fn only_a_file_of_the_pinned_size_and_hash_is_admitted() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = b"the weights".to_vec();
+        let store = store_with_tiny(dir.path(), &body);
+        let file = store.manifest().models[0].files[0].clone();
+
+        let short = write_partial(&store, &file.sha256, b"the weigh");
+        let err = store.admit("tiny", &file, &short, "hub").unwrap_err();
+        assert!(matches!(err, AiError::SizeMismatch { expected: 11, actual: 9, .. }), "{err}");
+        assert_eq!(err.to_string(), "tiny.bin of model tiny from hub is 9 bytes, but the manifest pins 11; it was removed");
+        assert!(!short.exists());
+        assert!(!store.list().unwrap()[0].installed);
+
+        let good = write_partial(&store, &file.sha256, &body);
+        let blob = store.admit("tiny", &file, &good, "hub").unwrap();
+        assert_eq!(blob, store.blob_path(&file.sha256));
+        assert!(!good.exists(), "moved, not copied");
+        assert!(store.list().unwrap()[0].installed);
+        assert_eq!(store.default_installed("embedding").unwrap().path("tiny.bin").unwrap(), blob);
+    }
+
+    #[test]
+    fn a_model_of_the_wrong_kind_or_without_a_default_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = b"the weights".to_vec();
+        let store = store_with_tiny(dir.path(), &body);
+        let file = store.manifest().models[0].files[0].clone();
+        store.admit("tiny", &file, &write_partial(&store, &file.sha256, &body), "hub").unwrap();
+
+        assert_eq!(store.installed_of_kind(Some("tiny"), ModelKind::Embedding).unwrap().spec.id, "tiny");
+        let err = store.installed_of_kind(Some("tiny"), ModelKind::Llm).unwrap_err().to_string();
+        assert_eq!(err, "invalid input: tiny is not a language model");
+        let err = store.installed_of_kind(None, ModelKind::Llm).unwrap_err().to_string();
+        assert_eq!(err, "no model with id \"(default llm model)\"; `raptorflow models list` shows the known ones");
+        let missing = store.installed("tiny").unwrap().path("other.bin").unwrap_err().to_string();
+        assert!(missing.contains("other.bin"), "{missing}");
+    }
+
+    #[test]
+    fn imported_models_are_listed_and_a_damaged_list_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_tiny(dir.path(), b"the weights");
+        assert!(store.imported_models().unwrap().is_empty(), "no list yet is an empty list");
+
+        let mut mine = store.manifest().models[0].clone();
+        mine.id = "mine".parse().unwrap();
+        mine.default_for.clear();
+        store.save_imported(std::slice::from_ref(&mine)).unwrap();
+        let listed = store.list().unwrap();
+        assert_eq!(listed.iter().map(|m| (m.id.as_str(), m.origin)).collect::<Vec<_>>(), [("tiny", Origin::Manifest), ("mine", Origin::Imported)]);
+        assert_eq!(store.spec("mine").unwrap(), (mine, Origin::Imported));
+
+        std::fs::write(dir.path().join("imported.json"), b"{\"models\": [").unwrap();
+        let err = store.list().unwrap_err().to_string();
+        assert!(err.contains("imported.json") && err.contains("the list of imported models is damaged"), "{err}");
+        // The manifest's models are still there to use.
+        assert_eq!(store.spec("tiny").unwrap().1, Origin::Manifest);
+        let err = store.spec("nothing").unwrap_err().to_string();
+        assert!(err.contains("damaged"), "an unknown id is looked up in the damaged list and says so: {err}");
+    }
+}
