@@ -263,9 +263,23 @@ impl Server {
     }
 }
 
+/// Ends the server as an operator would (SIGTERM), so that it shuts down
+/// through its own code path and flushes what it writes at exit (the
+/// coverage run's profiles among them); SIGKILL if it has not exited
+/// after five seconds.
 impl Drop for Server {
     fn drop(&mut self) {
-        self.kill();
+        let Some(mut child) = self.child.take() else { return };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
