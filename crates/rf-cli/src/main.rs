@@ -336,19 +336,7 @@ enum DevCommand {
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
-    directories::ProjectDirs::from("", "", "RaptorFlow")
-        .map(|dirs| dirs.data_dir().to_owned())
-        .ok_or_else(|| anyhow::anyhow!("no home directory found; pass --data-dir DIR"))
-}
-
-fn local_user(explicit: Option<UserId>) -> LocalUser {
-    let id = explicit
-        .or_else(|| {
-            let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).ok()?;
-            name.parse().ok()
-        })
-        .unwrap_or_else(|| "local".parse().expect("a valid user id"));
-    LocalUser { display_name: id.to_string(), id }
+    rf_core::default_data_dir().ok_or_else(|| anyhow::anyhow!("no home directory found; pass --data-dir DIR"))
 }
 
 fn read_token_from_stdin() -> Result<String, CoreError> {
@@ -524,7 +512,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
 
 /// The Core configuration of one command.
 fn core_config(data_dir: &Path, models_dir: &Path, user: Option<UserId>, threads: usize) -> CoreConfig {
-    CoreConfig { models_dir: models_dir.to_owned(), threads, ..CoreConfig::new(data_dir, local_user(user)) }
+    CoreConfig { models_dir: models_dir.to_owned(), threads, ..CoreConfig::new(data_dir, LocalUser::from_env(user)) }
 }
 
 /// Opens Core, runs `command` on it, and closes it whatever the outcome.
@@ -667,7 +655,7 @@ fn main() -> ExitCode {
         }
         _ => cli,
     };
-    let user = local_user(cli.user.clone());
+    let user = LocalUser::from_env(cli.user.clone());
     runtime.block_on(async move {
         let mut core = match Core::open(&data_dir, user).await {
             Ok(core) => core,

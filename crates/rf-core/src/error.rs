@@ -127,6 +127,15 @@ impl ErrorKind {
 }
 
 impl CoreError {
+    /// The input field a validation error is about ("workspace name"), for
+    /// a form to show the message beside it.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            CoreError::Invalid(err) => Some(err.field()),
+            _ => None,
+        }
+    }
+
     /// Which class of error this is.
     pub fn kind(&self) -> ErrorKind {
         match self {

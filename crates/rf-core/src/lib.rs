@@ -56,6 +56,27 @@ pub struct LocalUser {
     pub display_name: String,
 }
 
+impl LocalUser {
+    /// `explicit`, else the OS account's name (`USER`, `USERNAME`) when it
+    /// is a valid user id, else `local`: the same user for every shell on
+    /// this device, so the CLI and the app agree on who created what.
+    pub fn from_env(explicit: Option<UserId>) -> Self {
+        let id = explicit
+            .or_else(|| {
+                let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).ok()?;
+                name.parse().ok()
+            })
+            .unwrap_or_else(|| "local".parse().expect("a valid user id"));
+        Self { display_name: id.to_string(), id }
+    }
+}
+
+/// The data directory every shell uses unless told otherwise (e.g.
+/// `~/.local/share/RaptorFlow` on Linux); `None` without a home directory.
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "RaptorFlow").map(|dirs| dirs.data_dir().to_owned())
+}
+
 /// What [`Core::open_with`] needs. [`CoreConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {

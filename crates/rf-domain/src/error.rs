@@ -20,6 +20,20 @@ pub enum DomainError {
     Invalid { field: &'static str, reason: String },
 }
 
+impl DomainError {
+    /// The field the error is about, as its messages name it ("workspace
+    /// name", "due date"): what a form shows the message beside.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::UnknownValue { field, .. }
+            | Self::InvalidText { field, .. }
+            | Self::InvalidId { field, .. }
+            | Self::InvalidDate { field, .. }
+            | Self::Invalid { field, .. } => field,
+        }
+    }
+}
+
 /// Result alias for the domain crate.
 pub type Result<T, E = DomainError> = std::result::Result<T, E>;
 
