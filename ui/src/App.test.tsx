@@ -1,0 +1,86 @@
+import { MantineProvider } from "@mantine/core";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+
+import { App } from "./App";
+import { EngineProvider } from "./engine-context";
+import { fakeEngine, type FakeEngine } from "./fake-engine";
+
+function renderApp(engine: FakeEngine) {
+  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  render(
+    <MantineProvider>
+      <QueryClientProvider client={queryClient}>
+        <EngineProvider engine={engine}>
+          <App />
+        </EngineProvider>
+      </QueryClientProvider>
+    </MantineProvider>,
+  );
+}
+
+describe("the app", () => {
+  it("creates a workspace, a campaign and a move, and moves the card with the keyboard", async () => {
+    const user = userEvent.setup();
+    const engine = fakeEngine();
+    renderApp(engine);
+
+    expect(await screen.findByText(/No workspaces yet/)).toBeTruthy();
+    await user.type(screen.getByLabelText(/New workspace/), "Acme Analytics");
+    await user.click(screen.getByRole("button", { name: "Create" }));
+
+    expect(await screen.findByText(/No campaigns yet/)).toBeTruthy();
+    await user.type(screen.getByLabelText(/New campaign/), "Spring launch");
+    await user.type(screen.getByLabelText(/Goal/), "200 demo requests");
+    await user.click(screen.getByRole("button", { name: "Create campaign" }));
+
+    await user.type(await screen.findByLabelText(/New move/), "Webinar invite");
+    await user.click(screen.getByRole("button", { name: "Add move" }));
+    const planned = await screen.findByRole("listitem", { name: "Planned column" });
+    const card = await within(planned).findByLabelText(/Webinar invite, Planned/);
+
+    card.focus();
+    await user.keyboard("{Alt>}{ArrowRight}{/Alt}");
+    const inProgress = screen.getByRole("listitem", { name: "In progress column" });
+    await waitFor(() => expect(within(inProgress).getByLabelText(/Webinar invite, In progress/)).toBeTruthy());
+    expect(engine.calls).toContain("move_set_status in_progress");
+  });
+
+  it("shows the engine's field error beside the field and changes nothing", async () => {
+    const user = userEvent.setup();
+    const engine = fakeEngine();
+    renderApp(engine);
+    const input = await screen.findByLabelText(/New workspace/);
+    await user.type(input, "   ");
+    await user.click(screen.getByRole("button", { name: "Create" }));
+    expect(await screen.findByText("invalid workspace name: must not be empty")).toBeTruthy();
+    expect(await engine.workspaceList()).toEqual([]);
+  });
+
+  it("says what the coming screens will do rather than hiding them", async () => {
+    const user = userEvent.setup();
+    renderApp(fakeEngine());
+    await user.click(screen.getByText("Swarm"));
+    expect(screen.getByText(/council of seven Lords/)).toBeTruthy();
+    // Campaigns need a workspace first.
+    expect(screen.getByText("Campaigns").closest("[data-disabled]")).not.toBeNull();
+  });
+});
+
+describe("changes made elsewhere", () => {
+  it("moves the card when another process changes the move's status", async () => {
+    const user = userEvent.setup();
+    const engine = fakeEngine();
+    const ws = await engine.workspaceCreate("Acme");
+    const campaign = await engine.campaignCreate(ws.id, { name: "Launch", goal: "Leads", channels: [] });
+    const saved = await engine.moveAdd(campaign.id, { title: "Press release", channel: "pr", due_date: null });
+    renderApp(engine);
+    await user.click(await screen.findByRole("button", { name: "Open Acme" }));
+    await within(await screen.findByRole("listitem", { name: "Planned column" })).findByLabelText(/Press release, Planned/);
+
+    engine.setStatusElsewhere(saved.id, "live");
+    const live = screen.getByRole("listitem", { name: "Live column" });
+    await waitFor(() => expect(within(live).getByLabelText(/Press release, Live/)).toBeTruthy());
+  });
+});

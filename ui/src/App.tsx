@@ -1,0 +1,88 @@
+// The app's frame: navigation on the left, the chosen screen on the right.
+// Screens that later issues build (the swarm, onboarding, market
+// intelligence) are in the navigation already and say what is coming.
+import { AppShell, NavLink, Stack, Text, Title } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+
+import { useEngine } from "./engine-context";
+import { Campaigns } from "./screens/Board";
+import { Workspaces } from "./screens/Workspaces";
+
+type Screen = "workspaces" | "campaigns" | "swarm" | "onboarding" | "intelligence";
+
+const COMING: Record<"swarm" | "onboarding" | "intelligence", { title: string; text: string }> = {
+  swarm: {
+    title: "Swarm",
+    text: "The council of seven Lords and its four guilds will plan, write and check your campaigns here. Not built yet.",
+  },
+  onboarding: {
+    title: "Onboarding",
+    text: "A deep interview and research pass that fills in your brand codex for you. Not built yet.",
+  },
+  intelligence: {
+    title: "Intelligence",
+    text: "Market watch: competitors, trends and news relevant to your campaigns. Not built yet.",
+  },
+};
+
+export function App() {
+  const [screen, setScreen] = useState<Screen>("workspaces");
+  const [workspace, setWorkspace] = useState<string | null>(null);
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  // Whatever changed the data (this window, the CLI, a teammate), every
+  // screen re-reads what it shows.
+  useEffect(() => {
+    let unsubscribe: (() => void) | undefined;
+    let cancelled = false;
+    void engine.onChange(() => void queryClient.invalidateQueries()).then((stop) => {
+      if (cancelled) stop();
+      else unsubscribe = stop;
+    });
+    return () => {
+      cancelled = true;
+      unsubscribe?.();
+    };
+  }, [engine, queryClient]);
+
+  const nav = (id: Screen, label: string, disabled = false) => (
+    <NavLink key={id} label={label} active={screen === id} disabled={disabled} onClick={() => setScreen(id)} aria-current={screen === id ? "page" : undefined} />
+  );
+
+  return (
+    <AppShell navbar={{ width: 220, breakpoint: 0 }} padding="md">
+      <AppShell.Navbar p="sm" aria-label="Main">
+        <Title order={4} mb="sm">
+          RaptorFlow
+        </Title>
+        {nav("workspaces", "Workspaces")}
+        {nav("campaigns", "Campaigns", workspace === null)}
+        <Text size="xs" c="dimmed" mt="md" mb={4}>
+          Coming next
+        </Text>
+        {nav("swarm", "Swarm")}
+        {nav("onboarding", "Onboarding")}
+        {nav("intelligence", "Intelligence")}
+      </AppShell.Navbar>
+      <AppShell.Main>
+        {screen === "workspaces" && (
+          <Workspaces
+            selected={workspace}
+            onSelect={(id) => {
+              setWorkspace(id);
+              setScreen("campaigns");
+            }}
+          />
+        )}
+        {screen === "campaigns" && workspace && <Campaigns workspaceId={workspace} />}
+        {(screen === "swarm" || screen === "onboarding" || screen === "intelligence") && (
+          <Stack>
+            <Title order={2}>{COMING[screen].title}</Title>
+            <Text>{COMING[screen].text}</Text>
+          </Stack>
+        )}
+      </AppShell.Main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,190 @@
+// A workspace's campaigns, and the board of the chosen one: moves in columns
+// by status. A card moves by dragging it to a column, by Alt+Left/Right when
+// it has focus, or with its "Move to" menu.
+import { Badge, Button, Card, Group, NativeSelect, ScrollArea, Stack, Text, TextInput, Title } from "@mantine/core";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type DragEvent, type FormEvent, type KeyboardEvent } from "react";
+
+import { ErrorNotice } from "../Notice";
+import { MOVE_STATUSES, STATUS_LABELS, columns, dropChange, statusForKey, type MoveStatus } from "../board";
+import { useEngine } from "../engine-context";
+import { fieldError } from "../errors";
+import { CHANNELS, type Channel, type Move } from "../types";
+
+export function Campaigns({ workspaceId }: { workspaceId: string }) {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const campaigns = useQuery({ queryKey: ["campaigns", workspaceId], queryFn: () => engine.campaignList(workspaceId) });
+  const [chosen, setChosen] = useState<string | null>(null);
+  const [name, setName] = useState("");
+  const [goal, setGoal] = useState("");
+  const create = useMutation({
+    mutationFn: () => engine.campaignCreate(workspaceId, { name, goal, channels: [] }),
+    onSuccess: (campaign) => {
+      setName("");
+      setGoal("");
+      setChosen(campaign.id);
+      void queryClient.invalidateQueries({ queryKey: ["campaigns", workspaceId] });
+    },
+  });
+  const current = chosen ?? campaigns.data?.[0]?.id ?? null;
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate();
+  };
+
+  return (
+    <Stack>
+      <Title order={2}>Campaigns</Title>
+      <ErrorNotice error={campaigns.error} />
+      {campaigns.data?.length === 0 && <Text c="dimmed">No campaigns yet. Give the first one a name and a goal below.</Text>}
+      {campaigns.data && campaigns.data.length > 0 && (
+        <NativeSelect
+          label="Campaign"
+          value={current ?? ""}
+          onChange={(event) => setChosen(event.currentTarget.value)}
+          data={campaigns.data.map((c) => ({ value: c.id, label: `${c.name} (${c.status})` }))}
+        />
+      )}
+      <form onSubmit={submit} aria-label="Create a campaign">
+        <Group align="flex-end">
+          <TextInput label="New campaign" value={name} onChange={(e) => setName(e.currentTarget.value)} error={fieldError(create.error, "campaign name")} required />
+          <TextInput label="Goal" value={goal} onChange={(e) => setGoal(e.currentTarget.value)} error={fieldError(create.error, "campaign goal")} required />
+          <Button type="submit" loading={create.isPending}>
+            Create campaign
+          </Button>
+        </Group>
+      </form>
+      {create.error && !fieldError(create.error, "campaign name") && !fieldError(create.error, "campaign goal") && <ErrorNotice error={create.error} />}
+      {current && <Board campaignId={current} />}
+    </Stack>
+  );
+}
+
+export function Board({ campaignId }: { campaignId: string }) {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const campaign = useQuery({ queryKey: ["campaign", campaignId], queryFn: () => engine.campaignShow(campaignId) });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ["campaign", campaignId] });
+  const setStatus = useMutation({
+    mutationFn: ({ id, status }: { id: string; status: MoveStatus }) => engine.moveSetStatus(id, status),
+    onSuccess: refresh,
+  });
+
+  if (campaign.error) return <ErrorNotice error={campaign.error} />;
+  if (!campaign.data) return <Text c="dimmed">Loading the board…</Text>;
+  const moves = campaign.data.moves;
+  const grouped = columns(moves);
+
+  const onDrop = (status: MoveStatus) => (event: DragEvent) => {
+    event.preventDefault();
+    const change = dropChange(moves, event.dataTransfer.getData("text/plain"), status);
+    if (change) setStatus.mutate(change);
+  };
+
+  return (
+    <Stack>
+      <Title order={3}>{campaign.data.name}</Title>
+      <Text c="dimmed">{campaign.data.goal}</Text>
+      <ErrorNotice error={setStatus.error} />
+      <AddMove campaignId={campaignId} onAdded={refresh} />
+      <ScrollArea>
+        <Group align="flex-start" wrap="nowrap" role="list" aria-label="Board">
+          {MOVE_STATUSES.map((status) => (
+            <Stack
+              key={status}
+              w={220}
+              gap="xs"
+              role="listitem"
+              aria-label={`${STATUS_LABELS[status]} column`}
+              data-status={status}
+              onDragOver={(event) => event.preventDefault()}
+              onDrop={onDrop(status)}
+            >
+              <Group justify="space-between">
+                <Text fw={600}>{STATUS_LABELS[status]}</Text>
+                <Badge variant="light">{grouped[status].length}</Badge>
+              </Group>
+              {grouped[status].length === 0 && (
+                <Text size="sm" c="dimmed">
+                  Drop a move here
+                </Text>
+              )}
+              {grouped[status].map(({ id, move }) => (
+                <MoveCard key={id} id={id} move={move} onStatus={(next) => setStatus.mutate({ id, status: next })} />
+              ))}
+            </Stack>
+          ))}
+        </Group>
+      </ScrollArea>
+    </Stack>
+  );
+}
+
+function MoveCard({ id, move, onStatus }: { id: string; move: Move; onStatus: (status: MoveStatus) => void }) {
+  const onKeyDown = (event: KeyboardEvent) => {
+    const next = statusForKey(move.status, event.key, event.altKey);
+    if (next) {
+      event.preventDefault();
+      onStatus(next);
+    }
+  };
+  return (
+    <Card
+      withBorder
+      padding="xs"
+      tabIndex={0}
+      draggable
+      data-move-id={id}
+      aria-label={`${move.title}, ${STATUS_LABELS[move.status]}. Alt+Left or Alt+Right moves it.`}
+      onDragStart={(event: DragEvent) => event.dataTransfer.setData("text/plain", id)}
+      onKeyDown={onKeyDown}
+    >
+      <Text fw={500}>{move.title}</Text>
+      <Text size="xs" c="dimmed">
+        {move.channel}
+        {move.due_date ? ` · due ${move.due_date}` : ""}
+      </Text>
+      <NativeSelect
+        size="xs"
+        mt={4}
+        label="Move to"
+        value={move.status}
+        onChange={(event) => onStatus(event.currentTarget.value as MoveStatus)}
+        data={MOVE_STATUSES.map((s) => ({ value: s, label: STATUS_LABELS[s] }))}
+      />
+    </Card>
+  );
+}
+
+function AddMove({ campaignId, onAdded }: { campaignId: string; onAdded: () => void }) {
+  const engine = useEngine();
+  const [title, setTitle] = useState("");
+  const [channel, setChannel] = useState<Channel>("email");
+  const [due, setDue] = useState("");
+  const add = useMutation({
+    mutationFn: () => engine.moveAdd(campaignId, { title, channel, due_date: due === "" ? null : due }),
+    onSuccess: () => {
+      setTitle("");
+      setDue("");
+      onAdded();
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    add.mutate();
+  };
+  return (
+    <form onSubmit={submit} aria-label="Add a move">
+      <Group align="flex-end">
+        <TextInput label="New move" value={title} onChange={(e) => setTitle(e.currentTarget.value)} error={fieldError(add.error, "move title")} required />
+        <NativeSelect label="Channel" value={channel} onChange={(e) => setChannel(e.currentTarget.value as Channel)} data={CHANNELS} />
+        <TextInput label="Due" type="date" value={due} onChange={(e) => setDue(e.currentTarget.value)} error={fieldError(add.error, "due date")} />
+        <Button type="submit" loading={add.isPending}>
+          Add move
+        </Button>
+      </Group>
+      {add.error && !fieldError(add.error, "move title") && !fieldError(add.error, "due date") && <ErrorNotice error={add.error} />}
+    </form>
+  );
+}
