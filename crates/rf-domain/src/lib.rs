@@ -5,6 +5,30 @@
 //! import and `--json` output) and to Automerge with autosurgeon; both shapes use
 //! the same snake_case names so the two views of a document read alike.
 
+/// Serde for a type written as its `Display` text and read back with its
+/// `FromStr`, so a bad value is refused with `FromStr`'s message: the ids,
+/// closed sets and dates here, and rf-ai's model and provider names.
+#[macro_export]
+macro_rules! serde_as_text {
+    ($name:ty) => {
+        impl $crate::__serde::Serialize for $name {
+            fn serialize<S: $crate::__serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> $crate::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as $crate::__serde::Deserialize<'de>>::deserialize(d)?;
+                s.parse().map_err(<D::Error as $crate::__serde::de::Error>::custom)
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use serde as __serde;
+
 mod campaign;
 mod codex;
 pub mod edit;
@@ -72,18 +96,7 @@ macro_rules! string_enum {
             }
         }
 
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
+        $crate::serde_as_text!($name);
 
         impl autosurgeon::Reconcile for $name {
             type Key<'a> = autosurgeon::reconcile::NoKey;

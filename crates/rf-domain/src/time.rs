@@ -104,18 +104,7 @@ impl fmt::Debug for DueDate {
     }
 }
 
-impl serde::Serialize for DueDate {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for DueDate {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_as_text!(DueDate);
 
 impl Reconcile for DueDate {
     type Key<'a> = NoKey;
