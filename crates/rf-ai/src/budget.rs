@@ -6,6 +6,7 @@ use rf_domain::{UserId, WorkspaceId};
 
 /// A budget's owner; as JSON, `{"workspace": ID}` or `{"user": ID}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetScope {
     Workspace(WorkspaceId),

@@ -17,6 +17,7 @@ macro_rules! text_id {
     ($(#[$meta:meta])* $name:ident, $field:literal, $rule:literal, $check:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
         pub struct $name(String);
 
         impl $name {

@@ -10,6 +10,7 @@ use crate::{ModelId, ProviderName, format_usd};
 
 /// How capable a model a step needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Tier {
     /// Classification, checks: the local model is enough.

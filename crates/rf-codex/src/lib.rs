@@ -121,6 +121,7 @@ impl std::str::FromStr for SearchMode {
 
 /// One search result: a passage and where it comes from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Passage {
     pub source_id: SourceId,
     pub path: String,

@@ -38,6 +38,7 @@ pub struct NewMove {
 
 /// One line of `campaign list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CampaignSummary {
     pub id: CampaignId,
     pub name: String,

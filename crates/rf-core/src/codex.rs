@@ -38,6 +38,7 @@ pub struct AddOptions {
 
 /// What happened to one file of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct FileReport {
     pub path: PathBuf,
     #[serde(flatten)]
@@ -46,6 +47,7 @@ pub struct FileReport {
 
 /// The outcome of importing one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum FileOutcome {
     /// A new source.
@@ -61,6 +63,7 @@ pub enum FileOutcome {
     /// already read through another path); not a failure.
     Skipped {
         #[serde(serialize_with = "serialize_display")]
+        #[cfg_attr(feature = "specta", specta(type = String))]
         reason: SkipReason,
     },
 }
@@ -78,6 +81,7 @@ pub enum CodexProgress<'a> {
 
 /// One source of a workspace's Codex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SourceSummary {
     pub source_id: SourceId,
     pub path: String,
@@ -92,6 +96,7 @@ pub struct SourceSummary {
 
 /// What bringing the local index up to date did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RefreshReport {
     pub n_indexed: usize,
     pub n_removed: usize,

@@ -22,6 +22,7 @@ pub(crate) const POLL: Duration = Duration::from_millis(200);
 
 /// Something that changed, for shells to re-read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CoreEvent {
     /// A workspace's index: its name, members, brand, campaign list or Codex list.

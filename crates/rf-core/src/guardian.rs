@@ -93,6 +93,14 @@ impl Core {
         Ok(policy.check(&asset, &brand))
     }
 
+    /// Guardian's report on content that is not stored (an asset being
+    /// written), under the brand codex of `workspace_id`. Changes nothing.
+    pub async fn check_content(&self, workspace_id: WorkspaceId, content: &AssetContent) -> Result<Report> {
+        let brand = self.workspace(workspace_id).await?.brand;
+        let findings = self.guardian_findings(&brand, content)?;
+        Ok(Report { verdict: Verdict::of(&findings), findings })
+    }
+
     /// Guardian's findings on a stored asset's content under a brand codex.
     pub(crate) fn guardian_findings(&self, brand: &BrandCodex, content: &AssetContent) -> Result<Vec<GuardianFinding>> {
         findings_of(policy()?, &BrandRules::new(brand)?, content)

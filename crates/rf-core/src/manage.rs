@@ -69,6 +69,7 @@ pub struct DeletedCampaign {
 
 /// One asset with where it lives.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AssetView {
     pub asset_id: AssetId,
     pub campaign_id: CampaignId,

@@ -10,6 +10,7 @@ use crate::{Core, CoreError, INDEX_DOC as INDEX, Result};
 
 /// One line of `workspace list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct WorkspaceSummary {
     pub id: WorkspaceId,
     pub name: String,

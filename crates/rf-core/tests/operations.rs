@@ -107,8 +107,18 @@ async fn assets_are_checked_by_guardian_when_written_and_blocked_ones_cannot_be_
         call_to_action: "Apply now".into(),
         special_ad_category: None,
     };
+    // Checking content that is not stored (the editor, as the user types)
+    // gives the findings the stored asset gets, and stores nothing.
+    let before = core.campaign(campaign.id).await.unwrap();
+    let draft = core.check_content(ws.id, &content).await.unwrap();
+    assert_eq!(draft.verdict, rf_core::guardian::Verdict::Block);
+    assert_eq!(core.campaign(campaign.id).await.unwrap(), before);
+    let err = core.check_content(rf_core::domain::WorkspaceId::new(), &content).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+
     let asset_id = core.add_asset(campaign.id, None, content).await.unwrap();
     let stored = core.campaign(campaign.id).await.unwrap().assets[&asset_id].clone();
+    assert_eq!(draft.findings, stored.findings);
     let rules: Vec<&str> = stored.findings.iter().map(|f| f.rule.as_str()).collect();
     assert_eq!(rules, ["meta.special_ad_category_credit", "brand.banned_term"], "{:#?}", stored.findings);
     assert_eq!(stored.findings[1].span, Some(TextSpan { start: 0, end: 5 }));

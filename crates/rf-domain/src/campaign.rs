@@ -20,7 +20,7 @@ string_enum! {
 
 string_enum! {
     /// A marketing channel a move runs on.
-    pub enum Channel ("channel") {
+    pub enum Channel ("channel") as MarketingChannel {
         GoogleAds => "google_ads",
         MetaAds => "meta_ads",
         Linkedin => "linkedin",
@@ -105,6 +105,7 @@ string_enum! {
 
 /// A campaign document.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     /// Document format version.
@@ -148,6 +149,7 @@ impl Campaign {
 
 /// A budget in integer minor units (cents), so no rounding ever creeps in.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
@@ -180,6 +182,7 @@ impl Budget {
 
 /// One move: a planned piece of campaign work on one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct Move {
@@ -206,6 +209,7 @@ pub struct Move {
 
 /// One asset: a piece of copy or a brief, with its review state.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct Asset {
@@ -223,6 +227,7 @@ pub struct Asset {
 
 /// The typed fields of each asset kind.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AssetContent {
@@ -300,6 +305,7 @@ impl AssetContent {
 
 /// One scene of a video script.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct Scene {
@@ -313,6 +319,7 @@ pub struct Scene {
 
 /// One finding of Guardian about an asset.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct GuardianFinding {
@@ -335,6 +342,7 @@ pub struct GuardianFinding {
 
 /// A range of characters `[start, end)` in a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct TextSpan {

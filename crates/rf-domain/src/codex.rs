@@ -12,6 +12,7 @@ use crate::{SourceId, Timestamp, UserId, WorkspaceId};
 /// Codex and to tell whether a device's local index is up to date, without
 /// reading the source documents.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct CodexEntry {
@@ -33,6 +34,7 @@ pub struct CodexEntry {
 
 /// The document that holds one source's extracted text.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct CodexSource {

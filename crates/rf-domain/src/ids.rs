@@ -15,6 +15,7 @@ macro_rules! uuid_id {
     ($(#[$meta:meta])* $name:ident, $field:literal) => {
         $(#[$meta])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
         pub struct $name(Uuid);
 
         impl $name {
@@ -132,6 +133,7 @@ macro_rules! handle_id {
     ($(#[$meta:meta])* $name:ident, $field:literal, $max:literal, $allowed:literal, $extra:pat) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
         pub struct $name(String);
 
         impl $name {

@@ -52,8 +52,27 @@ pub use workspace::{BrandCodex, CampaignEntry, Member, MemberStats, Role, Voice,
 /// Implements `as_str`, `Display`, `FromStr` (with an error that lists every
 /// allowed value), serde, and autosurgeon's string representation for a
 /// field-less enum, from one table of variant names.
+///
+/// `as Name` after the field names the type differently in the desktop
+/// app's TypeScript, where `Channel` is taken by Tauri.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident ($field:literal) { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    // specta reads names from serde attributes, which the hand-written serde
+    // below has none of: a shadow enum with the same variants and wire names
+    // describes the type (`"draft" | "active" | ...`), under its own name or
+    // the one given with `as`.
+    (@specta $name:ident [] $($variant:ident => $text:literal),+) => {
+        string_enum!(@specta $name [$name] $($variant => $text),+);
+    };
+    (@specta $name:ident [$ts:ident] $($variant:ident => $text:literal),+) => {
+        #[cfg(feature = "specta")]
+        const _: () = {
+            #[derive(serde::Serialize, specta::Type)]
+            #[specta(remote = self::$name)]
+            #[allow(dead_code)]
+            enum $ts { $(#[serde(rename = $text)] $variant),+ }
+        };
+    };
+    ($(#[$meta:meta])* $vis:vis enum $name:ident ($field:literal) $(as $ts:ident)? { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
@@ -97,6 +116,8 @@ macro_rules! string_enum {
         }
 
         $crate::serde_as_text!($name);
+
+        string_enum!(@specta $name [$($ts)?] $($variant => $text),+);
 
         impl autosurgeon::Reconcile for $name {
             type Key<'a> = autosurgeon::reconcile::NoKey;

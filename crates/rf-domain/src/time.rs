@@ -8,6 +8,7 @@ use crate::DomainError;
 
 /// Milliseconds since the Unix epoch, stored as an Automerge timestamp scalar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(transparent)]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct Timestamp(pub i64);
@@ -43,6 +44,7 @@ impl Hydrate for Timestamp {
 
 /// A calendar date (a move's due date), kept as its `YYYY-MM-DD` text.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
 pub struct DueDate(String);
 
 impl DueDate {

@@ -24,6 +24,7 @@ string_enum! {
 /// The index document of a workspace. One per workspace; small, so that
 /// syncing a workspace's table of contents stays cheap.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceIndex {
     /// Document format version; bumped when the shape changes incompatibly.
@@ -60,6 +61,7 @@ impl WorkspaceIndex {
 
 /// One member of a workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct Member {
@@ -73,6 +75,7 @@ pub struct Member {
 
 /// The brand codex: the facts every agent writes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(default, deny_unknown_fields)]
 pub struct BrandCodex {
@@ -97,6 +100,7 @@ pub struct BrandCodex {
 
 /// The brand's voice: a tone, and lists of what to do and avoid.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(default, deny_unknown_fields)]
 pub struct Voice {
@@ -110,6 +114,7 @@ pub struct Voice {
 
 /// A campaign's line in the workspace index.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct CampaignEntry {
@@ -125,6 +130,7 @@ pub struct CampaignEntry {
 
 /// A member's gamification state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(default, deny_unknown_fields)]
 pub struct MemberStats {

@@ -33,6 +33,7 @@ use crate::{
 
 /// The outcome of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -63,6 +64,7 @@ impl Verdict {
 
 /// A verdict and the findings behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Report {
     pub verdict: Verdict,
     pub findings: Vec<GuardianFinding>,
