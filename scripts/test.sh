@@ -24,10 +24,11 @@ if [ "$#" -eq 0 ]; then cargo fmt --all -- --check; fi
 
 # What the end-to-end tests need besides the build: a D-Bus session and
 # gnome-keyring (the OS keyring), PostgreSQL, Node.js for the interop
-# tests against the reference automerge-repo packages, and strace (the
-# offline-only test traces the CLI's socket calls).
+# tests against the reference automerge-repo packages, strace (the
+# offline-only test traces the CLI's socket calls) and Chromium (the
+# interface's browser tests).
 needed=()
-for pkg in dbus gnome-keyring postgresql strace; do
+for pkg in dbus gnome-keyring postgresql strace chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || needed+=(nodejs npm)
@@ -65,12 +66,14 @@ if [ "$#" -eq 0 ]; then
     # a lint fails the run before the long tests start. --all-targets covers
     # the benchmarks, which cargo test does not build.
     cargo clippy --locked --workspace --all-targets -- -D warnings
-    # The interface: types, then its unit tests (Vitest, jsdom). setup.sh
-    # installed its packages and built it.
-    (cd ui && npx tsc --noEmit)
+    # The interface: its unit tests (Vitest, jsdom), then its browser tests
+    # (Playwright in Chromium over the fake backend). setup.sh installed its
+    # packages and built it, type checks included.
     ui_log="$(mktemp -t raptorflow-ui.XXXXXX)"
     (cd ui && NO_COLOR=1 npx vitest run) 2>&1 | tee "$ui_log" || ui_status=$?
     ui_line=$(grep -E '^ +Tests +[0-9]+' "$ui_log" | tail -1 | sed 's/^ *//' || true)
+    (cd ui && npm run --silent build:e2e >/dev/null && NO_COLOR=1 npx playwright test) 2>&1 | tee "$ui_log" || ui_status=$?
+    browser_line=$(grep -E '^ +[0-9]+ (passed|failed)' "$ui_log" | sed 's/^ *//' | tr '\n' ' ' || true)
     rm -f "$ui_log"
     set -- --workspace
 fi
@@ -85,5 +88,6 @@ failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 echo
 echo "tests: $passed passed, $failed failed"
 if [ -n "${ui_line:-}" ]; then echo "ui: $ui_line"; fi
+if [ -n "${browser_line:-}" ]; then echo "browser: $browser_line"; fi
 if [ "$status" -eq 0 ] && [ "$ui_status" -ne 0 ]; then status=$ui_status; fi
 exit "$status"

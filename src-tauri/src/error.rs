@@ -6,13 +6,20 @@ use rf_core::CoreError;
 use serde::Serialize;
 
 /// A failed command, as the interface receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct UiError {
     /// rf-core's error kind (`invalid_input`, `not_found`, ...).
     pub kind: &'static str,
     pub message: String,
     /// The input field the error is about, for forms ("workspace name").
     pub field: Option<&'static str>,
+}
+
+impl UiError {
+    /// Input that does not have the shape the command takes.
+    pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
+        Self { kind: rf_core::ErrorKind::InvalidInput.as_str(), message: format!("{field}: {message}"), field: Some(field) }
+    }
 }
 
 impl From<CoreError> for UiError {

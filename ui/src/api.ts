@@ -1,33 +1,36 @@
-// The engine as the interface calls it. `tauriEngine` calls the Tauri
-// commands of src-tauri; tests pass a fake with the same shape.
-import { invoke } from "@tauri-apps/api/core";
-import { listen } from "@tauri-apps/api/event";
+// The engine as the interface calls it: the commands generated from the
+// Rust types (bindings.ts), the change events, and the two things the window
+// itself provides (the open-file dialog and files dropped on it). Tests run
+// this same code over Tauri's IPC mock with a fake backend (fake/backend.ts).
+import { open } from "@tauri-apps/plugin-dialog";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
 
-import type { Campaign, CampaignSummary, MoveSaved, MoveStatus, NewCampaign, NewMove, WorkspaceSummary } from "./types";
+import { commands, events } from "./bindings";
 
-export interface Engine {
-  workspaceList(): Promise<WorkspaceSummary[]>;
-  // The new workspace (its whole index; the screens use its id and name).
-  workspaceCreate(name: string): Promise<{ id: string; name: string }>;
-  campaignList(workspaceId: string): Promise<CampaignSummary[]>;
-  campaignCreate(workspaceId: string, campaign: NewCampaign): Promise<Campaign>;
-  campaignShow(campaignId: string): Promise<Campaign>;
-  moveAdd(campaignId: string, move: NewMove): Promise<MoveSaved>;
-  moveSetStatus(moveId: string, status: MoveStatus): Promise<MoveSaved>;
+export type Commands = typeof commands;
+
+export interface Engine extends Commands {
   /**
    * Calls `listener` whenever the engine's data changes, whoever changed it
    * (this window, the CLI, a teammate through sync); returns the unsubscribe.
    */
   onChange(listener: () => void): Promise<() => void>;
+  /** Asks the user for files to import; an empty list when they cancel. */
+  pickFiles(): Promise<string[]>;
+  /** Calls `listener` with the paths of files dropped on the window. */
+  onFilesDropped(listener: (paths: string[]) => void): Promise<() => void>;
 }
 
 export const tauriEngine: Engine = {
-  workspaceList: () => invoke("workspace_list"),
-  workspaceCreate: (name) => invoke("workspace_create", { name }),
-  campaignList: (workspaceId) => invoke("campaign_list", { workspaceId }),
-  campaignCreate: (workspaceId, campaign) => invoke("campaign_create", { workspaceId, campaign }),
-  campaignShow: (campaignId) => invoke("campaign_show", { campaignId }),
-  moveAdd: (campaignId, move) => invoke("move_add", { campaignId, move }),
-  moveSetStatus: (moveId, status) => invoke("move_set_status", { moveId, status }),
-  onChange: (listener) => listen("core-event", () => listener()),
+  ...commands,
+  onChange: (listener) => events.coreEvent.listen(() => listener()),
+  async pickFiles() {
+    const chosen = await open({ multiple: true, directory: false, title: "Import into the Codex" });
+    if (chosen === null) return [];
+    return Array.isArray(chosen) ? chosen : [chosen];
+  },
+  onFilesDropped: (listener) =>
+    getCurrentWebview().onDragDropEvent((event) => {
+      if (event.payload.type === "drop" && event.payload.paths.length > 0) listener(event.payload.paths);
+    }),
 };

@@ -9,8 +9,14 @@ import { App } from "./App";
 
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } } });
 
-const root = document.getElementById("root");
-if (root) {
+async function start(root: HTMLElement) {
+  // The browser tests' build (`vite build --mode e2e`) answers the IPC with
+  // the fake backend; in every other build this branch is removed.
+  if (import.meta.env.MODE === "e2e") {
+    const { installFake, createFakeBackend } = await import("./fake/backend");
+    const backend = installFake(createFakeBackend());
+    (window as unknown as { __fake: unknown }).__fake = backend;
+  }
   createRoot(root).render(
     <StrictMode>
       <MantineProvider defaultColorScheme="auto">
@@ -21,3 +27,6 @@ if (root) {
     </StrictMode>,
   );
 }
+
+const root = document.getElementById("root");
+if (root) void start(root);

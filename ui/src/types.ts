@@ -1,75 +1,50 @@
-// The engine's types as the interface sees them (rf-core and rf-domain
-// serialise these over Tauri's IPC). Ids are strings; timestamps are
-// milliseconds since the epoch; money is in minor units (cents).
-import type { MoveStatus } from "./board";
+// The engine's types the screens use, from the bindings generated from the
+// Rust types (bindings.ts), and the closed sets as lists for pickers.
+import type { AssetKind, MarketingChannel } from "./bindings";
 
-export type { MoveStatus };
-export type CampaignStatus = "draft" | "active" | "paused" | "completed" | "archived";
-export type Channel = "google_ads" | "meta_ads" | "linkedin" | "x" | "email" | "blog" | "seo" | "video" | "events" | "pr";
-export type Role = "owner" | "editor" | "viewer";
+export type {
+  AssetContent,
+  AssetKind,
+  AssetStatus,
+  AssetView,
+  Campaign,
+  CampaignStatus,
+  CampaignSummary,
+  GuardianFinding,
+  MarketingChannel as Channel,
+  Move,
+  MoveSaved,
+  Report,
+  Role,
+  WorkspaceIndex,
+  WorkspaceSummary,
+} from "./bindings";
 
-export const CHANNELS: Channel[] = ["google_ads", "meta_ads", "linkedin", "x", "email", "blog", "seo", "video", "events", "pr"];
+// Records keyed by the unions: adding a value in Rust without adding it
+// here is a type error.
+const CHANNEL_LABELS: Record<MarketingChannel, string> = {
+  google_ads: "Google Ads",
+  meta_ads: "Meta ads",
+  linkedin: "LinkedIn",
+  x: "X",
+  email: "Email",
+  blog: "Blog",
+  seo: "SEO",
+  video: "Video",
+  events: "Events",
+  pr: "PR",
+};
+export const CHANNELS = Object.keys(CHANNEL_LABELS) as MarketingChannel[];
+export const channelLabel = (channel: MarketingChannel) => CHANNEL_LABELS[channel];
 
-export interface WorkspaceSummary {
-  id: string;
-  name: string;
-  created_at: number;
-  n_members: number;
-  n_campaigns: number;
-}
-
-export interface CampaignSummary {
-  id: string;
-  name: string;
-  status: CampaignStatus;
-  created_at: number;
-}
-
-export interface Budget {
-  amount_minor: number;
-  currency: string;
-}
-
-export interface Move {
-  title: string;
-  channel: Channel;
-  status: MoveStatus;
-  owner: string | null;
-  due_date: string | null;
-  description: string;
-  assets: string[];
-  created_at: number;
-}
-
-export interface Campaign {
-  id: string;
-  workspace_id: string;
-  name: string;
-  goal: string;
-  channels: Channel[];
-  budget: Budget | null;
-  status: CampaignStatus;
-  created_at: number;
-  start_date: string | null;
-  end_date: string | null;
-  moves: Record<string, Move>;
-}
-
-export interface NewCampaign {
-  name: string;
-  goal: string;
-  channels: Channel[];
-}
-
-export interface NewMove {
-  title: string;
-  channel: Channel;
-  due_date: string | null;
-}
-
-/** What a saved move comes back as. */
-export interface MoveSaved {
-  id: string;
-  campaign_id: string;
-  move: Move;
-}
+export const ASSET_KIND_LABELS: Record<AssetKind, string> = {
+  google_rsa: "Google responsive search ad",
+  meta_ad: "Meta ad",
+  linkedin_ad: "LinkedIn ad",
+  x_post: "X post",
+  linkedin_post: "LinkedIn post",
+  email: "Email",
+  blog_post: "Blog post",
+  video_script: "Video script",
+  image_brief: "Image brief",
+};

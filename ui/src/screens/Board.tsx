@@ -9,7 +9,10 @@ import { ErrorNotice } from "../Notice";
 import { MOVE_STATUSES, STATUS_LABELS, columns, dropChange, statusForKey, type MoveStatus } from "../board";
 import { useEngine } from "../engine-context";
 import { fieldError } from "../errors";
-import { CHANNELS, type Channel, type Move } from "../types";
+import { CHANNELS, channelLabel, type CampaignStatus, type Channel, type Move } from "../types";
+import { Assets } from "./Assets";
+
+const CAMPAIGN_STATUSES: CampaignStatus[] = ["draft", "active", "paused", "completed", "archived"];
 
 export function Campaigns({ workspaceId }: { workspaceId: string }) {
   const engine = useEngine();
@@ -56,7 +59,9 @@ export function Campaigns({ workspaceId }: { workspaceId: string }) {
         </Group>
       </form>
       {create.error && !fieldError(create.error, "campaign name") && !fieldError(create.error, "campaign goal") && <ErrorNotice error={create.error} />}
+      {current && <CampaignEditor key={current} campaignId={current} />}
       {current && <Board campaignId={current} />}
+      {current && <Assets workspaceId={workspaceId} campaignId={current} />}
     </Stack>
   );
 }
@@ -84,8 +89,7 @@ export function Board({ campaignId }: { campaignId: string }) {
 
   return (
     <Stack>
-      <Title order={3}>{campaign.data.name}</Title>
-      <Text c="dimmed">{campaign.data.goal}</Text>
+      <Title order={3}>Moves</Title>
       <ErrorNotice error={setStatus.error} />
       <AddMove campaignId={campaignId} onAdded={refresh} />
       <ScrollArea>
@@ -142,7 +146,7 @@ function MoveCard({ id, move, onStatus }: { id: string; move: Move; onStatus: (s
     >
       <Text fw={500}>{move.title}</Text>
       <Text size="xs" c="dimmed">
-        {move.channel}
+        {channelLabel(move.channel)}
         {move.due_date ? ` · due ${move.due_date}` : ""}
       </Text>
       <NativeSelect
@@ -178,7 +182,7 @@ function AddMove({ campaignId, onAdded }: { campaignId: string; onAdded: () => v
     <form onSubmit={submit} aria-label="Add a move">
       <Group align="flex-end">
         <TextInput label="New move" value={title} onChange={(e) => setTitle(e.currentTarget.value)} error={fieldError(add.error, "move title")} required />
-        <NativeSelect label="Channel" value={channel} onChange={(e) => setChannel(e.currentTarget.value as Channel)} data={CHANNELS} />
+        <NativeSelect label="Channel" value={channel} onChange={(e) => setChannel(e.currentTarget.value as Channel)} data={CHANNELS.map((c) => ({ value: c, label: channelLabel(c) }))} />
         <TextInput label="Due" type="date" value={due} onChange={(e) => setDue(e.currentTarget.value)} error={fieldError(add.error, "due date")} />
         <Button type="submit" loading={add.isPending}>
           Add move
@@ -186,5 +190,69 @@ function AddMove({ campaignId, onAdded }: { campaignId: string; onAdded: () => v
       </Group>
       {add.error && !fieldError(add.error, "move title") && !fieldError(add.error, "due date") && <ErrorNotice error={add.error} />}
     </form>
+  );
+}
+
+/** The chosen campaign's name, goal and status, editable. */
+function CampaignEditor({ campaignId }: { campaignId: string }) {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const campaign = useQuery({ queryKey: ["campaign", campaignId], queryFn: () => engine.campaignShow(campaignId) });
+  const [edit, setEdit] = useState<{ name: string; goal: string } | null>(null);
+  const refresh = () => {
+    void queryClient.invalidateQueries({ queryKey: ["campaign", campaignId] });
+    void queryClient.invalidateQueries({ queryKey: ["campaigns"] });
+  };
+  const save = useMutation({
+    mutationFn: (form: { name: string; goal: string }) => engine.campaignUpdate(campaignId, { name: form.name, goal: form.goal, channels: null }),
+    onSuccess: () => {
+      setEdit(null);
+      refresh();
+    },
+  });
+  const setStatus = useMutation({ mutationFn: (status: CampaignStatus) => engine.campaignSetStatus(campaignId, status), onSuccess: refresh });
+  if (campaign.error) return <ErrorNotice error={campaign.error} />;
+  if (!campaign.data) return null;
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (edit) save.mutate(edit);
+  };
+  return (
+    <Card withBorder padding="sm">
+      {edit ? (
+        <form onSubmit={submit} aria-label="Edit the campaign">
+          <Group align="flex-end">
+            <TextInput label="Name" value={edit.name} onChange={(e) => setEdit({ ...edit, name: e.currentTarget.value })} error={fieldError(save.error, "campaign name")} />
+            <TextInput label="Campaign goal" value={edit.goal} onChange={(e) => setEdit({ ...edit, goal: e.currentTarget.value })} error={fieldError(save.error, "campaign goal")} style={{ flex: 1 }} />
+            <Button type="submit" loading={save.isPending}>
+              Save
+            </Button>
+            <Button variant="subtle" onClick={() => setEdit(null)}>
+              Cancel
+            </Button>
+          </Group>
+        </form>
+      ) : (
+        <Group justify="space-between" align="flex-start">
+          <div>
+            <Title order={3}>{campaign.data.name}</Title>
+            <Text c="dimmed">{campaign.data.goal}</Text>
+          </div>
+          <Group align="flex-end">
+            <NativeSelect
+              label="Status"
+              value={campaign.data.status}
+              onChange={(e) => setStatus.mutate(e.currentTarget.value as CampaignStatus)}
+              data={CAMPAIGN_STATUSES}
+            />
+            <Button variant="light" onClick={() => setEdit({ name: campaign.data.name, goal: campaign.data.goal })}>
+              Edit campaign
+            </Button>
+          </Group>
+        </Group>
+      )}
+      <ErrorNotice error={setStatus.error} />
+      {save.error && !fieldError(save.error, "campaign name") && !fieldError(save.error, "campaign goal") && <ErrorNotice error={save.error} />}
+    </Card>
   );
 }

@@ -1,0 +1,140 @@
+// The interface end to end in a real browser (Debian's Chromium), over the
+// fake backend at the IPC boundary: every screen's main path.
+import { expect, test, type Page } from "@playwright/test";
+
+interface Fake {
+  files: Map<string, string>;
+  dialogAnswer: string[];
+  wordDelayMs: number;
+  answer: string;
+  dropFiles(paths: string[]): Promise<void>;
+}
+
+async function fake<T>(page: Page, run: (fake: Fake) => T | Promise<T>): Promise<T> {
+  return page.evaluate(`(${run.toString()})(window.__fake)`) as Promise<T>;
+}
+
+async function createWorkspace(page: Page, name: string) {
+  await page.goto("/");
+  await expect(page.getByText(/No workspaces yet/)).toBeVisible();
+  await page.getByLabel("New workspace").fill(name);
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await expect(page.getByText(/No campaigns yet/)).toBeVisible();
+}
+
+test("creates a workspace and edits its brand codex", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByText("Brand codex", { exact: true }).click();
+  await page.getByLabel("Company").fill("Acme Analytics");
+  await page.getByLabel("Offer").fill("Dashboards for small retailers");
+  await page.getByLabel("Banned terms").fill("guaranteed\nbest in the world");
+  await page.getByLabel("Required disclaimers").fill("Terms apply.");
+  await page.getByRole("button", { name: "Save brand codex" }).click();
+  await expect(page.getByRole("status")).toHaveText("Saved");
+  // What was saved is what the engine returns when the screen is opened again.
+  await page.getByText("Workspaces", { exact: true }).click();
+  await page.getByText("Brand codex", { exact: true }).click();
+  await expect(page.getByLabel("Banned terms")).toHaveValue("guaranteed\nbest in the world");
+});
+
+test("adds a campaign and moves, drags a move across the board and edits the campaign", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByLabel("New campaign").fill("Spring launch");
+  await page.getByLabel("Goal").fill("200 demo requests");
+  await page.getByRole("button", { name: "Create campaign" }).click();
+  for (const title of ["Webinar invite", "Launch post"]) {
+    await page.getByLabel("New move").fill(title);
+    await page.getByRole("button", { name: "Add move" }).click();
+    await expect(page.getByRole("listitem", { name: "Planned column" }).getByText(title)).toBeVisible();
+  }
+  const card = page.getByRole("listitem", { name: "Planned column" }).getByLabel(/Launch post, Planned/);
+  await card.dragTo(page.getByRole("listitem", { name: "Review column" }));
+  await expect(page.getByRole("listitem", { name: "Review column" }).getByLabel(/Launch post, Review/)).toBeVisible();
+  await expect(page.getByRole("listitem", { name: "Planned column" }).getByLabel(/Webinar invite, Planned/)).toBeVisible();
+
+  await page.getByRole("button", { name: "Edit campaign" }).click();
+  await page.getByLabel("Campaign goal").fill("");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByText("campaign goal: must not be empty")).toBeVisible();
+  await page.getByLabel("Campaign goal").fill("300 demo requests");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByText("300 demo requests")).toBeVisible();
+});
+
+test("writes an asset until Guardian passes, then approves it", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByText("Brand codex", { exact: true }).click();
+  await page.getByLabel("Banned terms").fill("guaranteed");
+  await page.getByLabel("Required disclaimers").fill("Terms apply.");
+  await page.getByRole("button", { name: "Save brand codex" }).click();
+  await expect(page.getByRole("status")).toHaveText("Saved");
+  await page.getByText("Campaigns", { exact: true }).click();
+  await page.getByLabel("New campaign").fill("Spring launch");
+  await page.getByLabel("Goal").fill("Leads");
+  await page.getByRole("button", { name: "Create campaign" }).click();
+
+  await page.getByLabel("Kind").selectOption("x_post");
+  await page.getByRole("button", { name: "New asset" }).click();
+  const editor = page.getByLabel("Asset editor");
+  const post = editor.getByLabel("Post");
+  await post.fill("Guaranteed growth for every store. " + "Really. ".repeat(40));
+  await expect(editor.getByText(/\d+ \/ 280/)).toHaveAttribute("data-over", "true");
+  await expect(editor.getByLabel("Guardian: block")).toBeVisible();
+  await expect(editor.getByText(/"guaranteed" is a banned term/)).toBeVisible();
+  await expect(editor.getByText(/add the required disclaimer "Terms apply."/)).toBeVisible();
+  await editor.getByRole("button", { name: "Save asset" }).click();
+  await expect(editor.getByRole("button", { name: "Approve" })).toBeDisabled();
+
+  await post.fill("Growth dashboards for every store, set up in a day. Terms apply.");
+  await expect(editor.getByLabel("Guardian: pass")).toBeVisible();
+  await expect(editor.getByText("64 / 280")).toBeVisible();
+  await editor.getByRole("button", { name: "Save changes" }).click();
+  await editor.getByRole("button", { name: "Approve" }).click();
+  await expect(editor.getByText("Approved", { exact: true })).toBeVisible();
+  await expect(page.getByText("Guardian passes")).toBeVisible();
+});
+
+test("imports by the file dialog and by dropping, and opens a search hit in its source", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await fake(page, (f) => {
+    f.files.set("/docs/pricing.md", "# Pricing\n\nStarter costs 49 dollars a month.\n\nPro adds forecasting for 99 dollars a month.");
+    f.files.set("/docs/voice.md", "# Voice\n\nPlain words, short sentences.");
+    f.dialogAnswer = ["/docs/pricing.md", "/docs/missing.md"];
+  });
+  await page.getByText("Codex", { exact: true }).click();
+  await expect(page.getByText(/Nothing imported yet/)).toBeVisible();
+  await page.getByRole("button", { name: "Choose files…" }).click();
+  const result = page.getByRole("status", { name: "Import result" });
+  await expect(result).toContainText("/docs/pricing.md: imported");
+  await expect(result).toContainText("/docs/missing.md: failed — /docs/missing.md: no such file");
+  await expect(page.getByLabel("Progress of /docs/pricing.md")).toBeVisible();
+
+  await fake(page, (f) => f.dropFiles(["/docs/voice.md"]));
+  await expect(result).toContainText("/docs/voice.md: imported");
+  await expect(page.getByText("voice.md", { exact: true })).toBeVisible();
+
+  await page.getByLabel("Search the Codex").fill("forecasting price");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  const hit = page.getByLabel("Passage 1");
+  await expect(hit).toContainText("Pro adds forecasting");
+  await hit.getByRole("button", { name: "Open in source" }).click();
+  await expect(page.getByLabel("Source pricing.md").locator("mark")).toHaveText("Pro adds forecasting for 99 dollars a month.");
+});
+
+test("streams an answer in Ask and stops it", async ({ page }) => {
+  await page.goto("/");
+  await fake(page, (f) => {
+    f.answer = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty";
+    f.wordDelayMs = 150;
+  });
+  await page.getByText("Ask", { exact: true }).click();
+  await page.getByRole("textbox", { name: "Question" }).fill("How should we price the Pro plan?");
+  await page.getByRole("button", { name: "Ask", exact: true }).click();
+  const answer = page.getByLabel("Answer");
+  await expect(answer).toContainText("one two three");
+  await page.getByRole("button", { name: "Stop" }).click();
+  await expect(page.getByRole("status")).toContainText("Stopped.");
+  await expect(page.getByRole("status")).toContainText("local smollm2");
+  const text = await answer.innerText();
+  expect(text).not.toContain("twenty");
+});
