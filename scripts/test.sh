@@ -25,10 +25,11 @@ if [ "$#" -eq 0 ]; then cargo fmt --all -- --check; fi
 # What the end-to-end tests need besides the build: a D-Bus session and
 # gnome-keyring (the OS keyring), PostgreSQL, Node.js for the interop
 # tests against the reference automerge-repo packages, strace (the
-# offline-only test traces the CLI's socket calls) and Chromium (the
-# interface's browser tests).
+# offline-only test traces the CLI's socket calls), Chromium (the
+# interface's browser tests), and Xvfb with WebKitGTK's WebDriver (the
+# desktop app's real-window tests).
 needed=()
-for pkg in dbus gnome-keyring postgresql strace chromium; do
+for pkg in dbus gnome-keyring postgresql strace chromium xvfb webkit2gtk-driver; do
     dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
 done
 command -v node >/dev/null 2>&1 || needed+=(nodejs npm)
@@ -54,7 +55,24 @@ export RAPTORFLOW_MODELS_DIR="${RAPTORFLOW_MODELS_DIR:-$HOME/.cache/raptorflow/m
 # Every binary the end-to-end tests spawn (`cargo test` builds only the
 # tested package's own binaries; the sync tests' harness refuses a binary
 # older than the sources).
-cargo build --locked -p rf-cli -p raptorflow-sync
+cargo build --locked -p rf-cli -p raptorflow-sync -p raptorflow-desktop
+# tauri-driver puts the desktop app's window behind WebDriver; it is kept
+# in ~/.cargo/bin across runs.
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+    echo "test: installing tauri-driver" >&2
+    cargo install --locked tauri-driver --version "~2.1"
+fi
+# The desktop app as users get it on Debian: its .deb (of the debug build
+# above, which the bundler reuses), unpacked into a throwaway root; the
+# real-window tests start the binary from it.
+if [ "$#" -eq 0 ]; then
+    ui/node_modules/.bin/tauri build --ci --debug --bundles deb >/dev/null
+    deb=$(ls -t "$CARGO_TARGET_DIR"/debug/bundle/deb/*.deb | head -1)
+    deb_root="$CARGO_TARGET_DIR/deb-root"
+    rm -rf "$deb_root" && dpkg -x "$deb" "$deb_root"
+    export RAPTORFLOW_DESKTOP_BIN="$deb_root/usr/bin/raptorflow-desktop"
+    echo "test: $(basename "$deb") ($(du -k "$deb" | cut -f1) kB), unpacked into $deb_root" >&2
+fi
 "$CARGO_TARGET_DIR/debug/raptorflow" models fetch --source registry
 # The optional Gemma 3 270M too: the tests check its tokenizer and weights
 # against its tokenizer.json and llama.cpp.

@@ -2,7 +2,12 @@
 //! `Core` and returns the result or a [`UiError`]; nothing else happens here.
 //! Their TypeScript is generated into `ui/src/bindings.ts` (see [`crate::ipc`]).
 
-use std::{collections::HashMap, path::PathBuf, sync::Mutex};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Mutex, OnceLock},
+    time::Instant,
+};
 
 use rf_core::{
     AssetView, CampaignEdit, CampaignSummary, Core, NewCampaign, NewMove, WorkspaceSummary,
@@ -364,4 +369,37 @@ pub fn ask_stop(requests: State<'_, AskRequests>, request_id: String) -> bool {
         }
         None => false,
     }
+}
+
+/// When the process started, and when the window first showed data.
+#[derive(Debug)]
+pub struct Startup {
+    pub started: Instant,
+    interactive_ms: OnceLock<u64>,
+}
+
+impl Startup {
+    pub fn now() -> Self {
+        Self { started: Instant::now(), interactive_ms: OnceLock::new() }
+    }
+}
+
+/// The window calls this once, when it first shows the workspaces it read
+/// from the engine: the app is interactive. Returns the milliseconds since
+/// the process started (logged; printed to stderr when
+/// `RAPTORFLOW_STARTUP_PROBE` is set, for the startup benchmark).
+#[tauri::command]
+#[specta::specta]
+pub fn ui_ready(startup: State<'_, Startup>) -> u64 {
+    *startup.interactive_ms.get_or_init(|| {
+        let ms = u64::try_from(startup.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(ms, "interactive");
+        if std::env::var_os("RAPTORFLOW_STARTUP_PROBE").is_some() {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("raptorflow-desktop: interactive after {ms} ms");
+            }
+        }
+        ms
+    })
 }

@@ -45,6 +45,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::codex_source,
             commands::ask,
             commands::ask_stop,
+            commands::ui_ready,
         ])
         .events(collect_events![CoreChanged])
         // Commands return `Promise<T>` and reject with a `UiError`: the

@@ -33,6 +33,7 @@ pub async fn open_core(data_dir: PathBuf) -> anyhow::Result<Core> {
 
 /// Runs the app until its window closes.
 pub fn run() -> anyhow::Result<()> {
+    let startup = commands::Startup::now();
     let data_dir = data_dir()?;
     let core = tauri::async_runtime::block_on(open_core(data_dir.clone()))
         .map_err(|err| anyhow::anyhow!("could not open the data directory {}: {err:#}", data_dir.display()))?;
@@ -51,6 +52,7 @@ pub fn run() -> anyhow::Result<()> {
         .plugin(tauri_plugin_dialog::init())
         .manage(core.clone())
         .manage(commands::AskRequests::default())
+        .manage(startup)
         .invoke_handler(ipc.invoke_handler())
         .setup(move |app| {
             ipc.mount_events(app);

@@ -53,6 +53,13 @@ export const commands = {
 	ask: (requestId: string, question: AskForm, onChunk: Channel<AskChunk>) => __TAURI_INVOKE<AskAnswer>("ask", { requestId, question, onChunk }),
 	/**  Stops an answer being generated; false when it already finished. */
 	askStop: (requestId: string) => __TAURI_INVOKE<boolean>("ask_stop", { requestId }),
+	/**
+	 *  The window calls this once, when it first shows the workspaces it read
+	 *  from the engine: the app is interactive. Returns the milliseconds since
+	 *  the process started (logged; printed to stderr when
+	 *  `RAPTORFLOW_STARTUP_PROBE` is set, for the startup benchmark).
+	 */
+	uiReady: () => __TAURI_INVOKE<number>("ui_ready"),
 };
 
 /** Events */

@@ -415,6 +415,10 @@ export function createFakeBackend(): FakeBackend {
         from_cache: false,
       };
     },
+    async uiReady() {
+      record("ui_ready");
+      return 0;
+    },
     async askStop(requestId) {
       record("ask_stop");
       const stop = asking.get(requestId);

@@ -1,11 +1,13 @@
 // Workspaces: pick one, or create the first.
 import { Button, Card, Group, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
 import { fieldError } from "../errors";
+
+let reportedReady = false;
 
 function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
@@ -16,6 +18,14 @@ export function Workspaces({ selected, onSelect }: { selected: string | null; on
   const queryClient = useQueryClient();
   const workspaces = useQuery({ queryKey: ["workspaces"], queryFn: () => engine.workspaceList() });
   const [name, setName] = useState("");
+  // The first time the list arrives, the app is interactive (the startup
+  // benchmark reads the time the engine logs for it).
+  useEffect(() => {
+    if (workspaces.data && !reportedReady) {
+      reportedReady = true;
+      void engine.uiReady().catch(() => {});
+    }
+  }, [workspaces.data, engine]);
   const create = useMutation({
     mutationFn: (name: string) => engine.workspaceCreate(name),
     onSuccess: (created) => {

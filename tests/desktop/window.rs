@@ -1,0 +1,188 @@
+//! The desktop app in its real window, driven through WebDriver
+//! (tauri-driver and WebKitWebDriver under Xvfb, in the D-Bus session with
+//! a throwaway keyring that scripts/test-services.sh starts), on a real data
+//! directory that the CLI reads and changes at the same time. It also saves
+//! a screenshot of each main screen (`target/screenshots/`; with
+//! `UPDATE_SCREENSHOTS=1` into `docs/screenshots/` for the README).
+//!
+//! The app is `RAPTORFLOW_DESKTOP_BIN` when set (scripts/test.sh points it
+//! at the binary unpacked from the `.deb` it built), else the workspace's
+//! debug build.
+
+// The test reports the two timings it measures.
+#![allow(clippy::print_stderr)]
+
+#[path = "../sync/harness.rs"]
+mod harness;
+mod webdriver;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use webdriver::{Driver, Session, literal};
+
+fn app() -> PathBuf {
+    match std::env::var_os("RAPTORFLOW_DESKTOP_BIN").filter(|p| !p.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => harness::binary("raptorflow-desktop"),
+    }
+}
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("RAPTORFLOW_MODELS_DIR")
+        .expect("RAPTORFLOW_MODELS_DIR is not set: run the tests through ./scripts/test.sh, which fetches the models")
+        .into()
+}
+
+/// Runs the CLI on `data` with `--json` and returns its document.
+fn cli(data: &Path, args: &[&str]) -> Value {
+    let output = Command::new(harness::binary("raptorflow"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--json")
+        .args(args)
+        .env("RAPTORFLOW_MODELS_DIR", models_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "raptorflow {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("raptorflow {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Saves a screenshot of the window as `name`.png.
+async fn screenshot(session: &Session, name: &str) {
+    let png = session.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot {name} is not a PNG");
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).expect("target/<profile>/deps/<exe>");
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join(format!("{name}.png")), &png).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_and_the_cli_work_on_the_same_data_directory() {
+    harness::require_keyring();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let models = models_dir();
+    let driver = Driver::start(&[("RAPTORFLOW_DATA_DIR", &data), ("RAPTORFLOW_MODELS_DIR", &models)]);
+    let started = Instant::now();
+    let session = Session::open(&driver, &app()).await;
+    let wait = |xpath: String| {
+        let session = &session;
+        async move { session.wait(&xpath, Duration::from_secs(20)).await }
+    };
+
+    // A workspace made in the window is in the CLI's list.
+    wait("//*[contains(., 'No workspaces yet')]".into()).await;
+    eprintln!("first screen after {:?}", started.elapsed());
+    session.fill(&session.input("New workspace").await, "Acme Analytics").await;
+    session.click(&session.button("Create").await).await;
+    wait("//*[contains(text(), 'No campaigns yet')]".into()).await;
+    let workspaces = cli(&data, &["workspace", "list"]);
+    let workspace = workspaces.as_array().unwrap().iter().find(|w| w["name"] == "Acme Analytics").unwrap_or_else(|| panic!("{workspaces}"));
+    let workspace_id = workspace["id"].as_str().unwrap().to_owned();
+
+    // The brand codex saved in the window is what the CLI shows.
+    session.nav("Brand codex").await;
+    session.fill(&session.input("Company").await, "Acme Analytics").await;
+    session.fill(&session.input("Banned terms").await, "guaranteed").await;
+    session.fill(&session.input("Required disclaimers").await, "Terms apply.").await;
+    session.click(&session.button("Save brand codex").await).await;
+    wait("//*[@role='status'][normalize-space(.)='Saved']".into()).await;
+    let shown = cli(&data, &["workspace", "show", &workspace_id]);
+    assert_eq!(shown["brand"]["banned_terms"], serde_json::json!(["guaranteed"]), "{shown}");
+    assert_eq!(shown["brand"]["required_disclaimers"], serde_json::json!(["Terms apply."]), "{shown}");
+    screenshot(&session, "brand-codex").await;
+
+    // A campaign and a move made in the window are in the CLI's campaign.
+    session.nav("Campaigns").await;
+    session.fill(&session.input("New campaign").await, "Spring launch").await;
+    session.fill(&session.input("Goal").await, "200 demo requests").await;
+    session.click(&session.button("Create campaign").await).await;
+    session.fill(&session.input("New move").await, "Webinar invite").await;
+    session.click(&session.button("Add move").await).await;
+    wait("//*[@aria-label='Planned column']//*[contains(@aria-label, 'Webinar invite, Planned')]".into()).await;
+    let campaigns = cli(&data, &["campaign", "list", "--workspace", &workspace_id]);
+    let campaign_id = campaigns[0]["id"].as_str().unwrap_or_else(|| panic!("{campaigns}")).to_owned();
+    let campaign = cli(&data, &["campaign", "show", &campaign_id]);
+    assert_eq!(campaign["name"], "Spring launch");
+    let moves = campaign["moves"].as_object().unwrap();
+    let (move_id, the_move) = moves.iter().next().unwrap_or_else(|| panic!("{campaign}"));
+    assert_eq!(the_move["title"], "Webinar invite");
+    assert_eq!(the_move["status"], "planned");
+
+    // A move the CLI changes moves on the board without a reload.
+    cli(&data, &["move", "set-status", move_id, "live"]);
+    let changed = Instant::now();
+    wait("//*[@aria-label='Live column']//*[contains(@aria-label, 'Webinar invite, Live')]".into()).await;
+    eprintln!("the board showed the CLI's change after {:?}", changed.elapsed());
+    screenshot(&session, "campaign-board").await;
+
+    // An asset written in the window: Guardian (the real engine) blocks the
+    // banned term and the missing disclaimer as the user types, passes the
+    // fixed text, and approval is stored.
+    session.click(&session.button("New asset").await).await;
+    let post = session.input("Post").await;
+    session.fill(&post, "Guaranteed growth for every store.").await;
+    wait("//*[@aria-label='Guardian: block']".into()).await;
+    wait("//*[contains(text(), 'is a banned term')]".into()).await;
+    screenshot(&session, "asset-editor").await;
+    session.fill(&post, "Growth dashboards for every store, set up in a day. Terms apply.").await;
+    wait("//*[@aria-label='Guardian: pass' or @aria-label='Guardian: warn']".into()).await;
+    session.click(&session.button("Save asset").await).await;
+    let approve = session.button("Approve").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !session.enabled(&approve).await {
+        assert!(Instant::now() < deadline, "Approve stayed disabled: {}", session.text_of_page().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    session.click(&approve).await;
+    wait("//*[@aria-label='Asset editor']//*[normalize-space(text())='Approved']".into()).await;
+    let assets = cli(&data, &["asset", "list", "--campaign", &campaign_id]);
+    assert_eq!(assets[0]["status"], "approved", "{assets}");
+
+    // The Codex: a file the CLI imports is listed, and the window's search
+    // (the real embedder) finds it and opens the passage in its source.
+    session.nav("Codex").await;
+    wait("//*[contains(text(), 'Nothing imported yet')]".into()).await;
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/codex/corpus/product/pricing-and-financing.md");
+    cli(&data, &["codex", "add", "--workspace", &workspace_id, corpus.to_str().unwrap()]);
+    wait("//*[normalize-space(text())='pricing-and-financing.md' or contains(text(), 'Pricing')]".into()).await;
+    session.fill(&session.input("Search the Codex").await, "monthly payments for a bike").await;
+    session.click(&session.button("Search").await).await;
+    let passage = wait("//*[@aria-label='Passage 1']".into()).await;
+    let open = session.find("//*[@aria-label='Passage 1']//button[normalize-space(.)='Open in source']").await;
+    let passage_text = session.text(&passage).await;
+    session.click(&open).await;
+    let mark = wait("//mark".into()).await;
+    let marked = session.text(&mark).await;
+    assert!(!marked.trim().is_empty() && passage_text.contains(marked.lines().next().unwrap_or_default().trim()), "{marked:?} is not in {passage_text:?}");
+    screenshot(&session, "codex-search").await;
+
+    // Ask on the local model: the answer streams and Stop ends it.
+    session.nav("Ask").await;
+    session.fill(&session.input("Question").await, "Write a tagline for a bike shop.").await;
+    session.click(&session.button("Ask").await).await;
+    wait("//*[@aria-label='Answer'][string-length(normalize-space(.)) > 1]".into()).await;
+    session.click(&session.button("Stop").await).await;
+    let status = wait("//*[@role='status'][contains(., 'local')]".into()).await;
+    let status = session.text(&status).await;
+    assert!(status.contains("$0"), "a local answer costs nothing: {status}");
+    screenshot(&session, "ask").await;
+
+    session.nav("Workspaces").await;
+    wait(format!("//*[normalize-space(text())={}]", literal("Acme Analytics"))).await;
+    screenshot(&session, "workspaces").await;
+    session.close().await;
+    drop(driver);
+}
