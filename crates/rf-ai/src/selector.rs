@@ -22,6 +22,7 @@ pub enum Tier {
 
 /// Where the user allows models to run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum PrivacyMode {
     /// Local models only: no network connection is ever opened.

@@ -41,7 +41,7 @@ pub use rf_ai::{
 };
 pub use rf_cloud::{ApiKey, ProviderKind};
 pub use rf_metering::{
-    ledger::{CallContext, CostReport, LEDGER_FILE_NAME, Ledger, ReportFilter},
+    ledger::{CallContext, CostReport, LEDGER_FILE_NAME, Ledger, ReportFilter, ReportLine},
     metered::{CallOptions, MeteredCompletion},
     pricing::{PriceTable, parse_usd},
 };

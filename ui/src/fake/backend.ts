@@ -21,8 +21,10 @@ import type {
   CoreEvent,
   GuardianFinding,
   ImportProgress,
+  ModelRow,
   Passage,
   Report,
+  SettingsView,
   WorkspaceIndex,
 } from "../bindings";
 
@@ -113,6 +115,13 @@ export function createFakeBackend(): FakeBackend {
   const campaigns = new Map<string, Campaign>();
   const sources = new Map<string, CodexSource>();
   const asking = new Map<string, () => void>();
+  let settings: SettingsView = { privacy: "local-preferred", providers: [] };
+  const budgets = new Map<string, number>();
+  const models: ModelRow[] = [
+    { id: "all-minilm-l6-v2", name: "all-MiniLM-L6-v2", kind: "embedder", size_bytes: 90_900_000, installed: true, default_for: ["embed"], license: "Apache-2.0" },
+    { id: "smollm2-360m-instruct-q8_0", name: "SmolLM2 360M Instruct", kind: "llm", size_bytes: 386_000_000, installed: false, default_for: [], license: "Apache-2.0" },
+  ];
+  const downloads = new Map<string, () => void>();
   const calls: string[] = [];
   const clone = <T>(value: T): T => structuredClone(value);
 
@@ -414,6 +423,103 @@ export function createFakeBackend(): FakeBackend {
         cancelled: stopped,
         from_cache: false,
       };
+    },
+    async settingsShow() {
+      record("settings_show");
+      return clone(settings);
+    },
+    async privacySet(mode) {
+      record("privacy_set");
+      settings = { ...settings, privacy: mode };
+      return clone(settings);
+    },
+    async providerAdd(form, key) {
+      record("provider_add");
+      if (!/^[a-z0-9_-]{1,40}$/.test(form.name)) throw invalid("provider name", `provider name: '${form.name}': use 1 to 40 lower-case letters, digits, - or _`);
+      if (settings.providers.some((p) => p.name === form.name)) throw { kind: "conflict", message: `a provider named ${form.name} exists`, field: "provider name" };
+      // Like the engine: the key goes to the keyring; only its presence is kept here.
+      settings.providers.push({ name: form.name, kind: form.kind, base_url: form.base_url, model: form.model, tier: form.tier, has_key: !!key && key.trim() !== "" });
+      return clone(settings);
+    },
+    async providerSetKey(name, key) {
+      record("provider_set_key");
+      const provider = settings.providers.find((p) => p.name === name);
+      if (!provider) throw notFound("provider", name);
+      if (!key.trim()) throw invalid("api key", "api key: paste the key first");
+      provider.has_key = true;
+      return clone(settings);
+    },
+    async providerRemove(name) {
+      record("provider_remove");
+      settings.providers = settings.providers.filter((p) => p.name !== name);
+      return clone(settings);
+    },
+    async costShow(workspaceId, month) {
+      record("cost_show");
+      workspace(workspaceId);
+      const line = (key: string, cost: number, calls: number) => ({ key, calls, cache_hits: 0, input_tokens: 40 * calls, output_tokens: 60 * calls, cost_micro_usd: cost });
+      const days = [line("2026-12-01", 1_200, 3), line("2026-12-02", 450, 1)];
+      return {
+        month,
+        total: line("total", 1_650, 4),
+        by_day: days,
+        by_model: [line("gpt-4o-mini", 1_650, 2), line("smollm2-360m-instruct-q8_0", 0, 2)],
+        by_agent: [line("(no agent)", 1_650, 4)],
+        budget_micro_usd: budgets.get(workspaceId) ?? 0,
+        spent_this_month_micro_usd: 1_650,
+      };
+    },
+    async budgetSet(workspaceId, monthlyUsd) {
+      record("budget_set");
+      if (!/^\d+(\.\d{1,6})?$/.test(monthlyUsd.trim())) throw invalid("budget", `budget: '${monthlyUsd}' is not an amount such as 50 or 12.50`);
+      budgets.set(workspaceId, Math.round(Number(monthlyUsd) * 1_000_000));
+      return commands.costShow(workspaceId, null);
+    },
+    async modelList() {
+      record("model_list");
+      return clone(models);
+    },
+    async modelFetch(modelId) {
+      record("model_fetch");
+      const model = models.find((m) => m.id === modelId);
+      if (!model) throw notFound("model", modelId);
+      let cancelled = false;
+      downloads.set(modelId, () => (cancelled = true));
+      const steps = 10;
+      for (let i = 1; i <= steps && !cancelled; i++) {
+        await backend.changed({ event: "model_download", model: modelId, file: "model.gguf", done: (model.size_bytes * i) / steps, total: model.size_bytes });
+        await new Promise((resolve) => setTimeout(resolve, backend.wordDelayMs));
+      }
+      downloads.delete(modelId);
+      if (cancelled) return false;
+      model.installed = true;
+      await backend.changed({ event: "model_installed", model: modelId });
+      return true;
+    },
+    async modelCancel(modelId) {
+      record("model_cancel");
+      const cancel = downloads.get(modelId);
+      cancel?.();
+      return cancel !== undefined;
+    },
+    async modelImport(path) {
+      record("model_import");
+      if (!path.endsWith(".gguf")) throw invalid("model file", `model file: ${path} is not a GGUF file`);
+      const id = path.split("/").pop()!.replace(/\.gguf$/, "");
+      models.push({ id, name: id, kind: "llm", size_bytes: 1_000_000, installed: true, default_for: [], license: "unknown" });
+      return id;
+    },
+    async syncStatus() {
+      record("sync_status");
+      return [];
+    },
+    async memberSetRole(workspaceId, user, role) {
+      record("member_set_role");
+      const w = workspace(workspaceId);
+      const member = w.members[user];
+      if (!member) throw notFound("member", user);
+      member.role = role;
+      return clone(w);
     },
     async uiReady() {
       record("ui_ready");

