@@ -191,12 +191,13 @@ pub async fn asset_check(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>, 
 }
 
 /// Approves, requests changes to or otherwise moves an asset through
-/// review; approving is refused while Guardian finds a blocking problem.
+/// review, with the reviewer's note when given; approving is refused while
+/// Guardian finds a blocking problem.
 #[tauri::command]
 #[specta::specta]
-pub async fn asset_set_status(core: State<'_, Core>, asset_id: Arg<AssetId>, status: Arg<AssetStatus>) -> UiResult<AssetView> {
+pub async fn asset_set_status(core: State<'_, Core>, asset_id: Arg<AssetId>, status: Arg<AssetStatus>, note: Option<String>) -> UiResult<AssetView> {
     let asset_id = asset_id.parse(AssetId::FIELD)?;
-    core.set_asset_status(asset_id, status.parse(AssetStatus::FIELD)?).await?;
+    core.review_asset(asset_id, status.parse(AssetStatus::FIELD)?, note.as_deref()).await?;
     Ok(core.asset(asset_id).await?)
 }
 

@@ -59,6 +59,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             settings::model_cancel,
             settings::model_import,
             settings::sync_status,
+            settings::sync_join,
+            settings::sync_now,
             settings::member_set_role,
         ])
         .events(collect_events![CoreChanged])

@@ -337,6 +337,55 @@ pub async fn sync_status(core: State<'_, Core>) -> UiResult<Vec<SyncRow>> {
         .collect())
 }
 
+/// What joining a sync server did.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct JoinView {
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: String,
+    pub server: String,
+    pub user: String,
+    /// `owner`, `editor` or `viewer`.
+    pub role: String,
+    /// Whether this device shared its workspace (true) or fetched the server's.
+    pub shared_local_workspace: bool,
+    pub n_documents: u64,
+    pub n_synced: u64,
+}
+
+/// Joins a workspace on a sync server with a token from its admin (the
+/// token goes to the OS keyring); `share_workspace_id` shares that local
+/// workspace into an empty server workspace (owners only).
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_join(core: State<'_, Core>, server: String, token: String, share_workspace_id: Arg<Option<WorkspaceId>>) -> UiResult<JoinView> {
+    let share = share_workspace_id.parse(WorkspaceId::FIELD)?;
+    if server.trim().is_empty() {
+        return Err(UiError::invalid("server", "type the server's address, e.g. https://sync.example.com"));
+    }
+    if token.trim().is_empty() {
+        return Err(UiError::invalid("token", "paste the token your server's admin gave you"));
+    }
+    let report = core.join_sync(server.trim(), token.trim(), share, rf_core::DEFAULT_SYNC_TIMEOUT).await?;
+    Ok(JoinView {
+        workspace_id: report.workspace_id,
+        workspace_name: report.workspace_name,
+        server: report.server,
+        user: report.user,
+        role: report.role.to_string(),
+        shared_local_workspace: report.shared_local_workspace,
+        n_documents: report.sync.n_documents as u64,
+        n_synced: report.sync.n_synced as u64,
+    })
+}
+
+/// Syncs a joined workspace with its server now.
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_now(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> UiResult<Vec<SyncRow>> {
+    core.sync_now(Some(workspace_id.parse(WorkspaceId::FIELD)?), rf_core::DEFAULT_SYNC_TIMEOUT).await?;
+    sync_status(core).await
+}
+
 /// Changes a member's role in a workspace (owners only, when synced).
 #[tauri::command]
 #[specta::specta]

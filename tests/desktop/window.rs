@@ -140,6 +140,7 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     session.fill(&post, "Growth dashboards for every store, set up in a day. Terms apply.").await;
     wait("//*[@aria-label='Guardian: pass' or @aria-label='Guardian: warn']".into()).await;
     session.click(&session.button("Save asset").await).await;
+    session.fill(&session.input("Review note").await, "Short and clear.").await;
     let approve = session.button("Approve").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !session.enabled(&approve).await {
@@ -150,6 +151,7 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     wait("//*[@aria-label='Asset editor']//*[normalize-space(text())='Approved']".into()).await;
     let assets = cli(&data, &["asset", "list", "--campaign", &campaign_id]);
     assert_eq!(assets[0]["status"], "approved", "{assets}");
+    assert_eq!(assets[0]["review_note"], "Short and clear.", "{assets}");
 
     // The Codex: a file the CLI imports is listed, and the window's search
     // (the real embedder) finds it and opens the passage in its source.
@@ -204,8 +206,23 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     session.nav("Models").await;
     wait("//*[@aria-label='Models']//*[contains(text(), 'Installed')]".into()).await;
     screenshot(&session, "models").await;
+    // Team: join a real sync server from the window, sharing this
+    // workspace; a teammate's CLI then receives it, campaign included.
+    let server = harness::Server::start();
+    server.create_workspace("Acme");
+    let owner_token = server.add_member("Acme", "ana", "owner");
+    let teammate_token = server.add_member("Acme", "sam", "editor");
     session.nav("Team").await;
     wait("//*[@aria-label='Members']".into()).await;
+    session.fill(&session.input("Server").await, &server.url()).await;
+    session.fill(&session.input("Token").await, &owner_token).await;
+    session.click(&session.button("Join").await).await;
+    wait("//*[@aria-label='Sync']//*[contains(., 'Synced with')]".into()).await;
+    assert!(!session.text_of_page().await.contains(&owner_token), "the token is shown after joining");
+    let teammate = harness::Client::new("sam");
+    teammate.join(&server, &teammate_token, None).ok();
+    let theirs = teammate.run(&["--json", "campaign", "list", "--workspace", &workspace_id]).ok().json();
+    assert_eq!(theirs[0]["name"], "Spring launch", "the teammate's copy: {theirs}");
     screenshot(&session, "team").await;
 
     session.nav("Workspaces").await;

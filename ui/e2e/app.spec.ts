@@ -84,6 +84,9 @@ test("writes an asset until Guardian passes, then approves it", async ({ page })
   await expect(editor.getByText(/add the required disclaimer "Terms apply."/)).toBeVisible();
   await editor.getByRole("button", { name: "Save asset" }).click();
   await expect(editor.getByRole("button", { name: "Approve" })).toBeDisabled();
+  await editor.getByLabel("Review note").fill("Drop the guarantee and add the disclaimer.");
+  await editor.getByRole("button", { name: "Request changes" }).click();
+  await expect(editor.getByText("Changes requested", { exact: true })).toBeVisible();
 
   await post.fill("Growth dashboards for every store, set up in a day. Terms apply.");
   await expect(editor.getByLabel("Guardian: pass")).toBeVisible();
@@ -195,7 +198,13 @@ test("models: a download shows progress, can be cancelled, and completes when st
 test("team: members and their roles, and how to start syncing", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
   await page.getByText("Team", { exact: true }).click();
-  await expect(page.getByLabel("Sync")).toContainText("on this device only");
+  await expect(page.getByLabel("Sync", { exact: true })).toContainText("on this device only");
+  await page.getByRole("button", { name: "Join", exact: true }).click();
+  await expect(page.getByText("server: type the server's address")).toBeVisible();
+  await page.getByRole("textbox", { name: "Server" }).fill("https://sync.example.com");
+  await page.getByLabel("Token", { exact: true }).fill("rf_test_token");
+  await page.getByRole("button", { name: "Join", exact: true }).click();
+  await expect(page.getByRole("alert")).toContainText("Could not reach the server");
   await page.getByLabel("Role of Me").selectOption("editor");
   await page.getByText("Workspaces", { exact: true }).click();
   await page.getByText("Team", { exact: true }).click();

@@ -33,9 +33,10 @@ export const commands = {
 	assetCheck: (workspaceId: WorkspaceId, content: AssetContent) => __TAURI_INVOKE<Report>("asset_check", { workspaceId, content }),
 	/**
 	 *  Approves, requests changes to or otherwise moves an asset through
-	 *  review; approving is refused while Guardian finds a blocking problem.
+	 *  review, with the reviewer's note when given; approving is refused while
+	 *  Guardian finds a blocking problem.
 	 */
-	assetSetStatus: (assetId: AssetId, status: AssetStatus) => __TAURI_INVOKE<AssetView>("asset_set_status", { assetId, status }),
+	assetSetStatus: (assetId: AssetId, status: AssetStatus, note: string | null) => __TAURI_INVOKE<AssetView>("asset_set_status", { assetId, status, note }),
 	codexList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SourceSummary[]>("codex_list", { workspaceId }),
 	/**
 	 *  Imports files and folders (from the file dialog or dropped on the
@@ -89,6 +90,14 @@ export const commands = {
 	 */
 	modelImport: (path: string) => __TAURI_INVOKE<string>("model_import", { path }),
 	syncStatus: () => __TAURI_INVOKE<SyncRow[]>("sync_status"),
+	/**
+	 *  Joins a workspace on a sync server with a token from its admin (the
+	 *  token goes to the OS keyring); `share_workspace_id` shares that local
+	 *  workspace into an empty server workspace (owners only).
+	 */
+	syncJoin: (server: string, token: string, shareWorkspaceId: WorkspaceId | null) => __TAURI_INVOKE<JoinView>("sync_join", { server, token, shareWorkspaceId }),
+	/**  Syncs a joined workspace with its server now. */
+	syncNow: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SyncRow[]>("sync_now", { workspaceId }),
 	/**  Changes a member's role in a workspace (owners only, when synced). */
 	memberSetRole: (workspaceId: WorkspaceId, user: UserId, role: Role) => __TAURI_INVOKE<WorkspaceIndex>("member_set_role", { workspaceId, user, role }),
 };
@@ -139,6 +148,12 @@ export type Asset = {
 	findings: GuardianFinding[],
 	/**  When the asset was created. */
 	created_at: Timestamp,
+	/**
+	 *  What the reviewer said with the last review status (what to change,
+	 *  why it was approved); empty when nothing. Missing in documents
+	 *  written before reviews had notes.
+	 */
+	review_note?: string,
 };
 
 /**  The typed fields of each asset kind. */
@@ -460,6 +475,20 @@ export type ImportProgress =
  *  (`splitting` bytes, then `embedding` passages).
  */
 { kind: "step"; stage: string; done: number; total: number };
+
+/**  What joining a sync server did. */
+export type JoinView = {
+	workspace_id: WorkspaceId,
+	workspace_name: string,
+	server: string,
+	user: string,
+	/**  `owner`, `editor` or `viewer`. */
+	role: string,
+	/**  Whether this device shared its workspace (true) or fetched the server's. */
+	shared_local_workspace: boolean,
+	n_documents: number,
+	n_synced: number,
+};
 
 export type MarketingChannel = "google_ads" | "meta_ads" | "linkedin" | "x" | "email" | "blog" | "seo" | "video" | "events" | "pr";
 

@@ -62,7 +62,14 @@ pub(crate) enum AssetCommand {
     /// Set an asset's review status: draft, in_review, changes_requested,
     /// approved or published. Guardian checks it first; approved and
     /// published are refused while a finding blocks.
-    SetStatus { asset_id: AssetId, status: AssetStatus },
+    SetStatus {
+        asset_id: AssetId,
+        status: AssetStatus,
+        /// The reviewer's note (what to change, why it was approved); it
+        /// replaces the previous one.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
     /// Add an asset to a campaign from a JSON file (`-` for stdin) with the
     /// kind's fields, the same JSON `guardian check` reads, or from `--set
     /// FIELD=VALUE` flags; Guardian checks it as it is saved.
@@ -183,8 +190,8 @@ pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Outp
             let (campaign_id, asset, _) = core.check_asset(asset_id).await?;
             (campaign_id, asset_id, asset)
         }
-        AssetCommand::SetStatus { asset_id, status } => {
-            let (campaign_id, asset) = core.set_asset_status(asset_id, status).await?;
+        AssetCommand::SetStatus { asset_id, status, note } => {
+            let (campaign_id, asset) = core.review_asset(asset_id, status, note.as_deref()).await?;
             (campaign_id, asset_id, asset)
         }
     };
@@ -203,9 +210,13 @@ fn write_asset(out: &mut Output, campaign_id: CampaignId, asset_id: AssetId, ass
         "status": asset.status,
         "verdict": verdict,
         "findings": asset.findings,
+        "review_note": asset.review_note,
     });
     out.document(&value, |text| {
         text.push_str(&format!("{asset_id}  {}  {}\n", asset.content.kind(), asset.status));
+        if !asset.review_note.is_empty() {
+            text.push_str(&format!("review note: {}\n", rf_core::domain::escape_for_display(&asset.review_note)));
+        }
         write_findings(text, verdict.as_str(), &asset.findings);
     });
 }

@@ -118,7 +118,18 @@ impl Core {
     /// the findings are stored either way; approving or publishing is
     /// refused while any finding blocks.
     pub async fn set_asset_status(&self, asset_id: AssetId, status: AssetStatus) -> Result<(CampaignId, Asset)> {
-        let (campaign_id, asset) = self.recheck_asset(asset_id, Some(status)).await?;
+        self.review_asset(asset_id, status, None).await
+    }
+
+    /// [`Core::set_asset_status`] with the reviewer's note (what to change,
+    /// why it was approved), which replaces the asset's previous note; `None`
+    /// keeps it. A refused approval stores no note.
+    pub async fn review_asset(&self, asset_id: AssetId, status: AssetStatus, note: Option<&str>) -> Result<(CampaignId, Asset)> {
+        let note = match note {
+            Some(text) => Some(rf_domain::validate_text("review note", text)?),
+            None => None,
+        };
+        let (campaign_id, asset) = self.recheck_asset(asset_id, Some((status, note))).await?;
         if needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block {
             return Err(CoreError::Blocked { asset: asset_id.to_string(), status: status.to_string(), findings: describe_blocks(&asset.findings) });
         }
@@ -127,13 +138,13 @@ impl Core {
 
     /// Runs Guardian on a stored asset, stores its findings and, when the
     /// asset may take it, the new status, in one change.
-    async fn recheck_asset(&self, asset_id: AssetId, status: Option<AssetStatus>) -> Result<(CampaignId, Asset)> {
+    async fn recheck_asset(&self, asset_id: AssetId, review: Option<(AssetStatus, Option<String>)>) -> Result<(CampaignId, Asset)> {
         let campaign_id = self.locate_asset(asset_id).await?;
         let (workspace, doc_id) = self.campaign_home(campaign_id).await?;
         let policy = policy()?;
         let brand = BrandRules::new(&workspace.brand)?;
-        let message = match status {
-            Some(status) => format!("check asset {asset_id} and set its status to {status}"),
+        let message = match &review {
+            Some((status, _)) => format!("check asset {asset_id} and set its status to {status}"),
             None => format!("check asset {asset_id}"),
         };
         let asset = self
@@ -141,10 +152,13 @@ impl Core {
             .change(&doc_id, message, move |tx| {
                 let mut asset = edit::read_asset(tx, asset_id)?.ok_or_else(|| asset_not_found(asset_id))?;
                 asset.findings = findings_of(policy, &brand, &asset.content)?;
-                if let Some(status) = status
+                if let Some((status, note)) = review
                     && !(needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block)
                 {
                     asset.status = status;
+                    if let Some(note) = note {
+                        asset.review_note = note;
+                    }
                 }
                 edit::put_asset(tx, asset_id, &asset)?;
                 Ok::<_, CoreError>(asset)

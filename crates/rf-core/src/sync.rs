@@ -294,8 +294,9 @@ impl Core {
     /// device's workspaces) into it. Otherwise the server's workspace is
     /// fetched (or, if this device already has it, synced). The token goes to
     /// the OS keyring. The data directory is reopened to sync as
-    /// `<user>/<device>`.
-    pub async fn join_sync(&mut self, server: &str, token: &str, local: Option<WorkspaceId>, timeout: Duration) -> Result<JoinReport> {
+    /// `<user>/<device>`, for every clone of this handle (a shell's other
+    /// operations wait for or retry around it).
+    pub async fn join_sync(&self, server: &str, token: &str, local: Option<WorkspaceId>, timeout: Duration) -> Result<JoinReport> {
         let server = ServerUrl::parse(server).map_err(SyncError::from)?;
         let token = SyncToken::parse(token).map_err(SyncError::from)?;
         let api = ApiClient::new(server.clone(), self.inner.engine.http()?);

@@ -131,6 +131,16 @@ async fn assets_are_checked_by_guardian_when_written_and_blocked_ones_cannot_be_
     let (_, asset) = core.set_asset_status(asset_id, AssetStatus::InReview).await.unwrap();
     assert_eq!(asset.status, AssetStatus::InReview);
     assert_eq!(asset.findings.len(), 2);
+    // A review note is kept with the status; a refused approval and a bad
+    // note change nothing.
+    let (_, asset) = core.review_asset(asset_id, AssetStatus::ChangesRequested, Some("Say 'affordable', not 'cheap'.")).await.unwrap();
+    assert_eq!((asset.status, asset.review_note.as_str()), (AssetStatus::ChangesRequested, "Say 'affordable', not 'cheap'."));
+    let err = core.review_asset(asset_id, AssetStatus::Approved, Some("Looks good")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let err = core.review_asset(asset_id, AssetStatus::InReview, Some("bad \u{7} note")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let stored = core.campaign(campaign.id).await.unwrap().assets[&asset_id].clone();
+    assert_eq!((stored.status, stored.review_note.as_str()), (AssetStatus::ChangesRequested, "Say 'affordable', not 'cheap'."));
 
     // An unknown asset changes nothing.
     let err = core.set_asset_status(rf_core::domain::AssetId::new(), AssetStatus::Approved).await.unwrap_err();

@@ -223,6 +223,12 @@ pub struct Asset {
     pub findings: Vec<GuardianFinding>,
     /// When the asset was created.
     pub created_at: Timestamp,
+    /// What the reviewer said with the last review status (what to change,
+    /// why it was approved); empty when nothing. Missing in documents
+    /// written before reviews had notes.
+    #[autosurgeon(missing = "String::new")]
+    #[serde(default)]
+    pub review_note: String,
 }
 
 /// The typed fields of each asset kind.

@@ -294,7 +294,7 @@ export function createFakeBackend(): FakeBackend {
       const c = campaign(campaignId);
       const assetId = id();
       const { findings } = guardian(content, workspace(c.workspace_id).brand);
-      c.assets[assetId] = { move_id: moveId, content: clone(content), status: "draft", findings, created_at: now() };
+      c.assets[assetId] = { move_id: moveId, content: clone(content), status: "draft", findings, created_at: now(), review_note: "" };
       if (moveId && c.moves[moveId]) c.moves[moveId]!.assets.push(assetId);
       void changedCampaign(c);
       return view(c, assetId);
@@ -312,7 +312,7 @@ export function createFakeBackend(): FakeBackend {
       record("asset_check");
       return guardian(content, workspace(workspaceId).brand);
     },
-    async assetSetStatus(assetId, status) {
+    async assetSetStatus(assetId, status, note) {
       record("asset_set_status");
       const [c, asset] = findAsset(assetId);
       const report = guardian(asset.content, workspace(c.workspace_id).brand);
@@ -321,6 +321,7 @@ export function createFakeBackend(): FakeBackend {
         throw { kind: "conflict", message: `asset ${assetId} cannot be ${status}: Guardian blocks it`, field: null };
       }
       asset.status = status;
+      if (note !== null) asset.review_note = note;
       void changedCampaign(c);
       return view(c, assetId);
     },
@@ -511,6 +512,16 @@ export function createFakeBackend(): FakeBackend {
     },
     async syncStatus() {
       record("sync_status");
+      return [];
+    },
+    async syncJoin(server, token, shareWorkspaceId) {
+      record("sync_join");
+      if (!server.trim()) throw invalid("server", "server: type the server's address, e.g. https://sync.example.com");
+      if (!token.trim()) throw invalid("token", "token: paste the token your server's admin gave you");
+      throw { kind: "network", message: `could not reach ${server} (the fake backend has no sync server; shared: ${shareWorkspaceId ?? "none"})`, field: null };
+    },
+    async syncNow() {
+      record("sync_now");
       return [];
     },
     async memberSetRole(workspaceId, user, role) {

@@ -141,10 +141,12 @@ function Editor(props: {
       refresh();
     },
   });
+  const [note, setNote] = useState<string | null>(null);
   const review = useMutation({
-    mutationFn: (status: AssetStatus) => engine.assetSetStatus(assetId!, status),
+    mutationFn: (status: AssetStatus) => engine.assetSetStatus(assetId!, status, note),
     onSuccess: refresh,
   });
+  const shownNote = note ?? asset.data?.review_note ?? "";
   const report: Report | undefined = check.data;
   const findings = report?.findings ?? [];
   const blocking = findings.some((f) => f.severity === "block");
@@ -176,6 +178,16 @@ function Editor(props: {
           <FieldEditor key={spec.name} spec={spec} content={content} findings={findings} onChange={update} />
         ))}
         <ErrorNotice error={save.error} />
+        {assetId !== null && (
+          <Textarea
+            label="Review note"
+            description="What to change, or why it is approved; saved with Approve or Request changes"
+            value={shownNote}
+            onChange={(e) => setNote(e.currentTarget.value)}
+            autosize
+            minRows={2}
+          />
+        )}
         <ErrorNotice error={review.error} />
         <Group>
           <Button onClick={() => save.mutate()} loading={save.isPending} disabled={!dirty}>

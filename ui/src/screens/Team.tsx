@@ -1,10 +1,12 @@
 // Team: the workspace's members and roles, and its sync with a server.
-import { Alert, Badge, Card, Code, NativeSelect, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Button, Card, Checkbox, Group, NativeSelect, PasswordInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
 
 import type { Role } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
+import { fieldError } from "../errors";
 
 const ROLES: Role[] = ["owner", "editor", "viewer"];
 
@@ -18,6 +20,10 @@ export function Team({ workspaceId }: { workspaceId: string }) {
     onSuccess: (index) => queryClient.setQueryData(["workspace", workspaceId], index),
   });
   const status = sync.data?.find((s) => s.workspace_id === workspaceId);
+  const syncNow = useMutation({
+    mutationFn: () => engine.syncNow(workspaceId),
+    onSettled: () => void queryClient.invalidateQueries({ queryKey: ["sync"] }),
+  });
 
   return (
     <Stack maw={860}>
@@ -34,15 +40,15 @@ export function Team({ workspaceId }: { workspaceId: string }) {
               {status.token_in_keyring ? " · token in the OS keyring" : " · no token stored: join again"}
             </Text>
             {status.last_error && <Alert color="red">Last sync failed: {status.last_error}</Alert>}
+            <Group>
+              <Button variant="light" onClick={() => syncNow.mutate()} loading={syncNow.isPending}>
+                Sync now
+              </Button>
+            </Group>
+            <ErrorNotice error={syncNow.error} />
           </Stack>
         ) : (
-          <Stack gap={4}>
-            <Text>This workspace is on this device only.</Text>
-            <Text size="sm" c="dimmed">
-              To share it, ask your sync server's admin for a token, then run <Code>raptorflow sync join --server URL --token-stdin --workspace {workspaceId}</Code>{" "}
-              (joining from the app is not built yet).
-            </Text>
-          </Stack>
+          <Join workspaceId={workspaceId} />
         )}
       </Card>
       <ErrorNotice error={workspace.error} />
@@ -77,5 +83,49 @@ export function Team({ workspaceId }: { workspaceId: string }) {
         </Table>
       )}
     </Stack>
+  );
+}
+
+/** Joins a sync server with a token from its admin, sharing this workspace. */
+function Join({ workspaceId }: { workspaceId: string }) {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const [server, setServer] = useState("");
+  const [token, setToken] = useState("");
+  const [share, setShare] = useState(true);
+  const join = useMutation({
+    mutationFn: () => engine.syncJoin(server, token, share ? workspaceId : null),
+    onSuccess: () => {
+      // The token is in the OS keyring now; the window forgets it.
+      setToken("");
+      void queryClient.invalidateQueries();
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    join.mutate();
+  };
+  return (
+    <form onSubmit={submit} aria-label="Join a sync server">
+      <Stack gap="xs">
+        <Text>This workspace is on this device only. To work on it with teammates, join your team's sync server with the token its admin gave you.</Text>
+        <Group grow align="flex-start">
+          <TextInput label="Server" placeholder="https://sync.example.com" value={server} onChange={(e) => setServer(e.currentTarget.value)} error={fieldError(join.error, "server")} />
+          <PasswordInput label="Token" description="Kept in the OS keyring" value={token} onChange={(e) => setToken(e.currentTarget.value)} error={fieldError(join.error, "token")} />
+        </Group>
+        <Checkbox label="Share this workspace into the server's (empty) workspace; clear it to fetch the server's instead" checked={share} onChange={(e) => setShare(e.currentTarget.checked)} />
+        <ErrorNotice error={join.error && !fieldError(join.error, "server") && !fieldError(join.error, "token") ? join.error : null} />
+        {join.data && (
+          <Text role="status">
+            Joined {join.data.workspace_name} on {join.data.server} as {join.data.user} ({join.data.role}): {join.data.n_synced} of {join.data.n_documents} documents synced.
+          </Text>
+        )}
+        <Group>
+          <Button type="submit" loading={join.isPending}>
+            Join
+          </Button>
+        </Group>
+      </Stack>
+    </form>
   );
 }
