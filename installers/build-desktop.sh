@@ -21,7 +21,13 @@ case "$(uname -s)" in
     Darwin) bundles=app,dmg ;;
     *) bundles=msi,nsis ;;
 esac
-# setup.sh built ui/dist; the bundler builds the app (embedding it) and packs it.
-ui/node_modules/.bin/tauri build --ci "${args[@]}" --bundles "$bundles" >&2
+# setup.sh built ui/dist; the bundler builds the app (embedding it), then
+# packs it. On Linux the release binary loses its line tables first (kept
+# in the build for profiling, not wanted in what users download).
+ui/node_modules/.bin/tauri build --ci "${args[@]}" --no-bundle >&2
+if [ "$profile" = release ] && [ "$(uname -s)" = Linux ]; then
+    strip --strip-debug "$CARGO_TARGET_DIR/release/raptorflow-desktop"
+fi
+ui/node_modules/.bin/tauri bundle --ci "${args[@]}" --bundles "$bundles" >&2
 out="$CARGO_TARGET_DIR/$profile/bundle"
 find "$out" -maxdepth 2 -type f \( -name '*.deb' -o -name '*.rpm' -o -name '*.msi' -o -name '*.exe' -o -name '*.dmg' \) -print

@@ -68,6 +68,15 @@ build_ui() {
     if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
         (cd ui && npm ci --no-audit --no-fund --loglevel=error)
     fi
-    (cd ui && npm run --silent build >/dev/null)
+    # Quiet when it works; the type checker's and Vite's messages when not.
+    local log
+    log="$(mktemp -t raptorflow-ui-build.XXXXXX)"
+    if ! (cd ui && npm run --silent build) >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "setup: the interface (ui/) does not build; see the messages above" >&2
+        return 1
+    fi
+    rm -f "$log"
 }
 build_ui

@@ -49,6 +49,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::ui_ready,
             settings::settings_show,
             settings::privacy_set,
+            settings::threads_show,
+            settings::threads_set,
             settings::provider_add,
             settings::provider_set_key,
             settings::provider_remove,

@@ -4,6 +4,7 @@
 //! teammate changes shows up without a reload).
 
 pub mod commands;
+pub mod desktop_settings;
 pub mod error;
 pub mod ipc;
 pub mod settings;
@@ -26,6 +27,9 @@ pub fn data_dir() -> anyhow::Result<PathBuf> {
 /// The Core the app runs on, with the CLI's conventions for models.
 pub async fn open_core(data_dir: PathBuf) -> anyhow::Result<Core> {
     let mut config = CoreConfig::new(&data_dir, LocalUser::from_env(None));
+    if let Some(threads) = desktop_settings::load(&data_dir).threads {
+        config.threads = usize::from(threads);
+    }
     if let Some(models) = std::env::var_os("RAPTORFLOW_MODELS_DIR").filter(|d| !d.is_empty()) {
         config.models_dir = PathBuf::from(models);
     }

@@ -70,6 +70,40 @@ pub fn privacy_set(core: State<'_, Core>, mode: Arg<PrivacyMode>) -> UiResult<Se
     settings_view(&core)
 }
 
+/// The thread setting and what is in use now.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ThreadsView {
+    /// The saved setting; `null` is one per core.
+    pub saved: Option<u16>,
+    /// The threads the local models use in this run.
+    pub in_use: u16,
+    pub cores: u16,
+}
+
+fn threads_view(core: &Core) -> ThreadsView {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let in_use = std::env::var("CANDLE_NUM_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(cores);
+    let clamp = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    ThreadsView { saved: crate::desktop_settings::load(core.data_dir()).threads, in_use: clamp(in_use), cores: clamp(cores) }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn threads_show(core: State<'_, Core>) -> ThreadsView {
+    threads_view(&core)
+}
+
+/// Saves the number of threads for the local models (`null`: one per
+/// core); it applies the next time the app starts.
+#[tauri::command]
+#[specta::specta]
+pub fn threads_set(core: State<'_, Core>, threads: Option<u16>) -> UiResult<ThreadsView> {
+    let mut settings = crate::desktop_settings::load(core.data_dir());
+    settings.threads = threads;
+    crate::desktop_settings::save(core.data_dir(), &settings).map_err(|err| UiError::invalid("threads", err))?;
+    Ok(threads_view(&core))
+}
+
 /// A cloud provider to add, as the form sends it.
 #[derive(Debug, Deserialize, specta::Type)]
 pub struct ProviderForm {

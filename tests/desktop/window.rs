@@ -201,6 +201,12 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     assert!(settings_file.contains("openai") && !settings_file.contains("sk-window-test-key"), "{settings_file}");
     let providers = cli(&data, &["providers", "list"]);
     assert!(providers.to_string().contains("key_ref"), "the CLI sees no stored key: {providers}");
+    // The thread count is saved for the next start.
+    session.fill(&session.input("Threads").await, "1").await;
+    session.click(&session.find("//*[@aria-label='Thread setting']//button[normalize-space(.)='Save']").await).await;
+    wait("//*[@aria-label='Thread setting']//*[contains(., '1 saved')]".into()).await;
+    let desktop = std::fs::read_to_string(data.join("desktop.json")).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&desktop).unwrap()["threads"], 1, "{desktop}");
     screenshot(&session, "settings").await;
 
     session.nav("Models").await;

@@ -11,6 +11,8 @@ interface Fake {
 }
 
 async function fake<T>(page: Page, run: (fake: Fake) => T | Promise<T>): Promise<T> {
+  // The e2e build installs the fake before the app renders, asynchronously.
+  await page.waitForFunction(() => "__fake" in window);
   return page.evaluate(`(${run.toString()})(window.__fake)`) as Promise<T>;
 }
 
@@ -149,6 +151,9 @@ test("settings: theme, privacy, and a provider whose key is stored but never sho
   await expect(page.locator("html")).toHaveAttribute("data-mantine-color-scheme", "dark");
   await page.getByRole("radiogroup", { name: "Privacy mode" }).getByText("Offline only").click();
   await expect(page.getByText("Local models only; nothing leaves this machine.")).toBeVisible();
+  await page.getByRole("textbox", { name: "Threads" }).fill("1");
+  await page.getByLabel("Thread setting").getByRole("button", { name: "Save" }).click();
+  await expect(page.getByLabel("Thread setting")).toContainText("1 saved; 2 in use now");
 
   await page.getByLabel("Provider name").fill("Not A Name");
   await page.getByRole("button", { name: "Add provider" }).click();

@@ -64,6 +64,12 @@ export const commands = {
 	settingsShow: () => __TAURI_INVOKE<SettingsView>("settings_show"),
 	/**  Where models may run: `offline-only`, `local-preferred` or `cloud-allowed`. */
 	privacySet: (mode: PrivacyMode) => __TAURI_INVOKE<SettingsView>("privacy_set", { mode }),
+	threadsShow: () => __TAURI_INVOKE<ThreadsView>("threads_show"),
+	/**
+	 *  Saves the number of threads for the local models (`null`: one per
+	 *  core); it applies the next time the app starts.
+	 */
+	threadsSet: (threads: number | null) => __TAURI_INVOKE<ThreadsView>("threads_set", { threads }),
 	/**  Adds a provider; its key, when given, goes to the OS keyring. */
 	providerAdd: (provider: ProviderForm, key: string | null) => __TAURI_INVOKE<SettingsView>("provider_add", { provider, key }),
 	/**  Replaces a provider's key in the OS keyring. */
@@ -689,6 +695,15 @@ export type SyncRow = {
 export type TextSpan = {
 	start: number,
 	end: number,
+};
+
+/**  The thread setting and what is in use now. */
+export type ThreadsView = {
+	/**  The saved setting; `null` is one per core. */
+	saved: number | null,
+	/**  The threads the local models use in this run. */
+	in_use: number,
+	cores: number,
 };
 
 /**  How capable a model a step needs. */

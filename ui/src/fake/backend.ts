@@ -117,6 +117,7 @@ export function createFakeBackend(): FakeBackend {
   const asking = new Map<string, () => void>();
   let settings: SettingsView = { privacy: "local-preferred", providers: [] };
   const budgets = new Map<string, number>();
+  let threads: number | null = null;
   const models: ModelRow[] = [
     { id: "all-minilm-l6-v2", name: "all-MiniLM-L6-v2", kind: "embedder", size_bytes: 90_900_000, installed: true, default_for: ["embed"], license: "Apache-2.0" },
     { id: "smollm2-360m-instruct-q8_0", name: "SmolLM2 360M Instruct", kind: "llm", size_bytes: 386_000_000, installed: false, default_for: [], license: "Apache-2.0" },
@@ -428,6 +429,16 @@ export function createFakeBackend(): FakeBackend {
     async settingsShow() {
       record("settings_show");
       return clone(settings);
+    },
+    async threadsShow() {
+      record("threads_show");
+      return { saved: threads, in_use: 2, cores: 2 };
+    },
+    async threadsSet(n) {
+      record("threads_set");
+      if (n !== null && (n < 1 || n > 256)) throw invalid("threads", `threads: must be between 1 and 256, got ${n}`);
+      threads = n;
+      return { saved: threads, in_use: 2, cores: 2 };
     },
     async privacySet(mode) {
       record("privacy_set");

@@ -6,6 +6,7 @@ import {
   Card,
   Group,
   NativeSelect,
+  NumberInput,
   PasswordInput,
   SegmentedControl,
   Stack,
@@ -75,11 +76,44 @@ export function Settings() {
         </Card>
       )}
       {settings.data && <Providers providers={settings.data.providers} onSaved={store} />}
-      <Text size="sm" c="dimmed">
-        Local models use one thread per core. To use fewer, start the app with <code>CANDLE_NUM_THREADS</code> and <code>RAYON_NUM_THREADS</code> set (a
-        setting here is not built yet); the CLI takes <code>--threads N</code>.
-      </Text>
+      <Threads />
     </Stack>
+  );
+}
+
+function Threads() {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const threads = useQuery({ queryKey: ["threads"], queryFn: () => engine.threadsShow() });
+  const [value, setValue] = useState<string | number>("");
+  const save = useMutation({
+    mutationFn: (n: number | null) => engine.threadsSet(n),
+    onSuccess: (view) => {
+      setValue("");
+      queryClient.setQueryData(["threads"], view);
+    },
+  });
+  if (!threads.data) return <ErrorNotice error={threads.error} />;
+  const { saved, in_use, cores } = threads.data;
+  return (
+    <Card withBorder aria-label="Thread setting">
+      <Stack gap="xs">
+        <Text fw={600}>Threads for local models</Text>
+        <Text size="sm">
+          {saved === null ? `One per core (${cores})` : `${saved} saved`}; {in_use} in use now. Fewer threads leave more of the machine to other work;
+          the change applies the next time RaptorFlow starts.
+        </Text>
+        <Group align="flex-end">
+          <NumberInput label="Threads" min={1} max={256} value={value} onChange={setValue} placeholder={String(saved ?? cores)} error={save.error ? notice(save.error).message : undefined} />
+          <Button variant="light" disabled={value === ""} onClick={() => save.mutate(Number(value))} loading={save.isPending}>
+            Save
+          </Button>
+          <Button variant="subtle" disabled={saved === null} onClick={() => save.mutate(null)}>
+            One per core
+          </Button>
+        </Group>
+      </Stack>
+    </Card>
   );
 }
 
