@@ -3,6 +3,7 @@
 // by the fake backend (src/fake/backend.ts) that the e2e build installs.
 import { defineConfig } from "@playwright/test";
 
+// E2E_PORT moves the server when 4173 is taken (another run on the machine).
 const port = Number(process.env.E2E_PORT ?? 4173);
 
 export default defineConfig({

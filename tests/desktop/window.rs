@@ -174,7 +174,7 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     // Ask on the local model: the answer streams and Stop ends it.
     session.nav("Ask").await;
     session.fill(&session.input("Question").await, "Write a tagline for a bike shop.").await;
-    session.click(&session.button("Ask").await).await;
+    session.click(&session.find("//form[@aria-label='Ask form']//button[normalize-space(.)='Ask']").await).await;
     wait("//*[@aria-label='Answer'][string-length(normalize-space(.)) > 1]".into()).await;
     session.click(&session.button("Stop").await).await;
     let status = wait("//*[@role='status'][contains(., 'local')]".into()).await;

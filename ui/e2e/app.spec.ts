@@ -1,5 +1,6 @@
 // The interface end to end in a real browser (Debian's Chromium), over the
 // fake backend at the IPC boundary: every screen's main path.
+import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 
 interface Fake {
@@ -134,7 +135,7 @@ test("streams an answer in Ask and stops it", async ({ page }) => {
   });
   await page.getByText("Ask", { exact: true }).click();
   await page.getByRole("textbox", { name: "Question" }).fill("How should we price the Pro plan?");
-  await page.getByRole("button", { name: "Ask", exact: true }).click();
+  await page.getByRole("form", { name: "Ask form" }).getByRole("button", { name: "Ask" }).click();
   const answer = page.getByLabel("Answer");
   await expect(answer).toContainText("one two three");
   await page.getByRole("button", { name: "Stop" }).click();
@@ -214,4 +215,60 @@ test("team: members and their roles, and how to start syncing", async ({ page })
   await page.getByText("Workspaces", { exact: true }).click();
   await page.getByText("Team", { exact: true }).click();
   await expect(page.getByLabel("Role of Me")).toHaveValue("editor");
+});
+
+test("every screen's controls have names (axe: labels, buttons, selects, ARIA)", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByLabel("New campaign").fill("Spring launch");
+  await page.getByLabel("Goal").fill("Leads");
+  await page.getByRole("button", { name: "Create campaign" }).click();
+  await page.getByLabel("New move").fill("Webinar invite");
+  await page.getByRole("button", { name: "Add move" }).click();
+  await page.getByRole("button", { name: "New asset" }).click();
+  const screens = ["Workspaces", "Brand codex", "Campaigns", "Codex", "Ask", "Costs", "Team", "Models", "Settings", "Swarm"];
+  const problems: string[] = [];
+  for (const screen of screens) {
+    await page.getByText(screen, { exact: true }).first().click();
+    await page.waitForTimeout(300);
+    const result = await new AxeBuilder({ page })
+      .withRules(["label", "button-name", "select-name", "link-name", "aria-allowed-attr", "aria-required-attr", "aria-valid-attr-value", "duplicate-id-aria", "nested-interactive"])
+      .analyze();
+    for (const violation of result.violations) {
+      problems.push(`${screen}: ${violation.id} (${violation.nodes.length}): ${violation.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    }
+  }
+  expect(problems).toEqual([]);
+});
+
+test("the keyboard reaches the board's controls and moves a card", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByLabel("New campaign").fill("Spring launch");
+  await page.getByLabel("Goal").fill("Leads");
+  await page.getByRole("button", { name: "Create campaign" }).click();
+  await page.getByLabel("New move").fill("Webinar invite");
+  await page.getByRole("button", { name: "Add move" }).click();
+  await expect(page.getByRole("listitem", { name: "Planned column" }).getByLabel(/Webinar invite, Planned/)).toBeVisible();
+  // Tab from the move form until the move card has focus.
+  await page.getByLabel("New move").focus();
+  const reached: string[] = [];
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press("Tab");
+    const name = await page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.textContent ?? "");
+    reached.push(name.slice(0, 40));
+    if (name.startsWith("Webinar invite, Planned")) break;
+  }
+  expect(reached).toContain("Add move");
+  expect(reached.at(-1)).toMatch(/^Webinar invite, Planned/);
+  await page.keyboard.press("Alt+ArrowRight");
+  await expect(page.getByRole("listitem", { name: "In progress column" }).getByLabel(/Webinar invite, In progress/)).toBeVisible();
+});
+
+test("the navigation works from the keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Settings" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Ask" }).focus();
+  await page.keyboard.press("Space");
+  await expect(page.getByRole("heading", { name: "Ask" })).toBeVisible();
 });

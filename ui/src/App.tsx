@@ -55,7 +55,7 @@ export function App() {
   }, [engine, queryClient]);
 
   const nav = (id: Screen, label: string, disabled = false) => (
-    <NavLink key={id} label={label} active={screen === id} disabled={disabled} onClick={() => setScreen(id)} aria-current={screen === id ? "page" : undefined} />
+    <NavLink component="button" type="button" key={id} label={label} active={screen === id} disabled={disabled} onClick={() => setScreen(id)} aria-current={screen === id ? "page" : undefined} />
   );
 
   return (
