@@ -220,12 +220,14 @@ async fn main() {
         ["workspace_show", { "workspaceId": workspace_id }],
         ["campaign_list", { "workspaceId": workspace_id }],
         ["campaign_show", { "campaignId": campaign_id }],
-        ["move_set_status", { "moveId": move_id, "status": "in_progress" }],
-        ["move_add", { "campaignId": campaign_id, "move": { "title": "Bench move", "channel": "email", "due_date": null } }],
         ["asset_list", { "campaignId": campaign_id }],
         ["asset_check", { "workspaceId": workspace_id, "content": { "kind": "x_post", "text": "Dashboards for every store. Terms apply." } }],
         ["brand_update", { "workspaceId": workspace_id, "brand": { "company": "Acme", "offer": "Dashboards", "audiences": [], "voice": { "tone": "", "dos": [], "donts": [] }, "banned_terms": [], "required_disclaimers": [], "disclaimers_by_kind": {} } }],
-        ["codex_list", { "workspaceId": workspace_id }]
+        ["codex_list", { "workspaceId": workspace_id }],
+        // Writes last, so that every read sees the campaign as generated
+        // (move_add grows it by 210 moves).
+        ["move_set_status", { "moveId": move_id, "status": "in_progress" }],
+        ["move_add", { "campaignId": campaign_id, "move": { "title": "Bench move", "channel": "email", "due_date": null } }]
     ]);
     let script = format!(
         "const done = arguments[arguments.length - 1];
