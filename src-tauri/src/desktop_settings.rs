@@ -62,18 +62,7 @@ pub fn save(data_dir: &Path, settings: &DesktopSettings) -> Result<(), String> {
 /// (`CANDLE_NUM_THREADS`, `RAYON_NUM_THREADS`), runs this program again
 /// with both set and returns its exit code; `None` to go on.
 pub fn rerun_with_threads(data_dir: &Path) -> Option<std::process::ExitCode> {
-    let threads = load(data_dir).threads?.to_string();
-    let set = |name: &str| std::env::var(name).ok().as_deref() == Some(threads.as_str());
-    if set("CANDLE_NUM_THREADS") && set("RAYON_NUM_THREADS") {
-        return None;
-    }
-    let status = std::process::Command::new(std::env::current_exe().ok()?)
-        .args(std::env::args_os().skip(1))
-        .env("CANDLE_NUM_THREADS", &threads)
-        .env("RAYON_NUM_THREADS", &threads)
-        .status()
-        .ok()?;
-    Some(status.code().and_then(|c| u8::try_from(c).ok()).map_or(std::process::ExitCode::FAILURE, std::process::ExitCode::from))
+    rf_core::ai::rerun_with_pool_threads(load(data_dir).threads?)
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ fn settings_view(core: &Core) -> UiResult<SettingsView> {
         .iter()
         .map(|p| ProviderRow {
             name: p.name.to_string(),
-            kind: serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            kind: p.kind.to_string(),
             base_url: p.base_url.clone(),
             model: p.model.to_string(),
             tier: p.tier,
@@ -128,8 +128,7 @@ fn api_key(key: Option<String>) -> UiResult<Option<ApiKey>> {
 #[specta::specta]
 pub fn provider_add(core: State<'_, Core>, provider: Arg<ProviderForm>, key: Option<String>) -> UiResult<SettingsView> {
     let form = provider.parse("provider")?;
-    let kind: ProviderKind = serde_json::from_value(serde_json::Value::String(form.kind.clone()))
-        .map_err(|_| UiError::invalid("provider kind", format!("'{}' is not openai-compatible or anthropic", form.kind)))?;
+    let kind: ProviderKind = form.kind.parse().map_err(|err| UiError::invalid("provider kind", err))?;
     let new = NewProvider {
         name: form.name,
         kind,
@@ -163,75 +162,29 @@ pub fn provider_remove(core: State<'_, Core>, name: String) -> UiResult<Settings
     settings_view(&core)
 }
 
-/// One line of a cost report: calls, tokens and dollars for one key (an
-/// agent, a model or a day).
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct CostLine {
-    pub key: String,
-    pub calls: u64,
-    pub cache_hits: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cost_micro_usd: u64,
-}
-
-/// Spending by day, model and agent, and the workspace's monthly budget.
+/// A workspace's spending (the engine's report, by day, model and agent),
+/// and its monthly budget.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct CostView {
-    pub month: Option<String>,
-    pub total: CostLine,
-    pub by_day: Vec<CostLine>,
-    pub by_model: Vec<CostLine>,
-    pub by_agent: Vec<CostLine>,
-    /// The monthly limit in micro-dollars; 0 when none is set.
+    #[serde(flatten)]
+    pub report: rf_core::ai::CostReport,
+    /// The monthly limit in micro-dollars (the engine's default limit when
+    /// none was set).
     pub budget_micro_usd: u64,
-    /// What this month's calls cost so far.
+    /// What this month's calls cost or hold reserved so far: the figure the
+    /// budget is held to.
     pub spent_this_month_micro_usd: u64,
-}
-
-fn line(l: &rf_core::ai::ReportLine) -> CostLine {
-    CostLine {
-        key: l.key.clone(),
-        calls: l.calls,
-        cache_hits: l.cache_hits,
-        input_tokens: l.input_tokens,
-        output_tokens: l.output_tokens,
-        cost_micro_usd: l.cost_micro_usd,
-    }
-}
-
-fn this_month() -> String {
-    let days = rf_core::domain::Timestamp::now().as_millis() / 86_400_000;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}")
 }
 
 async fn cost_view(core: &Core, workspace_id: WorkspaceId, month: Option<String>) -> UiResult<CostView> {
     if let Some(m) = &month
-        && !(m.len() == 7 && m.as_bytes()[4] == b'-' && m.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit()))
+        && !rf_core::ai::is_month(m)
     {
         return Err(UiError::invalid("month", format!("'{m}' is not a month such as 2026-11")));
     }
-    let report = core.cost_report(&ReportFilter { workspace_id: Some(workspace_id), month: month.clone() }).await?;
-    let current = core.cost_report(&ReportFilter { workspace_id: Some(workspace_id), month: Some(this_month()) }).await?;
-    let budget = core.budget(&BudgetScope::Workspace(workspace_id)).await?;
-    Ok(CostView {
-        month,
-        total: line(&report.total),
-        by_day: report.by_day.iter().map(line).collect(),
-        by_model: report.by_model.iter().map(line).collect(),
-        by_agent: report.by_agent.iter().map(line).collect(),
-        budget_micro_usd: budget,
-        spent_this_month_micro_usd: current.total.cost_micro_usd,
-    })
+    let report = core.cost_report(&ReportFilter { workspace_id: Some(workspace_id), month }).await?;
+    let (spent, budget) = core.budget_spent(&BudgetScope::Workspace(workspace_id)).await?;
+    Ok(CostView { report, budget_micro_usd: budget, spent_this_month_micro_usd: spent })
 }
 
 /// A workspace's spending (one month, or every month when `month` is null).
@@ -255,7 +208,7 @@ pub async fn budget_set(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>, m
 pub struct ModelRow {
     pub id: String,
     pub name: String,
-    /// `llm` or `embedder`.
+    /// `llm` or `embedding`.
     pub kind: String,
     pub size_bytes: u64,
     pub installed: bool,
@@ -426,16 +379,4 @@ pub async fn sync_now(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> 
 pub async fn member_set_role(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>, user: Arg<UserId>, role: Arg<Role>) -> UiResult<WorkspaceIndex> {
     let workspace_id = workspace_id.parse(WorkspaceId::FIELD)?;
     Ok(core.set_member_role(workspace_id, user.parse(UserId::FIELD)?, role.parse(Role::FIELD)?).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_month_is_a_civil_month() {
-        let month = super::this_month();
-        assert_eq!(month.len(), 7, "{month}");
-        assert!(month.starts_with("20"), "{month}");
-        let m: u32 = month[5..].parse().unwrap();
-        assert!((1..=12).contains(&m), "{month}");
-    }
 }

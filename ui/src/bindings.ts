@@ -392,31 +392,32 @@ export type CoreEvent =
  */
 { event: "resync" };
 
-/**
- *  One line of a cost report: calls, tokens and dollars for one key (an
- *  agent, a model or a day).
- */
-export type CostLine = {
-	key: string,
-	calls: number,
-	cache_hits: number,
-	input_tokens: number,
-	output_tokens: number,
-	cost_micro_usd: number,
+/**  Spending by agent, model and day. */
+export type CostReport = {
+	workspace_id: WorkspaceId | null,
+	month: string | null,
+	total: ReportLine,
+	by_agent: ReportLine[],
+	by_model: ReportLine[],
+	by_day: ReportLine[],
 };
 
-/**  Spending by day, model and agent, and the workspace's monthly budget. */
+/**
+ *  A workspace's spending (the engine's report, by day, model and agent),
+ *  and its monthly budget.
+ */
 export type CostView = {
-	month: string | null,
-	total: CostLine,
-	by_day: CostLine[],
-	by_model: CostLine[],
-	by_agent: CostLine[],
-	/**  The monthly limit in micro-dollars; 0 when none is set. */
+	/**
+	 *  The monthly limit in micro-dollars (the engine's default limit when
+	 *  none was set).
+	 */
 	budget_micro_usd: number,
-	/**  What this month's calls cost so far. */
+	/**
+	 *  What this month's calls cost or hold reserved so far: the figure the
+	 *  budget is held to.
+	 */
 	spent_this_month_micro_usd: number,
-};
+} & CostReport;
 
 /**  A calendar date (a move's due date), kept as its `YYYY-MM-DD` text. */
 export type DueDate = string;
@@ -528,7 +529,7 @@ export type ModelId = string;
 export type ModelRow = {
 	id: string,
 	name: string,
-	/**  `llm` or `embedder`. */
+	/**  `llm` or `embedding`. */
 	kind: string,
 	size_bytes: number,
 	installed: boolean,
@@ -641,6 +642,16 @@ export type ProviderRow = {
 export type Report = {
 	verdict: Verdict,
 	findings: GuardianFinding[],
+};
+
+/**  One line of a report. */
+export type ReportLine = {
+	key: string,
+	calls: number,
+	cache_hits: number,
+	input_tokens: number,
+	output_tokens: number,
+	cost_micro_usd: number,
 };
 
 export type Role = "owner" | "editor" | "viewer";

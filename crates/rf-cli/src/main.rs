@@ -543,28 +543,16 @@ fn exit_code(kind: ErrorKind) -> ExitCode {
     }
 }
 
-/// candle sizes its compute pools once per process from `CANDLE_NUM_THREADS`
-/// and `RAYON_NUM_THREADS`. A `--threads` that differs from them is applied by
-/// running this program again with both set; returns its exit code.
+/// A `--threads` that differs from the compute pools' sizes is applied by
+/// running this program again (see [`rf_core::ai::rerun_with_pool_threads`]).
 fn rerun_with_threads(command: &Command) -> Option<ExitCode> {
     let threads = match command {
         Command::Embed { threads, .. } => *threads,
         Command::Ask(args) => args.threads(),
         Command::Codex(command) => command.threads(),
         _ => None,
-    }?
-    .to_string();
-    let set = |name: &str| std::env::var(name).ok().as_deref() == Some(threads.as_str());
-    if set("CANDLE_NUM_THREADS") && set("RAYON_NUM_THREADS") {
-        return None;
-    }
-    let status = std::process::Command::new(std::env::current_exe().ok()?)
-        .args(std::env::args_os().skip(1))
-        .env("CANDLE_NUM_THREADS", &threads)
-        .env("RAYON_NUM_THREADS", &threads)
-        .status()
-        .ok()?;
-    Some(status.code().and_then(|c| u8::try_from(c).ok()).map_or(ExitCode::FAILURE, ExitCode::from))
+    }?;
+    rf_core::ai::rerun_with_pool_threads(threads)
 }
 
 fn main() -> ExitCode {

@@ -208,7 +208,7 @@ pub(crate) async fn run_cost(core: &Core, command: CostCommand, out: &mut Output
     match command {
         CostCommand::Report { workspace, month } => {
             if let Some(month) = &month
-                && !(month.len() == 7 && month.as_bytes()[4] == b'-' && month.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit()))
+                && !ai::is_month(month)
             {
                 return Err(ai::AiError::InvalidInput(format!("--month {month:?}: write it as YYYY-MM, e.g. 2026-11")).into());
             }

@@ -41,7 +41,7 @@ pub use rf_ai::{
 };
 pub use rf_cloud::{ApiKey, ProviderKind};
 pub use rf_metering::{
-    ledger::{CallContext, CostReport, LEDGER_FILE_NAME, Ledger, ReportFilter, ReportLine},
+    ledger::{CallContext, CostReport, LEDGER_FILE_NAME, Ledger, ReportFilter, ReportLine, is_month},
     metered::{CallOptions, MeteredCompletion},
     pricing::{PriceTable, parse_usd},
 };
@@ -342,6 +342,12 @@ impl Core {
         Ok(self.inner.engine.ledger().await?.budget(scope).await?)
     }
 
+    /// What `scope` has spent or holds reserved this month, and its monthly
+    /// limit (0: none), in micro-dollars: the figures budgets are held to.
+    pub async fn budget_spent(&self, scope: &BudgetScope) -> Result<(u64, u64)> {
+        Ok(self.inner.engine.ledger().await?.spent(scope).await?)
+    }
+
     /// Embeds `texts` with the default embedding model (kept loaded) or
     /// `model`; one ledger row. Returns the model's id and one vector per text.
     pub async fn embed(&self, texts: &[String], model: Option<&str>, context: &CallContext) -> Result<(rf_ai::ModelId, Vec<Vec<f32>>)> {
@@ -391,4 +397,24 @@ impl Core {
         self.inner.engine.ledger().await?.record(&record).await?;
         Ok(())
     }
+}
+
+/// candle sizes its compute pools once per process from `CANDLE_NUM_THREADS`
+/// and `RAYON_NUM_THREADS`. A shell whose thread count differs from them
+/// applies it by running its program again with both set: this does that
+/// and returns the program's exit code, or `None` when they already match
+/// (or the program cannot be started again) and the shell should go on.
+pub fn rerun_with_pool_threads(threads: u16) -> Option<std::process::ExitCode> {
+    let threads = threads.to_string();
+    let set = |name: &str| std::env::var(name).ok().as_deref() == Some(threads.as_str());
+    if set("CANDLE_NUM_THREADS") && set("RAYON_NUM_THREADS") {
+        return None;
+    }
+    let status = std::process::Command::new(std::env::current_exe().ok()?)
+        .args(std::env::args_os().skip(1))
+        .env("CANDLE_NUM_THREADS", &threads)
+        .env("RAYON_NUM_THREADS", &threads)
+        .status()
+        .ok()?;
+    Some(status.code().and_then(|c| u8::try_from(c).ok()).map_or(std::process::ExitCode::FAILURE, std::process::ExitCode::from))
 }

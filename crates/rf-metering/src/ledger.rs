@@ -103,8 +103,14 @@ pub struct ReportFilter {
     pub month: Option<String>,
 }
 
+/// Whether `text` names a month as reports take it: `YYYY-MM`.
+pub fn is_month(text: &str) -> bool {
+    text.len() == 7 && text.as_bytes()[4] == b'-' && text.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit())
+}
+
 /// One line of a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ReportLine {
     pub key: String,
     pub calls: u64,
@@ -116,6 +122,7 @@ pub struct ReportLine {
 
 /// Spending by agent, model and day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CostReport {
     pub workspace_id: Option<WorkspaceId>,
     pub month: Option<String>,

@@ -119,7 +119,7 @@ export function createFakeBackend(): FakeBackend {
   const budgets = new Map<string, number>();
   let threads: number | null = null;
   const models: ModelRow[] = [
-    { id: "all-minilm-l6-v2", name: "all-MiniLM-L6-v2", kind: "embedder", size_bytes: 90_900_000, installed: true, default_for: ["embed"], license: "Apache-2.0" },
+    { id: "all-minilm-l6-v2", name: "all-MiniLM-L6-v2", kind: "embedding", size_bytes: 90_900_000, installed: true, default_for: ["embed"], license: "Apache-2.0" },
     { id: "smollm2-360m-instruct-q8_0", name: "SmolLM2 360M Instruct", kind: "llm", size_bytes: 386_000_000, installed: false, default_for: [], license: "Apache-2.0" },
   ];
   const downloads = new Map<string, () => void>();
@@ -472,6 +472,7 @@ export function createFakeBackend(): FakeBackend {
       const line = (key: string, cost: number, calls: number) => ({ key, calls, cache_hits: 0, input_tokens: 40 * calls, output_tokens: 60 * calls, cost_micro_usd: cost });
       const days = [line("2026-12-01", 1_200, 3), line("2026-12-02", 450, 1)];
       return {
+        workspace_id: workspaceId,
         month,
         total: line("total", 1_650, 4),
         by_day: days,

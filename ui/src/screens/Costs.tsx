@@ -6,7 +6,7 @@ import { BarChart } from "@mantine/charts";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 
-import type { CostLine } from "../bindings";
+import type { ReportLine } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
 import { formatCost } from "./Ask";
@@ -18,7 +18,7 @@ export function budgetState(spent: number, limit: number): { percent: number; le
   return { percent, level: percent >= 100 ? "over" : percent >= 80 ? "warn" : "ok" };
 }
 
-const dollars = (line: CostLine) => line.cost_micro_usd / 1_000_000;
+const dollars = (line: ReportLine) => line.cost_micro_usd / 1_000_000;
 
 export function Costs({ workspaceId }: { workspaceId: string }) {
   const engine = useEngine();
@@ -91,7 +91,7 @@ export function Costs({ workspaceId }: { workspaceId: string }) {
   );
 }
 
-function Chart({ title, lines }: { title: string; lines: CostLine[] }) {
+function Chart({ title, lines }: { title: string; lines: ReportLine[] }) {
   const data = lines.map((line) => ({ key: line.key, dollars: dollars(line), calls: line.calls }));
   return (
     <Card withBorder aria-label={`Spend ${title.toLowerCase()}`}>
