@@ -25,6 +25,17 @@ async function createWorkspace(page: Page, name: string) {
   await expect(page.getByText(/No campaigns yet/)).toBeVisible();
 }
 
+async function createCampaign(page: Page, name: string, goal: string) {
+  await page.getByLabel("New campaign").fill(name);
+  await page.getByLabel("Goal").fill(goal);
+  await page.getByRole("button", { name: "Create campaign" }).click();
+}
+
+async function addMove(page: Page, title: string) {
+  await page.getByLabel("New move").fill(title);
+  await page.getByRole("button", { name: "Add move" }).click();
+}
+
 test("creates a workspace and edits its brand codex", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
   await page.getByText("Brand codex", { exact: true }).click();
@@ -42,12 +53,9 @@ test("creates a workspace and edits its brand codex", async ({ page }) => {
 
 test("adds a campaign and moves, drags a move across the board and edits the campaign", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
-  await page.getByLabel("New campaign").fill("Spring launch");
-  await page.getByLabel("Goal").fill("200 demo requests");
-  await page.getByRole("button", { name: "Create campaign" }).click();
+  await createCampaign(page, "Spring launch", "200 demo requests");
   for (const title of ["Webinar invite", "Launch post"]) {
-    await page.getByLabel("New move").fill(title);
-    await page.getByRole("button", { name: "Add move" }).click();
+    await addMove(page, title);
     await expect(page.getByRole("listitem", { name: "Planned column" }).getByText(title)).toBeVisible();
   }
   const card = page.getByRole("listitem", { name: "Planned column" }).getByLabel(/Launch post, Planned/);
@@ -72,9 +80,7 @@ test("writes an asset until Guardian passes, then approves it", async ({ page })
   await page.getByRole("button", { name: "Save brand codex" }).click();
   await expect(page.getByRole("status")).toHaveText("Saved");
   await page.getByText("Campaigns", { exact: true }).click();
-  await page.getByLabel("New campaign").fill("Spring launch");
-  await page.getByLabel("Goal").fill("Leads");
-  await page.getByRole("button", { name: "Create campaign" }).click();
+  await createCampaign(page, "Spring launch", "Leads");
 
   await page.getByLabel("Kind").selectOption("x_post");
   await page.getByRole("button", { name: "New asset" }).click();
@@ -219,11 +225,8 @@ test("team: members and their roles, and how to start syncing", async ({ page })
 
 test("every screen's controls have names (axe: labels, buttons, selects, ARIA)", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
-  await page.getByLabel("New campaign").fill("Spring launch");
-  await page.getByLabel("Goal").fill("Leads");
-  await page.getByRole("button", { name: "Create campaign" }).click();
-  await page.getByLabel("New move").fill("Webinar invite");
-  await page.getByRole("button", { name: "Add move" }).click();
+  await createCampaign(page, "Spring launch", "Leads");
+  await addMove(page, "Webinar invite");
   await page.getByRole("button", { name: "New asset" }).click();
   const screens = ["Workspaces", "Brand codex", "Campaigns", "Codex", "Ask", "Costs", "Team", "Models", "Settings", "Swarm"];
   const problems: string[] = [];
@@ -242,11 +245,8 @@ test("every screen's controls have names (axe: labels, buttons, selects, ARIA)",
 
 test("the keyboard reaches the board's controls and moves a card", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
-  await page.getByLabel("New campaign").fill("Spring launch");
-  await page.getByLabel("Goal").fill("Leads");
-  await page.getByRole("button", { name: "Create campaign" }).click();
-  await page.getByLabel("New move").fill("Webinar invite");
-  await page.getByRole("button", { name: "Add move" }).click();
+  await createCampaign(page, "Spring launch", "Leads");
+  await addMove(page, "Webinar invite");
   await expect(page.getByRole("listitem", { name: "Planned column" }).getByLabel(/Webinar invite, Planned/)).toBeVisible();
   // Tab from the move form until the move card has focus.
   await page.getByLabel("New move").focus();
