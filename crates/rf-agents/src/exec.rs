@@ -1,0 +1,292 @@
+//! The executor: one agent step. It fetches what the agent's allow-list
+//! names, renders the prompt, calls the model against the output schema,
+//! checks the answer with a JSON Schema validator and asks again (a bounded
+//! number of times) when it does not match.
+
+use std::{
+    fmt,
+    time::{Duration, Instant},
+};
+
+use futures::future::BoxFuture;
+use rf_ai::{ChatMessage, ChatRequest, selector::Tier};
+use rf_domain::{AgentId, RunId, UserId, WorkspaceId};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    events::RunEvent,
+    render::{self, Citation, StepData},
+    spec::{AgentSpec, Roster, Tool},
+    store::StepResult,
+};
+
+/// A model call the runtime asks for.
+#[derive(Debug, Clone)]
+pub struct ModelRequest {
+    pub agent: AgentId,
+    pub run: RunId,
+    pub workspace: Option<WorkspaceId>,
+    pub user: UserId,
+    pub tier: Tier,
+    pub request: ChatRequest,
+    /// Whether an identical earlier call may answer from the response
+    /// cache (runs: yes, so a resumed step costs nothing twice; `agents
+    /// eval`: no, it measures the model).
+    pub use_cache: bool,
+}
+
+/// A model's answer and what it cost.
+#[derive(Debug, Clone, Default)]
+pub struct ModelAnswer {
+    pub text: String,
+    pub cancelled: bool,
+    pub provider: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_micro_usd: u64,
+    /// The call's ledger row.
+    pub ledger_id: Option<i64>,
+}
+
+/// Why a port call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortError {
+    pub message: String,
+    /// Trying again cannot help (a budget spent, a model not installed):
+    /// the step goes to the dead-letter list at once.
+    pub permanent: bool,
+    /// The answer ran out of tokens before its JSON was complete: asking
+    /// again with a larger allowance can help.
+    pub truncated: bool,
+}
+
+impl PortError {
+    pub fn retry(message: impl Into<String>) -> Self {
+        Self { message: message.into(), permanent: false, truncated: false }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), permanent: true, truncated: false }
+    }
+
+    /// An answer cut at its token limit.
+    pub fn truncated(message: impl Into<String>) -> Self {
+        Self { message: message.into(), permanent: false, truncated: true }
+    }
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What the runtime needs from the engine: models and the tools. rf-core
+/// implements it over `Core`; orchestration tests use a scripted double.
+pub trait Ports: Send + Sync + fmt::Debug {
+    /// One model call (one ledger row), streaming its text to `on_text`.
+    fn generate<'a>(
+        &'a self,
+        request: ModelRequest,
+        on_text: &'a mut (dyn FnMut(&str) + Send),
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<ModelAnswer, PortError>>;
+
+    /// The most this call could cost, in micro-dollars (0 on a local model).
+    fn max_cost<'a>(&'a self, request: &'a ModelRequest) -> BoxFuture<'a, Result<u64, PortError>>;
+
+    /// Passages of the workspace's Codex for `query`.
+    fn codex_search<'a>(&'a self, workspace: Option<WorkspaceId>, query: &'a str, k: usize) -> BoxFuture<'a, Result<Vec<Citation>, PortError>>;
+
+    /// The brand codex (and campaign) as data for a prompt.
+    fn workspace_read(&self, workspace: Option<WorkspaceId>) -> BoxFuture<'_, Result<Value, PortError>>;
+
+    /// The deterministic Guardian's findings on an asset's content.
+    fn guardian_check<'a>(&'a self, workspace: Option<WorkspaceId>, asset: &'a Value) -> BoxFuture<'a, Result<Value, PortError>>;
+}
+
+/// Limits of one step.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecLimits {
+    /// How many times an answer that does not match the schema is sent back.
+    pub repair_rounds: u32,
+    /// Codex passages per search.
+    pub passages: usize,
+    pub timeout: Duration,
+    /// Sampling temperature (0: greedy).
+    pub temperature: f64,
+}
+
+impl Default for ExecLimits {
+    fn default() -> Self {
+        Self { repair_rounds: 2, passages: 4, timeout: Duration::from_secs(600), temperature: 0.0 }
+    }
+}
+
+/// Who a step runs for.
+#[derive(Debug, Clone)]
+pub struct StepContext {
+    pub run: RunId,
+    pub step: u32,
+    pub workspace: Option<WorkspaceId>,
+    pub user: UserId,
+}
+
+/// Why a step failed, and what its calls cost before it did.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    pub message: String,
+    pub permanent: bool,
+    pub cancelled: bool,
+    pub spent: StepResult,
+}
+
+/// Everything one executor run needs.
+pub(crate) struct Execution<'a> {
+    pub roster: &'a Roster,
+    pub ports: &'a dyn Ports,
+    pub spec: &'a AgentSpec,
+    pub input: &'a Value,
+    pub data: StepData,
+    pub ctx: &'a StepContext,
+    pub limits: ExecLimits,
+    pub emit: &'a (dyn Fn(RunEvent) + Send + Sync),
+    pub cancel: &'a CancellationToken,
+    /// The data already holds what the tools gave (asking a Lord again).
+    pub tools_done: bool,
+    /// Run on this tier instead of the agent's (evaluations on the local model).
+    pub tier: Option<Tier>,
+    /// See [`ModelRequest::use_cache`].
+    pub use_cache: bool,
+}
+
+impl Execution<'_> {
+    /// The model request of this step, before any repair.
+    pub(crate) fn request(&self, data: &StepData) -> Result<ModelRequest, String> {
+        let body = self.roster.templates().render_body(self.spec, self.input)?;
+        let roster: Vec<(String, String)> = if self.spec.is_lord() && self.spec.delegates() {
+            self.roster.commanded_by(self.spec).map(|a| (a.id.to_string(), a.name.clone())).collect()
+        } else {
+            Vec::new()
+        };
+        let mut request = ChatRequest::user("");
+        request.messages = render::messages(self.spec, &body, data, &roster);
+        request.max_tokens = self.roster.token_budget(self.spec);
+        request.temperature = self.limits.temperature;
+        request.schema = Some(self.roster.generation_schema(self.spec));
+        Ok(ModelRequest {
+            agent: self.spec.id.clone(),
+            run: self.ctx.run,
+            workspace: self.ctx.workspace,
+            user: self.ctx.user.clone(),
+            tier: self.tier.unwrap_or(self.spec.tier),
+            request,
+            use_cache: self.use_cache,
+        })
+    }
+
+    /// Runs the tools of the allow-list into the step's data.
+    async fn fetch(&self, data: &mut StepData, tool_time: &mut Duration) -> Result<(), PortError> {
+        let step = self.ctx.step;
+        for tool in &self.spec.tools {
+            let started = Instant::now();
+            match tool {
+                Tool::WorkspaceRead => {
+                    data.workspace = Some(self.ports.workspace_read(self.ctx.workspace).await?);
+                    (self.emit)(RunEvent::ToolUsed { step, tool: tool.to_string(), detail: "brand codex".into() });
+                }
+                Tool::CodexSearch => {
+                    let query = self.roster.templates().render_query(self.spec, self.input).map_err(PortError::permanent)?;
+                    let passages = self.ports.codex_search(self.ctx.workspace, &query, self.limits.passages).await?;
+                    (self.emit)(RunEvent::ToolUsed { step, tool: tool.to_string(), detail: format!("{} passages for {query:?}", passages.len()) });
+                    data.passages = passages;
+                }
+                Tool::GuardianCheck => {
+                    let asset = self.input.get("asset").cloned().unwrap_or(Value::Null);
+                    let findings = self.ports.guardian_check(self.ctx.workspace, &asset).await?;
+                    let count = findings.get("findings").and_then(Value::as_array).map_or(0, Vec::len);
+                    (self.emit)(RunEvent::ToolUsed { step, tool: tool.to_string(), detail: format!("{count} findings") });
+                    data.findings = Some(findings);
+                }
+            }
+            *tool_time += started.elapsed();
+        }
+        Ok(())
+    }
+
+    /// Runs the step: tools, then the model with bounded repair. Also
+    /// returns the data the tools gave, for asking again.
+    pub(crate) async fn run(mut self) -> (Result<StepResult, StepFailure>, StepData) {
+        let mut data = std::mem::take(&mut self.data);
+        let result = self.run_with(&mut data).await;
+        (result, data)
+    }
+
+    async fn run_with(&self, data: &mut StepData) -> Result<StepResult, StepFailure> {
+        let started = Instant::now();
+        let mut waited = Duration::ZERO;
+        let mut spent = StepResult::default();
+        let fail = |message: String, permanent: bool, cancelled: bool, spent: &StepResult| StepFailure { message, permanent, cancelled, spent: spent.clone() };
+        if !self.tools_done
+            && let Err(err) = self.fetch(data, &mut waited).await
+        {
+            return Err(fail(format!("a tool failed: {err}"), err.permanent, false, &spent));
+        }
+        let mut request = self.request(data).map_err(|err| fail(format!("the prompt does not render: {err}"), true, false, &spent))?;
+        let step = self.ctx.step;
+        let mut round = 0;
+        loop {
+            let mut on_text = |piece: &str| (self.emit)(RunEvent::Text { step, text: piece.to_owned() });
+            let call_started = Instant::now();
+            let answer = self.ports.generate(request.clone(), &mut on_text, self.cancel).await;
+            waited += call_started.elapsed();
+            let answer = match answer {
+                Ok(answer) => answer,
+                // Out of tokens: a repair round with twice the allowance.
+                Err(err) if err.truncated && round < self.limits.repair_rounds => {
+                    // The cut call counts: the answer was not valid on the first try.
+                    spent.calls += 1;
+                    round += 1;
+                    request.request.max_tokens = (request.request.max_tokens * 2).min(crate::spec::MAX_TOKENS);
+                    (self.emit)(RunEvent::Repair { step, problems: vec![format!("{err}; asking again with {} tokens", request.request.max_tokens)] });
+                    continue;
+                }
+                Err(err) => return Err(fail(format!("the model call failed: {err}"), err.permanent, false, &spent)),
+            };
+            spent.calls += 1;
+            spent.input_tokens += answer.input_tokens;
+            spent.output_tokens += answer.output_tokens;
+            spent.cost_micro_usd += answer.cost_micro_usd;
+            spent.provider = Some(answer.provider.clone());
+            spent.model = Some(answer.model.clone());
+            spent.ledger_ids.extend(answer.ledger_id);
+            if answer.cancelled || self.cancel.is_cancelled() {
+                return Err(fail("cancelled".into(), false, true, &spent));
+            }
+            let problems = match serde_json::from_str::<Value>(&answer.text) {
+                Ok(value) => {
+                    let problems = self.roster.validate_output(&self.spec.id, &value);
+                    if problems.is_empty() {
+                        spent.output = value;
+                        spent.overhead_us = u64::try_from(started.elapsed().saturating_sub(waited).as_micros()).unwrap_or(u64::MAX);
+                        return Ok(spent);
+                    }
+                    problems
+                }
+                Err(err) => vec![format!("the answer is not JSON: {err}")],
+            };
+            round += 1;
+            if round > self.limits.repair_rounds {
+                return Err(fail(format!("the answer did not match the schema after {} tries: {}", round, problems.join("; ")), false, false, &spent));
+            }
+            (self.emit)(RunEvent::Repair { step, problems: problems.clone() });
+            request.request.messages.push(ChatMessage::new("assistant", &answer.text));
+            request.request.messages.push(ChatMessage::new(
+                "user",
+                &format!("That answer does not match the required JSON: {}. Answer again with the corrected JSON object only.", problems.join("; ")),
+            ));
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The roster of prompts/ as shipped: all 87 agents load, render with their
+//! sample inputs, have valid and distinct schemas, and the Lords' narrowed
+//! delegation schemas accept only real agents.
+
+use std::collections::BTreeMap;
+
+use rf_agents::{Guild, Roster};
+use serde_json::json;
+
+fn roster() -> Roster {
+    Roster::load(&rf_agents::source_prompts_dir()).unwrap_or_else(|err| panic!("the shipped roster does not load: {err}"))
+}
+
+#[test]
+fn all_87_agents_of_the_plan_load() {
+    let roster = roster();
+    assert_eq!(roster.len(), 87);
+    let mut per_guild: BTreeMap<Guild, usize> = BTreeMap::new();
+    for agent in roster.agents() {
+        *per_guild.entry(agent.guild).or_default() += 1;
+    }
+    assert_eq!(per_guild[&Guild::Council], 7);
+    assert_eq!(per_guild[&Guild::Research], 20);
+    assert_eq!(per_guild[&Guild::Muse], 30);
+    assert_eq!(per_guild[&Guild::Matrix], 20);
+    assert_eq!(per_guild[&Guild::Guardian], 10);
+    let names: Vec<(&str, &str)> = ["LORD-001", "LORD-002", "LORD-003", "LORD-004", "LORD-005", "LORD-006", "LORD-007"]
+        .iter()
+        .map(|id| (*id, roster.get(id).unwrap().name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("LORD-001", "Architect"),
+            ("LORD-002", "Cognition"),
+            ("LORD-003", "Strategos"),
+            ("LORD-004", "Aesthete"),
+            ("LORD-005", "Seer"),
+            ("LORD-006", "Arbiter"),
+            ("LORD-007", "Herald")
+        ]
+    );
+    for (id, name) in
+        [("RES-001", "Market Researcher"), ("RES-002", "Competitor Analyst"), ("RES-003", "Audience Researcher"), ("RES-004", "Industry Trend Analyst")]
+    {
+        assert_eq!(roster.get(id).unwrap().name, name);
+    }
+}
+
+#[test]
+fn every_sample_input_gives_a_prompt_and_every_schema_is_valid_and_its_own() {
+    // Roster::load renders every template with its sample and compiles
+    // every schema; here the results are looked at too.
+    let roster = roster();
+    let mut schemas = std::collections::BTreeSet::new();
+    for agent in roster.agents() {
+        assert!(jsonschema::meta::is_valid(&agent.output_schema), "{}: the schema is not valid against its meta-schema", agent.id);
+        assert!(schemas.insert(agent.output_schema.to_string()), "{}: the same schema as another agent", agent.id);
+        let generation = roster.generation_schema(agent);
+        assert!(jsonschema::validator_for(&generation).is_ok(), "{}: the generation schema does not compile", agent.id);
+        // An answer of the wrong shape is caught.
+        assert!(!roster.validate_output(&agent.id, &json!({"unexpected": true})).is_empty(), "{}: accepts anything", agent.id);
+    }
+}
+
+#[test]
+fn a_lords_generation_schema_names_only_the_agents_it_commands() {
+    let roster = roster();
+    let cognition = roster.get("LORD-002").unwrap();
+    let schema = roster.generation_schema(cognition);
+    let choices = schema.pointer("/properties/delegations/items/anyOf").and_then(|c| c.as_array()).expect("narrowed delegations");
+    assert_eq!(choices.len(), 20, "Cognition commands the 20 researchers");
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let sample = roster.get("RES-001").unwrap().sample_input.clone();
+    let good = json!({"knowledge_gap": "who buys", "delegations": [{"agent": "RES-001", "task": "size the market", "input": sample}]});
+    assert!(validator.is_valid(&good));
+    let unknown = json!({"knowledge_gap": "who buys", "delegations": [{"agent": "RES-099", "task": "x", "input": sample}]});
+    assert!(!validator.is_valid(&unknown));
+    let other_guild =
+        json!({"knowledge_gap": "who buys", "delegations": [{"agent": "MUSE-001", "task": "x", "input": roster.get("MUSE-001").unwrap().sample_input}]});
+    assert!(!validator.is_valid(&other_guild));
+}
+
+#[test]
+fn a_broken_agent_file_is_refused_with_its_path_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = rf_agents::source_prompts_dir();
+    for sub in ["agents", "schemas", "samples"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(source.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    assert_eq!(Roster::load(dir.path()).unwrap().len(), 87);
+    let file = dir.path().join("agents/MUSE-007.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    // A template field the sample does not have.
+    std::fs::write(&file, format!("{text}\n{{{{ input.nonexistent_field }}}}\n")).unwrap();
+    let err = Roster::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("MUSE-007.md") && err.contains("does not render with the sample input"), "{err}");
+    // A Lord that the agent names but that does not command its guild.
+    std::fs::write(&file, text.replace("lord = \"LORD-004\"", "lord = \"LORD-005\"")).unwrap();
+    let err = Roster::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("MUSE-007.md") && err.contains("does not command the muse guild"), "{err}");
+    // A schema that is not JSON Schema.
+    std::fs::write(&file, &text).unwrap();
+    std::fs::write(dir.path().join("schemas/MUSE-007.json"), r#"{"type": "object", "properties": {"a": {"type": "strin"}}}"#).unwrap();
+    let err = Roster::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("MUSE-007.json") && err.contains("not a valid JSON Schema"), "{err}");
+    // Two agents with the same schema.
+    std::fs::copy(source.join("schemas/MUSE-006.json"), dir.path().join("schemas/MUSE-007.json")).unwrap();
+    let err = Roster::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("the same as MUSE-00"), "{err}");
+}
+
+#[test]
+fn every_answer_fits_its_token_allowance() {
+    // A constrained model cannot write more than its schema allows; when
+    // the longest allowed answer fits the allowance, answers are not cut off
+    // (the bound assumes two characters per token: a rare answer of much
+    // shorter tokens gets a repair round with twice the allowance).
+    // Lords are the exception: their delegations carry whole inputs, so
+    // they get the largest allowance (real answers are about a third of it).
+    let roster = roster();
+    let too_long: Vec<String> = roster
+        .agents()
+        .filter(|agent| !agent.is_lord())
+        .filter_map(|agent| {
+            // At about two characters per token (what token_budget assumes).
+            let worst = rf_agents::spec::worst_case_chars(&roster.generation_schema(agent));
+            (worst.div_ceil(2) > rf_agents::spec::MAX_TOKENS).then(|| format!("{} ({worst} characters)", agent.id))
+        })
+        .collect();
+    assert!(too_long.is_empty(), "schemas whose longest answer exceeds {} tokens: {too_long:?}", rf_agents::spec::MAX_TOKENS);
+}
