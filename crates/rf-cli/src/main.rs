@@ -9,6 +9,7 @@ mod guardian;
 mod models;
 mod output;
 mod providers;
+mod swarm;
 
 use std::{
     path::{Path, PathBuf},
@@ -104,6 +105,16 @@ enum Command {
     /// What model calls cost: reports and monthly budgets.
     #[command(subcommand)]
     Cost(providers::CostCommand),
+    /// The swarm's roster of 87 agents: list, show, evaluate on the local model.
+    #[command(subcommand)]
+    Agents(swarm::AgentsCommand),
+    /// Run one agent (a Lord's delegations run too) as a durable run.
+    #[command(subcommand)]
+    Agent(swarm::AgentCommand),
+    /// Swarm runs: list, show, watch, resume, cancel, approve, reject, and the
+    /// dead-letter list.
+    #[command(subcommand)]
+    Run(swarm::RunCommand),
     /// Tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -496,7 +507,15 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
             sync_forever(core, out, Duration::from_secs(interval), Duration::from_secs(timeout)).await?;
         }
         Command::Sync(SyncCommand::Status) => out.sync_status(&core.sync_status().await?),
-        Command::Models(_) | Command::Embed { .. } | Command::Ask(_) | Command::Providers(_) | Command::Cost(_) | Command::Codex(_) => {
+        Command::Models(_)
+        | Command::Embed { .. }
+        | Command::Ask(_)
+        | Command::Providers(_)
+        | Command::Cost(_)
+        | Command::Codex(_)
+        | Command::Agents(_)
+        | Command::Agent(_)
+        | Command::Run(_) => {
             unreachable!("handled before the data directory is opened")
         }
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
@@ -634,6 +653,24 @@ fn main() -> ExitCode {
                 Ok(None) => finish(out, Ok(())),
                 Err(err) => finish(out, Err(err)),
             };
+        }
+        Command::Agents(command) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_agents(&core, command, sink).await }));
+            return finish(out, result);
+        }
+        Command::Agent(command) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_agent(&core, command, sink).await }));
+            return finish(out, result);
+        }
+        Command::Run(command) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_runs(&core, command, sink).await }));
+            return finish(out, result);
         }
         // Checking copy needs no data directory unless a workspace's brand
         // rules are asked for.

@@ -418,3 +418,30 @@ pub fn rerun_with_pool_threads(threads: u16) -> Option<std::process::ExitCode> {
         .ok()?;
     Some(status.code().and_then(|c| u8::try_from(c).ok()).map_or(std::process::ExitCode::FAILURE, std::process::ExitCode::from))
 }
+
+impl Core {
+    /// The most `call` could cost on the model the selector would give it,
+    /// in micro-dollars (0 on a local model): what a run's budget holds
+    /// back before a step starts.
+    pub async fn max_call_cost(&self, call: &ModelCall) -> Result<u64> {
+        let engine = &self.inner.engine;
+        let settings = engine.settings()?;
+        let mode = call.privacy.unwrap_or(settings.privacy);
+        let table = engine.prices().await?;
+        let store = engine.store().await?;
+        match &call.route {
+            Route::Provider(name) if name.is_local() => Ok(0),
+            Route::Provider(name) => {
+                let provider = providers::provider(&settings, name.as_str())?;
+                Ok(max_cost_micro_usd(&providers::provider_price(provider, &table)?, &call.request))
+            }
+            Route::Tier(tier) => {
+                let all = candidates(&settings, &table, store, call, mode);
+                let remaining = engine.ledger().await?.remaining(&call.context).await?;
+                let just: Vec<Candidate> = all.into_iter().map(|(c, _)| c).collect();
+                let choice = selector::select(*tier, mode, remaining, &just).map_err(rf_ai::AiError::from)?;
+                Ok(choice.candidate.max_cost_micro_usd)
+            }
+        }
+    }
+}

@@ -69,6 +69,9 @@ pub enum CoreError {
     /// do not load.
     #[error(transparent)]
     Guardian(#[from] rf_guardian::GuardianError),
+    /// The swarm: agents that do not load, runs and steps.
+    #[error(transparent)]
+    Agents(rf_agents::AgentError),
     /// Guardian blocks the asset, so it cannot take the status asked for.
     /// The findings are stored on the asset.
     #[error("asset {asset} cannot be set to {status}: Guardian blocks it. Fix these and try again:{findings}")]
@@ -155,6 +158,15 @@ impl CoreError {
                 }
             }
             CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,
+            CoreError::Agents(err) => {
+                use rf_agents::AgentError as A;
+                match err {
+                    A::InvalidInput(_) => ErrorKind::InvalidInput,
+                    A::NotFound(_) => ErrorKind::NotFound,
+                    A::Conflict(_) => ErrorKind::Conflict,
+                    A::Spec(_) | A::Store(_) => ErrorKind::Storage,
+                }
+            }
             CoreError::Ai(err) => {
                 use rf_ai::AiError as A;
                 match err.as_ref() {

@@ -19,6 +19,7 @@ mod models;
 pub mod providers;
 mod sample;
 mod secrets;
+pub mod swarm;
 mod sync;
 mod transfer;
 mod workspaces;
@@ -93,6 +94,10 @@ pub struct CoreConfig {
     /// The model hub to download from (default: `RAPTORFLOW_MODEL_HUB`, or
     /// huggingface.co).
     pub model_hub: Option<String>,
+    /// The agents' files (default: [`swarm::default_prompts_dir`]).
+    pub prompts_dir: PathBuf,
+    /// How swarm runs are driven (tries, parallelism, timeouts).
+    pub swarm: rf_agents::RuntimeConfig,
 }
 
 impl CoreConfig {
@@ -104,6 +109,8 @@ impl CoreConfig {
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             model_memory_cap: 8 << 30,
             model_hub: None,
+            prompts_dir: swarm::default_prompts_dir(),
+            swarm: rf_agents::RuntimeConfig::default(),
         }
     }
 }
@@ -131,6 +138,10 @@ struct Inner {
     events: tokio::sync::broadcast::Sender<CoreEvent>,
     /// Stops the watcher of other processes' changes on close.
     stop_watching: tokio::sync::watch::Sender<bool>,
+    /// The swarm runtime, opened on first use.
+    swarm: tokio::sync::OnceCell<rf_agents::Runtime>,
+    prompts_dir: PathBuf,
+    swarm_config: rf_agents::RuntimeConfig,
 }
 
 impl Core {
@@ -165,6 +176,9 @@ impl Core {
                 engine: engine::Engine::new(&config),
                 events,
                 stop_watching,
+                swarm: tokio::sync::OnceCell::new(),
+                prompts_dir: config.prompts_dir.clone(),
+                swarm_config: config.swarm,
             }),
         };
         core.rebuild_locations_if_needed().await?;
@@ -215,6 +229,9 @@ impl Core {
         self.docs().close().await;
         if let Some(codex) = self.inner.codex.get() {
             codex.close().await;
+        }
+        if let Some(swarm) = self.inner.swarm.get() {
+            swarm.store().close().await;
         }
         self.inner.engine.close().await;
     }

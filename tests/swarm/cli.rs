@@ -1,0 +1,166 @@
+//! The swarm end to end through the real CLI and the real local model:
+//! `agents eval` offline on a sample of every guild, a run killed with
+//! SIGKILL in the middle and resumed (every step's model call in the ledger
+//! exactly once), and `run watch` in a second process following a run live.
+
+#[path = "../sync/harness.rs"]
+mod harness;
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use harness::{Client, Run, binary};
+use serde_json::Value;
+
+/// One agent of each guild and a Lord: a sample, not the full evaluation
+/// (that is the benchmark in BENCHMARKS.md).
+const SAMPLE: [&str; 5] = ["LORD-005", "RES-004", "MUSE-021", "MTX-011", "GRD-007"];
+
+#[test]
+fn agents_eval_with_networking_off_gives_valid_answers_for_every_guild() {
+    let client = Client::new("ana");
+    let mut args: Vec<String> =
+        vec!["--data-dir".into(), client.dir.path().join("data").display().to_string(), "--json".into(), "agents".into(), "eval".into()];
+    for id in SAMPLE {
+        args.extend(["--agent".into(), id.into()]);
+    }
+    // In a network namespace of its own: no interface but a down loopback.
+    let output = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "--"])
+        .arg(binary("raptorflow"))
+        .args(&args)
+        .env("RAPTORFLOW_USER", "ana")
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare (util-linux) runs the CLI");
+    let run = Run::of(output);
+    assert_eq!(run.code, 0, "{run:?}");
+    // Progress lines, then the report.
+    let report = last_document(&run.stdout);
+    let agents = report["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), SAMPLE.len(), "{report}");
+    for agent in agents {
+        assert_eq!(agent["valid"], true, "{agent}");
+        assert!(agent["tokens"].as_u64().unwrap() > 50, "{agent}");
+        assert!(agent["model"].as_str().unwrap().starts_with("smollm2"), "{agent}");
+        assert!(agent["calls"].as_u64().unwrap() >= 1);
+    }
+    let guilds: Vec<&str> = report["guilds"].as_array().unwrap().iter().map(|g| g["guild"].as_str().unwrap()).collect();
+    assert_eq!(guilds, ["council", "research", "muse", "matrix", "guardian"]);
+    // The first-try share is reported per agent and per guild.
+    let first_try: u64 = report["guilds"].as_array().unwrap().iter().map(|g| g["valid_first_try"].as_u64().unwrap()).sum();
+    let per_agent = agents.iter().filter(|a| a["valid_first_try"] == true).count() as u64;
+    assert_eq!(first_try, per_agent, "{report}");
+}
+
+/// The document after the progress lines of `--json` output.
+fn last_document(stdout: &str) -> Value {
+    serde_json::from_str(&stdout[stdout.find("{\n").expect("a document")..]).unwrap()
+}
+
+fn run_json(client: &Client, run: &str) -> Value {
+    client.run(&["--json", "run", "show", run]).ok().json()
+}
+
+fn step_statuses(show: &Value) -> Vec<(String, String)> {
+    show["steps"].as_array().unwrap().iter().map(|s| (s["agent_id"].as_str().unwrap_or("").to_owned(), s["status"].as_str().unwrap().to_owned())).collect()
+}
+
+#[test]
+fn a_run_killed_mid_step_resumes_and_the_ledger_has_each_call_once() {
+    let client = Client::new("ana");
+    let created = client.run(&["--json", "agent", "run", "LORD-002", "--detach"]).ok();
+    let run_id = created.json()["run"]["id"].as_str().unwrap().to_owned();
+    let mut child = client.command().args(["run", "resume", &run_id]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Kill it while a delegated step runs, after the Lord's step finished.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        assert!(Instant::now() < deadline, "the run never reached a second step");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        let statuses = step_statuses(&run_json(&client, &run_id));
+        if statuses.len() >= 3 && statuses[0].1 == "done" && statuses.iter().skip(1).any(|(_, s)| s == "running") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed = run_json(&client, &run_id);
+    assert_eq!(killed["run"]["status"], "running", "{killed}");
+    let done_before: usize = step_statuses(&killed).iter().filter(|(_, s)| s == "done").count();
+
+    let resumed = client.run(&["--json", "run", "resume", &run_id]).ok();
+    let show = &last_document(&resumed.stdout);
+    assert_eq!(show["run"]["status"], "finished", "{show}");
+    let steps = show["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["status"] == "done"), "{show}");
+    assert!(done_before >= 1 && steps.len() > done_before);
+
+    // The ledger: every step's calls once (a call the kill cut short was
+    // never recorded; one it recorded answers from the cache, free).
+    let ledger = client.dir.path().join("data/ledger.sqlite3");
+    let rows: Vec<(String, i64, String)> = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().connect(&format!("sqlite://{}?mode=ro", ledger.display())).await.unwrap();
+        sqlx::query_as("SELECT agent_id, cache_hit, outcome FROM model_calls WHERE run_id = ? ORDER BY id").bind(&run_id).fetch_all(&pool).await.unwrap()
+    });
+    let paid: Vec<&(String, i64, String)> = rows.iter().filter(|(_, cache_hit, outcome)| *cache_hit == 0 && outcome == "ok").collect();
+    let calls: u64 = steps.iter().map(|s| s["calls"].as_u64().unwrap()).sum();
+    assert_eq!(paid.len() as u64, calls, "ledger rows {rows:?} against the steps' calls {show}");
+    let mut ledger_ids: Vec<i64> = steps.iter().flat_map(|s| s["ledger_ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap())).collect();
+    let before = ledger_ids.len();
+    ledger_ids.dedup();
+    assert_eq!(before, ledger_ids.len());
+    for step in steps {
+        let agent = step["agent_id"].as_str().unwrap();
+        let of_agent = paid.iter().filter(|(a, _, _)| a == agent).count() as u64;
+        let step_calls: u64 = steps.iter().filter(|s| s["agent_id"] == agent).map(|s| s["calls"].as_u64().unwrap()).sum();
+        assert_eq!(of_agent, step_calls, "agent {agent}: {rows:?}");
+    }
+}
+
+#[test]
+fn run_watch_in_another_process_follows_a_run_live() {
+    let client = Client::new("ana");
+    let created = client.run(&["--json", "agent", "run", "RES-001", "--detach"]).ok();
+    let run_id = created.json()["run"]["id"].as_str().unwrap().to_owned();
+    let watcher = client.command().args(["--json", "run", "watch", &run_id]).stdout(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    client.run(&["run", "resume", &run_id]).ok();
+    let output = watcher.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let events: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(serde_json::from_str::<Value>(line).unwrap()["progress"].as_str().unwrap()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"]["type"].as_str().unwrap()).collect();
+    for kind in ["step_added", "status", "step_started", "tool_used", "step_finished", "cost"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let last = events.iter().rev().find(|e| e["event"]["type"] == "status").unwrap();
+    assert_eq!(last["event"]["status"], "finished");
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "the log is replayed in order, nothing missed: {seqs:?}");
+}
+
+#[test]
+fn bad_input_to_agent_run_is_refused_and_nothing_is_created() {
+    let client = Client::new("ana");
+    let input = client.dir.path().join("input.json");
+    std::fs::write(&input, r#"{"company": "Fernhill", "offer": 12, "region": "UK"}"#).unwrap();
+    let refused = client.run(&["agent", "run", "RES-001", "--input", input.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("the input for RES-001 does not have the shape of its sample input")
+            && refused.stderr.contains("offer is an integer where a string was expected"),
+        "{}",
+        refused.stderr
+    );
+    let unknown = client.run(&["agent", "run", "RES-404"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("there is no agent \"RES-404\""), "{}", unknown.stderr);
+    let runs = client.run(&["--json", "run", "list"]).ok().json();
+    assert_eq!(runs, serde_json::json!([]));
+}
