@@ -13,7 +13,7 @@ use tauri_specta::{Builder, ErrorHandlingMode, collect_commands, collect_events}
 use crate::{
     commands,
     error::{UiError, UiResult},
-    settings,
+    settings, swarm,
 };
 
 /// Where the generated bindings live, relative to this crate.
@@ -64,8 +64,19 @@ pub fn builder() -> Builder<tauri::Wry> {
             settings::sync_join,
             settings::sync_now,
             settings::member_set_role,
+            swarm::swarm_roster,
+            swarm::run_list,
+            swarm::run_show,
+            swarm::run_events,
+            swarm::agent_run,
+            swarm::run_resume,
+            swarm::run_cancel,
+            swarm::run_decide,
+            swarm::dlq_list,
+            swarm::dlq_retry,
+            swarm::dlq_drop,
         ])
-        .events(collect_events![CoreChanged])
+        .events(collect_events![CoreChanged, RunChanged])
         // Commands return `Promise<T>` and reject with a `UiError`: the
         // interface handles failures in one place (ui/src/errors.ts).
         .error_handling(ErrorHandlingMode::Throw)
@@ -89,6 +100,13 @@ pub fn exporter() -> Typescript {
 #[serde(transparent)]
 #[tauri_specta(event_name = "core-event")]
 pub struct CoreChanged(pub rf_core::CoreEvent);
+
+/// One event of a swarm run (streamed text included), forwarded to the
+/// window as `run-event`.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+#[serde(transparent)]
+#[tauri_specta(event_name = "run-event")]
+pub struct RunChanged(pub rf_core::swarm::RunEventRecord);
 
 /// A command argument of type `T`, parsed by the command rather than by
 /// Tauri, so that bad input is a [`UiError`] naming the field instead of

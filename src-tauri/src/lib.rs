@@ -8,6 +8,7 @@ pub mod desktop_settings;
 pub mod error;
 pub mod ipc;
 pub mod settings;
+pub mod swarm;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,7 @@ pub fn run() -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("could not open the data directory {}: {err:#}", data_dir.display()))?;
     let events = core.subscribe();
     let ipc = ipc::builder();
+    let core_for_runs = core.clone();
     tauri::Builder::default()
         // A second launch focuses the window that is already open: two
         // apps on one data directory would only confuse the user.
@@ -59,11 +61,13 @@ pub fn run() -> anyhow::Result<()> {
         .manage(commands::AskRequests::default())
         .manage(startup)
         .manage(settings::Downloads::default())
+        .manage(swarm::Drivers::default())
         .invoke_handler(ipc.invoke_handler())
         .setup(move |app| {
             ipc.mount_events(app);
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(forward_events(handle, events));
+            tauri::async_runtime::spawn(forward_events(handle.clone(), events));
+            tauri::async_runtime::spawn(forward_run_events(handle, core_for_runs.clone()));
             Ok(())
         })
         .build(tauri::generate_context!())
@@ -90,6 +94,32 @@ async fn forward_events(app: tauri::AppHandle, mut events: tokio::sync::broadcas
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                 let _ = ipc::CoreChanged(rf_core::CoreEvent::Resync).emit(&app);
             }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Sends every event of the swarm's runs (streamed text included) to the
+/// window as `run-event`. The roster is loaded here, at start, so that a
+/// broken agent file shows in the log at once rather than at the first run.
+async fn forward_run_events(app: tauri::AppHandle, core: Core) {
+    let swarm = match core.swarm().await {
+        Ok(swarm) => swarm,
+        Err(err) => {
+            tracing::error!("the swarm is unavailable: {err}");
+            return;
+        }
+    };
+    let mut events = swarm.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(record) => {
+                if let Err(err) = ipc::RunChanged(record).emit(&app) {
+                    tracing::debug!(error = %err, "could not send a run event to the window");
+                }
+            }
+            // The screen re-reads a run's log when it sees a gap in `seq`.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }

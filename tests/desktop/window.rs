@@ -231,6 +231,27 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     assert_eq!(theirs[0]["name"], "Spring launch", "the teammate's copy: {theirs}");
     screenshot(&session, "team").await;
 
+    // The Swarm: the roster of the packaged prompts, and a run of a real
+    // agent on the local model whose steps update live in the window.
+    session.nav("Swarm").await;
+    wait("//*[@role='tab'][contains(., 'Muse (30)')]".into()).await;
+    session
+        .script(
+            "const select = [...document.querySelectorAll('select')].find((s) => s.labels[0] && s.labels[0].textContent.startsWith('Agent'));\
+             Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(select, 'MUSE-021');\
+             select.dispatchEvent(new Event('change', { bubbles: true }));",
+        )
+        .await;
+    wait("//label[contains(., 'Input (JSON')]".into()).await;
+    session.click(&session.button("Start run").await).await;
+    session.wait("//*[@aria-label='Step 1']//*[normalize-space(text())='running' or normalize-space(text())='done']", Duration::from_secs(60)).await;
+    session.wait("//*[@aria-label='Run status'][normalize-space(.)='finished']", Duration::from_secs(300)).await;
+    wait("//*[@aria-label='Step 1']//*[contains(., 'smollm2')]".into()).await;
+    screenshot(&session, "swarm").await;
+    let runs = cli(&data, &["run", "list"]);
+    assert_eq!(runs[0]["status"], "finished", "{runs}");
+    assert_eq!(runs[0]["title"], "MUSE-021 X Post Writer", "{runs}");
+
     session.nav("Workspaces").await;
     wait(format!("//*[normalize-space(text())={}]", literal("Acme Analytics"))).await;
     screenshot(&session, "workspaces").await;

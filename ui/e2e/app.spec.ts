@@ -151,6 +151,59 @@ test("streams an answer in Ask and stops it", async ({ page }) => {
   expect(text).not.toContain("twenty");
 });
 
+test("swarm: the roster by guild, a run's steps live with streamed text, then approval", async ({ page }) => {
+  await page.goto("/");
+  await fake(page, (f) => {
+    f.answer = "Remote workers who miss their cafe buy subscriptions after a bad supermarket bag and a payday";
+    f.wordDelayMs = 120;
+  });
+  await page.getByText("Swarm", { exact: true }).click();
+  await expect(page.getByRole("tab", { name: /Council of Lords/ })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Council of Lords agents" })).toContainText("LORD-002");
+  await page.getByRole("tab", { name: /Research/ }).click();
+  await expect(page.getByRole("table", { name: "Research agents" })).toContainText("Market Researcher");
+  await page.getByLabel("Agent", { exact: true }).selectOption("RES-001");
+  await expect(page.getByLabel(/Input \(JSON/)).toHaveValue(/Fernhill Coffee Roasters/);
+  await page.getByRole("button", { name: "Start run" }).click();
+  // The running step's answer streams in, then the step is done and the run waits.
+  await expect(page.getByLabel("Step 1 answer so far")).toContainText("Remote workers");
+  await expect(page.getByLabel("Run status")).toHaveText("running");
+  await expect(page.getByLabel("Step 1").getByText("done", { exact: true })).toBeVisible();
+  await expect(page.getByLabel("Run status")).toHaveText("paused");
+  await expect(page.getByLabel("Step 2")).toContainText("Use this answer?");
+  await page.getByLabel("Step 2").getByLabel("Note").fill("good enough");
+  await page.getByLabel("Step 2").getByRole("button", { name: "Approve" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("finished");
+  await expect(page.getByRole("table", { name: "Runs" })).toContainText("RES-001 Market Researcher");
+});
+
+test("swarm: a step that dies goes to the dead letters, retry finishes it; bad input is refused", async ({ page }) => {
+  await page.goto("/");
+  await fake(page, (f) => {
+    f.answer = "on voice";
+    f.wordDelayMs = 20;
+  });
+  await page.getByText("Swarm", { exact: true }).click();
+  await page.getByLabel("Agent", { exact: true }).selectOption("GRD-007");
+  await page.getByLabel(/Input \(JSON/).fill("{ not json");
+  await page.getByRole("button", { name: "Start run" }).click();
+  await expect(page.getByRole("alert")).toContainText("input: not JSON");
+  await page.getByLabel(/Input \(JSON/).fill('{"company": "Fernhill Coffee Roasters", "offer": "Coffee by subscription"}');
+  await page.getByLabel("Budget (USD, optional)").fill("lots");
+  await page.getByRole("button", { name: "Start run" }).click();
+  await expect(page.getByRole("alert")).toContainText("budget: 'lots' is not an amount");
+  await page.getByLabel("Budget (USD, optional)").fill("0.50");
+  await page.getByRole("button", { name: "Start run" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("blocked");
+  await expect(page.getByLabel("Dead letter GRD-007 Brand Voice Compliance Checker")).toContainText("the local model crashed");
+  await page.getByLabel("Step 1").getByRole("button", { name: "Retry" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("paused");
+  await expect(page.getByText(/None: every step that failed/)).toBeVisible();
+  await page.getByLabel("Step 2").getByRole("button", { name: "Reject" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("failed");
+  await expect(page.getByText(/was rejected/)).toBeVisible();
+});
+
 test("settings: theme, privacy, and a provider whose key is stored but never shown", async ({ page }) => {
   await page.goto("/");
   await page.getByText("Settings", { exact: true }).click();

@@ -67,8 +67,8 @@ describe("the app", () => {
   it("says what the coming screens will do rather than hiding them", async () => {
     const user = userEvent.setup();
     renderApp();
-    await user.click(screen.getByText("Swarm"));
-    expect(screen.getByText(/council of seven Lords/)).toBeTruthy();
+    await user.click(screen.getByText("Onboarding"));
+    expect(screen.getByText(/deep interview/)).toBeTruthy();
     // Campaigns need a workspace first.
     expect(screen.getByText("Campaigns").closest("[data-disabled]")).not.toBeNull();
   });

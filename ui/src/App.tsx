@@ -1,6 +1,5 @@
 // The app's frame: navigation on the left, the chosen screen on the right.
-// Screens that later issues build (the swarm, onboarding, market
-// intelligence) are in the navigation already and say what is coming.
+// Screens that later issues build (onboarding, market intelligence) are in the navigation already and say what is coming.
 import { AppShell, NavLink, Stack, Text, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
@@ -13,17 +12,14 @@ import { Codex } from "./screens/Codex";
 import { Costs } from "./screens/Costs";
 import { Models } from "./screens/Models";
 import { Settings } from "./screens/Settings";
+import { Swarm } from "./screens/Swarm";
 import { Team } from "./screens/Team";
 import { Workspaces } from "./screens/Workspaces";
 
-type Coming = "swarm" | "onboarding" | "intelligence";
-type Screen = "workspaces" | "brand" | "campaigns" | "codex" | "ask" | "costs" | "models" | "settings" | "team" | Coming;
+type Coming = "onboarding" | "intelligence";
+type Screen = "workspaces" | "brand" | "campaigns" | "codex" | "ask" | "swarm" | "costs" | "models" | "settings" | "team" | Coming;
 
 const COMING: Record<Coming, { title: string; text: string }> = {
-  swarm: {
-    title: "Swarm",
-    text: "The council of seven Lords and its four guilds will plan, write and check your campaigns here. Not built yet.",
-  },
   onboarding: {
     title: "Onboarding",
     text: "A deep interview and research pass that fills in your brand codex for you. Not built yet.",
@@ -69,6 +65,7 @@ export function App() {
         {nav("campaigns", "Campaigns", workspace === null)}
         {nav("codex", "Codex", workspace === null)}
         {nav("ask", "Ask")}
+        {nav("swarm", "Swarm")}
         {nav("costs", "Costs", workspace === null)}
         {nav("team", "Team", workspace === null)}
         {nav("models", "Models")}
@@ -76,7 +73,6 @@ export function App() {
         <Text size="xs" c="dimmed" mt="md" mb={4}>
           Coming next
         </Text>
-        {nav("swarm", "Swarm")}
         {nav("onboarding", "Onboarding")}
         {nav("intelligence", "Intelligence")}
       </AppShell.Navbar>
@@ -94,11 +90,12 @@ export function App() {
         {screen === "campaigns" && workspace && <Campaigns workspaceId={workspace} />}
         {screen === "codex" && workspace && <Codex workspaceId={workspace} />}
         {screen === "ask" && <Ask workspaceId={workspace} />}
+        {screen === "swarm" && <Swarm workspaceId={workspace} />}
         {screen === "costs" && workspace && <Costs workspaceId={workspace} />}
         {screen === "team" && workspace && <Team workspaceId={workspace} />}
         {screen === "models" && <Models />}
         {screen === "settings" && <Settings />}
-        {(screen === "swarm" || screen === "onboarding" || screen === "intelligence") && (
+        {(screen === "onboarding" || screen === "intelligence") && (
           <Stack>
             <Title order={2}>{COMING[screen].title}</Title>
             <Text>{COMING[screen].text}</Text>

@@ -5,7 +5,7 @@
 import { open } from "@tauri-apps/plugin-dialog";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 
-import { commands, events, type CoreEvent } from "./bindings";
+import { commands, events, type CoreEvent, type RunEventRecord } from "./bindings";
 
 export type Commands = typeof commands;
 
@@ -17,6 +17,8 @@ export interface Engine extends Commands {
   onChange(listener: () => void): Promise<() => void>;
   /** Calls `listener` with each of the engine's events (downloads, budgets...). */
   onEvent(listener: (event: CoreEvent) => void): Promise<() => void>;
+  /** Calls `listener` with each event of the swarm's runs, streamed text included. */
+  onRunEvent(listener: (event: RunEventRecord) => void): Promise<() => void>;
   /** Asks the user for files to import; an empty list when they cancel. */
   pickFiles(): Promise<string[]>;
   /** Calls `listener` with the paths of files dropped on the window. */
@@ -27,6 +29,7 @@ export const tauriEngine: Engine = {
   ...commands,
   onChange: (listener) => events.coreEvent.listen(() => listener()),
   onEvent: (listener) => events.coreEvent.listen((event) => listener(event.payload)),
+  onRunEvent: (listener) => events.runEvent.listen((event) => listener(event.payload)),
   async pickFiles() {
     const chosen = await open({ multiple: true, directory: false, title: "Import into the Codex" });
     if (chosen === null) return [];

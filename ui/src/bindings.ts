@@ -106,14 +106,61 @@ export const commands = {
 	syncNow: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SyncRow[]>("sync_now", { workspaceId }),
 	/**  Changes a member's role in a workspace (owners only, when synced). */
 	memberSetRole: (workspaceId: WorkspaceId, user: UserId, role: Role) => __TAURI_INVOKE<WorkspaceIndex>("member_set_role", { workspaceId, user, role }),
+	/**  The 87 agents: 7 Lords and the four guilds. */
+	swarmRoster: () => __TAURI_INVOKE<AgentCard[]>("swarm_roster"),
+	/**  Runs, newest first (of one workspace, or all). */
+	runList: (workspaceId: WorkspaceId | null) => __TAURI_INVOKE<RunRecord[]>("run_list", { workspaceId }),
+	runShow: (runId: RunId) => __TAURI_INVOKE<RunView>("run_show", { runId }),
+	/**
+	 *  A run's event log after `after` (0: from the start), to replay a run
+	 *  that started before the window opened.
+	 */
+	runEvents: (runId: RunId, after: number) => __TAURI_INVOKE<RunEventRecord[]>("run_events", { runId, after }),
+	/**
+	 *  Starts a run of `agent_id` on `input` (default: its sample input), with
+	 *  an optional budget in dollars ("0.50").
+	 */
+	agentRun: (agentId: string, workspaceId: WorkspaceId | null, input: Value | null, budgetUsd: string | null) => __TAURI_INVOKE<RunView>("agent_run", { agentId, workspaceId, input, budgetUsd }),
+	/**  Continues a run (after a crash, or one that is blocked). */
+	runResume: (runId: RunId) => __TAURI_INVOKE<RunView>("run_resume", { runId }),
+	runCancel: (runId: RunId) => __TAURI_INVOKE<RunView>("run_cancel", { runId }),
+	/**
+	 *  Approves or rejects a waiting approval step, with a note, and continues
+	 *  the run.
+	 */
+	runDecide: (runId: RunId, step: number, approved: boolean, note: string | null) => __TAURI_INVOKE<RunView>("run_decide", { runId, step, approved, note }),
+	/**  The dead-letter list of every run. */
+	dlqList: () => __TAURI_INVOKE<StepRecord[]>("dlq_list"),
+	/**  Tries a dead step again and continues its run. */
+	dlqRetry: (runId: RunId, step: number) => __TAURI_INVOKE<RunView>("dlq_retry", { runId, step }),
+	/**  Gives up on a dead step (what depends on it is skipped) and continues its run. */
+	dlqDrop: (runId: RunId, step: number) => __TAURI_INVOKE<RunView>("dlq_drop", { runId, step }),
 };
 
 /** Events */
 export const events = {
 	coreEvent: makeEvent<CoreChanged, CoreChanged>("core-event"),
+	runEvent: makeEvent<RunChanged, RunChanged>("run-event"),
 };
 
 /* Types */
+/**  An agent as the roster shows it. */
+export type AgentCard = {
+	id: AgentId,
+	name: string,
+	guild: Guild,
+	specialisation: string,
+	lord: AgentId | null,
+	commands: Guild[],
+	tier: Tier,
+	tools: Tool[],
+	/**  The input it takes, as an example. */
+	sample_input: Value,
+};
+
+/**  Identifies an agent of the swarm: `RES-001`, `MUSE-014`, `LORD-HERALD`. */
+export type AgentId = string;
+
 /**  A finished answer: which model gave it and what it cost. */
 export type AskAnswer = {
 	text: string,
@@ -473,6 +520,9 @@ export type GuardianFinding = {
 	span: TextSpan | null,
 };
 
+/**  The council and the four guilds. */
+export type Guild = "council" | "research" | "muse" | "matrix" | "guardian";
+
 /**  How an import is going, for one progress bar per file. */
 export type ImportProgress = 
 /**  Starting on file `index` (from 0) of `n_files`. */
@@ -654,7 +704,120 @@ export type ReportLine = {
 	cost_micro_usd: number,
 };
 
+/**
+ *  How a review loop goes on after a step: after the producer's step, the
+ *  reviewer (a Lord with `verdict` and `reasons`) looks at its answer; if it
+ *  sends it back, the producer runs again with the reasons, at most
+ *  `max_rounds` times in all.
+ */
+export type Review = {
+	reviewer: AgentId,
+	/**  The reviewer's input but the work itself (e.g. the brief and market). */
+	reviewer_input: Value,
+	/**  The field of the reviewer's input that gets the producer's answer. */
+	work_field: string,
+	max_rounds: number,
+	/**  This step's round (1 for the first answer). */
+	round: number,
+	/**  `producer` steps are the work; `reviewer` steps judge it. */
+	role: ReviewRole,
+	/**  The producer step this reviewer step judges. */
+	of_step: number | null,
+};
+
+export type ReviewRole = "producer" | "reviewer";
+
 export type Role = "owner" | "editor" | "viewer";
+
+/**
+ *  One event of a swarm run (streamed text included), forwarded to the
+ *  window as `run-event`.
+ */
+export type RunChanged = RunEventRecord;
+
+/**  One thing that happened in a run. */
+export type RunEvent = 
+/**  The run's status changed (with why, when it stopped or waits). */
+{ type: "status"; status: RunStatus; reason: string | null } | 
+/**  A step was added to the run's graph. */
+{ type: "step_added"; step: number; kind: StepKind; agent: AgentId | null; label: string; parent: number | null; deps: number[] } | 
+/**  A step started (its `attempt`th try). */
+{ type: "step_started"; step: number; attempt: number } | 
+/**  A piece of a step's answer as the model writes it (not persisted). */
+{ type: "text"; step: number; text: string } | 
+/**  The runtime ran a tool of the agent's allow-list for it. */
+{ type: "tool_used"; step: number; tool: string; detail: string } | 
+/**  A model answer did not match the schema; the runtime asked again. */
+{ type: "repair"; step: number; problems: string[] } | 
+/**  A step's status changed after it ran (done, failed, dead...). */
+{ type: "step_finished"; step: number; status: StepStatus; error: string | null; provider: string | null; model: string | null; input_tokens: number; output_tokens: number; cost_micro_usd: number; ms: number } | 
+/**  A Lord's delegation that the runtime refused, and why. */
+{ type: "delegation_refused"; step: number; agent: string; reason: string } | 
+/**  A step waits for a human. */
+{ type: "approval_requested"; step: number; question: string } | 
+/**  A human decided. */
+{ type: "approval_decided"; step: number; approved: boolean; note: string | null } | 
+/**  A review loop ended: approved, or stopped at its bound. */
+{ type: "review_ended"; step: number; approved: boolean; rounds: number; note: string } | 
+/**  What the run has spent so far. */
+{ type: "cost"; step: number; cost_micro_usd: number; run_spent_micro_usd: number };
+
+/**  An event of a run, numbered in its log. */
+export type RunEventRecord = {
+	run_id: RunId,
+	/**  The position in the run's log (1, 2...); 0 for streamed text. */
+	seq: number,
+	at_ms: number,
+	event: RunEvent,
+};
+
+/**
+ *  Identifies one run of an agent or workflow; the ledger files every
+ *  model call of a run under it.
+ */
+export type RunId = string;
+
+/**  A run as stored. */
+export type RunRecord = {
+	id: RunId,
+	workspace_id: WorkspaceId | null,
+	user_id: UserId,
+	title: string,
+	status: RunStatus,
+	reason: string | null,
+	budget_micro_usd: number,
+	spent_micro_usd: number,
+	parallelism: number,
+	created_ms: number,
+	updated_ms: number,
+};
+
+/**  Where a run stands. */
+export type RunStatus = 
+/**  Created, not started yet. */
+"pending" | "running" | 
+/**  An approval step waits for a human. */
+"paused" | 
+/**
+ *  Steps failed too often and sit in the dead-letter list; retrying
+ *  or dropping them continues the run.
+ */
+"blocked" | "finished" | 
+/**  A human rejected an approval, or the run could not go on. */
+"failed" | "cancelled" | 
+/**  The next step could have taken the run past its budget. */
+"stopped";
+
+/**  A run and its steps. */
+export type RunView = {
+	run: RunRecord,
+	steps: StepRecord[],
+	/**
+	 *  Some process (this app or the CLI) is running it now. An open run
+	 *  nobody runs (the app or the CLI stopped mid-run) can be resumed.
+	 */
+	driven: boolean,
+};
 
 /**  One scene of a video script. */
 export type Scene = {
@@ -691,6 +854,55 @@ export type SourceSummary = {
 	n_chunks: number | null,
 };
 
+/**  What a step does. */
+export type StepKind = 
+/**  Runs an agent. */
+"agent" | 
+/**  Waits for a human to approve or reject. */
+"approval";
+
+/**  A step as stored. */
+export type StepRecord = {
+	run_id: RunId,
+	step: number,
+	kind: StepKind,
+	agent_id: AgentId | null,
+	label: string,
+	parent: number | null,
+	deps: number[],
+	status: StepStatus,
+	attempts: number,
+	input: Value,
+	review: Review | null,
+	output: Value | null,
+	error: string | null,
+	note: string | null,
+	provider: string | null,
+	model: string | null,
+	calls: number,
+	input_tokens: number,
+	output_tokens: number,
+	cost_micro_usd: number,
+	ledger_ids: number[],
+	/**  The executor's own time for the step, excluding generation, in µs. */
+	overhead_us: number,
+	started_ms: number | null,
+	finished_ms: number | null,
+};
+
+/**  Where a step stands. */
+export type StepStatus = "pending" | "running" | "done" | 
+/**  Failed; it is tried again. */
+"failed" | 
+/**  Failed as many times as allowed: a dead letter. */
+"dead" | 
+/**  An approval waiting for a human. */
+"waiting" | "approved" | "rejected" | "cancelled" | 
+/**  Not run: a step it depends on was rejected or dropped. */
+"skipped" | 
+/**  A dead letter a human gave up on. */
+"dropped";
+
 /**  A workspace's sync with a server, as the team screen shows it. */
 export type SyncRow = {
 	workspace_id: string,
@@ -725,6 +937,20 @@ export type Tier =
 /**  Milliseconds since the Unix epoch, stored as an Automerge timestamp scalar. */
 export type Timestamp = number;
 
+/**
+ *  What an agent may have the runtime fetch for it. Agents never call
+ *  tools themselves: the runtime runs the ones an agent's file allows
+ *  before the model sees anything, so no text the model reads can start
+ *  one.
+ */
+export type Tool = 
+/**  Passages of the workspace's Codex, with citations. */
+"codex.search" | 
+/**  The brand codex and the campaign. */
+"workspace.read" | 
+/**  The deterministic Guardian's findings on `input.asset`. */
+"guardian.check";
+
 /**  A failed command, as the interface receives it. */
 export type UiError = {
 	/**  rf-core's error kind (`invalid_input`, `not_found`, ...). */
@@ -736,6 +962,8 @@ export type UiError = {
 
 /**  Identifies a person: a short handle such as `maria` or `maria@acme.example`. */
 export type UserId = string;
+
+export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
 
 /**  The outcome of a check. */
 export type Verdict = "pass" | "warn" | "block";

@@ -11,6 +11,7 @@ import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 
 import type { Commands } from "../api";
+import { createFakeSwarm, type FakeSwarm } from "./swarm";
 import type {
   Asset,
   AssetContent,
@@ -30,6 +31,8 @@ import type {
 
 export interface FakeBackend {
   commands: Commands;
+  /** The swarm's runs, and which agents fail next. */
+  swarm: FakeSwarm;
   /** Every command called, as `name` (for assertions). */
   calls: string[];
   /** Files the fake file system has: path to text. */
@@ -161,7 +164,13 @@ export function createFakeBackend(): FakeBackend {
   });
   const record = (name: string) => calls.push(name);
 
+  const swarm = createFakeSwarm(
+    (record) => emit("run-event", record),
+    () => backend.answer,
+    () => backend.wordDelayMs,
+  );
   const commands: Commands = {
+    ...swarm.commands,
     async workspaceList() {
       record("workspace_list");
       return [...workspaces.values()].map(summary);
@@ -558,6 +567,7 @@ export function createFakeBackend(): FakeBackend {
 
   const backend: FakeBackend = {
     commands,
+    swarm,
     calls,
     files: new Map(),
     dialogAnswer: [],

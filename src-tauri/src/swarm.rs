@@ -1,0 +1,238 @@
+//! The Swarm screen's commands: the roster, runs with their step graphs and
+//! event logs, starting runs, approvals, the dead-letter list and cancel.
+//! Runs are driven in the background by this process; their events reach
+//! the window as `run-event` (see [`crate::forward_run_events`]).
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
+
+use rf_core::{
+    Core,
+    ai::{CancellationToken, Tier},
+    domain::{AgentId, RunId, WorkspaceId},
+    swarm::{Guild, RunEventRecord, RunRecord, StepRecord, Tool},
+};
+use serde::Serialize;
+use tauri::State;
+
+use crate::{
+    error::{UiError, UiResult},
+    ipc::Arg,
+};
+
+/// An agent as the roster shows it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct AgentCard {
+    pub id: AgentId,
+    pub name: String,
+    pub guild: Guild,
+    pub specialisation: String,
+    pub lord: Option<AgentId>,
+    pub commands: Vec<Guild>,
+    pub tier: Tier,
+    pub tools: Vec<Tool>,
+    /// The input it takes, as an example.
+    pub sample_input: serde_json::Value,
+}
+
+/// A run and its steps.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct RunView {
+    pub run: RunRecord,
+    pub steps: Vec<StepRecord>,
+    /// Some process (this app or the CLI) is running it now. An open run
+    /// nobody runs (the app or the CLI stopped mid-run) can be resumed.
+    pub driven: bool,
+}
+
+/// The runs this process drives now: a run is driven once at a time.
+#[derive(Debug, Default, Clone)]
+pub struct Drivers(Arc<Mutex<HashSet<RunId>>>);
+
+/// Drives `run` in the background unless this process already does.
+fn spawn_drive(core: &Core, drivers: &State<'_, Drivers>, run: RunId) {
+    {
+        let mut driving = drivers.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !driving.insert(run) {
+            return;
+        }
+    }
+    let core = core.clone();
+    let drivers = Drivers::clone(drivers);
+    tauri::async_runtime::spawn(async move {
+        match core.swarm().await {
+            Ok(swarm) => {
+                if let Err(err) = swarm.drive(run, &CancellationToken::new()).await {
+                    tracing::warn!(%run, "the run stopped with an error: {err}");
+                }
+            }
+            Err(err) => tracing::warn!(%run, "the swarm could not be opened: {err}"),
+        }
+        drivers.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&run);
+    });
+}
+
+fn run_id(arg: Arg<RunId>) -> UiResult<RunId> {
+    arg.parse(RunId::FIELD)
+}
+
+async fn view(core: &Core, run: RunId) -> UiResult<RunView> {
+    let swarm = core.swarm().await?;
+    let store = swarm.store();
+    Ok(RunView {
+        run: store.run(run).await.map_err(rf_core::CoreError::from)?,
+        steps: store.steps(run).await.map_err(rf_core::CoreError::from)?,
+        driven: store.is_driven(run).await.map_err(rf_core::CoreError::from)?,
+    })
+}
+
+/// The view of a run this app has just started driving (its lease may not
+/// be taken yet).
+async fn driving(core: &Core, run: RunId) -> UiResult<RunView> {
+    let mut view = view(core, run).await?;
+    view.driven = view.run.status.is_open();
+    Ok(view)
+}
+
+/// The 87 agents: 7 Lords and the four guilds.
+#[tauri::command]
+#[specta::specta]
+pub async fn swarm_roster(core: State<'_, Core>) -> UiResult<Vec<AgentCard>> {
+    let swarm = core.swarm().await?;
+    Ok(swarm
+        .roster()
+        .agents()
+        .map(|a| AgentCard {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            guild: a.guild,
+            specialisation: a.specialisation.clone(),
+            lord: a.lord.clone(),
+            commands: a.commands.clone(),
+            tier: a.tier,
+            tools: a.tools.clone(),
+            sample_input: a.sample_input.clone(),
+        })
+        .collect())
+}
+
+/// Runs, newest first (of one workspace, or all).
+#[tauri::command]
+#[specta::specta]
+pub async fn run_list(core: State<'_, Core>, workspace_id: Arg<Option<WorkspaceId>>) -> UiResult<Vec<RunRecord>> {
+    let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
+    Ok(core.swarm().await?.store().runs(workspace, 100).await.map_err(rf_core::CoreError::from)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn run_show(core: State<'_, Core>, run_id: Arg<RunId>) -> UiResult<RunView> {
+    view(&core, self::run_id(run_id)?).await
+}
+
+/// A run's event log after `after` (0: from the start), to replay a run
+/// that started before the window opened.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_events(core: State<'_, Core>, run_id: Arg<RunId>, after: u32) -> UiResult<Vec<RunEventRecord>> {
+    Ok(core.swarm().await?.store().events(self::run_id(run_id)?, after).await.map_err(rf_core::CoreError::from)?)
+}
+
+/// Starts a run of `agent_id` on `input` (default: its sample input), with
+/// an optional budget in dollars ("0.50").
+#[tauri::command]
+#[specta::specta]
+pub async fn agent_run(
+    core: State<'_, Core>,
+    drivers: State<'_, Drivers>,
+    agent_id: String,
+    workspace_id: Arg<Option<WorkspaceId>>,
+    input: Option<serde_json::Value>,
+    budget_usd: Option<String>,
+) -> UiResult<RunView> {
+    let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
+    let budget_micro_usd = match budget_usd.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        Some(usd) => rf_core::ai::parse_usd(usd).map_err(|err| UiError::invalid("budget", err))?,
+        None => 0,
+    };
+    let run = core.create_agent_run(&agent_id, workspace, input, budget_micro_usd).await?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+/// Continues a run (after a crash, or one that is blocked).
+#[tauri::command]
+#[specta::specta]
+pub async fn run_resume(core: State<'_, Core>, drivers: State<'_, Drivers>, run_id: Arg<RunId>) -> UiResult<RunView> {
+    let run = self::run_id(run_id)?;
+    let record = core.swarm().await?.store().run(run).await.map_err(rf_core::CoreError::from)?;
+    if !record.status.is_open() {
+        return Err(UiError { kind: "conflict", message: format!("run {run} is {}: there is nothing left to run", record.status), field: None });
+    }
+    let ours = drivers.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&run);
+    if !ours && core.swarm().await?.store().is_driven(run).await.map_err(rf_core::CoreError::from)? {
+        return Err(UiError {
+            kind: "conflict",
+            message: format!("run {run} is being run by another process (the CLI?); its steps show here as they run"),
+            field: None,
+        });
+    }
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn run_cancel(core: State<'_, Core>, run_id: Arg<RunId>) -> UiResult<RunView> {
+    let run = self::run_id(run_id)?;
+    core.swarm().await?.cancel(run).await.map_err(rf_core::CoreError::from)?;
+    view(&core, run).await
+}
+
+/// Approves or rejects a waiting approval step, with a note, and continues
+/// the run.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_decide(
+    core: State<'_, Core>,
+    drivers: State<'_, Drivers>,
+    run_id: Arg<RunId>,
+    step: u32,
+    approved: bool,
+    note: Option<String>,
+) -> UiResult<RunView> {
+    let run = self::run_id(run_id)?;
+    let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    core.swarm().await?.decide(run, step, approved, note).await.map_err(rf_core::CoreError::from)?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+/// The dead-letter list of every run.
+#[tauri::command]
+#[specta::specta]
+pub async fn dlq_list(core: State<'_, Core>) -> UiResult<Vec<StepRecord>> {
+    Ok(core.swarm().await?.store().dead_letters(None).await.map_err(rf_core::CoreError::from)?)
+}
+
+/// Tries a dead step again and continues its run.
+#[tauri::command]
+#[specta::specta]
+pub async fn dlq_retry(core: State<'_, Core>, drivers: State<'_, Drivers>, run_id: Arg<RunId>, step: u32) -> UiResult<RunView> {
+    let run = self::run_id(run_id)?;
+    core.swarm().await?.retry_dead(run, step).await.map_err(rf_core::CoreError::from)?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+/// Gives up on a dead step (what depends on it is skipped) and continues its run.
+#[tauri::command]
+#[specta::specta]
+pub async fn dlq_drop(core: State<'_, Core>, drivers: State<'_, Drivers>, run_id: Arg<RunId>, step: u32) -> UiResult<RunView> {
+    let run = self::run_id(run_id)?;
+    core.swarm().await?.drop_dead(run, step).await.map_err(rf_core::CoreError::from)?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
