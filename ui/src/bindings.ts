@@ -493,7 +493,7 @@ export type FileReport = {
 	path: string,
 } & FileOutcome;
 
-export type FindingCategory = "length" | "count" | "capitalization" | "punctuation" | "symbols" | "emoji" | "superlative" | "personal_attributes" | "restricted_health" | "restricted_finance" | "special_ad_category" | "brand_banned_term" | "missing_disclaimer" | "brand_voice";
+export type FindingCategory = "length" | "count" | "capitalization" | "punctuation" | "symbols" | "emoji" | "superlative" | "personal_attributes" | "restricted_health" | "restricted_finance" | "special_ad_category" | "brand_banned_term" | "missing_disclaimer" | "brand_voice" | "endorsement" | "email_compliance" | "price_claim" | "comparative_claim" | "guarantee";
 
 export type FindingSeverity = "warn" | "block";
 

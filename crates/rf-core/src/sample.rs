@@ -61,7 +61,10 @@ impl Core {
                 subject: "Three months of fresh coffee, wrapped".into(),
                 preheader: "Roasted to order, shipped within 48 hours.".into(),
                 body: "Know someone who deserves better coffee? A Northwind gift subscription sends \
-                       a fresh bag every month for three months.\n\nSubscriptions renew monthly; cancel any time."
+                       a fresh bag every month for three months.\n\nSubscriptions renew monthly; cancel any time.\n\n\
+                       You're receiving this because you bought from Northwind Coffee Roasters.\n\
+                       Northwind Coffee Roasters, 14 Harbour Street, Portland, ME 04101\n\
+                       Unsubscribe: https://northwind.example/unsubscribe"
                     .into(),
             },
         )

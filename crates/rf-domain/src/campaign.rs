@@ -100,6 +100,16 @@ string_enum! {
         BrandBannedTerm => "brand_banned_term",
         MissingDisclaimer => "missing_disclaimer",
         BrandVoice => "brand_voice",
+        /// A testimonial or endorsement without its disclosure.
+        Endorsement => "endorsement",
+        /// An email without what the law requires of commercial email.
+        EmailCompliance => "email_compliance",
+        /// A "free" offer, a reference price or a discount claim.
+        PriceClaim => "price_claim",
+        /// A claim that compares with competitors.
+        ComparativeClaim => "comparative_claim",
+        /// A promise of results or a guarantee without its terms.
+        Guarantee => "guarantee",
     }
 }
 

@@ -306,6 +306,31 @@ impl Guardian {
                     findings.push(at(field, range, fill));
                 }
             }
+            Check::Requires { kinds, when, patterns } => {
+                if !kinds.is_empty() && !kinds.contains(&asset.kind) {
+                    return;
+                }
+                // The finding sits on what made the rule apply, or on the
+                // asset as a whole.
+                let trigger = match when {
+                    Some(when) => match located(scan::matches(when, text)).next() {
+                        Some(hit) => Some(hit),
+                        None => return,
+                    },
+                    None => None,
+                };
+                if located(scan::matches(patterns, text)).next().is_some() {
+                    return;
+                }
+                let kind = kind_label(asset.kind);
+                match trigger {
+                    Some((field, range)) => {
+                        let fill = Fill { matched: Some(&field.text[range.clone()]), kind: Some(kind), ..Fill::default() };
+                        findings.push(at(field, range, fill));
+                    }
+                    None => findings.push(finding(String::new(), None, &Fill { kind: Some(kind), ..Fill::default() })),
+                }
+            }
             Check::BrandBannedTerms => {
                 if let Some(banned) = &brand.banned {
                     scanned(scan::matches(banned, text), findings);

@@ -6,20 +6,21 @@
 use std::collections::HashSet;
 
 use regex::{Regex, RegexBuilder};
-use rf_domain::{FindingCategory, FindingSeverity};
+use rf_domain::{AssetKind, FindingCategory, FindingSeverity};
 use serde::{Deserialize, Serialize};
 
 use crate::{GuardianError, Platform, Result, scan::CharSet};
 
 /// The packs that ship with RaptorFlow, compiled into the binary so that
 /// Guardian works with nothing installed.
-pub const BUILTIN_PACKS: [(&str, &str); 6] = [
+pub const BUILTIN_PACKS: [(&str, &str); 7] = [
     ("google-ads.toml", include_str!("../packs/google-ads.toml")),
     ("meta.toml", include_str!("../packs/meta.toml")),
     ("linkedin.toml", include_str!("../packs/linkedin.toml")),
     ("x.toml", include_str!("../packs/x.toml")),
     ("restricted.toml", include_str!("../packs/restricted.toml")),
     ("brand.toml", include_str!("../packs/brand.toml")),
+    ("legal.toml", include_str!("../packs/legal.toml")),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +120,15 @@ enum CheckFile {
         declares: String,
         patterns: Vec<String>,
     },
+    Requires {
+        #[serde(default)]
+        kinds: Vec<AssetKind>,
+        #[serde(default)]
+        when: Vec<String>,
+        patterns: Vec<String>,
+        #[serde(default = "yes")]
+        word_bounded: bool,
+    },
     BrandBannedTerms,
     BrandDisclaimers,
     BrandVoiceDonts,
@@ -131,19 +141,62 @@ fn yes() -> bool {
 /// A compiled check.
 #[derive(Debug)]
 pub(crate) enum Check {
-    Count { min: usize, max: usize },
-    MaxLength { max: usize, unit: LengthUnit },
-    ForbiddenChars { chars: CharSet },
-    Capitalization { min_letters: usize, max_case_flips: usize, allow: HashSet<String> },
-    RepeatedPunctuation { chars: CharSet },
-    GimmickySpacing { min_letters: usize, double_spaces: bool },
-    SymbolsAsLetters { digits: CharSet, symbols: CharSet },
-    EmphasisSymbols { bullets: CharSet },
-    Emoji { ranges: Vec<(u32, u32)> },
-    Pattern { regex: Regex },
-    MaxPerAsset { regex: Regex, max: usize },
-    Near { window: usize, anchors: Regex, terms: Regex },
-    SpecialCategory { declares: String, regex: Regex },
+    Count {
+        min: usize,
+        max: usize,
+    },
+    MaxLength {
+        max: usize,
+        unit: LengthUnit,
+    },
+    ForbiddenChars {
+        chars: CharSet,
+    },
+    Capitalization {
+        min_letters: usize,
+        max_case_flips: usize,
+        allow: HashSet<String>,
+    },
+    RepeatedPunctuation {
+        chars: CharSet,
+    },
+    GimmickySpacing {
+        min_letters: usize,
+        double_spaces: bool,
+    },
+    SymbolsAsLetters {
+        digits: CharSet,
+        symbols: CharSet,
+    },
+    EmphasisSymbols {
+        bullets: CharSet,
+    },
+    Emoji {
+        ranges: Vec<(u32, u32)>,
+    },
+    Pattern {
+        regex: Regex,
+    },
+    MaxPerAsset {
+        regex: Regex,
+        max: usize,
+    },
+    Near {
+        window: usize,
+        anchors: Regex,
+        terms: Regex,
+    },
+    SpecialCategory {
+        declares: String,
+        regex: Regex,
+    },
+    /// Something the asset must say: for assets of `kinds` (every kind when
+    /// empty) that match `when` (always when `None`), one of `patterns`.
+    Requires {
+        kinds: Vec<AssetKind>,
+        when: Option<Regex>,
+        patterns: Regex,
+    },
     BrandBannedTerms,
     BrandDisclaimers,
     BrandVoiceDonts,
@@ -165,6 +218,7 @@ impl Check {
             Check::MaxPerAsset { .. } => "max_per_asset",
             Check::Near { .. } => "near",
             Check::SpecialCategory { .. } => "special_category",
+            Check::Requires { .. } => "requires",
             Check::BrandBannedTerms => "brand_banned_terms",
             Check::BrandDisclaimers => "brand_disclaimers",
             Check::BrandVoiceDonts => "brand_voice_donts",
@@ -177,7 +231,7 @@ impl Check {
             Check::Count { .. } => &["actual", "min", "max"],
             Check::MaxLength { .. } => &["actual", "limit", "over"],
             Check::MaxPerAsset { .. } => &["actual", "limit", "match"],
-            Check::BrandDisclaimers => &["match", "kind"],
+            Check::BrandDisclaimers | Check::Requires { .. } => &["match", "kind"],
             Check::BrandVoiceDonts => &["match", "rule"],
             _ => &["match"],
         }
@@ -365,6 +419,11 @@ fn compile_check(check: CheckFile) -> std::result::Result<Check, String> {
             }
             Check::SpecialCategory { declares, regex: compile_alternation(&patterns, true)? }
         }
+        CheckFile::Requires { kinds, when, patterns, word_bounded } => Check::Requires {
+            kinds,
+            when: if when.is_empty() { None } else { Some(compile_alternation(&when, true).map_err(|e| format!("when: {e}"))?) },
+            patterns: compile_alternation(&patterns, word_bounded).map_err(|e| format!("patterns: {e}"))?,
+        },
         CheckFile::BrandBannedTerms => Check::BrandBannedTerms,
         CheckFile::BrandDisclaimers => Check::BrandDisclaimers,
         CheckFile::BrandVoiceDonts => Check::BrandVoiceDonts,
@@ -422,6 +481,9 @@ pub(crate) fn read_pack(file_name: &str, text: &str, seen: &mut HashSet<String>)
                     check.placeholders().iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
                 )));
             }
+        }
+        if matches!(check, Check::Requires { when: None, .. }) && placeholders_in(&rule.message).contains(&"match") {
+            return Err(fail("message uses {match}, which a requires check without `when` has nothing to fill with".into()));
         }
         if let Some(fields) = &rule.fields {
             let Platforms::Only(list) = &platforms else {

@@ -5,8 +5,8 @@
 
 use std::{collections::BTreeMap, path::Path};
 
-use rf_domain::{AssetKind, BrandCodex, Voice};
-use rf_guardian::{BrandRules, Guardian, Platform, Verdict};
+use rf_domain::{AssetContent, AssetKind, BrandCodex, Voice};
+use rf_guardian::{Asset, BrandRules, Guardian, Platform, Verdict};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -19,7 +19,13 @@ struct CaseFile {
 #[serde(deny_unknown_fields)]
 struct Case {
     name: String,
+    /// An ad platform (its JSON shape), or none with `kind`.
+    #[serde(default)]
     platform: String,
+    /// A stored asset kind that is not an ad (`email`, `blog_post`...): the
+    /// asset is that kind's content.
+    #[serde(default)]
+    kind: Option<AssetKind>,
     asset: toml::Value,
     #[serde(default)]
     brand: Option<Brand>,
@@ -85,9 +91,18 @@ fn load(file: &str) -> Vec<Case> {
 fn run(guardian: &Guardian, cases: &[Case], coverage: &mut BTreeMap<String, (usize, usize)>) -> Vec<String> {
     let mut failures = Vec::new();
     for case in cases {
-        let platform: Platform = case.platform.parse().unwrap_or_else(|err| panic!("case '{}': {err}", case.name));
-        let json = serde_json::to_string(&case.asset).unwrap();
-        let asset = match guardian.parse_asset(platform, &json) {
+        let parsed = match case.kind {
+            Some(kind) => {
+                let mut json = serde_json::to_value(&case.asset).unwrap();
+                json["kind"] = serde_json::Value::String(kind.to_string());
+                serde_json::from_value::<AssetContent>(json).map(|content| Asset::from_content(&content)).map_err(|err| err.to_string())
+            }
+            None => {
+                let platform: Platform = case.platform.parse().unwrap_or_else(|err| panic!("case '{}': {err}", case.name));
+                guardian.parse_asset(platform, &serde_json::to_string(&case.asset).unwrap()).map_err(|err| err.to_string())
+            }
+        };
+        let asset = match parsed {
             Ok(asset) => asset,
             Err(err) => {
                 failures.push(format!("case '{}': the asset does not parse: {err}", case.name));
