@@ -29,6 +29,7 @@ macro_rules! serde_as_text {
 #[doc(hidden)]
 pub use serde as __serde;
 
+mod business;
 mod campaign;
 mod codex;
 pub mod edit;
@@ -38,6 +39,7 @@ mod text;
 mod time;
 mod workspace;
 
+pub use business::{Business, INTAKE_CHANNELS, IntakeError, MAX_BUSINESS_LIST, MAX_BUSINESS_TEXT_CHARS, Product};
 pub use campaign::{
     Asset, AssetContent, AssetKind, AssetStatus, Budget, Campaign, CampaignStatus, Channel, FindingCategory, FindingSeverity, GuardianFinding, Move,
     MoveStatus, Scene, TextSpan,
