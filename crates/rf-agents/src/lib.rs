@@ -15,6 +15,7 @@ pub mod run;
 mod runtime;
 pub mod spec;
 mod store;
+pub mod workflow;
 
 pub use error::{AgentError, Result};
 pub use events::{RunEvent, RunEventRecord};
@@ -24,6 +25,7 @@ pub use run::{NewStep, Review, ReviewRole, RunRecord, RunStatus, StepKind, StepR
 pub use runtime::{Evaluation, RunRequest, Runtime, RuntimeConfig};
 pub use spec::{AgentSpec, Guild, Roster, SpecError, Tool};
 pub use store::{NewRun, RUNS_FILE_NAME, RunStore, StepResult};
+pub use workflow::{Workflow, WorkflowStep, Workflows};
 
 /// The `prompts/` directory of this source tree (tests, and shells run from
 /// a checkout); installed apps ship it beside the program.

@@ -475,7 +475,17 @@ impl Runtime {
             .get(agent.as_str())
             .cloned()
             .ok_or_else(|| AgentError::NotFound(format!("step {} runs agent {agent}, which is no longer on the roster", step.step)))?;
-        let data = store.step_extra(run.id, step.step).await?;
+        let mut data = store.step_extra(run.id, step.step).await?;
+        if step.parent.is_none() {
+            // A step of the run's own graph (a workflow's) reads what the
+            // steps it waits for found, as data.
+            for dep in &step.deps {
+                let earlier = store.step(run.id, *dep).await?;
+                if let (StepKind::Agent, Some(output)) = (earlier.kind, earlier.output) {
+                    data.earlier.push((earlier.label, output));
+                }
+            }
+        }
         let ctx = StepContext { run: run.id, step: step.step, workspace: run.workspace_id, user: run.user_id.clone() };
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
         let emit = move |event: RunEvent| {

@@ -158,6 +158,11 @@ pub struct AgentSpec {
     pub max_tokens: usize,
     /// The prompt template.
     pub body: String,
+    /// For a duty (`prompts/duties/`): its name. A duty is one more job of
+    /// an agent, with its own prompt and schema, run as that agent (its
+    /// id is `AGENT.duty`); workflows name duties, Lords cannot delegate
+    /// to them.
+    pub duty: Option<String>,
     /// Where it was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -182,6 +187,8 @@ impl AgentSpec {
 #[derive(Debug, Clone)]
 pub struct Roster {
     agents: BTreeMap<AgentId, Arc<AgentSpec>>,
+    /// The agents' duties (`prompts/duties/`), by `AGENT.duty`.
+    duties: BTreeMap<AgentId, Arc<AgentSpec>>,
     validators: BTreeMap<AgentId, Arc<jsonschema::Validator>>,
     templates: Arc<render::Templates>,
     dir: PathBuf,
@@ -202,14 +209,25 @@ impl Roster {
                 return Err(invalid(&path, format!("id {} is also used by {}", previous.id, previous.path.display())));
             }
         }
-        let templates = render::Templates::compile(agents.values().map(AsRef::as_ref))?;
+        let mut duties = BTreeMap::new();
+        let duties_dir = dir.join("duties");
+        if duties_dir.is_dir() {
+            let entries = std::fs::read_dir(&duties_dir).map_err(|source| SpecError::Read { path: duties_dir.clone(), source })?;
+            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "md")).collect();
+            paths.sort();
+            for path in paths {
+                let spec = load_duty(dir, &path, &agents)?;
+                duties.insert(spec.id.clone(), Arc::new(spec));
+            }
+        }
+        let templates = render::Templates::compile(agents.values().chain(duties.values()).map(AsRef::as_ref))?;
         let mut validators = BTreeMap::new();
-        for spec in agents.values() {
+        for spec in agents.values().chain(duties.values()) {
             let validator = jsonschema::validator_for(&spec.output_schema)
                 .map_err(|err| invalid(&dir.join(schema_path(spec)), format!("not a valid JSON Schema: {err}")))?;
             validators.insert(spec.id.clone(), Arc::new(validator));
         }
-        let roster = Self { agents, validators, templates: Arc::new(templates), dir: dir.to_owned() };
+        let roster = Self { agents, duties, validators, templates: Arc::new(templates), dir: dir.to_owned() };
         roster.check()?;
         Ok(roster)
     }
@@ -219,8 +237,14 @@ impl Roster {
         &self.dir
     }
 
+    /// An agent, or a duty (`AGENT.duty`).
     pub fn get(&self, id: &str) -> Option<&Arc<AgentSpec>> {
-        self.agents.iter().find(|(k, _)| k.as_str() == id).map(|(_, v)| v)
+        self.agents.iter().chain(self.duties.iter()).find(|(k, _)| k.as_str() == id).map(|(_, v)| v)
+    }
+
+    /// The duties, by id.
+    pub fn duties(&self) -> impl Iterator<Item = &Arc<AgentSpec>> {
+        self.duties.values()
     }
 
     pub fn agents(&self) -> impl Iterator<Item = &Arc<AgentSpec>> {
@@ -368,9 +392,25 @@ impl Roster {
                     .map_err(|err| invalid(&spec.path, format!("codex_query does not render with the sample input: {err}")))?;
             }
         }
+        for spec in self.duties.values() {
+            if spec.delegates() {
+                return Err(invalid(&spec.path, "a duty does not delegate: its schema may not have `delegations`"));
+            }
+            if spec.may_use(Tool::CodexSearch) != spec.codex_query.is_some() {
+                return Err(invalid(&spec.path, "`codex_query` is needed with the codex.search tool, and only with it"));
+            }
+            self.templates
+                .render_body(spec, &spec.sample_input)
+                .map_err(|err| invalid(&spec.path, format!("the template does not render with the sample input: {err}")))?;
+            if spec.codex_query.is_some() {
+                self.templates
+                    .render_query(spec, &spec.sample_input)
+                    .map_err(|err| invalid(&spec.path, format!("codex_query does not render with the sample input: {err}")))?;
+            }
+        }
         let mut bodies: BTreeMap<String, &AgentId> = BTreeMap::new();
         let mut schemas: BTreeMap<String, &AgentId> = BTreeMap::new();
-        for spec in self.agents.values() {
+        for spec in self.agents.values().chain(self.duties.values()) {
             if let Some(other) = bodies.insert(normalise_ws(&spec.body), &spec.id) {
                 return Err(invalid(&spec.path, format!("the prompt body is the same as {other}'s")));
             }
@@ -443,12 +483,69 @@ fn strip_annotations(value: &mut Value) {
     }
 }
 
-fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
+/// The front matter (between `+++` lines) and the trimmed body of an agent
+/// or duty file.
+fn split_front_matter(path: &Path, text: &str) -> Result<(String, String), SpecError> {
     let text = text.replace("\r\n", "\n");
     let rest = text.strip_prefix("+++\n").ok_or_else(|| invalid(path, "the file must start with a +++ line opening the front matter"))?;
     let (front, body) = rest.split_once("\n+++\n").ok_or_else(|| invalid(path, "no +++ line closes the front matter"))?;
-    let front: FrontMatter = toml::from_str(front).map_err(|err| invalid(path, format!("front matter: {}", err.message())))?;
+    if body.trim().is_empty() {
+        return Err(invalid(path, "the prompt body is empty"));
+    }
+    Ok((front.to_owned(), body.trim().to_owned()))
+}
+
+fn parse_tools(path: &Path, names: &[String]) -> Result<Vec<Tool>, SpecError> {
+    let mut tools = Vec::new();
+    for name in names {
+        let tool: Tool = serde_json::from_value(Value::String(name.clone()))
+            .map_err(|_| invalid(path, format!("front matter: tools: unknown tool {name:?} (known: codex.search, workspace.read, guardian.check)")))?;
+        if tools.contains(&tool) {
+            return Err(invalid(path, format!("front matter: tools: {name} is listed twice")));
+        }
+        tools.push(tool);
+    }
+    Ok(tools)
+}
+
+/// The output schema and sample input a file names, read and checked.
+fn read_schema_and_sample(dir: &Path, path: &Path, schema: &str, sample: &str) -> Result<(Value, Value), SpecError> {
+    let read_json = |relative: &str, what: &str| -> Result<Value, SpecError> {
+        let file = dir.join(relative);
+        if Path::new(relative).is_absolute() || relative.contains("..") {
+            return Err(invalid(path, format!("front matter: {what} must be a path inside the prompts directory, not {relative:?}")));
+        }
+        let text = std::fs::read_to_string(&file).map_err(|source| SpecError::Read { path: file.clone(), source })?;
+        serde_json::from_str(&text).map_err(|err| invalid(&file, format!("not JSON: {err}")))
+    };
+    let output_schema = read_json(schema, "output_schema")?;
+    if output_schema.get("type").and_then(Value::as_str) != Some("object") {
+        return Err(invalid(&dir.join(schema), "an agent's answer is a JSON object: the schema's type must be \"object\""));
+    }
+    let sample_input = read_json(sample, "sample_input")?;
+    if !sample_input.is_object() {
+        return Err(invalid(&dir.join(sample), "a sample input is a JSON object"));
+    }
+    Ok((output_schema, sample_input))
+}
+
+fn check_common(path: &Path, specialisation: &str, max_tokens: usize, body: &str) -> Result<(), SpecError> {
+    if !(16..=MAX_TOKENS).contains(&max_tokens) {
+        return Err(invalid(path, format!("front matter: max_tokens {max_tokens} is outside 16..={MAX_TOKENS}")));
+    }
+    if body.trim().is_empty() {
+        return Err(invalid(path, "the prompt body is empty"));
+    }
+    if specialisation.trim().is_empty() {
+        return Err(invalid(path, "front matter: specialisation is empty"));
+    }
+    Ok(())
+}
+
+fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
+    let (front, body) = split_front_matter(path, &text)?;
+    let front: FrontMatter = toml::from_str(&front).map_err(|err| invalid(path, format!("front matter: {}", err.message())))?;
     let id: AgentId = front.id.parse().map_err(|err| invalid(path, format!("front matter: {err}")))?;
     if path.file_stem().and_then(|s| s.to_str()) != Some(id.as_str()) {
         return Err(invalid(path, format!("the file of agent {id} must be named {id}.md")));
@@ -464,41 +561,11 @@ fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
     if commands.contains(&Guild::Council) {
         return Err(invalid(path, "front matter: commands: Lords do not command the council"));
     }
-    let mut tools = Vec::new();
-    for name in &front.tools {
-        let tool: Tool = serde_json::from_value(Value::String(name.clone()))
-            .map_err(|_| invalid(path, format!("front matter: tools: unknown tool {name:?} (known: codex.search, workspace.read, guardian.check)")))?;
-        if tools.contains(&tool) {
-            return Err(invalid(path, format!("front matter: tools: {name} is listed twice")));
-        }
-        tools.push(tool);
-    }
-    let read_json = |relative: &str, what: &str| -> Result<Value, SpecError> {
-        let file = dir.join(relative);
-        if Path::new(relative).is_absolute() || relative.contains("..") {
-            return Err(invalid(path, format!("front matter: {what} must be a path inside the prompts directory, not {relative:?}")));
-        }
-        let text = std::fs::read_to_string(&file).map_err(|source| SpecError::Read { path: file.clone(), source })?;
-        serde_json::from_str(&text).map_err(|err| invalid(&file, format!("not JSON: {err}")))
-    };
-    let output_schema = read_json(&front.output_schema, "output_schema")?;
-    if output_schema.get("type").and_then(Value::as_str) != Some("object") {
-        return Err(invalid(&dir.join(&front.output_schema), "an agent's answer is a JSON object: the schema's type must be \"object\""));
-    }
-    let sample_input = read_json(&front.sample_input, "sample_input")?;
-    if !sample_input.is_object() {
-        return Err(invalid(&dir.join(&front.sample_input), "a sample input is a JSON object"));
-    }
-    if !(16..=MAX_TOKENS).contains(&front.max_tokens) {
-        return Err(invalid(path, format!("front matter: max_tokens {} is outside 16..={MAX_TOKENS}", front.max_tokens)));
-    }
-    if body.trim().is_empty() {
-        return Err(invalid(path, "the prompt body is empty"));
-    }
-    for (field, value) in [("name", &front.name), ("specialisation", &front.specialisation)] {
-        if value.trim().is_empty() {
-            return Err(invalid(path, format!("front matter: {field} is empty")));
-        }
+    let tools = parse_tools(path, &front.tools)?;
+    let (output_schema, sample_input) = read_schema_and_sample(dir, path, &front.output_schema, &front.sample_input)?;
+    check_common(path, &front.specialisation, front.max_tokens, &body)?;
+    if front.name.trim().is_empty() {
+        return Err(invalid(path, "front matter: name is empty"));
     }
     Ok(AgentSpec {
         id,
@@ -513,8 +580,60 @@ fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
         output_schema,
         sample_input,
         max_tokens: front.max_tokens,
-        body: body.trim().to_owned(),
+        body,
+        duty: None,
         path: path.to_owned(),
+    })
+}
+
+/// A duty's front matter (`prompts/duties/AGENT.duty.md`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DutyFrontMatter {
+    agent: String,
+    duty: String,
+    specialisation: String,
+    #[serde(default)]
+    tools: Vec<String>,
+    codex_query: Option<String>,
+    output_schema: String,
+    sample_input: String,
+    max_tokens: usize,
+}
+
+/// Reads a duty of an agent already loaded: the agent's spec with the
+/// duty's prompt, tools, schema and sample.
+fn load_duty(dir: &Path, path: &Path, agents: &BTreeMap<AgentId, Arc<AgentSpec>>) -> Result<AgentSpec, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
+    let (front, body) = split_front_matter(path, &text)?;
+    let front: DutyFrontMatter = toml::from_str(&front).map_err(|err| invalid(path, format!("front matter: {}", err.message())))?;
+    let agent = agents
+        .iter()
+        .find(|(id, _)| id.as_str() == front.agent)
+        .map(|(_, spec)| spec)
+        .ok_or_else(|| invalid(path, format!("front matter: agent {:?} is not on the roster", front.agent)))?;
+    if front.duty.is_empty() || !front.duty.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(invalid(path, format!("front matter: duty {:?} must be lower-case words joined by '-'", front.duty)));
+    }
+    let id: AgentId = format!("{}.{}", agent.id, front.duty).parse().map_err(|err| invalid(path, format!("front matter: {err}")))?;
+    if path.file_stem().and_then(|s| s.to_str()) != Some(id.as_str()) {
+        return Err(invalid(path, format!("the file of duty {id} must be named {id}.md")));
+    }
+    let (output_schema, sample_input) = read_schema_and_sample(dir, path, &front.output_schema, &front.sample_input)?;
+    check_common(path, &front.specialisation, front.max_tokens, &body)?;
+    Ok(AgentSpec {
+        id,
+        specialisation: front.specialisation,
+        commands: Vec::new(),
+        tools: parse_tools(path, &front.tools)?,
+        codex_query: front.codex_query,
+        output_schema,
+        sample_input,
+        max_tokens: front.max_tokens,
+        body,
+        duty: Some(front.duty),
+        path: path.to_owned(),
+        ..AgentSpec::clone(agent)
     })
 }
 

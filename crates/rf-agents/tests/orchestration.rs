@@ -614,3 +614,45 @@ async fn cancelling_a_run_nobody_drives_cancels_it_at_once() {
     let err = f.runtime.cancel(run).await.unwrap_err().to_string();
     assert_eq!(err, format!("run {run} is cancelled already"));
 }
+
+#[tokio::test]
+async fn a_workflow_runs_its_graph_and_each_step_reads_what_the_steps_before_it_found() {
+    let f = fixture(|_| {}, quick()).await;
+    let roster = f.runtime.roster().clone();
+    let workflows = rf_agents::Workflows::load(&rf_agents::source_prompts_dir(), &roster).unwrap();
+    let onboarding = workflows.get("onboarding").unwrap();
+    f.ports.then("RES-001", |request, _| {
+        let mut answer = instance(request.request.schema.as_ref().unwrap());
+        // A string every research answer has somewhere: the marker shows
+        // where this answer travels.
+        fn mark(value: &mut Value) -> bool {
+            match value {
+                Value::String(s) => {
+                    *s = "MARKET-FINDING-42".into();
+                    true
+                }
+                Value::Object(map) => map.values_mut().any(mark),
+                Value::Array(items) => items.iter_mut().any(mark),
+                _ => false,
+            }
+        }
+        assert!(mark(&mut answer));
+        Ok(answer.to_string())
+    });
+    let steps = onboarding.plan(&roster, &onboarding.sample_context).unwrap().into_iter().map(|(_, step)| step).collect();
+    let run = start(&f.runtime, steps).await;
+    let record = f.runtime.drive(run, &CancellationToken::new()).await.unwrap();
+    assert_eq!(record.status, RunStatus::Paused, "{record:?}");
+    let codex_prompt = &f.ports.prompts_of("LORD-002.brand-codex")[0];
+    let data = &codex_prompt[codex_prompt.find("\n<data>\n").expect("a data block")..];
+    assert!(data.contains("MARKET-FINDING-42"), "the market research reaches the brand codex as data: {codex_prompt}");
+    assert!(codex_prompt.contains("intake:products[0]"), "the intake's facts are cited by field: {codex_prompt}");
+    // The researchers ran before, the Lords after, the approval waits.
+    let all = f.runtime.store().steps(run).await.unwrap();
+    let finished = |label: &str| all.iter().find(|s| s.label.starts_with(label)).unwrap().finished_ms.unwrap();
+    assert!(finished("RES-001") <= finished("LORD-002.brand-codex") && finished("LORD-002.brand-codex") <= finished("LORD-004"));
+    let approval = all.iter().find(|s| s.kind == rf_agents::StepKind::Approval).unwrap();
+    assert_eq!(approval.status, StepStatus::Waiting);
+    // Research steps, which wait for nothing, were not given others' answers.
+    assert!(!f.ports.prompts_of("RES-002")[0].contains("MARKET-FINDING-42"));
+}

@@ -134,3 +134,85 @@ fn every_answer_fits_its_token_allowance() {
         .collect();
     assert!(too_long.is_empty(), "schemas whose longest answer exceeds {} tokens: {too_long:?}", rf_agents::spec::MAX_TOKENS);
 }
+
+#[test]
+fn duties_run_as_their_agent_and_cannot_be_delegated_to() {
+    let roster = roster();
+    let duty = roster.get("LORD-002.brand-codex").expect("the brand codex duty loads");
+    assert_eq!((duty.name.as_str(), duty.guild, duty.duty.as_deref()), ("Cognition", Guild::Council, Some("brand-codex")));
+    assert!(!duty.delegates());
+    assert!(roster.agents().all(|a| a.duty.is_none()), "duties are not counted among the 87 agents");
+    let lord = roster.get("LORD-002").unwrap();
+    let refused = roster.check_delegation(lord, "LORD-002.brand-codex", &duty.sample_input).unwrap_err();
+    assert!(refused.contains("Lord"), "{refused}");
+}
+
+#[test]
+fn the_workflows_load_and_plan_their_sample_contexts() {
+    let dir = rf_agents::source_prompts_dir();
+    let roster = roster();
+    let workflows = rf_agents::Workflows::load(&dir, &roster).unwrap_or_else(|err| panic!("the shipped workflows do not load: {err}"));
+    let onboarding = workflows.get("onboarding").expect("onboarding");
+    assert_eq!(onboarding.lead.as_str(), "LORD-002");
+    let planned = onboarding.plan(&roster, &onboarding.sample_context).unwrap();
+    let ids: Vec<&str> = planned.iter().map(|(id, _)| id.as_str()).collect();
+    // Two audiences and two competitors in the sample fan out.
+    assert_eq!(ids, ["market", "audience", "audience", "competitor", "competitor", "brand-codex", "voice", "positioning", "approve"]);
+    let codex = &planned[5].1;
+    assert_eq!(codex.deps, [1, 2, 3, 4, 5], "the brand codex waits for every research step");
+    assert_eq!(codex.input["facts"][0]["field"], "company", "`=facts` passes the list itself");
+    assert_eq!(planned[8].1.deps, [6, 7, 8]);
+    assert!(planned[8].1.label.contains("Fernhill Coffee Roasters"), "{}", planned[8].1.label);
+    assert!(planned[3].1.label.contains("Roastworks Direct"), "{}", planned[3].1.label);
+
+    // No competitors: the fan-out gives no steps, and the brand codex waits
+    // only for the others.
+    let mut context = onboarding.sample_context.clone();
+    context["intake"]["competitors"] = json!([]);
+    context["intake"]["voice"] = serde_json::Value::Null;
+    let planned = onboarding.plan(&roster, &context).unwrap();
+    assert_eq!(planned.iter().filter(|(id, _)| id == "competitor").count(), 0);
+    assert_eq!(planned[3].1.deps, [1, 2, 3]);
+    assert_eq!(planned[4].1.input["draft_copy"], context["intake"]["description"], "a missing voice falls back to the description");
+
+    // A context the templates cannot fill is refused with the step named.
+    let err = onboarding.plan(&roster, &json!({"intake": {"company": "A"}, "facts": []})).unwrap_err();
+    assert!(err.contains("step \"market\""), "{err}");
+}
+
+#[test]
+fn a_bad_workflow_is_refused_with_its_file_and_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = rf_agents::source_prompts_dir();
+    for sub in ["agents", "schemas", "samples", "duties"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(source.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::create_dir_all(dir.path().join("workflows/samples")).unwrap();
+    std::fs::write(dir.path().join("workflows/samples/c.json"), r#"{"name": "Fernhill"}"#).unwrap();
+    let roster = Roster::load(dir.path()).unwrap();
+    let cases = [
+        ("lead = \"RES-001\"", "[[step]]\nid = \"a\"\napproval = \"ok?\"", "is not a Lord"),
+        ("lead = \"LORD-002\"", "[[step]]\nid = \"a\"\nagent = \"RES-099\"", "\"RES-099\" is not on the roster"),
+        ("lead = \"LORD-002\"", "[[step]]\nid = \"a\"\napproval = \"ok?\"\nafter = [\"b\"]", "not a step before this one"),
+        (
+            "lead = \"LORD-002\"",
+            "[[step]]\nid = \"a\"\nagent = \"RES-001\"\ninput = { company = \"{{ name }}\", offer = \"x\" }",
+            "does not have the shape of its sample input",
+        ),
+        (
+            "lead = \"LORD-002\"",
+            "[[step]]\nid = \"a\"\nagent = \"RES-001\"\nforeach = \"nothing\"\ninput = { company = \"{{ name }}\", offer = \"x\", region = \"y\" }",
+            "foreach",
+        ),
+    ];
+    for (lead, step, says) in cases {
+        let text = format!("[workflow]\nid = \"w\"\nname = \"W\"\n{lead}\nsummary = \"s\"\nsample_context = \"workflows/samples/c.json\"\n\n{step}\n");
+        std::fs::write(dir.path().join("workflows/w.toml"), text).unwrap();
+        let err = rf_agents::Workflows::load(dir.path(), &roster).unwrap_err().to_string();
+        assert!(err.contains("w.toml") && err.contains(says), "{says}: {err}");
+    }
+}
