@@ -24,13 +24,16 @@ use crate::{
 /// Where the agents' files are: `RAPTORFLOW_PROMPTS_DIR`, else where a
 /// package put them beside the program (Windows: `prompts` beside it; the
 /// desktop's deb and rpm: `../lib/RaptorFlow/prompts`; macOS:
-/// `../Resources/prompts`), else this source tree's.
+/// `../Resources/prompts`), else this source tree's. A program cargo built
+/// (beside cargo's `.fingerprint` directory) reads the source tree's: the
+/// copy a desktop build leaves beside it may be older.
 pub fn default_prompts_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("RAPTORFLOW_PROMPTS_DIR") {
         return PathBuf::from(dir);
     }
     if let Ok(exe) = std::env::current_exe()
         && let Some(bin) = exe.parent()
+        && !(bin.join(".fingerprint").is_dir() && rf_agents::source_prompts_dir().join("agents").is_dir())
     {
         for candidate in [bin.join("prompts"), bin.join("../lib/RaptorFlow/prompts"), bin.join("../Resources/prompts"), bin.join("../share/raptorflow/prompts")]
         {
