@@ -175,7 +175,9 @@ impl Execution<'_> {
         request.messages = render::messages(self.spec, &body, data, &roster);
         request.max_tokens = self.roster.token_budget(self.spec);
         request.temperature = self.limits.temperature;
-        request.schema = Some(self.roster.generation_schema(self.spec));
+        let mut schema = self.roster.generation_schema(self.spec);
+        narrow_citations(&mut schema, &citation_choices(self.input, data));
+        request.schema = Some(schema);
         Ok(ModelRequest {
             agent: self.spec.id.clone(),
             run: self.ctx.run,
@@ -288,5 +290,89 @@ impl Execution<'_> {
                 &format!("That answer does not match the required JSON: {}. Answer again with the corrected JSON object only.", problems.join("; ")),
             ));
         }
+    }
+}
+
+/// What a step may cite: the intake fields of its input's `facts`
+/// (`intake:FIELD`) and the Codex passages it was given (`[n] source`),
+/// each at most 40 characters.
+pub fn citation_choices(input: &Value, data: &StepData) -> Vec<String> {
+    let mut choices: Vec<String> = input
+        .get("facts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|fact| fact.get("field").and_then(Value::as_str))
+        .map(|field| format!("intake:{field}"))
+        .filter(|c| c.chars().count() <= 40)
+        .collect();
+    for passage in &data.passages {
+        let mut choice = format!("[{}] {}", passage.n, passage.source);
+        if choice.chars().count() > 40 {
+            choice = choice.chars().take(39).collect::<String>() + "…";
+        }
+        choices.push(choice);
+    }
+    choices.dedup();
+    choices
+}
+
+/// Narrows every `cites` list of string items in `schema` to one or more
+/// of `choices` (to none when there is nothing to cite), so that a
+/// constrained model cites, and cites only what it was given.
+pub fn narrow_citations(schema: &mut Value, choices: &[String]) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get_mut("properties")
+                && let Some(cites) = properties.get_mut("cites")
+                && cites.get("type").and_then(Value::as_str) == Some("array")
+                && cites.pointer("/items/type").and_then(Value::as_str) == Some("string")
+            {
+                if choices.is_empty() {
+                    cites["maxItems"] = Value::from(0);
+                    if let Some(cites) = cites.as_object_mut() {
+                        cites.remove("minItems");
+                        if let Some(Value::Object(items)) = cites.get_mut("items") {
+                            items.remove("enum");
+                        }
+                    }
+                } else {
+                    cites["items"] = serde_json::json!({"type": "string", "enum": choices});
+                    cites["minItems"] = Value::from(1);
+                }
+            }
+            for value in map.values_mut() {
+                narrow_citations(value, choices);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| narrow_citations(item, choices)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn citations_are_narrowed_to_what_the_step_was_given() {
+        let input = serde_json::json!({"facts": [{"field": "company", "text": "A"}, {"field": "products[0]", "text": "B"}]});
+        let data = StepData {
+            passages: vec![Citation { n: 1, source: "pricing.md".into(), text: "…".into() }, Citation { n: 2, source: "x".repeat(60), text: "…".into() }],
+            ..StepData::default()
+        };
+        let choices = citation_choices(&input, &data);
+        assert_eq!(choices[..3], ["intake:company", "intake:products[0]", "[1] pricing.md"]);
+        assert_eq!(choices[3].chars().count(), 40);
+        let mut schema = serde_json::json!({"type": "object", "properties": {
+            "offer": {"type": "object", "properties": {"text": {"type": "string"}, "cites": {"type": "array", "items": {"type": "string", "maxLength": 40}}}},
+            "audiences": {"type": "array", "items": {"type": "object", "properties": {"cites": {"type": "array", "items": {"type": "string"}}}}}
+        }});
+        narrow_citations(&mut schema, &choices);
+        assert_eq!(schema.pointer("/properties/offer/properties/cites/items/enum").unwrap().as_array().unwrap().len(), 4);
+        assert_eq!(schema.pointer("/properties/offer/properties/cites/minItems"), Some(&Value::from(1)));
+        assert!(schema.pointer("/properties/audiences/items/properties/cites/items/enum").is_some(), "inside arrays too");
+        narrow_citations(&mut schema, &[]);
+        assert_eq!(schema.pointer("/properties/offer/properties/cites/maxItems"), Some(&Value::from(0)));
     }
 }
