@@ -62,13 +62,11 @@ fn spawn_drive(core: &Core, drivers: &State<'_, Drivers>, run: RunId) {
     let core = core.clone();
     let drivers = Drivers::clone(drivers);
     tauri::async_runtime::spawn(async move {
-        match core.swarm().await {
-            Ok(swarm) => {
-                if let Err(err) = swarm.drive(run, &CancellationToken::new()).await {
-                    tracing::warn!(%run, "the run stopped with an error: {err}");
-                }
-            }
-            Err(err) => tracing::warn!(%run, "the swarm could not be opened: {err}"),
+        // Once it finishes, what its approvals approved goes into the
+        // workspace (the brand codex of an onboarding), which the window
+        // sees as a change of the workspace.
+        if let Err(err) = core.drive_run(run, &CancellationToken::new()).await {
+            tracing::warn!(%run, "the run stopped with an error: {err}");
         }
         drivers.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&run);
     });

@@ -1,7 +1,9 @@
 //! The swarm end to end through the real CLI and the real local model:
 //! `agents eval` offline on a sample of every guild, a run killed with
 //! SIGKILL in the middle and resumed (every step's model call in the ledger
-//! exactly once), and `run watch` in a second process following a run live.
+//! exactly once), `run watch` in a second process following a run live, and
+//! onboarding of a sample business offline, killed and resumed, whose
+//! approved brand codex lands in the workspace with its citations.
 
 #[path = "../sync/harness.rs"]
 mod harness;
@@ -163,4 +165,150 @@ fn bad_input_to_agent_run_is_refused_and_nothing_is_created() {
     assert!(unknown.stderr.contains("there is no agent \"RES-404\""), "{}", unknown.stderr);
     let runs = client.run(&["--json", "run", "list"]).ok().json();
     assert_eq!(runs, serde_json::json!([]));
+}
+
+/// The CLI in a network namespace of its own: no interface but a down loopback.
+fn offline(client: &Client, args: &[&str]) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--user", "--map-root-user", "--net", "--"])
+        .arg(binary("raptorflow"))
+        .arg("--data-dir")
+        .arg(client.dir.path().join("data"))
+        .args(args)
+        .env("RAPTORFLOW_USER", &client.user)
+        .env_remove("RAPTORFLOW_DATA_DIR")
+        .stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn onboarding_offline_survives_a_kill_and_lands_a_cited_brand_codex_once_approved() {
+    let client = Client::new("ana");
+    let workspace = client.run(&["--json", "workspace", "create", "Fernhill"]).ok().json()["id"].as_str().unwrap().to_owned();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/onboarding");
+    let business = fixtures.join("business.json");
+    let docs = fixtures.join("docs");
+
+    // A bad business file names the field and starts nothing.
+    let bad = client.dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"company": "Fernhill", "description": "Coffee", "channels": ["email", "tiktok"]}"#).unwrap();
+    let refused = client.run(&["onboard", "--workspace", &workspace, "--business", bad.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("channels[1]") && refused.stderr.contains("'tiktok' is not a channel"), "{}", refused.stderr);
+    assert_eq!(client.run(&["--json", "run", "list"]).ok().json(), serde_json::json!([]));
+
+    // Onboarding with networking off, killed once two steps are done and another runs.
+    let mut child = offline(&client, &["onboard", "--workspace", &workspace, "--business", business.to_str().unwrap(), "--docs", docs.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("unshare (util-linux) runs the CLI");
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let run_id = loop {
+        assert!(Instant::now() < deadline, "onboarding never got going");
+        assert!(child.try_wait().unwrap().is_none(), "onboarding ended before it could be killed");
+        let runs = client.run(&["--json", "run", "list"]).ok().json();
+        if let Some(run) = runs.as_array().unwrap().first() {
+            let id = run["id"].as_str().unwrap().to_owned();
+            let statuses = step_statuses(&run_json(&client, &id));
+            if statuses.iter().filter(|(_, s)| s == "done").count() >= 2 && statuses.iter().any(|(_, s)| s == "running") {
+                break id;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(run_json(&client, &run_id)["run"]["status"], "running");
+
+    // Resumed (still offline): the research, the draft and the reviews run; the run waits for approval.
+    let resumed = Run::of(offline(&client, &["--json", "run", "resume", &run_id]).output().unwrap());
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let show = last_document(&resumed.stdout);
+    assert_eq!(show["run"]["status"], "paused", "{show}");
+    let steps = show["steps"].as_array().unwrap();
+    let agents: Vec<&str> = steps.iter().filter_map(|s| s["agent_id"].as_str()).collect();
+    for agent in ["RES-001", "RES-003", "RES-002", "LORD-002.brand-codex", "LORD-004", "LORD-001"] {
+        assert!(agents.contains(&agent), "{agent} did not run: {agents:?}");
+    }
+    let approval = steps.iter().find(|s| s["kind"] == "approval").unwrap();
+    assert_eq!(approval["status"], "waiting");
+    let draft = &steps.iter().find(|s| s["agent_id"] == "LORD-002.brand-codex").unwrap()["output"];
+    assert!(draft["offer"]["cites"].as_array().is_some_and(|c| !c.is_empty()), "the draft cites: {draft}");
+    // Nothing lands before a human approves.
+    let before = client.run(&["--json", "workspace", "show", &workspace]).ok().json();
+    assert_eq!(before["brand"]["company"], "", "{before}");
+
+    let step = approval["step"].as_u64().unwrap().to_string();
+    let approved = Run::of(offline(&client, &["--json", "run", "approve", &run_id, &step]).output().unwrap());
+    assert_eq!(approved.code, 0, "{approved:?}");
+    assert!(approved.stdout.contains("brand codex: wrote company"), "{}", approved.stdout);
+    assert_eq!(last_document(&approved.stdout)["run"]["status"], "finished");
+
+    // The brand codex: the company from the intake, every written claim with its sources.
+    let brand = &client.run(&["--json", "workspace", "show", &workspace]).ok().json()["brand"];
+    assert_eq!(brand["company"], "Fernhill Coffee Roasters", "{brand}");
+    assert_eq!(brand["sources"]["company"], serde_json::json!(["intake:company"]));
+    let facts = ["company", "description", "website", "products[0]", "audiences[0]", "competitors[0]", "goals[0]", "voice", "notes.founded", "notes.region"];
+    let written: Vec<&str> = brand["generated"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert!(written.len() >= 2, "{brand}");
+    for field in written {
+        if matches!(field, "banned_terms" | "required_disclaimers") {
+            continue;
+        }
+        let sources = brand["sources"][field].as_array().unwrap_or_else(|| panic!("{field} has no sources: {brand}"));
+        assert!(!sources.is_empty(), "{field}: {brand}");
+        for source in sources {
+            let source = source.as_str().unwrap();
+            let known = source.strip_prefix("intake:").is_some_and(|f| facts.contains(&f)) || source.starts_with("codex: ");
+            assert!(known, "{field} cites {source:?}, which the swarm was not given");
+        }
+    }
+
+    // Every step's calls are in the ledger once.
+    let final_show = run_json(&client, &run_id);
+    let steps = final_show["steps"].as_array().unwrap();
+    let ledger = client.dir.path().join("data/ledger.sqlite3");
+    let rows: Vec<(String, i64, String)> = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().connect(&format!("sqlite://{}?mode=ro", ledger.display())).await.unwrap();
+        sqlx::query_as("SELECT agent_id, cache_hit, outcome FROM model_calls WHERE run_id = ? ORDER BY id").bind(&run_id).fetch_all(&pool).await.unwrap()
+    });
+    let paid = rows.iter().filter(|(_, cache_hit, outcome)| *cache_hit == 0 && outcome == "ok").count() as u64;
+    let calls: u64 = steps.iter().map(|s| s["calls"].as_u64().unwrap()).sum();
+    assert_eq!(paid, calls, "ledger rows {rows:?} against the steps' calls {final_show}");
+}
+
+#[test]
+fn the_intake_in_the_terminal_asks_again_after_a_bad_answer_and_starts_nothing_when_cut_short() {
+    use std::io::Write;
+    let client = Client::new("ana");
+    let workspace = client.run(&["--json", "workspace", "create", "Fernhill"]).ok().json()["id"].as_str().unwrap().to_owned();
+    let intake = |answers: &str| {
+        let mut child = client
+            .command()
+            .args(["--json", "onboard", "--workspace", &workspace, "--detach"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(answers.as_bytes()).unwrap();
+        Run::of(child.wait_with_output().unwrap())
+    };
+    // Cut short: nothing starts.
+    let cut = intake("Fernhill\n");
+    assert_eq!(cut.code, 2, "{cut:?}");
+    assert!(cut.stderr.contains("the intake ended before its questions were answered; nothing was started"), "{}", cut.stderr);
+    assert_eq!(client.run(&["--json", "run", "list"]).ok().json(), serde_json::json!([]));
+
+    // An empty company and an unknown channel are asked again.
+    let run = intake("\nFernhill\nCoffee by post\n\n\nHome workers\nRoastworks, Kettle & Crane\n\ntiktok\nemail, linkedin\n");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("company is required") && run.stderr.contains("'tiktok' is not a channel"), "{}", run.stderr);
+    let show = run.json();
+    let labels: Vec<&str> = show["steps"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    assert_eq!(labels.iter().filter(|l| l.starts_with("RES-002")).count(), 2, "one competitor researcher each: {labels:?}");
+    assert!(labels.iter().any(|l| l.contains("(Home workers)")), "{labels:?}");
+    assert!(labels.last().unwrap().starts_with("Approve the brand codex drafted for Fernhill"), "{labels:?}");
 }

@@ -276,6 +276,24 @@ export type BrandCodex = {
 	 *  line on every Meta ad. Missing in documents written before Guardian.
 	 */
 	disclaimers_by_kind?: Partial<{ [key in AssetKind]: string[] }>,
+	/**
+	 *  Competitors, one entry each, with how this business differs.
+	 *  Missing in documents written before onboarding.
+	 */
+	competitors?: string[],
+	/**  Where the brand stands: for whom, what it is, why it is different. */
+	positioning?: string,
+	/**
+	 *  Where each field's content comes from, by field name: intake fields
+	 *  (`intake:products[0]`) and Codex passages (`codex:pricing.md`).
+	 */
+	sources?: { [key in string]: string[] },
+	/**
+	 *  What the swarm last wrote in each field, as JSON text. A field whose
+	 *  value differs was edited by a person since, and a regeneration
+	 *  leaves it alone unless the user asks for that field.
+	 */
+	generated?: { [key in string]: string },
 };
 
 /**  A budget in integer minor units (cents), so no rounding ever creeps in. */

@@ -61,7 +61,24 @@ struct StepFile {
     foreach: Option<String>,
     limit: Option<usize>,
     review: Option<ReviewFile>,
+    /// On an approval: the step whose answer the engine writes into the
+    /// workspace once a human approves (`apply = { step = "brand-codex",
+    /// to = "brand_codex" }`).
+    apply: Option<ApplyFile>,
 }
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct ApplyFile {
+    /// The workflow step whose answer is applied (not a `foreach` step).
+    pub step: String,
+    /// Where it goes: `brand_codex`.
+    pub to: String,
+}
+
+/// Where approved answers can go.
+pub const APPLY_TARGETS: [&str; 1] = ["brand_codex"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +106,8 @@ pub struct WorkflowStep {
     pub limit: Option<usize>,
     /// The reviewer that judges the step's answer, if any.
     pub reviewer: Option<AgentId>,
+    /// On an approval: what it applies once approved.
+    pub apply: Option<ApplyFile>,
     #[serde(skip)]
     input: Value,
     #[serde(skip)]
@@ -254,10 +273,25 @@ impl Workflow {
                     if !step.input.is_empty() || step.review.is_some() {
                         return Err(fail("an approval step has no input and no review".into()));
                     }
+                    if let Some(apply) = &step.apply {
+                        if !APPLY_TARGETS.contains(&apply.to.as_str()) {
+                            return Err(fail(format!("apply.to {:?} is not one of {}", apply.to, APPLY_TARGETS.join(", "))));
+                        }
+                        match steps.iter().find(|s| s.id == apply.step) {
+                            Some(target) if target.agent.is_some() && target.foreach.is_none() => {}
+                            _ => return Err(fail(format!("apply.step {:?} is not an agent step before this one without foreach", apply.step))),
+                        }
+                        if !step.after.contains(&apply.step) {
+                            return Err(fail(format!("an approval that applies {:?} waits for it: add it to `after`", apply.step)));
+                        }
+                    }
                     None
                 }
                 _ => return Err(fail("a step has either `agent` or a non-empty `approval` question".into())),
             };
+            if step.apply.is_some() && step.approval.is_none() {
+                return Err(fail("`apply` goes with `approval`".into()));
+            }
             if step.limit.is_some() && step.foreach.is_none() {
                 return Err(fail("`limit` goes with `foreach`".into()));
             }
@@ -290,6 +324,7 @@ impl Workflow {
                 foreach: step.foreach,
                 limit: step.limit,
                 reviewer: review.as_ref().map(|r| r.0.clone()),
+                apply: step.apply,
                 input: Value::Object(step.input.into_iter().map(|(k, v)| (k, to_json(v))).collect()),
                 review: review.map(|(_, input, field, rounds)| (input, field, rounds)),
             });
@@ -385,7 +420,14 @@ impl Workflow {
                         let question = env
                             .render_str(step.approval.as_deref().unwrap_or_default(), vars.clone())
                             .map_err(|err| format!("step {:?}: approval: {err:#}", step.id))?;
-                        NewStep::approval(question.trim())
+                        let mut new = NewStep::approval(question.trim());
+                        if let Some(apply) = &step.apply {
+                            let from = numbers.get(apply.step.as_str()).and_then(|n| n.first()).copied();
+                            // The fields a person asked to have rewritten even where they edited them.
+                            let regenerate = context.get("regenerate").cloned().unwrap_or(Value::Array(Vec::new()));
+                            new.input = serde_json::json!({ "apply": apply.to, "from_step": from, "regenerate": regenerate });
+                        }
+                        new
                     }
                 };
                 planned.push((step.id.clone(), new.after(&deps)));

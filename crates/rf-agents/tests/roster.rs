@@ -162,6 +162,7 @@ fn the_workflows_load_and_plan_their_sample_contexts() {
     assert_eq!(codex.deps, [1, 2, 3, 4, 5], "the brand codex waits for every research step");
     assert_eq!(codex.input["facts"][0]["field"], "company", "`=facts` passes the list itself");
     assert_eq!(planned[8].1.deps, [6, 7, 8]);
+    assert_eq!(planned[8].1.input, json!({"apply": "brand_codex", "from_step": 6, "regenerate": []}), "the approval applies the brand codex step's answer");
     assert!(planned[8].1.label.contains("Fernhill Coffee Roasters"), "{}", planned[8].1.label);
     assert!(planned[3].1.label.contains("Roastworks Direct"), "{}", planned[3].1.label);
 

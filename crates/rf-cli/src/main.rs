@@ -115,6 +115,15 @@ enum Command {
     /// dead-letter list.
     #[command(subcommand)]
     Run(swarm::RunCommand),
+    /// The swarm's workflows: onboarding, campaign plan, asset generation,
+    /// intelligence sweep.
+    #[command(subcommand)]
+    Workflows(swarm::WorkflowsCommand),
+    /// Maniacal Onboarding: the swarm learns the business from a business
+    /// file (or questions asked here) and the Codex, drafts the brand codex
+    /// with a citation for every claim and, once you approve it (`run
+    /// approve`), writes it into the workspace.
+    Onboard(swarm::OnboardArgs),
     /// Tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -515,7 +524,9 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         | Command::Codex(_)
         | Command::Agents(_)
         | Command::Agent(_)
-        | Command::Run(_) => {
+        | Command::Run(_)
+        | Command::Workflows(_)
+        | Command::Onboard(_) => {
             unreachable!("handled before the data directory is opened")
         }
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
@@ -670,6 +681,18 @@ fn main() -> ExitCode {
             let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
             let sink = &mut out;
             let result = runtime.block_on(with_core(config, |core| async move { swarm::run_runs(&core, command, sink).await }));
+            return finish(out, result);
+        }
+        Command::Workflows(command) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_workflows(&core, command, sink).await }));
+            return finish(out, result);
+        }
+        Command::Onboard(args) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::onboard(&core, args, sink).await }));
             return finish(out, result);
         }
         // Checking copy needs no data directory unless a workspace's brand

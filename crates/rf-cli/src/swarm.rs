@@ -1,7 +1,11 @@
 //! `agents`, `agent run` and `run`: the swarm's roster, running agents, and
 //! the runs' graphs, dead letters and approvals.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, Write},
+    path::PathBuf,
+};
 
 use clap::Subcommand;
 use rf_core::{
@@ -9,6 +13,7 @@ use rf_core::{
     ai::{Tier, format_usd},
     domain::{RunId, WorkspaceId},
     swarm::{Guild, RunEvent, RunEventRecord, RunRecord, RunStatus, StepRecord},
+    workflows::{ApplyReport, BRAND_FIELDS},
 };
 use serde_json::json;
 
@@ -248,8 +253,8 @@ async fn drive(core: &Core, run: RunId, out: &mut Output) -> Result<(), CoreErro
     let cancel = crate::cancel_on_ctrl_c();
     let mut events = swarm.subscribe();
     let driver = {
-        let (swarm, cancel) = (swarm.clone(), cancel.clone());
-        tokio::spawn(async move { swarm.drive(run, &cancel).await })
+        let (core, cancel) = (core.clone(), cancel.clone());
+        tokio::spawn(async move { core.drive_run(run, &cancel).await })
     };
     let mut driver = std::pin::pin!(driver);
     let record = loop {
@@ -265,8 +270,23 @@ async fn drive(core: &Core, run: RunId, out: &mut Output) -> Result<(), CoreErro
             },
         }
     };
-    let _ = record;
+    let (_, applied) = record;
+    if let Some(report) = &applied {
+        out.progress(&apply_line(report));
+    }
     show_run(core, run, out).await
+}
+
+/// What an approved run wrote into the brand codex, in a line or three.
+fn apply_line(report: &ApplyReport) -> String {
+    let mut line = format!("brand codex: wrote {}", if report.written.is_empty() { "nothing".into() } else { report.written.join(", ") });
+    if !report.kept.is_empty() {
+        line.push_str(&format!("; kept your edits of {} (`onboard --regenerate FIELD` rewrites them)", report.kept.join(", ")));
+    }
+    if !report.uncited.is_empty() {
+        line.push_str(&format!("\nleft out, citing nothing the swarm was given:\n  {}", report.uncited.join("\n  ")));
+    }
+    line
 }
 
 /// One line for an event (none for streamed text).
@@ -405,4 +425,177 @@ pub(crate) async fn run_runs(core: &Core, command: RunCommand, out: &mut Output)
         }
     }
     Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorkflowsCommand {
+    /// The workflows: onboarding, campaign plan, asset generation, intelligence sweep.
+    List,
+    /// One workflow: its lead, its steps and what each waits for.
+    Show { id: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct OnboardArgs {
+    #[arg(long, value_name = "ID")]
+    workspace: WorkspaceId,
+    /// The business as JSON: company and description (required), website,
+    /// products [{name, description, price}], audiences, competitors, goals,
+    /// voice, channels, monthly_budget_usd. Without it, the questions are
+    /// asked here.
+    #[arg(long, value_name = "FILE")]
+    business: Option<PathBuf>,
+    /// Documents about the business (a folder or files) to import into the
+    /// Codex first, so the research can cite them.
+    #[arg(long, value_name = "DIR")]
+    docs: Vec<PathBuf>,
+    /// Rewrite these brand codex fields even where a person edited them
+    /// (comma separated, or "all").
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    regenerate: Vec<String>,
+    /// Stop the run before it could spend more than this many dollars.
+    #[arg(long, value_name = "USD")]
+    budget: Option<String>,
+    /// Create the run but do not start it (`run resume` starts it).
+    #[arg(long)]
+    detach: bool,
+}
+
+pub(crate) async fn run_workflows(core: &Core, command: WorkflowsCommand, out: &mut Output) -> Result<(), CoreError> {
+    let workflows = core.workflows().await?;
+    match command {
+        WorkflowsCommand::List => {
+            let list: Vec<_> =
+                workflows.iter().map(|w| json!({"id": w.id, "name": w.name, "lead": w.lead, "summary": w.summary, "steps": w.steps.len()})).collect();
+            out.document(&list, |text| {
+                for w in workflows.iter() {
+                    text.push_str(&format!("{:<20} {:<9} {}\n", w.id, w.lead.as_str(), w.summary));
+                }
+            });
+        }
+        WorkflowsCommand::Show { id } => {
+            let workflow = workflows.get(&id).ok_or_else(|| CoreError::NotFound {
+                what: "workflow",
+                id: id.clone(),
+                hint: " (`raptorflow workflows list` shows them)",
+            })?;
+            out.document(workflow.as_ref(), |text| {
+                text.push_str(&format!("{} ({}), led by {}\n{}\n\n", workflow.name, workflow.id, workflow.lead, workflow.summary));
+                for step in &workflow.steps {
+                    let what = match (&step.agent, &step.approval) {
+                        (Some(agent), _) => agent.to_string(),
+                        (None, Some(question)) => format!("approval: {question}"),
+                        _ => String::new(),
+                    };
+                    let mut extra = Vec::new();
+                    if let Some(foreach) = &step.foreach {
+                        extra.push(format!("for each of {foreach}{}", step.limit.map(|l| format!(" (at most {l})")).unwrap_or_default()));
+                    }
+                    if !step.after.is_empty() {
+                        extra.push(format!("after {}", step.after.join(", ")));
+                    }
+                    if let Some(reviewer) = &step.reviewer {
+                        extra.push(format!("reviewed by {reviewer}"));
+                    }
+                    if let Some(apply) = &step.apply {
+                        extra.push(format!("applies {} to the {}", apply.step, apply.to.replace('_', " ")));
+                    }
+                    text.push_str(&format!("  {:<16} {what}{}\n", step.id, if extra.is_empty() { String::new() } else { format!("  ({})", extra.join("; ")) }));
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Asks for the business in the terminal, one question at a time; a bad
+/// answer is asked again with what was wrong.
+fn ask_business() -> Result<rf_core::domain::Business, CoreError> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let say = |text: &str| {
+        let mut stderr = std::io::stderr();
+        let _ = stderr.write_all(text.as_bytes()).and_then(|()| stderr.flush());
+    };
+    let mut ask = |question: &str| -> Result<String, CoreError> {
+        say(&format!("{question} "));
+        match lines.next() {
+            Some(Ok(line)) => Ok(line.trim().to_owned()),
+            _ => Err(CoreError::Conflict { what: "the intake ended before its questions were answered; nothing was started".into() }),
+        }
+    };
+    let list = |answer: String| -> Vec<String> { answer.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect() };
+    let mut value = serde_json::Map::new();
+    for (key, question, required) in [("company", "Company name:", true), ("description", "What does it sell, and to whom?", true)] {
+        loop {
+            let answer = ask(question)?;
+            if answer.is_empty() && required {
+                say(&format!("  {key} is required\n"));
+                continue;
+            }
+            value.insert(key.into(), json!(answer));
+            break;
+        }
+    }
+    for (key, question) in [("website", "Website (Enter to skip):"), ("voice", "How should it sound? (Enter to skip)")] {
+        let answer = ask(question)?;
+        if !answer.is_empty() {
+            value.insert(key.into(), json!(answer));
+        }
+    }
+    for (key, question) in [
+        ("audiences", "Who buys? (comma separated, Enter to skip)"),
+        ("competitors", "Competitors (comma separated, Enter to skip)"),
+        ("goals", "Goals (comma separated, Enter to skip)"),
+    ] {
+        value.insert(key.into(), json!(list(ask(question)?)));
+    }
+    let channels = rf_core::domain::INTAKE_CHANNELS.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
+    loop {
+        let answer = list(ask(&format!("Channels ({channels}; comma separated, Enter to skip):"))?);
+        value.insert("channels".into(), json!(answer));
+        match rf_core::domain::Business::from_value(&serde_json::Value::Object(value.clone())) {
+            Ok(business) => return Ok(business),
+            Err(err) if err.field.starts_with("channels") => say(&format!("  {err}\n")),
+            Err(err) => return Err(rf_core::domain::DomainError::Invalid { field: "business", reason: err.to_string() }.into()),
+        }
+    }
+}
+
+pub(crate) async fn onboard(core: &Core, args: OnboardArgs, out: &mut Output) -> Result<(), CoreError> {
+    let business = match &args.business {
+        Some(path) => {
+            let text = rf_core::guardian::read_input_file(path)?;
+            rf_core::domain::Business::from_json(&text).map_err(|err| CoreError::InputFile {
+                path: path.clone(),
+                reason: if err.field.is_empty() { err.message.clone() } else { format!("{}: {}", err.field, err.message) },
+            })?
+        }
+        None => ask_business()?,
+    };
+    for field in &args.regenerate {
+        if field != "all" && !BRAND_FIELDS.contains(&field.as_str()) {
+            return Err(rf_core::domain::DomainError::Invalid {
+                field: "--regenerate",
+                reason: format!("{field:?} is not a brand codex field; use all or {}", BRAND_FIELDS.join(", ")),
+            }
+            .into());
+        }
+    }
+    let budget_micro_usd = match args.budget {
+        Some(usd) => rf_core::ai::parse_usd(&usd).map_err(|err| CoreError::Conflict { what: format!("--budget: {err}") })?,
+        None => 0,
+    };
+    core.workspace(args.workspace).await?;
+    if !args.docs.is_empty() {
+        out.progress(&format!("codex: importing {}", args.docs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")));
+        let reports = core.codex_add(args.workspace, &args.docs, &Default::default(), &mut |_| {}).await?;
+        out.progress(&format!("codex: {} files imported", reports.len()));
+    }
+    let run = core.create_onboarding_run(args.workspace, &business, &args.regenerate, budget_micro_usd).await?;
+    if args.detach {
+        return show_run(core, run, out).await;
+    }
+    out.progress(&format!("run {run}: onboarding {}", business.company));
+    drive(core, run, out).await
 }

@@ -22,6 +22,7 @@ mod secrets;
 pub mod swarm;
 mod sync;
 mod transfer;
+pub mod workflows;
 mod workspaces;
 
 use std::{
@@ -140,6 +141,8 @@ struct Inner {
     stop_watching: tokio::sync::watch::Sender<bool>,
     /// The swarm runtime, opened on first use.
     swarm: tokio::sync::OnceCell<rf_agents::Runtime>,
+    /// The workflows of the prompts directory, loaded on first use.
+    workflows: tokio::sync::OnceCell<std::sync::Arc<rf_agents::Workflows>>,
     prompts_dir: PathBuf,
     swarm_config: rf_agents::RuntimeConfig,
 }
@@ -177,6 +180,7 @@ impl Core {
                 events,
                 stop_watching,
                 swarm: tokio::sync::OnceCell::new(),
+                workflows: tokio::sync::OnceCell::new(),
                 prompts_dir: config.prompts_dir.clone(),
                 swarm_config: config.swarm,
             }),

@@ -24,6 +24,7 @@ impl Core {
             banned_terms: vec!["best coffee in the world".into(), "guaranteed".into()],
             required_disclaimers: vec!["Subscriptions renew monthly; cancel any time.".into()],
             disclaimers_by_kind: Default::default(),
+            ..BrandCodex::default()
         };
         self.update_brand_codex(workspace.id, codex).await?;
         let campaign = self

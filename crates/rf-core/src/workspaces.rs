@@ -30,14 +30,17 @@ pub(crate) fn validate_brand_codex(codex: &BrandCodex) -> Result<()> {
     validate_text("brand company", &codex.company)?;
     validate_text("brand offer", &codex.offer)?;
     validate_text("brand voice tone", &codex.voice.tone)?;
-    let lists: [(&'static str, &Vec<String>); 5] = [
+    validate_text("brand positioning", &codex.positioning)?;
+    let lists: [(&'static str, &Vec<String>); 6] = [
+        ("brand competitor", &codex.competitors),
         ("brand audience", &codex.audiences),
         ("brand voice do", &codex.voice.dos),
         ("brand voice don't", &codex.voice.donts),
         ("brand banned term", &codex.banned_terms),
         ("brand required disclaimer", &codex.required_disclaimers),
     ];
-    for (field, items) in lists.into_iter().chain(codex.disclaimers_by_kind.values().map(|v| ("brand required disclaimer", v))) {
+    let sources = codex.sources.values().map(|v| ("brand source", v));
+    for (field, items) in lists.into_iter().chain(codex.disclaimers_by_kind.values().map(|v| ("brand required disclaimer", v))).chain(sources) {
         for item in items {
             validate_text(field, item)?;
         }

@@ -52,6 +52,7 @@ async fn brand_codex_updates_are_validated_and_persist() {
         banned_terms: vec!["revolutionary".into()],
         required_disclaimers: vec!["Past results do not guarantee future results.".into()],
         disclaimers_by_kind: [(AssetKind::MetaAd, vec!["Capital at risk.".into()])].into(),
+        ..BrandCodex::default()
     };
     core.update_brand_codex(ws.id, codex.clone()).await.unwrap();
 

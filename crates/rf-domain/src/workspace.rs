@@ -96,6 +96,22 @@ pub struct BrandCodex {
     /// line on every Meta ad. Missing in documents written before Guardian.
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys", missing = "BTreeMap::new")]
     pub disclaimers_by_kind: BTreeMap<AssetKind, Vec<String>>,
+    /// Competitors, one entry each, with how this business differs.
+    /// Missing in documents written before onboarding.
+    #[autosurgeon(missing = "Vec::new")]
+    pub competitors: Vec<String>,
+    /// Where the brand stands: for whom, what it is, why it is different.
+    #[autosurgeon(missing = "String::new")]
+    pub positioning: String,
+    /// Where each field's content comes from, by field name: intake fields
+    /// (`intake:products[0]`) and Codex passages (`codex:pricing.md`).
+    #[autosurgeon(missing = "BTreeMap::new")]
+    pub sources: BTreeMap<String, Vec<String>>,
+    /// What the swarm last wrote in each field, as JSON text. A field whose
+    /// value differs was edited by a person since, and a regeneration
+    /// leaves it alone unless the user asks for that field.
+    #[autosurgeon(missing = "BTreeMap::new")]
+    pub generated: BTreeMap<String, String>,
 }
 
 /// The brand's voice: a tone, and lists of what to do and avoid.
