@@ -317,6 +317,21 @@ pub fn citation_choices(input: &Value, data: &StepData) -> Vec<String> {
     choices
 }
 
+/// What a citation made from [`citation_choices`] names, as stored with
+/// the claim: an intake field of `facts` (`intake:FIELD`) or a numbered
+/// Codex passage; `None` for anything else.
+pub fn cited_source(cite: &str, facts: &[String]) -> Option<String> {
+    let cite = cite.trim();
+    if let Some(field) = cite.strip_prefix("intake:") {
+        return facts.iter().any(|f| f == field.trim()).then(|| format!("intake:{}", field.trim()));
+    }
+    // "[n]" or "[n] source", as the step's passages were numbered.
+    let (number, source) = cite.strip_prefix('[')?.split_once(']')?;
+    let number = number.trim().parse::<u32>().ok().filter(|n| *n >= 1)?;
+    let source = source.trim();
+    Some(if source.is_empty() { format!("codex passage [{number}]") } else { format!("codex: {source} [{number}]") })
+}
+
 /// Narrows every `cites` list of string items in `schema` to one or more
 /// of `choices` (to none when there is nothing to cite), so that a
 /// constrained model cites, and cites only what it was given.

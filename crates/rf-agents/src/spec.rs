@@ -198,12 +198,8 @@ impl Roster {
     /// Loads and checks every agent of `dir` (a `prompts/` directory). The
     /// first problem found is returned with the file it is in.
     pub fn load(dir: &Path) -> Result<Self, SpecError> {
-        let agents_dir = dir.join("agents");
-        let entries = std::fs::read_dir(&agents_dir).map_err(|source| SpecError::Read { path: agents_dir.clone(), source })?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "md")).collect();
-        paths.sort();
         let mut agents = BTreeMap::new();
-        for path in paths {
+        for path in files_with_extension(&dir.join("agents"), "md")? {
             let spec = load_agent(dir, &path)?;
             if let Some(previous) = agents.insert(spec.id.clone(), Arc::new(spec)) {
                 return Err(invalid(&path, format!("id {} is also used by {}", previous.id, previous.path.display())));
@@ -212,10 +208,7 @@ impl Roster {
         let mut duties = BTreeMap::new();
         let duties_dir = dir.join("duties");
         if duties_dir.is_dir() {
-            let entries = std::fs::read_dir(&duties_dir).map_err(|source| SpecError::Read { path: duties_dir.clone(), source })?;
-            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "md")).collect();
-            paths.sort();
-            for path in paths {
+            for path in files_with_extension(&duties_dir, "md")? {
                 let spec = load_duty(dir, &path, &agents)?;
                 duties.insert(spec.id.clone(), Arc::new(spec));
             }
@@ -349,6 +342,26 @@ impl Roster {
         spec.max_tokens.max(worst_case_chars(&self.generation_schema(spec)).div_ceil(2)).min(MAX_TOKENS)
     }
 
+    /// What an agent's or a duty's tools need, and that its templates render
+    /// with its sample input.
+    fn check_tools_and_templates(&self, spec: &AgentSpec) -> Result<(), SpecError> {
+        if spec.may_use(Tool::CodexSearch) != spec.codex_query.is_some() {
+            return Err(invalid(&spec.path, "`codex_query` is needed with the codex.search tool, and only with it"));
+        }
+        if spec.may_use(Tool::GuardianCheck) && spec.sample_input.get("asset").is_none() {
+            return Err(invalid(&spec.path, "the guardian.check tool reads input.asset, which the sample input lacks"));
+        }
+        self.templates
+            .render_body(spec, &spec.sample_input)
+            .map_err(|err| invalid(&spec.path, format!("the template does not render with the sample input: {err}")))?;
+        if spec.codex_query.is_some() {
+            self.templates
+                .render_query(spec, &spec.sample_input)
+                .map_err(|err| invalid(&spec.path, format!("codex_query does not render with the sample input: {err}")))?;
+        }
+        Ok(())
+    }
+
     /// The checks across files: the plan's ids, Lords and their guilds,
     /// templates that render with their samples, no duplicates.
     fn check(&self) -> Result<(), SpecError> {
@@ -377,36 +390,13 @@ impl Roster {
             if spec.is_lord() && spec.delegates() && spec.commands.is_empty() {
                 return Err(invalid(&spec.path, "a Lord that delegates lists the guilds it commands in `commands`"));
             }
-            if spec.may_use(Tool::CodexSearch) != spec.codex_query.is_some() {
-                return Err(invalid(&spec.path, "`codex_query` is needed with the codex.search tool, and only with it"));
-            }
-            if spec.may_use(Tool::GuardianCheck) && spec.sample_input.get("asset").is_none() {
-                return Err(invalid(&spec.path, "the guardian.check tool reads input.asset, which the sample input lacks"));
-            }
-            self.templates
-                .render_body(spec, &spec.sample_input)
-                .map_err(|err| invalid(&spec.path, format!("the template does not render with the sample input: {err}")))?;
-            if spec.codex_query.is_some() {
-                self.templates
-                    .render_query(spec, &spec.sample_input)
-                    .map_err(|err| invalid(&spec.path, format!("codex_query does not render with the sample input: {err}")))?;
-            }
+            self.check_tools_and_templates(spec)?;
         }
         for spec in self.duties.values() {
             if spec.delegates() {
                 return Err(invalid(&spec.path, "a duty does not delegate: its schema may not have `delegations`"));
             }
-            if spec.may_use(Tool::CodexSearch) != spec.codex_query.is_some() {
-                return Err(invalid(&spec.path, "`codex_query` is needed with the codex.search tool, and only with it"));
-            }
-            self.templates
-                .render_body(spec, &spec.sample_input)
-                .map_err(|err| invalid(&spec.path, format!("the template does not render with the sample input: {err}")))?;
-            if spec.codex_query.is_some() {
-                self.templates
-                    .render_query(spec, &spec.sample_input)
-                    .map_err(|err| invalid(&spec.path, format!("codex_query does not render with the sample input: {err}")))?;
-            }
+            self.check_tools_and_templates(spec)?;
         }
         let mut bodies: BTreeMap<String, &AgentId> = BTreeMap::new();
         let mut schemas: BTreeMap<String, &AgentId> = BTreeMap::new();
@@ -483,16 +473,26 @@ fn strip_annotations(value: &mut Value) {
     }
 }
 
-/// The front matter (between `+++` lines) and the trimmed body of an agent
-/// or duty file.
-fn split_front_matter(path: &Path, text: &str) -> Result<(String, String), SpecError> {
+/// The `.EXT` files of `dir`, sorted (agents, duties, workflows).
+pub(crate) fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, SpecError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| SpecError::Read { path: dir.to_owned(), source })?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == ext)).collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// An agent or duty file: its front matter (TOML between `+++` lines) and
+/// its trimmed, non-empty prompt body.
+fn read_front_matter<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
     let text = text.replace("\r\n", "\n");
     let rest = text.strip_prefix("+++\n").ok_or_else(|| invalid(path, "the file must start with a +++ line opening the front matter"))?;
     let (front, body) = rest.split_once("\n+++\n").ok_or_else(|| invalid(path, "no +++ line closes the front matter"))?;
     if body.trim().is_empty() {
         return Err(invalid(path, "the prompt body is empty"));
     }
-    Ok((front.to_owned(), body.trim().to_owned()))
+    let front: T = toml::from_str(front).map_err(|err| invalid(path, format!("front matter: {}", err.message())))?;
+    Ok((front, body.trim().to_owned()))
 }
 
 fn parse_tools(path: &Path, names: &[String]) -> Result<Vec<Tool>, SpecError> {
@@ -529,12 +529,9 @@ fn read_schema_and_sample(dir: &Path, path: &Path, schema: &str, sample: &str) -
     Ok((output_schema, sample_input))
 }
 
-fn check_common(path: &Path, specialisation: &str, max_tokens: usize, body: &str) -> Result<(), SpecError> {
+fn check_common(path: &Path, specialisation: &str, max_tokens: usize) -> Result<(), SpecError> {
     if !(16..=MAX_TOKENS).contains(&max_tokens) {
         return Err(invalid(path, format!("front matter: max_tokens {max_tokens} is outside 16..={MAX_TOKENS}")));
-    }
-    if body.trim().is_empty() {
-        return Err(invalid(path, "the prompt body is empty"));
     }
     if specialisation.trim().is_empty() {
         return Err(invalid(path, "front matter: specialisation is empty"));
@@ -543,9 +540,7 @@ fn check_common(path: &Path, specialisation: &str, max_tokens: usize, body: &str
 }
 
 fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
-    let (front, body) = split_front_matter(path, &text)?;
-    let front: FrontMatter = toml::from_str(&front).map_err(|err| invalid(path, format!("front matter: {}", err.message())))?;
+    let (front, body): (FrontMatter, String) = read_front_matter(path)?;
     let id: AgentId = front.id.parse().map_err(|err| invalid(path, format!("front matter: {err}")))?;
     if path.file_stem().and_then(|s| s.to_str()) != Some(id.as_str()) {
         return Err(invalid(path, format!("the file of agent {id} must be named {id}.md")));
@@ -563,7 +558,7 @@ fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
     }
     let tools = parse_tools(path, &front.tools)?;
     let (output_schema, sample_input) = read_schema_and_sample(dir, path, &front.output_schema, &front.sample_input)?;
-    check_common(path, &front.specialisation, front.max_tokens, &body)?;
+    check_common(path, &front.specialisation, front.max_tokens)?;
     if front.name.trim().is_empty() {
         return Err(invalid(path, "front matter: name is empty"));
     }
@@ -604,9 +599,7 @@ struct DutyFrontMatter {
 /// Reads a duty of an agent already loaded: the agent's spec with the
 /// duty's prompt, tools, schema and sample.
 fn load_duty(dir: &Path, path: &Path, agents: &BTreeMap<AgentId, Arc<AgentSpec>>) -> Result<AgentSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
-    let (front, body) = split_front_matter(path, &text)?;
-    let front: DutyFrontMatter = toml::from_str(&front).map_err(|err| invalid(path, format!("front matter: {}", err.message())))?;
+    let (front, body): (DutyFrontMatter, String) = read_front_matter(path)?;
     let agent = agents
         .iter()
         .find(|(id, _)| id.as_str() == front.agent)
@@ -620,7 +613,7 @@ fn load_duty(dir: &Path, path: &Path, agents: &BTreeMap<AgentId, Arc<AgentSpec>>
         return Err(invalid(path, format!("the file of duty {id} must be named {id}.md")));
     }
     let (output_schema, sample_input) = read_schema_and_sample(dir, path, &front.output_schema, &front.sample_input)?;
-    check_common(path, &front.specialisation, front.max_tokens, &body)?;
+    check_common(path, &front.specialisation, front.max_tokens)?;
     Ok(AgentSpec {
         id,
         specialisation: front.specialisation,

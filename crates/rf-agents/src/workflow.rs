@@ -197,10 +197,7 @@ impl Workflows {
         if !workflows_dir.is_dir() {
             return Ok(Self { by_id });
         }
-        let entries = std::fs::read_dir(&workflows_dir).map_err(|source| SpecError::Read { path: workflows_dir.clone(), source })?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
-        paths.sort();
-        for path in paths {
+        for path in crate::spec::files_with_extension(&workflows_dir, "toml")? {
             let workflow = Workflow::load(dir, &path, roster)?;
             if let Some(previous) = by_id.insert(workflow.id.clone(), Arc::new(workflow)) {
                 return Err(invalid(&path, format!("workflow id {} is also used by {}", previous.id, previous.path.display())));

@@ -13,7 +13,7 @@ use rf_core::{
     ai::{Tier, format_usd},
     domain::{RunId, WorkspaceId},
     swarm::{Guild, RunEvent, RunEventRecord, RunRecord, RunStatus, StepRecord},
-    workflows::{ApplyReport, BRAND_FIELDS},
+    workflows::{ApplyReport, check_regenerate},
 };
 use serde_json::json;
 
@@ -113,6 +113,11 @@ pub(crate) enum DlqCommand {
     Retry { run: RunId, step: u32 },
     /// Gives up on a dead step; steps that depend on it are skipped.
     Drop { run: RunId, step: u32 },
+}
+
+/// `--budget USD` in micro-dollars (0: none).
+fn parse_budget(usd: Option<&str>) -> Result<u64, CoreError> {
+    usd.map_or(Ok(0), |usd| rf_core::ai::parse_usd(usd).map_err(|err| CoreError::Conflict { what: format!("--budget: {err}") }))
 }
 
 fn read_input(path: &std::path::Path) -> Result<serde_json::Value, CoreError> {
@@ -235,10 +240,7 @@ pub(crate) async fn run_agents(core: &Core, command: AgentsCommand, out: &mut Ou
 pub(crate) async fn run_agent(core: &Core, command: AgentCommand, out: &mut Output) -> Result<(), CoreError> {
     let AgentCommand::Run { id, workspace, input, budget, detach } = command;
     let input = input.as_deref().map(read_input).transpose()?;
-    let budget_micro_usd = match budget {
-        Some(usd) => rf_core::ai::parse_usd(&usd).map_err(|err| CoreError::Conflict { what: format!("--budget: {err}") })?,
-        None => 0,
-    };
+    let budget_micro_usd = parse_budget(budget.as_deref())?;
     let run = core.create_agent_run(&id, workspace, input, budget_micro_usd).await?;
     if detach {
         return show_run(core, run, out).await;
@@ -573,19 +575,9 @@ pub(crate) async fn onboard(core: &Core, args: OnboardArgs, out: &mut Output) ->
         }
         None => ask_business()?,
     };
-    for field in &args.regenerate {
-        if field != "all" && !BRAND_FIELDS.contains(&field.as_str()) {
-            return Err(rf_core::domain::DomainError::Invalid {
-                field: "--regenerate",
-                reason: format!("{field:?} is not a brand codex field; use all or {}", BRAND_FIELDS.join(", ")),
-            }
-            .into());
-        }
-    }
-    let budget_micro_usd = match args.budget {
-        Some(usd) => rf_core::ai::parse_usd(&usd).map_err(|err| CoreError::Conflict { what: format!("--budget: {err}") })?,
-        None => 0,
-    };
+    // Checked before the Codex import, so that a refusal changes nothing.
+    check_regenerate(&args.regenerate)?;
+    let budget_micro_usd = parse_budget(args.budget.as_deref())?;
     core.workspace(args.workspace).await?;
     if !args.docs.is_empty() {
         out.progress(&format!("codex: importing {}", args.docs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")));

@@ -39,23 +39,15 @@ pub(crate) struct DraftField {
     pub cites: Vec<String>,
 }
 
-/// Whether `cite` names something the step had: an intake field of
-/// `facts` or a numbered Codex passage. Returns it as stored.
-fn check_cite(cite: &str, facts: &[String]) -> Option<String> {
-    let cite = cite.trim();
-    if let Some(field) = cite.strip_prefix("intake:") {
-        return facts.iter().any(|f| f == field.trim()).then(|| format!("intake:{}", field.trim()));
-    }
-    // "[n]" or "[n] source", as the step's passages were numbered.
-    let (number, source) = cite.strip_prefix('[')?.split_once(']')?;
-    let number = number.trim().parse::<u32>().ok().filter(|n| *n >= 1)?;
-    let source = source.trim();
-    Some(if source.is_empty() { format!("codex passage [{number}]") } else { format!("codex: {source} [{number}]") })
-}
-
 fn cites_of(value: &Value, facts: &[String]) -> Vec<String> {
-    let mut cites: Vec<String> =
-        value.get("cites").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).filter_map(|c| check_cite(c, facts)).collect();
+    let mut cites: Vec<String> = value
+        .get("cites")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|c| rf_agents::exec::cited_source(c, facts))
+        .collect();
     cites.dedup();
     cites
 }
@@ -144,6 +136,18 @@ pub(crate) fn draft_fields(draft: &Value, company: &str, facts: &[String]) -> (V
     (fields, uncited)
 }
 
+/// Checks the fields a user asks to regenerate: brand codex fields, or "all".
+pub fn check_regenerate(regenerate: &[String]) -> Result<()> {
+    match regenerate.iter().find(|field| *field != "all" && !BRAND_FIELDS.contains(&field.as_str())) {
+        Some(field) => Err(rf_domain::DomainError::Invalid {
+            field: "regenerate",
+            reason: format!("{field:?} is not a brand codex field; use all or {}", BRAND_FIELDS.join(", ")),
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
 fn is_empty_value(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -227,15 +231,7 @@ impl Core {
     /// `regenerate` ("all" for every one) are rewritten even where a person
     /// edited them since the swarm last did.
     pub async fn create_onboarding_run(&self, workspace: WorkspaceId, business: &Business, regenerate: &[String], budget_micro_usd: u64) -> Result<RunId> {
-        for field in regenerate {
-            if field != "all" && !BRAND_FIELDS.contains(&field.as_str()) {
-                return Err(rf_domain::DomainError::Invalid {
-                    field: "regenerate",
-                    reason: format!("{field:?} is not a brand codex field; use all or {}", BRAND_FIELDS.join(", ")),
-                }
-                .into());
-            }
-        }
+        check_regenerate(regenerate)?;
         let facts: Vec<Value> = business.facts().into_iter().map(|(field, text)| json!({"field": field, "text": text})).collect();
         let context = json!({ "intake": business, "facts": facts, "regenerate": regenerate });
         self.create_workflow_run("onboarding", workspace, &context, format!("Onboarding: {}", business.company), budget_micro_usd).await
