@@ -177,6 +177,7 @@ impl Execution<'_> {
         request.temperature = self.limits.temperature;
         let mut schema = self.roster.generation_schema(self.spec);
         narrow_citations(&mut schema, &citation_choices(self.input, data));
+        narrow_channels(&mut schema, self.input);
         request.schema = Some(schema);
         Ok(ModelRequest {
             agent: self.spec.id.clone(),
@@ -365,6 +366,33 @@ pub fn narrow_citations(schema: &mut Value, choices: &[String]) {
     }
 }
 
+/// Narrows every `channel` enum of an answer's schema to the channels the
+/// step's input names (`input.channels`), so a plan for email and LinkedIn
+/// cannot come back with moves on X. An input naming none of the enum's
+/// channels leaves it as it is.
+pub fn narrow_channels(schema: &mut Value, input: &Value) {
+    let Some(wanted) = input.get("channels").and_then(Value::as_array) else { return };
+    let wanted: Vec<&str> = wanted.iter().filter_map(Value::as_str).collect();
+    fn walk(schema: &mut Value, wanted: &[&str]) {
+        match schema {
+            Value::Object(map) => {
+                if let Some(Value::Object(properties)) = map.get_mut("properties")
+                    && let Some(Value::Array(choices)) = properties.get_mut("channel").and_then(|c| c.get_mut("enum"))
+                {
+                    let kept: Vec<Value> = choices.iter().filter(|c| c.as_str().is_some_and(|c| wanted.contains(&c))).cloned().collect();
+                    if !kept.is_empty() {
+                        *choices = kept;
+                    }
+                }
+                map.values_mut().for_each(|value| walk(value, wanted));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| walk(item, wanted)),
+            _ => {}
+        }
+    }
+    walk(schema, &wanted);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +417,19 @@ mod tests {
         assert!(schema.pointer("/properties/audiences/items/properties/cites/items/enum").is_some(), "inside arrays too");
         narrow_citations(&mut schema, &[]);
         assert_eq!(schema.pointer("/properties/offer/properties/cites/maxItems"), Some(&Value::from(0)));
+    }
+
+    #[test]
+    fn channel_enums_are_narrowed_to_the_channels_asked_for() {
+        let schema = serde_json::json!({"type": "object", "properties": {"moves": {"type": "array", "items": {"type": "object", "properties": {
+            "channel": {"type": "string", "enum": ["google_ads", "meta_ads", "linkedin", "email"]}
+        }}}}});
+        let mut narrowed = schema.clone();
+        narrow_channels(&mut narrowed, &serde_json::json!({"channels": ["email", "linkedin", "tiktok"]}));
+        assert_eq!(narrowed.pointer("/properties/moves/items/properties/channel/enum").unwrap(), &serde_json::json!(["linkedin", "email"]));
+        let mut untouched = schema.clone();
+        narrow_channels(&mut untouched, &serde_json::json!({"channels": ["tiktok"]}));
+        narrow_channels(&mut untouched, &serde_json::json!({"goal": "x"}));
+        assert_eq!(untouched, schema, "no channel in common, or none asked for: the schema stands");
     }
 }

@@ -233,3 +233,51 @@ impl NewStep {
         self
     }
 }
+
+/// The key of an input field that takes another step's answer when the
+/// step starts: `{"$answer_of": N}` becomes the final answer of step N's
+/// review chain (see [`final_answer`]).
+pub const ANSWER_OF: &str = "$answer_of";
+
+/// The step holding the last answer of `step`'s review chain: the step
+/// itself, or the last producer a reviewer sent it back to. `None` when
+/// the run has no step `step`.
+pub fn final_answer(steps: &[StepRecord], step: u32) -> Option<&StepRecord> {
+    let mut current = steps.iter().find(|s| s.step == step)?;
+    loop {
+        let reviewer = steps.iter().find(|s| s.parent == Some(current.step) && s.review.as_ref().is_some_and(|r| r.role == ReviewRole::Reviewer));
+        let Some(reviewer) = reviewer else { return Some(current) };
+        let next = steps.iter().find(|s| s.parent == Some(reviewer.step) && s.review.as_ref().is_some_and(|r| r.role == ReviewRole::Producer));
+        match next {
+            Some(next) => current = next,
+            None => return Some(current),
+        }
+    }
+}
+
+/// Whether the steps waiting for `step` in the run's own graph may start:
+/// it is done or approved, and so is everything it started (its review
+/// rounds and delegations), or that has ended for good.
+pub fn settled(steps: &[StepRecord], step: u32) -> bool {
+    let Some(record) = steps.iter().find(|s| s.step == step) else { return false };
+    record.status.lets_dependents_run()
+        && steps.iter().filter(|s| s.parent == Some(step)).all(|child| child.status.blocks_dependents_for_good() || settled(steps, child.step))
+}
+
+/// Replaces each top-level field of `input` that is `{"$answer_of": N}`
+/// with the final answer of step N. Fails, naming the field, when that
+/// step has no answer.
+pub fn resolve_answers(input: &Value, steps: &[StepRecord]) -> Result<Value, String> {
+    let mut input = input.clone();
+    if let Value::Object(map) = &mut input {
+        for (field, value) in map.iter_mut() {
+            let Some(number) = value.get(ANSWER_OF).and_then(Value::as_u64) else { continue };
+            let source = u32::try_from(number)
+                .ok()
+                .and_then(|n| final_answer(steps, n))
+                .ok_or_else(|| format!("input {field:?} takes the answer of step {number}, which the run does not have"))?;
+            *value = source.output.clone().ok_or_else(|| format!("input {field:?} takes the answer of step {number}, which has none yet"))?;
+        }
+    }
+    Ok(input)
+}

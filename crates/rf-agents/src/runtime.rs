@@ -386,7 +386,7 @@ impl Runtime {
                 let ready: Vec<&StepRecord> = steps
                     .iter()
                     .filter(|s| matches!(s.status, StepStatus::Pending | StepStatus::Failed) && !in_flight.contains(&s.step))
-                    .filter(|s| s.deps.iter().all(|d| steps.iter().any(|o| o.step == *d && o.status.lets_dependents_run())))
+                    .filter(|s| deps_ready(&steps, s))
                     .filter(|s| not_before.get(&s.step).is_none_or(|t| Instant::now() >= *t))
                     .collect();
                 for step in ready {
@@ -418,11 +418,7 @@ impl Runtime {
             if running.is_empty() {
                 let steps = store.steps(run).await?;
                 let waiting_retry = stop.is_none() && steps.iter().any(|s| s.status == StepStatus::Failed);
-                let runnable = stop.is_none()
-                    && steps.iter().any(|s| {
-                        matches!(s.status, StepStatus::Pending | StepStatus::Failed)
-                            && s.deps.iter().all(|d| steps.iter().any(|o| o.step == *d && o.status.lets_dependents_run()))
-                    });
+                let runnable = stop.is_none() && steps.iter().any(|s| matches!(s.status, StepStatus::Pending | StepStatus::Failed) && deps_ready(&steps, s));
                 if waiting_retry || runnable {
                     // Until the first retry is due (or the next poll).
                     let due = not_before.values().min().map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()));
@@ -476,16 +472,29 @@ impl Runtime {
             .cloned()
             .ok_or_else(|| AgentError::NotFound(format!("step {} runs agent {agent}, which is no longer on the roster", step.step)))?;
         let mut data = store.step_extra(run.id, step.step).await?;
+        let steps = store.steps(run.id).await?;
         if step.parent.is_none() {
             // A step of the run's own graph (a workflow's) reads what the
-            // steps it waits for found, as data.
+            // steps it waits for found (their last answers, after review),
+            // as data.
             for dep in &step.deps {
-                let earlier = store.step(run.id, *dep).await?;
-                if let (StepKind::Agent, Some(output)) = (earlier.kind, earlier.output) {
-                    data.earlier.push((earlier.label, output));
+                if let Some(earlier) = crate::run::final_answer(&steps, *dep)
+                    && let (StepKind::Agent, Some(output)) = (earlier.kind, &earlier.output)
+                {
+                    data.earlier.push((earlier.label.clone(), output.clone()));
                 }
             }
         }
+        // Fields that take another step's answer get it now.
+        let input = match crate::run::resolve_answers(&step.input, &steps) {
+            Ok(input) => input,
+            Err(reason) => {
+                let failure = StepFailure { message: reason, permanent: true, cancelled: false, spent: StepResult::default() };
+                let records = store.fail_step(run.id, step.step, StepStatus::Dead, &failure.message, &failure.spent, 0).await?;
+                self.publish(records);
+                return Ok(Ended::Failed(failure));
+            }
+        };
         let ctx = StepContext { run: run.id, step: step.step, workspace: run.workspace_id, user: run.user_id.clone() };
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
         let emit = move |event: RunEvent| {
@@ -508,7 +517,7 @@ impl Runtime {
             })
         };
         let started = Instant::now();
-        let execution = self.execution(&spec, &step.input, data.clone(), &ctx, &emit, cancel);
+        let execution = self.execution(&spec, &input, data.clone(), &ctx, &emit, cancel);
 
         // The budget: what the run spent, what running steps hold, and the
         // most this step could cost must fit.
@@ -609,6 +618,7 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> Result<Vec<NewStep>> {
         let mut added = Vec::new();
+        let blocking = blocking_findings(fetched.findings.as_ref());
         if spec.is_lord() && spec.delegates() {
             let (mut accepted, refusals) = self.check_delegations(run.id, step.step, spec, &result.output).await?;
             if !refusals.is_empty() && !cancel.is_cancelled() {
@@ -658,14 +668,34 @@ impl Runtime {
                     added.push(new);
                 }
                 ReviewRole::Reviewer => {
-                    let verdict = result.output.get("verdict").and_then(Value::as_str).unwrap_or("approve");
+                    let mut verdict = result.output.get("verdict").and_then(Value::as_str).unwrap_or("approve");
+                    let mut reasons: Vec<String> = result
+                        .output
+                        .get("reasons")
+                        .and_then(Value::as_array)
+                        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                        .unwrap_or_default();
+                    // Guardian's deterministic findings are never overruled:
+                    // a blocking one sends the work back whatever the model said.
+                    if !blocking.is_empty() {
+                        if verdict != "revise" {
+                            self.emit(
+                                run.id,
+                                vec![RunEvent::Repair {
+                                    step: step.step,
+                                    problems: vec![format!("the reviewer approved, but Guardian blocks it: {}", blocking.join("; "))],
+                                }],
+                            )
+                            .await?;
+                        }
+                        verdict = "revise";
+                        for reason in blocking {
+                            if !reasons.contains(&reason) {
+                                reasons.push(reason);
+                            }
+                        }
+                    }
                     if verdict == "revise" {
-                        let reasons: Vec<String> = result
-                            .output
-                            .get("reasons")
-                            .and_then(Value::as_array)
-                            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                            .unwrap_or_default();
                         let producer = self.inner.store.step(run.id, review.of_step.unwrap_or(step.step)).await?;
                         if review.round < review.max_rounds {
                             let producer_spec = producer
@@ -752,4 +782,31 @@ fn final_status(steps: &[StepRecord]) -> (RunStatus, Option<String>) {
         return (RunStatus::Finished, Some(format!("{dropped} steps were dropped or skipped")));
     }
     (RunStatus::Finished, None)
+}
+
+/// Whether a step's dependencies let it start: a step of the run's own
+/// graph waits until each one has settled (its review rounds and
+/// delegations too); a follow-up waits for the step that made it.
+fn deps_ready(steps: &[StepRecord], step: &StepRecord) -> bool {
+    if step.parent.is_none() {
+        step.deps.iter().all(|d| crate::run::settled(steps, *d))
+    } else {
+        step.deps.iter().all(|d| steps.iter().any(|o| o.step == *d && o.status.lets_dependents_run()))
+    }
+}
+
+/// The blocking findings of a `guardian.check` result, as reasons to give
+/// a writer: "Guardian (rule, field): message".
+fn blocking_findings(check: Option<&Value>) -> Vec<String> {
+    check
+        .and_then(|c| c.get("findings"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("severity").and_then(Value::as_str) == Some("block"))
+        .map(|f| {
+            let text = |key: &str| f.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+            format!("Guardian ({}, {}): {}", text("rule"), text("field"), text("message"))
+        })
+        .collect()
 }

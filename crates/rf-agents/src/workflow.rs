@@ -67,18 +67,42 @@ struct StepFile {
     apply: Option<ApplyFile>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(deny_unknown_fields)]
 pub struct ApplyFile {
-    /// The workflow step whose answer is applied (not a `foreach` step).
-    pub step: String,
-    /// Where it goes: `brand_codex`.
+    /// The workflow steps whose answers are applied (every instance of a
+    /// `foreach` step, for the targets that take many), in order.
+    pub steps: Vec<String>,
+    /// Where they go: one of [`APPLY_TARGETS`].
     pub to: String,
 }
 
+/// `apply` as written: `step = "x"` or `steps = ["x", "y"]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyTable {
+    step: Option<String>,
+    #[serde(default)]
+    steps: Vec<String>,
+    to: String,
+}
+
+impl<'de> Deserialize<'de> for ApplyFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let table = ApplyTable::deserialize(deserializer)?;
+        match (table.step, table.steps.is_empty()) {
+            (Some(step), true) => Ok(Self { steps: vec![step], to: table.to }),
+            (None, false) => Ok(Self { steps: table.steps, to: table.to }),
+            _ => Err(serde::de::Error::custom("apply names its steps with either `step` or a non-empty `steps`")),
+        }
+    }
+}
+
 /// Where approved answers can go.
-pub const APPLY_TARGETS: [&str; 1] = ["brand_codex"];
+pub const APPLY_TARGETS: [&str; 4] = ["brand_codex", "moves", "assets", "digest"];
+
+/// The targets that take the answers of every instance of a `foreach` step.
+const MANY_TARGETS: [&str; 2] = ["moves", "assets"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -274,12 +298,19 @@ impl Workflow {
                         if !APPLY_TARGETS.contains(&apply.to.as_str()) {
                             return Err(fail(format!("apply.to {:?} is not one of {}", apply.to, APPLY_TARGETS.join(", "))));
                         }
-                        match steps.iter().find(|s| s.id == apply.step) {
-                            Some(target) if target.agent.is_some() && target.foreach.is_none() => {}
-                            _ => return Err(fail(format!("apply.step {:?} is not an agent step before this one without foreach", apply.step))),
+                        let many = MANY_TARGETS.contains(&apply.to.as_str());
+                        if !many && apply.steps.len() != 1 {
+                            return Err(fail(format!("apply to {:?} takes one step", apply.to)));
                         }
-                        if !step.after.contains(&apply.step) {
-                            return Err(fail(format!("an approval that applies {:?} waits for it: add it to `after`", apply.step)));
+                        for applied in &apply.steps {
+                            match steps.iter().find(|s| &s.id == applied) {
+                                Some(target) if target.agent.is_some() && (many || target.foreach.is_none()) => {}
+                                _ if many => return Err(fail(format!("apply names {applied:?}, which is not an agent step before this one"))),
+                                _ => return Err(fail(format!("apply names {applied:?}, which is not an agent step before this one without foreach"))),
+                            }
+                            if !step.after.contains(applied) {
+                                return Err(fail(format!("an approval that applies {applied:?} waits for it: add it to `after`")));
+                            }
                         }
                     }
                     None
@@ -313,6 +344,19 @@ impl Workflow {
                 }
                 None => None,
             };
+            // Inputs that take an earlier step's answer (`"@STEP"`): one of
+            // the steps it waits for, fanned out over the same items.
+            for (field, value) in &step.input {
+                let Some(source) = value.as_str().and_then(|v| v.strip_prefix('@')) else { continue };
+                match steps.iter().find(|s| s.id == source) {
+                    Some(earlier) if earlier.agent.is_some() && step.after.iter().any(|a| a == source) => {
+                        if earlier.foreach != step.foreach || earlier.limit != step.limit {
+                            return Err(fail(format!("input {field:?} takes the answers of {source:?}, whose foreach and limit must be this step's")));
+                        }
+                    }
+                    _ => return Err(fail(format!("input {field:?} takes the answer of {source:?}, which is not an agent step this one waits for"))),
+                }
+            }
             steps.push(WorkflowStep {
                 id: step.id,
                 agent,
@@ -345,6 +389,7 @@ impl Workflow {
         let env = environment();
         let base = minijinja::Value::from(minijinja::value::Serde(context));
         let mut numbers: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut items_of: HashMap<&str, Vec<Value>> = HashMap::new();
         let mut planned: Vec<(String, NewStep)> = Vec::new();
         for step in &self.steps {
             let items: Vec<Option<Value>> = match &step.foreach {
@@ -363,7 +408,7 @@ impl Workflow {
                 }
             };
             let deps: Vec<u32> = step.after.iter().flat_map(|d| numbers.get(d.as_str()).cloned().unwrap_or_default()).collect();
-            for item in items {
+            for (index, item) in items.into_iter().enumerate() {
                 let vars = match &item {
                     Some(item) => {
                         let mut map = context.as_object().cloned().unwrap_or_default();
@@ -376,8 +421,19 @@ impl Workflow {
                 let new = match &step.agent {
                     Some(agent) => {
                         let spec = roster.get(agent.as_str()).ok_or_else(|| format!("step {:?}: agent {agent} is not on the roster", step.id))?;
-                        let input = render(&env, &step.input, &vars, &at)?;
-                        check_shape(&spec.sample_input, &input)
+                        let (answers, templates): (Vec<_>, Vec<_>) = step.input.as_object().into_iter().flatten().partition(|(_, v)| is_answer_ref(v));
+                        let templates = Value::Object(templates.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                        let mut input = render(&env, &templates, &vars, &at)?;
+                        // Answers arrive when the step starts: until then the
+                        // sample's value stands in for the shape check.
+                        let mut whole = input.clone();
+                        for (field, source) in &answers {
+                            let source = source.as_str().unwrap_or_default().trim_start_matches('@');
+                            let number = numbers.get(source).and_then(|n| n.get(index)).copied();
+                            input[field.as_str()] = serde_json::json!({ crate::run::ANSWER_OF: number });
+                            whole[field.as_str()] = spec.sample_input.get(field.as_str()).cloned().unwrap_or(Value::Null);
+                        }
+                        check_shape(&spec.sample_input, &whole)
                             .map_err(|err| format!("step {:?}: the input for {agent} does not have the shape of its sample input: {err}", step.id))?;
                         let mut new = NewStep::agent(spec, input);
                         if let Some(item) = item.as_ref().and_then(Value::as_str) {
@@ -419,14 +475,25 @@ impl Workflow {
                             .map_err(|err| format!("step {:?}: approval: {err:#}", step.id))?;
                         let mut new = NewStep::approval(question.trim());
                         if let Some(apply) = &step.apply {
-                            let from = numbers.get(apply.step.as_str()).and_then(|n| n.first()).copied();
+                            let from: Vec<u32> = apply.steps.iter().flat_map(|a| numbers.get(a.as_str()).cloned().unwrap_or_default()).collect();
+                            let items: Vec<Value> = apply.steps.iter().flat_map(|a| items_of.get(a.as_str()).cloned().unwrap_or_default()).collect();
                             // The fields a person asked to have rewritten even where they edited them.
                             let regenerate = context.get("regenerate").cloned().unwrap_or(Value::Array(Vec::new()));
-                            new.input = serde_json::json!({ "apply": apply.to, "from_step": from, "regenerate": regenerate });
+                            new.input = serde_json::json!({
+                                "apply": apply.to,
+                                "from_step": from.first(),
+                                "from_steps": from,
+                                // The foreach item of each of them (null without foreach).
+                                "items": items,
+                                "regenerate": regenerate,
+                                // Where the answers go (the campaign...), as the context says.
+                                "target": context.get("target").cloned().unwrap_or(Value::Null),
+                            });
                         }
                         new
                     }
                 };
+                items_of.entry(step.id.as_str()).or_default().push(item.clone().unwrap_or(Value::Null));
                 planned.push((step.id.clone(), new.after(&deps)));
                 let number = u32::try_from(planned.len()).unwrap_or(u32::MAX);
                 numbers.entry(step.id.as_str()).or_default().push(number);
@@ -434,6 +501,11 @@ impl Workflow {
         }
         Ok(planned)
     }
+}
+
+/// Whether an input template takes an earlier step's answer (`"@STEP"`).
+fn is_answer_ref(value: &Value) -> bool {
+    value.as_str().is_some_and(|v| v.starts_with('@'))
 }
 
 fn truncate(text: &str, max: usize) -> String {

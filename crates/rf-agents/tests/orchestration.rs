@@ -65,6 +65,8 @@ struct Scripted {
     calls: Mutex<Vec<(String, String)>>,
     tools: Mutex<Vec<String>>,
     passages: Vec<Citation>,
+    /// What `guardian.check` gives, in order (then: nothing found).
+    guardian: Mutex<VecDeque<Value>>,
     cost: u64,
     block_until_cancelled: bool,
 }
@@ -83,6 +85,7 @@ impl Scripted {
             calls: Mutex::new(Vec::new()),
             tools: Mutex::new(Vec::new()),
             passages: Vec::new(),
+            guardian: Mutex::new(VecDeque::new()),
             cost: 0,
             block_until_cancelled: false,
         }
@@ -163,7 +166,7 @@ impl Ports for Scripted {
     fn guardian_check<'a>(&'a self, _workspace: Option<rf_domain::WorkspaceId>, _asset: &'a Value) -> BoxFuture<'a, Result<Value, PortError>> {
         Box::pin(async move {
             self.tools.lock().unwrap().push("guardian.check".into());
-            Ok(json!({"verdict": "pass", "findings": []}))
+            Ok(self.guardian.lock().unwrap().pop_front().unwrap_or_else(|| json!({"verdict": "pass", "findings": []})))
         })
     }
 }
@@ -655,4 +658,61 @@ async fn a_workflow_runs_its_graph_and_each_step_reads_what_the_steps_before_it_
     assert_eq!(approval.status, StepStatus::Waiting);
     // Research steps, which wait for nothing, were not given others' answers.
     assert!(!f.ports.prompts_of("RES-002")[0].contains("MARKET-FINDING-42"));
+}
+
+#[tokio::test]
+async fn guardian_blocks_what_the_reviewer_approved_and_the_policy_review_reads_the_final_answer() {
+    let f = fixture(
+        |ports| {
+            // The first draft breaks a blocking rule; the second is clean.
+            ports.guardian.lock().unwrap().push_back(json!({"verdict": "block", "findings": [
+                {"category": "emoji", "rule": "google.emoji", "severity": "block", "field": "headlines[0]", "message": "emoji are not allowed"}
+            ]}));
+        },
+        quick(),
+    )
+    .await;
+    let roster = f.runtime.roster().clone();
+    for round in ["ROUND-1", "ROUND-2"] {
+        f.ports.then("MUSE-001", move |request, _| {
+            let mut answer = instance(request.request.schema.as_ref().unwrap());
+            answer["rationale"] = json!(round);
+            Ok(answer.to_string())
+        });
+    }
+    // The model reviewer approves both drafts, the first one wrongly.
+    for _ in 0..2 {
+        f.ports.then("LORD-006", |request, _| {
+            let mut answer = instance(request.request.schema.as_ref().unwrap());
+            answer["verdict"] = json!("approve");
+            answer["delegations"] = json!([]);
+            Ok(answer.to_string())
+        });
+    }
+    let workflows = rf_agents::Workflows::load(&rf_agents::source_prompts_dir(), &roster).unwrap();
+    let assets = workflows.get("asset-generation").unwrap();
+    let mut context = assets.sample_context.clone();
+    context["moves"] = json!([context["moves"][0].clone()]);
+    let steps = assets.plan(&roster, &context).unwrap().into_iter().map(|(_, step)| step).collect();
+    let run = start(&f.runtime, steps).await;
+    let record = f.runtime.drive(run, &CancellationToken::new()).await.unwrap();
+    assert_eq!(record.status, RunStatus::Paused, "{record:?}");
+    assert_eq!((f.ports.calls_of("MUSE-001"), f.ports.calls_of("LORD-006")), (2, 2), "Guardian's block sent the approved draft back once");
+    let repairs: Vec<RunEvent> = events(&f.runtime, run).await.into_iter().filter(|e| matches!(e, RunEvent::Repair { .. })).collect();
+    assert!(
+        matches!(&repairs[..], [RunEvent::Repair { problems, .. }] if problems[0].contains("Guardian blocks it") && problems[0].contains("google.emoji")),
+        "{repairs:?}"
+    );
+    assert!(f.ports.prompts_of("MUSE-001")[1].contains("emoji are not allowed"), "the writer is told what Guardian found");
+    // The policy review ran once, on the second draft, after the review ended.
+    let policy = f.ports.prompts_of("GRD-001");
+    assert_eq!(policy.len(), 1);
+    assert!(policy[0].contains("ROUND-2") && !policy[0].contains("ROUND-1"), "{}", policy[0]);
+    let all = f.runtime.store().steps(run).await.unwrap();
+    let last_review = all.iter().filter(|s| s.agent_id.as_ref().is_some_and(|a| a.as_str() == "LORD-006")).map(|s| s.finished_ms.unwrap()).max().unwrap();
+    let grd = all.iter().find(|s| s.agent_id.as_ref().is_some_and(|a| a.as_str() == "GRD-001")).unwrap();
+    assert!(grd.started_ms.unwrap() >= last_review);
+    let approval = all.iter().find(|s| s.kind == rf_agents::StepKind::Approval).unwrap();
+    assert_eq!(approval.status, StepStatus::Waiting, "the approval waits once everything settled");
+    assert!(all.iter().filter(|s| s.kind == rf_agents::StepKind::Agent).all(|s| s.finished_ms.unwrap() <= grd.finished_ms.unwrap()));
 }

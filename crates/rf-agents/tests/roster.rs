@@ -162,7 +162,11 @@ fn the_workflows_load_and_plan_their_sample_contexts() {
     assert_eq!(codex.deps, [1, 2, 3, 4, 5], "the brand codex waits for every research step");
     assert_eq!(codex.input["facts"][0]["field"], "company", "`=facts` passes the list itself");
     assert_eq!(planned[8].1.deps, [6, 7, 8]);
-    assert_eq!(planned[8].1.input, json!({"apply": "brand_codex", "from_step": 6, "regenerate": []}), "the approval applies the brand codex step's answer");
+    assert_eq!(
+        planned[8].1.input,
+        json!({"apply": "brand_codex", "from_step": 6, "from_steps": [6], "items": [null], "regenerate": [], "target": null}),
+        "the approval applies the brand codex step's answer"
+    );
     assert!(planned[8].1.label.contains("Fernhill Coffee Roasters"), "{}", planned[8].1.label);
     assert!(planned[3].1.label.contains("Roastworks Direct"), "{}", planned[3].1.label);
 
@@ -179,6 +183,30 @@ fn the_workflows_load_and_plan_their_sample_contexts() {
     // A context the templates cannot fill is refused with the step named.
     let err = onboarding.plan(&roster, &json!({"intake": {"company": "A"}, "facts": []})).unwrap_err();
     assert!(err.contains("step \"market\""), "{err}");
+
+    // A campaign plan: one Strategos step per channel, each asked for its
+    // own channel only; the approval writes every channel's moves.
+    let plan = workflows.get("campaign-plan").unwrap();
+    let planned = plan.plan(&roster, &plan.sample_context).unwrap();
+    let moves: Vec<&rf_agents::NewStep> = planned.iter().filter(|(id, _)| id == "moves").map(|(_, s)| s).collect();
+    assert_eq!(moves.iter().map(|s| s.input["channels"].clone()).collect::<Vec<_>>(), [json!(["google_ads"]), json!(["email"]), json!(["linkedin"])]);
+    let approval = &planned.last().unwrap().1;
+    assert_eq!(approval.input["apply"], "moves");
+    assert_eq!(approval.input["from_steps"], json!([1, 2, 3]));
+    assert_eq!(approval.input["items"], json!(["google_ads", "email", "linkedin"]));
+
+    // Asset generation: each Guardian reviewer takes the answer of the
+    // writer of the same move, when it starts.
+    let assets = workflows.get("asset-generation").unwrap();
+    let planned = assets.plan(&roster, &assets.sample_context).unwrap();
+    let number = |id: &str| planned.iter().position(|(i, _)| i == id).unwrap() + 1;
+    let editorial = &planned[number("google-rsa-editorial") - 1].1;
+    assert_eq!(editorial.input["asset"], json!({"$answer_of": number("google-rsa")}));
+    assert_eq!(editorial.deps, [u32::try_from(number("google-rsa")).unwrap()]);
+    let approval = &planned.last().unwrap().1;
+    assert_eq!(approval.input["apply"], "assets");
+    assert_eq!(approval.input["from_steps"].as_array().unwrap().len(), 3, "the RSA, the LinkedIn ad and the email");
+    assert_eq!(approval.input["items"][1]["channel"], "linkedin", "each with the move it was written for");
 }
 
 #[test]
@@ -208,6 +236,16 @@ fn a_bad_workflow_is_refused_with_its_file_and_step() {
             "lead = \"LORD-002\"",
             "[[step]]\nid = \"a\"\nagent = \"RES-001\"\nforeach = \"nothing\"\ninput = { company = \"{{ name }}\", offer = \"x\", region = \"y\" }",
             "foreach",
+        ),
+        (
+            "lead = \"LORD-002\"",
+            "[[step]]\nid = \"a\"\nagent = \"MUSE-001\"\n\n[[step]]\nid = \"b\"\nagent = \"GRD-001\"\ninput = { advertiser = \"x\", landing_page = \"y\", asset = \"@a\" }",
+            "which is not an agent step this one waits for",
+        ),
+        (
+            "lead = \"LORD-002\"",
+            "[[step]]\nid = \"a\"\nagent = \"RES-001\"\n\n[[step]]\nid = \"b\"\napproval = \"ok?\"\nafter = [\"a\"]\napply = { steps = [\"a\", \"a\"], to = \"brand_codex\" }",
+            "takes one step",
         ),
     ];
     for (lead, step, says) in cases {

@@ -500,7 +500,7 @@ pub(crate) async fn run_workflows(core: &Core, command: WorkflowsCommand, out: &
                         extra.push(format!("reviewed by {reviewer}"));
                     }
                     if let Some(apply) = &step.apply {
-                        extra.push(format!("applies {} to the {}", apply.step, apply.to.replace('_', " ")));
+                        extra.push(format!("applies {} to the {}", apply.steps.join(", "), apply.to.replace('_', " ")));
                     }
                     text.push_str(&format!("  {:<16} {what}{}\n", step.id, if extra.is_empty() { String::new() } else { format!("  ({})", extra.join("; ")) }));
                 }
