@@ -166,7 +166,7 @@ impl Execution<'_> {
     /// The model request of this step, before any repair.
     pub(crate) fn request(&self, data: &StepData) -> Result<ModelRequest, String> {
         let body = self.roster.templates().render_body(self.spec, self.input)?;
-        let roster: Vec<(String, String)> = if self.spec.is_lord() && self.spec.delegates() {
+        let roster: Vec<(String, String)> = if self.spec.is_lord() && self.spec.delegates() && !data.no_delegation {
             self.roster.commanded_by(self.spec).map(|a| (a.id.to_string(), a.name.clone())).collect()
         } else {
             Vec::new()
@@ -176,6 +176,12 @@ impl Execution<'_> {
         request.max_tokens = self.roster.token_budget(self.spec);
         request.temperature = self.limits.temperature;
         let mut schema = self.roster.generation_schema(self.spec);
+        if data.no_delegation
+            && let Some(delegations) = schema.pointer_mut("/properties/delegations").and_then(Value::as_object_mut)
+        {
+            delegations.remove("minItems");
+            delegations.insert("maxItems".into(), Value::from(0));
+        }
         narrow_citations(&mut schema, &citation_choices(self.input, data));
         narrow_channels(&mut schema, self.input);
         request.schema = Some(schema);

@@ -83,6 +83,10 @@ pub struct StepData {
     pub feedback: Vec<String>,
     /// Why the runtime refused some of the previous answer (delegations).
     pub refusals: Vec<String>,
+    /// A Lord in a workflow's graph does not delegate: the workflow says
+    /// who does what. Follow-ups (review rounds) inherit it.
+    #[serde(default)]
+    pub no_delegation: bool,
 }
 
 /// The runtime's own instructions, the same for every agent.

@@ -619,7 +619,8 @@ impl Runtime {
     ) -> Result<Vec<NewStep>> {
         let mut added = Vec::new();
         let blocking = blocking_findings(fetched.findings.as_ref());
-        if spec.is_lord() && spec.delegates() {
+        let no_delegation = fetched.no_delegation;
+        if spec.is_lord() && spec.delegates() && !no_delegation {
             let (mut accepted, refusals) = self.check_delegations(run.id, step.step, spec, &result.output).await?;
             if !refusals.is_empty() && !cancel.is_cancelled() {
                 // Once more, with the reasons.
@@ -664,6 +665,7 @@ impl Runtime {
                     let mut new = NewStep::agent(reviewer, input);
                     new.parent = Some(step.step);
                     new.deps = vec![step.step];
+                    new.extra.no_delegation = no_delegation;
                     new.review = Some(Review { role: ReviewRole::Reviewer, of_step: Some(step.step), ..review.clone() });
                     added.push(new);
                 }
@@ -695,6 +697,12 @@ impl Runtime {
                             }
                         }
                     }
+                    // Sent back without a reason, the work would come back
+                    // the same: taken as approved, and said so.
+                    let reasonless = verdict == "revise" && reasons.iter().all(|r| r.trim().is_empty());
+                    if reasonless {
+                        verdict = "approve";
+                    }
                     if verdict == "revise" {
                         let producer = self.inner.store.step(run.id, review.of_step.unwrap_or(step.step)).await?;
                         if review.round < review.max_rounds {
@@ -720,7 +728,11 @@ impl Runtime {
                             self.emit(run.id, vec![RunEvent::ReviewEnded { step: step.step, approved: false, rounds: review.round, note }]).await?;
                         }
                     } else {
-                        let note = format!("approved in round {}", review.round);
+                        let note = if reasonless {
+                            format!("sent back without a reason in round {}: taken as approved", review.round)
+                        } else {
+                            format!("approved in round {}", review.round)
+                        };
                         self.emit(run.id, vec![RunEvent::ReviewEnded { step: step.step, approved: true, rounds: review.round, note }]).await?;
                     }
                 }

@@ -436,6 +436,8 @@ impl Workflow {
                         check_shape(&spec.sample_input, &whole)
                             .map_err(|err| format!("step {:?}: the input for {agent} does not have the shape of its sample input: {err}", step.id))?;
                         let mut new = NewStep::agent(spec, input);
+                        // The graph says who does what: no Lord delegates in it.
+                        new.extra.no_delegation = true;
                         if let Some(item) = item.as_ref().and_then(Value::as_str) {
                             new.label = format!("{} ({})", new.label, truncate(item, 60));
                         }

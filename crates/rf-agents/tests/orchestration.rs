@@ -683,7 +683,9 @@ async fn guardian_blocks_what_the_reviewer_approved_and_the_policy_review_reads_
     // The model reviewer approves both drafts, the first one wrongly.
     for _ in 0..2 {
         f.ports.then("LORD-006", |request, _| {
-            let mut answer = instance(request.request.schema.as_ref().unwrap());
+            let schema = request.request.schema.as_ref().unwrap();
+            assert_eq!(schema.pointer("/properties/delegations/maxItems"), Some(&json!(0)), "a Lord in a workflow does not delegate");
+            let mut answer = instance(schema);
             answer["verdict"] = json!("approve");
             answer["delegations"] = json!([]);
             Ok(answer.to_string())
@@ -715,4 +717,34 @@ async fn guardian_blocks_what_the_reviewer_approved_and_the_policy_review_reads_
     let approval = all.iter().find(|s| s.kind == rf_agents::StepKind::Approval).unwrap();
     assert_eq!(approval.status, StepStatus::Waiting, "the approval waits once everything settled");
     assert!(all.iter().filter(|s| s.kind == rf_agents::StepKind::Agent).all(|s| s.finished_ms.unwrap() <= grd.finished_ms.unwrap()));
+}
+
+#[tokio::test]
+async fn a_revision_asked_without_a_reason_is_taken_as_approval() {
+    let f = fixture(|_| {}, quick()).await;
+    let roster = f.runtime.roster().clone();
+    f.ports.then("LORD-006", |request, _| {
+        let mut answer = instance(request.request.schema.as_ref().unwrap());
+        answer["verdict"] = json!("revise");
+        answer["reasons"] = json!([" "]);
+        answer["delegations"] = json!([]);
+        Ok(answer.to_string())
+    });
+    let mut reviewer_input = sample(&roster, "LORD-006");
+    reviewer_input.as_object_mut().unwrap().remove("asset");
+    let mut step = f.runtime.agent_step("MUSE-002", sample(&roster, "MUSE-002")).unwrap();
+    step.review = Some(Review {
+        reviewer: "LORD-006".parse().unwrap(),
+        reviewer_input,
+        work_field: "asset".into(),
+        max_rounds: 3,
+        round: 1,
+        role: ReviewRole::Producer,
+        of_step: None,
+    });
+    let run = start(&f.runtime, vec![step]).await;
+    f.runtime.drive(run, &CancellationToken::new()).await.unwrap();
+    assert_eq!((f.ports.calls_of("MUSE-002"), f.ports.calls_of("LORD-006")), (1, 1), "the same work would come back: no second round");
+    let ended: Vec<RunEvent> = events(&f.runtime, run).await.into_iter().filter(|e| matches!(e, RunEvent::ReviewEnded { .. })).collect();
+    assert!(matches!(&ended[..], [RunEvent::ReviewEnded { approved: true, note, .. }] if note.contains("without a reason")), "{ended:?}");
 }
