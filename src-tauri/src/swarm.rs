@@ -203,7 +203,7 @@ pub async fn run_decide(
 ) -> UiResult<RunView> {
     let run = self::run_id(run_id)?;
     let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    core.swarm().await?.decide(run, step, approved, note).await.map_err(rf_core::CoreError::from)?;
+    core.decide_approval(run, step, approved, note).await?;
     spawn_drive(&core, &drivers, run);
     driving(&core, run).await
 }

@@ -3,7 +3,9 @@
 //! SIGKILL in the middle and resumed (every step's model call in the ledger
 //! exactly once), `run watch` in a second process following a run live, and
 //! onboarding of a sample business offline, killed and resumed, whose
-//! approved brand codex lands in the workspace with its citations.
+//! approved brand codex lands in the workspace with its citations; and a
+//! campaign planned, written and watched offline: moves for every channel,
+//! assets with Guardian's findings for review, a shared digest.
 
 #[path = "../sync/harness.rs"]
 mod harness;
@@ -311,4 +313,153 @@ fn the_intake_in_the_terminal_asks_again_after_a_bad_answer_and_starts_nothing_w
     assert_eq!(labels.iter().filter(|l| l.starts_with("RES-002")).count(), 2, "one competitor researcher each: {labels:?}");
     assert!(labels.iter().any(|l| l.contains("(Home workers)")), "{labels:?}");
     assert!(labels.last().unwrap().starts_with("Approve the brand codex drafted for Fernhill"), "{labels:?}");
+}
+
+/// Runs the CLI offline and returns its last JSON document, asserting success.
+fn offline_json(client: &Client, args: &[&str]) -> (Value, String) {
+    let run = Run::of(offline(client, args).output().unwrap());
+    assert_eq!(run.code, 0, "{args:?}: {run:?}");
+    (last_document(&run.stdout), run.stdout)
+}
+
+/// Approves the run's waiting approval offline; returns the run and the output.
+fn approve(client: &Client, show: &Value) -> (Value, String) {
+    let run = show["run"]["id"].as_str().unwrap();
+    let approval = show["steps"].as_array().unwrap().iter().find(|s| s["kind"] == "approval" && s["status"] == "waiting").expect("an approval waits");
+    let step = approval["step"].as_u64().unwrap().to_string();
+    offline_json(client, &["--json", "run", "approve", run, &step])
+}
+
+#[test]
+fn a_campaign_is_planned_written_and_watched_offline_with_nothing_landing_before_approval() {
+    let client = Client::new("ana");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/campaign");
+    let workspace = client.run(&["--json", "workspace", "create", "Fernhill"]).ok().json()["id"].as_str().unwrap().to_owned();
+    client.run(&["workspace", "set-brand", &workspace, fixtures.join("brand.json").to_str().unwrap()]).ok();
+    let campaign = client
+        .run(&[
+            "--json",
+            "campaign",
+            "create",
+            "--workspace",
+            &workspace,
+            "--goal",
+            "Win 1,500 new subscribers in January",
+            "--channel",
+            "google_ads",
+            "--channel",
+            "linkedin",
+            "--channel",
+            "email",
+            "--budget",
+            "6000",
+            "--currency",
+            "GBP",
+            "January routines",
+        ])
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client.run(&["campaign", "edit", &campaign, "--start", "2027-01-04", "--end", "2027-01-31"]).ok();
+
+    // Asset generation before there is anything to write for: a clear refusal, no run.
+    let early = client.run(&["assets", "generate", "--campaign", &campaign]);
+    assert_eq!(early.code, 2, "{early:?}");
+    assert!(early.stderr.contains("plan it first"), "{}", early.stderr);
+
+    // The plan: one Strategos step per channel, reviewed; nothing lands before approval.
+    let (plan, _) = offline_json(&client, &["--json", "campaign", "plan", "--campaign", &campaign]);
+    assert_eq!(plan["run"]["status"], "paused", "{plan}");
+    let strategos: Vec<&Value> = plan["steps"].as_array().unwrap().iter().filter(|s| s["agent_id"] == "LORD-003").collect();
+    assert!(strategos.len() >= 3, "{plan}");
+    for step in &strategos {
+        let asked = &step["input"]["channels"][0];
+        for planned in step["output"]["moves"].as_array().unwrap() {
+            assert_eq!(&planned["channel"], asked, "a step plans only its own channel: {step}");
+        }
+    }
+    assert_eq!(client.run(&["--json", "campaign", "show", &campaign]).ok().json()["moves"], serde_json::json!({}));
+    let (approved, stdout) = approve(&client, &plan);
+    assert_eq!(approved["run"]["status"], "finished", "{approved}");
+    assert!(stdout.contains("campaign: added"), "{stdout}");
+    let shown = client.run(&["--json", "campaign", "show", &campaign]).ok().json();
+    let moves = shown["moves"].as_object().unwrap();
+    for channel in ["google_ads", "linkedin", "email"] {
+        assert!(moves.values().any(|m| m["channel"] == channel), "no {channel} move: {shown}");
+    }
+    // Approving again (settling twice) adds nothing.
+    let again = client.run(&["--json", "run", "resume", plan["run"]["id"].as_str().unwrap()]);
+    assert_ne!(again.code, 0, "a finished run does not run again");
+    assert_eq!(client.run(&["--json", "campaign", "show", &campaign]).ok().json()["moves"].as_object().unwrap().len(), moves.len());
+
+    // The assets: one writer per move, Arbiter's review, a Guardian agent's
+    // review; they land for review with their findings while the approval waits.
+    let google = moves.iter().find(|(_, m)| m["channel"] == "google_ads").unwrap().0.clone();
+    let linkedin = moves.iter().find(|(_, m)| m["channel"] == "linkedin").unwrap().0.clone();
+    let email = moves.iter().find(|(_, m)| m["channel"] == "email").unwrap().0.clone();
+    let mut kinds = Vec::new();
+    for move_id in [&google, &linkedin, &email] {
+        let (written, stdout) = offline_json(&client, &["--json", "assets", "generate", "--campaign", &campaign, "--move", move_id]);
+        assert_eq!(written["run"]["status"], "paused", "{written}");
+        assert!(stdout.contains(": in_review"), "{stdout}");
+        let reviewers: Vec<&str> =
+            written["steps"].as_array().unwrap().iter().filter_map(|s| s["agent_id"].as_str()).filter(|a| a.starts_with("GRD-")).collect();
+        assert_eq!(reviewers.len(), 1, "one Guardian agent read the final draft: {written}");
+        let shown = client.run(&["--json", "campaign", "show", &campaign]).ok().json();
+        let the_move = &shown["moves"][move_id.as_str()];
+        let asset_id = the_move["assets"][0].as_str().unwrap_or_else(|| panic!("no asset on the move: {shown}"));
+        let asset = &shown["assets"][asset_id];
+        assert_eq!(asset["status"], "in_review", "{asset}");
+        assert!(asset["findings"].is_array(), "{asset}");
+        let blocking: Vec<&Value> = asset["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "block").collect();
+        assert!(blocking.is_empty(), "no blocking finding is left: {asset}");
+        kinds.push(asset["content"]["kind"].as_str().unwrap().to_owned());
+        if asset["content"]["kind"] == "email" {
+            assert!(asset["content"]["body"].as_str().unwrap().contains("Unsubscribe at any time"), "the brand's email footer is attached: {asset}");
+        }
+        // Approved: the asset is approved with the run.
+        let (done, _) = approve(&client, &written);
+        assert_eq!(done["run"]["status"], "finished", "{done}");
+        let after = client.run(&["--json", "campaign", "show", &campaign]).ok().json();
+        assert_eq!(after["assets"][asset_id]["status"], "approved", "{after}");
+    }
+    assert_eq!(kinds, ["google_rsa", "linkedin_ad", "email"]);
+
+    // The intelligence sweep: the notes' and the brand codex's competitors, then the digest.
+    let bad = client.dir.path().join("bad-notes.json");
+    std::fs::write(&bad, r#"{"competitors": [{"name": "Roastworks", "observations": [{"date": "2026-12-01"}]}]}"#).unwrap();
+    let refused = client.run(&["intel", "sweep", "--workspace", &workspace, "--notes", bad.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("competitors[0].observations[0]"), "{}", refused.stderr);
+    let notes = fixtures.join("notes.json");
+    let (sweep, _) = offline_json(&client, &["--json", "intel", "sweep", "--workspace", &workspace, "--notes", notes.to_str().unwrap()]);
+    assert_eq!(sweep["run"]["status"], "paused", "{sweep}");
+    let tracked: Vec<&str> =
+        sweep["steps"].as_array().unwrap().iter().filter(|s| s["agent_id"] == "MTX-001").map(|s| s["input"]["competitor"].as_str().unwrap()).collect();
+    assert_eq!(tracked, ["Roastworks Direct", "Kettle & Crane"], "the notes' competitor, then the brand codex's other one");
+    assert_eq!(client.run(&["--json", "workspace", "show", &workspace]).ok().json()["digests"], serde_json::json!({}));
+    let (shared, stdout) = approve(&client, &sweep);
+    assert_eq!(shared["run"]["status"], "finished");
+    assert!(stdout.contains("digest: shared in the workspace"), "{stdout}");
+    let digests = client.run(&["--json", "workspace", "show", &workspace]).ok().json()["digests"].clone();
+    let digest = digests.as_object().unwrap().values().next().unwrap_or_else(|| panic!("no digest: {digests}"));
+    assert_eq!(digest["period"], "Week of 30 November 2026");
+    assert!(!digest["headline"].as_str().unwrap().is_empty() && !digest["what_changed"].as_array().unwrap().is_empty(), "{digest}");
+
+    // The work counted for gamification, in the workspace document.
+    client.run(&["move", "set-status", &google, "done"]).ok();
+    let stats = client.run(&["--json", "stats", "--workspace", &workspace]).ok().json();
+    let ana = &stats[0];
+    assert_eq!(ana["user_id"], "ana", "{stats}");
+    for achievement in ["first-plan", "first-approval", "first-asset-approved", "first-move-done"] {
+        assert!(ana["stats"]["achievements"].as_array().unwrap().iter().any(|a| a == achievement), "{achievement}: {stats}");
+    }
+    // A plan (15), three assets (5 each), five approvals (2 each), a digest
+    // (5), a move done (10), and a point for each active day (one, unless
+    // the test ran over midnight).
+    let days = ana["stats"]["streak_days"].as_u64().unwrap();
+    assert!((1..=2).contains(&days), "{stats}");
+    assert_eq!(ana["stats"]["points"].as_u64().unwrap(), 15 + 3 * 5 + 5 * 2 + 5 + 10 + days, "{stats}");
 }

@@ -284,6 +284,11 @@ export type BrandCodex = {
 	/**  Where the brand stands: for whom, what it is, why it is different. */
 	positioning?: string,
 	/**
+	 *  The website ads and emails link to (https://...). Missing in
+	 *  documents written before onboarding filled it.
+	 */
+	website?: string,
+	/**
 	 *  Where each field's content comes from, by field name: intake fields
 	 *  (`intake:products[0]`) and Codex passages (`codex:pricing.md`).
 	 */
@@ -484,6 +489,36 @@ export type CostView = {
 	spent_this_month_micro_usd: number,
 } & CostReport;
 
+/**
+ *  What Herald wrote after an intelligence sweep: what changed, what it
+ *  means, what to do next.
+ */
+export type Digest = {
+	/**  The period it covers, as the sweep named it ("Week of 7 December"). */
+	period: string,
+	headline: string,
+	what_changed: DigestChange[],
+	what_it_means: string,
+	next_steps: DigestAction[],
+	/**  The competitors the sweep looked at. */
+	competitors: string[],
+	created_at: Timestamp,
+};
+
+/**  One next step a digest proposes. */
+export type DigestAction = {
+	action?: string,
+	owner?: string,
+	by?: string,
+};
+
+/**  One change a digest reports, with whether it is good or bad for us. */
+export type DigestChange = {
+	change?: string,
+	/**  "good", "bad" or "watch". */
+	signal?: string,
+};
+
 /**  A calendar date (a move's due date), kept as its `YYYY-MM-DD` text. */
 export type DueDate = string;
 
@@ -511,7 +546,7 @@ export type FileReport = {
 	path: string,
 } & FileOutcome;
 
-export type FindingCategory = "length" | "count" | "capitalization" | "punctuation" | "symbols" | "emoji" | "superlative" | "personal_attributes" | "restricted_health" | "restricted_finance" | "special_ad_category" | "brand_banned_term" | "missing_disclaimer" | "brand_voice" | "endorsement" | "email_compliance" | "price_claim" | "comparative_claim" | "guarantee";
+export type FindingCategory = "length" | "count" | "capitalization" | "punctuation" | "symbols" | "emoji" | "superlative" | "personal_attributes" | "restricted_health" | "restricted_finance" | "special_ad_category" | "brand_banned_term" | "missing_disclaimer" | "brand_voice" | "endorsement" | "email_compliance" | "price_claim" | "comparative_claim" | "guarantee" | "model_review";
 
 export type FindingSeverity = "warn" | "block";
 
@@ -585,6 +620,13 @@ export type MemberStats = {
 	streak_days?: number,
 	/**  Achievement ids, in the order they were earned. */
 	achievements?: string[],
+	/**
+	 *  The last day (UTC, YYYY-MM-DD) the member did something that counts.
+	 *  Missing in documents written before gamification counted.
+	 */
+	last_active?: string,
+	/**  How many times the member did each kind of thing ("move_done"...). */
+	counts?: { [key in string]: number },
 };
 
 /**
@@ -1028,6 +1070,12 @@ export type WorkspaceIndex = {
 	 *  its text. Missing in documents written before the Codex existed.
 	 */
 	codex?: { [key in SourceId]: CodexEntry },
+	/**
+	 *  Market digests from intelligence sweeps, by the run that wrote them,
+	 *  shared once a person approved them. Missing in documents written
+	 *  before the sweep existed.
+	 */
+	digests?: { [key in RunId]: Digest },
 };
 
 /**  One line of `workspace list`. */

@@ -56,6 +56,11 @@ impl GuardianCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AssetCommand {
+    /// Write the assets of a campaign's moves with the swarm: Muse writers,
+    /// Arbiter's review until Guardian blocks nothing, the Guardian agents'
+    /// review; they land in the campaign for review, and `run approve`
+    /// approves them.
+    Generate(crate::swarm::GenerateArgs),
     /// Run Guardian on a stored asset again (after the brand codex changed)
     /// and store its findings.
     Check { asset_id: AssetId },
@@ -144,6 +149,7 @@ pub(crate) async fn run_guardian(core: Option<&Core>, command: GuardianCommand, 
 
 pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Output) -> Result<(), CoreError> {
     let (campaign_id, asset_id, asset) = match command {
+        AssetCommand::Generate(_) => unreachable!("handled before the data directory is opened"),
         AssetCommand::Add { campaign, move_id, kind, file, set } => {
             let content = match file {
                 Some(file) => rf_core::parse_asset_content(kind, &read_asset_json(&file)?)?,

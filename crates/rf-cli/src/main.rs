@@ -78,7 +78,7 @@ enum Command {
     Guardian(guardian::GuardianCommand),
     /// Add, edit, show, list and delete assets; re-check them and move them
     /// through review.
-    #[command(subcommand)]
+    #[command(subcommand, visible_alias = "assets")]
     Asset(guardian::AssetCommand),
     /// Add and remove a workspace's members and change their roles (owners only).
     #[command(subcommand)]
@@ -124,6 +124,14 @@ enum Command {
     /// with a citation for every claim and, once you approve it (`run
     /// approve`), writes it into the workspace.
     Onboard(swarm::OnboardArgs),
+    /// Market intelligence: the sweep that ends in the team's digest.
+    #[command(subcommand)]
+    Intel(swarm::IntelCommand),
+    /// Points, streaks of active days and achievements of a workspace's members.
+    Stats {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+    },
     /// Tools for tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -198,6 +206,8 @@ enum CampaignCommand {
     },
     /// Show a campaign with its moves and assets.
     Show { id: CampaignId },
+    /// Plan the campaign's moves with the swarm (approve with `run approve`).
+    Plan(swarm::PlanArgs),
     /// Change a campaign's name, goal, budget, channels or dates.
     Edit(CampaignEditArgs),
     /// Move a campaign along: draft → active → paused/completed → archived.
@@ -482,6 +492,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         }
         Command::Guardian(command) => guardian::run_guardian(Some(core), command, out).await?,
         Command::Asset(command) => guardian::run_asset(core, command, out).await?,
+        Command::Stats { workspace } => out.stats(&core.stats(workspace).await?),
         Command::Campaign(CampaignCommand::Create(args)) => {
             let budget = match (args.budget, args.currency) {
                 (Some(amount), Some(currency)) => Some(Budget::parse(&amount, &currency)?),
@@ -526,7 +537,9 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         | Command::Agent(_)
         | Command::Run(_)
         | Command::Workflows(_)
-        | Command::Onboard(_) => {
+        | Command::Onboard(_)
+        | Command::Intel(_)
+        | Command::Campaign(CampaignCommand::Plan(_)) => {
             unreachable!("handled before the data directory is opened")
         }
         Command::Dev(DevCommand::AddMoves { campaign, count }) => {
@@ -693,6 +706,24 @@ fn main() -> ExitCode {
             let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
             let sink = &mut out;
             let result = runtime.block_on(with_core(config, |core| async move { swarm::onboard(&core, args, sink).await }));
+            return finish(out, result);
+        }
+        Command::Campaign(CampaignCommand::Plan(args)) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::plan_campaign(&core, args, sink).await }));
+            return finish(out, result);
+        }
+        Command::Asset(guardian::AssetCommand::Generate(args)) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::generate_assets(&core, args, sink).await }));
+            return finish(out, result);
+        }
+        Command::Intel(command) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_intel(&core, command, sink).await }));
             return finish(out, result);
         }
         // Checking copy needs no data directory unless a workspace's brand

@@ -27,24 +27,9 @@ fn format_timestamp(ts: rf_core::domain::Timestamp) -> String {
     // the exact milliseconds.
     let secs = ts.as_millis().div_euclid(1000);
     let days = secs.div_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = rf_core::domain::civil_from_days(days);
     let rem = secs.rem_euclid(86_400);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 impl Output {
@@ -87,6 +72,19 @@ impl Output {
                     ws.n_members,
                     format_timestamp(ws.created_at)
                 ));
+            }
+        });
+    }
+
+    pub(crate) fn stats(&mut self, scores: &[rf_core::gamification::MemberScore]) {
+        self.emit(&scores, |out| {
+            for score in scores {
+                let s = &score.stats;
+                out.push_str(&format!("{:<20} {:>6} points  {:>3}-day streak", score.display_name, s.points, s.streak_days));
+                if !score.achievement_names.is_empty() {
+                    out.push_str(&format!("  {}", score.achievement_names.join(", ")));
+                }
+                out.push('\n');
             }
         });
     }
@@ -261,6 +259,9 @@ fn write_workspace(out: &mut String, ws: &WorkspaceIndex) {
     if !brand.company.is_empty() {
         out.push_str(&format!("  company   {}\n", brand.company));
     }
+    if !brand.website.is_empty() {
+        out.push_str(&format!("  website   {}\n", brand.website));
+    }
     if !brand.offer.is_empty() {
         out.push_str(&format!("  offer     {}\n", brand.offer));
     }
@@ -279,6 +280,19 @@ fn write_workspace(out: &mut String, ws: &WorkspaceIndex) {
     out.push_str(&format!("  campaigns {}\n", ws.campaigns.len()));
     for (id, entry) in &ws.campaigns {
         out.push_str(&format!("    {id}  {:<10} {}\n", entry.status.as_str(), entry.name));
+    }
+    // The latest digest, in full: what the team should read first.
+    if let Some(digest) = ws.digests.values().max_by_key(|d| d.created_at) {
+        out.push_str(&format!("  digest    {}: {}\n", digest.period, digest.headline));
+        for change in &digest.what_changed {
+            out.push_str(&format!("    {:<5} {}\n", change.signal, change.change));
+        }
+        if !digest.what_it_means.is_empty() {
+            out.push_str(&format!("    means {}\n", digest.what_it_means));
+        }
+        for step in &digest.next_steps {
+            out.push_str(&format!("    next  {} ({}, by {})\n", step.action, step.owner, step.by));
+        }
     }
 }
 
@@ -308,14 +322,7 @@ fn write_campaign(out: &mut String, c: &Campaign) {
 
 #[cfg(test)]
 mod tests {
-    use super::{civil_from_days, escape_lines};
-
-    #[test]
-    fn days_become_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
+    use super::escape_lines;
 
     #[test]
     fn text_output_keeps_line_breaks_and_escapes_the_rest() {

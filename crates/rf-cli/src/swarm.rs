@@ -1,5 +1,6 @@
 //! `agents`, `agent run` and `run`: the swarm's roster, running agents, and
-//! the runs' graphs, dead letters and approvals.
+//! the runs' graphs, dead letters and approvals; the workflows: `onboard`,
+//! `campaign plan`, `assets generate` and `intel sweep`.
 
 use std::{
     collections::BTreeMap,
@@ -11,7 +12,7 @@ use clap::Subcommand;
 use rf_core::{
     Core, CoreError,
     ai::{Tier, format_usd},
-    domain::{RunId, WorkspaceId},
+    domain::{CampaignId, MoveId, RunId, WorkspaceId},
     swarm::{Guild, RunEvent, RunEventRecord, RunRecord, RunStatus, StepRecord},
     workflows::{ApplyReport, check_regenerate},
 };
@@ -242,11 +243,94 @@ pub(crate) async fn run_agent(core: &Core, command: AgentCommand, out: &mut Outp
     let input = input.as_deref().map(read_input).transpose()?;
     let budget_micro_usd = parse_budget(budget.as_deref())?;
     let run = core.create_agent_run(&id, workspace, input, budget_micro_usd).await?;
+    start(core, run, detach, &id, out).await
+}
+
+/// Drives a new run here (or only shows it, with `--detach`).
+async fn start(core: &Core, run: RunId, detach: bool, what: &str, out: &mut Output) -> Result<(), CoreError> {
     if detach {
         return show_run(core, run, out).await;
     }
-    out.progress(&format!("run {run}"));
+    out.progress(&format!("run {run}: {what}"));
     drive(core, run, out).await
+}
+
+/// How a workflow command's run is started.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StartArgs {
+    /// Stop the run before it could spend more than this many dollars.
+    #[arg(long, value_name = "USD")]
+    budget: Option<String>,
+    /// Create the run but do not start it (`run resume` starts it).
+    #[arg(long)]
+    detach: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PlanArgs {
+    /// The campaign to plan: Strategos plans moves on each of its channels,
+    /// Arbiter reviews them, Architect and Seer add structure and a
+    /// forecast; once you approve (`run approve`) the moves are added.
+    #[arg(long, value_name = "ID")]
+    campaign: CampaignId,
+    #[command(flatten)]
+    start: StartArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct GenerateArgs {
+    /// The campaign whose google_ads, linkedin and email moves get assets.
+    #[arg(long, value_name = "ID")]
+    campaign: CampaignId,
+    /// Only this move.
+    #[arg(long = "move", value_name = "ID")]
+    move_id: Option<MoveId>,
+    #[command(flatten)]
+    start: StartArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IntelCommand {
+    /// Matrix tracks each competitor (from the brand codex and your notes)
+    /// over the Codex, then Herald writes the team's digest; once you
+    /// approve it, it is shared in the workspace.
+    Sweep {
+        #[arg(long, value_name = "ID")]
+        workspace: WorkspaceId,
+        /// What the team saw, as JSON: {"period": "...", "competitors":
+        /// [{"name": "...", "observations": [{"date": "YYYY-MM-DD", "note":
+        /// "..."}]}], "changes": ["..."]}.
+        #[arg(long, value_name = "FILE")]
+        notes: Option<PathBuf>,
+        #[command(flatten)]
+        start: StartArgs,
+    },
+}
+
+pub(crate) async fn plan_campaign(core: &Core, args: PlanArgs, out: &mut Output) -> Result<(), CoreError> {
+    let budget_micro_usd = parse_budget(args.start.budget.as_deref())?;
+    let run = core.create_plan_run(args.campaign, budget_micro_usd).await?;
+    start(core, run, args.start.detach, &format!("planning campaign {}", args.campaign), out).await
+}
+
+pub(crate) async fn generate_assets(core: &Core, args: GenerateArgs, out: &mut Output) -> Result<(), CoreError> {
+    let budget_micro_usd = parse_budget(args.start.budget.as_deref())?;
+    let run = core.create_asset_run(args.campaign, args.move_id, budget_micro_usd).await?;
+    start(core, run, args.start.detach, &format!("writing the assets of campaign {}", args.campaign), out).await
+}
+
+pub(crate) async fn run_intel(core: &Core, command: IntelCommand, out: &mut Output) -> Result<(), CoreError> {
+    let IntelCommand::Sweep { workspace, notes, start: how } = command;
+    let notes = match &notes {
+        Some(path) => {
+            let text = rf_core::guardian::read_input_file(path)?;
+            rf_core::work::SweepNotes::from_json(&text).map_err(|err| CoreError::InputFile { path: path.clone(), reason: err.to_string() })?
+        }
+        None => Default::default(),
+    };
+    let budget_micro_usd = parse_budget(how.budget.as_deref())?;
+    let run = core.create_sweep_run(workspace, notes, budget_micro_usd).await?;
+    start(core, run, how.detach, "intelligence sweep", out).await
 }
 
 /// Drives a run here, printing its events, then shows it.
@@ -279,16 +363,36 @@ async fn drive(core: &Core, run: RunId, out: &mut Output) -> Result<(), CoreErro
     show_run(core, run, out).await
 }
 
-/// What an approved run wrote into the brand codex, in a line or three.
+/// What a run wrote into the workspace, in a few lines.
 fn apply_line(report: &ApplyReport) -> String {
-    let mut line = format!("brand codex: wrote {}", if report.written.is_empty() { "nothing".into() } else { report.written.join(", ") });
-    if !report.kept.is_empty() {
-        line.push_str(&format!("; kept your edits of {} (`onboard --regenerate FIELD` rewrites them)", report.kept.join(", ")));
+    let mut lines = Vec::new();
+    let work = !report.moves.is_empty() || !report.assets.is_empty() || report.digest;
+    if !work || !report.written.is_empty() || !report.kept.is_empty() {
+        let mut line = format!("brand codex: wrote {}", if report.written.is_empty() { "nothing".into() } else { report.written.join(", ") });
+        if !report.kept.is_empty() {
+            line.push_str(&format!("; kept your edits of {} (`onboard --regenerate FIELD` rewrites them)", report.kept.join(", ")));
+        }
+        lines.push(line);
     }
     if !report.uncited.is_empty() {
-        line.push_str(&format!("\nleft out, citing nothing the swarm was given:\n  {}", report.uncited.join("\n  ")));
+        lines.push(format!("left out, citing nothing the swarm was given:\n  {}", report.uncited.join("\n  ")));
     }
-    line
+    if !report.moves.is_empty() {
+        lines.push(format!("campaign: added {} moves", report.moves.len()));
+    }
+    for (asset, status) in &report.assets {
+        lines.push(format!("asset {asset}: {status}"));
+    }
+    if report.digest {
+        lines.push("digest: shared in the workspace".into());
+    }
+    if report.unquoted_findings > 0 {
+        lines.push(format!("{} Guardian agent findings left out: their quote is not in the asset", report.unquoted_findings));
+    }
+    if !report.skipped.is_empty() {
+        lines.push(format!("not written:\n  {}", report.skipped.join("\n  ")));
+    }
+    lines.join("\n")
 }
 
 /// One line for an event (none for streamed text).
@@ -399,11 +503,11 @@ pub(crate) async fn run_runs(core: &Core, command: RunCommand, out: &mut Output)
             out.document(&record, |text| text.push_str(&format!("run {run}: cancel requested (now {})\n", record.status)));
         }
         RunCommand::Approve { run, step, note } => {
-            swarm.decide(run, step, true, note.as_deref()).await?;
+            core.decide_approval(run, step, true, note.as_deref()).await?;
             drive(core, run, out).await?;
         }
         RunCommand::Reject { run, step, note } => {
-            swarm.decide(run, step, false, note.as_deref()).await?;
+            core.decide_approval(run, step, false, note.as_deref()).await?;
             drive(core, run, out).await?;
         }
         RunCommand::Dlq(DlqCommand::List { run }) => {
@@ -585,9 +689,5 @@ pub(crate) async fn onboard(core: &Core, args: OnboardArgs, out: &mut Output) ->
         out.progress(&format!("codex: {} files imported", reports.len()));
     }
     let run = core.create_onboarding_run(args.workspace, &business, &args.regenerate, budget_micro_usd).await?;
-    if args.detach {
-        return show_run(core, run, out).await;
-    }
-    out.progress(&format!("run {run}: onboarding {}", business.company));
-    drive(core, run, out).await
+    start(core, run, args.detach, &format!("onboarding {}", business.company), out).await
 }

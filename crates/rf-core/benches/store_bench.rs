@@ -47,6 +47,7 @@ fn sample_workspace(n_campaigns: usize, n_moves: usize) -> WorkspaceExport {
         campaigns: BTreeMap::new(),
         codex: BTreeMap::new(),
         gamification: BTreeMap::new(),
+        digests: BTreeMap::new(),
     };
     let channels = Channel::ALL;
     let mut campaigns = Vec::new();

@@ -158,16 +158,20 @@ impl Core {
     /// Sets a move's status. Returns the campaign it belongs to and the move.
     pub async fn set_move_status(&self, move_id: MoveId, status: MoveStatus) -> Result<(CampaignId, Move)> {
         let campaign_id = self.locate_move(move_id).await?;
-        let (_, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
-        let updated = self
+        let (workspace, doc_id) = self.campaign_open_for_changes(campaign_id).await?;
+        let (before, updated) = self
             .docs()
             .change(&doc_id, format!("set move {move_id} status to {status}"), move |tx| {
                 let mut the_move = edit::read_move(tx, move_id)?.ok_or_else(|| move_not_found(move_id))?;
+                let before = the_move.status;
                 the_move.status = status;
                 edit::put_move(tx, move_id, &the_move)?;
-                Ok::<_, CoreError>(the_move)
+                Ok::<_, CoreError>((before, the_move))
             })
             .await?;
+        if status == MoveStatus::Done && before != MoveStatus::Done {
+            self.record_activity(workspace.id, "move_done").await;
+        }
         Ok((campaign_id, updated))
     }
 
@@ -197,7 +201,7 @@ impl Core {
     }
 
     /// Records where an entity lives, before its document is written.
-    async fn remember(&self, entity_id: String, kind: EntityKind, workspace_id: WorkspaceId, campaign_id: CampaignId) -> Result<()> {
+    pub(crate) async fn remember(&self, entity_id: String, kind: EntityKind, workspace_id: WorkspaceId, campaign_id: CampaignId) -> Result<()> {
         let location = EntityLocation { workspace_id: workspace_id.to_string(), campaign_id: campaign_id.to_string() };
         self.catalog().set_locations(&[(entity_id, kind, location)]).await?;
         Ok(())

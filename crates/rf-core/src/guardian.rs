@@ -57,7 +57,7 @@ fn input_text(bytes: Vec<u8>, path: &Path) -> Result<String> {
 
 /// Guardian's findings on a stored asset's content. A declared Special Ad
 /// Category no pack knows is refused.
-fn findings_of(policy: &Guardian, brand: &BrandRules, content: &AssetContent) -> Result<Vec<GuardianFinding>> {
+pub(crate) fn findings_of(policy: &Guardian, brand: &BrandRules, content: &AssetContent) -> Result<Vec<GuardianFinding>> {
     let asset = rf_guardian::Asset::from_content(content);
     policy.check_declaration(&asset)?;
     Ok(policy.check(&asset, brand).findings)
@@ -78,6 +78,33 @@ fn describe_blocks(findings: &[GuardianFinding]) -> String {
             format!("\n  [{}]{field} {}", f.rule, f.message)
         })
         .collect()
+}
+
+/// Adds the brand's required disclaimers an asset lacks to the end of its
+/// main text (an email's body, an ad's primary or intro text, a post), the
+/// way a mail tool adds its footer: a writer need not remember them, and
+/// Guardian still checks that they are there. Search ads, video scripts
+/// and image briefs have no such text and are left as they are.
+pub(crate) fn attach_disclaimers(brand: &BrandCodex, content: &mut AssetContent) -> Result<()> {
+    let rules = BrandRules::new(brand)?;
+    let texts = crate::work::asset_texts(content);
+    let missing = rules.missing_disclaimers(content.kind(), &texts.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>());
+    let field = match content {
+        AssetContent::Email { body: text, .. }
+        | AssetContent::LinkedinAd { intro_text: text, .. }
+        | AssetContent::MetaAd { primary_text: text, .. }
+        | AssetContent::LinkedinPost { text }
+        | AssetContent::XPost { text }
+        | AssetContent::BlogPost { body_markdown: text, .. } => text,
+        _ => return Ok(()),
+    };
+    for disclaimer in missing {
+        if !field.trim().is_empty() {
+            field.push_str("\n\n");
+        }
+        field.push_str(&disclaimer);
+    }
+    Ok(())
 }
 
 impl Core {
@@ -133,6 +160,10 @@ impl Core {
         if needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block {
             return Err(CoreError::Blocked { asset: asset_id.to_string(), status: status.to_string(), findings: describe_blocks(&asset.findings) });
         }
+        if status == AssetStatus::Approved {
+            let (workspace, _) = self.campaign_home(campaign_id).await?;
+            self.record_activity(workspace.id, "asset_approved").await;
+        }
         Ok((campaign_id, asset))
     }
 
@@ -151,7 +182,10 @@ impl Core {
             .docs()
             .change(&doc_id, message, move |tx| {
                 let mut asset = edit::read_asset(tx, asset_id)?.ok_or_else(|| asset_not_found(asset_id))?;
+                // Guardian agents' findings stay: the rules cannot redo them.
+                let reviewed: Vec<_> = asset.findings.iter().filter(|f| f.category == rf_domain::FindingCategory::ModelReview).cloned().collect();
                 asset.findings = findings_of(policy, &brand, &asset.content)?;
+                asset.findings.extend(reviewed);
                 if let Some((status, note)) = review
                     && !(needs_a_pass(status) && Verdict::of(&asset.findings) == Verdict::Block)
                 {

@@ -11,6 +11,7 @@ pub mod codex;
 mod engine;
 mod error;
 mod events;
+pub mod gamification;
 pub mod guardian;
 pub mod input;
 mod json_scan;
@@ -22,6 +23,7 @@ mod secrets;
 pub mod swarm;
 mod sync;
 mod transfer;
+pub mod work;
 pub mod workflows;
 mod workspaces;
 

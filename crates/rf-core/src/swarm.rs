@@ -146,7 +146,7 @@ impl Ports for CorePorts {
             if let Value::Object(map) = &mut asset {
                 map.remove("rationale");
             }
-            let content: AssetContent = match serde_json::from_value(asset) {
+            let mut content: AssetContent = match serde_json::from_value(asset) {
                 Ok(content) => content,
                 Err(err) => return Ok(json!({"findings": [], "note": format!("Guardian could not read the asset: {err}")})),
             };
@@ -154,6 +154,8 @@ impl Ports for CorePorts {
                 Some(workspace) => self.core()?.workspace(workspace).await.map_err(port_error)?.brand,
                 None => BrandCodex::default(),
             };
+            // Checked as it will be stored: with the brand's required disclaimers.
+            crate::guardian::attach_disclaimers(&brand, &mut content).map_err(port_error)?;
             let findings = self.core()?.guardian_findings(&brand, &content).map_err(port_error)?;
             let verdict = rf_guardian::Verdict::of(&findings);
             Ok(json!({"verdict": verdict, "findings": findings}))

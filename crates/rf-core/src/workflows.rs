@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use rf_agents::{RunRecord, RunRequest, RunStatus, StepKind, StepStatus, Workflows};
-use rf_domain::{BrandCodex, Business, RunId, Voice, WorkspaceId};
+use rf_domain::{AssetId, AssetStatus, BrandCodex, Business, MoveId, RunId, Voice, WorkspaceId};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -15,20 +15,36 @@ use tokio_util::sync::CancellationToken;
 use crate::{Core, CoreError, Result};
 
 /// The brand codex fields onboarding writes, in the order it reports them.
-pub const BRAND_FIELDS: [&str; 8] = ["company", "offer", "audiences", "voice", "banned_terms", "required_disclaimers", "competitors", "positioning"];
+pub const BRAND_FIELDS: [&str; 9] = ["company", "website", "offer", "audiences", "voice", "banned_terms", "required_disclaimers", "competitors", "positioning"];
 
-/// What applying an approved draft did to the brand codex.
+/// What settling a run wrote into the workspace: the brand codex of an
+/// onboarding, a plan's moves, assets, a digest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ApplyReport {
     pub run: Option<RunId>,
-    /// Fields written from the draft.
+    /// Brand codex fields written from the draft.
     pub written: Vec<String>,
-    /// Fields a person edited since the swarm last wrote them: kept.
+    /// Brand codex fields a person edited since the swarm last wrote them: kept.
     pub kept: Vec<String>,
     /// Claims left out because they cite nothing the step was given, with
     /// the field.
     pub uncited: Vec<String>,
+    /// Moves added to the campaign.
+    pub moves: Vec<MoveId>,
+    /// Assets in the campaign from this run, with their review status.
+    pub assets: Vec<(AssetId, AssetStatus)>,
+    /// Whether a digest was shared in the workspace.
+    pub digest: bool,
+    /// What could not be written, and why.
+    pub skipped: Vec<String>,
+    /// Guardian agents' findings left out because their quote is not in the asset.
+    pub unquoted_findings: u32,
+}
+
+/// The report of `run`, started on first use.
+fn work(report: &mut Option<ApplyReport>, run: RunId) -> &mut ApplyReport {
+    report.get_or_insert_with(|| ApplyReport { run: Some(run), ..ApplyReport::default() })
 }
 
 /// One field of a draft: its new value and the sources it cites.
@@ -62,8 +78,11 @@ fn texts_of(value: &Value, key: &str) -> Vec<String> {
 
 /// The fields of a brand codex draft (LORD-002.brand-codex's answer),
 /// claims without a valid citation left out and listed.
-pub(crate) fn draft_fields(draft: &Value, company: &str, facts: &[String]) -> (Vec<DraftField>, Vec<String>) {
+pub(crate) fn draft_fields(draft: &Value, company: &str, website: Option<&str>, facts: &[String]) -> (Vec<DraftField>, Vec<String>) {
     let mut fields = vec![DraftField { name: "company", value: json!(company), cites: vec!["intake:company".into()] }];
+    if let Some(website) = website.filter(|w| !w.is_empty()) {
+        fields.push(DraftField { name: "website", value: json!(website), cites: vec!["intake:website".into()] });
+    }
     let mut uncited = Vec::new();
     let mut cited_text = |name: &'static str, part: &Value, text: String, fields: &mut Vec<DraftField>| {
         if text.is_empty() {
@@ -237,26 +256,48 @@ impl Core {
         self.create_workflow_run("onboarding", workspace, &context, format!("Onboarding: {}", business.company), budget_micro_usd).await
     }
 
-    /// Drives a run (see [`rf_agents::Runtime::drive`]); when it finishes,
-    /// writes what its approvals approved into the workspace.
+    /// Drives a run (see [`rf_agents::Runtime::drive`]); when it stops,
+    /// writes what its approvals apply into the workspace (see
+    /// [`Core::settle_run`]).
     pub async fn drive_run(&self, run: RunId, cancel: &CancellationToken) -> Result<(RunRecord, Option<ApplyReport>)> {
         let swarm = self.swarm().await?;
         let record = swarm.drive(run, cancel).await?;
-        let report = if record.status == RunStatus::Finished { self.settle_run(run).await? } else { None };
+        let report = if matches!(record.status, RunStatus::Finished | RunStatus::Paused | RunStatus::Failed) { self.settle_run(run).await? } else { None };
         Ok((record, report))
     }
 
-    /// Writes into the workspace what the approved approval steps of a
-    /// finished run apply (the brand codex of an onboarding). Applying
-    /// again writes the same and keeps what a person edited since.
+    /// Writes into the workspace what the approval steps of a run apply:
+    /// once approved, the brand codex of an onboarding, a plan's moves, a
+    /// sweep's digest; assets as soon as their approval waits (for review,
+    /// with their findings), then approved or sent back with it. Settling
+    /// again writes nothing twice and keeps what a person edited since.
     pub async fn settle_run(&self, run: RunId) -> Result<Option<ApplyReport>> {
         let swarm = self.swarm().await?;
         let record = swarm.store().run(run).await?;
         let steps = swarm.store().steps(run).await?;
-        let mut report = None;
-        for approval in steps.iter().filter(|s| s.kind == StepKind::Approval && s.status == StepStatus::Approved) {
-            if approval.input.get("apply").and_then(Value::as_str) != Some("brand_codex") {
-                continue;
+        let mut report: Option<ApplyReport> = None;
+        for approval in steps.iter().filter(|s| s.kind == StepKind::Approval) {
+            let target = approval.input.get("apply").and_then(Value::as_str);
+            match (target, approval.status) {
+                (Some("brand_codex"), StepStatus::Approved) => {}
+                (Some("moves"), StepStatus::Approved) => {
+                    self.apply_moves(run, &steps, approval, work(&mut report, run)).await?;
+                    continue;
+                }
+                (Some("assets"), StepStatus::Waiting | StepStatus::Approved | StepStatus::Rejected) => {
+                    let approved = match approval.status {
+                        StepStatus::Approved => Some(true),
+                        StepStatus::Rejected => Some(false),
+                        _ => None,
+                    };
+                    self.apply_assets(run, &steps, approval, approved, work(&mut report, run)).await?;
+                    continue;
+                }
+                (Some("digest"), StepStatus::Approved) => {
+                    self.apply_digest(run, &steps, approval, work(&mut report, run)).await?;
+                    continue;
+                }
+                _ => continue,
             }
             let workspace = record.workspace_id.ok_or_else(|| CoreError::Conflict { what: format!("run {run} belongs to no workspace") })?;
             let from = approval.input.get("from_step").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
@@ -267,19 +308,14 @@ impl Core {
             let Some(draft) = &source.output else {
                 return Err(CoreError::Conflict { what: format!("step {} of run {run} has no answer to apply", source.step) });
             };
-            let facts: Vec<String> = source
-                .input
-                .get("facts")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.get("field").and_then(Value::as_str))
-                .map(str::to_owned)
-                .collect();
+            let given: Vec<&Value> = source.input.get("facts").and_then(Value::as_array).into_iter().flatten().collect();
+            let fact = |f: &Value| f.get("field").and_then(Value::as_str).map(str::to_owned);
+            let facts: Vec<String> = given.iter().filter_map(|f| fact(f)).collect();
+            let website = given.iter().find(|f| fact(f).as_deref() == Some("website")).and_then(|f| f.get("text")).and_then(Value::as_str).map(str::to_owned);
             let company = source.input.get("company").and_then(Value::as_str).unwrap_or_default().to_owned();
             let regenerate: Vec<String> =
                 approval.input.get("regenerate").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
-            let (fields, uncited) = draft_fields(draft, &company, &facts);
+            let (fields, uncited) = draft_fields(draft, &company, website.as_deref(), &facts);
             let mut applied = self
                 .update_index(workspace, format!("apply the brand codex of run {run}"), move |index| {
                     let mut codex = index.brand.clone();
@@ -289,10 +325,16 @@ impl Core {
                     Ok(applied)
                 })
                 .await?;
+            if !applied.written.is_empty() {
+                self.record_activity(workspace, "onboarding_approved").await;
+            }
             applied.run = Some(run);
             applied.uncited = uncited;
             tracing::info!(%run, written = ?applied.written, kept = ?applied.kept, "brand codex applied");
             report = Some(applied);
+        }
+        if let Some(report) = &report {
+            tracing::info!(%run, moves = report.moves.len(), assets = report.assets.len(), digest = report.digest, skipped = ?report.skipped, "run settled");
         }
         Ok(report)
     }
@@ -323,7 +365,7 @@ mod tests {
 
     #[test]
     fn claims_keep_only_citations_of_what_the_step_had() {
-        let (fields, uncited) = draft_fields(&draft(), "Fernhill", &facts());
+        let (fields, uncited) = draft_fields(&draft(), "Fernhill", None, &facts());
         let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
         assert_eq!(names, ["company", "offer", "audiences", "voice", "banned_terms"]);
         assert_eq!(fields[1].cites, ["intake:description"], "a citation of nothing is dropped");
@@ -335,7 +377,7 @@ mod tests {
     #[test]
     fn a_persons_edit_wins_over_a_regeneration_unless_asked() {
         let mut codex = BrandCodex::default();
-        let (fields, _) = draft_fields(&draft(), "Fernhill", &facts());
+        let (fields, _) = draft_fields(&draft(), "Fernhill", None, &facts());
         let report = merge_brand(&mut codex, fields.clone(), &[]).unwrap();
         assert_eq!(report.written, ["company", "offer", "audiences", "voice", "banned_terms"]);
         assert_eq!(codex.offer, "Coffee by post");
@@ -346,7 +388,7 @@ mod tests {
         let mut next = draft();
         next["offer"]["text"] = json!("Coffee subscriptions");
         next["voice"]["tone"] = json!("warm and wry");
-        let (fields, _) = draft_fields(&next, "Fernhill", &facts());
+        let (fields, _) = draft_fields(&next, "Fernhill", None, &facts());
         let report = merge_brand(&mut codex, fields.clone(), &[]).unwrap();
         assert_eq!(report.kept, ["offer"]);
         assert_eq!(codex.offer, "Roasted Monday, at your door Wednesday");

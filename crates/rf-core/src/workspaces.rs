@@ -31,6 +31,12 @@ pub(crate) fn validate_brand_codex(codex: &BrandCodex) -> Result<()> {
     validate_text("brand offer", &codex.offer)?;
     validate_text("brand voice tone", &codex.voice.tone)?;
     validate_text("brand positioning", &codex.positioning)?;
+    let site = codex.website.trim();
+    if !site.is_empty() && (!(site.starts_with("https://") || site.starts_with("http://")) || site.contains(char::is_whitespace)) {
+        return Err(
+            rf_domain::DomainError::Invalid { field: "brand website", reason: format!("'{site}' is not a web address such as https://example.com") }.into()
+        );
+    }
     let lists: [(&'static str, &Vec<String>); 6] = [
         ("brand competitor", &codex.competitors),
         ("brand audience", &codex.audiences),
@@ -64,6 +70,7 @@ impl Core {
             campaigns: BTreeMap::new(),
             codex: BTreeMap::new(),
             gamification: BTreeMap::from([(user.id.clone(), MemberStats::default())]),
+            digests: BTreeMap::new(),
         };
         let doc_id = self.docs().create(&index, INDEX).await?;
         self.catalog().add_workspace(&index.id.to_string(), &doc_id, now.as_millis()).await?;

@@ -110,6 +110,9 @@ string_enum! {
         ComparativeClaim => "comparative_claim",
         /// A promise of results or a guarantee without its terms.
         Guarantee => "guarantee",
+        /// A Guardian agent's (a model's) finding, quoting the asset: advice
+        /// for the reviewer, never blocking.
+        ModelReview => "model_review",
     }
 }
 

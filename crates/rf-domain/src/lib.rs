@@ -48,8 +48,8 @@ pub use codex::{CodexEntry, CodexSource};
 pub use error::{DomainError, Result, error_chain};
 pub use ids::{AgentId, AssetId, CampaignId, MoveId, RunId, SourceId, UserId, WorkspaceId};
 pub use text::{MAX_NAME_CHARS, MAX_TEXT_CHARS, escape_for_display, is_unsafe_char, replace_unsafe_chars, validate_name, validate_text};
-pub use time::{DueDate, Timestamp};
-pub use workspace::{BrandCodex, CampaignEntry, Member, MemberStats, Role, Voice, WorkspaceIndex};
+pub use time::{DueDate, Timestamp, civil_from_days};
+pub use workspace::{BrandCodex, CampaignEntry, Digest, DigestAction, DigestChange, Member, MemberStats, Role, Voice, WorkspaceIndex};
 
 /// Implements `as_str`, `Display`, `FromStr` (with an error that lists every
 /// allowed value), serde, and autosurgeon's string representation for a
@@ -201,8 +201,9 @@ mod round_trip_tests {
             campaigns in small_map::<CampaignId, CampaignEntry>(),
             gamification in small_map::<UserId, MemberStats>(),
             codex in small_map::<SourceId, CodexEntry>(),
+            digests in small_map::<RunId, Digest>(),
         ) -> WorkspaceIndex {
-            WorkspaceIndex { schema, id, name, created_at, members, brand, campaigns, gamification, codex }
+            WorkspaceIndex { schema, id, name, created_at, members, brand, campaigns, gamification, codex, digests }
         }
     }
 

@@ -47,9 +47,30 @@ impl Hydrate for Timestamp {
 #[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
 pub struct DueDate(String);
 
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `civil_from_days`): (year, month, day).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 impl DueDate {
     /// The field name used in error messages.
     pub const FIELD: &'static str = "due date";
+
+    /// The UTC date `days` days after the day of `at`.
+    pub fn days_after(at: Timestamp, days: i64) -> Self {
+        let (year, month, day) = civil_from_days(at.as_millis().div_euclid(86_400_000) + days);
+        Self(format!("{year:04}-{month:02}-{day:02}"))
+    }
 
     /// The date as `YYYY-MM-DD`.
     pub fn as_str(&self) -> &str {
@@ -133,6 +154,16 @@ impl proptest::arbitrary::Arbitrary for DueDate {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn days_become_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        let leap_day = Timestamp(11_016 * 86_400_000 + 3_600_000);
+        assert_eq!(DueDate::days_after(leap_day, 0).as_str(), "2000-02-29");
+        assert_eq!(DueDate::days_after(leap_day, 1).as_str(), "2000-03-01");
+    }
+
     use super::*;
 
     fn check(input: &str, ok: bool) {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
-use crate::{AssetKind, CampaignId, CampaignStatus, CodexEntry, SourceId, Timestamp, UserId, WorkspaceId, string_enum};
+use crate::{AssetKind, CampaignId, CampaignStatus, CodexEntry, RunId, SourceId, Timestamp, UserId, WorkspaceId, string_enum};
 
 string_enum! {
     /// What a member may do in a workspace. Maps onto the sync server's share
@@ -52,6 +52,52 @@ pub struct WorkspaceIndex {
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys", missing = "BTreeMap::new")]
     #[serde(default)]
     pub codex: BTreeMap<SourceId, CodexEntry>,
+    /// Market digests from intelligence sweeps, by the run that wrote them,
+    /// shared once a person approved them. Missing in documents written
+    /// before the sweep existed.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys", missing = "BTreeMap::new")]
+    #[serde(default)]
+    pub digests: BTreeMap<RunId, Digest>,
+}
+
+/// What Herald wrote after an intelligence sweep: what changed, what it
+/// means, what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct Digest {
+    /// The period it covers, as the sweep named it ("Week of 7 December").
+    pub period: String,
+    pub headline: String,
+    pub what_changed: Vec<DigestChange>,
+    pub what_it_means: String,
+    pub next_steps: Vec<DigestAction>,
+    /// The competitors the sweep looked at.
+    pub competitors: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+/// One change a digest reports, with whether it is good or bad for us.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestChange {
+    pub change: String,
+    /// "good", "bad" or "watch".
+    pub signal: String,
+}
+
+/// One next step a digest proposes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestAction {
+    pub action: String,
+    pub owner: String,
+    pub by: String,
 }
 
 impl WorkspaceIndex {
@@ -103,6 +149,10 @@ pub struct BrandCodex {
     /// Where the brand stands: for whom, what it is, why it is different.
     #[autosurgeon(missing = "String::new")]
     pub positioning: String,
+    /// The website ads and emails link to (https://...). Missing in
+    /// documents written before onboarding filled it.
+    #[autosurgeon(missing = "String::new")]
+    pub website: String,
     /// Where each field's content comes from, by field name: intake fields
     /// (`intake:products[0]`) and Codex passages (`codex:pricing.md`).
     #[autosurgeon(missing = "BTreeMap::new")]
@@ -156,4 +206,11 @@ pub struct MemberStats {
     pub streak_days: u64,
     /// Achievement ids, in the order they were earned.
     pub achievements: Vec<String>,
+    /// The last day (UTC, YYYY-MM-DD) the member did something that counts.
+    /// Missing in documents written before gamification counted.
+    #[autosurgeon(missing = "String::new")]
+    pub last_active: String,
+    /// How many times the member did each kind of thing ("move_done"...).
+    #[autosurgeon(missing = "BTreeMap::new")]
+    pub counts: BTreeMap<String, u64>,
 }

@@ -138,6 +138,12 @@ impl BrandRules {
         let every = if kind == AssetKind::ImageBrief { &[][..] } else { &self.every_kind[..] };
         every.iter().chain(self.by_kind.get(&kind).into_iter().flatten())
     }
+
+    /// The disclaimers an asset of `kind` must carry that none of `texts`
+    /// holds (matched as Guardian matches them), as written in the codex.
+    pub fn missing_disclaimers(&self, kind: AssetKind, texts: &[&str]) -> Vec<String> {
+        self.disclaimers_for(kind).filter(|d| texts.iter().all(|t| d.regex.find(t).is_none())).map(|d| d.text.clone()).collect()
+    }
 }
 
 #[cfg(test)]
