@@ -75,6 +75,12 @@ pub fn builder() -> Builder<tauri::Wry> {
             swarm::dlq_list,
             swarm::dlq_retry,
             swarm::dlq_drop,
+            swarm::onboard_start,
+            swarm::campaign_plan,
+            swarm::assets_generate,
+            swarm::intel_sweep,
+            swarm::approvals_waiting,
+            swarm::workspace_stats,
         ])
         .events(collect_events![CoreChanged, RunChanged])
         // Commands return `Promise<T>` and reject with a `UiError`: the

@@ -11,7 +11,8 @@ use std::{
 use rf_core::{
     Core,
     ai::{CancellationToken, Tier},
-    domain::{AgentId, RunId, WorkspaceId},
+    domain::{AgentId, Business, CampaignId, MoveId, RunId, WorkspaceId},
+    gamification::MemberScore,
     swarm::{Guild, RunEventRecord, RunRecord, StepRecord, Tool},
 };
 use serde::Serialize;
@@ -138,6 +139,101 @@ pub async fn run_events(core: State<'_, Core>, run_id: Arg<RunId>, after: u32) -
     Ok(core.swarm().await?.store().events(self::run_id(run_id)?, after).await.map_err(rf_core::CoreError::from)?)
 }
 
+fn budget(budget_usd: Option<&str>) -> UiResult<u64> {
+    match budget_usd.map(str::trim).filter(|b| !b.is_empty()) {
+        Some(usd) => rf_core::ai::parse_usd(usd).map_err(|err| UiError::invalid("budget", err)),
+        None => Ok(0),
+    }
+}
+
+/// Starts onboarding: `business` is the business file's JSON (company and
+/// description required; see the README). A bad field is named and
+/// nothing starts.
+#[tauri::command]
+#[specta::specta]
+pub async fn onboard_start(
+    core: State<'_, Core>,
+    drivers: State<'_, Drivers>,
+    workspace_id: Arg<WorkspaceId>,
+    business: String,
+    budget_usd: Option<String>,
+) -> UiResult<RunView> {
+    let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
+    let business = Business::from_json(&business)
+        .map_err(|err| UiError::invalid("business", if err.field.is_empty() { err.message } else { format!("{}: {}", err.field, err.message) }))?;
+    let run = core.create_onboarding_run(workspace, &business, &[], budget(budget_usd.as_deref())?).await?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+/// Starts the plan of a campaign's moves.
+#[tauri::command]
+#[specta::specta]
+pub async fn campaign_plan(core: State<'_, Core>, drivers: State<'_, Drivers>, campaign_id: Arg<CampaignId>, budget_usd: Option<String>) -> UiResult<RunView> {
+    let run = core.create_plan_run(campaign_id.parse(CampaignId::FIELD)?, budget(budget_usd.as_deref())?).await?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+/// Starts writing the assets of a campaign's moves (or of one move).
+#[tauri::command]
+#[specta::specta]
+pub async fn assets_generate(
+    core: State<'_, Core>,
+    drivers: State<'_, Drivers>,
+    campaign_id: Arg<CampaignId>,
+    move_id: Arg<Option<MoveId>>,
+    budget_usd: Option<String>,
+) -> UiResult<RunView> {
+    let campaign = campaign_id.parse(CampaignId::FIELD)?;
+    let run = core.create_asset_run(campaign, move_id.parse(MoveId::FIELD)?, budget(budget_usd.as_deref())?).await?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+/// Starts an intelligence sweep; `notes` is the notes file's JSON, if any.
+#[tauri::command]
+#[specta::specta]
+pub async fn intel_sweep(
+    core: State<'_, Core>,
+    drivers: State<'_, Drivers>,
+    workspace_id: Arg<WorkspaceId>,
+    notes: Option<String>,
+    budget_usd: Option<String>,
+) -> UiResult<RunView> {
+    let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
+    let notes = match notes.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(text) => rf_core::work::SweepNotes::from_json(text)?,
+        None => Default::default(),
+    };
+    let run = core.create_sweep_run(workspace, notes, budget(budget_usd.as_deref())?).await?;
+    spawn_drive(&core, &drivers, run);
+    driving(&core, run).await
+}
+
+/// The approvals inbox: every approval step waiting for a person, oldest
+/// first (of one workspace's runs, or all).
+#[tauri::command]
+#[specta::specta]
+pub async fn approvals_waiting(core: State<'_, Core>, workspace_id: Arg<Option<WorkspaceId>>) -> UiResult<Vec<StepRecord>> {
+    let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
+    let store = core.swarm().await?.store().clone();
+    let mut waiting = Vec::new();
+    for run in store.runs(workspace, 100).await.map_err(rf_core::CoreError::from)?.into_iter().filter(|r| r.status == rf_core::swarm::RunStatus::Paused) {
+        let steps = store.steps(run.id).await.map_err(rf_core::CoreError::from)?;
+        waiting.extend(steps.into_iter().filter(|s| s.status == rf_core::swarm::StepStatus::Waiting));
+    }
+    waiting.reverse();
+    Ok(waiting)
+}
+
+/// The members' points, streaks and achievements, highest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn workspace_stats(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> UiResult<Vec<MemberScore>> {
+    Ok(core.stats(workspace_id.parse(WorkspaceId::FIELD)?).await?)
+}
+
 /// Starts a run of `agent_id` on `input` (default: its sample input), with
 /// an optional budget in dollars ("0.50").
 #[tauri::command]
@@ -151,11 +247,7 @@ pub async fn agent_run(
     budget_usd: Option<String>,
 ) -> UiResult<RunView> {
     let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
-    let budget_micro_usd = match budget_usd.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-        Some(usd) => rf_core::ai::parse_usd(usd).map_err(|err| UiError::invalid("budget", err))?,
-        None => 0,
-    };
-    let run = core.create_agent_run(&agent_id, workspace, input, budget_micro_usd).await?;
+    let run = core.create_agent_run(&agent_id, workspace, input, budget(budget_usd.as_deref())?).await?;
     spawn_drive(&core, &drivers, run);
     driving(&core, run).await
 }

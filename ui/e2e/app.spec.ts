@@ -274,6 +274,65 @@ test("team: members and their roles, and how to start syncing", async ({ page })
   await page.getByText("Workspaces", { exact: true }).click();
   await page.getByText("Team", { exact: true }).click();
   await expect(page.getByLabel("Role of Me")).toHaveValue("editor");
+  // The quiet gamification panel: nobody has done anything yet.
+  await expect(page.getByLabel("Points")).toContainText("Me: 0 points · 0-day streak");
+});
+
+test("onboarding: the intake, then the swarm live with streamed text, then approving the brand codex", async ({ page }) => {
+  await createWorkspace(page, "Fernhill");
+  await fake(page, (f) => {
+    f.answer = "Home workers who buy supermarket beans and want fresher coffee";
+    f.wordDelayMs = 60;
+  });
+  await page.getByText("Onboarding", { exact: true }).click();
+  await page.getByLabel("Company").fill("Fernhill Coffee Roasters");
+  await page.getByLabel("What it sells, and to whom").fill("Coffee roasted to order, by subscription");
+  await page.getByLabel("Website").fill("https://fernhill.coffee");
+  await page.getByLabel("Competitors (one per line)").fill("Roastworks Direct\nKettle & Crane");
+  await page.getByLabel("Email").check();
+  await page.getByLabel("Spend limit for this run (USD, optional)").fill("lots");
+  await page.getByRole("button", { name: "Start onboarding" }).click();
+  await expect(page.getByRole("alert")).toContainText("budget: 'lots' is not an amount");
+  await page.getByLabel("Spend limit for this run (USD, optional)").fill("");
+  await page.getByRole("button", { name: "Start onboarding" }).click();
+  // Each agent's step as it runs, its text streaming in; then the approval waits.
+  await expect(page.getByLabel("Step 1 answer so far")).toContainText("Home workers");
+  await expect(page.getByLabel("Step 2")).toContainText("LORD-002.brand-codex Cognition");
+  await expect(page.getByLabel("Run status")).toHaveText("paused", { timeout: 20_000 });
+  await expect(page.getByLabel("Step 4")).toContainText("Approve the brand codex drafted for Fernhill Coffee Roasters?");
+  await page.getByLabel("Step 4").getByRole("button", { name: "Approve" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("finished");
+});
+
+test("approvals inbox: a plan's and a sweep's approvals wait together; one approved, one rejected", async ({ page }) => {
+  await createWorkspace(page, "Fernhill");
+  await fake(page, (f) => {
+    f.answer = "noted";
+    f.wordDelayMs = 10;
+  });
+  await page.getByText("Intelligence", { exact: true }).click();
+  await expect(page.getByText(/No digest shared yet/)).toBeVisible();
+  await page.getByLabel(/What the team saw/).fill("{ not json");
+  await page.getByRole("button", { name: "Run the sweep" }).click();
+  await expect(page.getByRole("alert")).toContainText("notes: not JSON");
+  await page.getByLabel(/What the team saw/).fill("");
+  await page.getByRole("button", { name: "Run the sweep" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("paused");
+  await page.getByText("Campaigns", { exact: true }).click();
+  await createCampaign(page, "January routines", "1,500 new subscribers");
+  await page.getByRole("button", { name: "Plan campaign" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("paused");
+
+  await page.getByText("Swarm", { exact: true }).click();
+  const inbox = page.getByLabel("Approvals inbox");
+  await expect(inbox.getByLabel(/^Waiting: /)).toHaveCount(2);
+  await inbox.getByLabel("Waiting: Approve the plan with its moves and forecast?").getByRole("button", { name: "Approve" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("finished");
+  const digest = inbox.getByLabel("Waiting: Share the digest with the team?");
+  await digest.getByLabel("Note").fill("not this week");
+  await digest.getByRole("button", { name: "Reject" }).click();
+  await expect(page.getByLabel("Run status")).toHaveText("failed");
+  await expect(inbox.getByText("Nothing waits for you.")).toBeVisible();
 });
 
 test("every screen's controls have names (axe: labels, buttons, selects, ARIA)", async ({ page }) => {
@@ -281,7 +340,7 @@ test("every screen's controls have names (axe: labels, buttons, selects, ARIA)",
   await createCampaign(page, "Spring launch", "Leads");
   await addMove(page, "Webinar invite");
   await page.getByRole("button", { name: "New asset" }).click();
-  const screens = ["Workspaces", "Brand codex", "Campaigns", "Codex", "Ask", "Costs", "Team", "Models", "Settings", "Swarm"];
+  const screens = ["Workspaces", "Onboarding", "Brand codex", "Campaigns", "Codex", "Intelligence", "Ask", "Costs", "Team", "Models", "Settings", "Swarm"];
   const problems: string[] = [];
   for (const screen of screens) {
     await page.getByText(screen, { exact: true }).first().click();

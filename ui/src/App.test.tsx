@@ -64,13 +64,20 @@ describe("the app", () => {
     expect(await engine.commands.workspaceList()).toEqual([]);
   });
 
-  it("says what the coming screens will do rather than hiding them", async () => {
+  it("keeps the screens that need a workspace disabled until one is open", async () => {
     const user = userEvent.setup();
-    renderApp();
-    await user.click(screen.getByText("Onboarding"));
-    expect(screen.getByText(/deep interview/)).toBeTruthy();
-    // Campaigns need a workspace first.
-    expect(screen.getByText("Campaigns").closest("[data-disabled]")).not.toBeNull();
+    const engine = installFake(createFakeBackend());
+    await engine.commands.workspaceCreate("Fernhill");
+    renderApp(engine);
+    const nav = await screen.findByRole("navigation", { name: "Main" });
+    for (const name of ["Onboarding", "Campaigns", "Intelligence"]) {
+      expect(within(nav).getByText(name).closest("[data-disabled]")).not.toBeNull();
+    }
+    await user.click(await screen.findByRole("button", { name: "Open Fernhill" }));
+    // (The screens themselves are tested in a real browser: e2e/app.spec.ts.)
+    for (const name of ["Onboarding", "Campaigns", "Intelligence"]) {
+      await waitFor(() => expect(within(screen.getByRole("navigation", { name: "Main" })).getByText(name).closest("[data-disabled]")).toBeNull());
+    }
   });
 });
 

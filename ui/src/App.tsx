@@ -1,6 +1,5 @@
 // The app's frame: navigation on the left, the chosen screen on the right.
-// Screens that later issues build (onboarding, market intelligence) are in the navigation already and say what is coming.
-import { AppShell, NavLink, Stack, Text, Title } from "@mantine/core";
+import { AppShell, NavLink, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
@@ -10,25 +9,15 @@ import { Campaigns } from "./screens/Board";
 import { Brand } from "./screens/Brand";
 import { Codex } from "./screens/Codex";
 import { Costs } from "./screens/Costs";
+import { Intelligence } from "./screens/Intelligence";
 import { Models } from "./screens/Models";
+import { Onboarding } from "./screens/Onboarding";
 import { Settings } from "./screens/Settings";
 import { Swarm } from "./screens/Swarm";
 import { Team } from "./screens/Team";
 import { Workspaces } from "./screens/Workspaces";
 
-type Coming = "onboarding" | "intelligence";
-type Screen = "workspaces" | "brand" | "campaigns" | "codex" | "ask" | "swarm" | "costs" | "models" | "settings" | "team" | Coming;
-
-const COMING: Record<Coming, { title: string; text: string }> = {
-  onboarding: {
-    title: "Onboarding",
-    text: "A deep interview and research pass that fills in your brand codex for you. Not built yet.",
-  },
-  intelligence: {
-    title: "Intelligence",
-    text: "Market watch: competitors, trends and news relevant to your campaigns. Not built yet.",
-  },
-};
+type Screen = "workspaces" | "onboarding" | "brand" | "campaigns" | "codex" | "intelligence" | "ask" | "swarm" | "costs" | "models" | "settings" | "team";
 
 export function App() {
   const [screen, setScreen] = useState<Screen>("workspaces");
@@ -61,20 +50,17 @@ export function App() {
           RaptorFlow
         </Title>
         {nav("workspaces", "Workspaces")}
+        {nav("onboarding", "Onboarding", workspace === null)}
         {nav("brand", "Brand codex", workspace === null)}
         {nav("campaigns", "Campaigns", workspace === null)}
         {nav("codex", "Codex", workspace === null)}
+        {nav("intelligence", "Intelligence", workspace === null)}
         {nav("ask", "Ask")}
         {nav("swarm", "Swarm")}
         {nav("costs", "Costs", workspace === null)}
         {nav("team", "Team", workspace === null)}
         {nav("models", "Models")}
         {nav("settings", "Settings")}
-        <Text size="xs" c="dimmed" mt="md" mb={4}>
-          Coming next
-        </Text>
-        {nav("onboarding", "Onboarding")}
-        {nav("intelligence", "Intelligence")}
       </AppShell.Navbar>
       <AppShell.Main>
         {screen === "workspaces" && (
@@ -95,12 +81,8 @@ export function App() {
         {screen === "team" && workspace && <Team workspaceId={workspace} />}
         {screen === "models" && <Models />}
         {screen === "settings" && <Settings />}
-        {(screen === "onboarding" || screen === "intelligence") && (
-          <Stack>
-            <Title order={2}>{COMING[screen].title}</Title>
-            <Text>{COMING[screen].text}</Text>
-          </Stack>
-        )}
+        {screen === "onboarding" && workspace && <Onboarding workspaceId={workspace} />}
+        {screen === "intelligence" && workspace && <Intelligence workspaceId={workspace} />}
       </AppShell.Main>
     </AppShell>
   );

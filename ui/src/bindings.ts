@@ -135,6 +135,25 @@ export const commands = {
 	dlqRetry: (runId: RunId, step: number) => __TAURI_INVOKE<RunView>("dlq_retry", { runId, step }),
 	/**  Gives up on a dead step (what depends on it is skipped) and continues its run. */
 	dlqDrop: (runId: RunId, step: number) => __TAURI_INVOKE<RunView>("dlq_drop", { runId, step }),
+	/**
+	 *  Starts onboarding: `business` is the business file's JSON (company and
+	 *  description required; see the README). A bad field is named and
+	 *  nothing starts.
+	 */
+	onboardStart: (workspaceId: WorkspaceId, business: string, budgetUsd: string | null) => __TAURI_INVOKE<RunView>("onboard_start", { workspaceId, business, budgetUsd }),
+	/**  Starts the plan of a campaign's moves. */
+	campaignPlan: (campaignId: CampaignId, budgetUsd: string | null) => __TAURI_INVOKE<RunView>("campaign_plan", { campaignId, budgetUsd }),
+	/**  Starts writing the assets of a campaign's moves (or of one move). */
+	assetsGenerate: (campaignId: CampaignId, moveId: MoveId | null, budgetUsd: string | null) => __TAURI_INVOKE<RunView>("assets_generate", { campaignId, moveId, budgetUsd }),
+	/**  Starts an intelligence sweep; `notes` is the notes file's JSON, if any. */
+	intelSweep: (workspaceId: WorkspaceId, notes: string | null, budgetUsd: string | null) => __TAURI_INVOKE<RunView>("intel_sweep", { workspaceId, notes, budgetUsd }),
+	/**
+	 *  The approvals inbox: every approval step waiting for a person, oldest
+	 *  first (of one workspace's runs, or all).
+	 */
+	approvalsWaiting: (workspaceId: WorkspaceId | null) => __TAURI_INVOKE<StepRecord[]>("approvals_waiting", { workspaceId }),
+	/**  The members' points, streaks and achievements, highest first. */
+	workspaceStats: (workspaceId: WorkspaceId) => __TAURI_INVOKE<MemberScore[]>("workspace_stats", { workspaceId }),
 };
 
 /** Events */
@@ -610,6 +629,15 @@ export type Member = {
 	role: Role,
 	/**  When the member joined. */
 	joined_at: Timestamp,
+};
+
+/**  One member's standing, for `raptorflow stats` and the app's panel. */
+export type MemberScore = {
+	user_id: UserId,
+	display_name: string,
+	stats: MemberStats,
+	/**  The achievements' names, in the order they were earned. */
+	achievement_names: string[],
 };
 
 /**  A member's gamification state. */

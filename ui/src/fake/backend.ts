@@ -168,6 +168,7 @@ export function createFakeBackend(): FakeBackend {
     (record) => emit("run-event", record),
     () => backend.answer,
     () => backend.wordDelayMs,
+    (campaignId) => campaign(campaignId).workspace_id,
   );
   const commands: Commands = {
     ...swarm.commands,
@@ -208,6 +209,14 @@ export function createFakeBackend(): FakeBackend {
     async workspaceShow(workspaceId) {
       record("workspace_show");
       return clone(workspace(workspaceId));
+    },
+    async workspaceStats(workspaceId) {
+      record("workspace_stats");
+      const w = workspace(workspaceId);
+      return Object.entries(w.members).map(([user, member]) => {
+        const stats = w.gamification[user] ?? { points: 0, streak_days: 0, achievements: [] };
+        return { user_id: user, display_name: member.display_name, stats: clone(stats), achievement_names: [...(stats.achievements ?? [])] };
+      });
     },
     async brandUpdate(workspaceId, brand) {
       record("brand_update");

@@ -7,8 +7,26 @@ import type { AgentCard, RunEvent, RunEventRecord, RunRecord, RunStatus, RunView
 
 type SwarmCommands = Pick<
   Commands,
-  "swarmRoster" | "runList" | "runShow" | "runEvents" | "agentRun" | "runResume" | "runCancel" | "runDecide" | "dlqList" | "dlqRetry" | "dlqDrop"
+  | "swarmRoster"
+  | "runList"
+  | "runShow"
+  | "runEvents"
+  | "agentRun"
+  | "runResume"
+  | "runCancel"
+  | "runDecide"
+  | "dlqList"
+  | "dlqRetry"
+  | "dlqDrop"
+  | "onboardStart"
+  | "campaignPlan"
+  | "assetsGenerate"
+  | "intelSweep"
+  | "approvalsWaiting"
 >;
+
+/** A workflow's steps as the fake plays them: agent steps, then an approval. */
+type Planned = { agent: string; label: string; deps: number[] } | { approval: string; deps: number[] };
 
 const card = (id: string, name: string, guild: AgentCard["guild"], specialisation: string, extra: Partial<AgentCard>): AgentCard => ({
   id,
@@ -38,7 +56,12 @@ export interface FakeSwarm {
   failing: Set<string>;
 }
 
-export function createFakeSwarm(emit: (record: RunEventRecord) => Promise<void>, answer: () => string, delayMs: () => number): FakeSwarm {
+export function createFakeSwarm(
+  emit: (record: RunEventRecord) => Promise<void>,
+  answer: () => string,
+  delayMs: () => number,
+  campaignWorkspace: (campaignId: string) => string,
+): FakeSwarm {
   const runs = new Map<string, RunView>();
   const logs = new Map<string, RunEventRecord[]>();
   const failing = new Set<string>(["GRD-007"]);
@@ -168,7 +191,93 @@ export function createFakeSwarm(emit: (record: RunEventRecord) => Promise<void>,
     return found;
   };
 
+  const invalid = (message: string, field: string | null) => ({ kind: "invalid_input", message, field });
+  const checkBudget = (budgetUsd: string | null) => {
+    if (budgetUsd !== null && !/^\d+(\.\d{1,6})?$/.test(budgetUsd)) throw invalid(`budget: '${budgetUsd}' is not an amount such as 50 or 12.50`, "budget");
+  };
+  /** Creates a workflow run with its planned steps and starts driving it. */
+  const startWorkflow = async (title: string, workspaceId: string | null, planned: Planned[]) => {
+    const record: RunRecord = {
+      id: crypto.randomUUID(),
+      workspace_id: workspaceId,
+      user_id: "me",
+      title,
+      status: "pending",
+      reason: null,
+      budget_micro_usd: 0,
+      spent_micro_usd: 0,
+      parallelism: 1,
+      created_ms: Date.now(),
+      updated_ms: Date.now(),
+    };
+    const run: RunView = { run: record, steps: [], driven: false };
+    runs.set(record.id, run);
+    for (const step of planned) {
+      if ("approval" in step) await addStep(run, { kind: "approval", label: step.approval, deps: step.deps });
+      else await addStep(run, { kind: "agent", agent_id: step.agent, label: step.label, deps: step.deps, input: {} });
+    }
+    run.driven = true;
+    const started = clone(run);
+    void drive(run);
+    return started;
+  };
+
   const commands: SwarmCommands = {
+    async onboardStart(workspaceId, business, budgetUsd) {
+      checkBudget(budgetUsd);
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(business) as Record<string, unknown>;
+      } catch {
+        throw invalid("business: not JSON", "business");
+      }
+      for (const field of ["company", "description"]) {
+        if (typeof parsed[field] !== "string" || (parsed[field] as string).trim() === "") throw invalid(`business: ${field}: is required`, "business");
+      }
+      return startWorkflow(`Onboarding: ${parsed.company as string}`, workspaceId, [
+        { agent: "RES-001", label: "RES-001 Market Researcher", deps: [] },
+        { agent: "LORD-002.brand-codex", label: "LORD-002.brand-codex Cognition", deps: [1] },
+        { agent: "LORD-004", label: "LORD-004 Aesthete", deps: [2] },
+        { approval: `Approve the brand codex drafted for ${parsed.company as string}?`, deps: [2, 3] },
+      ]);
+    },
+    async campaignPlan(campaignId, budgetUsd) {
+      checkBudget(budgetUsd);
+      return startWorkflow(`Plan: ${campaignId}`, campaignWorkspace(campaignId), [
+        { agent: "LORD-003", label: "LORD-003 Strategos (email)", deps: [] },
+        { agent: "LORD-005", label: "LORD-005 Seer", deps: [1] },
+        { approval: "Approve the plan with its moves and forecast?", deps: [1, 2] },
+      ]);
+    },
+    async assetsGenerate(campaignId, moveId, budgetUsd) {
+      checkBudget(budgetUsd);
+      return startWorkflow(`Assets: ${moveId ?? campaignId}`, campaignWorkspace(campaignId), [
+        { agent: "MUSE-001", label: "MUSE-001 Google Ads Copywriter", deps: [] },
+        { agent: "GRD-001", label: "GRD-001 Google Ads Editorial Reviewer", deps: [1] },
+        { approval: "Approve the assets written?", deps: [1, 2] },
+      ]);
+    },
+    async intelSweep(workspaceId, notes, budgetUsd) {
+      checkBudget(budgetUsd);
+      if (notes !== null) {
+        try {
+          JSON.parse(notes);
+        } catch {
+          throw invalid("notes: not JSON", "notes");
+        }
+      }
+      return startWorkflow("Intelligence sweep", workspaceId, [
+        { agent: "MTX-001", label: "MTX-001 Competitor Tracker (Roastworks Direct)", deps: [] },
+        { agent: "LORD-007", label: "LORD-007 Herald", deps: [1] },
+        { approval: "Share the digest with the team?", deps: [2] },
+      ]);
+    },
+    async approvalsWaiting(workspaceId) {
+      return [...runs.values()]
+        .filter((r) => workspaceId === null || r.run.workspace_id === workspaceId)
+        .flatMap((r) => r.steps.filter((s) => s.status === "waiting"))
+        .map(clone);
+    },
     async swarmRoster() {
       return clone(ROSTER);
     },

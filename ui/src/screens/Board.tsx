@@ -10,7 +10,9 @@ import { MOVE_STATUSES, STATUS_LABELS, columns, dropChange, statusForKey, type M
 import { useEngine } from "../engine-context";
 import { fieldError } from "../errors";
 import { CHANNELS, channelLabel, type CampaignStatus, type Channel, type Move } from "../types";
+import type { RunView } from "../bindings";
 import { Assets } from "./Assets";
+import { RunDetail, useRunTexts } from "./Swarm";
 
 const CAMPAIGN_STATUSES: CampaignStatus[] = ["draft", "active", "paused", "completed", "archived"];
 
@@ -66,6 +68,37 @@ export function Campaigns({ workspaceId }: { workspaceId: string }) {
   );
 }
 
+/** "Plan campaign" and "Generate assets": the swarm's runs, followed live. */
+function SwarmWork({ campaignId }: { campaignId: string }) {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const texts = useRunTexts();
+  const [run, setRun] = useState<string | null>(null);
+  const changed = (view: RunView) => {
+    setRun(view.run.id);
+    queryClient.setQueryData(["run", view.run.id], view);
+    void queryClient.invalidateQueries({ queryKey: ["runs"] });
+    void queryClient.invalidateQueries({ queryKey: ["approvals"] });
+    void queryClient.invalidateQueries({ queryKey: ["campaign", campaignId] });
+  };
+  const plan = useMutation({ mutationFn: () => engine.campaignPlan(campaignId, null), onSuccess: changed });
+  const generate = useMutation({ mutationFn: () => engine.assetsGenerate(campaignId, null, null), onSuccess: changed });
+  return (
+    <Stack gap="xs">
+      <Group>
+        <Button variant="light" onClick={() => plan.mutate()} loading={plan.isPending}>
+          Plan campaign
+        </Button>
+        <Button variant="light" onClick={() => generate.mutate()} loading={generate.isPending}>
+          Generate assets
+        </Button>
+      </Group>
+      <ErrorNotice error={plan.error ?? generate.error} />
+      {run && <RunDetail runId={run} texts={texts[run] ?? {}} onChanged={changed} />}
+    </Stack>
+  );
+}
+
 export function Board({ campaignId }: { campaignId: string }) {
   const engine = useEngine();
   const queryClient = useQueryClient();
@@ -91,6 +124,7 @@ export function Board({ campaignId }: { campaignId: string }) {
     <Stack>
       <Title order={3}>Moves</Title>
       <ErrorNotice error={setStatus.error} />
+      <SwarmWork campaignId={campaignId} />
       <AddMove campaignId={campaignId} onAdded={refresh} />
       <ScrollArea>
         <Group align="flex-start" wrap="nowrap" role="list" aria-label="Board">

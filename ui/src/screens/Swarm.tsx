@@ -136,14 +136,14 @@ function Roster({ workspaceId, onStarted }: { workspaceId: string | null; onStar
 }
 
 /** One step of a run, with what a human can do about it. */
-function Step({ step, text, onChanged }: { step: StepRecord; text: string | undefined; onChanged: (run: RunView) => void }) {
+export function Step({ step, text, onChanged, name }: { step: StepRecord; text: string | undefined; onChanged: (run: RunView) => void; name?: string }) {
   const engine = useEngine();
   const [note, setNote] = useState("");
   const decide = useMutation({ mutationFn: (approved: boolean) => engine.runDecide(step.run_id, step.step, approved, note || null), onSuccess: onChanged });
   const retry = useMutation({ mutationFn: () => engine.dlqRetry(step.run_id, step.step), onSuccess: onChanged });
   const drop = useMutation({ mutationFn: () => engine.dlqDrop(step.run_id, step.step), onSuccess: onChanged });
   return (
-    <Card withBorder padding="sm" aria-label={`Step ${step.step}`}>
+    <Card withBorder padding="sm" aria-label={name ?? `Step ${step.step}`}>
       <Group justify="space-between">
         <Group gap="xs">
           <Text fw={600}>{step.step}.</Text>
@@ -203,7 +203,7 @@ function Step({ step, text, onChanged }: { step: StepRecord; text: string | unde
 }
 
 /** A run's step graph, updating as its events arrive. */
-function RunDetail({ runId, texts, onChanged }: { runId: string; texts: Record<number, string>; onChanged: (run: RunView) => void }) {
+export function RunDetail({ runId, texts, onChanged }: { runId: string; texts: Record<number, string>; onChanged: (run: RunView) => void }) {
   const engine = useEngine();
   const run = useQuery({ queryKey: ["run", runId], queryFn: () => engine.runShow(runId) });
   const cancel = useMutation({ mutationFn: () => engine.runCancel(runId), onSuccess: onChanged });
@@ -244,13 +244,13 @@ function RunDetail({ runId, texts, onChanged }: { runId: string; texts: Record<n
   );
 }
 
-export function Swarm({ workspaceId }: { workspaceId: string | null }) {
+/**
+ * Follows the swarm's run events: the streamed text of running steps, by
+ * run and step; the runs, steps and approvals shown are re-read as they change.
+ */
+export function useRunTexts(): Record<string, Record<number, string>> {
   const engine = useEngine();
   const queryClient = useQueryClient();
-  const runs = useQuery({ queryKey: ["runs", workspaceId], queryFn: () => engine.runList(workspaceId) });
-  const dead = useQuery({ queryKey: ["dlq"], queryFn: () => engine.dlqList() });
-  const [selected, setSelected] = useState<string | null>(null);
-  // Streamed text of running steps, by run and step.
   const [texts, setTexts] = useState<Record<string, Record<number, string>>>({});
 
   useEffect(() => {
@@ -272,6 +272,7 @@ export function Swarm({ workspaceId }: { workspaceId: string | null }) {
         void queryClient.invalidateQueries({ queryKey: ["run", record.run_id] });
         if (event.type === "status" || event.type === "step_added" || event.type === "cost") void queryClient.invalidateQueries({ queryKey: ["runs"] });
         if (event.type === "step_finished") void queryClient.invalidateQueries({ queryKey: ["dlq"] });
+        if (event.type === "approval_requested" || event.type === "approval_decided" || event.type === "status") void queryClient.invalidateQueries({ queryKey: ["approvals"] });
       })
       .then((stop) => {
         if (cancelled) stop();
@@ -282,18 +283,46 @@ export function Swarm({ workspaceId }: { workspaceId: string | null }) {
       unsubscribe?.();
     };
   }, [engine, queryClient]);
+  return texts;
+}
+
+/** Every approval waiting for a person, across runs: approve or reject here. */
+export function ApprovalsInbox({ workspaceId, onChanged }: { workspaceId: string | null; onChanged: (run: RunView) => void }) {
+  const engine = useEngine();
+  const waiting = useQuery({ queryKey: ["approvals", workspaceId], queryFn: () => engine.approvalsWaiting(workspaceId) });
+  return (
+    <Stack aria-label="Approvals inbox" gap="xs">
+      <Title order={3}>Approvals</Title>
+      <ErrorNotice error={waiting.error} />
+      {waiting.data && waiting.data.length === 0 && <Text c="dimmed">Nothing waits for you.</Text>}
+      {waiting.data?.map((step) => (
+        <Step key={`${step.run_id}-${step.step}`} step={step} text={undefined} onChanged={onChanged} name={`Waiting: ${step.label}`} />
+      ))}
+    </Stack>
+  );
+}
+
+export function Swarm({ workspaceId }: { workspaceId: string | null }) {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const runs = useQuery({ queryKey: ["runs", workspaceId], queryFn: () => engine.runList(workspaceId) });
+  const dead = useQuery({ queryKey: ["dlq"], queryFn: () => engine.dlqList() });
+  const [selected, setSelected] = useState<string | null>(null);
+  const texts = useRunTexts();
 
   const changed = (run: RunView) => {
     setSelected(run.run.id);
     queryClient.setQueryData(["run", run.run.id], run);
     void queryClient.invalidateQueries({ queryKey: ["runs"] });
     void queryClient.invalidateQueries({ queryKey: ["dlq"] });
+    void queryClient.invalidateQueries({ queryKey: ["approvals"] });
   };
   const runTexts = useMemo(() => (selected ? (texts[selected] ?? {}) : {}), [texts, selected]);
 
   return (
     <Stack>
       <Title order={2}>Swarm</Title>
+      <ApprovalsInbox workspaceId={workspaceId} onChanged={changed} />
       <Roster workspaceId={workspaceId} onStarted={changed} />
       <Title order={3}>Runs</Title>
       <ErrorNotice error={runs.error} />

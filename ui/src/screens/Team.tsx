@@ -82,7 +82,28 @@ export function Team({ workspaceId }: { workspaceId: string }) {
           </Table.Tbody>
         </Table>
       )}
+      <Points workspaceId={workspaceId} />
     </Stack>
+  );
+}
+
+/** The quiet gamification panel: points, streaks and achievements. */
+function Points({ workspaceId }: { workspaceId: string }) {
+  const engine = useEngine();
+  const scores = useQuery({ queryKey: ["stats", workspaceId], queryFn: () => engine.workspaceStats(workspaceId) });
+  if (!scores.data) return <ErrorNotice error={scores.error} />;
+  return (
+    <Card withBorder aria-label="Points" padding="sm">
+      <Text fw={600} size="sm" mb={4}>
+        Points
+      </Text>
+      {scores.data.map((s) => (
+        <Text key={s.user_id} size="sm">
+          {s.display_name}: {s.stats.points ?? 0} points · {s.stats.streak_days ?? 0}-day streak
+          {s.achievement_names.length > 0 ? ` · ${s.achievement_names.join(", ")}` : ""}
+        </Text>
+      ))}
+    </Card>
   );
 }
 
