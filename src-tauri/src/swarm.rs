@@ -87,6 +87,12 @@ async fn view(core: &Core, run: RunId) -> UiResult<RunView> {
     })
 }
 
+/// Drives `run` here and gives its view.
+async fn start(core: &Core, drivers: &State<'_, Drivers>, run: RunId) -> UiResult<RunView> {
+    spawn_drive(core, drivers, run);
+    driving(core, run).await
+}
+
 /// The view of a run this app has just started driving (its lease may not
 /// be taken yet).
 async fn driving(core: &Core, run: RunId) -> UiResult<RunView> {
@@ -162,8 +168,7 @@ pub async fn onboard_start(
     let business = Business::from_json(&business)
         .map_err(|err| UiError::invalid("business", if err.field.is_empty() { err.message } else { format!("{}: {}", err.field, err.message) }))?;
     let run = core.create_onboarding_run(workspace, &business, &[], budget(budget_usd.as_deref())?).await?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 /// Starts the plan of a campaign's moves.
@@ -171,8 +176,7 @@ pub async fn onboard_start(
 #[specta::specta]
 pub async fn campaign_plan(core: State<'_, Core>, drivers: State<'_, Drivers>, campaign_id: Arg<CampaignId>, budget_usd: Option<String>) -> UiResult<RunView> {
     let run = core.create_plan_run(campaign_id.parse(CampaignId::FIELD)?, budget(budget_usd.as_deref())?).await?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 /// Starts writing the assets of a campaign's moves (or of one move).
@@ -187,8 +191,7 @@ pub async fn assets_generate(
 ) -> UiResult<RunView> {
     let campaign = campaign_id.parse(CampaignId::FIELD)?;
     let run = core.create_asset_run(campaign, move_id.parse(MoveId::FIELD)?, budget(budget_usd.as_deref())?).await?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 /// Starts an intelligence sweep; `notes` is the notes file's JSON, if any.
@@ -207,8 +210,7 @@ pub async fn intel_sweep(
         None => Default::default(),
     };
     let run = core.create_sweep_run(workspace, notes, budget(budget_usd.as_deref())?).await?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 /// The approvals inbox: every approval step waiting for a person, oldest
@@ -248,8 +250,7 @@ pub async fn agent_run(
 ) -> UiResult<RunView> {
     let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
     let run = core.create_agent_run(&agent_id, workspace, input, budget(budget_usd.as_deref())?).await?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 /// Continues a run (after a crash, or one that is blocked).
@@ -269,8 +270,7 @@ pub async fn run_resume(core: State<'_, Core>, drivers: State<'_, Drivers>, run_
             field: None,
         });
     }
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 #[tauri::command]
@@ -296,8 +296,7 @@ pub async fn run_decide(
     let run = self::run_id(run_id)?;
     let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     core.decide_approval(run, step, approved, note).await?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 /// The dead-letter list of every run.
@@ -313,8 +312,7 @@ pub async fn dlq_list(core: State<'_, Core>) -> UiResult<Vec<StepRecord>> {
 pub async fn dlq_retry(core: State<'_, Core>, drivers: State<'_, Drivers>, run_id: Arg<RunId>, step: u32) -> UiResult<RunView> {
     let run = self::run_id(run_id)?;
     core.swarm().await?.retry_dead(run, step).await.map_err(rf_core::CoreError::from)?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }
 
 /// Gives up on a dead step (what depends on it is skipped) and continues its run.
@@ -323,6 +321,5 @@ pub async fn dlq_retry(core: State<'_, Core>, drivers: State<'_, Drivers>, run_i
 pub async fn dlq_drop(core: State<'_, Core>, drivers: State<'_, Drivers>, run_id: Arg<RunId>, step: u32) -> UiResult<RunView> {
     let run = self::run_id(run_id)?;
     core.swarm().await?.drop_dead(run, step).await.map_err(rf_core::CoreError::from)?;
-    spawn_drive(&core, &drivers, run);
-    driving(&core, run).await
+    start(&core, &drivers, run).await
 }

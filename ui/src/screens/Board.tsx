@@ -10,9 +10,8 @@ import { MOVE_STATUSES, STATUS_LABELS, columns, dropChange, statusForKey, type M
 import { useEngine } from "../engine-context";
 import { fieldError } from "../errors";
 import { CHANNELS, channelLabel, type CampaignStatus, type Channel, type Move } from "../types";
-import type { RunView } from "../bindings";
 import { Assets } from "./Assets";
-import { RunDetail, useRunTexts } from "./Swarm";
+import { RunDetail, useRunTexts, useStartedRun } from "./Swarm";
 
 const CAMPAIGN_STATUSES: CampaignStatus[] = ["draft", "active", "paused", "completed", "archived"];
 
@@ -71,16 +70,8 @@ export function Campaigns({ workspaceId }: { workspaceId: string }) {
 /** "Plan campaign" and "Generate assets": the swarm's runs, followed live. */
 function SwarmWork({ campaignId }: { campaignId: string }) {
   const engine = useEngine();
-  const queryClient = useQueryClient();
   const texts = useRunTexts();
-  const [run, setRun] = useState<string | null>(null);
-  const changed = (view: RunView) => {
-    setRun(view.run.id);
-    queryClient.setQueryData(["run", view.run.id], view);
-    void queryClient.invalidateQueries({ queryKey: ["runs"] });
-    void queryClient.invalidateQueries({ queryKey: ["approvals"] });
-    void queryClient.invalidateQueries({ queryKey: ["campaign", campaignId] });
-  };
+  const [run, changed] = useStartedRun(["campaign", campaignId]);
   const plan = useMutation({ mutationFn: () => engine.campaignPlan(campaignId, null), onSuccess: changed });
   const generate = useMutation({ mutationFn: () => engine.assetsGenerate(campaignId, null, null), onSuccess: changed });
   return (

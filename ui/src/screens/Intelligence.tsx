@@ -2,13 +2,13 @@
 // the digest) started from here with the team's notes, and the digests
 // shared in the workspace, newest first.
 import { Badge, Button, Card, Group, List, Stack, Text, Textarea, Title } from "@mantine/core";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
-import type { Digest, RunView } from "../bindings";
+import type { Digest } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
-import { RunDetail, useRunTexts } from "./Swarm";
+import { RunDetail, useRunTexts, useStartedRun } from "./Swarm";
 
 const SIGNAL_COLOURS: Record<string, string> = { good: "green", bad: "red", watch: "yellow" };
 
@@ -43,18 +43,10 @@ function DigestCard({ digest }: { digest: Digest }) {
 
 export function Intelligence({ workspaceId }: { workspaceId: string }) {
   const engine = useEngine();
-  const queryClient = useQueryClient();
   const texts = useRunTexts();
   const workspace = useQuery({ queryKey: ["workspace", workspaceId], queryFn: () => engine.workspaceShow(workspaceId) });
   const [notes, setNotes] = useState("");
-  const [run, setRun] = useState<string | null>(null);
-  const changed = (view: RunView) => {
-    setRun(view.run.id);
-    queryClient.setQueryData(["run", view.run.id], view);
-    void queryClient.invalidateQueries({ queryKey: ["runs"] });
-    void queryClient.invalidateQueries({ queryKey: ["approvals"] });
-    void queryClient.invalidateQueries({ queryKey: ["workspace", workspaceId] });
-  };
+  const [run, changed] = useStartedRun(["workspace", workspaceId]);
   const sweep = useMutation({ mutationFn: () => engine.intelSweep(workspaceId, notes.trim() || null, null), onSuccess: changed });
   const digests = Object.values(workspace.data?.digests ?? {}).sort((a, b) => b.created_at - a.created_at);
 

@@ -3,13 +3,12 @@
 // the approval of the drafted brand codex, which writes it into the
 // workspace.
 import { Button, Checkbox, Group, Stack, Stepper, Text, TextInput, Textarea, Title } from "@mantine/core";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 
-import type { RunView } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
-import { RunDetail, useRunTexts } from "./Swarm";
+import { RunDetail, useRunTexts, useStartedRun } from "./Swarm";
 
 /** The channels the intake knows, as the business file spells them. */
 const INTAKE_CHANNELS: { value: string; label: string }[] = [
@@ -45,19 +44,12 @@ export function businessJson(form: Record<string, string>, channels: string[]): 
 
 export function Onboarding({ workspaceId }: { workspaceId: string }) {
   const engine = useEngine();
-  const queryClient = useQueryClient();
   const texts = useRunTexts();
   const [form, setForm] = useState<Record<string, string>>({});
   const [channels, setChannels] = useState<string[]>([]);
-  const [run, setRun] = useState<string | null>(null);
+  const [run, changed, setRun] = useStartedRun();
   const field = (key: string) => ({ value: form[key] ?? "", onChange: (e: { currentTarget: { value: string } }) => setForm({ ...form, [key]: e.currentTarget.value }) });
 
-  const changed = (view: RunView) => {
-    setRun(view.run.id);
-    queryClient.setQueryData(["run", view.run.id], view);
-    void queryClient.invalidateQueries({ queryKey: ["runs"] });
-    void queryClient.invalidateQueries({ queryKey: ["approvals"] });
-  };
   const start = useMutation({ mutationFn: () => engine.onboardStart(workspaceId, businessJson(form, channels), form.budget_usd?.trim() || null), onSuccess: changed });
   const submit = (event: FormEvent) => {
     event.preventDefault();

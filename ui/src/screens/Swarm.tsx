@@ -286,6 +286,24 @@ export function useRunTexts(): Record<string, Record<number, string>> {
   return texts;
 }
 
+/**
+ * A run a screen started and follows: the run shown, the callback for its
+ * changes (it seeds the run's view and re-reads the runs, the approvals and
+ * `alsoRefresh`), and a way to put the run away.
+ */
+export function useStartedRun(alsoRefresh: unknown[] | null = null): [string | null, (view: RunView) => void, (run: string | null) => void] {
+  const queryClient = useQueryClient();
+  const [run, setRun] = useState<string | null>(null);
+  const changed = (view: RunView) => {
+    setRun(view.run.id);
+    queryClient.setQueryData(["run", view.run.id], view);
+    void queryClient.invalidateQueries({ queryKey: ["runs"] });
+    void queryClient.invalidateQueries({ queryKey: ["approvals"] });
+    if (alsoRefresh) void queryClient.invalidateQueries({ queryKey: alsoRefresh });
+  };
+  return [run, changed, setRun];
+}
+
 /** Every approval waiting for a person, across runs: approve or reject here. */
 export function ApprovalsInbox({ workspaceId, onChanged }: { workspaceId: string | null; onChanged: (run: RunView) => void }) {
   const engine = useEngine();
