@@ -4,7 +4,9 @@
 //! Supported:
 //! - `tokenizer.ggml.model = "gpt2"` (byte-level BPE: tokens and merges), with
 //!   the pre-tokenizers llama.cpp calls `default`/`gpt2` (the GPT-2 split) and
-//!   `smollm` (the same, after splitting digits one by one);
+//!   `smollm` (the same, after splitting digits one by one), and `qwen2`
+//!   (Qwen2's own split: letters, single digits, punctuation runs, newlines;
+//!   text NFC-normalized first, as Qwen's tokenizer.json does);
 //! - `tokenizer.ggml.model = "llama"` (SentencePiece BPE: tokens and scores,
 //!   spaces written `▁`, bytes outside the vocabulary as `<0xNN>` tokens), as
 //!   Gemma and Llama 2 ship. The merges are derived from the scores: a pair of
@@ -19,11 +21,17 @@ use std::{collections::HashMap, path::Path};
 
 use candle_core::quantized::gguf_file::{Content, Value};
 use tokenizers::{
-    AddedToken, DecoderWrapper, NormalizerWrapper, Tokenizer,
+    AddedToken, DecoderWrapper, NormalizerWrapper, SplitDelimiterBehavior, Tokenizer,
     decoders::{byte_fallback::ByteFallback, byte_level::ByteLevel as ByteLevelDecoder, fuse::Fuse, sequence::Sequence as DecoderSequence, strip::Strip},
     models::bpe::BPE,
-    normalizers::{Prepend, Replace, Sequence as NormalizerSequence},
-    pre_tokenizers::{PreTokenizerWrapper, byte_level::ByteLevel, digits::Digits, sequence::Sequence},
+    normalizers::{NFC, Prepend, Replace, Sequence as NormalizerSequence},
+    pre_tokenizers::{
+        PreTokenizerWrapper,
+        byte_level::ByteLevel,
+        digits::Digits,
+        sequence::Sequence,
+        split::{Split, SplitPattern},
+    },
 };
 
 use rf_ai::AiError;
@@ -88,6 +96,16 @@ pub fn tokenizer_from_gguf(content: &Content, path: &Path) -> Result<Tokenizer, 
     Ok(tokenizer)
 }
 
+/// How Qwen2's tokenizer splits text before byte-level BPE (its
+/// tokenizer.json, and llama.cpp's `qwen2` pre-tokenizer).
+const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Qwen2's split, then bytes mapped to the byte-level alphabet.
+fn qwen2_pre_tokenizer() -> tokenizers::Result<PreTokenizerWrapper> {
+    let split = Split::new(SplitPattern::Regex(QWEN2_SPLIT.into()), SplitDelimiterBehavior::Isolated, false)?;
+    Ok(Sequence::new(vec![split.into(), ByteLevel::new(false, false, false).into()]).into())
+}
+
 /// GPT-2 style byte-level BPE with the file's merges.
 fn byte_level_bpe(metadata: &HashMap<String, Value>, vocab: ahash::AHashMap<String, u32>, path: &Path) -> Result<Tokenizer, AiError> {
     let merges = strings(metadata, "tokenizer.ggml.merges", path)?;
@@ -97,12 +115,17 @@ fn byte_level_bpe(metadata: &HashMap<String, Value>, vocab: ahash::AHashMap<Stri
         .collect::<Result<Vec<_>, _>>()?;
     let bpe = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|err| bad(path, format!("the BPE tables do not fit together: {err}")))?;
     let byte_level = ByteLevel::new(false, true, true);
-    let pre: PreTokenizerWrapper = match metadata.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).map_or("default", String::as_str) {
+    let pre_name = metadata.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).map_or("default", String::as_str);
+    let pre: PreTokenizerWrapper = match pre_name {
         "default" | "gpt2" => byte_level.into(),
         "smollm" => Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into(),
-        other => return Err(bad(path, format!("pre-tokenizer {other:?} is not supported yet (supported: default, gpt2, smollm)"))),
+        "qwen2" => qwen2_pre_tokenizer().map_err(|err| bad(path, format!("the qwen2 pre-tokenizer does not build: {err}")))?,
+        other => return Err(bad(path, format!("pre-tokenizer {other:?} is not supported yet (supported: default, gpt2, smollm, qwen2)"))),
     };
     let mut tokenizer = Tokenizer::new(bpe);
+    if pre_name == "qwen2" {
+        tokenizer.with_normalizer(Some(NFC)).map_err(|err| bad(path, format!("the NFC normalizer does not fit: {err}")))?;
+    }
     tokenizer.with_pre_tokenizer(Some(pre));
     tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
     Ok(tokenizer)
@@ -175,4 +198,25 @@ pub fn tokenizer_from_gguf_file(path: &Path) -> Result<Tokenizer, AiError> {
     let file = std::fs::File::open(path).map_err(AiError::io("could not open", path))?;
     let content = Content::read(&mut std::io::BufReader::new(file)).map_err(|err| bad(path, format!("not a readable GGUF file: {err}")))?;
     tokenizer_from_gguf(&content, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer};
+
+    use super::*;
+
+    fn pieces(pre: &PreTokenizerWrapper, text: &str) -> Vec<String> {
+        let mut split = PreTokenizedString::from(text);
+        pre.pre_tokenize(&mut split).unwrap();
+        split.get_splits(OffsetReferential::Original, OffsetType::Byte).into_iter().map(|(piece, _, _)| piece.to_owned()).collect()
+    }
+
+    #[test]
+    fn qwen2_splits_digits_one_by_one_keeps_contractions_and_newline_runs() {
+        let pre = qwen2_pre_tokenizer().unwrap();
+        // Ġ is a space and Ċ a newline in the byte-level alphabet.
+        assert_eq!(pieces(&pre, "I'll pay 2025 pounds\n\nNow!"), ["I", "'ll", "Ġpay", "Ġ", "2", "0", "2", "5", "Ġpounds", "ĊĊ", "Now", "!"]);
+        assert_eq!(pieces(&pre, "WE'RE  here"), ["WE", "'RE", "Ġ", "Ġhere"]);
+    }
 }

@@ -11,7 +11,7 @@ use rf_models::ImportCheck;
 use crate::{BertEmbedder, EmbedderOptions};
 
 /// GGUF architectures the local LLM can run.
-pub const LLM_ARCHITECTURES: &[&str] = &["llama", "gemma3"];
+pub const LLM_ARCHITECTURES: &[&str] = &["llama", "gemma3", "qwen2"];
 
 /// The architecture of the GGUF whose header is `content`, if the local LLM
 /// runs it; otherwise what is wrong.

@@ -3,8 +3,8 @@
 //!
 //! - [`embed`]: the BERT sentence embedder ([`bert`]: the encoder on our own
 //!   f32 kernels, weights read with candle), behind rf-ai's `Embedder`;
-//! - [`llm`]: local LLMs on GGUF files (llama with candle's quantized
-//!   kernels, [`gemma3`]), tokenizers from the file's metadata
+//! - [`llm`]: local LLMs on GGUF files (llama and qwen2 with candle's
+//!   quantized kernels, [`gemma3`]), tokenizers from the file's metadata
 //!   ([`gguf_tokenizer`]), chat templates, sampling, streaming and
 //!   cancellation; [`constrained`]: JSON-schema-constrained decoding;
 //! - [`chat`]: [`LocalChatModel`], a local LLM behind rf-ai's

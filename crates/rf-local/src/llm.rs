@@ -1,7 +1,7 @@
-//! The local LLM: candle's quantized llama on a GGUF file, the tokenizer
-//! from the file's own metadata, its chat template rendered with minijinja,
-//! and sampling with streaming, stop sequences, a token limit and
-//! cancellation.
+//! The local LLM: candle's quantized llama or qwen2 (or our Gemma 3) on a
+//! GGUF file, the tokenizer from the file's own metadata, its chat template
+//! rendered with minijinja, and sampling with streaming, stop sequences, a
+//! token limit and cancellation.
 //!
 //! Speed: candle has fast CPU kernels only for Q4_0, Q8_0 and the K-quants.
 //! Tensors in Q4_1, Q5_0 or Q5_1 (SmolLM2's file is Q4_1) are requantized
@@ -22,7 +22,7 @@ use candle_core::{
 };
 use candle_transformers::{
     generation::{LogitsProcessor, Sampling},
-    models::quantized_llama::ModelWeights,
+    models::{quantized_llama::ModelWeights, quantized_qwen2},
 };
 use serde::Serialize;
 use tokenizers::Tokenizer;
@@ -73,6 +73,7 @@ pub const DEFAULT_CONTEXT: usize = 8192;
 enum Weights {
     Llama(ModelWeights),
     Gemma3(Gemma3),
+    Qwen2(quantized_qwen2::ModelWeights),
 }
 
 impl Weights {
@@ -84,6 +85,10 @@ impl Weights {
                 w.forward(&input, start)
             }
             Self::Gemma3(w) => w.forward(ids, start),
+            Self::Qwen2(w) => {
+                let input = Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?;
+                w.forward(&input, start)
+            }
         }
     }
 
@@ -91,6 +96,7 @@ impl Weights {
         match self {
             Self::Llama(w) => w.clear_kv_cache(),
             Self::Gemma3(w) => w.clear_kv_cache(),
+            Self::Qwen2(w) => w.clear_kv_cache(),
         }
     }
 }
@@ -217,6 +223,10 @@ impl LocalLlm {
                 let weights = Gemma3::from_gguf(&content, &mut reader, context_length).map(Weights::Gemma3).map_err(unloadable);
                 (tokenizer.join().unwrap_or_else(|_| Err(AiError::Inference("building the tokenizer panicked".into()))), weights)
             })
+        } else if architecture == "qwen2" {
+            // candle's qwen2 has position tables for the declared context.
+            let tokenizer = tokenizer_from_gguf(&content, path);
+            (tokenizer, quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &Device::Cpu).map(Weights::Qwen2).map_err(unloadable))
         } else {
             // candle's llama consumes the header, and has position tables
             // for this many tokens.

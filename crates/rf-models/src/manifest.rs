@@ -157,9 +157,17 @@ impl Manifest {
         self.models.iter().find(|m| m.id == id)
     }
 
-    /// The default model for a use (`embedding`, `llm`).
+    /// The default model for a use (`embedding`, `llm`): the first listed
+    /// for it.
     pub fn default_for(&self, usage: &str) -> Option<&ModelSpec> {
-        self.models.iter().find(|m| m.default_for.iter().any(|d| d == usage))
+        self.defaults_for(usage).next()
+    }
+
+    /// The models listed for a use, preferred first: the default, then the
+    /// ones used when it is not installed.
+    pub fn defaults_for(&self, usage: &str) -> impl Iterator<Item = &ModelSpec> + use<'_> {
+        let usage = usage.to_owned();
+        self.models.iter().filter(move |m| m.default_for.contains(&usage))
     }
 }
 
@@ -178,6 +186,9 @@ mod tests {
         }
         let llm = manifest.default_for("llm").unwrap();
         assert_eq!((llm.format, llm.kind), (WeightFormat::Gguf, ModelKind::Llm));
+        // The standard local model first, then the small one it falls back to.
+        let llms: Vec<&str> = manifest.defaults_for("llm").map(|m| m.id.as_str()).collect();
+        assert_eq!(llms, ["qwen2.5-coder-1.5b-instruct-q4_k_m", "smollm2-135m-instruct-q4_1"]);
         let gemma = manifest.model("gemma-3-270m-q4_k_m").unwrap();
         assert_eq!(gemma.files[0].registry.len(), 4, "Gemma's GGUF comes in four part packages");
     }

@@ -203,11 +203,20 @@ impl ModelStore {
         Ok(InstalledModel { spec, files })
     }
 
-    /// The installed default model for a use, or the error that says how to
-    /// fetch it.
+    /// The installed default model for a use: the first the manifest lists
+    /// for it that is installed (the standard local LLM, else the small
+    /// one); with none installed, the error that says how to fetch the first.
     pub fn default_installed(&self, usage: &str) -> Result<InstalledModel, AiError> {
-        let spec = self.manifest.default_for(usage).ok_or_else(|| AiError::UnknownModel { id: format!("(default {usage} model)") })?;
-        self.installed(&spec.id.clone())
+        let mut first_error = None;
+        for spec in self.manifest.defaults_for(usage) {
+            match self.installed(spec.id.as_str()) {
+                Ok(installed) => return Ok(installed),
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| AiError::UnknownModel { id: format!("(default {usage} model)") }))
     }
 
     /// Model `id`, or the default one of `kind`, installed and of that kind.
@@ -300,6 +309,33 @@ mod tests {
         assert!(!good.exists(), "moved, not copied");
         assert!(store.list().unwrap()[0].installed);
         assert_eq!(store.default_installed("embedding").unwrap().path("tiny.bin").unwrap(), blob);
+    }
+
+    #[test]
+    fn the_default_is_the_first_installed_of_those_listed_for_the_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let (big, small) = (b"the big weights".to_vec(), b"small".to_vec());
+        let model = |id: &str, body: &[u8]| {
+            format!(
+                "[[model]]\nid = \"{id}\"\nname = \"{id}\"\nkind = \"llm\"\narchitecture = \"llama\"\nformat = \"gguf\"\nlicense = \"MIT\"\n\
+                 description = \"test\"\ndefault_for = [\"llm\"]\nhub = {{ repo = \"acme/{id}\", revision = \"r1\" }}\n\
+                 [[model.file]]\nname = \"{id}.gguf\"\nsha256 = \"{}\"\nsize = {}\nhub_path = \"{id}.gguf\"\n",
+                crate::fetch::sha256_hex(body),
+                body.len()
+            )
+        };
+        let text = format!("schema = 1\n{}{}", model("standard", &big), model("small", &small));
+        let store = ModelStore::open(dir.path(), Manifest::parse(&text, "test manifest").unwrap()).unwrap();
+        let err = store.default_installed("llm").unwrap_err().to_string();
+        assert!(err.contains("standard"), "with none installed, the error names the preferred one: {err}");
+
+        let file = store.manifest().models[1].files[0].clone();
+        store.admit("small", &file, &write_partial(&store, &file.sha256, &small), "registry").unwrap();
+        assert_eq!(store.default_installed("llm").unwrap().spec.id, "small", "the small one stands in");
+        let file = store.manifest().models[0].files[0].clone();
+        store.admit("standard", &file, &write_partial(&store, &file.sha256, &big), "registry").unwrap();
+        assert_eq!(store.default_installed("llm").unwrap().spec.id, "standard", "once installed, the standard one is used");
+        assert_eq!(store.installed_of_kind(Some("small"), ModelKind::Llm).unwrap().spec.id, "small", "a named model is still used");
     }
 
     #[test]
