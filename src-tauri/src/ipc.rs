@@ -57,6 +57,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             settings::cost_show,
             settings::budget_set,
             settings::model_list,
+            settings::model_use,
             settings::model_fetch,
             settings::model_cancel,
             settings::model_import,

@@ -215,11 +215,14 @@ pub struct ModelRow {
     /// What the model is the default for (`chat`, `embed`...).
     pub default_for: Vec<String>,
     pub license: String,
+    /// The local LLM agents, chat and asks use now.
+    pub in_use: bool,
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn model_list(core: State<'_, Core>) -> UiResult<Vec<ModelRow>> {
+    let in_use = core.local_model_in_use().await?;
     Ok(core
         .models()
         .await?
@@ -232,8 +235,19 @@ pub async fn model_list(core: State<'_, Core>) -> UiResult<Vec<ModelRow>> {
             installed: m.installed,
             default_for: m.default_for,
             license: m.license,
+            in_use: in_use.as_ref() == Some(&m.id),
         })
         .collect())
+}
+
+/// Makes an installed local LLM the one agents, chat and asks use; `None`
+/// goes back to the default (the first installed of the manifest's).
+#[tauri::command]
+#[specta::specta]
+pub async fn model_use(core: State<'_, Core>, model_id: Option<String>) -> UiResult<Vec<ModelRow>> {
+    let id = model_id.map(|m| m.parse::<rf_core::ai::ModelId>()).transpose().map_err(|err| UiError::invalid("model id", err))?;
+    core.set_local_model(id.as_ref()).await?;
+    model_list(core).await
 }
 
 /// Downloads being made, by model id, so that `model_cancel` can stop one.

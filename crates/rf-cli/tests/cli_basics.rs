@@ -244,3 +244,41 @@ fn models_are_listed_fetched_once_and_a_bad_import_changes_nothing() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("invalid model id"), "{}", run.stderr);
 }
+
+#[test]
+fn the_local_llm_is_chosen_among_installed_ones_and_a_bad_choice_changes_nothing() {
+    let cli = Cli::new();
+    // Without the test suite's pin (scripts/test.sh sets it).
+    let run = |args: &[&str]| {
+        let output = cli.command().env_remove("RAPTORFLOW_LOCAL_MODEL").args(args).output().expect("raptorflow runs");
+        support::Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let before = run(&["--json", "models", "list"]).ok().json();
+    assert_eq!(before["chosen"], false, "{before}");
+    let default = before["local_model"].clone();
+    assert!(default.is_string(), "an installed default is in use: {before}");
+
+    let chosen = run(&["--json", "models", "use", "smollm2-135m-instruct-q4_1"]).ok().json();
+    assert_eq!((chosen["local_model"].as_str(), chosen["chosen"].as_bool()), (Some("smollm2-135m-instruct-q4_1"), Some(true)), "{chosen}");
+    let listed = run(&["models", "list"]).ok().stdout;
+    assert!(listed.contains("agents, chat and asks use smollm2-135m-instruct-q4_1, as chosen"), "{listed}");
+    let settings = std::fs::read_to_string(cli.data_dir().join("settings.toml")).unwrap();
+
+    // Refused, and the choice stays: an embedder, a model that is not
+    // installed, an unknown id.
+    for (id, says) in
+        [("all-minilm-l6-v2", "is not a language model"), ("qwen2.5-coder-0.5b-instruct-awq-q4_k_m", "is not installed"), ("no-such-model", "no model with id")]
+    {
+        let refused = run(&["models", "use", id]);
+        assert_ne!(refused.code, 0, "{id}: {refused:?}");
+        assert!(refused.stderr.contains(says) && refused.stderr.contains(id), "{id}: {}", refused.stderr);
+        assert_eq!(std::fs::read_to_string(cli.data_dir().join("settings.toml")).unwrap(), settings, "{id}");
+    }
+
+    let back = run(&["--json", "models", "use", "--default"]).ok().json();
+    assert_eq!((&back["local_model"], back["chosen"].as_bool()), (&default, Some(false)), "{back}");
+}

@@ -111,7 +111,7 @@ fn candidates(
     mode: PrivacyMode,
 ) -> Vec<(Candidate, Option<(ProviderSettings, Price)>)> {
     let mut out = Vec::new();
-    if let Ok(installed) = store.installed_of_kind(call.local_model.as_ref().map(ModelId::as_str), ModelKind::Llm) {
+    if let Ok(installed) = store.installed_of_kind(call.local_model.as_ref().or(settings.local_model.as_ref()).map(ModelId::as_str), ModelKind::Llm) {
         out.push((
             Candidate { provider: ProviderName::local(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 },
             None,
@@ -176,7 +176,7 @@ impl Core {
         }
         let (chosen, provider, reason) = match &call.route {
             Route::Provider(name) if name.is_local() => {
-                let installed = store.installed_of_kind(call.local_model.as_ref().map(ModelId::as_str), ModelKind::Llm)?;
+                let installed = store.installed_of_kind(call.local_model.as_ref().or(settings.local_model.as_ref()).map(ModelId::as_str), ModelKind::Llm)?;
                 let candidate =
                     Candidate { provider: ProviderName::local(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 };
                 (candidate, None, "the local model, as asked".to_owned())
@@ -316,6 +316,14 @@ impl Core {
     /// The settings, as read once from `settings.toml`.
     pub fn settings(&self) -> Result<std::sync::Arc<AppSettings>> {
         self.inner.engine.settings()
+    }
+
+    /// The local LLM that agents, chat and asks use now: the one `models use`
+    /// chose, else the first installed default; `None` when none is installed.
+    pub async fn local_model_in_use(&self) -> Result<Option<ModelId>> {
+        let settings = self.settings()?;
+        let store = self.inner.engine.store().await?;
+        Ok(store.installed_of_kind(settings.local_model.as_ref().map(ModelId::as_str), ModelKind::Llm).ok().map(|m| m.spec.id))
     }
 
     /// The model store of this Core's models directory.

@@ -25,7 +25,8 @@ pub const PROVIDER_KEYRING_SERVICE: &str = "raptorflow-providers";
 /// The settings file inside a data directory.
 pub const SETTINGS_FILE_NAME: &str = "settings.toml";
 
-/// App settings: defaults, then `settings.toml`, then `RAPTORFLOW_PRIVACY`.
+/// App settings: defaults, then `settings.toml`, then `RAPTORFLOW_PRIVACY`
+/// and `RAPTORFLOW_LOCAL_MODEL`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppSettings {
@@ -37,6 +38,10 @@ pub struct AppSettings {
     pub cache_ttl_hours: Option<u64>,
     #[serde(default, rename = "provider", skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderSettings>,
+    /// The local LLM that agents, chat and asks use (`raptorflow models
+    /// use ID`); unset, the manifest's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_model: Option<ModelId>,
 }
 
 /// One configured provider.
@@ -102,6 +107,9 @@ pub fn load_settings(data_dir: &Path) -> Result<AppSettings> {
     let mut settings = load_file_only(data_dir)?;
     if let Ok(mode) = std::env::var("RAPTORFLOW_PRIVACY") {
         settings.privacy = mode.parse().map_err(|err: String| invalid("RAPTORFLOW_PRIVACY", err))?;
+    }
+    if let Ok(model) = std::env::var("RAPTORFLOW_LOCAL_MODEL") {
+        settings.local_model = Some(model.parse().map_err(|err: rf_ai::BadId| invalid("RAPTORFLOW_LOCAL_MODEL", err.to_string()))?);
     }
     Ok(settings)
 }
@@ -329,6 +337,20 @@ impl crate::Core {
         let removed = remove_provider(self.data_dir(), name);
         self.inner.engine.settings_changed();
         removed
+    }
+
+    /// Sets the local LLM that agents, chat and asks use; `None` goes back
+    /// to the manifest's default. The model must be installed and be an LLM.
+    pub async fn set_local_model(&self, model: Option<&ModelId>) -> Result<()> {
+        if let Some(model) = model {
+            let store = self.inner.engine.store().await?;
+            store.installed_of_kind(Some(model.as_str()), rf_models::ModelKind::Llm)?;
+        }
+        let mut settings = load_file_only(self.data_dir())?;
+        settings.local_model = model.cloned();
+        let saved = save_settings(self.data_dir(), &settings);
+        self.inner.engine.settings_changed();
+        saved
     }
 
     /// Sets the privacy mode.

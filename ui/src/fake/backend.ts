@@ -122,8 +122,9 @@ export function createFakeBackend(): FakeBackend {
   const budgets = new Map<string, number>();
   let threads: number | null = null;
   const models: ModelRow[] = [
-    { id: "all-minilm-l6-v2", name: "all-MiniLM-L6-v2", kind: "embedding", size_bytes: 90_900_000, installed: true, default_for: ["embed"], license: "Apache-2.0" },
-    { id: "smollm2-360m-instruct-q8_0", name: "SmolLM2 360M Instruct", kind: "llm", size_bytes: 386_000_000, installed: false, default_for: [], license: "Apache-2.0" },
+    { id: "all-minilm-l6-v2", name: "all-MiniLM-L6-v2", kind: "embedding", size_bytes: 90_900_000, installed: true, default_for: ["embedding"], license: "Apache-2.0", in_use: false },
+    { id: "smollm2-135m-instruct-q4_1", name: "SmolLM2 135M Instruct", kind: "llm", size_bytes: 98_400_000, installed: true, default_for: ["llm"], license: "Apache-2.0", in_use: true },
+    { id: "smollm2-360m-instruct-q8_0", name: "SmolLM2 360M Instruct", kind: "llm", size_bytes: 386_000_000, installed: false, default_for: [], license: "Apache-2.0", in_use: false },
   ];
   const downloads = new Map<string, () => void>();
   const calls: string[] = [];
@@ -514,6 +515,14 @@ export function createFakeBackend(): FakeBackend {
       record("model_list");
       return clone(models);
     },
+    async modelUse(modelId) {
+      record("model_use");
+      const chosen = modelId === null ? models.find((m) => m.kind === "llm" && m.installed && m.default_for.includes("llm")) : models.find((m) => m.id === modelId);
+      if (modelId !== null && !chosen) throw notFound("model", modelId);
+      if (chosen && (!chosen.installed || chosen.kind !== "llm")) throw invalid("model id", `model ${chosen.id} is not an installed language model`);
+      for (const m of models) m.in_use = m === chosen;
+      return clone(models);
+    },
     async modelFetch(modelId) {
       record("model_fetch");
       const model = models.find((m) => m.id === modelId);
@@ -541,7 +550,7 @@ export function createFakeBackend(): FakeBackend {
       record("model_import");
       if (!path.endsWith(".gguf")) throw invalid("model file", `model file: ${path} is not a GGUF file`);
       const id = path.split("/").pop()!.replace(/\.gguf$/, "");
-      models.push({ id, name: id, kind: "llm", size_bytes: 1_000_000, installed: true, default_for: [], license: "unknown" });
+      models.push({ id, name: id, kind: "llm", size_bytes: 1_000_000, installed: true, default_for: [], license: "unknown", in_use: false });
       return id;
     },
     async syncStatus() {

@@ -1,6 +1,7 @@
 // Models: the local models RaptorFlow knows, installed or not, with sizes;
 // download with progress and cancel (a cancelled download resumes where it
-// stopped), and import of a GGUF file.
+// stopped), import of a GGUF file, and the choice of the local LLM the
+// agents, chat and asks use.
 import { Badge, Button, Card, Group, Progress, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
@@ -62,6 +63,10 @@ export function Models() {
     },
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["models"] }),
   });
+  const choose = useMutation({
+    mutationFn: (id: string | null) => engine.modelUse(id),
+    onSuccess: (rows) => queryClient.setQueryData(["models"], rows),
+  });
   const downloading = fetch.isPending ? fetch.variables : null;
 
   return (
@@ -70,6 +75,7 @@ export function Models() {
       <Text c="dimmed">Models run on this machine; nothing you ask them leaves it. Each download is checked against its published checksum.</Text>
       <ErrorNotice error={models.error} />
       <ErrorNotice error={fetch.error} />
+      <ErrorNotice error={choose.error} />
       {fetch.data === false && <Text role="status">Download cancelled. What was downloaded is kept; downloading again resumes from there.</Text>}
       {models.data && (
         <Table aria-label="Models">
@@ -91,6 +97,7 @@ export function Models() {
                 busy={downloading !== null}
                 onFetch={() => fetch.mutate(model.id)}
                 onCancel={() => void engine.modelCancel(model.id)}
+                onUse={() => choose.mutate(model.id)}
               />
             ))}
           </Table.Tbody>
@@ -110,7 +117,15 @@ export function Models() {
   );
 }
 
-function ModelLine(props: { model: ModelRow; progress?: Download; downloading: boolean; busy: boolean; onFetch: () => void; onCancel: () => void }) {
+function ModelLine(props: {
+  model: ModelRow;
+  progress?: Download;
+  downloading: boolean;
+  busy: boolean;
+  onFetch: () => void;
+  onCancel: () => void;
+  onUse: () => void;
+}) {
   const { model, progress, downloading } = props;
   return (
     <Table.Tr>
@@ -125,9 +140,22 @@ function ModelLine(props: { model: ModelRow; progress?: Download; downloading: b
       <Table.Td>{formatSize(model.size_bytes)}</Table.Td>
       <Table.Td>
         {model.installed && !downloading ? (
-          <Badge color="green" variant="light">
-            Installed
-          </Badge>
+          <Group gap="xs">
+            <Badge color="green" variant="light">
+              Installed
+            </Badge>
+            {model.in_use ? (
+              <Badge variant="filled" aria-label={`${model.name} is in use`}>
+                In use
+              </Badge>
+            ) : (
+              model.kind === "llm" && (
+                <Button size="compact-xs" variant="subtle" onClick={props.onUse} aria-label={`Use ${model.name}`}>
+                  Use for agents and chat
+                </Button>
+              )
+            )}
+          </Group>
         ) : downloading ? (
           <Stack gap={4}>
             <Progress value={progress && progress.total > 0 ? (100 * progress.done) / progress.total : 2} aria-label={`Download of ${model.id}`} />
