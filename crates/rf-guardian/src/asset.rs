@@ -138,8 +138,9 @@ pub struct Asset {
     pub(crate) kind: AssetKind,
     pub(crate) platform: Option<Platform>,
     pub(crate) fields: Vec<Field>,
-    /// List fields and how many items each has (for count rules), including
-    /// empty lists.
+    /// List fields and how many different, non-blank items each has (for
+    /// count rules: a blank or repeated headline is not another headline),
+    /// including empty lists.
     pub(crate) lists: Vec<(&'static str, usize)>,
     pub(crate) special_ad_category: Option<String>,
     /// Every field's text, in order, each followed by [`SEPARATOR`]: the
@@ -198,10 +199,23 @@ impl Asset {
 
     /// Adds a list field: its count, and each item as a text field.
     fn push_list(&mut self, group: &'static str, items: &[String]) {
-        self.lists.push((group, items.len()));
         for (index, text) in items.iter().enumerate() {
             self.push(group, Some(index), text);
         }
+        self.count_list(group);
+    }
+
+    /// Records how many different, non-blank items list `group` has, once
+    /// its items are pushed.
+    fn count_list(&mut self, group: &'static str) {
+        let mut seen = std::collections::HashSet::new();
+        let n = self
+            .fields
+            .iter()
+            .filter(|f| f.group == group && f.index.is_some() && !f.text.trim().is_empty())
+            .filter(|f| seen.insert(f.text.trim().to_lowercase()))
+            .count();
+        self.lists.push((group, n));
     }
 
     /// Reads an asset of `platform` from its JSON. Every problem names the
@@ -253,7 +267,7 @@ impl Asset {
                 for (index, item) in items.iter().enumerate() {
                     push_text(&mut asset, spec.name, Some(index), &format!("{}[{index}]", spec.name), item)?;
                 }
-                asset.lists.push((spec.name, items.len()));
+                asset.count_list(spec.name);
             } else {
                 push_text(&mut asset, spec.name, None, spec.name, value)?;
             }
@@ -412,6 +426,11 @@ mod tests {
         assert_eq!(asset.fields[0].text, "Café");
         assert_eq!(asset.fields[0].name(), "headlines[0]");
         assert_eq!(asset.lists, vec![("headlines", 1), ("descriptions", 1), ("paths", 0)]);
+        // A blank or repeated headline is not another headline.
+        let asset =
+            Asset::from_json(Platform::GoogleAds, r#"{"headlines": ["", "  ", "Fresh beans", "fresh beans ", "Roasted Monday"], "descriptions": ["x", "x"]}"#)
+                .unwrap();
+        assert_eq!(asset.lists, vec![("headlines", 2), ("descriptions", 1), ("paths", 0)]);
         let asset = Asset::from_json(Platform::X, r#"{"text": "We’re hiring"}"#).unwrap();
         assert_eq!(asset.fields[0].text, "We're hiring");
     }
