@@ -73,7 +73,22 @@ fn text_of(value: &Value, key: &str) -> String {
 }
 
 fn texts_of(value: &Value, key: &str) -> Vec<String> {
-    value.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    tidy(value.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect())
+}
+
+/// What small models write when they have nothing to say.
+const PLACEHOLDERS: [&str; 10] = ["none", "n/a", "na", "null", "nil", "-", "tbd", "unknown", "not applicable", "nothing"];
+
+/// A generated list as a person would write it: no blanks, no placeholder
+/// items ("none"), no item twice (whatever its case).
+fn tidy(items: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty() && !PLACEHOLDERS.contains(&item.trim_end_matches('.').to_lowercase().as_str()))
+        .filter(|item| seen.insert(item.to_lowercase()))
+        .collect()
 }
 
 /// The fields of a brand codex draft (LORD-002.brand-codex's answer),
@@ -117,7 +132,9 @@ pub(crate) fn draft_fields(draft: &Value, company: &str, website: Option<&str>, 
         let mut cites = Vec::new();
         for item in draft.get(name).and_then(Value::as_array).into_iter().flatten() {
             let text = item_text(item);
-            if text.is_empty() {
+            // The company is not its own competitor or audience.
+            let who = text_of(item, if name == "competitors" { "name" } else { "who" });
+            if tidy(vec![text.clone()]).is_empty() || who.eq_ignore_ascii_case(company.trim()) {
                 continue;
             }
             let item_cites = cites_of(item, facts);
@@ -130,6 +147,7 @@ pub(crate) fn draft_fields(draft: &Value, company: &str, website: Option<&str>, 
         }
         cites.sort();
         cites.dedup();
+        let items = tidy(items);
         if !items.is_empty() {
             fields.push(DraftField { name, value: json!(items), cites });
         }
@@ -372,6 +390,30 @@ mod tests {
         assert_eq!(fields[2].value, json!(["Home workers: stale beans"]));
         assert_eq!(fields[3].cites, ["codex: pricing.md [2]", "codex passage [3]"]);
         assert_eq!(uncited, ["positioning: Fresh coffee for home workers", "audiences: Invented segment", "competitors: Roastworks: slower roasting"]);
+    }
+
+    #[test]
+    fn placeholders_repeats_and_the_company_itself_are_left_out_of_lists() {
+        let mut draft = draft();
+        draft["banned_terms"] = json!(["none", "None.", "guaranteed", " Guaranteed ", "n/a", ""]);
+        draft["required_disclaimers"] = json!(["none", "none"]);
+        draft["voice"]["dos"] = json!(["Name the farm", "name the farm", "TBD"]);
+        draft["audiences"] = json!([
+            {"who": "Home workers", "pains": ["stale beans"], "cites": ["intake:audiences[0]"]},
+            {"who": "Home workers", "pains": ["stale beans"], "cites": ["intake:audiences[0]"]},
+            {"who": "Fernhill", "pains": [], "cites": ["intake:company"]}
+        ]);
+        draft["competitors"] = json!([
+            {"name": "fernhill", "difference": "roasts on Monday", "cites": ["[2]"]},
+            {"name": "Roastworks", "difference": "", "cites": ["[2]"]}
+        ]);
+        let (fields, _) = draft_fields(&draft, "Fernhill", None, &facts());
+        let field = |name: &str| fields.iter().find(|f| f.name == name).map(|f| f.value.clone());
+        assert_eq!(field("banned_terms"), Some(json!(["guaranteed"])));
+        assert_eq!(field("required_disclaimers"), None, "only placeholders: nothing to write");
+        assert_eq!(field("voice").unwrap()["dos"], json!(["Name the farm"]));
+        assert_eq!(field("audiences"), Some(json!(["Home workers: stale beans"])));
+        assert_eq!(field("competitors"), Some(json!(["Roastworks"])));
     }
 
     #[test]
