@@ -716,7 +716,11 @@ async fn guardian_blocks_what_the_reviewer_approved_and_the_policy_review_reads_
     assert!(grd.started_ms.unwrap() >= last_review);
     let approval = all.iter().find(|s| s.kind == rf_agents::StepKind::Approval).unwrap();
     assert_eq!(approval.status, StepStatus::Waiting, "the approval waits once everything settled");
-    assert!(all.iter().filter(|s| s.kind == rf_agents::StepKind::Agent).all(|s| s.finished_ms.unwrap() <= grd.finished_ms.unwrap()));
+    // Everything settled (the writer's rounds, the reviews, the Guardian
+    // agent's and Aesthete's reads of the final draft) before it opened.
+    assert!(all.iter().filter(|s| s.kind == rf_agents::StepKind::Agent).all(|s| s.status == StepStatus::Done), "{all:?}");
+    let aesthete = f.ports.prompts_of("LORD-004");
+    assert!(aesthete.len() == 1 && aesthete[0].contains("ROUND-2") && !aesthete[0].contains("ROUND-1"), "Aesthete reads the final draft: {aesthete:?}");
 }
 
 #[tokio::test]
