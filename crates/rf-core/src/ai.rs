@@ -102,6 +102,12 @@ pub struct CallOutcome {
     pub value: Option<serde_json::Value>,
 }
 
+/// The local LLM for a call: the one it asks for, else the one `models use`
+/// chose, else the first installed default.
+fn local_llm(store: &ModelStore, settings: &AppSettings, asked: Option<&ModelId>) -> std::result::Result<rf_models::InstalledModel, rf_ai::AiError> {
+    store.installed_of_kind(asked.or(settings.local_model.as_ref()).map(ModelId::as_str), ModelKind::Llm)
+}
+
 /// One candidate per usable model for this request, local first.
 fn candidates(
     settings: &AppSettings,
@@ -111,7 +117,7 @@ fn candidates(
     mode: PrivacyMode,
 ) -> Vec<(Candidate, Option<(ProviderSettings, Price)>)> {
     let mut out = Vec::new();
-    if let Ok(installed) = store.installed_of_kind(call.local_model.as_ref().or(settings.local_model.as_ref()).map(ModelId::as_str), ModelKind::Llm) {
+    if let Ok(installed) = local_llm(store, settings, call.local_model.as_ref()) {
         out.push((
             Candidate { provider: ProviderName::local(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 },
             None,
@@ -176,7 +182,7 @@ impl Core {
         }
         let (chosen, provider, reason) = match &call.route {
             Route::Provider(name) if name.is_local() => {
-                let installed = store.installed_of_kind(call.local_model.as_ref().or(settings.local_model.as_ref()).map(ModelId::as_str), ModelKind::Llm)?;
+                let installed = local_llm(store, &settings, call.local_model.as_ref())?;
                 let candidate =
                     Candidate { provider: ProviderName::local(), model: installed.spec.id.clone(), tier: Tier::Local, local: true, max_cost_micro_usd: 0 };
                 (candidate, None, "the local model, as asked".to_owned())
@@ -323,7 +329,7 @@ impl Core {
     pub async fn local_model_in_use(&self) -> Result<Option<ModelId>> {
         let settings = self.settings()?;
         let store = self.inner.engine.store().await?;
-        Ok(store.installed_of_kind(settings.local_model.as_ref().map(ModelId::as_str), ModelKind::Llm).ok().map(|m| m.spec.id))
+        Ok(local_llm(store, &settings, None).ok().map(|m| m.spec.id))
     }
 
     /// The model store of this Core's models directory.
