@@ -8,7 +8,7 @@ use samod_core::{
     SyncMessageStat, UnixTimestamp,
     actors::{
         DocToHubMsg,
-        document::{DocActorResult, DocumentActor, WithDocResult},
+        document::{DocActorResult, DocumentActor, DocumentInput, WithDocResult},
     },
 };
 
@@ -31,6 +31,9 @@ pub(crate) struct DocActorInner {
     actor: DocumentActor,
     /// The set of peers who are connected to this document as of the last [`DocAtorResult`]
     last_observed_peers: HashSet<PeerId>,
+    /// The actor's connections generation when `last_observed_peers` was
+    /// taken: while it is unchanged, so is the peer set (PATCHES.md, 3).
+    last_observed_generation: Option<u64>,
     observer: Option<Arc<dyn RepoObserver>>,
 }
 
@@ -53,6 +56,7 @@ impl DocActorInner {
             peer_state_change_listeners: Vec::new(),
             actor,
             last_observed_peers: HashSet::new(),
+            last_observed_generation: None,
             observer,
         }
     }
@@ -112,7 +116,7 @@ impl DocActorInner {
                 peers: new_peers,
             });
         }
-        let peer_count = self.actor.peers().len();
+        let peer_count = self.actor.peer_count();
         let stats = self.actor.document().stats();
         log_sync_message_stats(
             &self.document_id,
@@ -208,19 +212,36 @@ impl DocActorInner {
         }
     }
 
-    pub(crate) fn handle_task(&mut self, task: ActorTask) {
-        let result = match task {
-            ActorTask::HandleMessage(samod_to_actor_message) => self
-                .actor
-                .handle_message(UnixTimestamp::now(), samod_to_actor_message),
-            ActorTask::IoComplete(io_result) => self
-                .actor
-                .handle_io_complete(UnixTimestamp::now(), io_result),
-            ActorTask::WithDocument(f) => {
-                f(self);
-                return;
+    /// Handles queued tasks in order, giving runs of hub messages and IO
+    /// completions to the actor as one batch so that it generates sync
+    /// messages once per run rather than once per input (PATCHES.md, 2).
+    pub(crate) fn handle_tasks(&mut self, tasks: impl IntoIterator<Item = ActorTask>) {
+        let mut batch = Vec::new();
+        for task in tasks {
+            match task {
+                ActorTask::HandleMessage(msg) => batch.push(DocumentInput::Message(msg)),
+                ActorTask::IoComplete(result) => batch.push(DocumentInput::IoComplete(result)),
+                ActorTask::WithDocument(f) => {
+                    self.flush_batch(&mut batch);
+                    // Like the one-task loop this replaces, nothing runs on
+                    // an actor once it has stopped.
+                    if self.is_stopped() {
+                        return;
+                    }
+                    f(self);
+                }
             }
-        };
+        }
+        self.flush_batch(&mut batch);
+    }
+
+    fn flush_batch(&mut self, batch: &mut Vec<DocumentInput>) {
+        if batch.is_empty() {
+            return;
+        }
+        let result = self
+            .actor
+            .handle_inputs(UnixTimestamp::now(), batch.drain(..));
         self.handle_results(result.unwrap());
     }
 
@@ -243,14 +264,15 @@ impl DocActorInner {
 
     /// Returns the set of peers for this document if it is different to self.last_observed_peers
     pub(crate) fn connected_peers_changed(&mut self, stopped: bool) -> Option<HashSet<PeerId>> {
-        let peers = self.actor.peers();
+        let generation = (!stopped).then(|| self.actor.connections_generation());
+        if generation.is_some() && generation == self.last_observed_generation {
+            return None;
+        }
+        self.last_observed_generation = generation;
         let peers = if stopped {
             HashSet::new()
         } else {
-            peers
-                .keys()
-                .filter_map(|id| self.actor.conn_peer_id(*id))
-                .collect()
+            self.actor.connected_peer_ids()
         };
         if peers != self.last_observed_peers {
             self.last_observed_peers = peers.clone();

@@ -1334,6 +1334,9 @@ impl Inner {
 /// futures::executor::LocalPool). Instead, we spawn a task on the runtime which
 /// listens on a channel for new actors to spawn and then runs them on a
 /// `FuturesUnordered`. This function is that task.
+/// The most queued tasks a document actor handles in one batch.
+const ACTOR_BATCH: usize = 64;
+
 async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
     let mut running_actors = FuturesUnordered::new();
 
@@ -1350,8 +1353,15 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                             inner.lock().unwrap().handle_results(init_results);
 
                             while let Ok(actor_task) = rx_tasks.recv().await {
+                                // Take what else is already queued, so that a
+                                // burst of inputs is one step (PATCHES.md, 2).
+                                let mut tasks = vec![actor_task];
+                                while tasks.len() < ACTOR_BATCH {
+                                    let Some(task) = rx_tasks.try_recv() else { break };
+                                    tasks.push(task);
+                                }
                                 let mut inner = inner.lock().unwrap();
-                                inner.handle_task(actor_task);
+                                inner.handle_tasks(tasks);
                                 if inner.is_stopped() {
                                     tracing::debug!(?doc_id, ?actor_id, "actor stopped");
                                     break;

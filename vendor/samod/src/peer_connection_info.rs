@@ -28,7 +28,10 @@ impl From<samod_core::network::ConnectionInfo> for ConnectionInfo {
             last_sent: value
                 .last_sent
                 .map(|i| DateTime::from_timestamp_millis(i.as_millis() as i64).unwrap()),
-            docs: value.docs.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            docs: std::sync::Arc::unwrap_or_clone(value.docs)
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect(),
             state: value.state.into(),
         }
     }

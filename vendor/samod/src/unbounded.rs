@@ -69,6 +69,11 @@ impl<T> UnboundedReceiver<T> {
     pub(crate) async fn recv(&self) -> Result<T, async_channel::RecvError> {
         self.0.recv().await
     }
+
+    /// A message that is already queued, if any.
+    pub(crate) fn try_recv(&self) -> Option<T> {
+        self.0.try_recv().ok()
+    }
 }
 
 impl<T> Stream for UnboundedReceiver<T> {

@@ -141,7 +141,10 @@ async fn rejected_handshake_closes_transport_and_resolves_pending_waiters() {
     // CBOR: {"type":"join", "senderId":"impostor", "supportedProtocolVersions":["1"]}
     let join =
         b"\xa3\x64type\x64join\x68senderId\x68impostor\x78\x19supportedProtocolVersions\x81\x611";
-    remote.send(join.to_vec().into()).await.unwrap();
+    remote
+        .send(bytes::Bytes::from(join.to_vec()))
+        .await
+        .unwrap();
     // The protocol error is followed by actual transport EOF, not just removal
     // of the connection from the hub's bookkeeping.
     assert!(

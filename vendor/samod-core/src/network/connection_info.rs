@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::{ConnectionId, DocumentId, PeerId, UnixTimestamp};
 
@@ -8,8 +9,12 @@ pub struct ConnectionInfo {
     pub id: ConnectionId,
     pub last_received: Option<UnixTimestamp>,
     pub last_sent: Option<UnixTimestamp>,
-    /// The state of each document we are synchronizing with this peer
-    pub docs: HashMap<DocumentId, PeerDocState>,
+    /// The state of each document we are synchronizing with this peer.
+    ///
+    /// Shared with the connection until it next changes: a connection to
+    /// 10,000 documents reports its state after every message it sends, and
+    /// copying the map each time made a cold clone quadratic (PATCHES.md, 5).
+    pub docs: Arc<HashMap<DocumentId, PeerDocState>>,
     /// Whether we are handshaking or connected with this peer
     pub state: ConnectionState,
 }

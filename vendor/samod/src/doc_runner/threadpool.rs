@@ -49,22 +49,23 @@ impl ThreadpoolActor {
         // Yield between batches so a busy document does not monopolize the pool.
         // spawn_fifo also avoids putting this actor ahead of other queued actors
         // when rescheduling from within a Rayon worker.
+        // The whole batch goes to the actor at once, so that a burst of
+        // inputs is one step (PATCHES.md, 2).
         const BATCH_SIZE: usize = 64;
-        for _ in 0..BATCH_SIZE {
-            let task = {
-                let mut mailbox = self.mailbox.lock().unwrap();
-                let Some(task) = mailbox.tasks.pop_front() else {
-                    // Empty detection and relinquishing the runner must be atomic
-                    // with dispatch, otherwise an arriving task could be stranded.
-                    mailbox.running = false;
-                    return;
-                };
-                task
-            };
-            // Never hold the mailbox lock while executing user code or waiting
-            // for synchronous DocHandle access to release the document lock.
-            self.inner.lock().unwrap().handle_task(task);
-        }
+        let tasks: Vec<ActorTask> = {
+            let mut mailbox = self.mailbox.lock().unwrap();
+            if mailbox.tasks.is_empty() {
+                // Empty detection and relinquishing the runner must be atomic
+                // with dispatch, otherwise an arriving task could be stranded.
+                mailbox.running = false;
+                return;
+            }
+            let take = mailbox.tasks.len().min(BATCH_SIZE);
+            mailbox.tasks.drain(..take).collect()
+        };
+        // Never hold the mailbox lock while executing user code or waiting
+        // for synchronous DocHandle access to release the document lock.
+        self.inner.lock().unwrap().handle_tasks(tasks);
         self.schedule();
     }
 }

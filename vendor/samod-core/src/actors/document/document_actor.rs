@@ -1,4 +1,6 @@
 #[cfg(test)]
+mod sync_due_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet};
@@ -54,6 +56,39 @@ pub struct DocumentActor {
     run_state: RunState,
     doc: Automerge,
     last_status_update: Option<DocSearchPhase>,
+    /// Which peers may need a sync message at the next step (PATCHES.md, 1).
+    sync_due: SyncDue,
+    /// Bumped whenever a connection is added or removed, so that callers can
+    /// tell the peer set is unchanged without copying it (PATCHES.md, 3).
+    connections_generation: u64,
+    /// How many times a peer's sync state was asked for a message.
+    #[cfg(test)]
+    sync_visits: usize,
+}
+
+/// The peers whose sync state changed since messages were last generated.
+///
+/// Generating a sync message is not free even when nothing is sent: automerge
+/// builds a Bloom filter of the changes since the shared heads on every call.
+/// Without an input that concerns a peer (a message from it, a new share
+/// policy, a new connection) or a change to the document, generating again
+/// yields nothing: automerge answers `None` while its last message is in
+/// flight and the heads are unchanged. So only these peers are visited, and
+/// all of them only when the document's heads moved.
+#[derive(Debug, Default)]
+struct SyncDue {
+    /// Every peer is due (phase changes, the first step).
+    all: bool,
+    peers: HashSet<ConnectionId>,
+    /// The heads as of the last generation.
+    heads: Vec<ChangeHash>,
+}
+
+/// One input for [`DocumentActor::handle_inputs`].
+#[derive(Debug)]
+pub enum DocumentInput {
+    Message(HubToDocMsg),
+    IoComplete(IoResult<DocumentIoResult>),
 }
 
 #[derive(Debug)]
@@ -100,6 +135,13 @@ impl DocumentActor {
             run_state: RunState::Running,
             phase,
             last_status_update: None,
+            sync_due: SyncDue {
+                all: true,
+                ..SyncDue::default()
+            },
+            connections_generation: 0,
+            #[cfg(test)]
+            sync_visits: 0,
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -167,6 +209,37 @@ impl DocumentActor {
         let input = ActorInput::IoComplete(io_result);
         self.handle_input(now, input, &mut result);
         Ok(result)
+    }
+
+    /// Processes several inputs and then generates messages and storage
+    /// tasks once (PATCHES.md, 2).
+    ///
+    /// The outcome equals handling them one by one except that peers get one
+    /// sync message answering all of them, instead of one per input: with N
+    /// peers a burst of K changes costs N generations, not K x N.
+    pub fn handle_inputs(
+        &mut self,
+        now: UnixTimestamp,
+        inputs: impl IntoIterator<Item = DocumentInput>,
+    ) -> Result<DocActorResult, DocumentError> {
+        let mut out = DocActorResult::new();
+        for input in inputs {
+            if self.run_state == RunState::Stopped {
+                tracing::warn!(actor_id=%self.id, "ignoring input on stopped document actor");
+                break;
+            }
+            let input = match input {
+                DocumentInput::Message(message) => ActorInput::from(message.0),
+                DocumentInput::IoComplete(io_result) => ActorInput::IoComplete(io_result),
+            };
+            self.apply_input(now, input, &mut out);
+        }
+        if self.run_state == RunState::Stopped {
+            out.stopped = true;
+            return Ok(out);
+        }
+        self.step(now, &mut out);
+        Ok(out)
     }
 
     /// Returns the document ID this actor manages.
@@ -311,6 +384,12 @@ impl DocumentActor {
 
     #[tracing::instrument(skip(self, input, out), fields(local_peer_id=%self.local_peer_id))]
     fn handle_input(&mut self, now: UnixTimestamp, input: ActorInput, out: &mut DocActorResult) {
+        self.apply_input(now, input, out);
+        self.step(now, out);
+    }
+
+    /// Applies one input to the actor's state without generating messages.
+    fn apply_input(&mut self, now: UnixTimestamp, input: ActorInput, out: &mut DocActorResult) {
         match input {
             ActorInput::UpdateSharePolicy { peer_id, config } => {
                 let connections: HashSet<_> = self
@@ -409,7 +488,6 @@ impl DocumentActor {
             }
             ActorInput::Tick => {}
         }
-        self.step(now, out);
     }
 
     fn step(&mut self, now: UnixTimestamp, out: &mut DocActorResult) {
@@ -428,6 +506,7 @@ impl DocumentActor {
             && let RequestOutcome::Found = request.outcome(&self.doc)
         {
             self.phase = Phase::Ready(Ready::new());
+            self.sync_due.all = true;
         }
         self.enqueue_share_policy_checks(out);
         self.generate_sync_messages(now, out);
@@ -460,6 +539,24 @@ impl DocumentActor {
             .collect()
     }
 
+    /// The number of connections to this document, without copying them.
+    pub fn peer_count(&self) -> usize {
+        self.peer_connections.len()
+    }
+
+    /// Changes whenever a connection is added or removed.
+    pub fn connections_generation(&self) -> u64 {
+        self.connections_generation
+    }
+
+    /// The peers of the current connections.
+    pub fn connected_peer_ids(&self) -> HashSet<PeerId> {
+        self.peer_connections
+            .values()
+            .map(|conn| conn.peer_id.clone())
+            .collect()
+    }
+
     pub fn conn_peer_id(&self, conn_id: ConnectionId) -> Option<PeerId> {
         self.peer_connections
             .get(&conn_id)
@@ -477,6 +574,7 @@ impl DocumentActor {
             return;
         };
         let previous = peer_conn.set_share_config(config);
+        self.sync_due.peers.insert(conn_id);
         let pending = std::mem::take(&mut peer_conn.pending_sync_messages);
         if let Phase::Requesting(request) = &mut self.phase {
             request.share_policy_changed(conn_id, previous, config);
@@ -509,6 +607,7 @@ impl DocumentActor {
             tracing::warn!(?connection_id, "no sync state found for message");
             return;
         };
+        self.sync_due.peers.insert(connection_id);
         tracing::debug!(?connection_id, peer_id=?peer_conn.peer_id, ?msg, "received msg");
 
         if matches!(msg, SyncMessage::Request { .. } | SyncMessage::Sync { .. }) {
@@ -610,6 +709,7 @@ impl DocumentActor {
                 tracing::trace!("load complete, transitioning to ready");
                 self.phase = Phase::Ready(Ready::new())
             };
+            self.sync_due.all = true;
 
             for (conn_id, msgs) in pending_sync_messages {
                 for msg in msgs {
@@ -629,7 +729,23 @@ impl DocumentActor {
             out.pending_sync_messages += loading.pending_msg_count();
             return;
         }
+        // While requesting, whether one peer gets a request depends on the
+        // others' states: every peer is visited, as before.
+        let heads = self.doc.get_heads();
+        let everyone = self.sync_due.all
+            || heads != self.sync_due.heads
+            || !matches!(self.phase, Phase::Ready(_));
+        let due = std::mem::take(&mut self.sync_due.peers);
+        self.sync_due.all = false;
+        self.sync_due.heads = heads;
         for (conn_id, peer_conn) in &mut self.peer_connections {
+            if !everyone && !due.contains(conn_id) {
+                continue;
+            }
+            #[cfg(test)]
+            {
+                self.sync_visits += 1;
+            }
             let generated = match &mut self.phase {
                 Phase::Ready(ready) => ready.generate_sync_messages(now, &mut self.doc, peer_conn),
                 Phase::Requesting(request) => request.generate_messages(now, &self.doc, peer_conn),
@@ -688,6 +804,8 @@ impl DocumentActor {
         );
         self.peer_connections
             .insert(conn_id, PeerDocConnection::new(peer_id, conn_id));
+        self.sync_due.peers.insert(conn_id);
+        self.connections_generation += 1;
         if let Phase::Requesting(request) = &mut self.phase
             && let Some(conn) = self.peer_connections.get(&conn_id)
         {
@@ -696,7 +814,10 @@ impl DocumentActor {
     }
 
     fn remove_connection(&mut self, conn_id: ConnectionId) {
-        self.peer_connections.remove(&conn_id);
+        if self.peer_connections.remove(&conn_id).is_some() {
+            self.connections_generation += 1;
+        }
+        self.sync_due.peers.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);

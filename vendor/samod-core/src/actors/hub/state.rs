@@ -63,6 +63,13 @@ pub(crate) struct State {
     listeners: HashMap<ListenerId, ListenerState>,
 
     searches: Searches,
+
+    /// Connections not yet subscribed to every document: new ones, until
+    /// their handshake completes (PATCHES.md, 4).
+    unlinked_connections: std::collections::HashSet<ConnectionId>,
+    /// Documents added since the last event, to subscribe every established
+    /// connection to.
+    unlinked_documents: Vec<DocumentId>,
 }
 
 impl State {
@@ -83,6 +90,8 @@ impl State {
             dialers: HashMap::new(),
             listeners: HashMap::new(),
             searches: Searches::new(),
+            unlinked_connections: Default::default(),
+            unlinked_documents: Vec::new(),
         }
     }
 
@@ -135,6 +144,7 @@ impl State {
         connection_state: Connection,
     ) {
         self.connections.insert(connection_id, connection_state);
+        self.unlinked_connections.insert(connection_id);
     }
 
     fn remove_connection<'a, A: Into<RemoveConnArgs<'a>>>(
@@ -147,6 +157,7 @@ impl State {
             notify_doc_actors,
         } = args.into();
         let conn = self.connections.remove(connection_id)?;
+        self.unlinked_connections.remove(connection_id);
         let msg = match conn.owner() {
             ConnectionOwner::Dialer(dialer_id) => {
                 format!("Dialer {:?} connection removed", dialer_id)
@@ -195,7 +206,7 @@ impl State {
                             },
                         )
                     } else {
-                        (HashMap::new(), ConnectionState::Handshaking)
+                        (Default::default(), ConnectionState::Handshaking)
                     };
                 ConnectionInfo {
                     id: *conn_id,
@@ -252,7 +263,8 @@ impl State {
     ) {
         let handle = ActorInfo::new_with_id(actor_id, document_id.clone());
         self.actors.insert(actor_id, handle);
-        self.document_to_actor.insert(document_id, actor_id);
+        self.document_to_actor.insert(document_id.clone(), actor_id);
+        self.unlinked_documents.push(document_id);
     }
 
     pub(crate) fn find_actor_for_document(&self, document_id: &DocumentId) -> Option<&ActorInfo> {
@@ -292,20 +304,55 @@ impl State {
         }
     }
 
+    /// Subscribes every established connection to every document.
+    ///
+    /// samod 0.16 compared every connection with every document after every
+    /// event, O(connections x documents) per incoming message: with 10,000
+    /// documents a cold clone stalled. Only what is new is linked here: a
+    /// connection whose handshake completed (to every document) and a new
+    /// document (to every established connection) (PATCHES.md, 4).
     pub(crate) fn ensure_connections(&mut self) -> Vec<(DocumentActorId, ConnectionId, PeerId)> {
         let mut to_connect = Vec::new();
-        for (conn_id, conn) in &mut self.connections {
-            if let Some(established) = conn.established_connection_mut() {
-                for (doc_id, doc_actor) in &self.document_to_actor {
-                    if !established.document_subscriptions().contains_key(doc_id) {
-                        to_connect.push((
-                            established.remote_peer_id().clone(),
-                            *conn_id,
-                            doc_id.clone(),
-                            doc_actor,
-                        ));
-                        established.add_document_subscription(doc_id.clone());
-                    }
+        let mut linked = Vec::new();
+        for conn_id in &self.unlinked_connections {
+            let Some(conn) = self.connections.get_mut(conn_id) else {
+                continue;
+            };
+            let Some(established) = conn.established_connection_mut() else {
+                // Still handshaking: linked once established.
+                continue;
+            };
+            linked.push(*conn_id);
+            for (doc_id, doc_actor) in &self.document_to_actor {
+                if !established.document_subscriptions().contains_key(doc_id) {
+                    to_connect.push((
+                        established.remote_peer_id().clone(),
+                        *conn_id,
+                        doc_id.clone(),
+                        *doc_actor,
+                    ));
+                    established.add_document_subscription(doc_id.clone());
+                }
+            }
+        }
+        for conn_id in linked {
+            self.unlinked_connections.remove(&conn_id);
+        }
+        for doc_id in std::mem::take(&mut self.unlinked_documents) {
+            let Some(doc_actor) = self.document_to_actor.get(&doc_id) else {
+                continue;
+            };
+            for (conn_id, conn) in &mut self.connections {
+                if let Some(established) = conn.established_connection_mut()
+                    && !established.document_subscriptions().contains_key(&doc_id)
+                {
+                    to_connect.push((
+                        established.remote_peer_id().clone(),
+                        *conn_id,
+                        doc_id.clone(),
+                        *doc_actor,
+                    ));
+                    established.add_document_subscription(doc_id.clone());
                 }
             }
         }
@@ -315,7 +362,7 @@ impl State {
         for (peer_id, conn_id, doc_id, actor) in to_connect {
             let conn = self.connections.get_mut(&conn_id).unwrap();
             conn.add_document(doc_id);
-            result.push((*actor, conn_id, peer_id));
+            result.push((actor, conn_id, peer_id));
         }
 
         result

@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use crate::{
     ConnectionId, DocumentId, PeerId, UnixTimestamp,
     actors::{hub::HubResults, messages::SyncMessage},
@@ -164,7 +162,7 @@ impl Connection {
                         remote_metadata: metadata.map(PeerMetadata::from_wire),
                         protocol_version: "1".to_string(),
                         established_at: now,
-                        document_subscriptions: HashMap::new(),
+                        document_subscriptions: Default::default(),
                     });
                     vec![ReceiveEvent::HandshakeComplete {
                         remote_peer_id: sender_id,
@@ -218,7 +216,7 @@ impl Connection {
                         remote_metadata: metadata.map(PeerMetadata::from_wire),
                         protocol_version: selected_protocol_version,
                         established_at: now,
-                        document_subscriptions: HashMap::new(),
+                        document_subscriptions: Default::default(),
                     });
                     vec![ReceiveEvent::HandshakeComplete {
                         remote_peer_id: sender_id,
@@ -360,8 +358,7 @@ impl Connection {
         let ConnectionPhase::Established(established) = &mut self.phase else {
             panic!("Cannot add document subscription in non-established phase");
         };
-        established
-            .document_subscriptions
+        std::sync::Arc::make_mut(&mut established.document_subscriptions)
             .insert(document_id.clone(), PeerDocState::empty());
     }
 
@@ -370,7 +367,9 @@ impl Connection {
             tracing::warn!("attmpeted to update document for non-established connection");
             return;
         };
-        if let Some(doc_state) = established.document_subscriptions.get_mut(document_id) {
+        if let Some(doc_state) =
+            std::sync::Arc::make_mut(&mut established.document_subscriptions).get_mut(document_id)
+        {
             self.dirty = true;
             *doc_state = state;
         } else {
@@ -478,7 +477,7 @@ impl Connection {
                     their_peer_id: established.remote_peer_id().clone(),
                 },
             ),
-            _ => (HashMap::new(), ConnectionState::Handshaking),
+            _ => (Default::default(), ConnectionState::Handshaking),
         };
         ConnectionInfo {
             id: self.id,

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::{
     DocumentId, PeerId, UnixTimestamp,
@@ -20,7 +21,8 @@ pub(crate) struct EstablishedConnection {
     #[allow(dead_code)]
     pub(super) established_at: UnixTimestamp,
     /// Documents this connection is actively syncing
-    pub(super) document_subscriptions: HashMap<DocumentId, PeerDocState>,
+    /// (shared copy-on-write with the last `ConnectionInfo` reported).
+    pub(super) document_subscriptions: Arc<HashMap<DocumentId, PeerDocState>>,
 }
 
 impl EstablishedConnection {
@@ -29,12 +31,11 @@ impl EstablishedConnection {
         &self.remote_peer_id
     }
 
-    pub(crate) fn document_subscriptions(&self) -> &HashMap<DocumentId, PeerDocState> {
+    pub(crate) fn document_subscriptions(&self) -> &Arc<HashMap<DocumentId, PeerDocState>> {
         &self.document_subscriptions
     }
 
     pub fn add_document_subscription(&mut self, document_id: DocumentId) {
-        self.document_subscriptions
-            .insert(document_id, PeerDocState::empty());
+        Arc::make_mut(&mut self.document_subscriptions).insert(document_id, PeerDocState::empty());
     }
 }

@@ -1,0 +1,322 @@
+//! Only peers whose sync state changed are asked for a message, and a burst
+//! of inputs is one step (PATCHES.md, 1 and 2).
+
+use std::collections::HashMap;
+
+use automerge::{
+    Automerge, ROOT, ReadDoc,
+    sync::{self, SyncDoc},
+    transaction::Transactable,
+};
+
+use super::*;
+use crate::actors::messages::HubToDocMsgPayload;
+
+/// A remote peer: its own copy of the document and sync state.
+struct Remote {
+    doc: Automerge,
+    state: sync::State,
+}
+
+struct Fixture {
+    actor: DocumentActor,
+    remotes: HashMap<ConnectionId, Remote>,
+}
+
+fn put(doc: &mut Automerge, key: &str, value: i64) {
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, key, value))
+        .unwrap();
+}
+
+fn sync_messages(out: &DocActorResult) -> Vec<(ConnectionId, Vec<u8>)> {
+    out.outgoing_messages
+        .iter()
+        .filter_map(|msg| match &msg.0 {
+            DocToHubMsgPayload::SendSyncMessage {
+                connection_id,
+                message: SyncMessage::Sync { data } | SyncMessage::Request { data },
+                ..
+            } => Some((*connection_id, data.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn doc_message(conn: ConnectionId, data: Vec<u8>) -> DocumentInput {
+    DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
+        connection_id: conn,
+        message: DocMessage::Sync(SyncMessage::Sync { data }),
+        received_at: UnixTimestamp::now(),
+    }))
+}
+
+impl Fixture {
+    /// A ready actor with `peers` read-write connections, each remote
+    /// starting from an empty document.
+    fn new(peers: usize) -> Self {
+        let mut initial = Automerge::new();
+        put(&mut initial, "start", 0);
+        let conns: Vec<ConnectionId> = (0..peers).map(|_| ConnectionId::new()).collect();
+        let args = SpawnArgs {
+            local_peer_id: "server".into(),
+            actor_id: DocumentActorId::new(),
+            document_id: DocumentId::new(&mut rand::rng()),
+            initial_content: Some(initial),
+            initial_connections: conns
+                .iter()
+                .enumerate()
+                .map(|(i, conn)| (*conn, (format!("peer-{i}").into(), None)))
+                .collect(),
+        };
+        let (mut actor, result) = DocumentActor::new(UnixTimestamp::now(), args);
+        let policies: Vec<DocumentInput> = result
+            .io_tasks
+            .iter()
+            .filter(|task| matches!(task.action, DocumentIoTask::CheckSharePolicy { .. }))
+            .map(|task| {
+                DocumentInput::IoComplete(IoResult {
+                    task_id: task.task_id,
+                    payload: DocumentIoResult::CheckSharePolicy(ShareConfig::read_write()),
+                })
+            })
+            .collect();
+        assert_eq!(policies.len(), peers);
+        let out = actor.handle_inputs(UnixTimestamp::now(), policies).unwrap();
+        let remotes = conns
+            .iter()
+            .map(|conn| {
+                let remote = Remote {
+                    doc: Automerge::new(),
+                    state: sync::State::new(),
+                };
+                (*conn, remote)
+            })
+            .collect();
+        let mut fixture = Fixture { actor, remotes };
+        // Each remote says hello, then everything settles.
+        let hellos: Vec<_> = fixture.remote_replies(&out);
+        let hellos = if hellos.is_empty() {
+            conns
+                .iter()
+                .map(|conn| {
+                    let remote = fixture.remotes.get_mut(conn).unwrap();
+                    let hello = remote.doc.generate_sync_message(&mut remote.state).unwrap();
+                    doc_message(*conn, hello.encode())
+                })
+                .collect()
+        } else {
+            hellos
+        };
+        fixture.settle(hellos);
+        fixture
+    }
+
+    /// The remotes' answers to what the actor sent.
+    fn remote_replies(&mut self, out: &DocActorResult) -> Vec<DocumentInput> {
+        let mut replies = Vec::new();
+        for (conn, data) in sync_messages(out) {
+            let remote = self.remotes.get_mut(&conn).unwrap();
+            let msg = sync::Message::decode(&data).unwrap();
+            remote
+                .doc
+                .receive_sync_message(&mut remote.state, msg)
+                .unwrap();
+            if let Some(reply) = remote.doc.generate_sync_message(&mut remote.state) {
+                replies.push(doc_message(conn, reply.encode()));
+            }
+        }
+        replies
+    }
+
+    /// Feeds inputs one at a time, then the remotes' replies, until quiet.
+    fn settle(&mut self, mut inputs: Vec<DocumentInput>) {
+        for _ in 0..100 {
+            if inputs.is_empty() {
+                return;
+            }
+            let mut replies = Vec::new();
+            for input in inputs {
+                let out = self
+                    .actor
+                    .handle_inputs(UnixTimestamp::now(), [input])
+                    .unwrap();
+                replies.extend(self.remote_replies(&out));
+            }
+            inputs = replies;
+        }
+        panic!("sync did not settle");
+    }
+
+    fn assert_converged(&self) {
+        let heads = self.actor.document().get_heads();
+        for remote in self.remotes.values() {
+            assert_eq!(remote.doc.get_heads(), heads);
+        }
+    }
+
+    /// A remote makes a change; returns the message that carries it.
+    ///
+    /// A remote whose previous message is unanswered first sends its new
+    /// heads alone; that exchange happens here, before the test counts.
+    fn remote_change(&mut self, conn: ConnectionId, key: &str, value: i64) -> DocumentInput {
+        let remote = self.remotes.get_mut(&conn).unwrap();
+        put(&mut remote.doc, key, value);
+        let mut msg = remote.doc.generate_sync_message(&mut remote.state).unwrap();
+        for _ in 0..10 {
+            if !msg.changes.is_empty() {
+                return doc_message(conn, msg.encode());
+            }
+            let out = self
+                .actor
+                .handle_inputs(UnixTimestamp::now(), [doc_message(conn, msg.encode())])
+                .unwrap();
+            let reply = self.remote_replies(&out).pop();
+            let remote = self.remotes.get_mut(&conn).unwrap();
+            msg = match reply {
+                Some(DocumentInput::Message(HubToDocMsg(
+                    HubToDocMsgPayload::HandleDocMessage {
+                        message: DocMessage::Sync(SyncMessage::Sync { data }),
+                        ..
+                    },
+                ))) => sync::Message::decode(&data).unwrap(),
+                _ => remote.doc.generate_sync_message(&mut remote.state).unwrap(),
+            };
+        }
+        panic!("the remote never sent its change");
+    }
+}
+
+#[test]
+fn a_message_that_changes_nothing_visits_only_its_sender() {
+    let mut fixture = Fixture::new(20);
+    fixture.assert_converged();
+    let conn = *fixture.remotes.keys().next().unwrap();
+
+    // A change from one remote: the document moves, every peer is visited,
+    // and the other 19 are sent the change.
+    let change = fixture.remote_change(conn, "x", 1);
+    let before = fixture.actor.sync_visits;
+    let out = fixture
+        .actor
+        .handle_inputs(UnixTimestamp::now(), [change])
+        .unwrap();
+    assert_eq!(fixture.actor.sync_visits - before, 20);
+    let sent_to: HashSet<_> = sync_messages(&out).into_iter().map(|(c, _)| c).collect();
+    for other in fixture.remotes.keys().filter(|c| **c != conn) {
+        assert!(sent_to.contains(other), "a peer was not sent the change");
+    }
+
+    // Each acknowledgement concerns only its sender: one visit each, where
+    // samod 0.16 visited all 20 peers per acknowledgement.
+    let replies = fixture.remote_replies(&out);
+    assert!(replies.len() >= 19, "{} acknowledgements", replies.len());
+    for reply in replies {
+        let before = fixture.actor.sync_visits;
+        let out = fixture
+            .actor
+            .handle_inputs(UnixTimestamp::now(), [reply])
+            .unwrap();
+        assert_eq!(fixture.actor.sync_visits - before, 1);
+        let replies = fixture.remote_replies(&out);
+        fixture.settle(replies);
+    }
+    fixture.assert_converged();
+    for remote in fixture.remotes.values() {
+        assert_eq!(
+            remote.doc.get(ROOT, "x").unwrap().map(|(v, _)| v.as_i64()),
+            Some(Some(1))
+        );
+    }
+
+    // Inputs about nothing (a tick, a storage completion) visit nobody.
+    let before = fixture.actor.sync_visits;
+    let mut out = DocActorResult::new();
+    fixture
+        .actor
+        .handle_input(UnixTimestamp::now(), ActorInput::Tick, &mut out);
+    assert_eq!(fixture.actor.sync_visits, before);
+    assert!(sync_messages(&out).is_empty());
+}
+
+#[test]
+fn a_local_change_visits_every_peer_and_reaches_them() {
+    let mut fixture = Fixture::new(10);
+    let before = fixture.actor.sync_visits;
+    let result = fixture
+        .actor
+        .with_document(UnixTimestamp::now(), |doc| put(doc, "local", 7))
+        .unwrap();
+    assert_eq!(fixture.actor.sync_visits - before, 10);
+    let replies = fixture.remote_replies(&result.actor_result);
+    assert_eq!(replies.len(), 10);
+    fixture.settle(replies);
+    fixture.assert_converged();
+}
+
+#[test]
+fn a_burst_of_changes_is_one_step_with_one_message_per_peer() {
+    let mut fixture = Fixture::new(10);
+    let conns: Vec<ConnectionId> = fixture.remotes.keys().copied().collect();
+    // Five remotes each send a change; all five arrive in one batch.
+    let burst: Vec<_> = conns[..5]
+        .iter()
+        .enumerate()
+        .map(|(i, conn)| fixture.remote_change(*conn, &format!("k{i}"), i as i64))
+        .collect();
+    let before = fixture.actor.sync_visits;
+    let heads_before = fixture.actor.document().get_heads();
+    let out = fixture
+        .actor
+        .handle_inputs(UnixTimestamp::now(), burst)
+        .unwrap();
+    // One step: each peer visited once (not 5 x 10), one message each.
+    assert_eq!(fixture.actor.sync_visits - before, 10);
+    let messages = sync_messages(&out);
+    let per_peer: HashSet<_> = messages.iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        per_peer.len(),
+        messages.len(),
+        "a peer got more than one message"
+    );
+    for other in &conns[5..] {
+        assert!(
+            per_peer.contains(other),
+            "a peer that made no change was not sent them"
+        );
+    }
+    // The burst moved the document (a remote whose previous message was not
+    // yet answered sends heads first and its change on the next round).
+    assert_ne!(fixture.actor.document().get_heads(), heads_before);
+    let replies = fixture.remote_replies(&out);
+    fixture.settle(replies);
+    fixture.assert_converged();
+    for remote in fixture.remotes.values() {
+        for i in 0..5 {
+            assert!(remote.doc.get(ROOT, format!("k{i}")).unwrap().is_some());
+        }
+    }
+}
+
+#[test]
+fn the_peer_set_generation_moves_only_with_connections() {
+    let mut fixture = Fixture::new(3);
+    let generation = fixture.actor.connections_generation();
+    assert_eq!(fixture.actor.peer_count(), 3);
+    let conn = *fixture.remotes.keys().next().unwrap();
+    let change = fixture.remote_change(conn, "y", 2);
+    fixture
+        .actor
+        .handle_inputs(UnixTimestamp::now(), [change])
+        .unwrap();
+    assert_eq!(fixture.actor.connections_generation(), generation);
+    let closed = DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::ConnectionClosed {
+        connection_id: conn,
+    }));
+    fixture
+        .actor
+        .handle_inputs(UnixTimestamp::now(), [closed])
+        .unwrap();
+    assert_ne!(fixture.actor.connections_generation(), generation);
+    assert_eq!(fixture.actor.peer_count(), 2);
+    assert_eq!(fixture.actor.connected_peer_ids().len(), 2);
+}
