@@ -37,6 +37,9 @@ pub struct Settings {
     pub max_connections_per_address: usize,
     /// How often to look for admin changes (members, tokens), in milliseconds.
     pub access_poll_millis: u64,
+    /// Threads that run document actors (generating and applying sync
+    /// messages); 0 for one per CPU core.
+    pub document_threads: usize,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             header_timeout_secs: 10,
             max_connections_per_address: 256,
             access_poll_millis: 1_000,
+            document_threads: 0,
         }
     }
 }
@@ -71,6 +75,7 @@ impl fmt::Debug for Settings {
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("max_connections_per_address", &self.max_connections_per_address)
             .field("access_poll_millis", &self.access_poll_millis)
+            .field("document_threads", &self.document_threads)
             .finish()
     }
 }
@@ -123,6 +128,7 @@ impl Settings {
         env_override(lookup, "header_timeout_secs", &mut settings.header_timeout_secs)?;
         env_override(lookup, "max_connections_per_address", &mut settings.max_connections_per_address)?;
         env_override(lookup, "access_poll_millis", &mut settings.access_poll_millis)?;
+        env_override(lookup, "document_threads", &mut settings.document_threads)?;
         settings.validate()?;
         Ok(settings)
     }

@@ -230,7 +230,17 @@ pub async fn serve<B: Backend>(
     let access = Access::new(backend.clone(), metrics.clone(), tickets, settings.messages_per_second);
     let storage = ServerStorage::new(backend.clone(), metrics.clone(), health.clone());
     let peer_id = PeerId::from(format!("raptorflow-sync-server/{}", uuid::Uuid::now_v7()));
-    let repo = samod::Repo::build_tokio().with_storage(storage).with_share_policy(WorkspacePolicy(access.clone())).with_peer_id(peer_id).load().await;
+    // Document actors run on their own pool, so that documents are synced in
+    // parallel and the async runtime stays free for connections and storage.
+    let threads = if settings.document_threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.document_threads };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("sync-doc-{i}")).build()?;
+    let repo = samod::Repo::build_tokio()
+        .with_storage(storage)
+        .with_share_policy(WorkspacePolicy(access.clone()))
+        .with_peer_id(peer_id)
+        .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool))
+        .load()
+        .await;
     let acceptor = repo
         .make_acceptor(url::Url::parse(&format!("ws://{address}{}", api::SYNC_PATH))?)
         .map_err(|_| anyhow::anyhow!("the document repo stopped while starting"))?;
