@@ -62,6 +62,8 @@ metrics! {
     rate_limited_total: counter = "Messages delayed by the per-token message rate limit.",
     storage_errors_total: counter = "Storage operations that failed after every retry.",
     storage_retries_total: counter = "Storage operations that failed and were retried.",
+    storage_commits_total: counter = "Transactions that stored chunks (group commit: many chunks each).",
+    storage_chunk_writes_total: counter = "Chunks stored or deleted.",
 }
 
 impl Metrics {

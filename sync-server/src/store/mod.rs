@@ -66,6 +66,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn chunk_load_all(&self) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>>> + Send;
     fn chunk_put(&self, key: &str, data: &[u8]) -> impl Future<Output = Result<()>> + Send;
     fn chunk_delete(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Applies puts and deletes in order, in one transaction (group commit).
+    fn chunk_write(&self, ops: &[ChunkOp]) -> impl Future<Output = Result<()>> + Send;
 
     fn create_workspace(&self, row: &WorkspaceRow, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
     /// A workspace by id or by name.
@@ -98,6 +100,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
 
     /// A number that changes whenever workspaces, members or tokens change.
     fn access_version(&self) -> impl Future<Output = Result<i64>> + Send;
+}
+
+/// One write of a group commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkOp {
+    Put { key: String, data: Vec<u8> },
+    Delete { key: String },
 }
 
 /// Opens the backend a URL names, creating and migrating it as needed.
@@ -185,6 +194,30 @@ macro_rules! sql_backend {
                     .await
                     .map(drop)
                     .map_err($crate::store::query("storing a chunk"))
+            }
+
+            async fn chunk_write(&self, ops: &[$crate::store::ChunkOp]) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await.map_err($crate::store::query("storing chunks"))?;
+                for op in ops {
+                    match op {
+                        $crate::store::ChunkOp::Put { key, data } => {
+                            sqlx::query("INSERT INTO chunks (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = excluded.data")
+                                .bind(key)
+                                .bind(data)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err($crate::store::query("storing a chunk"))?;
+                        }
+                        $crate::store::ChunkOp::Delete { key } => {
+                            sqlx::query("DELETE FROM chunks WHERE key = $1")
+                                .bind(key)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err($crate::store::query("deleting a chunk"))?;
+                        }
+                    }
+                }
+                tx.commit().await.map_err($crate::store::query("committing chunks"))
             }
 
             async fn chunk_delete(&self, key: &str) -> $crate::store::Result<()> {
