@@ -224,10 +224,16 @@ async fn convergence(target: &Target, n_editors: usize, n_changes: usize, pause:
 async fn cold_clone(target: &Target, n_docs: usize) -> f64 {
     let uploader = peer(target, "uploader".into()).await;
     let mut ids = Vec::with_capacity(n_docs);
+    let uploading = Instant::now();
     for chunk in (0..n_docs).collect::<Vec<_>>().chunks(200) {
         let handles = futures::future::join_all(chunk.iter().map(|i| create_doc(&uploader, "n", *i as i64))).await;
+        // The server must have each document before a clone can ask for it:
+        // a server that is still fetching one answers "unavailable".
+        let acknowledged = futures::future::join_all(handles.iter().map(|h| h.they_have_our_changes(uploader.connection)));
+        tokio::time::timeout(Duration::from_secs(120), acknowledged).await.expect("the server acknowledged the uploads in time");
         ids.extend(handles.iter().map(|h| h.document_id().clone()));
     }
+    eprintln!("uploaded and acknowledged {n_docs} documents at {:.0} docs/s", n_docs as f64 / uploading.elapsed().as_secs_f64());
     let cloner = peer(target, "cloner".into()).await;
     let started = Instant::now();
     let found = futures::stream::iter(ids.iter())
