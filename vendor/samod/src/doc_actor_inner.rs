@@ -1,5 +1,5 @@
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use automerge::{Automerge, ReadDoc};
 use futures::{Stream, channel::mpsc};
@@ -35,7 +35,13 @@ pub(crate) struct DocActorInner {
     /// taken: while it is unchanged, so is the peer set (PATCHES.md, 3).
     last_observed_generation: Option<u64>,
     observer: Option<Arc<dyn RepoObserver>>,
+    /// Actors holding changes for a peer, to be ticked (PATCHES.md, 6).
+    held_actors: HeldActors,
 }
+
+/// The document actors that hold changes for a peer waiting for its answer;
+/// the repo's periodic tick gives each of them a [`ActorTask::Tick`].
+pub(crate) type HeldActors = Arc<Mutex<HashSet<DocumentActorId>>>;
 
 impl DocActorInner {
     pub(crate) fn new(
@@ -45,6 +51,7 @@ impl DocActorInner {
         tx_to_core: UnboundedSender<(DocumentActorId, DocToHubMsg)>,
         tx_io: UnboundedSender<io_loop::IoLoopTask>,
         observer: Option<Arc<dyn RepoObserver>>,
+        held_actors: HeldActors,
     ) -> Self {
         DocActorInner {
             document_id,
@@ -58,6 +65,7 @@ impl DocActorInner {
             last_observed_peers: HashSet::new(),
             last_observed_generation: None,
             observer,
+            held_actors,
         }
     }
 
@@ -106,7 +114,14 @@ impl DocActorInner {
             peer_state_changes,
             sync_message_stats,
             pending_sync_messages,
+            sync_held,
         } = results;
+        if sync_held && !stopped {
+            self.held_actors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(self.actor_id);
+        }
 
         if let Some(new_peers) = self.connected_peers_changed(stopped) {
             // Send lifecycle changes before the checks below, including removal
@@ -221,6 +236,7 @@ impl DocActorInner {
             match task {
                 ActorTask::HandleMessage(msg) => batch.push(DocumentInput::Message(msg)),
                 ActorTask::IoComplete(result) => batch.push(DocumentInput::IoComplete(result)),
+                ActorTask::Tick => batch.push(DocumentInput::Tick),
                 ActorTask::WithDocument(f) => {
                     self.flush_batch(&mut batch);
                     // Like the one-task loop this replaces, nothing runs on

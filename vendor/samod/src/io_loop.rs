@@ -173,7 +173,9 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                         }
                     }
                     IoLoopTask::Tick => {
-                        inner.lock().unwrap().handle_event(HubEvent::tick());
+                        let mut inner = inner.lock().unwrap();
+                        inner.handle_event(HubEvent::tick());
+                        inner.tick_held_actors();
                     }
                 }
             }

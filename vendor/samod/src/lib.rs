@@ -960,9 +960,25 @@ struct Inner {
     acceptor_handles: HashMap<ListenerId, AcceptorHandle>,
     observer: Option<Arc<dyn observer::RepoObserver>>,
     search_state_streams: HashMap<DocumentId, Vec<mpsc::UnboundedSender<SearchState>>>,
+    held_actors: doc_actor_inner::HeldActors,
 }
 
 impl Inner {
+    /// Ticks the document actors that hold changes for a peer which has not
+    /// answered, so that they go out after at most `SYNC_HOLD` plus one tick
+    /// (PATCHES.md, 6).
+    fn tick_held_actors(&self) {
+        let held = std::mem::take(
+            &mut *self
+                .held_actors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for actor_id in held {
+            self.dispatch_task(actor_id, ActorTask::Tick);
+        }
+    }
+
     /// Find a listener for the given URL.
     fn find_listener_for_url(&self, url: &url::Url) -> Option<ListenerId> {
         self.hub.find_listener_for_url(url)
@@ -1272,6 +1288,7 @@ impl Inner {
             self.tx_to_core.clone(),
             self.tx_io.clone(),
             self.observer.clone(),
+            self.held_actors.clone(),
         )));
         match &mut self.doc_runner {
             #[cfg(feature = "threadpool")]
@@ -1455,6 +1472,7 @@ impl TaskSetup {
             acceptor_handles: HashMap::new(),
             observer: observer.clone(),
             search_state_streams: HashMap::new(),
+            held_actors: Default::default(),
         }));
 
         TaskSetup {
@@ -1568,7 +1586,9 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     loop {
-        sleep(std::time::Duration::from_millis(100)).await;
+        // Also releases changes held for peers (PATCHES.md, 6), hence
+        // shorter than the 100 ms dialers need.
+        sleep(std::time::Duration::from_millis(25)).await;
         if tx_io.unbounded_send(IoLoopTask::Tick).is_err() {
             // IO loop channel closed — repo is shutting down
             break;

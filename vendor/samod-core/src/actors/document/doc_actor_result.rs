@@ -33,6 +33,11 @@ pub struct DocActorResult {
     pub sync_message_stats: Vec<SyncMessageStat>,
     /// Number of sync messages waiting for storage loading or a sharing decision
     pub pending_sync_messages: usize,
+    /// Peers' changes are held until they answer what they were sent: give
+    /// the actor a [`DocumentInput::Tick`](super::DocumentInput::Tick) within
+    /// about [`SYNC_HOLD`](super::document_actor::SYNC_HOLD) in case they
+    /// never do.
+    pub sync_held: bool,
 }
 
 impl DocActorResult {
@@ -47,6 +52,7 @@ impl DocActorResult {
             peer_state_changes: HashMap::new(),
             sync_message_stats: Vec::new(),
             pending_sync_messages: 0,
+            sync_held: false,
         }
     }
 

@@ -82,6 +82,8 @@ struct SyncDue {
     peers: HashSet<ConnectionId>,
     /// The heads as of the last generation.
     heads: Vec<ChangeHash>,
+    /// Peers owed the document's latest changes, waiting for their answer.
+    held: HashSet<ConnectionId>,
 }
 
 /// One input for [`DocumentActor::handle_inputs`].
@@ -89,7 +91,27 @@ struct SyncDue {
 pub enum DocumentInput {
     Message(HubToDocMsg),
     IoComplete(IoResult<DocumentIoResult>),
+    /// Time passed: sends changes held for a peer longer than [`SYNC_HOLD`].
+    Tick,
 }
+
+/// How long a peer's new changes may wait for its answer to the changes it
+/// was last sent (PATCHES.md, 6).
+///
+/// A peer that has not yet answered our last message with changes gets no
+/// new message when the document changes again: its answer makes it due,
+/// and the message then carries everything that arrived meanwhile. Under
+/// concurrent editing a peer gets one message per round trip instead of one
+/// per change. A peer that does not answer gets its changes after this long
+/// (on a [`DocumentInput::Tick`]).
+pub const SYNC_HOLD: Duration = Duration::from_millis(100);
+
+/// The shortest interval between two messages to a peer that are due only to
+/// the document changing (PATCHES.md, 6): under a stream of changes a peer
+/// gets them in batches, at most one message per interval, like
+/// automerge-repo's 100 ms sync throttle but shorter. The peer's own
+/// messages are always answered at once.
+pub const SYNC_THROTTLE: Duration = Duration::from_millis(25);
 
 #[derive(Debug)]
 pub(crate) enum Phase {
@@ -231,6 +253,7 @@ impl DocumentActor {
             let input = match input {
                 DocumentInput::Message(message) => ActorInput::from(message.0),
                 DocumentInput::IoComplete(io_result) => ActorInput::IoComplete(io_result),
+                DocumentInput::Tick => ActorInput::Tick,
             };
             self.apply_input(now, input, &mut out);
         }
@@ -735,11 +758,26 @@ impl DocumentActor {
         let everyone = self.sync_due.all
             || heads != self.sync_due.heads
             || !matches!(self.phase, Phase::Ready(_));
+        let ready = matches!(self.phase, Phase::Ready(_));
         let due = std::mem::take(&mut self.sync_due.peers);
+        let held = std::mem::take(&mut self.sync_due.held);
         self.sync_due.all = false;
         self.sync_due.heads = heads;
         for (conn_id, peer_conn) in &mut self.peer_connections {
-            if !everyone && !due.contains(conn_id) {
+            if !everyone && !due.contains(conn_id) && !held.contains(conn_id) {
+                continue;
+            }
+            // Only the document moved for this peer: hold its changes while
+            // it has not answered the last ones (PATCHES.md, 6).
+            let recent = |at: Option<UnixTimestamp>, window: Duration| {
+                at.is_some_and(|at| now < at || now - at < window)
+            };
+            if ready
+                && !due.contains(conn_id)
+                && (recent(peer_conn.awaiting_reply, SYNC_HOLD)
+                    || recent(peer_conn.state().last_sent, SYNC_THROTTLE))
+            {
+                self.sync_due.held.insert(*conn_id);
                 continue;
             }
             #[cfg(test)]
@@ -770,6 +808,7 @@ impl DocumentActor {
                 out.send_sync_message(*conn_id, self.document_id.clone(), msg);
             }
         }
+        out.sync_held = !self.sync_due.held.is_empty();
     }
 
     fn doc_status(&self) -> DocSearchPhase {
@@ -818,6 +857,7 @@ impl DocumentActor {
             self.connections_generation += 1;
         }
         self.sync_due.peers.remove(&conn_id);
+        self.sync_due.held.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);

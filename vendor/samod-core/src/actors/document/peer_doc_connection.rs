@@ -26,6 +26,8 @@ pub(crate) struct PeerDocConnection {
     last_share_config: Option<ShareConfig>,
     // Preserve message ordering while the asynchronous policy lookup is pending.
     pub(super) pending_sync_messages: Vec<(SyncMessage, UnixTimestamp)>,
+    /// When we last sent this peer changes it has not answered yet.
+    pub(super) awaiting_reply: Option<UnixTimestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,7 @@ impl PeerDocConnection {
             share_policy: SharePolicyState::Unknown,
             last_share_config: None,
             pending_sync_messages: Vec::new(),
+            awaiting_reply: None,
         }
     }
 
@@ -89,6 +92,7 @@ impl PeerDocConnection {
         let start = Instant::now();
         doc.receive_sync_message(&mut self.sync_state, msg)?;
         let duration = start.elapsed();
+        self.awaiting_reply = None;
         self.dirty = true;
         self.state.last_received = Some(now);
         self.state.last_acked_heads = self.sync_state.their_heads.clone();
@@ -119,6 +123,9 @@ impl PeerDocConnection {
                 // Correct the bookkeeping to what we actually advertised, then
                 // immediately generate the real-heads follow-up in this batch.
                 self.sync_state.last_sent_heads.clone_from(&msg.heads);
+            }
+            if !msg.changes.is_empty() {
+                self.awaiting_reply = Some(now);
             }
             self.state.last_sent = Some(now);
             self.state.last_sent_heads = Some(msg.heads.clone());

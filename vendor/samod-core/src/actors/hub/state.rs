@@ -265,6 +265,7 @@ impl State {
         self.actors.insert(actor_id, handle);
         self.document_to_actor.insert(document_id.clone(), actor_id);
         self.unlinked_documents.push(document_id);
+        self.searches.touch(actor_id);
     }
 
     pub(crate) fn find_actor_for_document(&self, document_id: &DocumentId) -> Option<&ActorInfo> {
@@ -297,6 +298,7 @@ impl State {
             return;
         };
         actor_info.search_phase = new_phase.clone();
+        self.searches.touch(actor_id);
         let doc_id = actor_info.document_id.clone();
         if new_phase == DocSearchPhase::Ready {
             self.pending_commands

@@ -21,6 +21,29 @@ struct Remote {
 struct Fixture {
     actor: DocumentActor,
     remotes: HashMap<ConnectionId, Remote>,
+    clock: Clock,
+}
+
+/// Simulated time: each reading is a step after the previous one, by
+/// default 30 ms: past `SYNC_THROTTLE` but within `SYNC_HOLD`.
+struct Clock {
+    now: std::cell::Cell<UnixTimestamp>,
+    step: std::cell::Cell<Duration>,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            now: std::cell::Cell::new(UnixTimestamp::now()),
+            step: std::cell::Cell::new(Duration::from_millis(30)),
+        }
+    }
+
+    fn now(&self) -> UnixTimestamp {
+        let now = self.now.get() + self.step.get();
+        self.now.set(now);
+        now
+    }
 }
 
 fn put(doc: &mut Automerge, key: &str, value: i64) {
@@ -54,6 +77,7 @@ impl Fixture {
     /// A ready actor with `peers` read-write connections, each remote
     /// starting from an empty document.
     fn new(peers: usize) -> Self {
+        let clock = Clock::new();
         let mut initial = Automerge::new();
         put(&mut initial, "start", 0);
         let conns: Vec<ConnectionId> = (0..peers).map(|_| ConnectionId::new()).collect();
@@ -68,7 +92,7 @@ impl Fixture {
                 .map(|(i, conn)| (*conn, (format!("peer-{i}").into(), None)))
                 .collect(),
         };
-        let (mut actor, result) = DocumentActor::new(UnixTimestamp::now(), args);
+        let (mut actor, result) = DocumentActor::new(clock.now(), args);
         let policies: Vec<DocumentInput> = result
             .io_tasks
             .iter()
@@ -81,7 +105,7 @@ impl Fixture {
             })
             .collect();
         assert_eq!(policies.len(), peers);
-        let out = actor.handle_inputs(UnixTimestamp::now(), policies).unwrap();
+        let out = actor.handle_inputs(clock.now(), policies).unwrap();
         let remotes = conns
             .iter()
             .map(|conn| {
@@ -92,7 +116,11 @@ impl Fixture {
                 (*conn, remote)
             })
             .collect();
-        let mut fixture = Fixture { actor, remotes };
+        let mut fixture = Fixture {
+            actor,
+            remotes,
+            clock,
+        };
         // Each remote says hello, then everything settles.
         let hellos: Vec<_> = fixture.remote_replies(&out);
         let hellos = if hellos.is_empty() {
@@ -136,15 +164,29 @@ impl Fixture {
             }
             let mut replies = Vec::new();
             for input in inputs {
-                let out = self
-                    .actor
-                    .handle_inputs(UnixTimestamp::now(), [input])
-                    .unwrap();
+                let out = self.actor.handle_inputs(self.clock.now(), [input]).unwrap();
                 replies.extend(self.remote_replies(&out));
             }
             inputs = replies;
         }
         panic!("sync did not settle");
+    }
+
+    /// Lets time pass until nothing is held any more, then settles.
+    fn finish(&mut self) {
+        self.clock.step.set(SYNC_HOLD);
+        for _ in 0..10 {
+            let out = self
+                .actor
+                .handle_inputs(self.clock.now(), [DocumentInput::Tick])
+                .unwrap();
+            let replies = self.remote_replies(&out);
+            if replies.is_empty() && !out.sync_held {
+                return;
+            }
+            self.settle(replies);
+        }
+        panic!("changes stayed held");
     }
 
     fn assert_converged(&self) {
@@ -168,7 +210,7 @@ impl Fixture {
             }
             let out = self
                 .actor
-                .handle_inputs(UnixTimestamp::now(), [doc_message(conn, msg.encode())])
+                .handle_inputs(self.clock.now(), [doc_message(conn, msg.encode())])
                 .unwrap();
             let reply = self.remote_replies(&out).pop();
             let remote = self.remotes.get_mut(&conn).unwrap();
@@ -198,7 +240,7 @@ fn a_message_that_changes_nothing_visits_only_its_sender() {
     let before = fixture.actor.sync_visits;
     let out = fixture
         .actor
-        .handle_inputs(UnixTimestamp::now(), [change])
+        .handle_inputs(fixture.clock.now(), [change])
         .unwrap();
     assert_eq!(fixture.actor.sync_visits - before, 20);
     let sent_to: HashSet<_> = sync_messages(&out).into_iter().map(|(c, _)| c).collect();
@@ -214,7 +256,7 @@ fn a_message_that_changes_nothing_visits_only_its_sender() {
         let before = fixture.actor.sync_visits;
         let out = fixture
             .actor
-            .handle_inputs(UnixTimestamp::now(), [reply])
+            .handle_inputs(fixture.clock.now(), [reply])
             .unwrap();
         assert_eq!(fixture.actor.sync_visits - before, 1);
         let replies = fixture.remote_replies(&out);
@@ -233,7 +275,7 @@ fn a_message_that_changes_nothing_visits_only_its_sender() {
     let mut out = DocActorResult::new();
     fixture
         .actor
-        .handle_input(UnixTimestamp::now(), ActorInput::Tick, &mut out);
+        .handle_input(fixture.clock.now(), ActorInput::Tick, &mut out);
     assert_eq!(fixture.actor.sync_visits, before);
     assert!(sync_messages(&out).is_empty());
 }
@@ -244,7 +286,7 @@ fn a_local_change_visits_every_peer_and_reaches_them() {
     let before = fixture.actor.sync_visits;
     let result = fixture
         .actor
-        .with_document(UnixTimestamp::now(), |doc| put(doc, "local", 7))
+        .with_document(fixture.clock.now(), |doc| put(doc, "local", 7))
         .unwrap();
     assert_eq!(fixture.actor.sync_visits - before, 10);
     let replies = fixture.remote_replies(&result.actor_result);
@@ -267,7 +309,7 @@ fn a_burst_of_changes_is_one_step_with_one_message_per_peer() {
     let heads_before = fixture.actor.document().get_heads();
     let out = fixture
         .actor
-        .handle_inputs(UnixTimestamp::now(), burst)
+        .handle_inputs(fixture.clock.now(), burst)
         .unwrap();
     // One step: each peer visited once (not 5 x 10), one message each.
     assert_eq!(fixture.actor.sync_visits - before, 10);
@@ -306,7 +348,7 @@ fn the_peer_set_generation_moves_only_with_connections() {
     let change = fixture.remote_change(conn, "y", 2);
     fixture
         .actor
-        .handle_inputs(UnixTimestamp::now(), [change])
+        .handle_inputs(fixture.clock.now(), [change])
         .unwrap();
     assert_eq!(fixture.actor.connections_generation(), generation);
     let closed = DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::ConnectionClosed {
@@ -314,9 +356,123 @@ fn the_peer_set_generation_moves_only_with_connections() {
     }));
     fixture
         .actor
-        .handle_inputs(UnixTimestamp::now(), [closed])
+        .handle_inputs(fixture.clock.now(), [closed])
         .unwrap();
     assert_ne!(fixture.actor.connections_generation(), generation);
     assert_eq!(fixture.actor.peer_count(), 2);
     assert_eq!(fixture.actor.connected_peer_ids().len(), 2);
+}
+
+fn sent_to(out: &DocActorResult) -> HashSet<ConnectionId> {
+    sync_messages(out).into_iter().map(|(c, _)| c).collect()
+}
+
+#[test]
+fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
+    let mut fixture = Fixture::new(5);
+    let conns: Vec<ConnectionId> = fixture.remotes.keys().copied().collect();
+    let writer = conns[0];
+    // What follows happens within a few milliseconds, well inside the hold.
+    fixture.clock.now();
+    fixture.clock.step.set(Duration::from_millis(1));
+
+    // A remote's change goes to the other four, who now owe an answer.
+    let change = fixture.remote_change(writer, "first", 1);
+    let first = fixture
+        .actor
+        .handle_inputs(fixture.clock.now(), [change])
+        .unwrap();
+    for other in &conns[1..] {
+        assert!(sent_to(&first).contains(other));
+    }
+
+    // Two more changes before they answer: only the writer, who owes
+    // nothing, is sent them; the others are held.
+    let mut writer_replies = Vec::new();
+    for value in [2, 3] {
+        let result = fixture
+            .actor
+            .with_document(fixture.clock.now(), |doc| put(doc, "local", value))
+            .unwrap();
+        let to = sent_to(&result.actor_result);
+        assert!(
+            to.iter().all(|c| *c == writer),
+            "held peers were sent a message"
+        );
+        assert!(result.actor_result.sync_held);
+        writer_replies.extend(fixture.remote_replies(&result.actor_result));
+    }
+    fixture.settle(writer_replies);
+
+    // Each answer brings one message with both changes.
+    let answers = fixture.remote_replies(&first);
+    let mut answered = HashSet::new();
+    for answer in answers {
+        let DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
+            connection_id: from,
+            ..
+        })) = &answer
+        else {
+            unreachable!()
+        };
+        let from = *from;
+        answered.insert(from);
+        let out = fixture
+            .actor
+            .handle_inputs(fixture.clock.now(), [answer])
+            .unwrap();
+        let messages = sync_messages(&out);
+        if from != writer {
+            assert_eq!(messages.len(), 1, "a held peer's answer brings one message");
+            let msg = sync::Message::decode(&messages[0].1).unwrap();
+            assert!(!msg.changes.is_empty(), "and it carries the held changes");
+        }
+        let replies = fixture.remote_replies(&out);
+        fixture.settle(replies);
+    }
+    for other in &conns[1..] {
+        assert!(answered.contains(other));
+    }
+    fixture.finish();
+    fixture.assert_converged();
+    for remote in fixture.remotes.values() {
+        assert_eq!(
+            remote
+                .doc
+                .get(ROOT, "local")
+                .unwrap()
+                .map(|(v, _)| v.as_i64()),
+            Some(Some(3))
+        );
+    }
+}
+
+#[test]
+fn held_changes_go_out_on_a_tick_once_the_hold_has_passed() {
+    let mut fixture = Fixture::new(3);
+    let result = fixture
+        .actor
+        .with_document(fixture.clock.now(), |doc| put(doc, "a", 1))
+        .unwrap();
+    assert_eq!(sent_to(&result.actor_result).len(), 3);
+    // Nobody answers; a second change is held for all three.
+    let result = fixture
+        .actor
+        .with_document(fixture.clock.now(), |doc| put(doc, "b", 2))
+        .unwrap();
+    assert!(sync_messages(&result.actor_result).is_empty());
+    assert!(result.actor_result.sync_held);
+    // A tick within the hold changes nothing; one after it sends.
+    let early = fixture
+        .actor
+        .handle_inputs(fixture.clock.now(), [DocumentInput::Tick])
+        .unwrap();
+    assert!(sync_messages(&early).is_empty());
+    let later = fixture.clock.now() + SYNC_HOLD + Duration::from_millis(1);
+    let late = fixture
+        .actor
+        .handle_inputs(later, [DocumentInput::Tick])
+        .unwrap();
+    assert_eq!(sent_to(&late).len(), 3);
+    assert!(!late.sync_held);
 }
