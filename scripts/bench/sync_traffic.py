@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""What a sync server sends to its clients per change (issue 25).
+
+Stock automerge-repo 2.x clients (tests/interop/traffic.mjs) join one
+document on raptorflow-sync (release build, fresh SQLite file) and on the
+reference Node automerge-repo server (tests/interop/node_server.mjs), in the
+same run; some of them edit concurrently. Prints, per server and size, the
+frames and bytes the clients received per change and the time from the last
+edit until every client had every change, with ours / Node ratios.
+
+Run: cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
+     python3 scripts/bench/sync_traffic.py [--sizes 10,100,300] [--editors 10]
+     [--changes 10] [--json]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+INTEROP = ROOT / "tests" / "interop"
+
+
+def target_dir():
+    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+
+class Ours:
+    name = "raptorflow-sync"
+
+    def __init__(self, tmp):
+        self.bin = target_dir() / "release" / "raptorflow-sync"
+        if not self.bin.exists():
+            sys.exit(f"{self.bin} is missing: run `cargo build --release -p raptorflow-sync` first")
+        self.db = f"sqlite://{tmp}/sync.db"
+        self.admin("workspace", "create", "Bench")
+        self.token = self.admin("member", "add", "--workspace", "Bench", "--user", "bench", "--role", "owner").strip()
+        env = dict(os.environ, RAPTORFLOW_SYNC_MESSAGES_PER_SECOND="10000000", RAPTORFLOW_SYNC_MAX_CONNECTIONS_PER_ADDRESS="0")
+        self.log = open(f"{tmp}/server.log", "w")
+        self.proc = subprocess.Popen([self.bin, "--db", self.db, "serve", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
+        line = self.proc.stdout.readline().strip()
+        self.address = line.removeprefix("listening on ")
+
+    def admin(self, *args):
+        out = subprocess.run([self.bin, "--db", self.db, "admin", *args], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(out.stderr)
+        return out.stdout
+
+    def url(self, _peer):
+        request = urllib.request.Request(f"http://{self.address}/api/v1/tickets", method="POST", headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request) as response:
+            ticket = json.load(response)["ticket"]
+        return f"ws://{self.address}/sync?ticket={ticket}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Node:
+    name = "node automerge-repo"
+
+    def __init__(self, _tmp):
+        self.proc = subprocess.Popen(["node", INTEROP / "node_server.mjs"], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        self.port = line[1]
+
+    def url(self, _peer):
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def run(server_class, size, editors, changes, pause_ms):
+    with tempfile.TemporaryDirectory() as tmp:
+        server = server_class(tmp)
+        try:
+            args = ["node", INTEROP / "traffic.mjs", "--editors", str(editors), "--changes", str(changes), "--pause-ms", str(pause_ms), "--timeout-ms", "120000"]
+            for i in range(size):
+                peer = f"bench/traffic-{size}-{i}"
+                args += ["--client", f"{peer}={server.url(peer)}"]
+            out = subprocess.run(args, capture_output=True, text=True)
+            if out.returncode != 0:
+                return {"error": out.stderr.strip()[-300:]}
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        finally:
+            server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,300")
+    parser.add_argument("--editors", type=int, default=10)
+    parser.add_argument("--changes", type=int, default=10)
+    parser.add_argument("--pause-ms", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    print("| clients | server | frames per change | KB per change | last edit to all have all |")
+    print("|---|---|---|---|---|")
+    for size in [int(s) for s in args.sizes.split(",")]:
+        editors = min(args.editors, size)
+        results = {}
+        for server_class in (Ours, Node):
+            result = run(server_class, size, editors, args.changes, args.pause_ms)
+            results[server_class.name] = result
+            if "error" in result:
+                print(f"| {size} | {server_class.name} | failed: {result['error']} | | |", flush=True)
+                continue
+            per = result["changes"]
+            print(f"| {size} | {server_class.name} | {result['frames'] / per:.1f} | {result['bytes'] / per / 1024:.1f} | {result['converge_ms']} ms |", flush=True)
+        ours, node = results["raptorflow-sync"], results["node automerge-repo"]
+        if "error" not in ours and "error" not in node:
+            print(
+                f"| {size} | ratio ours / node | {ours['frames'] / max(node['frames'], 1):.2f} | {ours['bytes'] / max(node['bytes'], 1):.2f} | {ours['converge_ms'] / max(node['converge_ms'], 1):.2f} |",
+                flush=True,
+            )
+        rows.append({"clients": size, "editors": editors, **{k: v for k, v in results.items()}})
+    if args.json:
+        print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
