@@ -44,6 +44,9 @@ fn the_rules_catch_each_kind_of_breach() {
             package("rf-store", &[("rf-domain", "")]),
             package("rf-core", &[("rf-store", ""), ("rf-domain", "")]),
             package("raptorflow-sync", &[("rf-store", ""), ("axum", "")]),
+            // Vendored crates are external to the rules, both ways.
+            package("samod", &[("axum", "")]),
+            package("rf-sync", &[("samod", "")]),
         ],
         &[],
     );
