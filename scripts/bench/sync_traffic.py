@@ -11,10 +11,16 @@ edit until every client had every change, with ours / Node ratios.
 Run: cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
      python3 scripts/bench/sync_traffic.py [--sizes 10,100,300] [--editors 10]
      [--changes 10] [--json]
+
+--shutdown N: instead, N clients edit (changes 1 ms apart, 5,000 each) and the
+server gets SIGTERM 2 s after they start; prints how long it took to exit (goal: 5 s,
+after flushing what it acknowledged).
 """
 
 import argparse
 import json
+import signal
+import time
 import os
 import subprocess
 import sys
@@ -58,6 +64,11 @@ class Ours:
             ticket = json.load(response)["ticket"]
         return f"ws://{self.address}/sync?ticket={ticket}"
 
+    def counters(self):
+        with urllib.request.urlopen(f"http://{self.address}/metrics") as response:
+            text = response.read().decode()
+        return {name: float(value) for name, value in (line.split()[:2] for line in text.splitlines() if line and not line.startswith("#"))}
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
@@ -95,6 +106,38 @@ def run(server_class, size, editors, changes, pause_ms):
             server.stop()
 
 
+def shutdown(size, editors, changes):
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Ours(tmp)
+        args = ["node", INTEROP / "traffic.mjs", "--editors", str(editors), "--changes", str(changes), "--pause-ms", "1", "--timeout-ms", "60000"]
+        for i in range(size):
+            args += ["--client", f"bench/shutdown-{i}={server.url(i)}"]
+        clients = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in clients.stderr:
+            if "editing" in line:
+                break
+        # Two seconds into the editing; the storage counters over them.
+        before = server.counters()
+        time.sleep(2)
+        after = server.counters()
+        writes = after["raptorflow_sync_storage_chunk_writes_total"] - before["raptorflow_sync_storage_chunk_writes_total"]
+        commits = after["raptorflow_sync_storage_commits_total"] - before["raptorflow_sync_storage_commits_total"]
+        print(f"group commit under load: {writes / 2:.0f} chunk writes/s in {commits / 2:.0f} transactions/s ({writes / max(commits, 1):.1f} per transaction)")
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            code = server.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            code = "killed after 60 s"
+        took = time.monotonic() - started
+        log = Path(f"{tmp}/server.log").read_text()
+        flushed = "stopped" in log
+        clients.kill()
+        clients.wait()
+        print(f"SIGTERM under load ({size} clients, {editors} editing): exited in {took:.2f} s, exit status {code}, storage flushed and stopped: {flushed}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,300")
@@ -102,7 +145,11 @@ def main():
     parser.add_argument("--changes", type=int, default=10)
     parser.add_argument("--pause-ms", type=int, default=10)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--shutdown", type=int, metavar="N")
     args = parser.parse_args()
+    if args.shutdown:
+        shutdown(args.shutdown, min(args.editors, args.shutdown), 5000)
+        return
     rows = []
     print("| clients | server | frames per change | KB per change | last edit to all have all |")
     print("|---|---|---|---|---|")

@@ -91,6 +91,7 @@ await sleep(500)
 clients.forEach(watch)
 
 counted.on = true
+process.stderr.write("traffic: editing\n")
 const started = Date.now()
 const keys = []
 await Promise.all(
