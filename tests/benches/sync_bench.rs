@@ -300,7 +300,9 @@ async fn main() {
         print_row(rows.last().unwrap());
     }
     if !skip.contains("clone") {
-        let clone = (cold_clone(&ours, n_docs).await, cold_clone(&node, n_docs).await);
+        let ours_rate = cold_clone(&ours, n_docs).await;
+        eprintln!("cold clone on raptorflow-sync: {ours_rate:.0} docs/s");
+        let clone = (ours_rate, cold_clone(&node, n_docs).await);
         rows.push((format!("cold clone, {n_docs} documents"), clone.0, clone.1, "docs/s"));
         print_row(rows.last().unwrap());
     }
