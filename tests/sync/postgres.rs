@@ -5,7 +5,7 @@
 mod harness;
 
 use harness::{Client, Server, require_keyring};
-use raptorflow_sync::store::{Backend, StoreError, TokenRow, WorkspaceRow, postgres::PostgresBackend, sqlite::SqliteBackend};
+use raptorflow_sync::store::{Backend, ChunkOp, StoreError, TokenRow, WorkspaceRow, postgres::PostgresBackend, sqlite::SqliteBackend};
 use rf_sync::Role;
 
 /// A fresh, empty PostgreSQL database for one test.
@@ -36,23 +36,22 @@ fn token_row(id: &str, workspace: &str, user: &str) -> TokenRow {
 
 /// Everything the server relies on its storage for, on any backend.
 async fn check_backend_contract<B: Backend>(db: &B, other_handle: &B) {
-    // Chunks: put, overwrite, load, range by document, delete.
-    db.chunk_put("docA/incremental/h1", b"one").await.unwrap();
-    db.chunk_put("docA/incremental/h2", b"two").await.unwrap();
-    db.chunk_put("docA/incremental/h2", b"two again").await.unwrap();
-    db.chunk_put("docAB/snapshot/s1", b"neighbour").await.unwrap();
-    db.chunk_put("storage-adapter-id", b"id").await.unwrap();
+    // Chunks: put, overwrite (in one group, in order), load, range by
+    // document, delete. Writes go in groups, as the server's committer makes.
+    let put = |key: &str, data: &[u8]| ChunkOp::Put { key: key.into(), data: data.to_vec() };
+    db.chunk_write(&[put("docA/incremental/h1", b"one"), put("docA/incremental/h2", b"two"), put("docA/incremental/h2", b"two again")]).await.unwrap();
+    db.chunk_write(&[put("docAB/snapshot/s1", b"neighbour"), put("storage-adapter-id", b"id")]).await.unwrap();
     assert_eq!(db.chunk_load("docA/incremental/h2").await.unwrap().as_deref(), Some(&b"two again"[..]));
     assert_eq!(db.chunk_load("nothing").await.unwrap(), None);
     let mut range = db.chunk_load_range("docA", "docA/", "docA0").await.unwrap();
     range.sort();
     let keys: Vec<&str> = range.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["docA/incremental/h1", "docA/incremental/h2"], "a range must not include docAB");
-    db.chunk_delete("docA/incremental/h1").await.unwrap();
+    db.chunk_write(&[ChunkOp::Delete { key: "docA/incremental/h1".into() }]).await.unwrap();
     assert_eq!(db.chunk_load_all().await.unwrap().len(), 3);
     // Binary data round-trips exactly.
     let bytes: Vec<u8> = (0..=255).collect();
-    db.chunk_put("docB/incremental/bin", &bytes).await.unwrap();
+    db.chunk_write(&[put("docB/incremental/bin", &bytes)]).await.unwrap();
     assert_eq!(db.chunk_load("docB/incremental/bin").await.unwrap(), Some(bytes));
 
     // Workspaces, members, tokens, and the version that tells servers.

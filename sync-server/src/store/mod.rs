@@ -64,8 +64,6 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Rows whose key equals `exact` or lies in `[lower, upper)`.
     fn chunk_load_range(&self, exact: &str, lower: &str, upper: &str) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>>> + Send;
     fn chunk_load_all(&self) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>>> + Send;
-    fn chunk_put(&self, key: &str, data: &[u8]) -> impl Future<Output = Result<()>> + Send;
-    fn chunk_delete(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
     /// Applies puts and deletes in order, in one transaction (group commit).
     fn chunk_write(&self, ops: &[ChunkOp]) -> impl Future<Output = Result<()>> + Send;
 
@@ -186,16 +184,6 @@ macro_rules! sql_backend {
                 sqlx::query_as("SELECT key, data FROM chunks").fetch_all(&self.pool).await.map_err($crate::store::query("loading every chunk"))
             }
 
-            async fn chunk_put(&self, key: &str, data: &[u8]) -> $crate::store::Result<()> {
-                sqlx::query("INSERT INTO chunks (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = excluded.data")
-                    .bind(key)
-                    .bind(data)
-                    .execute(&self.pool)
-                    .await
-                    .map(drop)
-                    .map_err($crate::store::query("storing a chunk"))
-            }
-
             async fn chunk_write(&self, ops: &[$crate::store::ChunkOp]) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await.map_err($crate::store::query("storing chunks"))?;
                 for op in ops {
@@ -218,10 +206,6 @@ macro_rules! sql_backend {
                     }
                 }
                 tx.commit().await.map_err($crate::store::query("committing chunks"))
-            }
-
-            async fn chunk_delete(&self, key: &str) -> $crate::store::Result<()> {
-                sqlx::query("DELETE FROM chunks WHERE key = $1").bind(key).execute(&self.pool).await.map(drop).map_err($crate::store::query("deleting a chunk"))
             }
 
             async fn create_workspace(&self, row: &$crate::store::WorkspaceRow, now_ms: i64) -> $crate::store::Result<()> {
