@@ -17,8 +17,9 @@
 // Exit codes: 0 ok, 1 error (incl. an uncaught adapter error), 4 timeout.
 import { parseArgs } from "node:util"
 import { createInterface } from "node:readline"
-import { Repo, decodeHeads } from "@automerge/automerge-repo"
+import { Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
+import { serverHas } from "./server_has.mjs"
 
 function fail(code, message) {
   process.stderr.write(`session: ${message}\n`)
@@ -62,21 +63,6 @@ const clients = (opt.client ?? []).map(spec => {
 })
 if (clients.length === 0) fail(1, "give at least one --client PEER_ID=URL")
 const writers = new Set(opt.writers.split(",").filter(Boolean))
-
-/** Resolves once the server has every one of this handle's heads. */
-function serverHas(client, handle) {
-  return new Promise(resolve => {
-    const check = ({ peerId, documentId, syncState }) => {
-      if (peerId !== client.serverPeer || documentId !== handle.documentId || !syncState.theirHeads) return
-      if (decodeHeads(handle.heads()).every(h => syncState.theirHeads.includes(h))) {
-        client.repo.synchronizer.off("sync-state", check)
-        resolve()
-      }
-    }
-    client.repo.synchronizer.on("sync-state", check)
-    handle.change(d => { d.touched = (d.touched ?? 0) + 1 }) // makes a sync round happen
-  })
-}
 
 async function waitForStdinLine() {
   const lines = createInterface({ input: process.stdin })

@@ -13,8 +13,9 @@
 // milliseconds from the last edit until every client had everything.
 // Exit codes: 0 ok, 1 error, 4 timeout.
 import { parseArgs } from "node:util"
-import { Repo, decodeHeads } from "@automerge/automerge-repo"
+import { Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
+import { serverHas } from "./server_has.mjs"
 
 function fail(code, message) {
   process.stderr.write(`traffic: ${message}\n`)
@@ -64,20 +65,6 @@ function watch(client) {
     if (!counted.on) return
     counted.frames += 1
     counted.bytes += data.byteLength ?? data.length
-  })
-}
-
-function serverHas(client, handle) {
-  return new Promise(resolve => {
-    const check = ({ peerId, documentId, syncState }) => {
-      if (peerId !== client.serverPeer || documentId !== handle.documentId || !syncState.theirHeads) return
-      if (decodeHeads(handle.heads()).every(h => syncState.theirHeads.includes(h))) {
-        client.repo.synchronizer.off("sync-state", check)
-        resolve()
-      }
-    }
-    client.repo.synchronizer.on("sync-state", check)
-    handle.change(d => { d.touched = (d.touched ?? 0) + 1 })
   })
 }
 
