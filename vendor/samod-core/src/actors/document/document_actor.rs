@@ -755,10 +755,8 @@ impl DocumentActor {
         // While requesting, whether one peer gets a request depends on the
         // others' states: every peer is visited, as before.
         let heads = self.doc.get_heads();
-        let everyone = self.sync_due.all
-            || heads != self.sync_due.heads
-            || !matches!(self.phase, Phase::Ready(_));
         let ready = matches!(self.phase, Phase::Ready(_));
+        let everyone = self.sync_due.all || heads != self.sync_due.heads || !ready;
         let due = std::mem::take(&mut self.sync_due.peers);
         let held = std::mem::take(&mut self.sync_due.held);
         self.sync_due.all = false;
