@@ -122,6 +122,95 @@ fn offline_edits_merge_after_restart_and_killed_server_loses_nothing_acknowledge
     assert_eq!(carol.heads(), alice.heads());
 }
 
+/// Whether a `sync now --json` run had the server acknowledge everything.
+fn fully_synced(run: &harness::Run) -> bool {
+    if run.code != 0 {
+        return false;
+    }
+    let reports = run.json();
+    reports
+        .as_array()
+        .is_some_and(|reports| reports.iter().all(|r| r["n_synced"] == r["n_documents"] && r["unavailable"].as_array().is_some_and(Vec::is_empty)))
+}
+
+#[test]
+fn a_server_killed_during_concurrent_edits_loses_no_acknowledged_move() {
+    use std::sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    };
+    use std::time::{Duration, Instant};
+
+    let mut server = Server::start();
+    let (alice, _workspace, campaign, _) = shared_workspace(&server);
+    let bob = join_as(&server, "bob", "editor");
+    let carol = join_as(&server, "carol", "editor");
+    let dave_token = server.add_member("Acme", "dave", "viewer");
+
+    // Three editors add a move and sync, over and over; a sync that
+    // succeeds means the server acknowledged the move. The server is killed
+    // (SIGKILL: no shutdown, no flush) while they are at it.
+    let stop = AtomicBool::new(false);
+    let acknowledged = Mutex::new(Vec::new());
+    let mut n_unacknowledged = 0;
+    thread::scope(|scope| {
+        let editors: Vec<_> = [&alice, &bob, &carol]
+            .into_iter()
+            .map(|client| {
+                let (stop, acknowledged, campaign) = (&stop, &acknowledged, &campaign);
+                scope.spawn(move || {
+                    for round in 0.. {
+                        if stop.load(Ordering::SeqCst) {
+                            return 0;
+                        }
+                        let title = format!("{} {round}", client.user);
+                        client.add_move(campaign, &title);
+                        if !fully_synced(&client.run(&["--json", "sync", "now", "--timeout", "10"])) {
+                            return 1; // the server is gone
+                        }
+                        acknowledged.lock().unwrap().push(title);
+                    }
+                    unreachable!()
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while acknowledged.lock().unwrap().len() < 9 {
+            assert!(Instant::now() < deadline, "the editors could not sync before the kill");
+            thread::sleep(Duration::from_millis(20));
+        }
+        server.kill();
+        stop.store(true, Ordering::SeqCst);
+        n_unacknowledged = editors.into_iter().map(|editor| editor.join().unwrap()).sum();
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(acknowledged.len() >= 9);
+
+    // After a restart, a new device gets every acknowledged move from the
+    // server alone.
+    server.restart();
+    let dave = Client::new("dave");
+    dave.join(&server, &dave_token, None).ok();
+    let on_server = dave.move_titles(&campaign);
+    for title in &acknowledged {
+        assert!(on_server.contains(title), "the acknowledged move {title:?} was lost (the server has {on_server:?})");
+    }
+
+    // The editors converge, with the moves the kill cut off too.
+    for _ in 0..2 {
+        for client in [&alice, &bob, &carol] {
+            assert!(fully_synced(&client.sync()), "{} could not sync after the restart", client.user);
+        }
+    }
+    dave.sync().ok();
+    let titles = alice.move_titles(&campaign);
+    assert_eq!(titles.len(), acknowledged.len() + n_unacknowledged, "{titles:?}");
+    for client in [&bob, &carol, &dave] {
+        assert_eq!(client.move_titles(&campaign), titles, "{}", client.user);
+        assert_eq!(client.heads(), alice.heads(), "{}", client.user);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_cannot_write_non_members_read_nothing_and_bad_tokens_are_refused() {
     let server = Server::start();

@@ -84,6 +84,11 @@ struct SyncDue {
     heads: Vec<ChangeHash>,
     /// Peers owed the document's latest changes, waiting for their answer.
     held: HashSet<ConnectionId>,
+    /// Peers whose message changed the document in this step.
+    delivered: HashSet<ConnectionId>,
+    /// Peers not answered until the puts up to this number have completed:
+    /// an answer acknowledges their changes (PATCHES.md, 8).
+    unsaved: HashMap<ConnectionId, u64>,
 }
 
 /// One input for [`DocumentActor::handle_inputs`].
@@ -486,6 +491,7 @@ impl DocumentActor {
                         } else if self.on_disk_state.has_task(io_result.task_id) {
                             self.on_disk_state
                                 .task_complete(io_result.task_id, storage_result);
+                            self.release_saved();
                         } else {
                             panic!("unexpected storage result");
                         }
@@ -532,9 +538,17 @@ impl DocumentActor {
             self.sync_due.all = true;
         }
         self.enqueue_share_policy_checks(out);
-        self.generate_sync_messages(now, out);
+        // Save first: a peer whose changes arrived in this step is answered
+        // once they are on disk (PATCHES.md, 8).
         self.on_disk_state
             .save_new_changes(out, &self.document_id, &self.doc);
+        let issued = self.on_disk_state.puts_issued();
+        for conn_id in std::mem::take(&mut self.sync_due.delivered) {
+            if issued > self.on_disk_state.saved_through() {
+                self.sync_due.unsaved.insert(conn_id, issued);
+            }
+        }
+        self.generate_sync_messages(now, out);
         out.io_tasks.extend(
             self.load_state
                 .step()
@@ -671,13 +685,19 @@ impl DocumentActor {
                 None
             }
             Phase::Requesting(request) => {
-                request.receive_message(now, &mut self.doc, peer_conn, msg)
+                let heads_before = self.doc.get_heads();
+                let duration = request.receive_message(now, &mut self.doc, peer_conn, msg);
+                if self.doc.get_heads() != heads_before {
+                    self.sync_due.delivered.insert(connection_id);
+                }
+                duration
             }
             Phase::Ready(ready) => {
                 let heads_before = self.doc.get_heads();
                 let duration = ready.receive_sync_message(now, &mut self.doc, peer_conn, msg);
                 let heads_after = self.doc.get_heads();
                 if heads_before != heads_after {
+                    self.sync_due.delivered.insert(connection_id);
                     out.emit_doc_changed(heads_after);
                 }
                 duration
@@ -765,6 +785,10 @@ impl DocumentActor {
             if !everyone && !due.contains(conn_id) && !held.contains(conn_id) {
                 continue;
             }
+            // Its changes are not on disk yet: `release_saved` makes it due.
+            if self.sync_due.unsaved.contains_key(conn_id) {
+                continue;
+            }
             // Only the document moved for this peer: hold its changes while
             // it has not answered the last ones (PATCHES.md, 6).
             let recent = |at: Option<UnixTimestamp>, window: Duration| {
@@ -807,6 +831,22 @@ impl DocumentActor {
             }
         }
         out.sync_held = !self.sync_due.held.is_empty();
+    }
+
+    /// Makes due the peers whose changes are now all on disk.
+    fn release_saved(&mut self) {
+        if self.sync_due.unsaved.is_empty() {
+            return;
+        }
+        let saved = self.on_disk_state.saved_through();
+        let due = &mut self.sync_due.peers;
+        self.sync_due.unsaved.retain(|conn_id, needs| {
+            let waiting = *needs > saved;
+            if !waiting {
+                due.insert(*conn_id);
+            }
+            waiting
+        });
     }
 
     fn doc_status(&self) -> DocSearchPhase {
@@ -856,6 +896,8 @@ impl DocumentActor {
         }
         self.sync_due.peers.remove(&conn_id);
         self.sync_due.held.remove(&conn_id);
+        self.sync_due.delivered.remove(&conn_id);
+        self.sync_due.unsaved.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);

@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::Automerge;
 
@@ -19,6 +19,12 @@ pub(super) struct OnDiskState {
     deletions: HashSet<StorageKey>,
     running_puts: HashMap<IoTaskId, StorageKey>,
     running_deletes: HashMap<IoTaskId, StorageKey>,
+    /// Each put's number, in the order they were issued (PATCHES.md, 8).
+    put_numbers: HashMap<IoTaskId, u64>,
+    /// The numbers of the puts still running.
+    running_numbers: BTreeSet<u64>,
+    /// How many puts have been issued.
+    puts_issued: u64,
 }
 
 #[derive(Debug)]
@@ -36,6 +42,9 @@ impl OnDiskState {
             deletions: HashSet::new(),
             running_deletes: HashMap::new(),
             running_puts: HashMap::new(),
+            put_numbers: HashMap::new(),
+            running_numbers: BTreeSet::new(),
+            puts_issued: 0,
         }
     }
 
@@ -62,6 +71,7 @@ impl OnDiskState {
             let hash = CompactionHash::new(&doc.get_heads());
             let key = StorageKey::snapshot_path(doc_id, &hash);
             let put_id = out.put(key.clone(), doc.save());
+            self.number_put(put_id);
             let mut supercedes = self.on_disk.clone();
             // Make sure that we don't delete the compaction we're producing
             // somehow One way this can happen is if a previous process got
@@ -77,6 +87,7 @@ impl OnDiskState {
             for change in new_changes {
                 let key = StorageKey::incremental_path(doc_id, change.hash());
                 let put_id = out.put(key.clone(), change.raw_bytes().to_vec());
+                self.number_put(put_id);
                 self.running_puts.insert(put_id, key);
             }
         }
@@ -87,6 +98,26 @@ impl OnDiskState {
         }
 
         self.last_saved_heads = Some(doc.get_heads());
+    }
+
+    fn number_put(&mut self, put_id: IoTaskId) {
+        self.puts_issued += 1;
+        self.put_numbers.insert(put_id, self.puts_issued);
+        self.running_numbers.insert(self.puts_issued);
+    }
+
+    /// How many puts have been issued so far: everything in the document
+    /// now is on disk once `saved_through()` reaches this number.
+    pub(super) fn puts_issued(&self) -> u64 {
+        self.puts_issued
+    }
+
+    /// Every put up to this number has completed.
+    pub(super) fn saved_through(&self) -> u64 {
+        match self.running_numbers.first() {
+            Some(first) => first - 1,
+            None => self.puts_issued,
+        }
     }
 
     pub(super) fn is_flushed(&self) -> bool {
@@ -100,6 +131,9 @@ impl OnDiskState {
     pub(super) fn task_complete(&mut self, task_id: IoTaskId, result: StorageResult) {
         match result {
             StorageResult::Put => {
+                if let Some(number) = self.put_numbers.remove(&task_id) {
+                    self.running_numbers.remove(&number);
+                }
                 if let Some(compaction_key) = self.running_puts.remove(&task_id) {
                     tracing::debug!(key=%compaction_key, "compaction put completed for key");
                     self.mark_put_complete(task_id, compaction_key);

@@ -10,7 +10,10 @@ use automerge::{
 };
 
 use super::*;
-use crate::actors::messages::HubToDocMsgPayload;
+use crate::{
+    actors::messages::HubToDocMsgPayload,
+    io::{StorageResult, StorageTask},
+};
 
 /// A remote peer: its own copy of the document and sync state.
 struct Remote {
@@ -65,6 +68,32 @@ fn sync_messages(out: &DocActorResult) -> Vec<(ConnectionId, Vec<u8>)> {
         .collect()
 }
 
+/// Takes the puts and deletes out of `out` and returns their completions.
+fn storage_done(out: &mut DocActorResult) -> Vec<DocumentInput> {
+    let (storage, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut out.io_tasks)
+        .into_iter()
+        .partition(|task| {
+            matches!(
+                task.action,
+                DocumentIoTask::Storage(StorageTask::Put { .. } | StorageTask::Delete { .. })
+            )
+        });
+    out.io_tasks = rest;
+    storage
+        .into_iter()
+        .map(|task| {
+            let result = match task.action {
+                DocumentIoTask::Storage(StorageTask::Put { .. }) => StorageResult::Put,
+                _ => StorageResult::Delete,
+            };
+            DocumentInput::IoComplete(IoResult {
+                task_id: task.task_id,
+                payload: DocumentIoResult::Storage(result),
+            })
+        })
+        .collect()
+}
+
 fn doc_message(conn: ConnectionId, data: Vec<u8>) -> DocumentInput {
     DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
         connection_id: conn,
@@ -92,7 +121,9 @@ impl Fixture {
                 .map(|(i, conn)| (*conn, (format!("peer-{i}").into(), None)))
                 .collect(),
         };
-        let (mut actor, result) = DocumentActor::new(clock.now(), args);
+        let (actor, mut result) = DocumentActor::new(clock.now(), args);
+        // The initial content's puts complete with the policy checks.
+        let saved = storage_done(&mut result);
         let policies: Vec<DocumentInput> = result
             .io_tasks
             .iter()
@@ -105,7 +136,6 @@ impl Fixture {
             })
             .collect();
         assert_eq!(policies.len(), peers);
-        let out = actor.handle_inputs(clock.now(), policies).unwrap();
         let remotes = conns
             .iter()
             .map(|conn| {
@@ -121,6 +151,7 @@ impl Fixture {
             remotes,
             clock,
         };
+        let out = fixture.step(policies.into_iter().chain(saved));
         // Each remote says hello, then everything settles.
         let hellos: Vec<_> = fixture.remote_replies(&out);
         let hellos = if hellos.is_empty() {
@@ -137,6 +168,38 @@ impl Fixture {
         };
         fixture.settle(hellos);
         fixture
+    }
+
+    /// Hands the actor `inputs`, then completes the storage writes they
+    /// caused (and those that follow) at once; the result is everything
+    /// the actor asked for on the way.
+    fn step(&mut self, inputs: impl IntoIterator<Item = DocumentInput>) -> DocActorResult {
+        let now = self.clock.now();
+        let mut out = self.actor.handle_inputs(now, inputs).unwrap();
+        self.save(now, &mut out);
+        out
+    }
+
+    /// A change made locally, saved like [`Fixture::step`].
+    fn local_change(&mut self, change: impl FnOnce(&mut Automerge)) -> DocActorResult {
+        let now = self.clock.now();
+        let mut out = self.actor.with_document(now, change).unwrap().actor_result;
+        self.save(now, &mut out);
+        out
+    }
+
+    /// Completes the puts and deletes in `out`, adding what follows to it.
+    fn save(&mut self, now: UnixTimestamp, out: &mut DocActorResult) {
+        loop {
+            let saved: Vec<DocumentInput> = storage_done(out);
+            if saved.is_empty() {
+                return;
+            }
+            let more = self.actor.handle_inputs(now, saved).unwrap();
+            out.outgoing_messages.extend(more.outgoing_messages);
+            out.io_tasks.extend(more.io_tasks);
+            out.sync_held = more.sync_held;
+        }
     }
 
     /// The remotes' answers to what the actor sent.
@@ -164,7 +227,7 @@ impl Fixture {
             }
             let mut replies = Vec::new();
             for input in inputs {
-                let out = self.actor.handle_inputs(self.clock.now(), [input]).unwrap();
+                let out = self.step([input]);
                 replies.extend(self.remote_replies(&out));
             }
             inputs = replies;
@@ -176,10 +239,7 @@ impl Fixture {
     fn finish(&mut self) {
         self.clock.step.set(SYNC_HOLD);
         for _ in 0..10 {
-            let out = self
-                .actor
-                .handle_inputs(self.clock.now(), [DocumentInput::Tick])
-                .unwrap();
+            let out = self.step([DocumentInput::Tick]);
             let replies = self.remote_replies(&out);
             if replies.is_empty() && !out.sync_held {
                 return;
@@ -208,10 +268,7 @@ impl Fixture {
             if !msg.changes.is_empty() {
                 return doc_message(conn, msg.encode());
             }
-            let out = self
-                .actor
-                .handle_inputs(self.clock.now(), [doc_message(conn, msg.encode())])
-                .unwrap();
+            let out = self.step([doc_message(conn, msg.encode())]);
             let reply = self.remote_replies(&out).pop();
             let remote = self.remotes.get_mut(&conn).unwrap();
             msg = match reply {
@@ -238,10 +295,7 @@ fn a_message_that_changes_nothing_visits_only_its_sender() {
     // and the other 19 are sent the change.
     let change = fixture.remote_change(conn, "x", 1);
     let before = fixture.actor.sync_visits;
-    let out = fixture
-        .actor
-        .handle_inputs(fixture.clock.now(), [change])
-        .unwrap();
+    let out = fixture.step([change]);
     assert_eq!(fixture.actor.sync_visits - before, 20);
     let sent_to: HashSet<_> = sync_messages(&out).into_iter().map(|(c, _)| c).collect();
     for other in fixture.remotes.keys().filter(|c| **c != conn) {
@@ -254,10 +308,7 @@ fn a_message_that_changes_nothing_visits_only_its_sender() {
     assert!(replies.len() >= 19, "{} acknowledgements", replies.len());
     for reply in replies {
         let before = fixture.actor.sync_visits;
-        let out = fixture
-            .actor
-            .handle_inputs(fixture.clock.now(), [reply])
-            .unwrap();
+        let out = fixture.step([reply]);
         assert_eq!(fixture.actor.sync_visits - before, 1);
         let replies = fixture.remote_replies(&out);
         fixture.settle(replies);
@@ -284,12 +335,9 @@ fn a_message_that_changes_nothing_visits_only_its_sender() {
 fn a_local_change_visits_every_peer_and_reaches_them() {
     let mut fixture = Fixture::new(10);
     let before = fixture.actor.sync_visits;
-    let result = fixture
-        .actor
-        .with_document(fixture.clock.now(), |doc| put(doc, "local", 7))
-        .unwrap();
+    let result = fixture.local_change(|doc| put(doc, "local", 7));
     assert_eq!(fixture.actor.sync_visits - before, 10);
-    let replies = fixture.remote_replies(&result.actor_result);
+    let replies = fixture.remote_replies(&result);
     assert_eq!(replies.len(), 10);
     fixture.settle(replies);
     fixture.assert_converged();
@@ -307,10 +355,7 @@ fn a_burst_of_changes_is_one_step_with_one_message_per_peer() {
         .collect();
     let before = fixture.actor.sync_visits;
     let heads_before = fixture.actor.document().get_heads();
-    let out = fixture
-        .actor
-        .handle_inputs(fixture.clock.now(), burst)
-        .unwrap();
+    let out = fixture.step(burst);
     // One step: each peer visited once (not 5 x 10), one message each.
     assert_eq!(fixture.actor.sync_visits - before, 10);
     let messages = sync_messages(&out);
@@ -346,18 +391,12 @@ fn the_peer_set_generation_moves_only_with_connections() {
     assert_eq!(fixture.actor.peer_count(), 3);
     let conn = *fixture.remotes.keys().next().unwrap();
     let change = fixture.remote_change(conn, "y", 2);
-    fixture
-        .actor
-        .handle_inputs(fixture.clock.now(), [change])
-        .unwrap();
+    fixture.step([change]);
     assert_eq!(fixture.actor.connections_generation(), generation);
     let closed = DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::ConnectionClosed {
         connection_id: conn,
     }));
-    fixture
-        .actor
-        .handle_inputs(fixture.clock.now(), [closed])
-        .unwrap();
+    fixture.step([closed]);
     assert_ne!(fixture.actor.connections_generation(), generation);
     assert_eq!(fixture.actor.peer_count(), 2);
     assert_eq!(fixture.actor.connected_peer_ids().len(), 2);
@@ -378,10 +417,7 @@ fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
 
     // A remote's change goes to the other four, who now owe an answer.
     let change = fixture.remote_change(writer, "first", 1);
-    let first = fixture
-        .actor
-        .handle_inputs(fixture.clock.now(), [change])
-        .unwrap();
+    let first = fixture.step([change]);
     for other in &conns[1..] {
         assert!(sent_to(&first).contains(other));
     }
@@ -390,17 +426,14 @@ fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
     // nothing, is sent them; the others are held.
     let mut writer_replies = Vec::new();
     for value in [2, 3] {
-        let result = fixture
-            .actor
-            .with_document(fixture.clock.now(), |doc| put(doc, "local", value))
-            .unwrap();
-        let to = sent_to(&result.actor_result);
+        let result = fixture.local_change(|doc| put(doc, "local", value));
+        let to = sent_to(&result);
         assert!(
             to.iter().all(|c| *c == writer),
             "held peers were sent a message"
         );
-        assert!(result.actor_result.sync_held);
-        writer_replies.extend(fixture.remote_replies(&result.actor_result));
+        assert!(result.sync_held);
+        writer_replies.extend(fixture.remote_replies(&result));
     }
     fixture.settle(writer_replies);
 
@@ -417,10 +450,7 @@ fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
         };
         let from = *from;
         answered.insert(from);
-        let out = fixture
-            .actor
-            .handle_inputs(fixture.clock.now(), [answer])
-            .unwrap();
+        let out = fixture.step([answer]);
         let messages = sync_messages(&out);
         if from != writer {
             assert_eq!(messages.len(), 1, "a held peer's answer brings one message");
@@ -450,23 +480,14 @@ fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
 #[test]
 fn held_changes_go_out_on_a_tick_once_the_hold_has_passed() {
     let mut fixture = Fixture::new(3);
-    let result = fixture
-        .actor
-        .with_document(fixture.clock.now(), |doc| put(doc, "a", 1))
-        .unwrap();
-    assert_eq!(sent_to(&result.actor_result).len(), 3);
+    let result = fixture.local_change(|doc| put(doc, "a", 1));
+    assert_eq!(sent_to(&result).len(), 3);
     // Nobody answers; a second change is held for all three.
-    let result = fixture
-        .actor
-        .with_document(fixture.clock.now(), |doc| put(doc, "b", 2))
-        .unwrap();
-    assert!(sync_messages(&result.actor_result).is_empty());
-    assert!(result.actor_result.sync_held);
+    let result = fixture.local_change(|doc| put(doc, "b", 2));
+    assert!(sync_messages(&result).is_empty());
+    assert!(result.sync_held);
     // A tick within the hold changes nothing; one after it sends.
-    let early = fixture
-        .actor
-        .handle_inputs(fixture.clock.now(), [DocumentInput::Tick])
-        .unwrap();
+    let early = fixture.step([DocumentInput::Tick]);
     assert!(sync_messages(&early).is_empty());
     let later = fixture.clock.now() + SYNC_HOLD + Duration::from_millis(1);
     let late = fixture
@@ -475,4 +496,73 @@ fn held_changes_go_out_on_a_tick_once_the_hold_has_passed() {
         .unwrap();
     assert_eq!(sent_to(&late).len(), 3);
     assert!(!late.sync_held);
+}
+
+/// The heads a sync message from the actor announces.
+fn announced_heads(out: &DocActorResult, to: ConnectionId) -> Option<Vec<ChangeHash>> {
+    sync_messages(out)
+        .into_iter()
+        .filter(|(c, _)| *c == to)
+        .map(|(_, data)| sync::Message::decode(&data).unwrap().heads)
+        .next_back()
+}
+
+#[test]
+fn a_sender_is_answered_only_once_its_change_is_on_disk() {
+    let mut fixture = Fixture::new(3);
+    let conns: Vec<ConnectionId> = fixture.remotes.keys().copied().collect();
+    let (first, second) = (conns[0], conns[1]);
+
+    // The first remote's change: the others get it at once; its sender
+    // gets no answer (which would acknowledge it) while it is not saved.
+    let change = fixture.remote_change(first, "a", 1);
+    let mut out = fixture
+        .actor
+        .handle_inputs(fixture.clock.now(), [change])
+        .unwrap();
+    assert!(sent_to(&out).contains(&conns[2]));
+    assert!(!sent_to(&out).contains(&first), "answered before saving");
+    let saves_a = storage_done(&mut out);
+    assert!(!saves_a.is_empty(), "the change was not saved");
+    // What was sent is delivered; the remotes' answers wait until the end.
+    let mut answers = fixture.remote_replies(&out);
+
+    // The second remote's change, saved by a later put.
+    let change = fixture.remote_change(second, "b", 2);
+    let mut out = fixture
+        .actor
+        .handle_inputs(fixture.clock.now(), [change])
+        .unwrap();
+    let heads_b = fixture.actor.document().get_heads();
+    assert!(!sent_to(&out).contains(&second));
+    let saves_b = storage_done(&mut out);
+    answers.extend(fixture.remote_replies(&out));
+
+    // The later put completing first answers nobody: an answer must not
+    // overtake an earlier write that is still running.
+    let out = fixture
+        .actor
+        .handle_inputs(fixture.clock.now(), saves_b)
+        .unwrap();
+    assert!(!sent_to(&out).contains(&first));
+    assert!(!sent_to(&out).contains(&second));
+    answers.extend(fixture.remote_replies(&out));
+
+    // Once the first put completes both are answered, each with heads that
+    // include its own change.
+    let out = fixture
+        .actor
+        .handle_inputs(fixture.clock.now(), saves_a)
+        .unwrap();
+    let to_first = announced_heads(&out, first).expect("the first sender was not answered");
+    let to_second = announced_heads(&out, second).expect("the second sender was not answered");
+    assert_eq!(
+        to_first, heads_b,
+        "the answer does not cover the first change"
+    );
+    assert_eq!(to_second, heads_b);
+    answers.extend(fixture.remote_replies(&out));
+    fixture.settle(answers);
+    fixture.finish();
+    fixture.assert_converged();
 }
