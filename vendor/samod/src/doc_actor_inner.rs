@@ -17,7 +17,7 @@ use crate::{
     io_loop::{self, IoLoopTask},
     observer::{self, RepoObserver},
     peer_connection_info::PeerDocState,
-    unbounded::UnboundedSender,
+    unbounded::{self, UnboundedReceiver, UnboundedSender},
 };
 
 pub(crate) struct DocActorInner {
@@ -41,7 +41,48 @@ pub(crate) struct DocActorInner {
 
 /// The document actors that hold changes for a peer waiting for its answer;
 /// the repo's periodic tick gives each of them a [`ActorTask::Tick`].
-pub(crate) type HeldActors = Arc<Mutex<HashSet<DocumentActorId>>>;
+pub(crate) type HeldActors = Arc<Held>;
+
+/// The set behind [`HeldActors`]. The tick loop runs at the short interval
+/// only while the set is non-empty, and the first actor added wakes it.
+pub(crate) struct Held {
+    actors: Mutex<HashSet<DocumentActorId>>,
+    wake: UnboundedSender<()>,
+}
+
+impl Held {
+    /// The set and the receiver the tick loop waits on.
+    pub(crate) fn new() -> (HeldActors, UnboundedReceiver<()>) {
+        let (wake, woken) = unbounded::channel();
+        let held = Held {
+            actors: Mutex::default(),
+            wake,
+        };
+        (Arc::new(held), woken)
+    }
+
+    fn actors(&self) -> std::sync::MutexGuard<'_, HashSet<DocumentActorId>> {
+        self.actors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn insert(&self, actor_id: DocumentActorId) {
+        let mut actors = self.actors();
+        if actors.is_empty() {
+            let _ = self.wake.unbounded_send(());
+        }
+        actors.insert(actor_id);
+    }
+
+    pub(crate) fn take(&self) -> HashSet<DocumentActorId> {
+        std::mem::take(&mut *self.actors())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.actors().is_empty()
+    }
+}
 
 impl DocActorInner {
     pub(crate) fn new(
@@ -117,10 +158,7 @@ impl DocActorInner {
             sync_held,
         } = results;
         if sync_held && !stopped {
-            self.held_actors
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(self.actor_id);
+            self.held_actors.insert(self.actor_id);
         }
 
         if let Some(new_peers) = self.connected_peers_changed(stopped) {

@@ -51,6 +51,8 @@ pub(crate) enum IoLoopTask {
     StopSharePolicies,
     /// Periodic tick to drive time-based connector logic (retry backoff).
     Tick,
+    /// The shorter tick for actors holding changes for a peer (PATCHES.md, 9).
+    TickHeld,
 }
 
 pub(crate) struct DriveConnectionTask {
@@ -176,6 +178,9 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                         let mut inner = inner.lock().unwrap();
                         inner.handle_event(HubEvent::tick());
                         inner.tick_held_actors();
+                    }
+                    IoLoopTask::TickHeld => {
+                        inner.lock().unwrap().tick_held_actors();
                     }
                 }
             }

@@ -968,13 +968,7 @@ impl Inner {
     /// answered, so that they go out after at most `SYNC_HOLD` plus one tick
     /// (PATCHES.md, 6).
     fn tick_held_actors(&self) {
-        let held = std::mem::take(
-            &mut *self
-                .held_actors
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        for actor_id in held {
+        for actor_id in self.held_actors.take() {
             self.dispatch_task(actor_id, ActorTask::Tick);
         }
     }
@@ -1421,6 +1415,8 @@ struct TaskSetup {
     rx_actor: Option<UnboundedReceiver<SpawnedActor>>,
     dialers: Arc<Mutex<HashMap<DialerId, io_loop::DynDialer>>>,
     observer: Option<Arc<dyn observer::RepoObserver>>,
+    held_actors: doc_actor_inner::HeldActors,
+    held_woken: UnboundedReceiver<()>,
 }
 
 impl TaskSetup {
@@ -1455,6 +1451,7 @@ impl TaskSetup {
         };
 
         let dialers = Arc::new(Mutex::new(HashMap::new()));
+        let (held_actors, held_woken) = doc_actor_inner::Held::new();
         let inner = Arc::new(Mutex::new(Inner {
             stopping: false,
             doc_runner,
@@ -1472,7 +1469,7 @@ impl TaskSetup {
             acceptor_handles: HashMap::new(),
             observer: observer.clone(),
             search_state_streams: HashMap::new(),
-            held_actors: Default::default(),
+            held_actors: held_actors.clone(),
         }));
 
         TaskSetup {
@@ -1484,6 +1481,8 @@ impl TaskSetup {
             rx_storage,
             dialers,
             observer,
+            held_actors,
+            held_woken,
         }
     }
     fn spawn_tasks_local<
@@ -1525,7 +1524,9 @@ impl TaskSetup {
             let tx_io = self.tx_io.clone();
             let runtime_for_tick = runtime.clone();
             let sleep = move |d| runtime_for_tick.sleep(d);
-            runtime.spawn(connector_tick_loop(tx_io, sleep).boxed_local());
+            runtime.spawn(
+                connector_tick_loop(tx_io, sleep, self.held_actors, self.held_woken).boxed_local(),
+            );
         }
         if let Some(rx_actor) = self.rx_actor {
             runtime.spawn(async_actor_runner(rx_actor).boxed_local());
@@ -1567,7 +1568,9 @@ impl TaskSetup {
             let tx_io = self.tx_io.clone();
             let runtime_for_tick = runtime.clone();
             let sleep = move |d| runtime_for_tick.sleep(d);
-            runtime.spawn(connector_tick_loop(tx_io, sleep).boxed());
+            runtime.spawn(
+                connector_tick_loop(tx_io, sleep, self.held_actors, self.held_woken).boxed(),
+            );
         }
         if let Some(rx_actor) = self.rx_actor {
             runtime.spawn(async_actor_runner(rx_actor).boxed());
@@ -1575,21 +1578,56 @@ impl TaskSetup {
     }
 }
 
+/// How often the hub ticks: time-based connector logic such as dialers'
+/// retry backoff.
+const HUB_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How often actors holding changes for a peer are ticked, while there are
+/// any (PATCHES.md, 6 and 9).
+const HELD_TICK: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// Periodically sends tick events to the IO loop to drive time-based connector
-/// logic (e.g. retry backoff for dialers).
+/// logic (e.g. retry backoff for dialers), and, while some document actor
+/// holds changes for a peer, the shorter ticks that release them.
+///
+/// An idle repo wakes 10 times a second, as in samod 0.16; the first actor
+/// to hold changes wakes this loop (`held_woken`).
 ///
 /// `sleep` is provided by the runtime so this loop is not coupled to any
 /// specific async runtime.
-async fn connector_tick_loop<F, Fut>(tx_io: UnboundedSender<IoLoopTask>, sleep: F)
-where
+async fn connector_tick_loop<F, Fut>(
+    tx_io: UnboundedSender<IoLoopTask>,
+    sleep: F,
+    held_actors: doc_actor_inner::HeldActors,
+    held_woken: UnboundedReceiver<()>,
+) where
     F: Fn(std::time::Duration) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    let mut last_hub_tick = std::time::Instant::now();
     loop {
-        // Also releases changes held for peers (PATCHES.md, 6), hence
-        // shorter than the 100 ms dialers need.
-        sleep(std::time::Duration::from_millis(25)).await;
-        if tx_io.unbounded_send(IoLoopTask::Tick).is_err() {
+        let since_hub_tick = last_hub_tick.elapsed();
+        let wait = if held_actors.is_empty() {
+            HUB_TICK.saturating_sub(since_hub_tick)
+        } else {
+            HELD_TICK.min(HUB_TICK.saturating_sub(since_hub_tick))
+        };
+        let slept = std::pin::pin!(sleep(wait));
+        let woken = std::pin::pin!(held_woken.recv());
+        match futures::future::select(slept, woken).await {
+            futures::future::Either::Left(_) => {}
+            // An actor started holding changes: wait the short interval.
+            futures::future::Either::Right((Ok(()), _)) => continue,
+            futures::future::Either::Right((Err(_), _)) => break,
+        }
+        while held_woken.try_recv().is_some() {}
+        let task = if last_hub_tick.elapsed() >= HUB_TICK {
+            last_hub_tick = std::time::Instant::now();
+            IoLoopTask::Tick
+        } else {
+            IoLoopTask::TickHeld
+        };
+        if tx_io.unbounded_send(task).is_err() {
             // IO loop channel closed — repo is shutting down
             break;
         }
