@@ -136,7 +136,7 @@ async fn run_joined<B: Backend>(
     }
     tracing::info!(peer = peer_id, role = %identity.role, "peer joined");
 
-    let (mut to_samod, from_client) = mpsc::channel::<Result<Vec<u8>, io::Error>>(64);
+    let (mut to_samod, from_client) = mpsc::channel::<Result<Vec<u8>, io::Error>>(16);
     let (to_client, mut from_samod) = mpsc::channel::<Vec<u8>>(64);
     let _ = to_samod.send(Ok(first.to_vec())).await;
     let transport =

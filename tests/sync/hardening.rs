@@ -244,3 +244,82 @@ async fn a_passed_on_presence_message_keeps_the_connection_and_a_spoofed_sync_cl
         other => panic!("expected a close frame, got {other:?}"),
     }
 }
+
+/// A peer that sends faster than its document's actor applies its messages
+/// is read no faster than they are applied: samod stops reading a
+/// connection while 8 MiB of its input waits unprocessed (vendor/PATCHES.md,
+/// 10), so the sender is slowed by TCP instead of growing the server's
+/// memory. The actor is held busy here (a `with_document` that waits), so
+/// the figure does not depend on the machine's speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_flooding_a_busy_document_is_read_only_as_fast_as_it_is_applied() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use automerge::ReadDoc;
+    use futures::{SinkExt, StreamExt};
+
+    let repo = samod::Repo::build_tokio().with_peer_id(samod::PeerId::from("server")).load().await;
+    let handle = repo.create(automerge::Automerge::new()).await.unwrap();
+    let document = handle.document_id().to_string();
+    let acceptor = repo.make_acceptor(url::Url::parse("ws://127.0.0.1:1/sync").unwrap()).unwrap();
+
+    // The peer's frames, counted as samod reads them.
+    let (to_repo, from_peer) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    let read = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let read = read.clone();
+        from_peer.inspect(move |_| {
+            read.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    let (to_peer, mut from_repo) = futures::channel::mpsc::unbounded::<Vec<u8>>();
+    let transport = samod::Transport::new(counted, to_peer.sink_map_err(|e| std::io::Error::other(e.to_string())));
+    acceptor.accept(transport).unwrap();
+    to_repo.unbounded_send(Ok(raw_peer::join_frame("flooder", &["1"]))).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), from_repo.next()).await.expect("the handshake").expect("a peer message");
+
+    // The document's actor is busy until we say so.
+    let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let busy = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            handle.with_document(|_| {
+                busy_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            })
+        })
+    };
+    busy_rx.recv().unwrap();
+
+    // 40 messages of 1 MiB each: five times the limit.
+    let mut changes = raw_peer::ChangeStream::new();
+    for _ in 0..41 {
+        let data = changes.next_message(1024 * 1024);
+        to_repo.unbounded_send(Ok(raw_peer::doc_frame("sync", "flooder", "server", &document, &data))).unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let while_busy = read.load(Ordering::SeqCst);
+    assert!((3..=12).contains(&while_busy), "samod read {while_busy} of 42 frames while the document was busy");
+
+    // Once the actor is free everything is read and applied.
+    release_tx.send(()).unwrap();
+    busy.join().unwrap();
+    let last = |doc: &mut automerge::Automerge| doc.get(automerge::ROOT, "n").unwrap().and_then(|(v, _)| v.as_u64());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while handle.with_document(last) != Some(40) {
+        assert!(
+            Instant::now() < deadline,
+            "samod read {} of 42 frames after the document was freed; the last change applied is {:?}",
+            read.load(Ordering::SeqCst),
+            handle.with_document(last)
+        );
+        // Answers pile up unread otherwise.
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), from_repo.next()).await {}
+    }
+    assert_eq!(read.load(Ordering::SeqCst), 42);
+    repo.stop().await;
+}

@@ -12,7 +12,7 @@ use tokio_tungstenite::{
     tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub struct RawPeer {
     socket: Socket,
@@ -101,6 +101,78 @@ pub fn sync_message_with_change() -> Vec<u8> {
     doc.sync().generate_sync_message(&mut ours).unwrap().encode()
 }
 
+/// A stream of sync messages that each carry one new change of about
+/// `change_bytes`, as fast as a client can make them, without waiting for
+/// the other side: a shadow copy plays the receiver, so each message holds
+/// exactly the change the previous ones did not.
+pub struct ChangeStream {
+    doc: automerge::AutoCommit,
+    ours: automerge::sync::State,
+    shadow: automerge::AutoCommit,
+    theirs: automerge::sync::State,
+    seed: u64,
+    n: u64,
+}
+
+impl ChangeStream {
+    pub fn new() -> Self {
+        Self {
+            doc: automerge::AutoCommit::new(),
+            ours: automerge::sync::State::new(),
+            shadow: automerge::AutoCommit::new(),
+            theirs: automerge::sync::State::new(),
+            seed: 0x9E37_79B9_7F4A_7C15,
+            n: 0,
+        }
+    }
+
+    /// The next sync message; the first one only introduces the document.
+    pub fn next_message(&mut self, change_bytes: usize) -> Vec<u8> {
+        use automerge::{sync::SyncDoc, transaction::Transactable};
+        if self.n > 0 {
+            // Text that does not compress, so the change is as big as asked.
+            let text: String = (0..change_bytes)
+                .map(|_| {
+                    self.seed ^= self.seed << 13;
+                    self.seed ^= self.seed >> 7;
+                    self.seed ^= self.seed << 17;
+                    char::from(b'a' + (self.seed % 26) as u8)
+                })
+                .collect();
+            self.doc.put(automerge::ROOT, "blob", text).unwrap();
+            self.doc.put(automerge::ROOT, "n", self.n).unwrap();
+        }
+        self.n += 1;
+        let message = self.doc.sync().generate_sync_message(&mut self.ours).expect("a message");
+        let data = message.encode();
+        let mirrored = automerge::sync::Message::decode(&data).unwrap();
+        self.shadow.sync().receive_sync_message(&mut self.theirs, mirrored).unwrap();
+        if let Some(reply) = self.shadow.sync().generate_sync_message(&mut self.theirs) {
+            self.doc.sync().receive_sync_message(&mut self.ours, reply).unwrap();
+        }
+        data
+    }
+
+    /// The heads after every message so far.
+    pub fn heads(&mut self) -> Vec<automerge::ChangeHash> {
+        self.doc.get_heads()
+    }
+}
+
+/// The `data` bytes of a CBOR map, if it has them.
+pub fn data_field(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut decoder = minicbor::Decoder::new(bytes);
+    let n = decoder.map().ok()??;
+    for _ in 0..n {
+        let key = decoder.str().ok()?;
+        if key == "data" {
+            return decoder.bytes().ok().map(<[u8]>::to_vec);
+        }
+        decoder.skip().ok()?;
+    }
+    None
+}
+
 /// An empty sync message (nothing to offer), as sent with a `request`.
 pub fn empty_sync_message() -> Vec<u8> {
     use automerge::sync::SyncDoc;
@@ -182,6 +254,11 @@ impl RawPeer {
                 Ok(_) => continue,
             }
         }
+    }
+
+    /// The WebSocket, for a caller that reads and writes at once.
+    pub fn into_socket(self) -> Socket {
+        self.socket
     }
 
     /// Waits for the server to end the connection and says how it did.

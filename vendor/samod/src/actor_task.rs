@@ -3,10 +3,12 @@ use samod_core::{
     io::IoResult,
 };
 
-use crate::doc_actor_inner::DocActorInner;
+use crate::{backlog::Charge, doc_actor_inner::DocActorInner};
 
 pub(crate) enum ActorTask {
-    HandleMessage(HubToDocMsg),
+    /// With the message's charge against its connection's backlog, if a
+    /// peer sent it (PATCHES.md, 10).
+    HandleMessage(HubToDocMsg, Option<Charge>),
     IoComplete(IoResult<DocumentIoResult>),
     WithDocument(Box<dyn FnOnce(&mut DocActorInner) + Send + 'static>),
     /// Time passed: changes held for an unresponsive peer may go now.
@@ -16,7 +18,7 @@ pub(crate) enum ActorTask {
 impl std::fmt::Debug for ActorTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ActorTask::HandleMessage(msg) => f.debug_tuple("HandleMessage").field(msg).finish(),
+            ActorTask::HandleMessage(msg, _) => f.debug_tuple("HandleMessage").field(msg).finish(),
             ActorTask::IoComplete(result) => f.debug_tuple("IoComplete").field(result).finish(),
             ActorTask::WithDocument(_) => f.debug_tuple("WithDocument").finish(),
             ActorTask::Tick => f.write_str("Tick"),

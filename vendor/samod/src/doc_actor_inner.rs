@@ -270,9 +270,14 @@ impl DocActorInner {
     /// messages once per run rather than once per input (PATCHES.md, 2).
     pub(crate) fn handle_tasks(&mut self, tasks: impl IntoIterator<Item = ActorTask>) {
         let mut batch = Vec::new();
+        // Released once the batch is handled (PATCHES.md, 10).
+        let mut charges = Vec::new();
         for task in tasks {
             match task {
-                ActorTask::HandleMessage(msg) => batch.push(DocumentInput::Message(msg)),
+                ActorTask::HandleMessage(msg, charge) => {
+                    batch.push(DocumentInput::Message(msg));
+                    charges.extend(charge);
+                }
                 ActorTask::IoComplete(result) => batch.push(DocumentInput::IoComplete(result)),
                 ActorTask::Tick => batch.push(DocumentInput::Tick),
                 ActorTask::WithDocument(f) => {

@@ -42,6 +42,9 @@ pub(crate) enum DocTaskDispatcher {
 }
 
 impl DocTaskDispatcher {
+    // The task's backlog charge (PATCHES.md, 10) took it past clippy's size
+    // limit; a failed dispatch hands the task back, as before.
+    #[allow(clippy::result_large_err)]
     fn dispatch(&self, task: ActorTask) -> Result<(), ActorTask> {
         match self {
             DocTaskDispatcher::Async(tx) => tx.unbounded_send(task),

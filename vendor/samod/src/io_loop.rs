@@ -283,9 +283,20 @@ async fn drive_connection(
     let rx = conn_handle.take_rx();
     let connection_id = conn_handle.id();
     let mut stream = stream.fuse();
+    // No reading while this connection's queued input is over its limit
+    // (PATCHES.md, 10); sending goes on.
+    let backlog = Arc::new(crate::backlog::Backlog::default());
+    inner
+        .lock()
+        .unwrap()
+        .backlogs
+        .insert(connection_id, backlog.clone());
     let result = loop {
         futures::select! {
-            next_inbound_msg = stream.next() => {
+            next_inbound_msg = async {
+                backlog.room().await;
+                stream.next().await
+            }.fuse() => {
                 if let Some(msg) = next_inbound_msg {
                     match msg {
                         Ok(msg) => {
@@ -315,6 +326,7 @@ async fn drive_connection(
             }
         }
     };
+    inner.lock().unwrap().backlogs.remove(&connection_id);
     if !(result == ConnFinishedReason::WeDisconnected) {
         let event = HubEvent::connection_lost(connection_id);
         inner.lock().unwrap().handle_event(event);

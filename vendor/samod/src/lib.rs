@@ -381,6 +381,7 @@ use tracing::Instrument;
 pub use url::Url;
 
 mod actor_task;
+mod backlog;
 use actor_task::ActorTask;
 mod actor_handle;
 use actor_handle::ActorHandle;
@@ -961,6 +962,8 @@ struct Inner {
     observer: Option<Arc<dyn observer::RepoObserver>>,
     search_state_streams: HashMap<DocumentId, Vec<mpsc::UnboundedSender<SearchState>>>,
     held_actors: doc_actor_inner::HeldActors,
+    /// Each driven connection's queued input (PATCHES.md, 10).
+    backlogs: HashMap<ConnectionId, Arc<backlog::Backlog>>,
 }
 
 impl Inner {
@@ -1082,7 +1085,12 @@ impl Inner {
         }
 
         for (actor_id, actor_msg) in actor_messages {
-            self.dispatch_task(actor_id, ActorTask::HandleMessage(actor_msg));
+            let charge = actor_msg.inbound().and_then(|(connection_id, bytes)| {
+                self.backlogs
+                    .get(&connection_id)
+                    .map(|backlog| backlog.charge(bytes))
+            });
+            self.dispatch_task(actor_id, ActorTask::HandleMessage(actor_msg, charge));
         }
 
         if !connection_events.is_empty() && !self.conn_listeners.is_empty() {
@@ -1470,6 +1478,7 @@ impl TaskSetup {
             observer: observer.clone(),
             search_state_streams: HashMap::new(),
             held_actors: held_actors.clone(),
+            backlogs: HashMap::new(),
         }));
 
         TaskSetup {

@@ -138,10 +138,10 @@ impl Policies {
                 .map(|task| answer(task, config))
                 .collect()
         } else {
-            vec![ActorTask::HandleMessage(HubToDocMsg::update_share_policy(
-                event.peer_id,
-                config,
-            ))]
+            vec![ActorTask::HandleMessage(
+                HubToDocMsg::update_share_policy(event.peer_id, config),
+                None,
+            )]
         }
     }
 }

@@ -83,7 +83,10 @@ fn changed_decisions_push_messages_and_duplicates_do_nothing() {
                 .is_empty()
         );
         let update = policies.handle_event(events.next().await.unwrap());
-        assert!(matches!(update.as_slice(), [ActorTask::HandleMessage(_)]));
+        assert!(matches!(
+            update.as_slice(),
+            [ActorTask::HandleMessage(_, _)]
+        ));
         assert_eq!(
             policies.subscriptions[&(actor, peer)]
                 .as_ref()
