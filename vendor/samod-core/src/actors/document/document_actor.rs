@@ -740,6 +740,12 @@ impl DocumentActor {
                 tracing::warn!(err=?e, %key, "error loading incremental chunk");
             }
         }
+        // What was loaded is on disk already (PATCHES.md, 11).
+        self.on_disk_state.loaded(
+            self.doc.get_heads(),
+            snapshots.values().map(Vec::len),
+            incrementals.values().map(Vec::len),
+        );
 
         if let Phase::Loading(loading) = &mut self.phase {
             let pending_sync_messages = loading.take_pending_sync_messages();
