@@ -5,15 +5,22 @@
 //! - edit propagation writer → server → reader, p50/p95, with 10, 100 and
 //!   1,000 peers connected to the same document;
 //! - convergence of 50 editors × 100 changes, from the last edit;
-//! - cold clone of a 10,000-document workspace by a fresh client.
+//! - cold clone of a 10,000-document workspace by a fresh client;
+//! - (ours only) the server's memory while one client sends changes as fast
+//!   as the server reads them.
 //!
 //! Run: `cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
 //!       cargo bench -p raptorflow-tests --bench sync_bench`
 //! Sizes can be cut with `SYNC_BENCH_PEERS=10,100 SYNC_BENCH_DOCS=1000`;
-//! `SYNC_BENCH_SKIP=propagation,convergence,clone` leaves parts out;
+//! `SYNC_BENCH_SKIP=propagation,convergence,clone,flood` leaves parts out;
+//! `SYNC_BENCH_FLOOD=SECONDS,KIB` sizes the flood (default 20 s of 64 KiB changes);
+//! `SYNC_BENCH_SERVER=PATH` runs another raptorflow-sync build as ours;
 //! `SYNC_BENCH_CONVERGENCE_LIMIT` (s, default 300) bounds the convergence wait.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "../sync/raw_peer.rs"]
+mod raw_peer;
 
 use std::{
     io::{BufRead, BufReader},
@@ -56,7 +63,8 @@ fn first_line(child: &mut Child) -> String {
 fn start_ours() -> Target {
     let dir = tempfile::tempdir().unwrap();
     let target_dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
-    let bin = target_dir.join("release/raptorflow-sync");
+    // SYNC_BENCH_SERVER compares another build (e.g. an older commit's).
+    let bin = std::env::var_os("SYNC_BENCH_SERVER").map_or_else(|| target_dir.join("release/raptorflow-sync"), PathBuf::from);
     assert!(bin.exists(), "{} is missing: run `cargo build --release -p raptorflow-sync` first", bin.display());
     let db = format!("sqlite://{}", dir.path().join("sync.db").display());
     let admin = |args: &[&str]| {
@@ -249,6 +257,78 @@ async fn cold_clone(target: &Target, n_docs: usize) -> f64 {
     rate
 }
 
+/// A process's resident memory, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status.lines().find_map(|line| line.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    kib.map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// One client sends changes of `change_bytes` as fast as the server reads
+/// them for `seconds`, reading the answers as they come. Prints the server's
+/// memory before, at its peak and at the end, what was sent, and how long
+/// after the last send the server's answer shows it has everything.
+async fn flood(target: &Target, seconds: u64, change_bytes: usize) {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let peer = raw_peer::RawPeer::joined(target.url.port().unwrap(), &target.token.expose(), "bench/flood").await;
+    let (peer_id, server_id) = (peer.peer_id.clone(), peer.server_id.clone());
+    let (mut sink, mut stream) = peer.into_socket().split();
+    let document = DocumentId::new(&mut rand::rng()).to_string();
+    let (heads_tx, mut heads_rx) = tokio::sync::watch::channel(Vec::new());
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            if let Message::Binary(bytes) = message
+                && let Some(data) = raw_peer::data_field(&bytes)
+                && let Ok(answer) = automerge::sync::Message::decode(&data)
+            {
+                let _ = heads_tx.send(answer.heads);
+            }
+        }
+    });
+    let pid = target.child.id();
+    let before = rss_mib(pid);
+    let peak = Arc::new(std::sync::Mutex::new(before));
+    let sampler = tokio::spawn({
+        let peak = peak.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let now = rss_mib(pid);
+                let mut peak = peak.lock().unwrap();
+                *peak = peak.max(now);
+            }
+        }
+    });
+    let mut changes = raw_peer::ChangeStream::new();
+    let (mut n_sent, mut bytes_sent) = (0usize, 0usize);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let data = changes.next_message(change_bytes);
+        let frame = raw_peer::doc_frame("sync", &peer_id, &server_id, &document, &data);
+        bytes_sent += frame.len();
+        sink.send(Message::Binary(frame.into())).await.expect("the server kept the connection");
+        n_sent += 1;
+    }
+    let sending = started.elapsed().as_secs_f64();
+    let at_end = rss_mib(pid);
+    let last_send = Instant::now();
+    let heads = changes.heads();
+    let caught_up = tokio::time::timeout(Duration::from_secs(300), heads_rx.wait_for(|h| *h == heads)).await.is_ok();
+    let catch_up = last_send.elapsed().as_secs_f64();
+    sampler.abort();
+    reader.abort();
+    let peak = *peak.lock().unwrap();
+    let mib = bytes_sent as f64 / (1024.0 * 1024.0);
+    println!(
+        "flood, one client, {} KiB changes for {seconds} s: sent {n_sent} changes ({mib:.0} MiB, {:.1} MiB/s); server RSS {before:.0} MiB before, {peak:.0} MiB peak, {at_end:.0} MiB at the last send; {}",
+        change_bytes / 1024,
+        mib / sending,
+        if caught_up { format!("it had everything {catch_up:.2} s after the last send") } else { "it had not caught up 300 s after the last send".to_owned() }
+    );
+}
+
 fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
     std::env::var(name).map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect()).unwrap_or_else(|_| default.to_vec())
 }
@@ -307,4 +387,9 @@ async fn main() {
         print_row(rows.last().unwrap());
     }
     drop((ours, node));
+    if !skip.contains("flood") {
+        let sizes = env_list("SYNC_BENCH_FLOOD", &[20, 64]);
+        let ours = start_ours();
+        flood(&ours, sizes[0] as u64, sizes[1] * 1024).await;
+    }
 }
