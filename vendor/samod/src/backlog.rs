@@ -8,34 +8,55 @@
 //! the actor has handled it (or the message is dropped); the connection
 //! stops reading while its backlog is over the limit, so the peer is slowed
 //! by TCP instead of growing the server's memory.
+//!
+//! Storage writes are bounded the same way, across the repo: while
+//! [`STORAGE_BACKLOG`] bytes of puts are waiting for the storage, no
+//! connection is read. Every peer's writes queue behind the same disk, so
+//! all of them are slowed.
 
 use std::{
     future::Future,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    task::Poll,
+    task::{Poll, Waker},
 };
-
-use futures::task::AtomicWaker;
 
 /// The most one connection may have queued, in bytes of message payload
 /// plus [`MESSAGE_OVERHEAD`] per message.
 pub(crate) const CONNECTION_BACKLOG: usize = 8 * 1024 * 1024;
 
+/// The most storage writes may hold, in bytes of their values, before
+/// connections stop being read.
+pub(crate) const STORAGE_BACKLOG: usize = 64 * 1024 * 1024;
+
 /// Counted per message on top of its payload, for the bookkeeping a queued
 /// message costs: many tiny messages are bounded too.
 const MESSAGE_OVERHEAD: usize = 512;
 
-#[derive(Default)]
 pub(crate) struct Backlog {
     bytes: AtomicUsize,
-    /// The connection's reader, waiting for room.
-    reader: AtomicWaker,
+    limit: usize,
+    /// Readers waiting for room.
+    readers: Mutex<Vec<Waker>>,
 }
 
 impl Backlog {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Backlog {
+            bytes: AtomicUsize::new(0),
+            limit,
+            readers: Mutex::default(),
+        })
+    }
+
+    fn readers(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+        self.readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Counts a message of `bytes` until the returned charge is dropped.
     pub(crate) fn charge(self: &Arc<Self>, bytes: usize) -> Charge {
         let bytes = bytes + MESSAGE_OVERHEAD;
@@ -51,15 +72,20 @@ impl Backlog {
         self.bytes.load(Ordering::SeqCst)
     }
 
-    /// Resolves once the backlog is under [`CONNECTION_BACKLOG`].
+    /// Resolves once the backlog is under its limit.
     pub(crate) fn room(&self) -> impl Future<Output = ()> + '_ {
         futures::future::poll_fn(move |cx| {
-            if self.queued() < CONNECTION_BACKLOG {
+            if self.queued() < self.limit {
                 return Poll::Ready(());
             }
-            self.reader.register(cx.waker());
+            {
+                let mut readers = self.readers();
+                if !readers.iter().any(|w| w.will_wake(cx.waker())) {
+                    readers.push(cx.waker().clone());
+                }
+            }
             // A charge released between the check and the registration.
-            if self.queued() < CONNECTION_BACKLOG {
+            if self.queued() < self.limit {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -76,9 +102,12 @@ pub(crate) struct Charge {
 
 impl Drop for Charge {
     fn drop(&mut self) {
-        let before = self.backlog.bytes.fetch_sub(self.bytes, Ordering::SeqCst);
-        if before >= CONNECTION_BACKLOG && before - self.bytes < CONNECTION_BACKLOG {
-            self.backlog.reader.wake();
+        let backlog = &self.backlog;
+        let before = backlog.bytes.fetch_sub(self.bytes, Ordering::SeqCst);
+        if before >= backlog.limit && before - self.bytes < backlog.limit {
+            for reader in std::mem::take(&mut *backlog.readers()) {
+                reader.wake();
+            }
         }
     }
 }
@@ -93,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_full_backlog_blocks_its_reader_until_a_charge_is_released() {
-        let backlog = Arc::new(Backlog::default());
+        let backlog = Backlog::new(CONNECTION_BACKLOG);
         let mut cx = Context::from_waker(noop_waker_ref());
         let small = backlog.charge(100);
         assert!(std::pin::pin!(backlog.room()).poll(&mut cx).is_ready());
@@ -111,7 +140,7 @@ mod tests {
 
     #[test]
     fn many_tiny_messages_fill_a_backlog_too() {
-        let backlog = Arc::new(Backlog::default());
+        let backlog = Backlog::new(CONNECTION_BACKLOG);
         let charges: Vec<_> = (0..CONNECTION_BACKLOG / MESSAGE_OVERHEAD)
             .map(|_| backlog.charge(0))
             .collect();
@@ -119,5 +148,33 @@ mod tests {
         assert!(std::pin::pin!(backlog.room()).poll(&mut cx).is_pending());
         drop(charges);
         assert!(std::pin::pin!(backlog.room()).poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn every_waiting_reader_is_woken_when_a_shared_backlog_has_room() {
+        use std::sync::atomic::AtomicUsize;
+
+        struct Count(AtomicUsize);
+        impl futures::task::ArcWake for Count {
+            fn wake_by_ref(arc_self: &Arc<Self>) {
+                arc_self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let storage = Backlog::new(STORAGE_BACKLOG);
+        let write = storage.charge(STORAGE_BACKLOG);
+        let counts: Vec<_> = (0..3)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        for count in &counts {
+            let waker = futures::task::waker(count.clone());
+            let mut cx = Context::from_waker(&waker);
+            // Polled twice, registered once.
+            assert!(std::pin::pin!(storage.room()).poll(&mut cx).is_pending());
+            assert!(std::pin::pin!(storage.room()).poll(&mut cx).is_pending());
+        }
+        drop(write);
+        for count in &counts {
+            assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        }
     }
 }

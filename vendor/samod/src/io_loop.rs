@@ -107,12 +107,20 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                     IoLoopTask::Storage { doc_id, task, actor_id } => {
                         match task.action {
                             DocumentIoTask::Storage(action) => {
+                                // Held until the write is done (PATCHES.md, 10).
+                                let charge = match &action {
+                                    StorageTask::Put { value, .. } => {
+                                        Some(inner.lock().unwrap().storage_backlog.charge(value.len()))
+                                    }
+                                    _ => None,
+                                };
                                 let task = IoTask { task_id: task.task_id, action };
                                 running_storage_tasks.push({
                                     let storage = storage.clone();
                                     let observer = observer.clone();
                                     async move {
                                         let result = dispatch_document_storage_task(storage, doc_id, task, observer.as_deref()).await;
+                                        drop(charge);
                                         StorageTaskComplete { result, actor_id }
                                     }
                                 });
@@ -285,16 +293,17 @@ async fn drive_connection(
     let mut stream = stream.fuse();
     // No reading while this connection's queued input is over its limit
     // (PATCHES.md, 10); sending goes on.
-    let backlog = Arc::new(crate::backlog::Backlog::default());
-    inner
-        .lock()
-        .unwrap()
-        .backlogs
-        .insert(connection_id, backlog.clone());
+    let backlog = crate::backlog::Backlog::new(crate::backlog::CONNECTION_BACKLOG);
+    let storage_backlog = {
+        let mut inner = inner.lock().unwrap();
+        inner.backlogs.insert(connection_id, backlog.clone());
+        inner.storage_backlog.clone()
+    };
     let result = loop {
         futures::select! {
             next_inbound_msg = async {
                 backlog.room().await;
+                storage_backlog.room().await;
                 stream.next().await
             }.fuse() => {
                 if let Some(msg) = next_inbound_msg {

@@ -964,6 +964,8 @@ struct Inner {
     held_actors: doc_actor_inner::HeldActors,
     /// Each driven connection's queued input (PATCHES.md, 10).
     backlogs: HashMap<ConnectionId, Arc<backlog::Backlog>>,
+    /// Storage writes not yet done (PATCHES.md, 10).
+    storage_backlog: Arc<backlog::Backlog>,
 }
 
 impl Inner {
@@ -1479,6 +1481,7 @@ impl TaskSetup {
             search_state_streams: HashMap::new(),
             held_actors: held_actors.clone(),
             backlogs: HashMap::new(),
+            storage_backlog: backlog::Backlog::new(backlog::STORAGE_BACKLOG),
         }));
 
         TaskSetup {
