@@ -6,13 +6,18 @@
 //!   1,000 peers connected to the same document;
 //! - convergence of 50 editors × 100 changes, from the last edit;
 //! - cold clone of a 10,000-document workspace by a fresh client;
+//! - 1,000 peers spread over 100 workspaces (a hosted server's shape): all
+//!   100 writers edit at once, propagation to a reader in each;
+//! - (ours only) changes per second the server commits while 50 clients
+//!   edit their own documents, on SQLite and, with `SYNC_BENCH_POSTGRES` set
+//!   to an admin URL (scripts/test-services.sh sets one), on PostgreSQL;
 //! - (ours only) the server's memory while one client sends changes as fast
 //!   as the server reads them.
 //!
 //! Run: `cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
 //!       cargo bench -p raptorflow-tests --bench sync_bench`
 //! Sizes can be cut with `SYNC_BENCH_PEERS=10,100 SYNC_BENCH_DOCS=1000`;
-//! `SYNC_BENCH_SKIP=propagation,convergence,clone,flood` leaves parts out;
+//! `SYNC_BENCH_SKIP=propagation,convergence,clone,spread,commit,flood` leaves parts out;
 //! `SYNC_BENCH_FLOOD=SECONDS,KIB` sizes the flood (default 20 s of 64 KiB changes);
 //! `SYNC_BENCH_SERVER=PATH` runs another raptorflow-sync build as ours;
 //! `SYNC_BENCH_CONVERGENCE_LIMIT` (s, default 300) bounds the convergence wait.
@@ -43,6 +48,8 @@ fn workspace_root() -> PathBuf {
 struct Target {
     url: url::Url,
     token: SyncToken,
+    /// One owner token per workspace (ours); `token` is the first.
+    tokens: Vec<SyncToken>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -61,19 +68,31 @@ fn first_line(child: &mut Child) -> String {
 }
 
 fn start_ours() -> Target {
+    start_ours_on(None, 1)
+}
+
+/// Our server on `db` (default: SQLite in a temporary directory) with
+/// `n_workspaces` workspaces and an owner token for each.
+fn start_ours_on(db: Option<String>, n_workspaces: usize) -> Target {
     let dir = tempfile::tempdir().unwrap();
     let target_dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
     // SYNC_BENCH_SERVER compares another build (e.g. an older commit's).
     let bin = std::env::var_os("SYNC_BENCH_SERVER").map_or_else(|| target_dir.join("release/raptorflow-sync"), PathBuf::from);
     assert!(bin.exists(), "{} is missing: run `cargo build --release -p raptorflow-sync` first", bin.display());
-    let db = format!("sqlite://{}", dir.path().join("sync.db").display());
+    let db = db.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("sync.db").display()));
     let admin = |args: &[&str]| {
         let output = Command::new(&bin).args(["--db", &db, "admin"]).args(args).output().unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     };
-    admin(&["workspace", "create", "Bench"]);
-    let token = SyncToken::parse(&admin(&["member", "add", "--workspace", "Bench", "--user", "bench", "--role", "owner"])).unwrap();
+    let tokens: Vec<SyncToken> = (0..n_workspaces)
+        .map(|i| {
+            let name = if i == 0 { "Bench".to_owned() } else { format!("Bench {i}") };
+            admin(&["workspace", "create", &name]);
+            SyncToken::parse(&admin(&["member", "add", "--workspace", &name, "--user", "bench", "--role", "owner"])).unwrap()
+        })
+        .collect();
+    let token = tokens[0].clone();
     let mut child = Command::new(&bin)
         .args(["--db", &db, "serve", "--listen", "127.0.0.1:0"])
         // The benchmark is one token with many peers; lift the per-token rate limit.
@@ -85,7 +104,7 @@ fn start_ours() -> Target {
         .unwrap();
     let line = first_line(&mut child);
     let address = line.strip_prefix("listening on ").unwrap();
-    Target { url: url::Url::parse(&format!("ws://{address}/sync")).unwrap(), token, child, _dir: dir }
+    Target { url: url::Url::parse(&format!("ws://{address}/sync")).unwrap(), token, tokens, child, _dir: dir }
 }
 
 fn start_node() -> Target {
@@ -95,7 +114,8 @@ fn start_node() -> Target {
         Command::new("node").args(["node_server.mjs", "--port", "0"]).current_dir(&dir).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let line = first_line(&mut child);
     let port = line.strip_prefix("listening ").unwrap();
-    Target { url: url::Url::parse(&format!("ws://127.0.0.1:{port}")).unwrap(), token: SyncToken::generate(), child, _dir: tempfile::tempdir().unwrap() }
+    let tokens = (0..100).map(|_| SyncToken::generate()).collect::<Vec<_>>();
+    Target { url: url::Url::parse(&format!("ws://127.0.0.1:{port}")).unwrap(), token: tokens[0].clone(), tokens, child, _dir: tempfile::tempdir().unwrap() }
 }
 
 /// One client: a samod repo connected to the target.
@@ -106,8 +126,12 @@ struct Peer {
 }
 
 async fn peer(target: &Target, name: String) -> Peer {
+    peer_with(target, name, &target.token).await
+}
+
+async fn peer_with(target: &Target, name: String, token: &SyncToken) -> Peer {
     let repo = Repo::build_tokio().with_peer_id(PeerId::from(format!("bench/{name}"))).load().await;
-    let dialer = repo.dial(BackoffConfig::default(), Arc::new(BearerDialer::new(target.url.clone(), target.token.clone()))).unwrap();
+    let dialer = repo.dial(BackoffConfig::default(), Arc::new(BearerDialer::new(target.url.clone(), token.clone()))).unwrap();
     tokio::time::timeout(Duration::from_secs(60), dialer.established()).await.expect("connect in time").expect("connected");
     let connection = dialer.connection_id().unwrap();
     Peer { repo, dialer, connection }
@@ -179,6 +203,101 @@ async fn propagation(target: &Target, n_peers: usize, rounds: usize) -> (f64, f6
     close(all).await;
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     (percentile(&samples, 0.5), percentile(&samples, 0.95))
+}
+
+/// `n_workspaces` workspaces of `per_workspace` peers, one document each.
+/// Each round every workspace's writer edits at once; each edit is timed
+/// until its workspace's reader has it.
+async fn spread_propagation(target: &Target, n_workspaces: usize, per_workspace: usize, rounds: usize) -> (f64, f64) {
+    let mut groups = Vec::with_capacity(n_workspaces);
+    for w in 0..n_workspaces {
+        let token = &target.tokens[w % target.tokens.len()];
+        let group = futures::future::join_all((0..per_workspace).map(|i| peer_with(target, format!("w{w}-{i}"), token))).await;
+        groups.push(group);
+    }
+    let mut pairs = Vec::with_capacity(n_workspaces);
+    for group in &groups {
+        let writer = create_doc(&group[0], "seq", -1).await;
+        let id = writer.document_id().clone();
+        let mut others = futures::future::join_all(group[1..].iter().map(|p| find(p, &id))).await;
+        let reader = others.remove(0);
+        pairs.push((writer, reader, others));
+    }
+    let mut samples = Vec::with_capacity(rounds * n_workspaces);
+    for round in 0..rounds as i64 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let timed = pairs.iter().map(|(writer, reader, _)| async move {
+            let mut changes = reader.changes();
+            let started = Instant::now();
+            writer.with_document(|d| d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, "seq", round).map(drop)).unwrap());
+            while read_i64(reader, "seq") != Some(round) {
+                tokio::time::timeout(Duration::from_secs(30), changes.next()).await.ok()?;
+            }
+            Some(started.elapsed().as_secs_f64() * 1000.0)
+        });
+        let timed: Option<Vec<f64>> = futures::future::join_all(timed).await.into_iter().collect();
+        let Some(timed) = timed else {
+            eprintln!("an edit took over 30 s to reach its reader in round {round}");
+            samples.clear();
+            break;
+        };
+        samples.extend(timed);
+    }
+    drop(pairs);
+    for group in groups {
+        close(group).await;
+    }
+    if samples.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (percentile(&samples, 0.5), percentile(&samples, 0.95))
+}
+
+/// A counter from the server's /metrics.
+async fn server_metric(target: &Target, name: &str) -> u64 {
+    let address = format!("{}:{}", target.url.host_str().unwrap(), target.url.port().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body.lines().find_map(|line| line.strip_prefix(&format!("raptorflow_sync_{name} "))).unwrap_or_else(|| panic!("no metric {name}")).trim().parse().unwrap()
+}
+
+/// `n_clients` clients each edit their own document as fast as they can
+/// for `seconds`: storage writes the server committed per second, and
+/// writes per transaction.
+async fn commit_rate(target: &Target, n_clients: usize, seconds: u64) -> (f64, f64) {
+    let all = peers(target, n_clients, "commit-").await;
+    let docs = futures::future::join_all(all.iter().enumerate().map(|(i, p)| create_doc(p, "n", i as i64))).await;
+    let (writes, commits) = (server_metric(target, "storage_chunk_writes_total").await, server_metric(target, "storage_commits_total").await);
+    let started = Instant::now();
+    let edits = docs.iter().map(|doc| async move {
+        let mut j = 0i64;
+        while started.elapsed() < Duration::from_secs(seconds) {
+            doc.with_document(|d| d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, "n", j).map(drop)).unwrap());
+            j += 1;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    futures::future::join_all(edits).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let writes = server_metric(target, "storage_chunk_writes_total").await - writes;
+    let commits = server_metric(target, "storage_commits_total").await - commits;
+    drop(docs);
+    close(all).await;
+    (writes as f64 / elapsed, writes as f64 / commits.max(1) as f64)
+}
+
+/// A fresh PostgreSQL database from an admin URL.
+async fn fresh_postgres(admin_url: &str) -> String {
+    let pool = sqlx::PgPool::connect(admin_url).await.expect("PostgreSQL is reachable");
+    let name = format!("rf_bench_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+    pool.close().await;
+    format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
 }
 
 /// 50 editors × 100 changes on one document: time from the last edit until
@@ -344,7 +463,7 @@ async fn main() {
     let mut rows: Vec<(String, f64, f64, &'static str)> = Vec::new();
     let skip = std::env::var("SYNC_BENCH_SKIP").unwrap_or_default();
     let print_row = |(what, ours, node, unit): &(String, f64, f64, &'static str)| {
-        let show = |v: f64| if v.is_nan() { "did not converge in time".to_owned() } else { format!("{v:.1} {unit}") };
+        let show = |v: f64| if v.is_nan() { "did not finish in time".to_owned() } else { format!("{v:.1} {unit}") };
         println!("| {what} | {} | {} | {:.2} |", show(*ours), show(*node), ours / node);
     };
     println!("| measurement | raptorflow-sync | node automerge-repo 2.5.6 | ratio (ours / node) |");
@@ -387,6 +506,39 @@ async fn main() {
         print_row(rows.last().unwrap());
     }
     drop((ours, node));
+    if !skip.contains("spread") {
+        let (n_workspaces, per) = (env_list("SYNC_BENCH_WORKSPACES", &[100])[0], env_list("SYNC_BENCH_PEERS_PER_WORKSPACE", &[10])[0]);
+        let ours = start_ours_on(None, n_workspaces);
+        let a = spread_propagation(&ours, n_workspaces, per, rounds).await;
+        eprintln!("spread on raptorflow-sync: p50 {:.1} ms, p95 {:.1} ms", a.0, a.1);
+        drop(ours);
+        let node = start_node();
+        let b = spread_propagation(&node, n_workspaces, per, rounds).await;
+        drop(node);
+        for (ours_ms, node_ms, label) in [(a.0, b.0, "p50"), (a.1, b.1, "p95")] {
+            rows.push((
+                format!("propagation, {} peers in {n_workspaces} workspaces, all writers at once, {label}", n_workspaces * per),
+                ours_ms,
+                node_ms,
+                "ms",
+            ));
+            print_row(rows.last().unwrap());
+        }
+    }
+    if !skip.contains("commit") {
+        let (n_clients, seconds) = (env_list("SYNC_BENCH_COMMIT_CLIENTS", &[50])[0], env_list("SYNC_BENCH_COMMIT_SECONDS", &[20])[0] as u64);
+        let mut backends = vec![("SQLite", None)];
+        if let Ok(admin_url) = std::env::var("SYNC_BENCH_POSTGRES") {
+            backends.push(("PostgreSQL", Some(fresh_postgres(&admin_url).await)));
+        }
+        for (backend, db) in backends {
+            let ours = start_ours_on(db, 1);
+            let (rate, per_commit) = commit_rate(&ours, n_clients, seconds).await;
+            println!(
+                "sustained commits on {backend}, {n_clients} clients editing for {seconds} s: {rate:.0} writes/s committed, {per_commit:.1} writes per transaction"
+            );
+        }
+    }
     if !skip.contains("flood") {
         let sizes = env_list("SYNC_BENCH_FLOOD", &[20, 64]);
         let ours = start_ours();
