@@ -93,6 +93,8 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
     let mut running_connections = FuturesUnordered::new();
     let mut running_transport_establishments = FuturesUnordered::new();
     let mut policies = share_policy::Policies::default();
+    // Puts are charged to it until written (PATCHES.md, 10).
+    let storage_backlog = inner.lock().unwrap().storage_backlog.clone();
     let mut running_share_policies = SelectAll::new();
 
     loop {
@@ -109,9 +111,7 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                             DocumentIoTask::Storage(action) => {
                                 // Held until the write is done (PATCHES.md, 10).
                                 let charge = match &action {
-                                    StorageTask::Put { value, .. } => {
-                                        Some(inner.lock().unwrap().storage_backlog.charge(value.len()))
-                                    }
+                                    StorageTask::Put { value, .. } => Some(storage_backlog.charge(value.len())),
                                     _ => None,
                                 };
                                 let task = IoTask { task_id: task.task_id, action };

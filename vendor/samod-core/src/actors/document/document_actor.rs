@@ -543,10 +543,11 @@ impl DocumentActor {
         self.on_disk_state
             .save_new_changes(out, &self.document_id, &self.doc);
         let issued = self.on_disk_state.puts_issued();
-        for conn_id in std::mem::take(&mut self.sync_due.delivered) {
-            if issued > self.on_disk_state.saved_through() {
-                self.sync_due.unsaved.insert(conn_id, issued);
-            }
+        let delivered = std::mem::take(&mut self.sync_due.delivered);
+        if issued > self.on_disk_state.saved_through() {
+            self.sync_due
+                .unsaved
+                .extend(delivered.into_iter().map(|conn_id| (conn_id, issued)));
         }
         self.generate_sync_messages(now, out);
         out.io_tasks.extend(
@@ -679,30 +680,25 @@ impl DocumentActor {
             SyncMessage::DocUnavailable => 0,
         };
 
+        let heads_before = self.doc.get_heads();
         let duration = match &mut self.phase {
             Phase::Loading(loading) => {
                 loading.receive_sync_message(connection_id, msg);
                 None
             }
             Phase::Requesting(request) => {
-                let heads_before = self.doc.get_heads();
-                let duration = request.receive_message(now, &mut self.doc, peer_conn, msg);
-                if self.doc.get_heads() != heads_before {
-                    self.sync_due.delivered.insert(connection_id);
-                }
-                duration
+                request.receive_message(now, &mut self.doc, peer_conn, msg)
             }
-            Phase::Ready(ready) => {
-                let heads_before = self.doc.get_heads();
-                let duration = ready.receive_sync_message(now, &mut self.doc, peer_conn, msg);
-                let heads_after = self.doc.get_heads();
-                if heads_before != heads_after {
-                    self.sync_due.delivered.insert(connection_id);
-                    out.emit_doc_changed(heads_after);
-                }
-                duration
-            }
+            Phase::Ready(ready) => ready.receive_sync_message(now, &mut self.doc, peer_conn, msg),
         };
+        let heads_after = self.doc.get_heads();
+        if heads_before != heads_after {
+            // Answered once saved (PATCHES.md, 8).
+            self.sync_due.delivered.insert(connection_id);
+            if matches!(self.phase, Phase::Ready(_)) {
+                out.emit_doc_changed(heads_after);
+            }
+        }
 
         if let Some(duration) = duration {
             let queue_duration = if now >= received_at {

@@ -17,10 +17,10 @@ pub(super) struct OnDiskState {
     on_disk: HashSet<StorageKey>,
     compaction: Option<Compaction>,
     deletions: HashSet<StorageKey>,
-    running_puts: HashMap<IoTaskId, StorageKey>,
+    /// Each running put's key and number, numbered in the order they were
+    /// issued (PATCHES.md, 8).
+    running_puts: HashMap<IoTaskId, (StorageKey, u64)>,
     running_deletes: HashMap<IoTaskId, StorageKey>,
-    /// Each put's number, in the order they were issued (PATCHES.md, 8).
-    put_numbers: HashMap<IoTaskId, u64>,
     /// The numbers of the puts still running.
     running_numbers: BTreeSet<u64>,
     /// How many puts have been issued.
@@ -55,7 +55,6 @@ impl OnDiskState {
             deletions: HashSet::new(),
             running_deletes: HashMap::new(),
             running_puts: HashMap::new(),
-            put_numbers: HashMap::new(),
             running_numbers: BTreeSet::new(),
             puts_issued: 0,
             snapshot_bytes: 0,
@@ -116,7 +115,6 @@ impl OnDiskState {
             self.incremental_bytes = 0;
             self.incremental_count = 0;
             let put_id = out.put(key.clone(), snapshot);
-            self.number_put(put_id);
             let mut supercedes = self.on_disk.clone();
             // Make sure that we don't delete the compaction we're producing
             // somehow One way this can happen is if a previous process got
@@ -127,15 +125,14 @@ impl OnDiskState {
                 task: put_id,
                 supercedes,
             });
-            self.running_puts.insert(put_id, key);
+            self.start_put(put_id, key);
         } else {
             for change in new_changes {
                 let key = StorageKey::incremental_path(doc_id, change.hash());
                 let put_id = out.put(key.clone(), change.raw_bytes().to_vec());
                 self.incremental_bytes += change.raw_bytes().len();
                 self.incremental_count += 1;
-                self.number_put(put_id);
-                self.running_puts.insert(put_id, key);
+                self.start_put(put_id, key);
             }
         }
 
@@ -147,9 +144,9 @@ impl OnDiskState {
         self.last_saved_heads = Some(doc.get_heads());
     }
 
-    fn number_put(&mut self, put_id: IoTaskId) {
+    fn start_put(&mut self, put_id: IoTaskId, key: StorageKey) {
         self.puts_issued += 1;
-        self.put_numbers.insert(put_id, self.puts_issued);
+        self.running_puts.insert(put_id, (key, self.puts_issued));
         self.running_numbers.insert(self.puts_issued);
     }
 
@@ -178,10 +175,8 @@ impl OnDiskState {
     pub(super) fn task_complete(&mut self, task_id: IoTaskId, result: StorageResult) {
         match result {
             StorageResult::Put => {
-                if let Some(number) = self.put_numbers.remove(&task_id) {
+                if let Some((compaction_key, number)) = self.running_puts.remove(&task_id) {
                     self.running_numbers.remove(&number);
-                }
-                if let Some(compaction_key) = self.running_puts.remove(&task_id) {
                     tracing::debug!(key=%compaction_key, "compaction put completed for key");
                     self.mark_put_complete(task_id, compaction_key);
                 } else {
