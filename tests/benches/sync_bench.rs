@@ -25,6 +25,8 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "../sync/harness.rs"]
+mod harness;
 #[path = "../sync/raw_peer.rs"]
 mod raw_peer;
 
@@ -255,24 +257,14 @@ async fn spread_propagation(target: &Target, n_workspaces: usize, per_workspace:
     (percentile(&samples, 0.5), percentile(&samples, 0.95))
 }
 
-/// A counter from the server's /metrics.
-async fn server_metric(target: &Target, name: &str) -> u64 {
-    let address = format!("{}:{}", target.url.host_str().unwrap(), target.url.port().unwrap());
-    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes()).await.unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.unwrap();
-    body.lines().find_map(|line| line.strip_prefix(&format!("raptorflow_sync_{name} "))).unwrap_or_else(|| panic!("no metric {name}")).trim().parse().unwrap()
-}
-
 /// `n_clients` clients each edit their own document as fast as they can
 /// for `seconds`: storage writes the server committed per second, and
 /// writes per transaction.
 async fn commit_rate(target: &Target, n_clients: usize, seconds: u64) -> (f64, f64) {
     let all = peers(target, n_clients, "commit-").await;
     let docs = futures::future::join_all(all.iter().enumerate().map(|(i, p)| create_doc(p, "n", i as i64))).await;
-    let (writes, commits) = (server_metric(target, "storage_chunk_writes_total").await, server_metric(target, "storage_commits_total").await);
+    let port = target.url.port().unwrap();
+    let (writes, commits) = (harness::metric(port, "storage_chunk_writes_total"), harness::metric(port, "storage_commits_total"));
     let started = Instant::now();
     let edits = docs.iter().map(|doc| async move {
         let mut j = 0i64;
@@ -284,8 +276,8 @@ async fn commit_rate(target: &Target, n_clients: usize, seconds: u64) -> (f64, f
     });
     futures::future::join_all(edits).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let writes = server_metric(target, "storage_chunk_writes_total").await - writes;
-    let commits = server_metric(target, "storage_commits_total").await - commits;
+    let writes = harness::metric(port, "storage_chunk_writes_total") - writes;
+    let commits = harness::metric(port, "storage_commits_total") - commits;
     drop(docs);
     close(all).await;
     (writes as f64 / elapsed, writes as f64 / commits.max(1) as f64)

@@ -234,13 +234,7 @@ impl Server {
 
     /// The value of one metric from `/metrics`.
     pub fn metric(&self, name: &str) -> u64 {
-        let (_, body) = self.get("/metrics");
-        body.lines()
-            .find_map(|line| line.strip_prefix(&format!("raptorflow_sync_{name} ")))
-            .unwrap_or_else(|| panic!("no metric {name} in:\n{body}"))
-            .trim()
-            .parse()
-            .unwrap()
+        metric(self.port, name)
     }
 
     /// A ticket for `token`, for clients that cannot send headers.
@@ -288,6 +282,17 @@ pub fn open_file_limit(pid: u32) -> u64 {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("a Max open files line");
     line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).expect("a number")
+}
+
+/// A counter from the /metrics of the server on `port`.
+pub fn metric(port: u16, name: &str) -> u64 {
+    let (_, body) = http(port, "GET", "/metrics", &[], "");
+    body.lines()
+        .find_map(|line| line.strip_prefix(&format!("raptorflow_sync_{name} ")))
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{body}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// A minimal HTTP/1.1 request on loopback (no client library needed).
