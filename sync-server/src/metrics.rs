@@ -56,6 +56,8 @@ metrics! {
     refused_connections_total: counter = "TCP connections closed at once: over the per-address limit.",
     accept_errors_total: counter = "Failed accepts (e.g. out of file descriptors), each followed by a back-off.",
     relayed_chunks_total: counter = "Chunks stored by other instances on the shared database and applied here.",
+    relay_notifications_total: counter = "Notifications heard from other instances on the shared database (each names many chunks).",
+    relay_keys_total: counter = "Chunk keys those notifications named, whether or not this instance had the document live.",
     auth_failures_total: counter = "Requests refused for a missing, wrong or revoked token.",
     protocol_errors_total: counter = "Connections closed for malformed or forbidden frames.",
     limit_closes_total: counter = "Connections closed for exceeding a limit (documents, idle time).",

@@ -282,29 +282,61 @@ pub async fn serve<B: Backend>(
 
 /// Applies chunks that other instances store (on a shared database) to the
 /// documents this instance's clients use, so that samod passes them on live.
-/// A chunk already known changes nothing, so instances never echo each other
-/// for long: the re-save of a relayed change writes the same key.
-async fn relay_chunks<B: Backend>(mut feed: tokio::sync::mpsc::Receiver<String>, repo: samod::Repo, state: Arc<AppState<B>>) {
-    while let Some(key) = feed.recv().await {
-        let Some(document) = key.split('/').next() else { continue };
-        if !state.live_documents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(document) {
+/// Work is batched: the keys of every notification waiting are loaded in one
+/// query per [`crate::store::KEYS_PER_STATEMENT`], and each document takes
+/// all of its chunks in one call. A chunk already known changes nothing, and
+/// the re-save of a relayed change writes the same key, which the trigger does
+/// not announce, so instances never echo each other.
+async fn relay_chunks<B: Backend>(mut feed: tokio::sync::mpsc::Receiver<Vec<String>>, repo: samod::Repo, state: Arc<AppState<B>>) {
+    const MOST_KEYS_PER_PASS: usize = 4 * crate::store::KEYS_PER_STATEMENT;
+    while let Some(mut keys) = feed.recv().await {
+        Metrics::add(&state.metrics.relay_notifications_total, 1);
+        while keys.len() < MOST_KEYS_PER_PASS {
+            let Ok(more) = feed.try_recv() else { break };
+            Metrics::add(&state.metrics.relay_notifications_total, 1);
+            keys.extend(more);
+        }
+        Metrics::add(&state.metrics.relay_keys_total, keys.len() as u64);
+        {
+            let live = state.live_documents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            keys.retain(|key| key.split('/').next().is_some_and(|document| live.contains(document)));
+        }
+        if keys.is_empty() {
             continue;
         }
-        let Ok(document_id) = document.parse::<DocumentId>() else { continue };
-        let bytes = match state.backend.chunk_load(&key).await {
-            Ok(Some(bytes)) => bytes,
-            // Compacted away already; the snapshot that replaced it follows.
-            Ok(None) => continue,
+        // A key missing from the result was compacted away already; the
+        // snapshot that replaced it has its own notification.
+        let rows = match state.backend.chunk_load_many(&keys).await {
+            Ok(rows) => rows,
             Err(err) => {
-                tracing::warn!(key, error = %err, "could not load a chunk another instance stored");
+                tracing::warn!(keys = keys.len(), error = %err, "could not load chunks another instance stored");
                 continue;
             }
         };
-        let Ok(Some(handle)) = repo.find(document_id).await else { continue };
-        match handle.with_document_async(move |doc| doc.load_incremental(&bytes)).await {
-            Ok(Ok(_)) => Metrics::add(&state.metrics.relayed_chunks_total, 1),
-            Ok(Err(err)) => tracing::warn!(key, error = %err, "a chunk another instance stored does not load"),
-            Err(_) => return, // the repo stopped
+        let mut by_document: HashMap<DocumentId, Vec<(String, Vec<u8>)>> = HashMap::new();
+        for (key, bytes) in rows {
+            if let Some(Ok(document)) = key.split('/').next().map(str::parse::<DocumentId>) {
+                by_document.entry(document).or_default().push((key, bytes));
+            }
+        }
+        for (document, chunks) in by_document {
+            let Ok(Some(handle)) = repo.find(document).await else { continue };
+            let applied = handle
+                .with_document_async(move |doc| {
+                    let mut applied = 0_u64;
+                    for (key, bytes) in chunks {
+                        match doc.load_incremental(&bytes) {
+                            Ok(_) => applied += 1,
+                            Err(err) => tracing::warn!(key, error = %err, "a chunk another instance stored does not load"),
+                        }
+                    }
+                    applied
+                })
+                .await;
+            match applied {
+                Ok(applied) => Metrics::add(&state.metrics.relayed_chunks_total, applied),
+                Err(_) => return, // the repo stopped
+            }
         }
     }
 }

@@ -47,6 +47,9 @@ async fn check_backend_contract<B: Backend>(db: &B, other_handle: &B) {
     range.sort();
     let keys: Vec<&str> = range.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["docA/incremental/h1", "docA/incremental/h2"], "a range must not include docAB");
+    let mut many = db.chunk_load_many(&["docA/incremental/h2".into(), "storage-adapter-id".into(), "nothing".into()]).await.unwrap();
+    many.sort();
+    assert_eq!(many, [("docA/incremental/h2".to_owned(), b"two again".to_vec()), ("storage-adapter-id".to_owned(), b"id".to_vec())]);
     db.chunk_write(&[ChunkOp::Delete { key: "docA/incremental/h1".into() }]).await.unwrap();
     assert_eq!(db.chunk_load_all().await.unwrap().len(), 3);
     // Binary data round-trips exactly.
@@ -113,6 +116,50 @@ async fn postgres_backend_meets_the_storage_contract() {
     check_backend_contract(&db.unwrap(), &second.unwrap()).await;
 }
 
+/// The next batch of keys on `feed`, waiting at most 10 s.
+async fn next_batch(feed: &mut tokio::sync::mpsc::Receiver<Vec<String>>) -> Vec<String> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), feed.recv()).await.expect("a notification within 10 s").expect("the feed is still open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_announces_a_group_commit_in_few_notifications_and_only_what_it_inserted() {
+    let url = fresh_postgres_database().await;
+    let (a, b) = tokio::join!(PostgresBackend::open(&url), PostgresBackend::open(&url));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut feed = b.chunk_feed().await.unwrap().expect("PostgreSQL has a feed");
+    let put = |key: String| ChunkOp::Put { data: key.as_bytes().to_vec(), key };
+
+    // 600 chunks in one group commit (keys about 80 bytes, as samod's are):
+    // every key arrives, in a handful of notifications, not 600.
+    let keys: Vec<String> = (0..600).map(|i| format!("2TnTMPNwDJFtkuSRFZ3QDddcGNpu/incremental/{i:0>48}")).collect();
+    a.chunk_write(&keys.iter().cloned().map(put).collect::<Vec<_>>()).await.unwrap();
+    let mut heard = Vec::new();
+    let mut notifications = 0;
+    while heard.len() < keys.len() {
+        heard.extend(next_batch(&mut feed).await);
+        notifications += 1;
+    }
+    heard.sort();
+    assert_eq!(heard, keys, "every inserted key is announced once");
+    assert!(notifications <= 10, "600 keys took {notifications} notifications");
+
+    // Writing the same keys again (an instance re-saving a relayed change)
+    // announces nothing; nor do the listening instance's own inserts. The
+    // next batch is exactly the next insert by another instance.
+    a.chunk_write(&keys[..100].iter().cloned().map(put).collect::<Vec<_>>()).await.unwrap();
+    b.chunk_write(&[put("doc/incremental/bs-own".into())]).await.unwrap();
+    a.chunk_write(&[put("doc/incremental/marker".into())]).await.unwrap();
+    assert_eq!(next_batch(&mut feed).await, ["doc/incremental/marker"]);
+
+    // chunk_load_many returns what exists, across statement boundaries.
+    let mut wanted: Vec<String> = keys.iter().step_by(2).cloned().collect();
+    wanted.push("doc/incremental/missing".into());
+    let mut loaded = b.chunk_load_many(&wanted).await.unwrap();
+    loaded.sort();
+    assert_eq!(loaded.len(), 300);
+    assert!(loaded.iter().all(|(key, data)| data == key.as_bytes()));
+}
+
 #[test]
 fn two_server_instances_on_one_postgres_database_relay_live_and_lose_nothing() {
     require_keyring();
@@ -161,6 +208,10 @@ fn two_server_instances_on_one_postgres_database_relay_live_and_lose_nothing() {
         }
     }
     assert!(a.metric("relayed_chunks_total") + b.metric("relayed_chunks_total") > 0, "the moves came through the relay");
+    for server in [&a, &b] {
+        let (notifications, keys) = (server.metric("relay_notifications_total"), server.metric("relay_keys_total"));
+        assert!(notifications > 0 && keys >= notifications, "{notifications} notifications named {keys} keys");
+    }
 
     // Stop both; a third instance on the same database has every change.
     a.stop();

@@ -64,7 +64,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Rows whose key equals `exact` or lies in `[lower, upper)`.
     fn chunk_load_range(&self, exact: &str, lower: &str, upper: &str) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>>> + Send;
     fn chunk_load_all(&self) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>>> + Send;
+    /// The chunks among `keys` that exist, in any order, in one query per
+    /// [`KEYS_PER_STATEMENT`] keys.
+    fn chunk_load_many(&self, keys: &[String]) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>>> + Send;
     /// Applies puts and deletes in order, in one transaction (group commit).
+    /// Consecutive puts go in one multi-row statement, as do consecutive
+    /// deletes.
     fn chunk_write(&self, ops: &[ChunkOp]) -> impl Future<Output = Result<()>> + Send;
 
     fn create_workspace(&self, row: &WorkspaceRow, now_ms: i64) -> impl Future<Output = Result<()>> + Send;
@@ -92,9 +97,10 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn claim_document(&self, document: &str, workspace_id: &str, now_ms: i64) -> impl Future<Output = Result<String>> + Send;
     fn count_documents(&self) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Keys of chunks that *other* server instances write, as they commit;
-    /// `None` where no other instance can share the database (SQLite).
-    fn chunk_feed(&self) -> impl Future<Output = Result<Option<tokio::sync::mpsc::Receiver<String>>>> + Send;
+    /// Keys of chunks that *other* server instances insert, as they commit,
+    /// in batches (one per notification, see [`postgres`]); `None` where no
+    /// other instance can share the database (SQLite).
+    fn chunk_feed(&self) -> impl Future<Output = Result<Option<tokio::sync::mpsc::Receiver<Vec<String>>>>> + Send;
 
     /// A number that changes whenever workspaces, members or tokens change.
     fn access_version(&self) -> impl Future<Output = Result<i64>> + Send;
@@ -105,6 +111,48 @@ pub trait Backend: Clone + Send + Sync + 'static {
 pub enum ChunkOp {
     Put { key: String, data: Vec<u8> },
     Delete { key: String },
+}
+
+/// Rows (or keys) per multi-row statement: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters.
+pub const KEYS_PER_STATEMENT: usize = 256;
+
+/// A group commit's writes as statements: runs of consecutive puts (a key put
+/// twice in one run keeps its last data, as applying them in order would) and
+/// runs of consecutive deletes. Order between runs is kept, so a delete after
+/// a put of the same key still wins.
+#[derive(Debug, PartialEq, Eq)]
+enum WriteRun<'a> {
+    Puts(Vec<(&'a str, &'a [u8])>),
+    Deletes(Vec<&'a str>),
+}
+
+fn write_runs(ops: &[ChunkOp]) -> Vec<WriteRun<'_>> {
+    let mut runs: Vec<WriteRun<'_>> = Vec::new();
+    let mut put_index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for op in ops {
+        match op {
+            ChunkOp::Put { key, data } => {
+                if !matches!(runs.last(), Some(WriteRun::Puts(_))) {
+                    runs.push(WriteRun::Puts(Vec::new()));
+                    put_index.clear();
+                }
+                let Some(WriteRun::Puts(puts)) = runs.last_mut() else { unreachable!("a put run was just pushed") };
+                match put_index.get(key.as_str()) {
+                    Some(&i) => puts[i].1 = data,
+                    None => {
+                        put_index.insert(key, puts.len());
+                        puts.push((key, data));
+                    }
+                }
+            }
+            ChunkOp::Delete { key } => match runs.last_mut() {
+                Some(WriteRun::Deletes(keys)) => keys.push(key),
+                _ => runs.push(WriteRun::Deletes(vec![key])),
+            },
+        }
+    }
+    runs
 }
 
 /// Opens the backend a URL names, creating and migrating it as needed.
@@ -158,7 +206,7 @@ macro_rules! sql_backend {
                 self.pool.close().await;
             }
 
-            async fn chunk_feed(&self) -> $crate::store::Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+            async fn chunk_feed(&self) -> $crate::store::Result<Option<tokio::sync::mpsc::Receiver<Vec<String>>>> {
                 self.open_chunk_feed().await
             }
 
@@ -184,24 +232,44 @@ macro_rules! sql_backend {
                 sqlx::query_as("SELECT key, data FROM chunks").fetch_all(&self.pool).await.map_err($crate::store::query("loading every chunk"))
             }
 
+            async fn chunk_load_many(&self, keys: &[String]) -> $crate::store::Result<Vec<(String, Vec<u8>)>> {
+                let mut rows = Vec::with_capacity(keys.len());
+                for part in keys.chunks($crate::store::KEYS_PER_STATEMENT) {
+                    let mut select = sqlx::QueryBuilder::new("SELECT key, data FROM chunks WHERE key IN (");
+                    let mut list = select.separated(", ");
+                    for key in part {
+                        list.push_bind(key);
+                    }
+                    select.push(")");
+                    rows.extend(select.build_query_as::<(String, Vec<u8>)>().fetch_all(&self.pool).await.map_err($crate::store::query("loading chunks"))?);
+                }
+                Ok(rows)
+            }
+
             async fn chunk_write(&self, ops: &[$crate::store::ChunkOp]) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await.map_err($crate::store::query("storing chunks"))?;
-                for op in ops {
-                    match op {
-                        $crate::store::ChunkOp::Put { key, data } => {
-                            sqlx::query("INSERT INTO chunks (key, data) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET data = excluded.data")
-                                .bind(key)
-                                .bind(data)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err($crate::store::query("storing a chunk"))?;
+                for run in $crate::store::write_runs(ops) {
+                    match run {
+                        $crate::store::WriteRun::Puts(puts) => {
+                            for part in puts.chunks($crate::store::KEYS_PER_STATEMENT) {
+                                let mut insert = sqlx::QueryBuilder::new("INSERT INTO chunks (key, data) ");
+                                insert.push_values(part, |mut row, (key, data)| {
+                                    row.push_bind(*key).push_bind(*data);
+                                });
+                                insert.push(" ON CONFLICT (key) DO UPDATE SET data = excluded.data");
+                                insert.build().execute(&mut *tx).await.map_err($crate::store::query("storing chunks"))?;
+                            }
                         }
-                        $crate::store::ChunkOp::Delete { key } => {
-                            sqlx::query("DELETE FROM chunks WHERE key = $1")
-                                .bind(key)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err($crate::store::query("deleting a chunk"))?;
+                        $crate::store::WriteRun::Deletes(keys) => {
+                            for part in keys.chunks($crate::store::KEYS_PER_STATEMENT) {
+                                let mut delete = sqlx::QueryBuilder::new("DELETE FROM chunks WHERE key IN (");
+                                let mut list = delete.separated(", ");
+                                for key in part {
+                                    list.push_bind(*key);
+                                }
+                                delete.push(")");
+                                delete.build().execute(&mut *tx).await.map_err($crate::store::query("deleting chunks"))?;
+                            }
                         }
                     }
                 }
@@ -416,3 +484,27 @@ macro_rules! sql_backend {
     };
 }
 pub(crate) use sql_backend;
+
+#[cfg(test)]
+mod tests {
+    use super::{ChunkOp, WriteRun, write_runs};
+
+    fn put(key: &str, data: &[u8]) -> ChunkOp {
+        ChunkOp::Put { key: key.into(), data: data.to_vec() }
+    }
+
+    fn delete(key: &str) -> ChunkOp {
+        ChunkOp::Delete { key: key.into() }
+    }
+
+    #[test]
+    fn consecutive_puts_and_deletes_become_one_run_each_in_order() {
+        let ops = [put("a", b"1"), put("b", b"2"), put("a", b"3"), delete("b"), delete("c"), put("b", b"4")];
+        assert_eq!(
+            write_runs(&ops),
+            [WriteRun::Puts(vec![("a", &b"3"[..]), ("b", &b"2"[..])]), WriteRun::Deletes(vec!["b", "c"]), WriteRun::Puts(vec![("b", &b"4"[..])]),],
+            "a key put twice in a run keeps its last data; the delete of b stays between its puts"
+        );
+        assert_eq!(write_runs(&[]), []);
+    }
+}

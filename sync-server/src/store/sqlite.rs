@@ -43,7 +43,7 @@ impl SqliteBackend {
 
     /// One server owns a SQLite file, so no other instance writes chunks.
     #[allow(clippy::unused_async)]
-    async fn open_chunk_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+    async fn open_chunk_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Vec<String>>>> {
         Ok(None)
     }
 }
