@@ -10,7 +10,11 @@ edit until every client had every change, with ours / Node ratios.
 
 Run: cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
      python3 scripts/bench/sync_traffic.py [--sizes 10,100,300] [--editors 10]
-     [--changes 10] [--json]
+     [--changes 10] [--json] [--server PATH] [--baseline PATH]
+
+--server PATH runs another raptorflow-sync build as ours; --baseline PATH adds
+a second raptorflow-sync build to the same run (e.g. the previous commit's),
+with its ratio to ours.
 
 --shutdown N: instead, N clients edit (changes 1 ms apart, 5,000 each) and the
 server gets SIGTERM 2 s after they start; prints how long it took to exit (goal: 5 s,
@@ -38,9 +42,10 @@ def target_dir():
 
 class Ours:
     name = "raptorflow-sync"
+    bin = None
 
     def __init__(self, tmp):
-        self.bin = target_dir() / "release" / "raptorflow-sync"
+        self.bin = Path(self.bin) if self.bin else target_dir() / "release" / "raptorflow-sync"
         if not self.bin.exists():
             sys.exit(f"{self.bin} is missing: run `cargo build --release -p raptorflow-sync` first")
         self.db = f"sqlite://{tmp}/sync.db"
@@ -146,28 +151,41 @@ def main():
     parser.add_argument("--pause-ms", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--shutdown", type=int, metavar="N")
+    parser.add_argument("--server", metavar="PATH")
+    parser.add_argument("--baseline", metavar="PATH")
     args = parser.parse_args()
+    Ours.bin = args.server
+    servers = [Ours, Node]
+    if args.baseline:
+        servers.insert(1, type("Baseline", (Ours,), {"name": "baseline raptorflow-sync", "bin": args.baseline}))
     if args.shutdown:
         shutdown(args.shutdown, min(args.editors, args.shutdown), 5000)
         return
     rows = []
-    print("| clients | server | frames per change | KB per change | last edit to all have all |")
-    print("|---|---|---|---|---|")
+    print("| clients | server | frames per change | KB per change | editing took | last edit to all have all | frames per change by kind |")
+    print("|---|---|---|---|---|---|---|")
     for size in [int(s) for s in args.sizes.split(",")]:
         editors = min(args.editors, size)
         results = {}
-        for server_class in (Ours, Node):
+        for server_class in servers:
             result = run(server_class, size, editors, args.changes, args.pause_ms)
             results[server_class.name] = result
             if "error" in result:
                 print(f"| {size} | {server_class.name} | failed: {result['error']} | | |", flush=True)
                 continue
             per = result["changes"]
-            print(f"| {size} | {server_class.name} | {result['frames'] / per:.1f} | {result['bytes'] / per / 1024:.1f} | {result['converge_ms']} ms |", flush=True)
+            kinds = ", ".join(f"{kind} {n / per:.1f}" for kind, n in sorted(result.get("kinds", {}).items()))
+            print(f"| {size} | {server_class.name} | {result['frames'] / per:.1f} | {result['bytes'] / per / 1024:.1f} | {result['edit_ms']} ms | {result['converge_ms']} ms | {kinds} |", flush=True)
         ours, node = results["raptorflow-sync"], results["node automerge-repo"]
         if "error" not in ours and "error" not in node:
             print(
-                f"| {size} | ratio ours / node | {ours['frames'] / max(node['frames'], 1):.2f} | {ours['bytes'] / max(node['bytes'], 1):.2f} | {ours['converge_ms'] / max(node['converge_ms'], 1):.2f} |",
+                f"| {size} | ratio ours / node | {ours['frames'] / max(node['frames'], 1):.2f} | {ours['bytes'] / max(node['bytes'], 1):.2f} | {ours['edit_ms'] / max(node['edit_ms'], 1):.2f} | {ours['converge_ms'] / max(node['converge_ms'], 1):.2f} |",
+                flush=True,
+            )
+        base = results.get("baseline raptorflow-sync")
+        if base and "error" not in ours and "error" not in base:
+            print(
+                f"| {size} | ratio ours / baseline | {ours['frames'] / max(base['frames'], 1):.2f} | {ours['bytes'] / max(base['bytes'], 1):.2f} | {ours['edit_ms'] / max(base['edit_ms'], 1):.2f} | {ours['converge_ms'] / max(base['converge_ms'], 1):.2f} |",
                 flush=True,
             )
         rows.append({"clients": size, "editors": editors, **{k: v for k, v in results.items()}})

@@ -13,7 +13,8 @@
 // milliseconds from the last edit until every client had everything.
 // Exit codes: 0 ok, 1 error, 4 timeout.
 import { parseArgs } from "node:util"
-import { Repo } from "@automerge/automerge-repo"
+import { Repo, cbor } from "@automerge/automerge-repo"
+import * as A from "@automerge/automerge"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 import { serverHas } from "./server_has.mjs"
 
@@ -41,7 +42,18 @@ async function until(check) {
   while (!check()) await sleep(20)
 }
 
-const counted = { frames: 0, bytes: 0, on: false }
+// `kinds` breaks the frames down: sync messages with changes, sync messages
+// without (acknowledgements and negotiation), and every other type by name.
+const counted = { frames: 0, bytes: 0, on: false, kinds: {} }
+function kindOf(data) {
+  try {
+    const message = cbor.decode(new Uint8Array(data))
+    if (message.type !== "sync") return message.type
+    return A.decodeSyncMessage(message.data).changes.length > 0 ? "sync with changes" : "sync without changes"
+  } catch {
+    return "undecodable"
+  }
+}
 const clients = (opt.client ?? []).map(spec => {
   const eq = spec.indexOf("=")
   const peerId = spec.slice(0, eq)
@@ -65,6 +77,8 @@ function watch(client) {
     if (!counted.on) return
     counted.frames += 1
     counted.bytes += data.byteLength ?? data.length
+    const kind = kindOf(data)
+    counted.kinds[kind] = (counted.kinds[kind] ?? 0) + 1
   })
 }
 
@@ -106,6 +120,7 @@ process.stdout.write(
     bytes: counted.bytes,
     edit_ms: lastEdit - started,
     converge_ms: converged - lastEdit,
+    kinds: counted.kinds,
   }) + "\n"
 )
 await Promise.race([Promise.all(clients.map(c => c.repo.shutdown())), sleep(500)]).catch(() => {})

@@ -89,6 +89,9 @@ struct SyncDue {
     /// Peers not answered until the puts up to this number have completed:
     /// an answer acknowledges their changes (PATCHES.md, 8).
     unsaved: HashMap<ConnectionId, u64>,
+    /// Peers whose changes are on disk as of this step: their answer is an
+    /// acknowledgement, never held (PATCHES.md, 12).
+    acknowledge: HashSet<ConnectionId>,
 }
 
 /// One input for [`DocumentActor::handle_inputs`].
@@ -101,22 +104,38 @@ pub enum DocumentInput {
 }
 
 /// How long a peer's new changes may wait for its answer to the changes it
-/// was last sent (PATCHES.md, 6).
+/// was last sent (PATCHES.md, 6 and 12).
 ///
 /// A peer that has not yet answered our last message with changes gets no
 /// new message when the document changes again: its answer makes it due,
 /// and the message then carries everything that arrived meanwhile. Under
 /// concurrent editing a peer gets one message per round trip instead of one
-/// per change. A peer that does not answer gets its changes after this long
-/// (on a [`DocumentInput::Tick`]).
-pub const SYNC_HOLD: Duration = Duration::from_millis(100);
+/// per change, so a slow peer is sent less often. Every automerge peer
+/// answers a message with changes; this bound is for one that does not,
+/// which gets its changes this long after the last (on a
+/// [`DocumentInput::Tick`]). A shorter hold fails its purpose when peers are
+/// slow: at 300 stock automerge-repo clients in one process, answers take
+/// longer than 300 ms, and a 300 ms hold sent 5.5 times the frames of a 1 s
+/// one (BENCHMARKS.md).
+pub const SYNC_HOLD: Duration = Duration::from_millis(1000);
 
-/// The shortest interval between two messages to a peer that are due only to
-/// the document changing (PATCHES.md, 6): under a stream of changes a peer
-/// gets them in batches, at most one message per interval, like
-/// automerge-repo's 100 ms sync throttle but shorter. The peer's own
-/// messages are always answered at once.
+/// The shortest interval between two messages to a peer that carry only
+/// news, i.e. other peers' changes (PATCHES.md, 6 and 12), on a document
+/// with few peers: under a stream of changes a peer gets them in batches, at
+/// most one message per interval. See [`sync_throttle`] for larger ones.
 pub const SYNC_THROTTLE: Duration = Duration::from_millis(25);
+
+/// The throttle for a document with `peers` peers: one millisecond per peer,
+/// from [`SYNC_THROTTLE`] up to automerge-repo's 100 ms
+/// (`DocSynchronizer.syncDebounceRate`). A round of news costs one message
+/// per peer, so under a stream of changes a document sends at most about
+/// one message of news per millisecond until it has more than 100 peers.
+/// A single edit on a quiet document is not delayed: the throttle counts
+/// from the last message sent.
+pub fn sync_throttle(peers: usize) -> Duration {
+    const MOST: Duration = Duration::from_millis(100);
+    Duration::from_millis(u64::try_from(peers).unwrap_or(u64::MAX)).clamp(SYNC_THROTTLE, MOST)
+}
 
 #[derive(Debug)]
 pub(crate) enum Phase {
@@ -548,6 +567,8 @@ impl DocumentActor {
             self.sync_due
                 .unsaved
                 .extend(delivered.into_iter().map(|conn_id| (conn_id, issued)));
+        } else {
+            self.sync_due.acknowledge.extend(delivered);
         }
         self.generate_sync_messages(now, out);
         out.io_tasks.extend(
@@ -779,10 +800,12 @@ impl DocumentActor {
         let heads = self.doc.get_heads();
         let ready = matches!(self.phase, Phase::Ready(_));
         let everyone = self.sync_due.all || heads != self.sync_due.heads || !ready;
+        let throttle = sync_throttle(self.peer_connections.len());
         let due = std::mem::take(&mut self.sync_due.peers);
         let held = std::mem::take(&mut self.sync_due.held);
+        let acknowledge = std::mem::take(&mut self.sync_due.acknowledge);
         self.sync_due.all = false;
-        self.sync_due.heads = heads;
+        self.sync_due.heads.clone_from(&heads);
         for (conn_id, peer_conn) in &mut self.peer_connections {
             if !everyone && !due.contains(conn_id) && !held.contains(conn_id) {
                 continue;
@@ -796,11 +819,28 @@ impl DocumentActor {
             let recent = |at: Option<UnixTimestamp>, window: Duration| {
                 at.is_some_and(|at| now < at || now - at < window)
             };
-            if ready
-                && !due.contains(conn_id)
-                && (recent(peer_conn.awaiting_reply, SYNC_HOLD)
-                    || recent(peer_conn.state().last_sent, SYNC_THROTTLE))
-            {
+            let news_only = || {
+                // The peer's own message needs an answer, but if the
+                // document moved since our last message to it, and the peer
+                // sent no changes, that answer would mostly carry other
+                // peers' changes: throttle it like them (PATCHES.md, 12).
+                // An answer while the heads are unchanged is the protocol's
+                // own exchange and goes at once.
+                !acknowledge.contains(conn_id)
+                    && peer_conn
+                        .state()
+                        .last_sent_heads
+                        .as_ref()
+                        .is_some_and(|sent| *sent != heads)
+                    && recent(peer_conn.state().last_sent, throttle)
+            };
+            let held_back = if due.contains(conn_id) {
+                news_only()
+            } else {
+                recent(peer_conn.awaiting_reply, SYNC_HOLD)
+                    || recent(peer_conn.state().last_sent, throttle)
+            };
+            if ready && held_back {
                 self.sync_due.held.insert(*conn_id);
                 continue;
             }
@@ -841,11 +881,17 @@ impl DocumentActor {
             return;
         }
         let saved = self.on_disk_state.saved_through();
-        let due = &mut self.sync_due.peers;
-        self.sync_due.unsaved.retain(|conn_id, needs| {
+        let SyncDue {
+            peers: due,
+            unsaved,
+            acknowledge,
+            ..
+        } = &mut self.sync_due;
+        unsaved.retain(|conn_id, needs| {
             let waiting = *needs > saved;
             if !waiting {
                 due.insert(*conn_id);
+                acknowledge.insert(*conn_id);
             }
             waiting
         });
@@ -900,6 +946,7 @@ impl DocumentActor {
         self.sync_due.held.remove(&conn_id);
         self.sync_due.delivered.remove(&conn_id);
         self.sync_due.unsaved.remove(&conn_id);
+        self.sync_due.acknowledge.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);

@@ -76,6 +76,43 @@ impl PeerDocConnection {
         }
     }
 
+    /// Whether a message now would only repeat what our last one, still on
+    /// its way to the peer, carries (PATCHES.md, 13).
+    ///
+    /// automerge clears its in-flight flag on every message it receives. A
+    /// message the peer sent before ours reached it (automerge-repo sends
+    /// one 100 ms after each change to its copy) then shows it without our
+    /// changes, and automerge answers with our heads again, carrying nothing:
+    /// the changes are in `sent_hashes`, so it does not resend them. That is
+    /// redundant while:
+    /// - changes we sent are still unacknowledged (`sent_hashes`);
+    /// - our heads are the ones we last announced;
+    /// - the peer has nothing we lack (we know all its heads and the last
+    ///   sync its Bloom filter is based on) and needs nothing specific;
+    /// - no reset or read-only switch is pending, which must be announced.
+    ///
+    /// The peer's answer to our message in flight acknowledges it and
+    /// everything goes on as before.
+    pub(super) fn only_repeats_message_in_flight(&self, doc: &Automerge) -> bool {
+        let state = &self.sync_state;
+        let known = |hashes: &[automerge::ChangeHash]| {
+            hashes
+                .iter()
+                .all(|hash| doc.get_change_meta_by_hash(hash).is_some())
+        };
+        !state.sent_hashes.is_empty()
+            && state.have_responded
+            && !state.needs_reset
+            && !state.is_peer_read_only()
+            && state.last_sent_heads == doc.get_heads()
+            && state.their_need.as_ref().is_some_and(Vec::is_empty)
+            && state.their_heads.as_deref().is_some_and(known)
+            && state
+                .their_have
+                .as_ref()
+                .is_some_and(|have| have.iter().all(|have| known(&have.last_sync)))
+    }
+
     pub(super) fn mark_requested(&mut self) {
         if !self.has_requested {
             self.has_requested = true;

@@ -437,7 +437,9 @@ fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
     }
     fixture.settle(writer_replies);
 
-    // Each answer brings one message with both changes.
+    // Their answers come within the throttle of the message they answer,
+    // and would carry only the writer's news: they are held until it passes
+    // (PATCHES.md, 12), then each brings one message with both changes.
     let answers = fixture.remote_replies(&first);
     let mut answered = HashSet::new();
     for answer in answers {
@@ -451,15 +453,30 @@ fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
         let from = *from;
         answered.insert(from);
         let out = fixture.step([answer]);
-        let messages = sync_messages(&out);
         if from != writer {
-            assert_eq!(messages.len(), 1, "a held peer's answer brings one message");
-            let msg = sync::Message::decode(&messages[0].1).unwrap();
-            assert!(!msg.changes.is_empty(), "and it carries the held changes");
+            assert!(
+                !sent_to(&out).contains(&from),
+                "news went out within the throttle"
+            );
+            assert!(out.sync_held);
         }
         let replies = fixture.remote_replies(&out);
         fixture.settle(replies);
     }
+    let later = fixture.clock.now() + SYNC_THROTTLE;
+    let tick = fixture
+        .actor
+        .handle_inputs(later, [DocumentInput::Tick])
+        .unwrap();
+    let messages = sync_messages(&tick);
+    for other in &conns[1..] {
+        let to_other: Vec<_> = messages.iter().filter(|(c, _)| c == other).collect();
+        assert_eq!(to_other.len(), 1, "a held peer's tick brings one message");
+        let msg = sync::Message::decode(&to_other[0].1).unwrap();
+        assert!(!msg.changes.is_empty(), "and it carries the held changes");
+    }
+    let replies = fixture.remote_replies(&tick);
+    fixture.settle(replies);
     for other in &conns[1..] {
         assert!(answered.contains(other));
     }
@@ -475,6 +492,68 @@ fn a_peer_that_has_not_answered_gets_later_changes_in_one_message() {
             Some(Some(3))
         );
     }
+}
+
+#[test]
+fn an_answer_with_news_waits_for_the_throttle_but_an_acknowledgement_does_not() {
+    let mut fixture = Fixture::new(2);
+    let conns: Vec<ConnectionId> = fixture.remotes.keys().copied().collect();
+    let (writer, reader) = (conns[0], conns[1]);
+    fixture.clock.now();
+    fixture.clock.step.set(Duration::from_millis(1));
+
+    // The writer's change goes to the reader; the writer is acknowledged.
+    let change = fixture.remote_change(writer, "a", 1);
+    let first = fixture.step([change]);
+    assert!(sent_to(&first).contains(&reader));
+    assert!(
+        announced_heads(&first, writer).is_some(),
+        "the writer was not acknowledged"
+    );
+    let reader_answer: Vec<_> = fixture
+        .remote_replies(&first)
+        .into_iter()
+        .filter(|input| matches!(input, DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::HandleDocMessage { connection_id, .. })) if *connection_id == reader))
+        .collect();
+    assert_eq!(reader_answer.len(), 1);
+
+    // A second change before the reader answers: held for the reader, and
+    // still acknowledged at once to the writer, 1 ms after its last message.
+    let change = fixture.remote_change(writer, "b", 2);
+    let second = fixture.step([change]);
+    assert!(!sent_to(&second).contains(&reader));
+    let heads = fixture.actor.document().get_heads();
+    assert_eq!(
+        announced_heads(&second, writer),
+        Some(heads),
+        "an acknowledgement was held"
+    );
+
+    // The reader's answer arrives within the throttle. Answering it now
+    // would only carry the second change: it waits.
+    let answered = fixture.step(reader_answer);
+    assert!(
+        !sent_to(&answered).contains(&reader),
+        "news went out within the throttle"
+    );
+    assert!(answered.sync_held);
+
+    // Once the throttle has passed, a tick sends it.
+    let later = fixture.clock.now() + SYNC_THROTTLE;
+    let tick = fixture
+        .actor
+        .handle_inputs(later, [DocumentInput::Tick])
+        .unwrap();
+    let msg = sync_messages(&tick)
+        .into_iter()
+        .find(|(c, _)| *c == reader)
+        .map(|(_, data)| sync::Message::decode(&data).unwrap())
+        .expect("the held answer went out on the tick");
+    assert!(!msg.changes.is_empty());
+    let replies = fixture.remote_replies(&tick);
+    fixture.settle(replies);
+    fixture.finish();
+    fixture.assert_converged();
 }
 
 #[test]
@@ -565,4 +644,49 @@ fn a_sender_is_answered_only_once_its_change_is_on_disk() {
     fixture.settle(answers);
     fixture.finish();
     fixture.assert_converged();
+}
+
+#[test]
+fn the_throttle_grows_with_the_peers_from_25_to_100_ms() {
+    assert_eq!(sync_throttle(0), SYNC_THROTTLE);
+    assert_eq!(sync_throttle(10), SYNC_THROTTLE);
+    assert_eq!(sync_throttle(60), Duration::from_millis(60));
+    assert_eq!(sync_throttle(100), Duration::from_millis(100));
+    assert_eq!(sync_throttle(1_000), Duration::from_millis(100));
+}
+
+#[test]
+fn a_message_crossing_ours_is_not_answered_with_our_heads_again() {
+    let mut fixture = Fixture::new(2);
+    let conns: Vec<ConnectionId> = fixture.remotes.keys().copied().collect();
+    let stale_doc = fixture.remotes[&conns[0]].doc.clone();
+    let out = fixture.local_change(|doc| put(doc, "x", 1));
+    assert_eq!(sent_to(&out).len(), 2);
+
+    // A message the first remote sent before ours reached it: its heads
+    // lack our change. Answering it would repeat our heads and nothing else.
+    let stale = stale_doc
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    let answered = fixture.step([doc_message(conns[0], stale.encode())]);
+    assert!(
+        sync_messages(&answered).is_empty(),
+        "a message crossing ours was answered"
+    );
+
+    // Ours arrives; the remotes' answers settle everything.
+    let replies = fixture.remote_replies(&out);
+    fixture.settle(replies);
+    fixture.finish();
+    fixture.assert_converged();
+
+    // A message from a peer that has something we lack is answered.
+    let remote = fixture.remotes.get_mut(&conns[1]).unwrap();
+    let mut ahead = remote.doc.clone();
+    put(&mut ahead, "theirs", 2);
+    let news = ahead
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    let out = fixture.step([doc_message(conns[1], news.encode())]);
+    assert!(sent_to(&out).contains(&conns[1]));
 }

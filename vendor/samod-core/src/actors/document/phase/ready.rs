@@ -52,7 +52,7 @@ impl Ready {
         doc: &mut Automerge,
         conn: &mut PeerDocConnection,
     ) -> Vec<(SyncMessage, Duration)> {
-        if !conn.can_send() {
+        if !conn.can_send() || conn.only_repeats_message_in_flight(doc) {
             return Vec::new();
         }
         conn.generate_sync_messages(now, doc)
