@@ -120,22 +120,12 @@ pub enum DocumentInput {
 pub const SYNC_HOLD: Duration = Duration::from_millis(1000);
 
 /// The shortest interval between two messages to a peer that carry only
-/// news, i.e. other peers' changes (PATCHES.md, 6 and 12), on a document
-/// with few peers: under a stream of changes a peer gets them in batches, at
-/// most one message per interval. See [`sync_throttle`] for larger ones.
+/// news, i.e. other peers' changes (PATCHES.md, 6 and 12): under a stream of
+/// changes a peer gets them in batches, at most one message per interval,
+/// like automerge-repo's 100 ms sync throttle but shorter. A single edit on
+/// a quiet document is not delayed: the throttle counts from the last
+/// message sent.
 pub const SYNC_THROTTLE: Duration = Duration::from_millis(25);
-
-/// The throttle for a document with `peers` peers: one millisecond per peer,
-/// from [`SYNC_THROTTLE`] up to automerge-repo's 100 ms
-/// (`DocSynchronizer.syncDebounceRate`). A round of news costs one message
-/// per peer, so under a stream of changes a document sends at most about
-/// one message of news per millisecond until it has more than 100 peers.
-/// A single edit on a quiet document is not delayed: the throttle counts
-/// from the last message sent.
-pub fn sync_throttle(peers: usize) -> Duration {
-    const MOST: Duration = Duration::from_millis(100);
-    Duration::from_millis(u64::try_from(peers).unwrap_or(u64::MAX)).clamp(SYNC_THROTTLE, MOST)
-}
 
 #[derive(Debug)]
 pub(crate) enum Phase {
@@ -800,7 +790,6 @@ impl DocumentActor {
         let heads = self.doc.get_heads();
         let ready = matches!(self.phase, Phase::Ready(_));
         let everyone = self.sync_due.all || heads != self.sync_due.heads || !ready;
-        let throttle = sync_throttle(self.peer_connections.len());
         let due = std::mem::take(&mut self.sync_due.peers);
         let held = std::mem::take(&mut self.sync_due.held);
         let acknowledge = std::mem::take(&mut self.sync_due.acknowledge);
@@ -832,13 +821,13 @@ impl DocumentActor {
                         .last_sent_heads
                         .as_ref()
                         .is_some_and(|sent| *sent != heads)
-                    && recent(peer_conn.state().last_sent, throttle)
+                    && recent(peer_conn.state().last_sent, SYNC_THROTTLE)
             };
             let held_back = if due.contains(conn_id) {
                 news_only()
             } else {
                 recent(peer_conn.awaiting_reply, SYNC_HOLD)
-                    || recent(peer_conn.state().last_sent, throttle)
+                    || recent(peer_conn.state().last_sent, SYNC_THROTTLE)
             };
             if ready && held_back {
                 self.sync_due.held.insert(*conn_id);

@@ -647,15 +647,6 @@ fn a_sender_is_answered_only_once_its_change_is_on_disk() {
 }
 
 #[test]
-fn the_throttle_grows_with_the_peers_from_25_to_100_ms() {
-    assert_eq!(sync_throttle(0), SYNC_THROTTLE);
-    assert_eq!(sync_throttle(10), SYNC_THROTTLE);
-    assert_eq!(sync_throttle(60), Duration::from_millis(60));
-    assert_eq!(sync_throttle(100), Duration::from_millis(100));
-    assert_eq!(sync_throttle(1_000), Duration::from_millis(100));
-}
-
-#[test]
 fn a_message_crossing_ours_is_not_answered_with_our_heads_again() {
     let mut fixture = Fixture::new(2);
     let conns: Vec<ConnectionId> = fixture.remotes.keys().copied().collect();
