@@ -34,6 +34,43 @@ fn move_status(client: &Client, campaign: &str, move_id: &str) -> String {
     campaign["moves"][move_id]["status"].as_str().unwrap().to_owned()
 }
 
+/// The `(done, total)` of each progress line `sync join` or `sync now`
+/// printed on stderr.
+fn progress_lines(stderr: &str) -> Vec<(u64, u64)> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let counts = line.strip_prefix("syncing with ")?.split_once(": ")?.1.strip_suffix(" documents")?;
+            let (done, total) = counts.split_once(" of ")?;
+            Some((done.parse().ok()?, total.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn joining_and_syncing_show_the_documents_progress_on_stderr() {
+    let server = Server::start();
+    let (alice, workspace, _campaign, _) = shared_workspace(&server);
+    for name in ["Summer", "Autumn", "Winter", "Spring again"] {
+        alice.run(&["--json", "campaign", "create", "--workspace", &workspace, "--goal", "more demos", "--channel", "email", name]).ok();
+    }
+    alice.sync().ok();
+
+    // The index, then the five campaigns it lists: from the first document
+    // to the last, never backwards, and the report agrees.
+    let bob = Client::new("bob");
+    let joined = bob.join(&server, &server.add_member("Acme", "bob", "editor"), None).ok();
+    let lines = progress_lines(&joined.stderr);
+    assert_eq!(lines.first(), Some(&(1, 6)), "the index comes first: {lines:?}\n{}", joined.stderr);
+    assert_eq!(lines.last(), Some(&(6, 6)), "{lines:?}");
+    assert!(lines.windows(2).all(|pair| pair[0].0 < pair[1].0 && pair[0].1 == pair[1].1), "progress went backwards: {lines:?}");
+    assert_eq!(joined.json()["sync"]["n_documents"], 6);
+    assert!(!joined.stdout.contains("syncing with"), "progress must stay off stdout");
+
+    let again = bob.sync().ok();
+    assert_eq!(progress_lines(&again.stderr).last(), Some(&(6, 6)), "{}", again.stderr);
+}
+
 #[test]
 fn three_clients_converge_on_concurrent_edits_of_one_campaign() {
     let server = Server::start();

@@ -284,6 +284,25 @@ test("team: members and their roles, and how to start syncing", async ({ page })
   await expect(page.getByLabel("Points")).toContainText("Me: 0 points · 0-day streak");
 });
 
+test("team: joining a sync server and syncing now show the documents' progress", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await fake(page, (f) => {
+    f.wordDelayMs = 200;
+  });
+  await page.getByText("Team", { exact: true }).click();
+  await page.getByRole("textbox", { name: "Server" }).fill("https://sync.fake.test");
+  await page.getByLabel("Token", { exact: true }).fill("rf_test_token");
+  await page.getByRole("button", { name: "Join", exact: true }).click();
+  const progress = page.getByRole("status", { name: "Sync progress" });
+  await expect(progress).toContainText(/Syncing: (9|17|25|33) of 40 documents/);
+  await expect(page.getByLabel("Sync", { exact: true })).toContainText("Synced with https://sync.fake.test as me (owner)");
+  await expect(progress).toHaveCount(0);
+  await page.getByRole("button", { name: "Sync now" }).click();
+  await expect(progress).toContainText(/Syncing: (9|17|25|33) of 40 documents/);
+  await expect(progress).toHaveCount(0);
+  await expect(page.getByLabel("Sync", { exact: true })).toContainText("Last sync");
+});
+
 test("onboarding: the intake, then the swarm live with streamed text, then approving the brand codex", async ({ page }) => {
   await createWorkspace(page, "Fernhill");
   await fake(page, (f) => {

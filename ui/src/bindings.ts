@@ -481,6 +481,12 @@ export type CoreEvent =
 /**  A model was fetched or imported and can be used. */
 { event: "model_installed"; model: ModelId } | 
 /**
+ *  A sync of a workspace (joining, or syncing now) has exchanged `done`
+ *  of its `total` documents: the index first, then what it lists. At
+ *  most four events a second per sync, and always its first and last.
+ */
+{ event: "sync_progress"; workspace_id: WorkspaceId; server: string; done: number; total: number } | 
+/**
  *  Changes may have been missed (the process was suspended, or a
  *  subscriber fell behind): re-read everything.
  */

@@ -10,6 +10,7 @@ mod models;
 mod output;
 mod providers;
 mod swarm;
+mod sync_progress;
 
 use std::{
     path::{Path, PathBuf},
@@ -518,10 +519,11 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         Command::Import { file } => out.workspace(&core.import_file(&file).await?),
         Command::Sync(SyncCommand::Join { server, token_stdin: _, workspace, timeout }) => {
             let token = read_token_from_stdin()?;
-            out.sync_joined(&core.join_sync(&server, &token, workspace, Duration::from_secs(timeout)).await?);
+            let joined = sync_progress::with_progress(core, core.join_sync(&server, &token, workspace, Duration::from_secs(timeout))).await?;
+            out.sync_joined(&joined);
         }
         Command::Sync(SyncCommand::Now { workspace, timeout }) => {
-            out.sync_reports(&core.sync_now(workspace, Duration::from_secs(timeout)).await?);
+            out.sync_reports(&sync_progress::with_progress(core, core.sync_now(workspace, Duration::from_secs(timeout))).await?);
         }
         Command::Sync(SyncCommand::Run { interval, timeout }) => {
             sync_forever(core, out, Duration::from_secs(interval), Duration::from_secs(timeout)).await?;

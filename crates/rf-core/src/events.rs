@@ -43,6 +43,10 @@ pub enum CoreEvent {
     ModelDownload { model: rf_ai::ModelId, file: String, done: u64, total: u64 },
     /// A model was fetched or imported and can be used.
     ModelInstalled { model: rf_ai::ModelId },
+    /// A sync of a workspace (joining, or syncing now) has exchanged `done`
+    /// of its `total` documents: the index first, then what it lists. At
+    /// most four events a second per sync, and always its first and last.
+    SyncProgress { workspace_id: WorkspaceId, server: String, done: u64, total: u64 },
     /// Changes may have been missed (the process was suspended, or a
     /// subscriber fell behind): re-read everything.
     Resync,

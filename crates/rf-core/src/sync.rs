@@ -18,13 +18,22 @@ use rf_sync::{
 use samod::{BackoffConfig, DialerFailed};
 use serde::Serialize;
 
-use crate::{CAMPAIGN_DOC, Core, INDEX_DOC, Result, secrets::SYNC_TOKENS};
+use crate::{CAMPAIGN_DOC, Core, CoreEvent, INDEX_DOC, Result, secrets::SYNC_TOKENS};
 
 /// The keyring service name under which sync tokens are stored.
 pub const KEYRING_SERVICE: &str = "raptorflow-sync";
 
 /// How long a sync may take before it is reported as not finished.
 pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Documents exchanged at once over one connection. A cold clone of a
+/// 10,000-document workspace streams through this window instead of asking
+/// for everything at once, and reports progress as documents finish.
+pub(crate) const SYNC_CONCURRENCY: usize = 128;
+
+/// The shortest interval between two [`CoreEvent::SyncProgress`] events of
+/// one sync (the first and last always go out).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Why syncing could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +116,41 @@ impl SyncReport {
             SyncOutcome::TimedOut => self.timed_out.push(doc.to_string()),
         }
         outcome == SyncOutcome::Synced
+    }
+}
+
+/// One document's exchange, named with its outcome.
+async fn sync_one<'a>(
+    docs: &rf_store::DocStore,
+    doc: &'a DocId,
+    connection: samod::ConnectionId,
+    push: bool,
+    timeout: Duration,
+) -> (&'a DocId, rf_store::Result<SyncOutcome>) {
+    (doc, docs.sync_over(doc, connection, push, timeout).await)
+}
+
+/// Publishes a sync's progress as [`CoreEvent::SyncProgress`]: the first
+/// and last counts always, others at most every [`PROGRESS_INTERVAL`].
+struct SyncProgress<'a> {
+    core: &'a Core,
+    workspace_id: WorkspaceId,
+    server: &'a str,
+    last: Option<std::time::Instant>,
+}
+
+impl<'a> SyncProgress<'a> {
+    fn new(core: &'a Core, workspace_id: WorkspaceId, server: &'a str) -> Self {
+        Self { core, workspace_id, server, last: None }
+    }
+
+    fn publish(&mut self, done: u64, total: u64) {
+        let now = std::time::Instant::now();
+        if done < total && self.last.is_some_and(|last| now - last < PROGRESS_INTERVAL) {
+            return;
+        }
+        self.last = Some(now);
+        self.core.publish(CoreEvent::SyncProgress { workspace_id: self.workspace_id, server: self.server.to_owned(), done, total });
     }
 }
 
@@ -262,13 +306,18 @@ impl Core {
     }
 
     /// Syncs a workspace's index, then every campaign and Codex source it
-    /// lists (including ones that arrive with the index), over an open connection.
+    /// lists (including ones that arrive with the index), over an open
+    /// connection, [`SYNC_CONCURRENCY`] at a time, publishing
+    /// [`CoreEvent::SyncProgress`] as they finish.
     async fn exchange_documents(&self, connection: &Connection, workspace_id: &str, index_doc: &DocId, push: bool, timeout: Duration) -> Result<SyncReport> {
+        use futures::StreamExt as _;
         let mut report = SyncReport { workspace_id: workspace_id.to_owned(), server: connection.url.clone(), read_only: !push, ..SyncReport::default() };
+        let mut progress = SyncProgress::new(self, workspace_id.parse()?, &connection.url);
         let deadline = tokio::time::Instant::now() + timeout;
         let remaining = || deadline.saturating_duration_since(tokio::time::Instant::now());
         let outcome = self.docs().sync_over(index_doc, connection.id, push, remaining()).await?;
         if !report.record(index_doc, outcome) {
+            progress.publish(1, 1);
             return Ok(report);
         }
         let index: WorkspaceIndex = self.docs().read(index_doc, INDEX_DOC).await?;
@@ -279,10 +328,19 @@ impl Core {
         for entry in index.codex.values() {
             campaign_docs.push(entry.document.parse::<DocId>()?);
         }
+        let total = 1 + campaign_docs.len() as u64;
+        progress.publish(1, total);
         let docs = self.docs();
-        let outcomes = futures::future::join_all(campaign_docs.iter().map(|doc| docs.sync_over(doc, connection.id, push, remaining()))).await;
-        for (doc, outcome) in campaign_docs.iter().zip(outcomes) {
+        let mut waiting = campaign_docs.iter();
+        let mut running = futures::stream::FuturesUnordered::new();
+        loop {
+            while running.len() < SYNC_CONCURRENCY {
+                let Some(doc) = waiting.next() else { break };
+                running.push(sync_one(&docs, doc, connection.id, push, remaining()));
+            }
+            let Some((doc, outcome)) = running.next().await else { break };
             report.record(doc, outcome?);
+            progress.publish(report.n_documents as u64, total);
         }
         tracing::debug!(target: "rf_core::sync", workspace_id, n = report.n_documents, "synced {CAMPAIGN_DOC} documents");
         Ok(report)

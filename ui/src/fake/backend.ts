@@ -26,6 +26,7 @@ import type {
   Passage,
   Report,
   SettingsView,
+  SyncRow,
   WorkspaceIndex,
 } from "../bindings";
 
@@ -50,6 +51,10 @@ export interface FakeBackend {
   /** Sets a move's status behind the interface's back, as the CLI would. */
   setMoveStatusElsewhere(moveId: string, status: Campaign["moves"][string]["status"]): Promise<void>;
 }
+
+/** The fake backend's one sync server, and how many documents a sync of it exchanges. */
+export const FAKE_SYNC_SERVER = "https://sync.fake.test";
+export const FAKE_SYNC_DOCUMENTS = 40;
 
 const invalid = (field: string, message: string) => ({ kind: "invalid_input", message, field });
 const notFound = (field: string, id: string) => ({ kind: "not_found", message: `no ${field} ${id}`, field });
@@ -127,9 +132,19 @@ export function createFakeBackend(): FakeBackend {
     { id: "smollm2-360m-instruct-q8_0", name: "SmolLM2 360M Instruct", kind: "llm", size_bytes: 386_000_000, installed: false, default_for: [], license: "Apache-2.0", in_use: false },
   ];
   const downloads = new Map<string, () => void>();
+  /** Workspaces joined to the fake sync server, by id. */
+  const joined = new Map<string, SyncRow>();
   const calls: string[] = [];
   const clone = <T>(value: T): T => structuredClone(value);
 
+  /** Sync progress as the engine publishes it: the index, then the rest. */
+  const syncDocuments = async (workspaceId: string, server: string) => {
+    for (let done = 1; done <= FAKE_SYNC_DOCUMENTS; done += 8) {
+      await backend.changed({ event: "sync_progress", workspace_id: workspaceId, server, done, total: FAKE_SYNC_DOCUMENTS });
+      await new Promise((resolve) => setTimeout(resolve, backend.wordDelayMs));
+    }
+    await backend.changed({ event: "sync_progress", workspace_id: workspaceId, server, done: FAKE_SYNC_DOCUMENTS, total: FAKE_SYNC_DOCUMENTS });
+  };
   const workspace = (workspaceId: string) => {
     const found = workspaces.get(workspaceId);
     if (!found) throw notFound("workspace", workspaceId);
@@ -555,17 +570,28 @@ export function createFakeBackend(): FakeBackend {
     },
     async syncStatus() {
       record("sync_status");
-      return [];
+      return clone([...joined.values()]);
     },
     async syncJoin(server, token, shareWorkspaceId) {
       record("sync_join");
       if (!server.trim()) throw invalid("server", "server: type the server's address, e.g. https://sync.example.com");
       if (!token.trim()) throw invalid("token", "token: paste the token your server's admin gave you");
-      throw { kind: "network", message: `could not reach ${server} (the fake backend has no sync server; shared: ${shareWorkspaceId ?? "none"})`, field: null };
+      // One fake server answers: it holds FAKE_SYNC_DOCUMENTS documents.
+      if (server !== FAKE_SYNC_SERVER || !shareWorkspaceId) {
+        throw { kind: "network", message: `could not reach ${server} (the fake backend's only sync server is ${FAKE_SYNC_SERVER}; shared: ${shareWorkspaceId ?? "none"})`, field: null };
+      }
+      const w = workspace(shareWorkspaceId);
+      await syncDocuments(shareWorkspaceId, server);
+      joined.set(shareWorkspaceId, { workspace_id: shareWorkspaceId, server, user: "me", role: "owner", last_sync_at: now(), last_error: null, token_in_keyring: true });
+      return { workspace_id: shareWorkspaceId, workspace_name: w.name, server, user: "me", role: "owner", shared_local_workspace: true, n_documents: FAKE_SYNC_DOCUMENTS, n_synced: FAKE_SYNC_DOCUMENTS };
     },
-    async syncNow() {
+    async syncNow(workspaceId) {
       record("sync_now");
-      return [];
+      const row = joined.get(workspaceId);
+      if (!row) throw { kind: "not_found", message: `workspace ${workspaceId} has not joined a sync server`, field: "workspace id" };
+      await syncDocuments(workspaceId, row.server);
+      row.last_sync_at = now();
+      return clone([...joined.values()]);
     },
     async memberSetRole(workspaceId, user, role) {
       record("member_set_role");

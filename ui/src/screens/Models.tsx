@@ -4,11 +4,11 @@
 // agents, chat and asks use.
 import { Badge, Button, Card, Group, Progress, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
 import type { ModelRow } from "../bindings";
 import { ErrorNotice } from "../Notice";
-import { useEngine } from "../engine-context";
+import { useCoreEvents, useEngine } from "../engine-context";
 
 /** Bytes for people: 93.5 MB, 1.2 GB. */
 export function formatSize(bytes: number): string {
@@ -28,27 +28,14 @@ export function Models() {
   const queryClient = useQueryClient();
   const models = useQuery({ queryKey: ["models"], queryFn: () => engine.modelList() });
   const [progress, setProgress] = useState<Record<string, Download>>({});
-  useEffect(() => {
-    let stop: (() => void) | undefined;
-    let gone = false;
-    void engine
-      .onEvent((event) => {
-        if (event.event === "model_download") {
-          setProgress((all) => ({ ...all, [event.model]: { file: event.file, done: event.done, total: event.total } }));
-        } else if (event.event === "model_installed") {
-          setProgress(({ [event.model]: _, ...rest }) => rest);
-          void queryClient.invalidateQueries({ queryKey: ["models"] });
-        }
-      })
-      .then((unlisten) => {
-        if (gone) unlisten();
-        else stop = unlisten;
-      });
-    return () => {
-      gone = true;
-      stop?.();
-    };
-  }, [engine, queryClient]);
+  useCoreEvents((event) => {
+    if (event.event === "model_download") {
+      setProgress((all) => ({ ...all, [event.model]: { file: event.file, done: event.done, total: event.total } }));
+    } else if (event.event === "model_installed") {
+      setProgress(({ [event.model]: _, ...rest }) => rest);
+      void queryClient.invalidateQueries({ queryKey: ["models"] });
+    }
+  });
   const fetch = useMutation({
     mutationFn: (id: string) => engine.modelFetch(id),
     onSettled: (_, __, id) => {

@@ -1,11 +1,11 @@
 // Team: the workspace's members and roles, and its sync with a server.
-import { Alert, Badge, Button, Card, Checkbox, Group, NativeSelect, PasswordInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Card, Checkbox, Group, NativeSelect, PasswordInput, Progress, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 
 import type { Role } from "../bindings";
 import { ErrorNotice } from "../Notice";
-import { useEngine } from "../engine-context";
+import { useCoreEvents, useEngine } from "../engine-context";
 import { fieldError } from "../errors";
 
 const ROLES: Role[] = ["owner", "editor", "viewer"];
@@ -24,6 +24,7 @@ export function Team({ workspaceId }: { workspaceId: string }) {
     mutationFn: () => engine.syncNow(workspaceId),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ["sync"] }),
   });
+  const syncing = useSyncProgress(syncNow.isPending, workspaceId);
 
   return (
     <Stack maw={860}>
@@ -45,6 +46,7 @@ export function Team({ workspaceId }: { workspaceId: string }) {
                 Sync now
               </Button>
             </Group>
+            <SyncProgress progress={syncing} />
             <ErrorNotice error={syncNow.error} />
           </Stack>
         ) : (
@@ -107,6 +109,36 @@ function Points({ workspaceId }: { workspaceId: string }) {
   );
 }
 
+interface Syncing {
+  done: number;
+  total: number;
+}
+
+/** The newest `sync_progress` event while `active` (of `workspaceId`, or of
+ *  any workspace while joining: a fetched workspace gets its id on arrival). */
+export function useSyncProgress(active: boolean, workspaceId: string | null): Syncing | null {
+  const [progress, setProgress] = useState<Syncing | null>(null);
+  useEffect(() => setProgress(null), [active]);
+  useCoreEvents((event) => {
+    if (event.event === "sync_progress" && (workspaceId === null || event.workspace_id === workspaceId)) {
+      setProgress({ done: event.done, total: event.total });
+    }
+  }, active);
+  return progress;
+}
+
+function SyncProgress({ progress }: { progress: Syncing | null }) {
+  if (!progress) return null;
+  return (
+    <Stack gap={2} role="status" aria-label="Sync progress">
+      <Text size="sm">
+        Syncing: {progress.done} of {progress.total} documents
+      </Text>
+      <Progress value={progress.total > 0 ? (progress.done * 100) / progress.total : 0} />
+    </Stack>
+  );
+}
+
 /** Joins a sync server with a token from its admin, sharing this workspace. */
 function Join({ workspaceId }: { workspaceId: string }) {
   const engine = useEngine();
@@ -122,6 +154,7 @@ function Join({ workspaceId }: { workspaceId: string }) {
       void queryClient.invalidateQueries();
     },
   });
+  const syncing = useSyncProgress(join.isPending, null);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     join.mutate();
@@ -135,6 +168,7 @@ function Join({ workspaceId }: { workspaceId: string }) {
           <PasswordInput label="Token" description="Kept in the OS keyring" value={token} onChange={(e) => setToken(e.currentTarget.value)} error={fieldError(join.error, "token")} />
         </Group>
         <Checkbox label="Share this workspace into the server's (empty) workspace; clear it to fetch the server's instead" checked={share} onChange={(e) => setShare(e.currentTarget.checked)} />
+        <SyncProgress progress={syncing} />
         <ErrorNotice error={join.error && !fieldError(join.error, "server") && !fieldError(join.error, "token") ? join.error : null} />
         {join.data && (
           <Text role="status">
