@@ -40,6 +40,9 @@ pub struct Settings {
     /// Threads that run document actors (generating and applying sync
     /// messages); 0 for one per CPU core.
     pub document_threads: usize,
+    /// Seconds a document stays in memory after its last activity, when no
+    /// client is exchanging changes on it; 0 keeps every document loaded.
+    pub unload_idle_secs: u64,
 }
 
 impl Default for Settings {
@@ -57,6 +60,7 @@ impl Default for Settings {
             max_connections_per_address: 256,
             access_poll_millis: 1_000,
             document_threads: 0,
+            unload_idle_secs: 300,
         }
     }
 }
@@ -76,6 +80,7 @@ impl fmt::Debug for Settings {
             .field("max_connections_per_address", &self.max_connections_per_address)
             .field("access_poll_millis", &self.access_poll_millis)
             .field("document_threads", &self.document_threads)
+            .field("unload_idle_secs", &self.unload_idle_secs)
             .finish()
     }
 }
@@ -129,6 +134,7 @@ impl Settings {
         env_override(lookup, "max_connections_per_address", &mut settings.max_connections_per_address)?;
         env_override(lookup, "access_poll_millis", &mut settings.access_poll_millis)?;
         env_override(lookup, "document_threads", &mut settings.document_threads)?;
+        env_override(lookup, "unload_idle_secs", &mut settings.unload_idle_secs)?;
         settings.validate()?;
         Ok(settings)
     }

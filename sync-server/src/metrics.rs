@@ -66,6 +66,8 @@ metrics! {
     storage_retries_total: counter = "Storage operations that failed and were retried.",
     storage_commits_total: counter = "Transactions that stored chunks (group commit: many chunks each).",
     storage_chunk_writes_total: counter = "Chunks stored or deleted.",
+    documents_loaded: gauge = "Documents in memory (loaded from the database, not yet unloaded as idle).",
+    documents_unloaded_total: counter = "Documents taken out of memory: after `unload_idle_secs` without activity, or at shutdown.",
 }
 
 impl Metrics {

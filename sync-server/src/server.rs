@@ -217,6 +217,25 @@ pub fn router<B: Backend>(state: Arc<AppState<B>>) -> Router {
 
 /// Serves until `shutdown` resolves, then closes every connection and waits
 /// for storage to finish before returning.
+/// Counts the documents in memory: samod loads one when a client or the
+/// relay needs it and unloads it when idle (`unload_idle_secs`).
+struct DocumentLifecycle(Arc<Metrics>);
+
+impl samod::RepoObserver for DocumentLifecycle {
+    fn observe(&self, event: &samod::RepoEvent) {
+        match event {
+            samod::RepoEvent::DocumentOpened { .. } => {
+                self.0.documents_loaded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            samod::RepoEvent::DocumentClosed { .. } => {
+                self.0.documents_loaded.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                Metrics::add(&self.0.documents_unloaded_total, 1);
+            }
+            _ => {}
+        }
+    }
+}
+
 pub async fn serve<B: Backend>(
     settings: Settings,
     backend: B,
@@ -239,8 +258,13 @@ pub async fn serve<B: Backend>(
         .with_share_policy(WorkspacePolicy(access.clone()))
         .with_peer_id(peer_id)
         .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool))
-        .load()
-        .await;
+        .with_observer(DocumentLifecycle(metrics.clone()));
+    let repo = match settings.unload_idle_secs {
+        0 => repo,
+        secs => repo.with_idle_unload(Duration::from_secs(secs)),
+    }
+    .load()
+    .await;
     let acceptor = repo
         .make_acceptor(url::Url::parse(&format!("ws://{address}{}", api::SYNC_PATH))?)
         .map_err(|_| anyhow::anyhow!("the document repo stopped while starting"))?;

@@ -13,6 +13,11 @@
 //   then its socket is dropped (terminate, as a network failure would); the
 //   stock adapter reconnects with the same URL. After reconnecting it makes a
 //   change and waits for the server to have it. Prints one JSON line.
+// unload: the first client creates a document, the others find it; the test
+//   gets {"ready": DOCUMENT_ID} and, once the server has unloaded it as idle,
+//   answers with a line on stdin; every writer then edits it, and the script
+//   waits until every client has every edit. Prints, for each client, the
+//   keys it ended with and how often it lost its connection.
 //
 // Exit codes: 0 ok, 1 error (incl. an uncaught adapter error), 4 timeout.
 import { parseArgs } from "node:util"
@@ -111,6 +116,30 @@ async function presence() {
   }))
 }
 
+async function unload() {
+  await until(() => clients.every(c => c.serverPeer), "every client to join")
+  const [first, ...rest] = clients
+  const created = first.repo.create({ title: "quiet plan" })
+  await serverHas(first, created)
+  const handles = [created]
+  for (const client of rest) {
+    const handle = await client.repo.find(created.url).catch(e => fail(1, `${client.peerId} could not find the document: ${e.message}`))
+    handles.push(handle)
+  }
+  process.stdout.write(JSON.stringify({ ready: created.documentId }) + "\n")
+  await waitForStdinLine()
+  clients.forEach((client, i) => {
+    if (writers.has(client.peerId)) handles[i].change(d => { d[`${client.peerId} after`] = true })
+  })
+  const expectedKeys = [...writers].map(w => `${w} after`)
+  await until(() => handles.every(h => expectedKeys.every(k => k in h.doc())), "the edits to reach everyone")
+  return clients.map((client, i) => ({
+    peerId: client.peerId,
+    keys: Object.keys(handles[i].doc()).filter(k => k !== "touched").sort(),
+    disconnects: client.disconnects,
+  }))
+}
+
 async function reconnect() {
   const [client] = clients
   await until(() => client.serverPeer, "the client to join")
@@ -129,7 +158,8 @@ let result
 try {
   if (scenario === "presence") result = await presence()
   else if (scenario === "reconnect") result = await reconnect()
-  else fail(1, `unknown scenario ${JSON.stringify(scenario)}: presence or reconnect`)
+  else if (scenario === "unload") result = await unload()
+  else fail(1, `unknown scenario ${JSON.stringify(scenario)}: presence, unload or reconnect`)
 } catch (e) {
   fail(1, `error: ${e.message}`)
 }

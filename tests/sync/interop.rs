@@ -182,6 +182,77 @@ async fn members_exchange_presence_while_editing_and_nobody_is_disconnected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_clients_keep_syncing_a_document_the_server_unloaded_while_they_stayed_connected() {
+    let server = Server::start_with(None, &[("RAPTORFLOW_SYNC_UNLOAD_IDLE_SECS", "1")]);
+    server.create_workspace("Acme");
+    let alice = server.add_member("Acme", "alice", "owner");
+    let bob = server.add_member("Acme", "bob", "editor");
+    let client = |peer: &str, token: &str| format!("{peer}=ws://127.0.0.1:{}/sync?ticket={}", server.port, server.ticket(token));
+    let mut session =
+        Session::start(&["unload", "--client", &client("alice/node", &alice), "--client", &client("bob/node", &bob), "--writers", "alice/node,bob/node"]);
+    session.next_json(&server);
+
+    // Both stay connected and quiet: the server takes the document out of memory.
+    until_unloaded(&server).await;
+
+    // Both edit: the server loads it again, and each gets the other's edit
+    // over the connection it kept, its sync state with the server restarted.
+    session.go();
+    let clients = session.next_json(&server);
+    assert_eq!(session.finish(), 0, "{clients}");
+    for client in clients.as_array().unwrap() {
+        assert_eq!(client["keys"], serde_json::json!(["alice/node after", "bob/node after", "title"]), "{client}");
+        assert_eq!(client["disconnects"], 0, "{client}");
+    }
+}
+
+/// Waits until `server` has no document in memory and has unloaded at least
+/// one, or panics after 20 s.
+async fn until_unloaded(server: &Server) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.metric("documents_loaded") != 0 || server.metric("documents_unloaded_total") == 0 {
+        assert!(std::time::Instant::now() < deadline, "documents stayed in memory: {}", server.get("/metrics").1);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unloaded_document_still_gets_the_other_instances_changes_live() {
+    // Two instances on one PostgreSQL database, alice on one and bob on the
+    // other: each instance's copy is unloaded while they stay connected, and
+    // each edit reaches the other client through the relay, which loads the
+    // document again on the instance that did not receive it.
+    let url = harness::fresh_postgres_database().await;
+    let idle = [("RAPTORFLOW_SYNC_UNLOAD_IDLE_SECS", "1")];
+    let a = Server::start_with(Some(&url), &idle);
+    let b = Server::start_with(Some(&url), &idle);
+    a.create_workspace("Acme");
+    let alice = a.add_member("Acme", "alice", "owner");
+    let bob = a.add_member("Acme", "bob", "editor");
+    let mut session = Session::start(&[
+        "unload",
+        "--client",
+        &format!("alice/node=ws://127.0.0.1:{}/sync?ticket={}", a.port, a.ticket(&alice)),
+        "--client",
+        &format!("bob/node=ws://127.0.0.1:{}/sync?ticket={}", b.port, b.ticket(&bob)),
+        "--writers",
+        "alice/node,bob/node",
+    ]);
+    session.next_json(&a);
+    until_unloaded(&a).await;
+    until_unloaded(&b).await;
+
+    session.go();
+    let clients = session.next_json(&a);
+    assert_eq!(session.finish(), 0, "{clients}");
+    for client in clients.as_array().unwrap() {
+        assert_eq!(client["keys"], serde_json::json!(["alice/node after", "bob/node after", "title"]), "{client}");
+        assert_eq!(client["disconnects"], 0, "{client}");
+    }
+    assert!(a.metric("relayed_chunks_total") + b.metric("relayed_chunks_total") > 0, "the edits came through the relay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_ticket_client_reconnects_and_its_ticket_is_useless_to_other_peers() {
     let server = Server::start();
     server.create_workspace("Acme");

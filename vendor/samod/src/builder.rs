@@ -43,6 +43,7 @@ pub struct RepoBuilder<S, R, A> {
     pub(crate) peer_id: Option<PeerId>,
     pub(crate) concurrency: ConcurrencyConfig,
     pub(crate) observer: Option<Arc<dyn RepoObserver>>,
+    pub(crate) unload_idle_after: Option<std::time::Duration>,
 }
 
 impl<S, R, A> RepoBuilder<S, R, A> {
@@ -54,6 +55,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             share_policy: self.share_policy,
             concurrency: self.concurrency,
             observer: self.observer,
+            unload_idle_after: self.unload_idle_after,
         }
     }
 
@@ -65,6 +67,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             share_policy: self.share_policy,
             concurrency: self.concurrency,
             observer: self.observer,
+            unload_idle_after: self.unload_idle_after,
         }
     }
 
@@ -83,6 +86,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             share_policy,
             concurrency: self.concurrency,
             observer: self.observer,
+            unload_idle_after: self.unload_idle_after,
         }
     }
 
@@ -92,6 +96,20 @@ impl<S, R, A> RepoBuilder<S, R, A> {
     /// documentation
     pub fn with_concurrency(mut self, concurrency: ConcurrencyConfig) -> Self {
         self.concurrency = concurrency;
+        self
+    }
+
+    /// Unload documents idle for this long (PATCHES.md, 14). Off by default.
+    ///
+    /// A document is idle when everything it received is on disk, every
+    /// peer has had its answer, nothing happened to it for `after`, and the
+    /// application holds no [`DocHandle`](crate::DocHandle) for it nor a
+    /// stream from one (changes, ephemera, peer states). Its memory is freed;
+    /// the next message or search for it loads it again, and its peers'
+    /// next messages start fresh sync states. A server with many documents
+    /// and few in use at a time keeps only those in memory.
+    pub fn with_idle_unload(mut self, after: std::time::Duration) -> Self {
+        self.unload_idle_after = Some(after);
         self
     }
 
@@ -111,6 +129,7 @@ impl<R> RepoBuilder<InMemoryStorage, R, ShareConfig> {
             share_policy: ShareConfig::default(),
             concurrency: ConcurrencyConfig::AsyncRuntime,
             observer: None,
+            unload_idle_after: None,
         }
     }
 }

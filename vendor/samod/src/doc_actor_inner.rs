@@ -1,5 +1,8 @@
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use automerge::{Automerge, ReadDoc};
 use futures::{Stream, channel::mpsc};
@@ -37,6 +40,8 @@ pub(crate) struct DocActorInner {
     observer: Option<Arc<dyn RepoObserver>>,
     /// Actors holding changes for a peer, to be ticked (PATCHES.md, 6).
     held_actors: HeldActors,
+    /// Tasks dispatched to this actor and not yet handled (PATCHES.md, 14).
+    queued: Arc<AtomicUsize>,
 }
 
 /// The document actors that hold changes for a peer waiting for its answer;
@@ -107,7 +112,34 @@ impl DocActorInner {
             last_observed_generation: None,
             observer,
             held_actors,
+            queued: Arc::default(),
         }
+    }
+
+    /// The count every dispatcher of this actor's tasks adds to.
+    pub(crate) fn queued(&self) -> Arc<AtomicUsize> {
+        self.queued.clone()
+    }
+
+    /// Stops the actor if it and everything listening to it is idle
+    /// (PATCHES.md, 14).
+    pub(crate) fn unload_if_idle(&mut self, idle_for: std::time::Duration) -> bool {
+        // A stream from a dropped handle still listens to the document.
+        let listened = self.ephemera_listeners.iter().any(|tx| !tx.is_closed())
+            || self.change_listeners.iter().any(|tx| !tx.is_closed())
+            || self
+                .peer_state_change_listeners
+                .iter()
+                .any(|tx| !tx.is_closed());
+        if listened || !self.actor.unload_if_idle(UnixTimestamp::now(), idle_for) {
+            return false;
+        }
+        if let Some(ref obs) = self.observer {
+            obs.observe(&observer::RepoEvent::DocumentClosed {
+                document_id: self.document_id.clone(),
+            });
+        }
+        true
     }
 
     pub(crate) fn document(&self) -> &Automerge {
@@ -268,7 +300,15 @@ impl DocActorInner {
     /// Handles queued tasks in order, giving runs of hub messages and IO
     /// completions to the actor as one batch so that it generates sync
     /// messages once per run rather than once per input (PATCHES.md, 2).
-    pub(crate) fn handle_tasks(&mut self, tasks: impl IntoIterator<Item = ActorTask>) {
+    pub(crate) fn handle_tasks(&mut self, tasks: Vec<ActorTask>) {
+        let handled = tasks.len();
+        self.handle_task_batch(tasks);
+        // Released under the actor's lock, after the tasks took effect
+        // (PATCHES.md, 14).
+        self.queued.fetch_sub(handled, Ordering::SeqCst);
+    }
+
+    fn handle_task_batch(&mut self, tasks: Vec<ActorTask>) {
         let mut batch = Vec::new();
         // Released once the batch is handled (PATCHES.md, 10).
         let mut charges = Vec::new();

@@ -1,6 +1,9 @@
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use automerge::{Automerge, ReadDoc};
@@ -32,24 +35,56 @@ pub struct DocHandle {
     inner: Arc<Mutex<DocActorInner>>,
     document_id: DocumentId,
     task_dispatcher: DocTaskDispatcher,
+    /// One count per handle: the repo keeps one, so more means the
+    /// application holds the document (PATCHES.md, 14).
+    users: Arc<()>,
 }
 
 #[derive(Clone)]
-pub(crate) enum DocTaskDispatcher {
+pub(crate) struct DocTaskDispatcher {
+    runner: Runner,
+    /// Tasks dispatched and not yet handled (PATCHES.md, 14).
+    queued: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+enum Runner {
     Async(UnboundedSender<ActorTask>),
     #[cfg(feature = "threadpool")]
     Threadpool(Arc<crate::doc_runner::threadpool::ThreadpoolActor>),
 }
 
 impl DocTaskDispatcher {
+    pub(crate) fn run_async(tx: UnboundedSender<ActorTask>, queued: Arc<AtomicUsize>) -> Self {
+        Self {
+            runner: Runner::Async(tx),
+            queued,
+        }
+    }
+
+    #[cfg(feature = "threadpool")]
+    pub(crate) fn run_on_threadpool(
+        actor: Arc<crate::doc_runner::threadpool::ThreadpoolActor>,
+        queued: Arc<AtomicUsize>,
+    ) -> Self {
+        Self {
+            runner: Runner::Threadpool(actor),
+            queued,
+        }
+    }
+
     // The task's backlog charge (PATCHES.md, 10) took it past clippy's size
     // limit; a failed dispatch hands the task back, as before.
     #[allow(clippy::result_large_err)]
     fn dispatch(&self, task: ActorTask) -> Result<(), ActorTask> {
-        match self {
-            DocTaskDispatcher::Async(tx) => tx.unbounded_send(task),
+        // Counted before it can be seen, released by the actor once handled.
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        match &self.runner {
+            Runner::Async(tx) => tx.unbounded_send(task).inspect_err(|_| {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+            }),
             #[cfg(feature = "threadpool")]
-            DocTaskDispatcher::Threadpool(actor) => {
+            Runner::Threadpool(actor) => {
                 actor.dispatch(task);
                 Ok(())
             }
@@ -75,12 +110,33 @@ impl DocHandle {
             document_id: doc_id,
             inner,
             task_dispatcher,
+            users: Arc::new(()),
         }
     }
 
-    #[cfg(feature = "threadpool")]
     pub(crate) fn dispatch_task(&self, task: ActorTask) {
         let _ = self.task_dispatcher.dispatch(task);
+    }
+
+    /// Whether a clone of this handle exists besides the repo's own
+    /// (PATCHES.md, 14).
+    pub(crate) fn held_by_application(&self) -> bool {
+        Arc::strong_count(&self.users) > 1
+    }
+
+    /// Stops the document's actor if it is idle (PATCHES.md, 14); the
+    /// caller holds the repo's lock, so no hub message reaches it meanwhile.
+    pub(crate) fn unload_if_idle(&self, idle_for: std::time::Duration) -> bool {
+        if self.held_by_application() || self.task_dispatcher.queued.load(Ordering::SeqCst) > 0 {
+            return false;
+        }
+        // A running actor is busy: try again at the next sweep.
+        let Ok(mut inner) = self.inner.try_lock() else {
+            return false;
+        };
+        // Checked again under the actor's lock: a batch being handled is
+        // released only once done.
+        self.task_dispatcher.queued.load(Ordering::SeqCst) == 0 && inner.unload_if_idle(idle_for)
     }
 
     /// The ID of this document

@@ -1,10 +1,7 @@
 #[cfg(feature = "threadpool")]
 pub(crate) mod threadpool;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex};
 
 use samod_core::{DocumentActorId, DocumentId, actors::document::DocActorResult};
 
@@ -23,8 +20,6 @@ pub(crate) enum DocRunner {
     Async {
         /// Channel to send newly spawned actors to the async runner
         tx_spawn: UnboundedSender<SpawnedActor>,
-        /// Channels to send tasks to individual actors (keyed by actor ID)
-        task_senders: HashMap<DocumentActorId, UnboundedSender<ActorTask>>,
     },
 }
 

@@ -186,6 +186,7 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                         let mut inner = inner.lock().unwrap();
                         inner.handle_event(HubEvent::tick());
                         inner.tick_held_actors();
+                        inner.unload_idle_actors();
                     }
                     IoLoopTask::TickHeld => {
                         inner.lock().unwrap().tick_held_actors();

@@ -525,9 +525,11 @@ impl Repo {
             share_policy,
             concurrency,
             observer,
+            unload_idle_after,
         } = builder;
         let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
         let inner = task_setup.inner.clone();
+        inner.lock().unwrap().unload_idle_after = unload_idle_after;
         task_setup.spawn_tasks(runtime, storage, share_policy);
         Self { inner }
     }
@@ -547,9 +549,11 @@ impl Repo {
             share_policy,
             concurrency,
             observer,
+            unload_idle_after,
         } = builder;
         let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
         let inner = task_setup.inner.clone();
+        inner.lock().unwrap().unload_idle_after = unload_idle_after;
         task_setup.spawn_tasks_local(runtime, storage, share_policy);
         Self { inner }
     }
@@ -578,17 +582,23 @@ impl Repo {
             Ok(r) => match r {
                 CommandResult::CreateDocument {
                     actor_id,
-                    document_id: _,
+                    document_id,
                 } => {
-                    {
-                        let inner = inner.lock().unwrap();
-                        // By this point the document should have been spawned
-
-                        Ok(inner
-                            .actors
-                            .get(&actor_id)
-                            .map(|ActorHandle { doc: handle, .. }| handle.clone())
-                            .expect("actor should exist"))
+                    let handle = inner
+                        .lock()
+                        .unwrap()
+                        .actors
+                        .get(&actor_id)
+                        .map(|ActorHandle { doc: handle, .. }| handle.clone());
+                    match handle {
+                        Some(handle) => Ok(handle),
+                        // Saved, then unloaded as idle before this task
+                        // ran (PATCHES.md, 14): load it again.
+                        None => self
+                            .find(document_id)
+                            .await?
+                            .ok_or(Stopped)
+                            .inspect_err(|_| tracing::error!("a created document was not found")),
                     }
                 }
                 other => {
@@ -966,6 +976,9 @@ struct Inner {
     backlogs: HashMap<ConnectionId, Arc<backlog::Backlog>>,
     /// Storage writes not yet done (PATCHES.md, 10).
     storage_backlog: Arc<backlog::Backlog>,
+    /// Unload documents idle this long (PATCHES.md, 14).
+    unload_idle_after: Option<std::time::Duration>,
+    last_unload_sweep: std::time::Instant,
 }
 
 impl Inner {
@@ -992,23 +1005,48 @@ impl Inner {
     /// In async mode, this sends the task via the actor's channel stored in DocRunner.
     /// In threadpool mode, this enqueues the task in the actor's FIFO mailbox.
     fn dispatch_task(&self, actor_id: DocumentActorId, task: ActorTask) {
-        match &self.doc_runner {
-            #[cfg(feature = "threadpool")]
-            DocRunner::Threadpool(_) => {
-                let Some(actor_handle) = self.actors.get(&actor_id) else {
-                    tracing::warn!(?actor_id, "received task for unknown actor");
-                    return;
-                };
-                actor_handle.doc.dispatch_task(task);
-            }
-            DocRunner::Async { task_senders, .. } => {
-                let Some(tx) = task_senders.get(&actor_id) else {
-                    tracing::warn!(?actor_id, "received task for unknown actor");
-                    return;
-                };
-                let _ = tx.unbounded_send(task);
-            }
+        // Through the actor's handle, whatever runs it, so that the task
+        // is counted until handled (PATCHES.md, 14).
+        let Some(actor_handle) = self.actors.get(&actor_id) else {
+            tracing::warn!(?actor_id, "received task for unknown actor");
+            return;
+        };
+        actor_handle.doc.dispatch_task(task);
+    }
+
+    /// Unloads the documents idle for the configured time, at most once per
+    /// sweep interval (PATCHES.md, 14).
+    ///
+    /// Runs under the repo's lock, through which every hub message to an
+    /// actor passes: an actor found idle is stopped and the hub forgets it
+    /// in the same critical section, so nothing is routed to it afterwards.
+    fn unload_idle_actors(&mut self) {
+        let Some(after) = self.unload_idle_after else {
+            return;
+        };
+        let sweep_every = (after / 2).clamp(
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_secs(30),
+        );
+        if self.last_unload_sweep.elapsed() < sweep_every || self.hub.is_stopped() {
+            return;
         }
+        self.last_unload_sweep = std::time::Instant::now();
+        let unloaded: Vec<DocumentActorId> = self
+            .actors
+            .iter()
+            .filter(|(_, actor)| actor.doc.unload_if_idle(after))
+            .map(|(actor_id, _)| *actor_id)
+            .collect();
+        if unloaded.is_empty() {
+            return;
+        }
+        tracing::debug!(count = unloaded.len(), "unloading idle documents");
+        for actor_id in &unloaded {
+            // The last handle on the actor: its runner ends.
+            self.actors.remove(actor_id);
+        }
+        self.handle_event(HubEvent::actors_unloaded(unloaded));
     }
 
     #[tracing::instrument(skip(self, event), fields(local_peer_id=%self.hub.peer_id()))]
@@ -1294,17 +1332,19 @@ impl Inner {
             self.observer.clone(),
             self.held_actors.clone(),
         )));
+        let queued = doc_inner.lock().unwrap().queued();
         match &mut self.doc_runner {
             #[cfg(feature = "threadpool")]
             DocRunner::Threadpool(threadpool) => {
                 let handle = DocHandle::new(
                     doc_id.clone(),
                     doc_inner.clone(),
-                    doc_handle::DocTaskDispatcher::Threadpool(
+                    doc_handle::DocTaskDispatcher::run_on_threadpool(
                         doc_runner::threadpool::ThreadpoolActor::new(
                             doc_inner.clone(),
                             threadpool.clone(),
                         ),
+                        queued,
                     ),
                 );
                 self.actors.insert(actor_id, ActorHandle { doc: handle });
@@ -1314,18 +1354,14 @@ impl Inner {
                 // a runner scheduled only while that mailbox has work to do.
                 doc_inner.lock().unwrap().handle_results(init_results);
             }
-            DocRunner::Async {
-                tx_spawn,
-                task_senders,
-            } => {
-                // Create channel for this actor and store the sender
+            DocRunner::Async { tx_spawn } => {
+                // The actor's channel; its handles hold the sender.
                 let (tx, rx) = unbounded::channel();
-                task_senders.insert(actor_id, tx.clone());
 
                 let handle = DocHandle::new(
                     doc_id.clone(),
                     doc_inner.clone(),
-                    doc_handle::DocTaskDispatcher::Async(tx),
+                    doc_handle::DocTaskDispatcher::run_async(tx, queued),
                 );
                 self.actors.insert(actor_id, ActorHandle { doc: handle });
 
@@ -1453,10 +1489,7 @@ impl TaskSetup {
             ConcurrencyConfig::AsyncRuntime => {
                 let (tx, rx) = unbounded::channel();
                 rx_actor = Some(rx);
-                DocRunner::Async {
-                    tx_spawn: tx,
-                    task_senders: HashMap::new(),
-                }
+                DocRunner::Async { tx_spawn: tx }
             }
         };
 
@@ -1482,6 +1515,8 @@ impl TaskSetup {
             held_actors: held_actors.clone(),
             backlogs: HashMap::new(),
             storage_backlog: backlog::Backlog::new(backlog::STORAGE_BACKLOG),
+            unload_idle_after: None,
+            last_unload_sweep: std::time::Instant::now(),
         }));
 
         TaskSetup {

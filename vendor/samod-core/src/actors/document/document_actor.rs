@@ -61,6 +61,9 @@ pub struct DocumentActor {
     /// Bumped whenever a connection is added or removed, so that callers can
     /// tell the peer set is unchanged without copying it (PATCHES.md, 3).
     connections_generation: u64,
+    /// When an input other than a tick last arrived, or the application
+    /// last modified the document (PATCHES.md, 14).
+    last_active: UnixTimestamp,
     /// How many times a peer's sync state was asked for a message.
     #[cfg(test)]
     sync_visits: usize,
@@ -92,6 +95,19 @@ struct SyncDue {
     /// Peers whose changes are on disk as of this step: their answer is an
     /// acknowledgement, never held (PATCHES.md, 12).
     acknowledge: HashSet<ConnectionId>,
+}
+
+impl SyncDue {
+    /// No peer is owed a message, held, or waiting for its changes to be
+    /// saved (PATCHES.md, 14).
+    fn is_quiet(&self) -> bool {
+        !self.all
+            && self.peers.is_empty()
+            && self.held.is_empty()
+            && self.delivered.is_empty()
+            && self.unsaved.is_empty()
+            && self.acknowledge.is_empty()
+    }
 }
 
 /// One input for [`DocumentActor::handle_inputs`].
@@ -176,6 +192,7 @@ impl DocumentActor {
                 ..SyncDue::default()
             },
             connections_generation: 0,
+            last_active: now,
             #[cfg(test)]
             sync_visits: 0,
         };
@@ -427,6 +444,9 @@ impl DocumentActor {
 
     /// Applies one input to the actor's state without generating messages.
     fn apply_input(&mut self, now: UnixTimestamp, input: ActorInput, out: &mut DocActorResult) {
+        if !matches!(input, ActorInput::Tick) {
+            self.touch(now);
+        }
         match input {
             ActorInput::UpdateSharePolicy { peer_id, config } => {
                 let connections: HashSet<_> = self
@@ -579,6 +599,47 @@ impl DocumentActor {
 
     pub fn is_stopped(&self) -> bool {
         self.run_state == RunState::Stopped
+    }
+
+    /// Notes activity at `now`; a clock that stepped back does not make the
+    /// actor look idle sooner.
+    fn touch(&mut self, now: UnixTimestamp) {
+        if now.as_millis() > self.last_active.as_millis() {
+            self.last_active = now;
+        }
+    }
+
+    /// Stops the actor if it has been idle for `idle_for`, and says whether
+    /// it did (PATCHES.md, 14).
+    ///
+    /// Idle means: loaded, no storage load, write or delete running, no
+    /// share-policy check running, no peer owed a message, held, or waiting
+    /// for its changes to be saved, and no input but ticks, nor a change by
+    /// the application, for `idle_for`. Everything the actor has accepted is
+    /// then on disk and every peer has had its answer, so a new actor loaded
+    /// from storage carries on where this one stopped: its peers' next
+    /// messages start a fresh sync state, which automerge's protocol
+    /// recovers from by itself.
+    ///
+    /// A stopped actor ignores later inputs. The caller must make sure that
+    /// none is queued for it, and route later messages to a new actor.
+    pub fn unload_if_idle(&mut self, now: UnixTimestamp, idle_for: Duration) -> bool {
+        let quiet_for = now.as_millis().saturating_sub(self.last_active.as_millis());
+        let idle = self.run_state == RunState::Running
+            && matches!(self.phase, Phase::Ready(_))
+            && self.load_state.is_idle()
+            && self.on_disk_state.is_idle()
+            && self.check_policy_tasks.is_empty()
+            && self.sync_due.is_quiet()
+            && self
+                .peer_connections
+                .values()
+                .all(|conn| conn.pending_sync_messages.is_empty())
+            && quiet_for >= idle_for.as_millis();
+        if idle {
+            self.run_state = RunState::Stopped;
+        }
+        idle
     }
 
     pub fn peers(&self) -> HashMap<ConnectionId, PeerDocState> {
@@ -997,6 +1058,7 @@ impl<'a> WithDocGuard<'a> {
         let new_heads = actor.document().get_heads();
 
         // Make sure there's one turn of the loop
+        actor.touch(now);
         let mut actor_result = DocActorResult::new();
         actor.handle_input(now, ActorInput::Tick, &mut actor_result);
 

@@ -164,6 +164,11 @@ impl OnDiskState {
         }
     }
 
+    /// No put or delete is running (PATCHES.md, 14).
+    pub(super) fn is_idle(&self) -> bool {
+        self.running_puts.is_empty() && self.running_deletes.is_empty()
+    }
+
     pub(super) fn is_flushed(&self) -> bool {
         self.running_puts.is_empty()
     }

@@ -40,6 +40,21 @@ impl HubEvent {
         }
     }
 
+    /// Tells the hub that these document actors were stopped by
+    /// [`DocumentActor::unload_if_idle`](crate::actors::document::DocumentActor::unload_if_idle)
+    /// (PATCHES.md, 14): it forgets them, and the next message or search for
+    /// one of their documents starts a new actor, which loads it from
+    /// storage.
+    ///
+    /// The caller must send this in the same critical section in which it
+    /// stopped them, before the hub handles any other event, so that
+    /// nothing is routed to a stopped actor.
+    pub fn actors_unloaded(actors: Vec<DocumentActorId>) -> Self {
+        HubEvent {
+            payload: HubEventPayload::Input(HubInput::ActorsUnloaded { actors }),
+        }
+    }
+
     /// Creates an event indicating that a message was received from a document actor.
     pub fn actor_message(actor_id: DocumentActorId, message: DocToHubMsg) -> Self {
         HubEvent {
@@ -244,6 +259,7 @@ impl HubEvent {
                 },
                 HubInput::UpdateSharePolicy { .. } => "update_share_policy",
                 HubInput::Tick => "tick",
+                HubInput::ActorsUnloaded { .. } => "actors_unloaded",
                 HubInput::ActorMessage { .. } => "actor_message",
                 HubInput::ConnectionLost { .. } => "connection_lost",
                 HubInput::AddDialer { .. } => "add_dialer",

@@ -19,6 +19,11 @@ pub(crate) enum HubInput {
         config: crate::ShareConfig,
     },
     Tick,
+    /// Document actors the caller stopped because they were idle
+    /// (PATCHES.md, 14).
+    ActorsUnloaded {
+        actors: Vec<DocumentActorId>,
+    },
     /// Message received from a document actor
     ActorMessage {
         actor_id: DocumentActorId,

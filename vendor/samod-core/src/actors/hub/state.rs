@@ -268,6 +268,26 @@ impl State {
         self.searches.touch(actor_id);
     }
 
+    /// Forgets an actor stopped because it was idle (PATCHES.md, 14): a
+    /// message or search for its document starts a new one, which every
+    /// established connection is linked to again.
+    fn forget_unloaded_actor(&mut self, actor_id: DocumentActorId) {
+        let Some(actor) = self.actors.remove(&actor_id) else {
+            tracing::warn!(?actor_id, "unloaded actor was not known");
+            return;
+        };
+        let document_id = actor.document_id;
+        tracing::debug!(%document_id, ?actor_id, "idle document unloaded");
+        if self.document_to_actor.get(&document_id) == Some(&actor_id) {
+            self.document_to_actor.remove(&document_id);
+        }
+        self.unlinked_documents.retain(|doc| doc != &document_id);
+        self.searches.forget(actor_id);
+        for conn in self.connections.values_mut() {
+            conn.remove_document(&document_id);
+        }
+    }
+
     pub(crate) fn find_actor_for_document(&self, document_id: &DocumentId) -> Option<&ActorInfo> {
         self.document_to_actor
             .get(document_id)
@@ -489,6 +509,11 @@ impl State {
                     }
                     HubInput::Tick => {
                         self.handle_tick(rng, now, results);
+                    }
+                    HubInput::ActorsUnloaded { actors } => {
+                        for actor_id in actors {
+                            self.forget_unloaded_actor(actor_id);
+                        }
                     }
                     HubInput::ActorMessage { actor_id, message } => match message {
                         DocToHubMsgPayload::SendSyncMessage {

@@ -250,3 +250,108 @@ fn resetting_sync_state_preserves_read_only() {
     conn.reset_sync_state();
     assert!(conn.sync_state.read_only);
 }
+
+/// Completes every storage task in `result`: loads find nothing, writes
+/// succeed. Returns the results of those completions, merged.
+fn complete_storage(actor: &mut DocumentActor, result: &DocActorResult) -> Vec<DocActorResult> {
+    use crate::io::{StorageResult, StorageTask};
+    let mut outs = Vec::new();
+    for task in &result.io_tasks {
+        let DocumentIoTask::Storage(storage) = &task.action else {
+            continue;
+        };
+        let payload = match storage {
+            StorageTask::LoadRange { .. } => StorageResult::LoadRange {
+                values: HashMap::new(),
+            },
+            StorageTask::Load { .. } => StorageResult::Load { value: None },
+            StorageTask::Put { .. } => StorageResult::Put,
+            StorageTask::Delete { .. } => StorageResult::Delete,
+        };
+        outs.push(
+            actor
+                .handle_io_complete(
+                    UnixTimestamp::now(),
+                    IoResult {
+                        task_id: task.task_id,
+                        payload: DocumentIoResult::Storage(payload),
+                    },
+                )
+                .unwrap(),
+        );
+    }
+    outs
+}
+
+#[test]
+fn an_actor_unloads_only_once_its_writes_are_done_its_peer_answered_and_it_was_quiet() {
+    let idle_for = Duration::from_secs(30);
+    let (mut actor, spawned, _conn, policy) = new_actor(true, Some(incoming_changes(true)));
+    for out in complete_storage(&mut actor, &spawned) {
+        assert!(out.io_tasks.is_empty(), "loading finds nothing to write");
+    }
+    let later = |secs| UnixTimestamp::now() + Duration::from_secs(secs);
+    // The peer's changes wait for the share policy: not idle, however long.
+    assert!(!actor.unload_if_idle(later(3600), idle_for));
+
+    let allowed = complete_policy(&mut actor, policy, ShareConfig::default());
+    assert!(
+        actor.document().get(ROOT, "remote").unwrap().is_some(),
+        "the peer's changes are applied"
+    );
+    assert!(
+        allowed
+            .io_tasks
+            .iter()
+            .any(|t| matches!(t.action, DocumentIoTask::Storage(_))),
+        "the peer's changes are written"
+    );
+    assert!(
+        !has_network_output(&allowed),
+        "the peer is answered once its changes are on disk"
+    );
+    // Its changes are being written and it is owed its answer.
+    assert!(!actor.unload_if_idle(later(3600), idle_for));
+
+    let saved = complete_storage(&mut actor, &allowed);
+    assert!(
+        saved.iter().any(has_network_output),
+        "saved: the peer gets its acknowledgement"
+    );
+    assert!(!actor.is_stopped());
+    // Everything is on disk and answered, but the last input was just now.
+    assert!(!actor.unload_if_idle(UnixTimestamp::now(), idle_for));
+    assert!(!actor.unload_if_idle(later(10), idle_for));
+    assert!(actor.unload_if_idle(later(31), idle_for));
+    assert!(actor.is_stopped());
+
+    // A stopped actor takes nothing more: the caller routes to a new one.
+    let ignored = actor
+        .handle_inputs(UnixTimestamp::now(), [DocumentInput::Tick])
+        .unwrap();
+    assert!(ignored.stopped && !has_network_output(&ignored) && ignored.io_tasks.is_empty());
+}
+
+#[test]
+fn a_change_by_the_application_counts_as_activity() {
+    let idle_for = Duration::from_secs(30);
+    let (mut actor, spawned, _conn, policy) = new_actor(true, None);
+    complete_storage(&mut actor, &spawned);
+    complete_policy(&mut actor, policy, ShareConfig::default());
+    let start = UnixTimestamp::now();
+    let changed = actor
+        .with_document(start + Duration::from_secs(20), |doc| {
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "local", 1))
+                .unwrap();
+        })
+        .unwrap();
+    // Twenty seconds later: the change still has to be written.
+    assert!(!actor.unload_if_idle(start + Duration::from_secs(40), idle_for));
+    let mut pending = vec![changed.actor_result];
+    while let Some(result) = pending.pop() {
+        pending.extend(complete_storage(&mut actor, &result));
+    }
+    // Written, but the change was 20 s after the start: 30 s from it.
+    assert!(!actor.unload_if_idle(start + Duration::from_secs(45), idle_for));
+    assert!(actor.unload_if_idle(start + Duration::from_secs(51), idle_for));
+}

@@ -362,6 +362,18 @@ impl Connection {
             .insert(document_id.clone(), PeerDocState::empty());
     }
 
+    /// Drops a document subscription, whose actor was unloaded
+    /// (PATCHES.md, 14); a new actor for it subscribes again.
+    pub(crate) fn remove_document(&mut self, document_id: &DocumentId) {
+        let ConnectionPhase::Established(established) = &mut self.phase else {
+            return;
+        };
+        if established.document_subscriptions.contains_key(document_id) {
+            std::sync::Arc::make_mut(&mut established.document_subscriptions).remove(document_id);
+            self.dirty = true;
+        }
+    }
+
     pub(crate) fn update_peer_state(&mut self, document_id: &DocumentId, state: PeerDocState) {
         let ConnectionPhase::Established(established) = &mut self.phase else {
             tracing::warn!("attmpeted to update document for non-established connection");

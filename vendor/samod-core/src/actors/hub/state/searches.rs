@@ -30,6 +30,12 @@ impl Searches {
         self.changed.insert(actor);
     }
 
+    /// The actor is gone (PATCHES.md, 14).
+    pub(super) fn forget(&mut self, actor: DocumentActorId) {
+        self.phases.remove(&actor);
+        self.changed.remove(&actor);
+    }
+
     pub(super) fn add_search(&mut self, actor: DocumentActorId, phase: DocSearchPhase) {
         self.phases.insert(actor, phase);
     }
