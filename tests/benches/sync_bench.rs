@@ -12,12 +12,16 @@
 //!   edit their own documents, on SQLite and, with `SYNC_BENCH_POSTGRES` set
 //!   to an admin URL (scripts/test-services.sh sets one), on PostgreSQL;
 //! - (ours only) the server's memory while one client sends changes as fast
-//!   as the server reads them.
+//!   as the server reads them;
+//! - (ours only) the server's memory over three cold clones of new
+//!   documents, each followed by the clients leaving, with idle documents
+//!   unloaded, against the same run with unloading off
+//!   (`SYNC_BENCH_UNLOAD_SECS`, default 5).
 //!
 //! Run: `cargo build --release -p raptorflow-sync && npm ci --prefix tests/interop &&
 //!       cargo bench -p raptorflow-tests --bench sync_bench`
 //! Sizes can be cut with `SYNC_BENCH_PEERS=10,100 SYNC_BENCH_DOCS=1000`;
-//! `SYNC_BENCH_SKIP=propagation,convergence,clone,spread,commit,flood` leaves parts out
+//! `SYNC_BENCH_SKIP=propagation,convergence,clone,spread,commit,unload,flood` leaves parts out
 //! (`node-clone` only Node's clone);
 //! `SYNC_BENCH_FLOOD=SECONDS,KIB` sizes the flood (default 20 s of 64 KiB changes);
 //! `SYNC_BENCH_SERVER=PATH` runs another raptorflow-sync build as ours;
@@ -77,6 +81,11 @@ fn start_ours() -> Target {
 /// Our server on `db` (default: SQLite in a temporary directory) with
 /// `n_workspaces` workspaces and an owner token for each.
 fn start_ours_on(db: Option<String>, n_workspaces: usize) -> Target {
+    start_ours_with(db, n_workspaces, &[])
+}
+
+/// [`start_ours_on`] with extra `RAPTORFLOW_SYNC_*` settings.
+fn start_ours_with(db: Option<String>, n_workspaces: usize, env: &[(&str, &str)]) -> Target {
     let dir = tempfile::tempdir().unwrap();
     let target_dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
     // SYNC_BENCH_SERVER compares another build (e.g. an older commit's).
@@ -101,6 +110,7 @@ fn start_ours_on(db: Option<String>, n_workspaces: usize) -> Target {
         // The benchmark is one token with many peers; lift the per-token rate limit.
         .env("RAPTORFLOW_SYNC_MESSAGES_PER_SECOND", "10000000")
         .env("RAPTORFLOW_SYNC_LOG", std::env::var("RAPTORFLOW_SYNC_LOG").unwrap_or_else(|_| "warn".into()))
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -369,6 +379,36 @@ async fn cold_clone(target: &Target, n_docs: usize) -> f64 {
     rate
 }
 
+/// The server's memory over `rounds` cold clones of `n_docs` new documents
+/// each, with idle documents unloaded after `unload_secs` (0: never). After
+/// each clone the clients leave and the server idles: until no document is
+/// loaded with unloading on, or for `wait` with it off. Returns, per round,
+/// (RSS when the clone is done, RSS after the idle wait, documents still
+/// loaded then, how long the wait was).
+async fn memory_over_clones(n_docs: usize, rounds: usize, unload_secs: u64, wait: &[Duration]) -> Vec<(f64, f64, u64, Duration)> {
+    let secs = unload_secs.to_string();
+    let ours = start_ours_with(None, 1, &[("RAPTORFLOW_SYNC_UNLOAD_IDLE_SECS", &secs)]);
+    let (pid, port) = (ours.child.id(), ours.url.port().unwrap());
+    let mut figures = Vec::new();
+    for round in 0..rounds {
+        cold_clone(&ours, n_docs).await;
+        let cloned = rss_mib(pid);
+        let wait = wait.get(round).copied().unwrap_or_default();
+        let idle_since = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let loaded = harness::metric(port, "documents_loaded");
+            let waited = idle_since.elapsed();
+            let done = if unload_secs > 0 { loaded == 0 } else { waited >= wait };
+            if done || waited > Duration::from_secs(unload_secs * 4 + 60) {
+                figures.push((cloned, rss_mib(pid), loaded, waited));
+                break;
+            }
+        }
+    }
+    figures
+}
+
 /// A process's resident memory, in MiB.
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -533,6 +573,30 @@ async fn main() {
             let (rate, per_commit) = commit_rate(&ours, n_clients, seconds).await;
             println!(
                 "sustained commits on {backend}, {n_clients} clients editing for {seconds} s: {rate:.0} writes/s committed, {per_commit:.1} writes per transaction"
+            );
+        }
+    }
+    if !skip.contains(&"unload") {
+        let unload_secs = env_list("SYNC_BENCH_UNLOAD_SECS", &[5])[0] as u64;
+        let rounds = 3;
+        let on = memory_over_clones(n_docs, rounds, unload_secs, &[]).await;
+        // The anchor, in the same run: the same clones with unloading off,
+        // each followed by as long an idle wait.
+        let waits: Vec<Duration> = on.iter().map(|round| round.3).collect();
+        let off = memory_over_clones(n_docs, rounds, 0, &waits).await;
+        println!("server RSS over {rounds} cold clones of {n_docs} new documents each, the clients leaving after each:");
+        for (round, (on, off)) in on.iter().zip(&off).enumerate() {
+            println!(
+                "  after clone {}: unloading after {unload_secs} s {:.0} MiB, idle {:.1} s later {:.0} MiB ({} loaded); unloading off {:.0} MiB, then {:.0} MiB ({} loaded); idle RSS ratio on / off {:.2}",
+                round + 1,
+                on.0,
+                on.3.as_secs_f64(),
+                on.1,
+                on.2,
+                off.0,
+                off.1,
+                off.2,
+                on.1 / off.1
             );
         }
     }
