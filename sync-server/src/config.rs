@@ -43,6 +43,10 @@ pub struct Settings {
     /// Seconds a document stays in memory after its last activity, when no
     /// client is exchanging changes on it; 0 keeps every document loaded.
     pub unload_idle_secs: u64,
+    /// Storage one document may take, in MiB, before clients' changes to it
+    /// are refused (their connection is closed with the reason); reading it
+    /// still works. Bounds the memory one writer can make a document take.
+    pub max_document_mib: u64,
 }
 
 impl Default for Settings {
@@ -61,6 +65,7 @@ impl Default for Settings {
             access_poll_millis: 1_000,
             document_threads: 0,
             unload_idle_secs: 300,
+            max_document_mib: 64,
         }
     }
 }
@@ -81,6 +86,7 @@ impl fmt::Debug for Settings {
             .field("access_poll_millis", &self.access_poll_millis)
             .field("document_threads", &self.document_threads)
             .field("unload_idle_secs", &self.unload_idle_secs)
+            .field("max_document_mib", &self.max_document_mib)
             .finish()
     }
 }
@@ -135,6 +141,7 @@ impl Settings {
         env_override(lookup, "access_poll_millis", &mut settings.access_poll_millis)?;
         env_override(lookup, "document_threads", &mut settings.document_threads)?;
         env_override(lookup, "unload_idle_secs", &mut settings.unload_idle_secs)?;
+        env_override(lookup, "max_document_mib", &mut settings.max_document_mib)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -151,6 +158,7 @@ impl Settings {
         positive("ticket_reconnect_secs", self.ticket_reconnect_secs)?;
         positive("header_timeout_secs", self.header_timeout_secs)?;
         positive("access_poll_millis", self.access_poll_millis)?;
+        positive("max_document_mib", self.max_document_mib)?;
         Ok(())
     }
 }

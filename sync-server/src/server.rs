@@ -258,7 +258,8 @@ pub async fn serve<B: Backend>(
         .with_share_policy(WorkspacePolicy(access.clone()))
         .with_peer_id(peer_id)
         .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool))
-        .with_observer(DocumentLifecycle(metrics.clone()));
+        .with_observer(DocumentLifecycle(metrics.clone()))
+        .with_max_document_bytes(usize::try_from(settings.max_document_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX));
     let repo = match settings.unload_idle_secs {
         0 => repo,
         secs => repo.with_idle_unload(Duration::from_secs(secs)),

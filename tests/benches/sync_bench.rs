@@ -429,13 +429,21 @@ async fn flood(target: &Target, seconds: u64, change_bytes: usize) {
     let (mut sink, mut stream) = peer.into_socket().split();
     let document = DocumentId::new(&mut rand::rng()).to_string();
     let (heads_tx, mut heads_rx) = tokio::sync::watch::channel(Vec::new());
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(message)) = stream.next().await {
-            if let Message::Binary(bytes) = message
-                && let Some(data) = raw_peer::data_field(&bytes)
-                && let Ok(answer) = automerge::sync::Message::decode(&data)
-            {
-                let _ = heads_tx.send(answer.heads);
+    // The server's error message, if it refuses the changes (the document
+    // size limit).
+    let refused = Arc::new(std::sync::Mutex::new(None::<String>));
+    let reader = tokio::spawn({
+        let refused = refused.clone();
+        async move {
+            while let Some(Ok(message)) = stream.next().await {
+                let Message::Binary(bytes) = message else { continue };
+                if let Some(data) = raw_peer::data_field(&bytes)
+                    && let Ok(answer) = automerge::sync::Message::decode(&data)
+                {
+                    let _ = heads_tx.send(answer.heads);
+                } else if let Some(error) = raw_peer::error_message(&bytes) {
+                    *refused.lock().unwrap() = Some(error);
+                }
             }
         }
     });
@@ -456,18 +464,23 @@ async fn flood(target: &Target, seconds: u64, change_bytes: usize) {
     let mut changes = raw_peer::ChangeStream::new();
     let (mut n_sent, mut bytes_sent) = (0usize, 0usize);
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(seconds) {
+    while started.elapsed() < Duration::from_secs(seconds) && refused.lock().unwrap().is_none() {
         let data = changes.next_message(change_bytes);
         let frame = raw_peer::doc_frame("sync", &peer_id, &server_id, &document, &data);
         bytes_sent += frame.len();
-        sink.send(Message::Binary(frame.into())).await.expect("the server kept the connection");
+        if sink.send(Message::Binary(frame.into())).await.is_err() {
+            // Closed: the reader has the reason.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            break;
+        }
         n_sent += 1;
     }
     let sending = started.elapsed().as_secs_f64();
     let at_end = rss_mib(pid);
     let last_send = Instant::now();
     let heads = changes.heads();
-    let caught_up = tokio::time::timeout(Duration::from_secs(300), heads_rx.wait_for(|h| *h == heads)).await.is_ok();
+    let refusal = refused.lock().unwrap().clone();
+    let caught_up = refusal.is_none() && tokio::time::timeout(Duration::from_secs(300), heads_rx.wait_for(|h| *h == heads)).await.is_ok();
     let catch_up = last_send.elapsed().as_secs_f64();
     sampler.abort();
     reader.abort();
@@ -477,7 +490,11 @@ async fn flood(target: &Target, seconds: u64, change_bytes: usize) {
         "flood, one client, {} KiB changes for {seconds} s: sent {n_sent} changes ({mib:.0} MiB, {:.1} MiB/s); server RSS {before:.0} MiB before, {peak:.0} MiB peak, {at_end:.0} MiB at the last send; {}",
         change_bytes / 1024,
         mib / sending,
-        if caught_up { format!("it had everything {catch_up:.2} s after the last send") } else { "it had not caught up 300 s after the last send".to_owned() }
+        match (refusal, caught_up) {
+            (Some(refusal), _) => format!("refused: {refusal}"),
+            (None, true) => format!("it had everything {catch_up:.2} s after the last send"),
+            (None, false) => "it had not caught up 300 s after the last send".to_owned(),
+        }
     );
 }
 

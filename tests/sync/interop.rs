@@ -4,6 +4,7 @@
 //! reference Node automerge-repo server.
 
 mod harness;
+mod postgres_db;
 mod raw_peer;
 
 use std::{
@@ -222,7 +223,7 @@ async fn an_unloaded_document_still_gets_the_other_instances_changes_live() {
     // other: each instance's copy is unloaded while they stay connected, and
     // each edit reaches the other client through the relay, which loads the
     // document again on the instance that did not receive it.
-    let url = harness::fresh_postgres_database().await;
+    let url = postgres_db::fresh_postgres_database().await;
     let idle = [("RAPTORFLOW_SYNC_UNLOAD_IDLE_SECS", "1")];
     let a = Server::start_with(Some(&url), &idle);
     let b = Server::start_with(Some(&url), &idle);

@@ -3,8 +3,10 @@
 //! database without losing anything.
 
 mod harness;
+mod postgres_db;
 
-use harness::{Client, Server, fresh_postgres_database, require_keyring};
+use harness::{Client, Server, require_keyring};
+use postgres_db::fresh_postgres_database;
 use raptorflow_sync::store::{Backend, ChunkOp, StoreError, TokenRow, WorkspaceRow, postgres::PostgresBackend, sqlite::SqliteBackend};
 use rf_sync::Role;
 

@@ -173,6 +173,12 @@ pub fn data_field(bytes: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The `message` of an `error` message, if `bytes` is one.
+pub fn error_message(bytes: &[u8]) -> Option<String> {
+    let fields = text_fields(bytes);
+    (fields.get("type").map(String::as_str) == Some("error")).then(|| fields.get("message").cloned().unwrap_or_default())
+}
+
 /// An empty sync message (nothing to offer), as sent with a `request`.
 pub fn empty_sync_message() -> Vec<u8> {
     use automerge::sync::SyncDoc;
@@ -250,6 +256,17 @@ impl RawPeer {
         loop {
             match tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.ok()?? {
                 Ok(Message::Binary(bytes)) => return Some(text_fields(&bytes)),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The next binary message, or None if the connection ends.
+    pub async fn recv_bytes(&mut self) -> Option<Vec<u8>> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.ok()?? {
+                Ok(Message::Binary(bytes)) => return Some(bytes.to_vec()),
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
             }

@@ -581,3 +581,54 @@ fn idle_documents_leave_the_servers_memory_and_load_again_with_nothing_lost() {
     // And they leave memory again.
     until_all_unloaded(&server, unloaded + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_past_the_document_size_limit_is_told_why_and_the_document_stays_readable() {
+    let server = Server::start_with(None, &[("RAPTORFLOW_SYNC_MAX_DOCUMENT_MIB", "1")]);
+    server.create_workspace("Acme");
+    let token = server.add_member("Acme", "alice", "owner");
+    let document = samod::DocumentId::new(&mut rand::rng()).to_string();
+
+    // Four 256 KiB changes take the document to 1 MiB; once they are
+    // stored, the next change is refused.
+    let mut writer = RawPeer::joined(server.port, &token, "alice/writer").await;
+    let mut changes = raw_peer::ChangeStream::new();
+    for _ in 0..5 {
+        let frame = writer.doc("sync", &document, &changes.next_message(256 * 1024));
+        writer.send(frame).await;
+    }
+    let answers = writer.drain(std::time::Duration::from_secs(2)).await;
+    assert!(answers.iter().all(|m| m.get("type").map(String::as_str) == Some("sync")), "{answers:?}");
+    for _ in 0..2 {
+        let frame = writer.doc("sync", &document, &changes.next_message(256 * 1024));
+        writer.send(frame).await;
+    }
+    let mut errors = Vec::new();
+    while let Some(message) = writer.recv_map().await {
+        if message.get("type").map(String::as_str) == Some("error") {
+            errors.push(message.get("message").cloned().unwrap_or_default());
+        }
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains(&format!("document {document} takes")), "{}", errors[0]);
+    assert!(errors[0].contains("over this server's limit of 1.0 MiB: its new changes are refused"), "{}", errors[0]);
+
+    // What was accepted is there for a reader, and nothing after the refusal.
+    use automerge::sync::SyncDoc;
+    let mut reader = RawPeer::joined(server.port, &token, "alice/reader").await;
+    let (mut copy, mut state) = (automerge::AutoCommit::new(), automerge::sync::State::new());
+    let request = copy.sync().generate_sync_message(&mut state).unwrap().encode();
+    let frame = reader.doc("request", &document, &request);
+    reader.send(frame).await;
+    while copy.get_changes(&[]).len() < 4 {
+        let bytes = reader.recv_bytes().await.expect("the server answers the reader");
+        let Some(message) = raw_peer::data_field(&bytes).and_then(|data| automerge::sync::Message::decode(&data).ok()) else { continue };
+        copy.sync().receive_sync_message(&mut state, message).unwrap();
+        if let Some(reply) = copy.sync().generate_sync_message(&mut state) {
+            let frame = reader.doc("sync", &document, &reply.encode());
+            reader.send(frame).await;
+        }
+    }
+    assert_eq!(copy.get_changes(&[]).len(), 4, "the four changes stored before the refusal, and nothing after");
+    assert!(server.log().contains("refusing changes"), "the refusal is logged");
+}

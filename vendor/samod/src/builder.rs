@@ -44,6 +44,7 @@ pub struct RepoBuilder<S, R, A> {
     pub(crate) concurrency: ConcurrencyConfig,
     pub(crate) observer: Option<Arc<dyn RepoObserver>>,
     pub(crate) unload_idle_after: Option<std::time::Duration>,
+    pub(crate) max_document_bytes: Option<usize>,
 }
 
 impl<S, R, A> RepoBuilder<S, R, A> {
@@ -56,6 +57,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             concurrency: self.concurrency,
             observer: self.observer,
             unload_idle_after: self.unload_idle_after,
+            max_document_bytes: self.max_document_bytes,
         }
     }
 
@@ -68,6 +70,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             concurrency: self.concurrency,
             observer: self.observer,
             unload_idle_after: self.unload_idle_after,
+            max_document_bytes: self.max_document_bytes,
         }
     }
 
@@ -87,6 +90,7 @@ impl<S, R, A> RepoBuilder<S, R, A> {
             concurrency: self.concurrency,
             observer: self.observer,
             unload_idle_after: self.unload_idle_after,
+            max_document_bytes: self.max_document_bytes,
         }
     }
 
@@ -113,6 +117,19 @@ impl<S, R, A> RepoBuilder<S, R, A> {
         self
     }
 
+    /// Refuse peers' changes to a document once it takes `bytes` of storage
+    /// (PATCHES.md, 15). No limit by default.
+    ///
+    /// A document's memory grows with its history, so this bounds what one
+    /// writer can make the repo hold. The peer whose message carries a
+    /// change for a document over the limit is disconnected with a reason
+    /// that names the document and the limit, and the change is not
+    /// applied. Peers can still read the document.
+    pub fn with_max_document_bytes(mut self, bytes: usize) -> Self {
+        self.max_document_bytes = Some(bytes);
+        self
+    }
+
     /// Set an observer for receiving structured observability events.
     pub fn with_observer(mut self, observer: impl RepoObserver) -> Self {
         self.observer = Some(Arc::new(observer));
@@ -130,6 +147,7 @@ impl<R> RepoBuilder<InMemoryStorage, R, ShareConfig> {
             concurrency: ConcurrencyConfig::AsyncRuntime,
             observer: None,
             unload_idle_after: None,
+            max_document_bytes: None,
         }
     }
 }

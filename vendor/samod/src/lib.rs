@@ -526,10 +526,15 @@ impl Repo {
             concurrency,
             observer,
             unload_idle_after,
+            max_document_bytes,
         } = builder;
         let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
         let inner = task_setup.inner.clone();
-        inner.lock().unwrap().unload_idle_after = unload_idle_after;
+        {
+            let mut inner = inner.lock().unwrap();
+            inner.unload_idle_after = unload_idle_after;
+            inner.hub.set_max_document_bytes(max_document_bytes);
+        }
         task_setup.spawn_tasks(runtime, storage, share_policy);
         Self { inner }
     }
@@ -550,10 +555,15 @@ impl Repo {
             concurrency,
             observer,
             unload_idle_after,
+            max_document_bytes,
         } = builder;
         let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
         let inner = task_setup.inner.clone();
-        inner.lock().unwrap().unload_idle_after = unload_idle_after;
+        {
+            let mut inner = inner.lock().unwrap();
+            inner.unload_idle_after = unload_idle_after;
+            inner.hub.set_max_document_bytes(max_document_bytes);
+        }
         task_setup.spawn_tasks_local(runtime, storage, share_policy);
         Self { inner }
     }

@@ -134,6 +134,14 @@ impl Hub {
         self.state.is_connected_to(peer_id)
     }
 
+    /// Refuse peers' changes to a document once it takes `bytes` of storage
+    /// (PATCHES.md, 15): the peer that sends one is disconnected with a
+    /// reason that says so, and the change is not applied. `None` (the
+    /// default) sets no limit. Applies to documents loaded from now on.
+    pub fn set_max_document_bytes(&mut self, bytes: Option<usize>) {
+        self.state.max_document_bytes = bytes;
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.state.run_state() == RunState::Stopped
     }

@@ -64,6 +64,9 @@ pub struct DocumentActor {
     /// When an input other than a tick last arrived, or the application
     /// last modified the document (PATCHES.md, 14).
     last_active: UnixTimestamp,
+    /// Peers' changes are refused once the document takes this much
+    /// storage (PATCHES.md, 15).
+    max_document_bytes: Option<usize>,
     /// How many times a peer's sync state was asked for a message.
     #[cfg(test)]
     sync_visits: usize,
@@ -161,6 +164,7 @@ impl DocumentActor {
             document_id,
             initial_content,
             initial_connections,
+            max_document_bytes,
         }: SpawnArgs,
     ) -> (Self, DocActorResult) {
         let mut out = DocActorResult::default();
@@ -193,6 +197,7 @@ impl DocumentActor {
             },
             connections_generation: 0,
             last_active: now,
+            max_document_bytes,
             #[cfg(test)]
             sync_visits: 0,
         };
@@ -705,6 +710,33 @@ impl DocumentActor {
         }
     }
 
+    /// Why `msg` is refused, if it carries changes while the document is
+    /// over its size limit (PATCHES.md, 15). Messages without changes (a
+    /// peer reading, or acknowledging) still go through.
+    fn refuse_over_size_limit(&self, msg: &SyncMessage) -> Option<String> {
+        let limit = self.max_document_bytes?;
+        let stored = self.on_disk_state.stored_bytes();
+        if stored < limit {
+            return None;
+        }
+        let (SyncMessage::Request { data } | SyncMessage::Sync { data }) = msg else {
+            return None;
+        };
+        // Decoded only over the limit: automerge copies the changes' bytes
+        // without parsing them.
+        let changes = automerge::sync::Message::decode(data).ok()?.changes;
+        if changes.is_empty() {
+            return None;
+        }
+        const MIB: usize = 1024 * 1024;
+        Some(format!(
+            "document {} takes {:.1} MiB, over this server's limit of {:.1} MiB: its new changes are refused",
+            self.document_id,
+            stored as f64 / MIB as f64,
+            limit as f64 / MIB as f64,
+        ))
+    }
+
     fn handle_sync_message(
         &mut self,
         now: UnixTimestamp,
@@ -713,8 +745,12 @@ impl DocumentActor {
         msg: SyncMessage,
         received_at: UnixTimestamp,
     ) {
+        let refusal = self.refuse_over_size_limit(&msg);
         let Some(peer_conn) = self.peer_connections.get_mut(&connection_id) else {
-            tracing::warn!(?connection_id, "no sync state found for message");
+            // Expected for messages queued before their connection was
+            // removed, e.g. a flood after its peer was disconnected for the
+            // size limit (PATCHES.md, 15): one line each was log spam.
+            tracing::debug!(?connection_id, "no sync state found for message");
             return;
         };
         self.sync_due.peers.insert(connection_id);
@@ -751,6 +787,16 @@ impl DocumentActor {
             SyncMessage::Request { data } | SyncMessage::Sync { data } => data.len(),
             SyncMessage::DocUnavailable => 0,
         };
+        if let Some(reason) = refusal {
+            tracing::warn!(document_id = %self.document_id, ?connection_id, %reason, "refusing changes");
+            self.remove_connection(connection_id);
+            out.outgoing_messages
+                .push(DocToHubMsg(DocToHubMsgPayload::Disconnect {
+                    connection_id,
+                    reason,
+                }));
+            return;
+        }
 
         let heads_before = self.doc.get_heads();
         let duration = match &mut self.phase {

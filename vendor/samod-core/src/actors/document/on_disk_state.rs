@@ -70,6 +70,12 @@ impl OnDiskState {
 
     /// What a load found on disk: it need not be saved again, and its
     /// sizes decide the next compaction (PATCHES.md, 11).
+    /// About what the document takes in storage: its newest snapshot and
+    /// the incremental changes written or loaded since (PATCHES.md, 15).
+    pub(super) fn stored_bytes(&self) -> usize {
+        self.snapshot_bytes + self.incremental_bytes
+    }
+
     pub(super) fn loaded(
         &mut self,
         heads: Vec<automerge::ChangeHash>,

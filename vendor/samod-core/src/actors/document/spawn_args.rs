@@ -9,6 +9,9 @@ pub struct SpawnArgs {
     pub(crate) document_id: crate::DocumentId,
     pub(crate) initial_content: Option<automerge::Automerge>,
     pub(crate) initial_connections: HashMap<ConnectionId, (PeerId, Option<DocMessage>)>,
+    /// Refuse peers' changes once the document takes this much storage
+    /// (PATCHES.md, 15).
+    pub(crate) max_document_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for SpawnArgs {

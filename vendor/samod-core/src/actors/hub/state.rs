@@ -70,6 +70,8 @@ pub(crate) struct State {
     /// Documents added since the last event, to subscribe every established
     /// connection to.
     unlinked_documents: Vec<DocumentId>,
+    /// Passed to every document actor (PATCHES.md, 15).
+    pub(crate) max_document_bytes: Option<usize>,
 }
 
 impl State {
@@ -92,6 +94,7 @@ impl State {
             searches: Searches::new(),
             unlinked_connections: Default::default(),
             unlinked_documents: Vec::new(),
+            max_document_bytes: None,
         }
     }
 
@@ -553,6 +556,9 @@ impl State {
                             reason,
                         } => {
                             if let Some(conn) = self.connections.get_mut(&connection_id) {
+                                // Tell the peer why before the connection
+                                // goes (PATCHES.md, 15).
+                                conn.send_error(results, now, reason.clone());
                                 conn.close(reason);
                             }
                         }
@@ -980,6 +986,7 @@ impl State {
             document_id,
             initial_content: initial_doc,
             initial_connections,
+            max_document_bytes: self.max_document_bytes,
         });
 
         actor_id

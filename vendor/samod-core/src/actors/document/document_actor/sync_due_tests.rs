@@ -120,6 +120,7 @@ impl Fixture {
                 .enumerate()
                 .map(|(i, conn)| (*conn, (format!("peer-{i}").into(), None)))
                 .collect(),
+            max_document_bytes: None,
         };
         let (actor, mut result) = DocumentActor::new(clock.now(), args);
         // The initial content's puts complete with the policy checks.

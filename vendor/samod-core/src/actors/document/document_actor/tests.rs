@@ -9,9 +9,15 @@ use automerge::{
 };
 
 fn incoming_changes(v2: bool) -> SyncMessage {
+    incoming_change(v2, "remote", true)
+}
+
+/// A first message from a new peer whose document holds one change that
+/// puts `key`.
+fn incoming_change(v2: bool, key: &str, value: impl Into<automerge::ScalarValue>) -> SyncMessage {
     let mut sender = Automerge::new();
     sender
-        .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "remote", true))
+        .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, key, value))
         .unwrap();
     let mut state = sync::State::new();
     let hello = Automerge::new()
@@ -32,6 +38,14 @@ fn new_actor(
     ready: bool,
     initial: Option<SyncMessage>,
 ) -> (DocumentActor, DocActorResult, ConnectionId, IoTaskId) {
+    new_actor_limited(ready, initial, None)
+}
+
+fn new_actor_limited(
+    ready: bool,
+    initial: Option<SyncMessage>,
+    max_document_bytes: Option<usize>,
+) -> (DocumentActor, DocActorResult, ConnectionId, IoTaskId) {
     let conn = ConnectionId::new();
     let args = SpawnArgs {
         local_peer_id: "local".into(),
@@ -42,6 +56,7 @@ fn new_actor(
             conn,
             ("remote".into(), initial.map(DocMessage::Sync)),
         )]),
+        max_document_bytes,
     };
     let (actor, result) = DocumentActor::new(UnixTimestamp::now(), args);
     let policy_task = result
@@ -354,4 +369,104 @@ fn a_change_by_the_application_counts_as_activity() {
     // Written, but the change was 20 s after the start: 30 s from it.
     assert!(!actor.unload_if_idle(start + Duration::from_secs(45), idle_for));
     assert!(actor.unload_if_idle(start + Duration::from_secs(51), idle_for));
+}
+
+fn sync_message(connection_id: ConnectionId, message: SyncMessage) -> DocumentInput {
+    DocumentInput::Message(HubToDocMsg(HubToDocMsgPayload::HandleDocMessage {
+        connection_id,
+        message: DocMessage::Sync(message),
+        received_at: UnixTimestamp::now(),
+    }))
+}
+
+fn disconnect_reason(result: &DocActorResult) -> Option<&str> {
+    result
+        .outgoing_messages
+        .iter()
+        .find_map(|msg| match &msg.0 {
+            DocToHubMsgPayload::Disconnect { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+}
+
+#[test]
+fn changes_to_a_document_over_its_size_limit_are_refused_and_their_peer_disconnected() {
+    let limit = 4_000;
+    let (mut actor, spawned, conn, policy) = new_actor_limited(true, None, Some(limit));
+    complete_storage(&mut actor, &spawned);
+    complete_policy(&mut actor, policy, ShareConfig::default());
+
+    // Under the limit: a change that takes it over is still applied.
+    let big = "x".repeat(2 * limit);
+    let applied = actor
+        .handle_inputs(
+            UnixTimestamp::now(),
+            [sync_message(
+                conn,
+                incoming_change(true, "first", big.as_str()),
+            )],
+        )
+        .unwrap();
+    assert_eq!(disconnect_reason(&applied), None);
+    assert!(actor.document().get(ROOT, "first").unwrap().is_some());
+    complete_storage(&mut actor, &applied);
+
+    // Over it: a peer's next change is refused, with the reason, and the
+    // peer is disconnected; nothing of it is applied or written.
+    let refused = actor
+        .handle_inputs(
+            UnixTimestamp::now(),
+            [sync_message(conn, incoming_change(true, "second", 1))],
+        )
+        .unwrap();
+    let reason = disconnect_reason(&refused).expect("the peer is disconnected");
+    assert!(
+        reason.contains("over this server's limit of 0.0 MiB"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(&actor.document_id().to_string()),
+        "{reason}"
+    );
+    assert!(actor.document().get(ROOT, "second").unwrap().is_none());
+    assert!(refused.io_tasks.is_empty(), "nothing written");
+    assert_eq!(actor.peer_count(), 0);
+}
+
+#[test]
+fn a_document_over_its_size_limit_can_still_be_read() {
+    let (mut actor, spawned, conn, policy) = new_actor_limited(true, None, Some(1));
+    complete_storage(&mut actor, &spawned);
+    let mut pending = vec![complete_policy(&mut actor, policy, ShareConfig::default())];
+    let changed = actor
+        .with_document(UnixTimestamp::now(), |doc| {
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "local", 1))
+                .unwrap();
+        })
+        .unwrap();
+    pending.push(changed.actor_result);
+    while let Some(result) = pending.pop() {
+        pending.extend(complete_storage(&mut actor, &result));
+    }
+    // A peer with nothing asks for it: it is answered, not disconnected.
+    let hello = Automerge::new()
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    // Later than the throttle and the hold, which are not under test here.
+    let answered = actor
+        .handle_inputs(
+            UnixTimestamp::now() + Duration::from_secs(5),
+            [sync_message(
+                conn,
+                SyncMessage::Sync {
+                    data: hello.encode(),
+                },
+            )],
+        )
+        .unwrap();
+    assert_eq!(disconnect_reason(&answered), None);
+    assert!(
+        has_network_output(&answered),
+        "the reader gets the document"
+    );
 }

@@ -467,6 +467,14 @@ impl Connection {
         self.closed_reason().is_some()
     }
 
+    /// Sends the peer an error message saying why it is being disconnected,
+    /// if its handshake is done (PATCHES.md, 15).
+    pub(crate) fn send_error(&mut self, out: &mut HubResults, now: UnixTimestamp, message: String) {
+        if self.established_connection().is_some() {
+            self.send(out, now, WireMessage::Error { message });
+        }
+    }
+
     fn send(&mut self, out: &mut HubResults, now: UnixTimestamp, msg: WireMessage) {
         self.dirty = true;
         self.last_sent = Some(now);
