@@ -278,3 +278,115 @@ async fn a_document_the_application_holds_stays_loaded_async() {
 async fn a_document_the_application_holds_stays_loaded_threadpool() {
     a_document_the_application_holds_stays_loaded(Runner::Threadpool).await;
 }
+
+/// Many documents, edited from both sides at random moments around the
+/// unload interval, so that edits arrive while documents are being unloaded
+/// and loaded again: every edit reaches the other peer and storage.
+async fn documents_unloading_under_steady_edits_lose_nothing(runner: Runner) {
+    use rand::Rng;
+    const DOCS: usize = 12;
+    const ROUNDS: usize = 60;
+    let lifecycle = Lifecycle::default();
+    let storage = InMemoryStorage::new();
+    let server = server(runner, &lifecycle, storage.clone()).await;
+    let alice = Repo::build_tokio()
+        .with_peer_id(PeerId::from("alice"))
+        .load()
+        .await;
+    let bob = Repo::build_tokio()
+        .with_peer_id(PeerId::from("bob"))
+        .load()
+        .await;
+    let _alice_server = tincans::connect_repos(&alice, &server).await;
+    let _bob_server = tincans::connect_repos(&bob, &server).await;
+
+    let mut at_alice = Vec::new();
+    let mut at_bob = Vec::new();
+    for i in 0..DOCS {
+        let handle = alice.create(Automerge::new()).await.unwrap();
+        put(&handle, "created", i as i64);
+        let document = handle.document_id().clone();
+        let mut found = None;
+        for _ in 0..100 {
+            found = bob.find(document.clone()).await.unwrap();
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        at_bob.push(found.expect("bob finds it"));
+        at_alice.push(handle);
+    }
+
+    // Pauses of up to 0.6 times the idle time over 12 documents: each is
+    // edited about once a second, so it is often unloaded in between, and
+    // some edits arrive while a sweep is running.
+    let mut rng = rand::rng();
+    for round in 0..ROUNDS {
+        let (doc, side) = (rng.random_range(0..DOCS), rng.random_bool(0.5));
+        let (handles, key) = if side {
+            (&at_alice, format!("alice {round}"))
+        } else {
+            (&at_bob, format!("bob {round}"))
+        };
+        put(&handles[doc], &key, round as i64);
+        tokio::time::sleep(IDLE.mul_f64(rng.random_range(0.0..2.5) / 4.0)).await;
+    }
+    let closed: usize = at_alice
+        .iter()
+        .map(|h| lifecycle.of(h.document_id()).1)
+        .sum();
+    assert!(
+        closed >= DOCS,
+        "{runner:?}: only {closed} unloads happened: the test did not exercise them"
+    );
+
+    // Every document ends the same on both peers, with every edit.
+    for (a, b) in at_alice.iter().zip(&at_bob) {
+        let mut same = false;
+        for _ in 0..200 {
+            same = a.with_document(|doc| doc.get_heads()) == b.with_document(|doc| doc.get_heads());
+            if same {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            same,
+            "{runner:?}: {} differs between the peers",
+            a.document_id()
+        );
+    }
+    // And the server stored all of it.
+    for handle in &at_alice {
+        lifecycle.until_closed(handle.document_id(), 1).await;
+    }
+    let reopened = Repo::build_tokio().with_storage(storage).load().await;
+    for handle in &at_alice {
+        let stored = reopened
+            .find(handle.document_id().clone())
+            .await
+            .unwrap()
+            .expect("stored");
+        let want = handle.with_document(|doc| doc.get_heads());
+        assert_eq!(
+            stored.with_document(|doc| doc.get_heads()),
+            want,
+            "{runner:?}: the server stored every edit"
+        );
+    }
+    for repo in [reopened, alice, bob, server] {
+        repo.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn documents_unloading_under_steady_edits_lose_nothing_async() {
+    documents_unloading_under_steady_edits_lose_nothing(Runner::Async).await;
+}
+
+#[tokio::test]
+#[cfg(feature = "threadpool")]
+async fn documents_unloading_under_steady_edits_lose_nothing_threadpool() {
+    documents_unloading_under_steady_edits_lose_nothing(Runner::Threadpool).await;
+}

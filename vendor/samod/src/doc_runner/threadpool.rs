@@ -148,6 +148,73 @@ mod tests {
         .unwrap();
     }
 
+    /// An idle actor with a task in its mailbox is not unloaded: the task
+    /// would otherwise be dropped (PATCHES.md, 14).
+    #[tokio::test]
+    async fn a_task_queued_for_an_idle_actor_keeps_it_loaded() {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            let idle = Duration::from_millis(50);
+            let repo = Repo::build_tokio()
+                .with_concurrency(ConcurrencyConfig::Threadpool(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(1)
+                        .build()
+                        .unwrap(),
+                ))
+                .with_idle_unload(idle)
+                .load()
+                .await;
+            let far = std::time::Instant::now() + Duration::from_secs(3600);
+            // No sweep but the ones this test runs.
+            repo.inner.lock().unwrap().last_unload_sweep = far;
+            drop(repo.create(Automerge::new()).await.unwrap());
+            let (pool, actor_id) = {
+                let inner = repo.inner.lock().unwrap();
+                let DocRunner::Threadpool(pool) = &inner.doc_runner else {
+                    unreachable!()
+                };
+                (pool.clone(), *inner.actors.keys().next().unwrap())
+            };
+            tokio::time::sleep(idle * 2).await;
+
+            // The only worker is busy, so a task dispatched now stays queued.
+            let (started, ready) = oneshot::channel();
+            let (release, wait) = mpsc::channel::<()>();
+            pool.spawn(move || {
+                let _ = started.send(());
+                let _ = wait.recv_timeout(Duration::from_secs(5));
+            });
+            ready.await.unwrap();
+            let (ran, has_run) = oneshot::channel();
+            let sweep = |repo: &Repo| {
+                let mut inner = repo.inner.lock().unwrap();
+                inner.last_unload_sweep = std::time::Instant::now() - Duration::from_secs(60);
+                inner.unload_idle_actors();
+                inner.last_unload_sweep = far;
+                inner.actors.contains_key(&actor_id)
+            };
+            repo.inner.lock().unwrap().dispatch_task(
+                actor_id,
+                ActorTask::WithDocument(Box::new(move |_| {
+                    let _ = ran.send(());
+                })),
+            );
+            assert!(sweep(&repo), "a queued task keeps the actor loaded");
+            release.send(()).unwrap();
+            has_run.await.expect("the task ran on the live actor");
+
+            // Handled, and still idle: the next sweep unloads it.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(
+                !sweep(&repo),
+                "an idle actor with nothing queued is unloaded"
+            );
+            repo.stop().await;
+        })
+        .await
+        .unwrap();
+    }
+
     #[tokio::test]
     async fn queued_tasks_for_a_busy_actor_do_not_occupy_other_workers() {
         tokio::time::timeout(Duration::from_secs(5), async {
