@@ -215,8 +215,6 @@ pub fn router<B: Backend>(state: Arc<AppState<B>>) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then closes every connection and waits
-/// for storage to finish before returning.
 /// Counts the documents in memory: samod loads one when a client or the
 /// relay needs it and unloads it when idle (`unload_idle_secs`).
 struct DocumentLifecycle(Arc<Metrics>);
@@ -236,6 +234,8 @@ impl samod::RepoObserver for DocumentLifecycle {
     }
 }
 
+/// Serves until `shutdown` resolves, then closes every connection and waits
+/// for storage to finish before returning.
 pub async fn serve<B: Backend>(
     settings: Settings,
     backend: B,

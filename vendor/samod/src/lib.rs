@@ -1010,10 +1010,9 @@ impl Inner {
         self.dialers.lock().unwrap().get(&dialer_id).cloned()
     }
 
-    /// Dispatch a task to a document actor.
-    ///
-    /// In async mode, this sends the task via the actor's channel stored in DocRunner.
-    /// In threadpool mode, this enqueues the task in the actor's FIFO mailbox.
+    /// Dispatch a task to a document actor, through its handle's dispatcher:
+    /// in async mode the actor's channel, in threadpool mode its FIFO
+    /// mailbox.
     fn dispatch_task(&self, actor_id: DocumentActorId, task: ActorTask) {
         // Through the actor's handle, whatever runs it, so that the task
         // is counted until handled (PATCHES.md, 14).

@@ -68,14 +68,14 @@ impl OnDiskState {
         self.on_disk.extend(contents);
     }
 
-    /// What a load found on disk: it need not be saved again, and its
-    /// sizes decide the next compaction (PATCHES.md, 11).
     /// About what the document takes in storage: its newest snapshot and
     /// the incremental changes written or loaded since (PATCHES.md, 15).
     pub(super) fn stored_bytes(&self) -> usize {
         self.snapshot_bytes + self.incremental_bytes
     }
 
+    /// What a load found on disk: it need not be saved again, and its
+    /// sizes decide the next compaction (PATCHES.md, 11).
     pub(super) fn loaded(
         &mut self,
         heads: Vec<automerge::ChangeHash>,
