@@ -74,22 +74,30 @@ async function waitForStdinLine() {
   for await (const _ of lines) return
 }
 
-async function presence() {
+// Once every client has joined, the first creates a document titled
+// `title` and the server has it; the others find it. Each client's handle,
+// in the clients' order.
+async function shareOneDocument(title) {
   await until(() => clients.every(c => c.serverPeer), "every client to join")
   const [first, ...rest] = clients
-  const created = first.repo.create({ title: "launch plan" })
+  const created = first.repo.create({ title })
   await serverHas(first, created)
   const handles = [created]
   for (const client of rest) {
     const handle = await client.repo.find(created.url).catch(e => fail(1, `${client.peerId} could not find the document: ${e.message}`))
     handles.push(handle)
   }
+  return handles
+}
+
+async function presence() {
+  const handles = await shareOneDocument("launch plan")
   clients.forEach((client, i) => {
     handles[i].on("ephemeral-message", ({ senderId }) => {
       client.received[senderId] = (client.received[senderId] ?? 0) + 1
     })
   })
-  process.stdout.write(JSON.stringify({ ready: created.documentId }) + "\n")
+  process.stdout.write(JSON.stringify({ ready: handles[0].documentId }) + "\n")
   await waitForStdinLine()
 
   for (let round = 0; round < 5; round++) {
@@ -117,16 +125,8 @@ async function presence() {
 }
 
 async function unload() {
-  await until(() => clients.every(c => c.serverPeer), "every client to join")
-  const [first, ...rest] = clients
-  const created = first.repo.create({ title: "quiet plan" })
-  await serverHas(first, created)
-  const handles = [created]
-  for (const client of rest) {
-    const handle = await client.repo.find(created.url).catch(e => fail(1, `${client.peerId} could not find the document: ${e.message}`))
-    handles.push(handle)
-  }
-  process.stdout.write(JSON.stringify({ ready: created.documentId }) + "\n")
+  const handles = await shareOneDocument("quiet plan")
+  process.stdout.write(JSON.stringify({ ready: handles[0].documentId }) + "\n")
   await waitForStdinLine()
   clients.forEach((client, i) => {
     if (writers.has(client.peerId)) handles[i].change(d => { d[`${client.peerId} after`] = true })

@@ -232,6 +232,16 @@ impl Server {
         http(self.port, "GET", path, &[], "")
     }
 
+    /// Waits until no document is in memory (`documents_loaded` is 0) and
+    /// at least `unloaded` were unloaded so far, or panics after 20 s.
+    pub fn until_documents_unloaded(&self, unloaded: u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.metric("documents_loaded") != 0 || self.metric("documents_unloaded_total") < unloaded {
+            assert!(Instant::now() < deadline, "documents stayed in memory: {}", self.get("/metrics").1);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The value of one metric from `/metrics`.
     pub fn metric(&self, name: &str) -> u64 {
         metric(self.port, name)

@@ -253,13 +253,7 @@ impl RawPeer {
 
     /// The text fields of the next binary message, or None if the connection ends.
     pub async fn recv_map(&mut self) -> Option<std::collections::BTreeMap<String, String>> {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.ok()?? {
-                Ok(Message::Binary(bytes)) => return Some(text_fields(&bytes)),
-                Ok(Message::Close(_)) | Err(_) => return None,
-                Ok(_) => continue,
-            }
-        }
+        self.recv_bytes().await.map(|bytes| text_fields(&bytes))
     }
 
     /// The next binary message, or None if the connection ends.

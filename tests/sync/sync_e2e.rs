@@ -535,22 +535,6 @@ fn sync_run_sends_what_another_process_saves_and_stops_on_ctrl_c() {
     assert!(stdout.lines().any(|line| line.starts_with("synced ") && line.ends_with(" documents in 1 workspaces")), "{stdout}");
 }
 
-/// Waits until the server's `documents_loaded` gauge is 0 with at least
-/// `unloaded` documents unloaded so far, or panics after 20 s.
-fn until_all_unloaded(server: &Server, unloaded: u64) {
-    use std::time::{Duration, Instant};
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.metric("documents_loaded") != 0 || server.metric("documents_unloaded_total") < unloaded {
-        assert!(
-            Instant::now() < deadline,
-            "documents stayed in memory: {} loaded, {} unloaded",
-            server.metric("documents_loaded"),
-            server.metric("documents_unloaded_total")
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn idle_documents_leave_the_servers_memory_and_load_again_with_nothing_lost() {
     let server = Server::start_with(None, &[("RAPTORFLOW_SYNC_UNLOAD_IDLE_SECS", "1")]);
@@ -561,7 +545,7 @@ fn idle_documents_leave_the_servers_memory_and_load_again_with_nothing_lost() {
     assert!(synced >= 2, "a workspace and a campaign at least: {synced}");
 
     // Nobody is connected: every document the server loaded leaves memory.
-    until_all_unloaded(&server, synced);
+    server.until_documents_unloaded(synced);
     let unloaded = server.metric("documents_unloaded_total");
 
     // A new member gets everything from the database, and an edit made
@@ -579,7 +563,7 @@ fn idle_documents_leave_the_servers_memory_and_load_again_with_nothing_lost() {
     assert_eq!(alice.heads(), bob.heads(), "both hold the same documents at the same heads");
 
     // And they leave memory again.
-    until_all_unloaded(&server, unloaded + 1);
+    server.until_documents_unloaded(unloaded + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -530,11 +530,7 @@ impl Repo {
         } = builder;
         let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
         let inner = task_setup.inner.clone();
-        {
-            let mut inner = inner.lock().unwrap();
-            inner.unload_idle_after = unload_idle_after;
-            inner.hub.set_max_document_bytes(max_document_bytes);
-        }
+        task_setup.limit_documents(unload_idle_after, max_document_bytes);
         task_setup.spawn_tasks(runtime, storage, share_policy);
         Self { inner }
     }
@@ -559,11 +555,7 @@ impl Repo {
         } = builder;
         let task_setup = TaskSetup::new(storage.clone(), peer_id, concurrency, observer).await;
         let inner = task_setup.inner.clone();
-        {
-            let mut inner = inner.lock().unwrap();
-            inner.unload_idle_after = unload_idle_after;
-            inner.hub.set_max_document_bytes(max_document_bytes);
-        }
+        task_setup.limit_documents(unload_idle_after, max_document_bytes);
         task_setup.spawn_tasks_local(runtime, storage, share_policy);
         Self { inner }
     }
@@ -1541,6 +1533,17 @@ impl TaskSetup {
             held_woken,
         }
     }
+    /// The builder's document limits (PATCHES.md, 14 and 15).
+    fn limit_documents(
+        &self,
+        unload_idle_after: Option<std::time::Duration>,
+        max_document_bytes: Option<usize>,
+    ) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.unload_idle_after = unload_idle_after;
+        inner.hub.set_max_document_bytes(max_document_bytes);
+    }
+
     fn spawn_tasks_local<
         R: LocalRuntimeHandle + Clone + 'static,
         S: LocalStorage,
