@@ -450,7 +450,7 @@ pub fn is_loopback(url: &url::Url) -> bool {
 }
 
 /// `Retry-After` (seconds or an HTTP date) or OpenAI's `retry-after-ms`.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
         && ms.is_finite()
@@ -467,7 +467,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// The wait before retry number `attempt` (1 after the first try).
-fn retry_after_or_backoff(retry_after: Option<Duration>, policy: &HttpPolicy, attempt: u32) -> Duration {
+pub fn retry_after_or_backoff(retry_after: Option<Duration>, policy: &HttpPolicy, attempt: u32) -> Duration {
     if let Some(wait) = retry_after {
         return wait;
     }

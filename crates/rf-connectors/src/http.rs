@@ -1,0 +1,68 @@
+//! Sending a request with retries: 408, 429 and 5xx answers and network
+//! failures are retried with backoff and jitter, honouring `Retry-After`
+//! (rf-cloud's policy and helpers, shared with the chat providers).
+
+use rf_cloud::{HttpPolicy, retry_after, retry_after_or_backoff};
+
+use crate::{ConnectorError, Service};
+
+/// The final answer to a request: a success, or an error status that is not
+/// worth retrying (the connector reads the vendor's error body).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Sends what `build` makes, retrying as the policy allows. `detail` turns
+/// an error body into a short explanation for the messages.
+pub async fn send(
+    service: Service,
+    policy: &HttpPolicy,
+    build: impl Fn() -> reqwest::RequestBuilder,
+    detail: impl Fn(&str) -> String,
+) -> Result<Reply, ConnectorError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let request = build();
+        let url = request.try_clone().and_then(|r| r.build().ok()).map(|r| redact(r.url())).unwrap_or_default();
+        let sent = tokio::time::timeout(policy.response_timeout, request.send()).await;
+        let retry_in = match sent {
+            Err(_) | Ok(Err(_)) if attempt < policy.max_attempts => None,
+            Err(_) => {
+                let detail = format!("no answer within {} s", policy.response_timeout.as_secs());
+                return Err(ConnectorError::Unreachable { service, url, attempts: attempt, detail });
+            }
+            Ok(Err(err)) => return Err(ConnectorError::Unreachable { service, url, attempts: attempt, detail: err.to_string() }),
+            Ok(Ok(response)) => {
+                let status = response.status().as_u16();
+                let wait = retry_after(response.headers());
+                let body = tokio::time::timeout(policy.idle_timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
+                let retryable = matches!(status, 408 | 429) || status >= 500;
+                if !retryable {
+                    return Ok(Reply { status, body });
+                }
+                let too_long = wait.is_some_and(|wait| wait > policy.max_retry_after);
+                if too_long || attempt >= policy.max_attempts {
+                    let detail = detail(&body);
+                    return Err(if status == 429 {
+                        ConnectorError::RateLimited { service, attempts: attempt, detail, retry_after: wait }
+                    } else {
+                        ConnectorError::Server { service, status, attempts: attempt, detail }
+                    });
+                }
+                tracing::debug!(%service, status, attempt, "retrying");
+                wait
+            }
+        };
+        tokio::time::sleep(retry_after_or_backoff(retry_in, policy, attempt)).await;
+    }
+}
+
+/// The URL without its query, which may carry a key.
+fn redact(url: &url::Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.to_string()
+}
