@@ -29,6 +29,12 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
+/// A connector's answer from `tests/fixtures/connectors/`.
+pub fn connector_fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/connectors").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
 /// How the server answers one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -53,9 +59,12 @@ impl Reply {
 
     /// An error fixture; the status is the number in its name.
     pub fn error(fixture_name: &str) -> Self {
-        let digits: String = fixture_name.rsplit('/').next().unwrap().chars().filter(char::is_ascii_digit).take(3).collect();
-        let status = digits.parse().unwrap();
-        Self::Json { status, body: fixture(fixture_name), headers: Vec::new() }
+        Self::Json { status: status_in_name(fixture_name), body: fixture(fixture_name), headers: Vec::new() }
+    }
+
+    /// A connector fixture, served with the status in its name.
+    pub fn connector(fixture_name: &str) -> Self {
+        Self::Json { status: status_in_name(fixture_name), body: connector_fixture(fixture_name), headers: Vec::new() }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -70,10 +79,18 @@ impl Reply {
     }
 }
 
+/// The first three digits of a fixture's file name.
+fn status_in_name(fixture_name: &str) -> u16 {
+    let digits: String = fixture_name.rsplit('/').next().unwrap().chars().filter(char::is_ascii_digit).take(3).collect();
+    digits.parse().unwrap()
+}
+
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub path: String,
+    /// The query string, as sent (empty if none).
+    pub query: String,
     pub headers: HeaderMap,
     pub body: serde_json::Value,
 }
@@ -158,7 +175,7 @@ fn events(text: &str) -> Vec<String> {
 async fn answer(state: Arc<State>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     state.in_flight.fetch_add(1, Ordering::SeqCst);
     let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    state.seen.lock().unwrap().push(Seen { path: uri.path().to_owned(), headers, body });
+    state.seen.lock().unwrap().push(Seen { path: uri.path().to_owned(), query: uri.query().unwrap_or_default().to_owned(), headers, body });
     let reply = {
         let next = state.script.lock().unwrap().pop_front();
         next.or_else(|| state.fallback.lock().unwrap().clone())

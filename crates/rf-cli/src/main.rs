@@ -5,6 +5,7 @@
 //! 1 for anything else.
 
 mod codex;
+mod connectors;
 mod guardian;
 mod models;
 mod output;
@@ -106,6 +107,10 @@ enum Command {
     /// What model calls cost: reports and monthly budgets.
     #[command(subcommand)]
     Cost(providers::CostCommand),
+    /// Marketing APIs (NewsAPI, Brave Search, ...): keys, limits, tests,
+    /// searches.
+    #[command(subcommand)]
+    Connectors(connectors::ConnectorsCommand),
     /// The swarm's roster of 87 agents: list, show, evaluate on the local model.
     #[command(subcommand)]
     Agents(swarm::AgentsCommand),
@@ -534,6 +539,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         | Command::Ask(_)
         | Command::Providers(_)
         | Command::Cost(_)
+        | Command::Connectors(_)
         | Command::Codex(_)
         | Command::Agents(_)
         | Command::Agent(_)
@@ -662,6 +668,12 @@ fn main() -> ExitCode {
             let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
             let sink = &mut out;
             let result = runtime.block_on(with_core(config, |core| async move { providers::run_cost(&core, command, sink).await }));
+            return finish(out, result);
+        }
+        Command::Connectors(command) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { connectors::run_connectors(&core, command, sink).await }));
             return finish(out, result);
         }
         Command::Codex(command) => {

@@ -97,7 +97,7 @@ pub(crate) enum CostCommand {
     },
 }
 
-fn read_key() -> Result<ai::ApiKey, CoreError> {
+pub(crate) fn read_key() -> Result<ai::ApiKey, CoreError> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).map_err(|source| CoreError::Io {
         action: "could not read the API key from",

@@ -15,12 +15,15 @@ pub struct Reply {
 }
 
 /// Sends what `build` makes, retrying as the policy allows. `detail` turns
-/// an error body into a short explanation for the messages.
+/// an error body into a short explanation for the messages; `is_final`
+/// says an answer that would be retried is not worth it (a 429 that means
+/// the month's quota is spent).
 pub async fn send(
     service: Service,
     policy: &HttpPolicy,
     build: impl Fn() -> reqwest::RequestBuilder,
     detail: impl Fn(&str) -> String,
+    is_final: impl Fn(u16, &str) -> bool,
 ) -> Result<Reply, ConnectorError> {
     let mut attempt = 0;
     loop {
@@ -39,7 +42,7 @@ pub async fn send(
                 let status = response.status().as_u16();
                 let wait = retry_after(response.headers());
                 let body = tokio::time::timeout(policy.idle_timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
-                let retryable = matches!(status, 408 | 429) || status >= 500;
+                let retryable = (matches!(status, 408 | 429) || status >= 500) && !is_final(status, &body);
                 if !retryable {
                     return Ok(Reply { status, body });
                 }

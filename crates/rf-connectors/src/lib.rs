@@ -1,19 +1,29 @@
 //! The marketing connectors (issue 26): typed clients for the plan's eight
-//! APIs, each with its vendor's errors mapped to clear ones, retries with
-//! backoff that honour `Retry-After`, and a base URL that can point at a
-//! proxy or a test server.
+//! APIs. Every call goes through one [`Gateway`]: nothing leaves the machine
+//! unless the caller allows the network, an answer still fresh in the cache
+//! is reused at no cost, each vendor's limits are kept client-side (calls a
+//! second, calls a day), the call's cost is reserved against the budget
+//! before it is sent and recorded in the ledger after, 408/429/5xx answers
+//! are retried with backoff that honours `Retry-After`, and the vendor's
+//! errors become clear ones. Base URLs can point at a proxy or a test server.
 //!
-//! Work in progress on a branch: the shared HTTP layer and NewsAPI. Rate
-//! limits, the response cache, the ledger, keys in the keyring and the other
-//! seven services come next.
+//! Built so far: NewsAPI and Brave Search. The others are in the catalog
+//! (`data/services.toml`) and refuse calls with a note saying so.
 
 use std::{fmt, str::FromStr, time::Duration};
 
+pub mod brave;
+pub mod catalog;
+mod gateway;
 pub mod http;
 pub mod newsapi;
 
+pub use catalog::{Auth, ServiceInfo};
+pub use gateway::{ApiRequest, Call, Connector, FetchOptions, Fetched, Gateway, Limits};
+pub use rf_cloud::ApiKey;
+
 /// One of the services RaptorFlow can call, by the name the CLI uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
     Semrush,
     Ahrefs,
@@ -29,7 +39,7 @@ impl Service {
     pub const ALL: [Service; 8] =
         [Service::Semrush, Service::Ahrefs, Service::NewsApi, Service::Brave, Service::GoogleTrends, Service::X, Service::LinkedIn, Service::Canva];
 
-    /// The name on the command line and in settings.
+    /// The name on the command line, in settings and in the ledger.
     pub fn name(self) -> &'static str {
         match self {
             Service::Semrush => "semrush",
@@ -41,6 +51,17 @@ impl Service {
             Service::LinkedIn => "linkedin",
             Service::Canva => "canva",
         }
+    }
+
+    /// What the catalog says of this service.
+    pub fn info(self) -> &'static ServiceInfo {
+        catalog::info(self)
+    }
+}
+
+impl serde::Serialize for Service {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -58,15 +79,35 @@ impl FromStr for Service {
     }
 }
 
+/// One result of a search, whichever service found it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hit {
+    pub title: String,
+    pub url: String,
+    /// The publisher or site.
+    pub source: Option<String>,
+    /// When it was published, as the service gives it.
+    pub published: Option<String>,
+    pub snippet: Option<String>,
+}
+
 /// What went wrong calling a service, in words a marketer can act on.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("unknown connector `{0}`: use one of semrush, ahrefs, newsapi, brave, google-trends, x, linkedin, canva")]
     UnknownService(String),
+    #[error("{service} cannot be called yet: {note}")]
+    NotBuilt { service: Service, note: String },
+    #[error("privacy mode offline-only: {service} is not called, nothing leaves this machine (`raptorflow providers privacy cloud-allowed` allows it)")]
+    Offline { service: Service },
+    #[error("{service} has no API key: add one with `raptorflow connectors add {service} --key-stdin`")]
+    NoKey { service: Service },
     #[error("{service} refused the API key ({detail}): check it with `raptorflow connectors add {service} --key-stdin`")]
     BadKey { service: Service, detail: String },
     #[error("{service}: the key's quota is spent ({detail})")]
     QuotaSpent { service: Service, detail: String },
+    #[error("{service}: today's {limit} calls are used (the limit set for this connector); it resets at 00:00 UTC")]
+    DailyLimit { service: Service, limit: u32 },
     #[error("{service} is rate-limiting this key after {attempts} tries ({detail}){}", retry_advice(*.retry_after))]
     RateLimited { service: Service, attempts: u32, detail: String, retry_after: Option<Duration> },
     #[error("{service}: not found ({detail})")]
@@ -79,6 +120,33 @@ pub enum ConnectorError {
     Unreachable { service: Service, url: String, attempts: u32, detail: String },
     #[error("{service} answered with something that is not its documented response: {detail}")]
     Malformed { service: Service, detail: String },
+    #[error("{service} was not called: {exceeded}")]
+    Budget { service: Service, exceeded: rf_metering::ledger::BudgetExceeded },
+    #[error("the cost ledger failed: {0}")]
+    Ledger(String),
+}
+
+impl ConnectorError {
+    /// A short code for the ledger's `outcome` column.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectorError::UnknownService(_) => "unknown_service",
+            ConnectorError::NotBuilt { .. } => "not_built",
+            ConnectorError::Offline { .. } => "offline",
+            ConnectorError::NoKey { .. } => "no_key",
+            ConnectorError::BadKey { .. } => "bad_key",
+            ConnectorError::QuotaSpent { .. } => "quota_spent",
+            ConnectorError::DailyLimit { .. } => "daily_limit",
+            ConnectorError::RateLimited { .. } => "rate_limited",
+            ConnectorError::NotFound { .. } => "not_found",
+            ConnectorError::BadRequest { .. } => "bad_request",
+            ConnectorError::Server { .. } => "server_error",
+            ConnectorError::Unreachable { .. } => "unreachable",
+            ConnectorError::Malformed { .. } => "malformed",
+            ConnectorError::Budget { .. } => "budget",
+            ConnectorError::Ledger(_) => "ledger",
+        }
+    }
 }
 
 fn retry_advice(retry_after: Option<Duration>) -> String {

@@ -2,29 +2,15 @@
 //! authenticated with the `X-Api-Key` header.
 //!
 //! Its answers are `{"status": "ok", "totalResults", "articles"}` or
-//! `{"status": "error", "code", "message"}`, with HTTP 400, 401, 429 or 500.
+//! `{"status": "error", "code", "message"}`, with HTTP 400, 401, 429 or 500
+//! (https://newsapi.org/docs/errors).
 
-use rf_cloud::HttpPolicy;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{ConnectorError, Service, http};
-
-/// The public endpoint.
-pub const BASE_URL: &str = "https://newsapi.org/v2/";
-
-/// A NewsAPI client with its key.
-pub struct NewsApi {
-    http: reqwest::Client,
-    base: url::Url,
-    key: String,
-    policy: HttpPolicy,
-}
-
-impl std::fmt::Debug for NewsApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewsApi").field("base", &self.base.as_str()).field("key", &"<redacted>").finish()
-    }
-}
+use crate::{
+    ApiKey, ConnectorError, Hit, Service,
+    gateway::{ApiRequest, Call, Dialect, Fetched, Gateway},
+};
 
 /// How `/v2/everything` orders its articles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,15 +45,26 @@ pub struct Everything {
     pub page: Option<u32>,
 }
 
+/// A request of `/v2/top-headlines`: a country or category, or a query.
+#[derive(Debug, Clone, Default)]
+pub struct TopHeadlines {
+    pub q: Option<String>,
+    /// Two-letter ISO 3166-1 code, e.g. `us`.
+    pub country: Option<String>,
+    /// business, entertainment, general, health, science, sports, technology.
+    pub category: Option<String>,
+    pub page_size: Option<u8>,
+}
+
 /// A page of articles.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Articles {
     pub total_results: u64,
     pub articles: Vec<Article>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Article {
     pub source: Source,
@@ -80,10 +77,27 @@ pub struct Article {
     pub content: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Source {
     pub id: Option<String>,
     pub name: String,
+}
+
+impl From<&Article> for Hit {
+    fn from(article: &Article) -> Self {
+        Hit {
+            title: article.title.clone(),
+            url: article.url.clone(),
+            source: Some(article.source.name.clone()),
+            published: Some(article.published_at.clone()),
+            snippet: article.description.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Status {
+    status: String,
 }
 
 #[derive(Deserialize)]
@@ -92,145 +106,82 @@ struct ErrorBody {
     message: Option<String>,
 }
 
-impl NewsApi {
-    /// A client for `base` (default [`BASE_URL`]; a proxy or a test server).
-    pub fn new(http: reqwest::Client, base: Option<url::Url>, key: String, policy: HttpPolicy) -> Self {
-        let base = base.unwrap_or_else(|| BASE_URL.parse().expect("the public endpoint is a URL"));
-        Self { http, base, key, policy }
+pub(crate) struct NewsApi;
+
+impl Dialect for NewsApi {
+    fn authorize(request: reqwest::RequestBuilder, key: &ApiKey) -> reqwest::RequestBuilder {
+        request.header("X-Api-Key", key.expose())
     }
 
-    pub async fn everything(&self, search: &Everything) -> Result<Articles, ConnectorError> {
-        let mut query = vec![("q", search.q.clone())];
-        let optional = [("from", &search.from), ("to", &search.to), ("language", &search.language)];
-        query.extend(optional.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name, v))));
-        if let Some(sort_by) = search.sort_by {
-            query.push(("sortBy", sort_by.as_str().to_owned()));
+    fn detail(body: &str) -> String {
+        match serde_json::from_str::<ErrorBody>(body) {
+            Ok(ErrorBody { code: Some(code), message }) => format!("{code}: {}", message.unwrap_or_default()),
+            _ => body.chars().take(200).collect(),
         }
-        if let Some(size) = search.page_size {
-            query.push(("pageSize", size.clamp(1, 100).to_string()));
-        }
-        if let Some(page) = search.page {
-            query.push(("page", page.to_string()));
-        }
-        self.get("everything", &query).await
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Articles, ConnectorError> {
-        let url = self.base.join(path).map_err(|err| ConnectorError::BadRequest { service: Service::NewsApi, status: 0, detail: err.to_string() })?;
-        let reply = http::send(Service::NewsApi, &self.policy, || self.http.get(url.clone()).query(query).header("X-Api-Key", &self.key), error_detail).await?;
-        if reply.status == 200 {
-            return serde_json::from_str(&reply.body)
-                .map_err(|err| ConnectorError::Malformed { service: Service::NewsApi, detail: format!("{err} (at {path})") });
+    fn is_final(_status: u16, body: &str) -> bool {
+        error_code(body).as_deref() == Some("apiKeyExhausted")
+    }
+
+    fn classify(status: u16, body: &str) -> ConnectorError {
+        let service = Service::NewsApi;
+        let detail = Self::detail(body);
+        match error_code(body).unwrap_or_default().as_str() {
+            "apiKeyInvalid" | "apiKeyMissing" | "apiKeyDisabled" => ConnectorError::BadKey { service, detail },
+            "apiKeyExhausted" => ConnectorError::QuotaSpent { service, detail },
+            "sourceDoesNotExist" => ConnectorError::NotFound { service, detail },
+            _ if status == 401 => ConnectorError::BadKey { service, detail },
+            _ if status == 404 => ConnectorError::NotFound { service, detail },
+            _ => ConnectorError::BadRequest { service, status, detail },
         }
-        Err(classify(reply.status, &reply.body))
     }
 }
 
-fn error_detail(body: &str) -> String {
-    match serde_json::from_str::<ErrorBody>(body) {
-        Ok(ErrorBody { code: Some(code), message }) => format!("{code}: {}", message.unwrap_or_default()),
-        _ => body.chars().take(200).collect(),
-    }
+fn error_code(body: &str) -> Option<String> {
+    serde_json::from_str::<ErrorBody>(body).ok().and_then(|e| e.code)
 }
 
-/// NewsAPI's documented error codes, as our errors.
-fn classify(status: u16, body: &str) -> ConnectorError {
-    let service = Service::NewsApi;
-    let code = serde_json::from_str::<ErrorBody>(body).ok().and_then(|e| e.code).unwrap_or_default();
-    let detail = error_detail(body);
-    match code.as_str() {
-        "apiKeyInvalid" | "apiKeyMissing" | "apiKeyDisabled" => ConnectorError::BadKey { service, detail },
-        "apiKeyExhausted" => ConnectorError::QuotaSpent { service, detail },
-        "sourceDoesNotExist" => ConnectorError::NotFound { service, detail },
-        _ if status == 401 => ConnectorError::BadKey { service, detail },
-        _ => ConnectorError::BadRequest { service, status, detail },
+/// Reads a page of articles; a body without `"status": "ok"` is not one.
+fn parse(body: &str) -> Result<Articles, String> {
+    let status: Status = serde_json::from_str(body).map_err(|err| err.to_string())?;
+    if status.status != "ok" {
+        return Err(format!("status {:?} in a 200 answer", status.status));
     }
+    serde_json::from_str(body).map_err(|err| err.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
+fn page_size(size: Option<u8>) -> Option<(String, String)> {
+    size.map(|size| ("pageSize".to_owned(), size.clamp(1, 100).to_string()))
+}
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    use super::*;
-
-    /// A loopback server that answers each connection with the next of
-    /// `replies` (status, extra headers, body) and records the requests.
-    async fn fake(replies: Vec<(u16, &'static str, String)>) -> (url::Url, tokio::task::JoinHandle<Vec<String>>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/v2/", listener.local_addr().unwrap()).parse().unwrap();
-        let server = tokio::spawn(async move {
-            let mut requests = Vec::new();
-            for (status, headers, body) in replies {
-                let (mut socket, _) = listener.accept().await.unwrap();
-                let mut buf = vec![0; 8192];
-                let n = socket.read(&mut buf).await.unwrap();
-                requests.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                let reply = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
-                    body.len()
-                );
-                socket.write_all(reply.as_bytes()).await.unwrap();
-            }
-            requests
-        });
-        (base, server)
+/// `/v2/everything`: every article matching `q`.
+pub async fn everything(gateway: &Gateway, call: Call<'_>, search: &Everything) -> Result<Fetched<Articles>, ConnectorError> {
+    if search.q.trim().is_empty() {
+        return Err(ConnectorError::BadRequest { service: Service::NewsApi, status: 0, detail: "the search words are empty".into() });
     }
-
-    fn client(base: url::Url) -> NewsApi {
-        let policy = HttpPolicy { initial_backoff: Duration::from_millis(10), ..HttpPolicy::default() };
-        NewsApi::new(reqwest::Client::new(), Some(base), "key-123".into(), policy)
+    let mut query = vec![("q".to_owned(), search.q.clone())];
+    let optional = [("from", &search.from), ("to", &search.to), ("language", &search.language)];
+    query.extend(optional.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name.to_owned(), v))));
+    if let Some(sort_by) = search.sort_by {
+        query.push(("sortBy".into(), sort_by.as_str().to_owned()));
     }
-
-    const OK: &str = r#"{"status":"ok","totalResults":1,"articles":[{"source":{"id":null,"name":"Example News"},"author":"A. Writer","title":"Folding bikes sell out","description":"Stock ran out.","url":"https://example.com/a","urlToImage":null,"publishedAt":"2026-12-01T09:00:00Z","content":"Stock ran out in a day."}]}"#;
-
-    #[tokio::test]
-    async fn a_search_sends_the_key_in_a_header_and_reads_the_articles() {
-        let (base, server) = fake(vec![(200, "", OK.into())]).await;
-        let search = Everything { q: "folding bike".into(), sort_by: Some(SortBy::PublishedAt), page_size: Some(20), ..Everything::default() };
-        let articles = client(base).everything(&search).await.unwrap();
-        assert_eq!(articles.total_results, 1);
-        assert_eq!(articles.articles[0].source.name, "Example News");
-        let request = &server.await.unwrap()[0];
-        assert!(request.starts_with("GET /v2/everything?q=folding+bike&sortBy=publishedAt&pageSize=20 "), "{request}");
-        assert!(request.to_ascii_lowercase().contains("x-api-key: key-123"), "{request}");
+    query.extend(page_size(search.page_size));
+    if let Some(page) = search.page {
+        query.push(("page".into(), page.to_string()));
     }
+    let request = ApiRequest { endpoint: "everything", path: "v2/everything".into(), query };
+    gateway.fetch::<NewsApi, _>(call, &request, parse).await
+}
 
-    #[tokio::test]
-    async fn a_bad_key_is_said_plainly_and_not_retried() {
-        let body = r#"{"status":"error","code":"apiKeyInvalid","message":"Your API key is invalid or incorrect."}"#;
-        let (base, server) = fake(vec![(401, "", body.into())]).await;
-        let err = client(base).everything(&Everything { q: "x".into(), ..Everything::default() }).await.unwrap_err();
-        assert!(matches!(&err, ConnectorError::BadKey { detail, .. } if detail.starts_with("apiKeyInvalid")), "{err}");
-        assert!(err.to_string().contains("raptorflow connectors add newsapi --key-stdin"), "{err}");
-        assert_eq!(server.await.unwrap().len(), 1);
+/// `/v2/top-headlines`: breaking headlines by country, category or query.
+pub async fn top_headlines(gateway: &Gateway, call: Call<'_>, headlines: &TopHeadlines) -> Result<Fetched<Articles>, ConnectorError> {
+    let optional = [("q", &headlines.q), ("country", &headlines.country), ("category", &headlines.category)];
+    let mut query: Vec<(String, String)> = optional.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name.to_owned(), v))).collect();
+    if query.is_empty() {
+        return Err(ConnectorError::BadRequest { service: Service::NewsApi, status: 0, detail: "top headlines need a query, a country or a category".into() });
     }
-
-    #[tokio::test]
-    async fn rate_limiting_is_retried_after_the_wait_it_asks_for() {
-        let limited = r#"{"status":"error","code":"rateLimited","message":"You have been rate limited."}"#;
-        let (base, server) = fake(vec![(429, "retry-after: 1\r\n", limited.into()), (200, "", OK.into())]).await;
-        let started = std::time::Instant::now();
-        let articles = client(base).everything(&Everything { q: "x".into(), ..Everything::default() }).await.unwrap();
-        assert_eq!(articles.articles.len(), 1);
-        assert!(started.elapsed() >= Duration::from_millis(900), "waited {:?}", started.elapsed());
-        assert_eq!(server.await.unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn server_errors_are_retried_a_bounded_number_of_times() {
-        let failing = r#"{"status":"error","code":"unexpectedError","message":"Something went wrong."}"#;
-        let (base, server) = fake(vec![(500, "", failing.into()); 4]).await;
-        let err = client(base).everything(&Everything { q: "x".into(), ..Everything::default() }).await.unwrap_err();
-        assert!(matches!(err, ConnectorError::Server { status: 500, attempts: 4, .. }), "{err}");
-        assert_eq!(server.await.unwrap().len(), 4);
-    }
-
-    #[tokio::test]
-    async fn a_malformed_body_is_an_error_not_an_empty_result() {
-        let (base, _server) = fake(vec![(200, "", r#"{"status":"ok","articles":"none"}"#.into())]).await;
-        let err = client(base).everything(&Everything { q: "x".into(), ..Everything::default() }).await.unwrap_err();
-        assert!(matches!(err, ConnectorError::Malformed { .. }), "{err}");
-    }
+    query.extend(page_size(headlines.page_size));
+    let request = ApiRequest { endpoint: "top-headlines", path: "v2/top-headlines".into(), query };
+    gateway.fetch::<NewsApi, _>(call, &request, parse).await
 }

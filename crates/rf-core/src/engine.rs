@@ -50,6 +50,8 @@ pub(crate) struct Engine {
     /// Every provider call and sync API call goes through this client, so
     /// connections (and TLS sessions) are reused.
     http: std::sync::OnceLock<reqwest::Client>,
+    /// The connectors' gateway: its rate limiters must outlive a call.
+    gateway: OnceCell<Arc<rf_connectors::Gateway>>,
     /// Loaded LLMs; the lock is held while one loads, so that two callers
     /// never load the same weights twice.
     llms: Mutex<Vec<Arc<LlmSlot>>>,
@@ -116,6 +118,7 @@ impl Engine {
             store: OnceCell::new(),
             embedder: OnceCell::new(),
             http: std::sync::OnceLock::new(),
+            gateway: OnceCell::new(),
             llms: Mutex::new(Vec::new()),
             clock: AtomicU64::new(0),
             llm_loads: AtomicU64::new(0),
@@ -164,6 +167,17 @@ impl Engine {
 
     pub(crate) async fn ledger(&self) -> Result<&Ledger> {
         self.ledger.get_or_try_init(|| ai::open_ledger(&self.data_dir)).await
+    }
+
+    pub(crate) async fn gateway(&self) -> Result<Arc<rf_connectors::Gateway>> {
+        let gateway = self
+            .gateway
+            .get_or_try_init(|| async {
+                let ledger = self.ledger().await?.clone();
+                Ok::<_, crate::CoreError>(Arc::new(rf_connectors::Gateway::new(self.http()?, ledger, rf_cloud::HttpPolicy::default())))
+            })
+            .await?;
+        Ok(gateway.clone())
     }
 
     pub(crate) async fn prices(&self) -> Result<Arc<PriceTable>> {

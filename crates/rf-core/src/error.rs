@@ -45,6 +45,13 @@ pub enum CoreError {
     #[error(transparent)]
     Ai(Box<rf_ai::AiError>),
 
+    /// A marketing connector's call failed or was refused.
+    #[error(transparent)]
+    Connector(#[from] rf_connectors::ConnectorError),
+    /// Connector settings that cannot be used or changed.
+    #[error(transparent)]
+    ConnectorSettings(#[from] crate::connectors::ConnectorSettingsError),
+
     /// Provider settings that cannot be used or changed.
     #[error(transparent)]
     Providers(#[from] crate::providers::ProviderSettingsError),
@@ -204,6 +211,27 @@ impl CoreError {
                     P::BadFile { .. } | P::Invalid { .. } | P::NoPrice { .. } => ErrorKind::InvalidInput,
                     P::Unknown(_) => ErrorKind::NotFound,
                     P::Secret(_) => ErrorKind::Storage,
+                }
+            }
+            CoreError::Connector(err) => {
+                use rf_connectors::ConnectorError as C;
+                match err {
+                    C::UnknownService(_) | C::BadRequest { .. } => ErrorKind::InvalidInput,
+                    C::NotBuilt { .. } | C::NotFound { .. } => ErrorKind::NotFound,
+                    C::Offline { .. } | C::NoKey { .. } | C::BadKey { .. } => ErrorKind::PermissionDenied,
+                    C::Budget { .. } => ErrorKind::BudgetExceeded,
+                    C::QuotaSpent { .. } | C::DailyLimit { .. } | C::RateLimited { .. } | C::Server { .. } | C::Unreachable { .. } | C::Malformed { .. } => {
+                        ErrorKind::Network
+                    }
+                    C::Ledger(_) => ErrorKind::Storage,
+                }
+            }
+            CoreError::ConnectorSettings(err) => {
+                use crate::connectors::ConnectorSettingsError as S;
+                match err {
+                    S::Invalid { .. } | S::NeedsSignIn { .. } => ErrorKind::InvalidInput,
+                    S::NotConfigured(_) => ErrorKind::NotFound,
+                    S::Secret(_) => ErrorKind::Storage,
                 }
             }
             CoreError::Sync(err) => {

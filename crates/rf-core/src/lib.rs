@@ -8,6 +8,7 @@
 pub mod ai;
 mod campaigns;
 pub mod codex;
+pub mod connectors;
 mod engine;
 mod error;
 mod events;

@@ -38,6 +38,9 @@ pub struct AppSettings {
     pub cache_ttl_hours: Option<u64>,
     #[serde(default, rename = "provider", skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderSettings>,
+    /// The marketing connectors configured (`raptorflow connectors add`).
+    #[serde(default, rename = "connector", skip_serializing_if = "Vec::is_empty")]
+    pub connectors: Vec<crate::connectors::ConnectorSettings>,
     /// The local LLM that agents, chat and asks use (`raptorflow models
     /// use ID`); unset, the manifest's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,7 +118,7 @@ pub fn load_settings(data_dir: &Path) -> Result<AppSettings> {
 }
 
 /// Writes the settings atomically (a new file renamed over the old).
-fn save_settings(data_dir: &Path, settings: &AppSettings) -> Result<()> {
+pub(crate) fn save_settings(data_dir: &Path, settings: &AppSettings) -> Result<()> {
     let path = settings_path(data_dir);
     let text = toml::to_string_pretty(settings).map_err(|err| invalid("settings", err.to_string()))?;
     rf_store::files::write_atomically(&path, text.as_bytes()).map_err(|source| CoreError::Io { action: "could not write the settings", path, source })
@@ -130,7 +133,7 @@ pub(crate) fn set_privacy(data_dir: &Path, mode: PrivacyMode) -> Result<()> {
 
 /// The settings as the file has them, without environment overrides (for
 /// changing and writing back).
-fn load_file_only(data_dir: &Path) -> Result<AppSettings> {
+pub(crate) fn load_file_only(data_dir: &Path) -> Result<AppSettings> {
     let path = settings_path(data_dir);
     match crate::input::read_limited(&path, "settings file", crate::input::MAX_SETTINGS_BYTES) {
         Ok(bytes) => {

@@ -26,6 +26,9 @@ pub(crate) struct Secrets {
 /// Provider API keys (the account is the provider's `key_ref`).
 pub(crate) const PROVIDER_KEYS: Secrets = Secrets { service: crate::providers::PROVIDER_KEYRING_SERVICE, what: "the API key" };
 
+/// Connector API keys (the account is the connector's `key_ref`).
+pub(crate) const CONNECTOR_KEYS: Secrets = Secrets { service: crate::connectors::CONNECTOR_KEYRING_SERVICE, what: "the connector API key" };
+
 /// Sync tokens (the account is `<user>@<server>#<server workspace>`).
 pub(crate) const SYNC_TOKENS: Secrets = Secrets { service: crate::sync::KEYRING_SERVICE, what: "the sync token" };
 

@@ -132,6 +132,16 @@ pub struct CostReport {
     pub by_day: Vec<ReportLine>,
 }
 
+/// How much a provider (a model provider or a connector) was used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProviderUsage {
+    /// Calls that went out over the period asked for.
+    pub sent: u64,
+    /// The newest call's time and outcome (`ok` or an error's code).
+    pub last_at_ms: Option<i64>,
+    pub last_outcome: Option<String>,
+}
+
 /// The ledger file.
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -450,12 +460,60 @@ impl Ledger {
         Ok(())
     }
 
+    /// A connector's cached answer to the request with this key, if it has
+    /// not expired.
+    pub async fn cached_body(&self, key: &[u8; 32]) -> Result<Option<String>, AiError> {
+        sqlx::query_scalar("SELECT body FROM connector_cache WHERE request_sha256 = ? AND expires_at_ms > ?")
+            .bind(&key[..])
+            .bind(now_ms())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    /// Keeps a connector's answer for `ttl`.
+    pub async fn cache_body(&self, key: &[u8; 32], service: &str, endpoint: &str, body: &str, ttl: Duration) -> Result<(), AiError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO connector_cache (request_sha256, service, endpoint, body, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (request_sha256) DO UPDATE SET body = excluded.body, created_at_ms = excluded.created_at_ms, expires_at_ms = excluded.expires_at_ms",
+        )
+        .bind(&key[..])
+        .bind(service)
+        .bind(endpoint)
+        .bind(body)
+        .bind(now)
+        .bind(now.saturating_add(to_i64(ttl.as_millis() as u64)))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// How `provider` has been used since `since_ms`: calls that went out
+    /// (not answered from the cache), and the newest call of any kind.
+    pub async fn usage_since(&self, provider: &str, since_ms: i64) -> Result<ProviderUsage, AiError> {
+        let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM model_calls WHERE provider = ? AND at_ms >= ? AND cache_hit = 0")
+            .bind(provider)
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        let last: Option<(i64, String)> = sqlx::query_as("SELECT at_ms, outcome FROM model_calls WHERE provider = ? ORDER BY at_ms DESC, id DESC LIMIT 1")
+            .bind(provider)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(ProviderUsage { sent: to_u64(sent), last_at_ms: last.as_ref().map(|(at, _)| *at), last_outcome: last.map(|(_, outcome)| outcome) })
+    }
+
     /// Drops expired cache entries and lapsed reservations; returns how many.
     pub async fn prune(&self) -> Result<u64, AiError> {
         let now = now_ms();
         let a = sqlx::query("DELETE FROM response_cache WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
         let b = sqlx::query("DELETE FROM budget_reservations WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
-        Ok(a.rows_affected() + b.rows_affected())
+        let c = sqlx::query("DELETE FROM connector_cache WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
+        Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
     }
 
     pub async fn close(&self) {

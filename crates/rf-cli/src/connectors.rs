@@ -1,0 +1,123 @@
+//! `raptorflow connectors ...`: the marketing APIs (NewsAPI, Brave Search,
+//! ...), their keys in the OS keyring, and searches through them.
+
+use clap::Subcommand;
+use rf_core::{
+    Core, CoreError,
+    ai::format_usd,
+    connectors::{ConnectorSearch, NewConnector, SearchResults},
+    domain,
+};
+
+use crate::{output::Output, providers::read_key};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConnectorsCommand {
+    /// Every service RaptorFlow knows: configured or not, key stored,
+    /// limits, price, calls today, last outcome.
+    List,
+    /// Configure a service (or change it). The API key is read from stdin
+    /// and kept in the OS keyring.
+    Add {
+        /// semrush, ahrefs, newsapi, brave, google-trends, x, linkedin, canva.
+        name: String,
+        /// Another endpoint than the vendor's (a proxy).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Read the API key from stdin (so it stays out of shell history).
+        #[arg(long)]
+        key_stdin: bool,
+        /// Your plan's limits, where they differ from the catalog's.
+        #[arg(long, value_name = "N")]
+        requests_per_second: Option<u32>,
+        #[arg(long, value_name = "N")]
+        requests_per_day: Option<u32>,
+        /// Your plan's price per call in dollars, e.g. 0.005.
+        #[arg(long, value_name = "USD")]
+        usd_per_call: Option<String>,
+    },
+    /// Send a tiny request (never answered from the cache) and report it.
+    Test { name: String },
+    /// Search the web or the news through a service; a fresh cached answer
+    /// is reused at no cost.
+    Search {
+        name: String,
+        /// What to search for.
+        text: String,
+        /// News rather than the web (NewsAPI always searches news).
+        #[arg(long)]
+        news: bool,
+        /// How many results to ask for.
+        #[arg(long, value_name = "N")]
+        count: Option<u8>,
+        /// The workspace whose budget pays.
+        #[arg(long, value_name = "ID")]
+        workspace: Option<domain::WorkspaceId>,
+    },
+    /// Remove a service's settings and its key.
+    Remove { name: String },
+}
+
+fn results_text(results: &SearchResults, text: &mut String) {
+    let how =
+        if results.cached { "from the cache, no call sent".to_owned() } else { format!("{} ms, {}", results.latency_ms, format_usd(results.cost_micro_usd)) };
+    let total = results.total.map(|t| format!(", {t} matches in all")).unwrap_or_default();
+    text.push_str(&format!("{} {}: {} results{total} ({how})\n", results.service, results.endpoint, results.hits.len()));
+    for hit in &results.hits {
+        let source = hit.source.as_deref().unwrap_or("-");
+        let published = hit.published.as_deref().unwrap_or("");
+        text.push_str(&format!("  {} [{source}] {published}\n    {}\n", hit.title, hit.url));
+    }
+}
+
+pub(crate) async fn run_connectors(core: &Core, command: ConnectorsCommand, out: &mut Output) -> Result<(), CoreError> {
+    match command {
+        ConnectorsCommand::List => {
+            let list = core.connectors().await?;
+            out.document(&list, |text| {
+                for c in &list {
+                    let state = match (c.built, c.configured, c.has_key) {
+                        (false, _, _) => format!("not available: {}", c.note.as_deref().unwrap_or("")),
+                        (true, false, _) => "not configured".to_owned(),
+                        (true, true, false) => "configured, no key".to_owned(),
+                        (true, true, true) => "key in the OS keyring".to_owned(),
+                    };
+                    text.push_str(&format!("{:<14} {state}\n", c.name));
+                    if c.built {
+                        let left = c.left_today.map(|left| format!(", {left} left today")).unwrap_or_default();
+                        let last = c.last_outcome.as_deref().map(|o| format!(", last call: {o}")).unwrap_or_default();
+                        text.push_str(&format!(
+                            "               {} · {}/s · {} a call · {} calls today{left}{last}\n",
+                            c.base_url, c.requests_per_second, c.usd_per_call, c.calls_today
+                        ));
+                    }
+                }
+            });
+        }
+        ConnectorsCommand::Add { name, base_url, key_stdin, requests_per_second, requests_per_day, usd_per_call } => {
+            let key = if key_stdin { Some(read_key()?) } else { None };
+            let added = core.add_connector(NewConnector { name, base_url, requests_per_second, requests_per_day, usd_per_call }, key)?;
+            out.document(&added, |text| {
+                let key = if added.key_ref.is_some() { "key in the OS keyring" } else { "no key yet: add one with --key-stdin" };
+                let url = added.base_url.as_deref().map(|url| format!(" at {url}")).unwrap_or_default();
+                text.push_str(&format!("connector {}{url} ({key})\n", added.name));
+            });
+        }
+        ConnectorsCommand::Test { name } => {
+            let results = core.test_connector(&name).await?;
+            out.document(&results, |text| {
+                text.push_str(&format!("{name} works: "));
+                results_text(&results, text);
+            });
+        }
+        ConnectorsCommand::Search { name, text, news, count, workspace } => {
+            let results = core.connector_search(&name, &ConnectorSearch { text, news, count, workspace }).await?;
+            out.document(&results, |text| results_text(&results, text));
+        }
+        ConnectorsCommand::Remove { name } => {
+            let removed = core.remove_connector(&name)?;
+            out.document(&removed, |text| text.push_str(&format!("removed connector {} and its key\n", removed.name)));
+        }
+    }
+    Ok(())
+}

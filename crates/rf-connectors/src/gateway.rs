@@ -1,0 +1,256 @@
+//! The one way a connector call is made: cache, offline gate, daily limit,
+//! budget, rate limit, retries, ledger.
+
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rf_ai::{ModelId, ProviderName, Usage};
+use rf_cloud::{ApiKey, HttpPolicy};
+use rf_metering::ledger::{CallContext, CallRecord, Ledger, now_ms};
+use sha2::{Digest, Sha256};
+
+use crate::{ConnectorError, Service, http};
+
+/// A configured service: where it is, its key, and the limits that hold.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    pub service: Service,
+    /// The vendor's URL, or a proxy's (a test server's).
+    pub base_url: url::Url,
+    pub key: Option<ApiKey>,
+    pub limits: Limits,
+}
+
+/// The limits and price a connector keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub requests_per_second: NonZeroU32,
+    /// Calls sent per UTC day; `None` is no daily limit.
+    pub requests_per_day: Option<u32>,
+    pub micro_usd_per_call: u64,
+}
+
+impl Connector {
+    /// A connector with the catalog's URL, limits and price.
+    pub fn new(service: Service, key: Option<ApiKey>) -> Self {
+        let info = service.info();
+        let limits = Limits {
+            requests_per_second: NonZeroU32::new(info.requests_per_second).unwrap_or(NonZeroU32::MIN),
+            requests_per_day: info.requests_per_day,
+            micro_usd_per_call: info.micro_usd_per_call(),
+        };
+        Self { service, base_url: info.base_url(), key, limits }
+    }
+}
+
+/// One GET of a service's API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// The endpoint's name in the ledger and the catalog's TTLs
+    /// (`everything`, `web-search`).
+    pub endpoint: &'static str,
+    /// The path under the base URL, without a leading slash.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+}
+
+/// How a call may be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// The network may be used (false in privacy mode offline-only: then
+    /// only the cache can answer).
+    pub allow_network: bool,
+    /// A fresh cached answer may be used (false for `connectors test`).
+    pub use_cache: bool,
+}
+
+/// Who a call is for, through which connector, and how it may be answered.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub connector: &'a Connector,
+    pub context: &'a CallContext,
+    pub options: FetchOptions,
+}
+
+/// A call's answer and what it cost.
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    pub value: T,
+    /// Answered from the cache (no request was sent, nothing was paid).
+    pub cached: bool,
+    pub cost_micro_usd: u64,
+    pub latency_ms: u64,
+    pub ledger_id: i64,
+}
+
+/// A service's own rules for its answers.
+pub(crate) trait Dialect {
+    /// Puts the key where the service wants it.
+    fn authorize(request: reqwest::RequestBuilder, key: &ApiKey) -> reqwest::RequestBuilder;
+    /// A short explanation of an error body.
+    fn detail(body: &str) -> String;
+    /// An answer that would be retried but should not be (a 429 that
+    /// means the month's quota is spent).
+    fn is_final(_status: u16, _body: &str) -> bool {
+        false
+    }
+    /// An answer that is not a success, as our error.
+    fn classify(status: u16, body: &str) -> ConnectorError;
+}
+
+/// The shared part of every connector call: the HTTP client, the ledger
+/// (cache and costs) and one rate limiter per service. Long-lived: the
+/// limiters only work if the gateway outlives a call.
+#[derive(Debug)]
+pub struct Gateway {
+    http: reqwest::Client,
+    ledger: Ledger,
+    policy: HttpPolicy,
+    limiters: Mutex<HashMap<Service, (NonZeroU32, Arc<DefaultDirectRateLimiter>)>>,
+}
+
+/// The start of the current UTC day, in milliseconds.
+fn start_of_day_ms(now: i64) -> i64 {
+    now - now.rem_euclid(86_400_000)
+}
+
+impl Gateway {
+    pub fn new(http: reqwest::Client, ledger: Ledger, policy: HttpPolicy) -> Self {
+        Self { http, ledger, policy, limiters: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    fn limiter(&self, service: Service, per_second: NonZeroU32) -> Arc<DefaultDirectRateLimiter> {
+        let mut limiters = self.limiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match limiters.get(&service) {
+            Some((rate, limiter)) if *rate == per_second => limiter.clone(),
+            _ => {
+                // No burst beyond the rate: a sweep's calls are spread
+                // evenly over each second.
+                let limiter = Arc::new(RateLimiter::direct(Quota::per_second(per_second).allow_burst(NonZeroU32::MIN)));
+                limiters.insert(service, (per_second, limiter.clone()));
+                limiter
+            }
+        }
+    }
+
+    /// The cache key: the service, its base URL, the path and the query in
+    /// a fixed order; never the key.
+    fn cache_key(connector: &Connector, request: &ApiRequest) -> [u8; 32] {
+        let mut query = request.query.clone();
+        query.sort();
+        let mut hash = Sha256::new();
+        for part in [connector.service.name(), connector.base_url.as_str(), &request.path] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        for (name, value) in &query {
+            hash.update(name.as_bytes());
+            hash.update([1]);
+            hash.update(value.as_bytes());
+            hash.update([0]);
+        }
+        hash.finalize().into()
+    }
+
+    fn record(connector: &Connector, request: &ApiRequest, context: &CallContext, started: Instant) -> CallRecord {
+        CallRecord {
+            at_ms: now_ms(),
+            context: context.clone(),
+            provider: connector.service.name().parse::<ProviderName>().expect("service names are provider names"),
+            model: request.endpoint.parse::<ModelId>().expect("endpoint names are model ids"),
+            usage: Usage::default(),
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            cost_micro_usd: 0,
+            cache_hit: false,
+            outcome: "ok".into(),
+        }
+    }
+
+    /// Makes one call, or answers it from the cache, and records it.
+    pub(crate) async fn fetch<D: Dialect, T>(
+        &self,
+        call: Call<'_>,
+        request: &ApiRequest,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Fetched<T>, ConnectorError> {
+        let Call { connector, context, options } = call;
+        let service = connector.service;
+        let info = service.info();
+        if !info.built {
+            return Err(ConnectorError::NotBuilt { service, note: info.note.clone().unwrap_or_default() });
+        }
+        let started = Instant::now();
+        let ledger_err = |err: rf_ai::AiError| ConnectorError::Ledger(err.to_string());
+        let key = Self::cache_key(connector, request);
+        if options.use_cache
+            && let Some(body) = self.ledger.cached_body(&key).await.map_err(ledger_err)?
+            && let Ok(value) = parse(&body)
+        {
+            let record = CallRecord { cache_hit: true, ..Self::record(connector, request, context, started) };
+            let ledger_id = self.ledger.record(&record).await.map_err(ledger_err)?;
+            return Ok(Fetched { value, cached: true, cost_micro_usd: 0, latency_ms: record.latency_ms, ledger_id });
+        }
+        if !options.allow_network {
+            return Err(ConnectorError::Offline { service });
+        }
+        let api_key = connector.key.as_ref().ok_or(ConnectorError::NoKey { service })?;
+        if let Some(limit) = connector.limits.requests_per_day {
+            let used = self.ledger.usage_since(service.name(), start_of_day_ms(now_ms())).await.map_err(ledger_err)?;
+            if used.sent >= u64::from(limit) {
+                return Err(ConnectorError::DailyLimit { service, limit });
+            }
+        }
+        let price = connector.limits.micro_usd_per_call;
+        let reservation = match self.ledger.reserve(context, price).await.map_err(ledger_err)? {
+            Ok(reservation) => reservation,
+            Err(exceeded) => return Err(ConnectorError::Budget { service, exceeded }),
+        };
+        self.limiter(service, connector.limits.requests_per_second).until_ready().await;
+        let mut base = connector.base_url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let url = base.join(&request.path).map_err(|err| ConnectorError::BadRequest { service, status: 0, detail: err.to_string() });
+        let sent = match url {
+            Ok(url) => {
+                let build = || D::authorize(self.http.get(url.clone()).query(&request.query), api_key);
+                http::send(service, &self.policy, build, D::detail, D::is_final).await
+            }
+            Err(err) => Err(err),
+        };
+        let mut record = Self::record(connector, request, context, started);
+        let outcome = match sent {
+            Ok(reply) if reply.status == 200 => {
+                // A 200 is billed whatever it holds.
+                record.cost_micro_usd = price;
+                match parse(&reply.body) {
+                    Ok(value) => Ok((value, reply.body)),
+                    Err(detail) => Err(ConnectorError::Malformed { service, detail }),
+                }
+            }
+            Ok(reply) => Err(D::classify(reply.status, &reply.body)),
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Ok((value, body)) => {
+                let ledger_id = self.ledger.settle(reservation, &record).await.map_err(ledger_err)?;
+                self.ledger.cache_body(&key, service.name(), request.endpoint, &body, info.ttl(request.endpoint)).await.map_err(ledger_err)?;
+                Ok(Fetched { value, cached: false, cost_micro_usd: record.cost_micro_usd, latency_ms: record.latency_ms, ledger_id })
+            }
+            Err(err) => {
+                record.outcome = err.code().to_owned();
+                self.ledger.settle(reservation, &record).await.map_err(ledger_err)?;
+                Err(err)
+            }
+        }
+    }
+}

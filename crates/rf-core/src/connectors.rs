@@ -1,0 +1,348 @@
+//! The marketing connectors the user configured: `[[connector]]` entries of
+//! `settings.toml` (a base URL override, limits, a price), with their API
+//! keys in the OS keyring under [`CONNECTOR_KEYRING_SERVICE`]. Calls go
+//! through the engine's one [`Gateway`] (cache, limits, budget, ledger);
+//! in privacy mode offline-only only the cache can answer.
+
+use std::{num::NonZeroU32, path::Path};
+
+use rf_cloud::ApiKey;
+pub use rf_connectors::{Auth, ConnectorError, Hit, Service};
+use rf_connectors::{Call, Connector, FetchOptions, Limits, brave, newsapi};
+use rf_domain::WorkspaceId;
+use rf_metering::ledger::CallContext;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    CoreError, Result,
+    ai::PrivacyMode,
+    providers::{load_file_only, save_settings},
+    secrets::CONNECTOR_KEYS,
+};
+
+/// The keyring service under which connector API keys are stored (the
+/// account is the connector's `key_ref`).
+pub const CONNECTOR_KEYRING_SERVICE: &str = "raptorflow-connectors";
+
+/// One configured connector, as `settings.toml` holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSettings {
+    /// The service (`newsapi`, `brave`, ...).
+    pub name: String,
+    /// Overrides the vendor's URL (a proxy, a test server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The keyring account holding the key (`NAME/<uuid>`). Not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<String>,
+    /// Overrides the catalog's limits and price, for another plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_day: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_per_call: Option<String>,
+}
+
+/// A connector to add (or change, by name).
+#[derive(Debug, Clone, Default)]
+pub struct NewConnector {
+    pub name: String,
+    pub base_url: Option<String>,
+    pub requests_per_second: Option<u32>,
+    pub requests_per_day: Option<u32>,
+    pub usd_per_call: Option<String>,
+}
+
+/// Why connector settings could not be used or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorSettingsError {
+    #[error("invalid connector {field}: {detail}; nothing was changed")]
+    Invalid { field: &'static str, detail: String },
+    #[error("connector {0} is not configured; `raptorflow connectors list` shows them")]
+    NotConfigured(Service),
+    #[error("{service} signs in with OAuth rather than an API key, and that is not built yet")]
+    NeedsSignIn { service: Service },
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+}
+
+fn invalid(field: &'static str, detail: impl Into<String>) -> ConnectorSettingsError {
+    ConnectorSettingsError::Invalid { field, detail: detail.into() }
+}
+
+/// A connector's state for `connectors list` and the Integrations page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectorStatus {
+    pub name: Service,
+    pub title: String,
+    pub auth: Auth,
+    /// Its client is written (otherwise `note` says what is missing).
+    pub built: bool,
+    pub note: Option<String>,
+    pub configured: bool,
+    pub has_key: bool,
+    pub base_url: String,
+    pub requests_per_second: u32,
+    pub requests_per_day: Option<u32>,
+    pub usd_per_call: String,
+    /// Calls sent since 00:00 UTC (answers from the cache not counted).
+    pub calls_today: u64,
+    /// What the daily limit leaves, if there is one.
+    pub left_today: Option<u64>,
+    pub last_call_at_ms: Option<i64>,
+    /// `ok`, or the last error's code (`bad_key`, `rate_limited`, ...).
+    pub last_outcome: Option<String>,
+    pub docs: String,
+}
+
+/// What a search through a connector found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResults {
+    pub service: Service,
+    pub endpoint: &'static str,
+    /// The service's count of matches, where it gives one.
+    pub total: Option<u64>,
+    pub hits: Vec<Hit>,
+    /// Answered from the cache: nothing was sent or paid.
+    pub cached: bool,
+    pub cost_micro_usd: u64,
+    pub latency_ms: u64,
+}
+
+/// A search to run through a connector.
+#[derive(Debug, Clone)]
+pub struct ConnectorSearch {
+    pub text: String,
+    /// News rather than the web (NewsAPI only searches news).
+    pub news: bool,
+    pub count: Option<u8>,
+    /// The workspace whose budget pays.
+    pub workspace: Option<WorkspaceId>,
+}
+
+fn service(name: &str) -> Result<Service> {
+    Ok(name.parse::<Service>()?)
+}
+
+fn parse_base_url(text: &str) -> std::result::Result<String, ConnectorSettingsError> {
+    let url = url::Url::parse(text.trim()).map_err(|err| invalid("base URL", format!("{text:?}: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("base URL", format!("{text:?}: it must be an http or https URL with a host")));
+    }
+    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("base URL", format!("{text:?}: it must not carry a query or credentials (the key goes in the keyring)")));
+    }
+    Ok(url.as_str().to_owned())
+}
+
+/// Adds a connector, or changes the one of the same service. Options not
+/// given keep their earlier values; `key` goes to the keyring.
+pub(crate) fn add_connector(data_dir: &Path, new: NewConnector, key: Option<ApiKey>) -> Result<ConnectorSettings> {
+    let service = service(&new.name)?;
+    if service.info().auth == Auth::Oauth {
+        return Err(ConnectorSettingsError::NeedsSignIn { service }.into());
+    }
+    let base_url = new.base_url.as_deref().map(parse_base_url).transpose()?;
+    if new.requests_per_second == Some(0) {
+        return Err(invalid("--requests-per-second", "it must be at least 1").into());
+    }
+    if let Some(usd) = &new.usd_per_call {
+        rf_metering::pricing::parse_usd(usd).map_err(|err| invalid("--usd-per-call", err))?;
+    }
+    let mut settings = load_file_only(data_dir)?;
+    let old = settings.connectors.iter().find(|c| c.name == service.name()).cloned();
+    let key_ref = match (&key, old.as_ref().and_then(|c| c.key_ref.clone())) {
+        (_, Some(old)) => Some(old),
+        (Some(_), None) => Some(format!("{service}/{}", uuid::Uuid::now_v7())),
+        (None, None) => None,
+    };
+    let old = old.unwrap_or(ConnectorSettings {
+        name: service.name().to_owned(),
+        base_url: None,
+        key_ref: None,
+        requests_per_second: None,
+        requests_per_day: None,
+        usd_per_call: None,
+    });
+    let connector = ConnectorSettings {
+        name: service.name().to_owned(),
+        base_url: base_url.or(old.base_url),
+        key_ref,
+        requests_per_second: new.requests_per_second.or(old.requests_per_second),
+        requests_per_day: new.requests_per_day.or(old.requests_per_day),
+        usd_per_call: new.usd_per_call.or(old.usd_per_call),
+    };
+    if let (Some(key), Some(key_ref)) = (&key, &connector.key_ref) {
+        CONNECTOR_KEYS.set(key_ref, key.expose()).map_err(ConnectorSettingsError::from)?;
+    }
+    settings.connectors.retain(|c| c.name != connector.name);
+    settings.connectors.push(connector.clone());
+    save_settings(data_dir, &settings)?;
+    Ok(connector)
+}
+
+/// Removes a connector and its key.
+pub(crate) fn remove_connector(data_dir: &Path, name: &str) -> Result<ConnectorSettings> {
+    let service = service(name)?;
+    let mut settings = load_file_only(data_dir)?;
+    let index = settings.connectors.iter().position(|c| c.name == service.name()).ok_or(ConnectorSettingsError::NotConfigured(service))?;
+    if let Some(key_ref) = &settings.connectors[index].key_ref {
+        CONNECTOR_KEYS.delete(key_ref).map_err(ConnectorSettingsError::from)?;
+    }
+    let removed = settings.connectors.remove(index);
+    save_settings(data_dir, &settings)?;
+    Ok(removed)
+}
+
+/// The connector as configured, with its key from the keyring.
+fn connector(settings: &ConnectorSettings, service: Service) -> Result<Connector> {
+    let mut connector = Connector::new(service, None);
+    if let Some(url) = &settings.base_url {
+        connector.base_url = url.parse().map_err(|err: url::ParseError| invalid("base URL", format!("{url:?} in settings.toml: {err}")))?;
+    }
+    if let Some(key_ref) = &settings.key_ref {
+        connector.key = CONNECTOR_KEYS.get(key_ref).map_err(ConnectorSettingsError::from)?.as_deref().and_then(ApiKey::new);
+    }
+    connector.limits = limits(settings, service)?;
+    Ok(connector)
+}
+
+fn limits(settings: &ConnectorSettings, service: Service) -> Result<Limits> {
+    let info = service.info();
+    let per_second = settings.requests_per_second.unwrap_or(info.requests_per_second);
+    let price = match &settings.usd_per_call {
+        Some(usd) => rf_metering::pricing::parse_usd(usd).map_err(|err| invalid("usd_per_call in settings.toml", err))?,
+        None => info.micro_usd_per_call(),
+    };
+    Ok(Limits {
+        requests_per_second: NonZeroU32::new(per_second).ok_or_else(|| invalid("requests_per_second in settings.toml", "it must be at least 1"))?,
+        requests_per_day: settings.requests_per_day.or(info.requests_per_day),
+        micro_usd_per_call: price,
+    })
+}
+
+impl crate::Core {
+    /// Adds or changes a connector (its key goes to the OS keyring).
+    pub fn add_connector(&self, new: NewConnector, key: Option<ApiKey>) -> Result<ConnectorSettings> {
+        let added = add_connector(self.data_dir(), new, key);
+        self.inner.engine.settings_changed();
+        added
+    }
+
+    /// Removes a connector and its key.
+    pub fn remove_connector(&self, name: &str) -> Result<ConnectorSettings> {
+        let removed = remove_connector(self.data_dir(), name);
+        self.inner.engine.settings_changed();
+        removed
+    }
+
+    /// Every service, configured or not, with its use today.
+    pub async fn connectors(&self) -> Result<Vec<ConnectorStatus>> {
+        let settings = self.settings()?;
+        let ledger = self.inner.engine.ledger().await?;
+        let now = rf_metering::ledger::now_ms();
+        let today = now - now.rem_euclid(86_400_000);
+        let mut list = Vec::new();
+        for service in Service::ALL {
+            let info = service.info();
+            let configured = settings.connectors.iter().find(|c| c.name == service.name());
+            let defaults = ConnectorSettings {
+                name: service.name().to_owned(),
+                base_url: None,
+                key_ref: None,
+                requests_per_second: None,
+                requests_per_day: None,
+                usd_per_call: None,
+            };
+            let entry = configured.unwrap_or(&defaults);
+            let limits = limits(entry, service)?;
+            let usage = ledger.usage_since(service.name(), today).await?;
+            list.push(ConnectorStatus {
+                name: service,
+                title: info.title.clone(),
+                auth: info.auth,
+                built: info.built,
+                note: info.note.clone(),
+                configured: configured.is_some(),
+                has_key: entry.key_ref.is_some(),
+                base_url: entry.base_url.clone().unwrap_or_else(|| info.base_url.clone()),
+                requests_per_second: limits.requests_per_second.get(),
+                requests_per_day: limits.requests_per_day,
+                usd_per_call: rf_metering::ledger::format_usd(limits.micro_usd_per_call),
+                calls_today: usage.sent,
+                left_today: limits.requests_per_day.map(|limit| u64::from(limit).saturating_sub(usage.sent)),
+                last_call_at_ms: usage.last_at_ms,
+                last_outcome: usage.last_outcome,
+                docs: info.docs.clone(),
+            });
+        }
+        Ok(list)
+    }
+
+    /// The configured connector for `service` and how calls may be made.
+    fn configured_connector(&self, service: Service) -> Result<(Connector, bool)> {
+        let settings = self.settings()?;
+        let entry = settings.connectors.iter().find(|c| c.name == service.name()).ok_or(ConnectorSettingsError::NotConfigured(service))?;
+        let online = settings.privacy != PrivacyMode::OfflineOnly;
+        Ok((connector(entry, service)?, online))
+    }
+
+    /// Sends a tiny uncached request to a connector and says how it went
+    /// (recorded in the ledger like any call).
+    pub async fn test_connector(&self, name: &str) -> Result<SearchResults> {
+        let service = service(name)?;
+        let search = ConnectorSearch { text: "marketing".into(), news: true, count: Some(1), workspace: None };
+        self.search_through(service, &search, false).await
+    }
+
+    /// Searches the web or the news through a connector; a fresh cached
+    /// answer is reused at no cost.
+    pub async fn connector_search(&self, name: &str, search: &ConnectorSearch) -> Result<SearchResults> {
+        let service = service(name)?;
+        self.search_through(service, search, true).await
+    }
+
+    async fn search_through(&self, service: Service, search: &ConnectorSearch, use_cache: bool) -> Result<SearchResults> {
+        let (connector, online) = self.configured_connector(service)?;
+        let gateway = self.inner.engine.gateway().await?;
+        let context = CallContext { workspace_id: search.workspace, ..CallContext::user(self.user().id.clone()) };
+        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache } };
+        let text = search.text.trim().to_owned();
+        let results = match service {
+            Service::NewsApi => {
+                let query =
+                    newsapi::Everything { q: text, sort_by: Some(newsapi::SortBy::PublishedAt), page_size: search.count, ..newsapi::Everything::default() };
+                let fetched = newsapi::everything(&gateway, call, &query).await?;
+                let hits = fetched.value.articles.iter().map(Hit::from).collect();
+                SearchResults {
+                    service,
+                    endpoint: "everything",
+                    total: Some(fetched.value.total_results),
+                    hits,
+                    cached: fetched.cached,
+                    cost_micro_usd: fetched.cost_micro_usd,
+                    latency_ms: fetched.latency_ms,
+                }
+            }
+            Service::Brave => {
+                let query = brave::Search { q: text, count: search.count, ..brave::Search::default() };
+                let (endpoint, hits, fetched) = if search.news {
+                    let fetched = brave::news_search(&gateway, call, &query).await?;
+                    ("news-search", fetched.value.hits(), (fetched.cached, fetched.cost_micro_usd, fetched.latency_ms))
+                } else {
+                    let fetched = brave::web_search(&gateway, call, &query).await?;
+                    ("web-search", fetched.value.hits(), (fetched.cached, fetched.cost_micro_usd, fetched.latency_ms))
+                };
+                let (cached, cost_micro_usd, latency_ms) = fetched;
+                SearchResults { service, endpoint, total: None, hits, cached, cost_micro_usd, latency_ms }
+            }
+            other => {
+                let note = other.info().note.clone().unwrap_or_else(|| "it does not search".into());
+                return Err(CoreError::Connector(ConnectorError::NotBuilt { service: other, note }));
+            }
+        };
+        Ok(results)
+    }
+}

@@ -1,0 +1,297 @@
+//! The connectors against a local fake server that answers in the vendors'
+//! documented shapes (`tests/fixtures/connectors/`), with a real ledger
+//! file: what is sent, what is read, how failures are reported, retried,
+//! kept out of the cache, and what every call costs.
+
+#[path = "../providers/fake_provider.rs"]
+mod fake_provider;
+
+use std::{num::NonZeroU32, time::Duration};
+
+use fake_provider::{FakeProvider, Reply};
+use rf_connectors::{ApiKey, Call, Connector, ConnectorError, FetchOptions, Gateway, Service, brave, newsapi};
+use rf_domain::WorkspaceId;
+use rf_metering::ledger::{BudgetScope, CallContext, Ledger, ReportFilter};
+
+const KEY: &str = "test-key-4242";
+
+fn quick_policy() -> rf_cloud::HttpPolicy {
+    rf_cloud::HttpPolicy { initial_backoff: Duration::from_millis(10), max_backoff: Duration::from_millis(40), ..rf_cloud::HttpPolicy::default() }
+}
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    gateway: Gateway,
+    server: FakeProvider,
+    context: CallContext,
+}
+
+async fn bench() -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).await.unwrap();
+    let gateway = Gateway::new(reqwest::Client::new(), ledger, quick_policy());
+    let workspace: WorkspaceId = "0193a4c2-58e4-7bb0-9a0e-0c6f4a3c2d10".parse().unwrap();
+    let context = CallContext { workspace_id: Some(workspace), ..CallContext::user("ana".parse().unwrap()) };
+    Bench { _dir: dir, gateway, server: FakeProvider::start(), context }
+}
+
+impl Bench {
+    fn connector(&self, service: Service) -> Connector {
+        let mut connector = Connector::new(service, ApiKey::new(KEY));
+        connector.base_url = self.server.url.parse().unwrap();
+        // The tests are not about spacing calls out (one test is).
+        connector.limits.requests_per_second = NonZeroU32::new(1000).unwrap();
+        connector
+    }
+
+    fn call<'a>(&'a self, connector: &'a Connector) -> Call<'a> {
+        Call { connector, context: &self.context, options: FetchOptions { allow_network: true, use_cache: true } }
+    }
+
+    async fn rows(&self) -> Vec<rf_metering::ledger::CallRecord> {
+        self.gateway.ledger().calls(&ReportFilter::default()).await.unwrap()
+    }
+}
+
+fn everything(q: &str) -> newsapi::Everything {
+    newsapi::Everything { q: q.into(), sort_by: Some(newsapi::SortBy::PublishedAt), page_size: Some(20), ..newsapi::Everything::default() }
+}
+
+fn search(q: &str) -> brave::Search {
+    brave::Search { q: q.into(), count: Some(10), ..brave::Search::default() }
+}
+
+#[tokio::test]
+async fn newsapi_sends_the_key_in_its_header_and_reads_the_documented_answers() {
+    let bench = bench().await;
+    bench.server.script([Reply::connector("newsapi/everything_200.json"), Reply::connector("newsapi/top_headlines_200.json")]);
+    let connector = bench.connector(Service::NewsApi);
+
+    let found = newsapi::everything(&bench.gateway, bench.call(&connector), &everything("folding bike")).await.unwrap();
+    assert_eq!(found.value.total_results, 2);
+    assert_eq!(found.value.articles[0].source.name, "Cycling Weekly");
+    assert_eq!(found.value.articles[1].source.id.as_deref(), Some("the-verge"));
+    assert_eq!(found.value.articles[1].description, None);
+    assert!(!found.cached);
+    assert_eq!(found.cost_micro_usd, 1796, "the catalog's price of a NewsAPI call");
+    let headlines = newsapi::TopHeadlines { country: Some("us".into()), category: Some("business".into()), ..newsapi::TopHeadlines::default() };
+    let top = newsapi::top_headlines(&bench.gateway, bench.call(&connector), &headlines).await.unwrap();
+    assert_eq!(top.value.articles[0].title, "Retail sales beat forecasts in November");
+
+    let seen = bench.server.seen();
+    assert_eq!((seen[0].path.as_str(), seen[0].query.as_str()), ("/v2/everything", "q=folding+bike&sortBy=publishedAt&pageSize=20"));
+    assert_eq!((seen[1].path.as_str(), seen[1].query.as_str()), ("/v2/top-headlines", "country=us&category=business"));
+    for request in &seen {
+        assert_eq!(request.headers["x-api-key"], KEY);
+        assert!(!request.query.contains(KEY), "the key is not in the URL");
+    }
+    let rows = bench.rows().await;
+    let summary: Vec<(String, String, u64, bool, String)> =
+        rows.iter().map(|r| (r.provider.to_string(), r.model.to_string(), r.cost_micro_usd, r.cache_hit, r.outcome.clone())).collect();
+    assert_eq!(
+        summary,
+        [("newsapi".into(), "everything".into(), 1796, false, "ok".into()), ("newsapi".into(), "top-headlines".into(), 1796, false, "ok".into())]
+    );
+    assert_eq!(rows[0].context, bench.context, "the call is booked to the workspace that made it");
+}
+
+#[tokio::test]
+async fn brave_sends_the_subscription_token_and_reads_web_and_news_results() {
+    let bench = bench().await;
+    bench.server.script([Reply::connector("brave/web_search_200.json"), Reply::connector("brave/news_search_200.json")]);
+    let connector = bench.connector(Service::Brave);
+
+    let web = brave::web_search(&bench.gateway, bench.call(&connector), &search("folding bike")).await.unwrap();
+    let hits = web.value.hits();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].source.as_deref(), Some("Example Reviews"));
+    assert_eq!(hits[1].source.as_deref(), Some("en.wikipedia.org"), "without a profile, the site's host name");
+    assert_eq!(web.cost_micro_usd, 5000);
+    let news =
+        brave::news_search(&bench.gateway, bench.call(&connector), &brave::Search { freshness: Some("pw".into()), ..search("folding bike") }).await.unwrap();
+    assert_eq!(news.value.hits()[0].published.as_deref(), Some("2026-12-02T10:30:00"));
+
+    let seen = bench.server.seen();
+    assert_eq!((seen[0].path.as_str(), seen[0].query.as_str()), ("/res/v1/web/search", "q=folding+bike&count=10"));
+    assert_eq!((seen[1].path.as_str(), seen[1].query.as_str()), ("/res/v1/news/search", "q=folding+bike&count=10&freshness=pw"));
+    for request in &seen {
+        assert_eq!(request.headers["x-subscription-token"], KEY);
+        assert_eq!(request.headers["accept"], "application/json");
+    }
+    // A search Brave would refuse is refused here, with nothing sent.
+    let too_long = brave::Search { q: "word ".repeat(51), ..brave::Search::default() };
+    let err = brave::web_search(&bench.gateway, bench.call(&connector), &too_long).await.unwrap_err();
+    assert!(err.to_string().contains("at most 50 words (it has 255 and 51)"), "{err}");
+    assert_eq!(bench.server.n_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_key_is_said_plainly_is_not_retried_and_costs_nothing() {
+    let bench = bench().await;
+    bench.server.script([Reply::connector("newsapi/error_401_apiKeyInvalid.json"), Reply::connector("brave/error_422_SUBSCRIPTION_TOKEN_INVALID.json")]);
+    let news = bench.connector(Service::NewsApi);
+    let err = newsapi::everything(&bench.gateway, bench.call(&news), &everything("x")).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::BadKey { detail, .. } if detail.starts_with("apiKeyInvalid: Your API key is invalid")), "{err}");
+    assert!(err.to_string().contains("raptorflow connectors add newsapi --key-stdin"), "{err}");
+    let web = bench.connector(Service::Brave);
+    let err = brave::web_search(&bench.gateway, bench.call(&web), &search("x")).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::BadKey { detail, .. } if detail.starts_with("SUBSCRIPTION_TOKEN_INVALID")), "{err}");
+    assert_eq!(bench.server.n_requests(), 2, "one request each: a refused key is not retried");
+    let rows = bench.rows().await;
+    assert_eq!(rows.iter().map(|r| (r.cost_micro_usd, r.outcome.as_str())).collect::<Vec<_>>(), [(0, "bad_key"), (0, "bad_key")]);
+
+    // A missing key is found before anything is sent.
+    let keyless = Connector { key: None, ..bench.connector(Service::NewsApi) };
+    let err = newsapi::everything(&bench.gateway, bench.call(&keyless), &everything("x")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::NoKey { service: Service::NewsApi }), "{err}");
+    assert_eq!(bench.server.n_requests(), 2);
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_as_asked_and_other_failures_are_retried_a_bounded_number_of_times() {
+    let bench = bench().await;
+    let news = bench.connector(Service::NewsApi);
+    // 429 with Retry-After: 1, then an answer.
+    bench
+        .server
+        .script([Reply::connector("newsapi/error_429_rateLimited.json").with_header("retry-after", "1"), Reply::connector("newsapi/everything_200.json")]);
+    let started = std::time::Instant::now();
+    let found = newsapi::everything(&bench.gateway, bench.call(&news), &everything("bikes")).await.unwrap();
+    assert_eq!(found.value.articles.len(), 2);
+    assert!(started.elapsed() >= Duration::from_millis(950), "it waited the second it was asked to: {:?}", started.elapsed());
+    assert_eq!(bench.server.n_requests(), 2);
+
+    // 5xx four times: four tries (the policy's bound), then a clear error.
+    bench.server.script(vec![Reply::connector("newsapi/error_500_unexpectedError.json"); 4]);
+    let err = newsapi::everything(&bench.gateway, bench.call(&news), &everything("prices")).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Server { status: 500, attempts: 4, detail, .. } if detail.starts_with("unexpectedError")), "{err}");
+    assert_eq!(bench.server.n_requests(), 6);
+
+    // A Retry-After longer than the policy allows is not waited out here.
+    bench.server.script([Reply::connector("brave/error_429_RATE_LIMITED.json").with_header("retry-after", "3600")]);
+    let web = bench.connector(Service::Brave);
+    let err = brave::web_search(&bench.gateway, bench.call(&web), &search("bikes")).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::RateLimited { attempts: 1, retry_after: Some(wait), .. } if *wait == Duration::from_secs(3600)), "{err}");
+    assert!(err.to_string().contains("it asks to wait 3600 s"), "{err}");
+
+    // A spent quota answers 429 too, but waiting will not help: one try.
+    bench.server.script([Reply::connector("newsapi/error_429_apiKeyExhausted.json"), Reply::connector("brave/error_429_QUOTA_LIMITED.json")]);
+    let err = newsapi::everything(&bench.gateway, bench.call(&news), &everything("quota")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::QuotaSpent { service: Service::NewsApi, .. }), "{err}");
+    let err = brave::web_search(&bench.gateway, bench.call(&web), &search("quota")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::QuotaSpent { service: Service::Brave, .. }), "{err}");
+    assert_eq!(bench.server.n_requests(), 9);
+
+    // A bad request is not retried and keeps the vendor's explanation.
+    bench.server.script([Reply::connector("newsapi/error_400_parametersMissing.json")]);
+    let err = newsapi::everything(&bench.gateway, bench.call(&news), &everything("params")).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::BadRequest { status: 400, detail, .. } if detail.contains("Required parameters are missing")), "{err}");
+    assert_eq!(bench.server.n_requests(), 10);
+
+    let outcomes: Vec<String> = bench.rows().await.into_iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, ["ok", "server_error", "rate_limited", "quota_spent", "quota_spent", "bad_request"]);
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_an_error_and_nothing_of_it_is_cached() {
+    let bench = bench().await;
+    let news = bench.connector(Service::NewsApi);
+    bench.server.script([
+        Reply::raw(200, "<html>proxy login</html>"),
+        Reply::raw(200, r#"{"status":"ok","totalResults":"many","articles":[]}"#),
+        Reply::raw(200, r#"{"status":"error","code":"unexpectedError","message":"in a 200"}"#),
+    ]);
+    for expected in ["expected value", "invalid type: string \"many\"", "status \"error\" in a 200 answer"] {
+        let err = newsapi::everything(&bench.gateway, bench.call(&news), &everything("bikes")).await.unwrap_err();
+        assert!(matches!(&err, ConnectorError::Malformed { detail, .. } if detail.contains(expected)), "{expected}: {err}");
+    }
+    let web = bench.connector(Service::Brave);
+    bench.server.script([Reply::connector("brave/news_search_200.json")]);
+    let err = brave::web_search(&bench.gateway, bench.call(&web), &search("bikes")).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Malformed { detail, .. } if detail.contains("type \"news\" where \"search\" was expected")), "{err}");
+    // The same request again goes out: nothing was cached from the failures.
+    bench.server.script([Reply::connector("newsapi/everything_200.json")]);
+    let found = newsapi::everything(&bench.gateway, bench.call(&news), &everything("bikes")).await.unwrap();
+    assert!(!found.cached);
+    assert_eq!(bench.server.n_requests(), 5);
+    let rows = bench.rows().await;
+    assert_eq!(rows.iter().filter(|r| r.outcome == "malformed").count(), 4);
+}
+
+#[tokio::test]
+async fn a_repeated_call_within_its_ttl_sends_nothing_and_costs_nothing() {
+    let bench = bench().await;
+    bench.server.always(Reply::connector("brave/web_search_200.json"));
+    let web = bench.connector(Service::Brave);
+    let first = brave::web_search(&bench.gateway, bench.call(&web), &search("folding bike")).await.unwrap();
+    let again = brave::web_search(&bench.gateway, bench.call(&web), &search("folding bike")).await.unwrap();
+    assert!(!first.cached && again.cached);
+    assert_eq!(again.value, first.value);
+    assert_eq!((first.cost_micro_usd, again.cost_micro_usd), (5000, 0));
+    assert_eq!(bench.server.n_requests(), 1);
+    // Another query, or another endpoint, is another request.
+    brave::web_search(&bench.gateway, bench.call(&web), &search("cargo bike")).await.unwrap();
+    assert_eq!(bench.server.n_requests(), 2);
+    // Asking not to use the cache (`connectors test`) sends it.
+    let fresh = Call { options: FetchOptions { allow_network: true, use_cache: false }, ..bench.call(&web) };
+    assert!(!brave::web_search(&bench.gateway, fresh, &search("folding bike")).await.unwrap().cached);
+    assert_eq!(bench.server.n_requests(), 3);
+
+    let report = bench.gateway.ledger().report(&ReportFilter::default()).await.unwrap();
+    assert_eq!((report.total.calls, report.total.cache_hits, report.total.cost_micro_usd), (4, 1, 15_000));
+}
+
+#[tokio::test]
+async fn offline_only_the_cache_answers_and_nothing_is_sent() {
+    let bench = bench().await;
+    bench.server.always(Reply::connector("newsapi/everything_200.json"));
+    let news = bench.connector(Service::NewsApi);
+    newsapi::everything(&bench.gateway, bench.call(&news), &everything("cached")).await.unwrap();
+    let offline = Call { options: FetchOptions { allow_network: false, use_cache: true }, ..bench.call(&news) };
+    assert!(newsapi::everything(&bench.gateway, offline, &everything("cached")).await.unwrap().cached);
+    let err = newsapi::everything(&bench.gateway, offline, &everything("not cached")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Offline { service: Service::NewsApi }), "{err}");
+    assert!(err.to_string().contains("nothing leaves this machine"), "{err}");
+    assert_eq!(bench.server.n_requests(), 1);
+}
+
+#[tokio::test]
+async fn the_daily_limit_and_the_budget_stop_a_call_before_it_is_sent() {
+    let bench = bench().await;
+    bench.server.always(Reply::connector("newsapi/everything_200.json"));
+    let mut news = bench.connector(Service::NewsApi);
+    news.limits.requests_per_day = Some(2);
+    for q in ["one", "two"] {
+        newsapi::everything(&bench.gateway, bench.call(&news), &everything(q)).await.unwrap();
+    }
+    // Cache hits do not count against the day.
+    assert!(newsapi::everything(&bench.gateway, bench.call(&news), &everything("one")).await.unwrap().cached);
+    let err = newsapi::everything(&bench.gateway, bench.call(&news), &everything("three")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::DailyLimit { limit: 2, .. }), "{err}");
+    assert_eq!(bench.server.n_requests(), 2);
+
+    // A workspace budget with less left than a call costs refuses it.
+    let web = bench.connector(Service::Brave);
+    bench.gateway.ledger().set_budget(&BudgetScope::Workspace(bench.context.workspace_id.unwrap()), 5000).await.unwrap();
+    let err = brave::web_search(&bench.gateway, bench.call(&web), &search("over budget")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Budget { service: Service::Brave, .. }), "{err}");
+    assert!(err.to_string().contains("raptorflow cost budget --workspace"), "{err}");
+    assert_eq!(bench.server.n_requests(), 2);
+    assert_eq!(bench.gateway.ledger().reserved_micro_usd().await.unwrap(), 0, "no reservation is left behind");
+}
+
+#[tokio::test]
+async fn calls_are_spaced_to_the_vendors_rate() {
+    let bench = bench().await;
+    bench.server.always(Reply::connector("brave/web_search_200.json"));
+    let mut web = bench.connector(Service::Brave);
+    web.limits.requests_per_second = NonZeroU32::new(2).unwrap();
+    let started = std::time::Instant::now();
+    for q in ["a", "b", "c"] {
+        brave::web_search(&bench.gateway, bench.call(&web), &search(q)).await.unwrap();
+    }
+    // At two a second the third call cannot leave before one second: a
+    // lower bound the limiter guarantees, however loaded the machine.
+    assert!(started.elapsed() >= Duration::from_millis(950), "three calls at 2/s took {:?}", started.elapsed());
+    assert_eq!(bench.server.n_requests(), 3);
+}

@@ -1,0 +1,219 @@
+//! `raptorflow connectors ...` as a user runs it: keys go in through stdin
+//! and live only in the OS keyring (the test session's gnome-keyring),
+//! calls are recorded and a repeat within the TTL is answered from the
+//! cache, bad input changes nothing, and in privacy mode offline-only the
+//! process opens no network socket at all.
+
+#[path = "../providers/fake_provider.rs"]
+mod fake_provider;
+#[path = "../sync/harness.rs"]
+mod harness;
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use fake_provider::{FakeProvider, Reply};
+use harness::{Run, binary, require_keyring};
+
+/// Runs the CLI on `data_dir` with `stdin`.
+fn cli(data_dir: &Path, args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(binary("raptorflow"))
+        .args(["--data-dir", data_dir.to_str().unwrap(), "--user", "ana"])
+        .args(args)
+        .env("RAPTORFLOW_LOG", "trace")
+        .env_remove("RAPTORFLOW_PRIVACY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    Run::of(child.wait_with_output().unwrap())
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            hits.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            hits.push(path.display().to_string());
+        }
+    }
+    hits
+}
+
+fn status<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()
+}
+
+#[test]
+fn keys_live_only_in_the_keyring_and_a_repeated_search_is_free() {
+    require_keyring();
+    let server = FakeProvider::start();
+    server.always(Reply::connector("newsapi/everything_200.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let key = format!("news-key-{}", std::process::id() * 7919 + 31_337);
+    let mut runs = Vec::new();
+
+    let list = cli(data, &["connectors", "list", "--json"], "").ok();
+    assert_eq!(list.json().as_array().unwrap().len(), 8, "every service is listed");
+    assert_eq!(status(&list.json(), "newsapi")["configured"], false);
+    assert!(status(&list.json(), "google-trends")["note"].as_str().unwrap().contains("no generally available Trends API"));
+    runs.push(list);
+
+    runs.push(cli(data, &["connectors", "add", "newsapi", "--base-url", &server.url, "--key-stdin", "--requests-per-day", "50"], &format!("{key}\n")).ok());
+    let ws = cli(data, &["workspace", "create", "Fold Co", "--json"], "").ok();
+    let workspace = ws.json()["id"].as_str().unwrap().to_owned();
+    runs.push(ws);
+
+    let test = cli(data, &["connectors", "test", "newsapi"], "").ok();
+    assert!(test.stdout.contains("newsapi works: newsapi everything: 2 results, 2 matches in all"), "{}", test.stdout);
+    runs.push(test);
+    let search = |extra: &[&str]| {
+        let mut args = vec!["connectors", "search", "newsapi", "folding bikes", "--workspace", &workspace, "--json"];
+        args.extend_from_slice(extra);
+        cli(data, &args, "").ok()
+    };
+    let first = search(&[]);
+    assert_eq!(first.json()["cached"], false);
+    assert_eq!(first.json()["hits"][0]["source"], "Cycling Weekly");
+    assert_eq!(first.json()["cost_micro_usd"], 1796);
+    let second = search(&[]);
+    assert_eq!(second.json()["cached"], true, "{}", second.stdout);
+    assert_eq!(second.json()["cost_micro_usd"], 0);
+    assert_eq!(second.json()["hits"], first.json()["hits"]);
+    runs.extend([first, second]);
+    assert_eq!(server.n_requests(), 2, "the test and the first search; the repeat sent nothing");
+    for seen in server.seen() {
+        assert_eq!(seen.headers["x-api-key"], key.as_str(), "the key from the keyring reached the service");
+    }
+
+    let list = cli(data, &["connectors", "list", "--json"], "").ok();
+    let listed = list.json();
+    let news = status(&listed, "newsapi");
+    assert_eq!((news["configured"].as_bool(), news["has_key"].as_bool()), (Some(true), Some(true)));
+    assert_eq!((news["calls_today"].as_u64(), news["left_today"].as_u64()), (Some(2), Some(48)));
+    assert_eq!(news["last_outcome"], "ok");
+    runs.push(list);
+    let report = cli(data, &["cost", "report", "--workspace", &workspace, "--json"], "").ok();
+    let total = &report.json()["total"];
+    assert_eq!((total["calls"].as_u64(), total["cache_hits"].as_u64(), total["cost_micro_usd"].as_u64()), (Some(2), Some(1), Some(1796)));
+    assert_eq!(report.json()["by_model"][0]["key"], "newsapi/everything");
+    runs.push(report);
+
+    let leaked = files_containing(data, &key);
+    assert!(leaked.is_empty(), "the key is in {leaked:?}");
+    for run in &runs {
+        assert!(!run.stdout.contains(&key) && !run.stderr.contains(&key), "the key was printed:\n{}\n{}", run.stdout, run.stderr);
+    }
+
+    let settings = std::fs::read_to_string(data.join("settings.toml")).unwrap();
+    let key_ref = settings.lines().find_map(|l| l.strip_prefix("key_ref = ")).unwrap().trim_matches('"').to_owned();
+    let entry = keyring::Entry::new(rf_core::connectors::CONNECTOR_KEYRING_SERVICE, &key_ref).unwrap();
+    assert_eq!(entry.get_password().unwrap(), key, "the key is in the keyring");
+    cli(data, &["connectors", "remove", "newsapi"], "").ok();
+    let entry = keyring::Entry::new(rf_core::connectors::CONNECTOR_KEYRING_SERVICE, &key_ref).unwrap();
+    assert!(matches!(entry.get_password(), Err(keyring::Error::NoEntry)), "removing the connector deleted its key");
+    let gone = cli(data, &["connectors", "search", "newsapi", "bikes"], "");
+    assert_eq!(gone.code, 2, "{}", gone.stderr);
+    assert!(gone.stderr.contains("connector newsapi is not configured"), "{}", gone.stderr);
+}
+
+#[test]
+fn bad_connector_input_is_refused_and_changes_nothing() {
+    require_keyring();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let refused = [
+        (vec!["connectors", "add", "newsapy", "--key-stdin"], "k\n", "unknown connector `newsapy`: use one of semrush, ahrefs, newsapi"),
+        (vec!["connectors", "add", "x", "--key-stdin"], "k\n", "x signs in with OAuth rather than an API key"),
+        (vec!["connectors", "add", "brave", "--base-url", "ftp://proxy.example", "--key-stdin"], "k\n", "invalid connector base URL"),
+        (vec!["connectors", "add", "brave", "--base-url", "https://proxy.example/?key=secret", "--key-stdin"], "k\n", "must not carry a query or credentials"),
+        (vec!["connectors", "add", "brave", "--usd-per-call", "five", "--key-stdin"], "k\n", "invalid connector --usd-per-call"),
+        (vec!["connectors", "add", "brave", "--requests-per-second", "0", "--key-stdin"], "k\n", "--requests-per-second: it must be at least 1"),
+        (vec!["connectors", "add", "brave", "--key-stdin"], "  \n", "no API key on stdin"),
+        (vec!["connectors", "test", "brave"], "", "connector brave is not configured"),
+        (vec!["connectors", "remove", "brave"], "", "connector brave is not configured"),
+    ];
+    for (args, stdin, expected) in refused {
+        let run = cli(data, &args, stdin);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+    assert!(!data.join("settings.toml").exists(), "nothing was written");
+
+    // A service whose client is not built says so when called.
+    cli(data, &["connectors", "add", "semrush", "--key-stdin"], "semrush-key\n").ok();
+    let run = cli(data, &["connectors", "test", "semrush"], "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("semrush cannot be called yet: the Semrush client"), "{}", run.stderr);
+    cli(data, &["connectors", "remove", "semrush"], "").ok();
+}
+
+/// Runs the CLI under strace and returns the run and every socket(2) and
+/// connect(2) of the process and its threads that involved the internet.
+fn traced(data: &Path, args: &[&str], privacy: Option<&str>) -> (Run, Vec<String>) {
+    let trace = data.join("strace.txt");
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-e", "trace=socket,connect", "-o", trace.to_str().unwrap()])
+        .arg(binary("raptorflow"))
+        .args(["--data-dir", data.to_str().unwrap(), "--user", "ana"])
+        .args(args)
+        .env_remove("RAPTORFLOW_PRIVACY");
+    if let Some(mode) = privacy {
+        command.env("RAPTORFLOW_PRIVACY", mode);
+    }
+    let run = Run::of(command.output().expect("strace (installed by scripts/test.sh) runs the CLI"));
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    assert!(calls.contains("+++ exited with"), "the trace saw the process exit: {calls}");
+    let inet = calls
+        .lines()
+        .filter(|l| (l.contains("socket(") || l.contains("connect(")) && (l.contains("AF_INET") || l.contains("AF_INET6")))
+        .map(String::from)
+        .collect();
+    (run, inet)
+}
+
+/// With privacy mode offline-only a configured connector is not called:
+/// the search fails with a clear message, a cached answer is still shown,
+/// and strace sees no internet socket opened. The same search without
+/// offline-only does open one (so the check can fail).
+#[test]
+fn offline_only_opens_no_network_socket_for_connectors() {
+    require_keyring();
+    let server = FakeProvider::start();
+    server.always(Reply::connector("brave/web_search_200.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    cli(data, &["connectors", "add", "brave", "--base-url", &server.url, "--key-stdin"], "brave-key\n").ok();
+
+    let (online, inet) = traced(data, &["connectors", "search", "brave", "cached words", "--json"], None);
+    let online = online.ok();
+    assert_eq!(online.json()["cached"], false);
+    assert!(
+        inet.iter().any(|l| l.contains("connect(") && l.contains(&server.url.rsplit(':').next().unwrap().to_string())),
+        "the online search connected: {inet:#?}"
+    );
+    assert_eq!(server.n_requests(), 1);
+
+    let (refused, inet) = traced(data, &["connectors", "search", "brave", "new words"], Some("offline-only"));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("privacy mode offline-only: brave is not called, nothing leaves this machine"), "{}", refused.stderr);
+    assert!(inet.is_empty(), "offline-only opened network sockets: {inet:#?}");
+
+    let (cached, inet) = traced(data, &["connectors", "search", "brave", "cached words", "--json"], Some("offline-only"));
+    assert_eq!(cached.ok().json()["cached"], true);
+    assert!(inet.is_empty(), "offline-only opened network sockets: {inet:#?}");
+    let (test, inet) = traced(data, &["connectors", "test", "brave"], Some("offline-only"));
+    assert_eq!(test.code, 2, "{}", test.stderr);
+    assert!(inet.is_empty(), "offline-only opened network sockets: {inet:#?}");
+    assert_eq!(server.n_requests(), 1, "nothing reached the server while offline-only");
+}
