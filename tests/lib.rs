@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("rf-local", 4),
     ("rf-codex", 5),
     ("rf-guardian", 5),
+    ("rf-signals", 5),
     ("rf-agents", 6),
     ("rf-connectors", 6),
     ("rf-core", 7),

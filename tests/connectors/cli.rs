@@ -217,3 +217,92 @@ fn offline_only_opens_no_network_socket_for_connectors() {
     assert!(inet.is_empty(), "offline-only opened network sockets: {inet:#?}");
     assert_eq!(server.n_requests(), 1, "nothing reached the server while offline-only");
 }
+
+/// `signals fetch` asks the configured connector about the company and
+/// each competitor of the brand codex and records the day's values; a
+/// second fetch within the TTL sends nothing and costs nothing; a series
+/// with history is read back with its forecast, change point and summary.
+#[test]
+fn a_sweep_records_signals_and_a_repeat_within_the_ttl_is_free() {
+    require_keyring();
+    let server = FakeProvider::start();
+    server.always(Reply::connector("newsapi/everything_200.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let ws = cli(data, &["workspace", "create", "Fernhill", "--json"], "").ok();
+    let workspace = ws.json()["id"].as_str().unwrap().to_owned();
+    let brand = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/campaign/brand.json");
+    cli(data, &["workspace", "set-brand", &workspace, brand.to_str().unwrap()], "").ok();
+
+    let none = cli(data, &["signals", "fetch", "--workspace", &workspace], "");
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(none.stderr.contains("no news connector is configured"), "{}", none.stderr);
+    let empty = cli(data, &["signals", "list", "--workspace", &workspace], "").ok();
+    assert!(empty.stdout.contains("no signals yet"), "{}", empty.stdout);
+
+    cli(data, &["connectors", "add", "newsapi", "--base-url", &server.url, "--key-stdin"], "news-key\n").ok();
+    let first = cli(data, &["signals", "fetch", "--workspace", &workspace, "--json"], "").ok().json();
+    let series: Vec<&str> = first["recorded"].as_array().unwrap().iter().map(|r| r["series"].as_str().unwrap()).collect();
+    assert_eq!(
+        series,
+        ["mentions/newsapi/Fernhill Coffee Roasters", "mentions/newsapi/Roastworks Direct", "mentions/newsapi/Kettle & Crane", "share-of-voice/newsapi"]
+    );
+    assert_eq!(first["recorded"][0]["value"], 2.0, "the fixture's totalResults");
+    assert_eq!(first["recorded"][3]["value"].as_f64().unwrap().round(), 33.0, "one of three equal shares");
+    assert_eq!((first["calls_sent"].as_u64(), first["cache_hits"].as_u64(), first["cost_micro_usd"].as_u64()), (Some(3), Some(0), Some(3 * 1796)));
+    assert_eq!(first["sources"][0]["url"], "https://example.com/news/folding-bikes-sell-out");
+    let seen = server.seen();
+    assert!(seen[0].query.starts_with("q=%22Fernhill+Coffee+Roasters%22&from="), "{}", seen[0].query);
+
+    let again = cli(data, &["signals", "fetch", "--workspace", &workspace, "--json"], "").ok().json();
+    assert_eq!((again["calls_sent"].as_u64(), again["cache_hits"].as_u64(), again["cost_micro_usd"].as_u64()), (Some(0), Some(3), Some(0)));
+    assert_eq!(server.n_requests(), 3, "the repeat within the TTL sent nothing");
+    let report = cli(data, &["cost", "report", "--workspace", &workspace, "--json"], "").ok().json();
+    assert_eq!(report["total"]["cost_micro_usd"], 3 * 1796, "and recorded no cost");
+
+    // History for one series (written to the real signals file while the
+    // CLI is not running): 59 days with a level shift, then today's value.
+    let today = rf_signals::today();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let signals = rf_signals::Signals::open(&data.join(rf_signals::SIGNALS_FILE_NAME)).await.unwrap();
+        let id: rf_domain::WorkspaceId = workspace.parse().unwrap();
+        for back in 1..60 {
+            let value = if back > 20 { 2.0 + (back % 3) as f64 } else { 14.0 + (back % 3) as f64 };
+            let point = rf_signals::Point { day: today - back, value, evidence: serde_json::json!({"seeded": true}) };
+            signals.record(id, "mentions/newsapi/Kettle & Crane", &point).await.unwrap();
+        }
+        signals.close().await;
+    });
+    let shown = cli(data, &["signals", "show", "--workspace", &workspace, "mentions/newsapi/Kettle & Crane", "--horizon", "7", "--json"], "").ok().json();
+    assert_eq!(shown["points"].as_array().unwrap().len(), 60);
+    let forecast = &shown["analysis"]["forecast"];
+    assert_eq!(forecast["days"].as_array().unwrap().len(), 7);
+    assert_eq!(forecast["level"], 0.8);
+    let shift = rf_signals::format_day(today - 20);
+    let changes = shown["analysis"]["change_points"].as_array().unwrap();
+    assert!(changes.iter().any(|c| c["day"].as_str().unwrap().abs_diff_days(&shift) <= 2), "a change point near {shift}: {changes:?}");
+    let summary: Vec<&str> = shown["summary"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(summary.iter().any(|l| l.starts_with("mentions/newsapi/Kettle & Crane rose from")), "{summary:?}");
+    assert!(summary.iter().any(|l| l.contains("is expected at")), "{summary:?}");
+
+    for (args, expected) in [
+        (vec!["signals", "show", "--workspace", &workspace, "nothing/here"], "no series \"nothing/here\""),
+        (vec!["signals", "show", "--workspace", &workspace, "share-of-voice/newsapi", "--horizon", "0"], "use 1 to 365"),
+        (vec!["signals", "show", "--workspace", &workspace, "share-of-voice/newsapi", "--level", "1.5"], "use 0.5 to 0.99"),
+    ] {
+        let run = cli(data, &args, "");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+}
+
+trait DayDistance {
+    fn abs_diff_days(&self, other: &str) -> i64;
+}
+
+impl DayDistance for str {
+    fn abs_diff_days(&self, other: &str) -> i64 {
+        (rf_signals::parse_day(self).unwrap() - rf_signals::parse_day(other).unwrap()).abs()
+    }
+}

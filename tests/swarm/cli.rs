@@ -5,8 +5,11 @@
 //! onboarding of a sample business offline, killed and resumed, whose
 //! approved brand codex lands in the workspace with its citations; and a
 //! campaign planned, written and watched offline: moves for every channel,
-//! assets with Guardian's findings for review, a shared digest.
+//! assets with Guardian's findings for review, a shared digest; and a sweep
+//! that draws on a news connector (a local fake server) and cites it.
 
+#[path = "../providers/fake_provider.rs"]
+mod fake_provider;
 #[path = "../sync/harness.rs"]
 mod harness;
 
@@ -462,4 +465,55 @@ fn a_campaign_is_planned_written_and_watched_offline_with_nothing_landing_before
     let days = ana["stats"]["streak_days"].as_u64().unwrap();
     assert!((1..=2).contains(&days), "{stats}");
     assert_eq!(ana["stats"]["points"].as_u64().unwrap(), 15 + 3 * 5 + 5 * 2 + 5 + 10 + days, "{stats}");
+}
+
+/// With NewsAPI configured (a local fake server answering in its documented
+/// shape), the intelligence sweep fetches the day's news for the company and
+/// each competitor: the competitors' articles reach Matrix as observations,
+/// the signals are recorded, and the approved digest cites every article.
+#[test]
+fn the_intelligence_sweep_draws_on_a_news_connector_and_its_digest_cites_it() {
+    harness::require_keyring();
+    let server = fake_provider::FakeProvider::start();
+    server.always(fake_provider::Reply::connector("newsapi/everything_200.json"));
+    let client = Client::new("ana");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/campaign");
+    let workspace = client.run(&["--json", "workspace", "create", "Fernhill"]).ok().json()["id"].as_str().unwrap().to_owned();
+    client.run(&["workspace", "set-brand", &workspace, fixtures.join("brand.json").to_str().unwrap()]).ok();
+    let mut add = client
+        .command()
+        .args(["connectors", "add", "newsapi", "--base-url", &server.url, "--key-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut add.stdin.take().unwrap(), b"news-key\n").unwrap();
+    Run::of(add.wait_with_output().unwrap()).ok();
+
+    let notes = fixtures.join("notes.json");
+    let run = client.run(&["--json", "intel", "sweep", "--workspace", &workspace, "--notes", notes.to_str().unwrap()]).ok();
+    let sweep = last_document(&run.stdout);
+    assert_eq!(sweep["run"]["status"], "paused", "{sweep}");
+    assert_eq!(server.n_requests(), 3, "the company and its two competitors");
+    let matrix: Vec<&Value> = sweep["steps"].as_array().unwrap().iter().filter(|s| s["agent_id"] == "MTX-001").collect();
+    for step in &matrix {
+        let observations = step["input"]["observations"].to_string();
+        assert!(
+            observations.contains("Folding bikes sell out as commuters return (Cycling Weekly, via newsapi) https://example.com/news/folding-bikes-sell-out"),
+            "the connector's news reached Matrix: {step}"
+        );
+    }
+    let signals = client.run(&["--json", "signals", "list", "--workspace", &workspace]).ok().json();
+    assert_eq!(signals.as_array().unwrap().len(), 4, "{signals}");
+
+    let (shared, _) = approve(&client, &sweep);
+    assert_eq!(shared["run"]["status"], "finished", "{shared}");
+    let digests = client.run(&["--json", "workspace", "show", &workspace]).ok().json()["digests"].clone();
+    let digest = digests.as_object().unwrap().values().next().unwrap_or_else(|| panic!("no digest: {digests}"));
+    let sources = digest["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 6, "two articles for each of three subjects: {digest}");
+    let subjects: std::collections::BTreeSet<&str> = sources.iter().map(|s| s["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.into_iter().collect::<Vec<_>>(), ["Fernhill Coffee Roasters", "Kettle & Crane", "Roastworks Direct"]);
+    assert!(sources.iter().all(|s| s["service"] == "newsapi" && s["url"].as_str().unwrap().starts_with("https://example.com/news/")), "{digest}");
 }

@@ -121,3 +121,85 @@ pub(crate) async fn run_connectors(core: &Core, command: ConnectorsCommand, out:
     }
     Ok(())
 }
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SignalsCommand {
+    /// The workspace's series: points, days covered, latest value.
+    List {
+        #[arg(long, value_name = "ID")]
+        workspace: domain::WorkspaceId,
+    },
+    /// A series' points, forecast with its interval, change points and
+    /// anomalies.
+    Show {
+        #[arg(long, value_name = "ID")]
+        workspace: domain::WorkspaceId,
+        /// The series, as `signals list` names it.
+        series: String,
+        /// Days to forecast (1-365).
+        #[arg(long, default_value_t = rf_core::signals::DEFAULT_HORIZON, value_name = "DAYS")]
+        horizon: usize,
+        /// The interval's probability, e.g. 0.8 or 0.95.
+        #[arg(long, default_value_t = rf_core::signals::DEFAULT_LEVEL, value_name = "P")]
+        level: f64,
+    },
+    /// Ask the configured news connectors about the company and each
+    /// competitor now, and record today's values.
+    Fetch {
+        #[arg(long, value_name = "ID")]
+        workspace: domain::WorkspaceId,
+    },
+}
+
+pub(crate) async fn run_signals(core: &Core, command: SignalsCommand, out: &mut Output) -> Result<(), CoreError> {
+    match command {
+        SignalsCommand::List { workspace } => {
+            let list = core.signals(workspace).await?;
+            out.document(&list, |text| {
+                if list.is_empty() {
+                    text.push_str("no signals yet: configure a connector (`raptorflow connectors add newsapi --key-stdin`), then `raptorflow signals fetch`\n");
+                }
+                for s in &list {
+                    text.push_str(&format!("{:<48} {:>4} days {} to {}, latest {:.1}\n", s.series, s.points, s.first_day, s.last_day, s.last_value));
+                }
+            });
+        }
+        SignalsCommand::Show { workspace, series, horizon, level } => {
+            let view = core.signal(workspace, &series, horizon, level).await?;
+            out.document(&view, |text| {
+                for point in &view.points {
+                    text.push_str(&format!("{} {:>10.1}\n", point.date(), point.value));
+                }
+                if let Some(forecast) = &view.analysis.forecast {
+                    text.push_str(&format!("forecast ({}, {:.0} % interval):\n", forecast.model, forecast.level * 100.0));
+                    for (i, day) in forecast.days.iter().enumerate() {
+                        text.push_str(&format!("{day} {:>10.1}   [{:.1}, {:.1}]\n", forecast.point[i], forecast.lower[i], forecast.upper[i]));
+                    }
+                }
+                for line in &view.summary {
+                    text.push_str(&format!("· {line}\n"));
+                }
+            });
+        }
+        SignalsCommand::Fetch { workspace } => {
+            let sweep = core.fetch_signals(workspace).await?;
+            out.document(&sweep, |text| {
+                text.push_str(&format!(
+                    "recorded {} values for {}: {} calls sent, {} answered from the cache, {}\n",
+                    sweep.recorded.len(),
+                    sweep.day,
+                    sweep.calls_sent,
+                    sweep.cache_hits,
+                    format_usd(sweep.cost_micro_usd)
+                ));
+                for recorded in &sweep.recorded {
+                    text.push_str(&format!("  {:<48} {:>8.1}{}\n", recorded.series, recorded.value, if recorded.cached { " (cached)" } else { "" }));
+                }
+                for problem in &sweep.problems {
+                    text.push_str(&format!("  not fetched: {problem}\n"));
+                }
+            });
+        }
+    }
+    Ok(())
+}

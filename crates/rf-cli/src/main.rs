@@ -111,6 +111,10 @@ enum Command {
     /// searches.
     #[command(subcommand)]
     Connectors(connectors::ConnectorsCommand),
+    /// Market signals of a workspace: series from the connectors, their
+    /// forecasts, change points and anomalies.
+    #[command(subcommand)]
+    Signals(connectors::SignalsCommand),
     /// The swarm's roster of 87 agents: list, show, evaluate on the local model.
     #[command(subcommand)]
     Agents(swarm::AgentsCommand),
@@ -540,6 +544,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         | Command::Providers(_)
         | Command::Cost(_)
         | Command::Connectors(_)
+        | Command::Signals(_)
         | Command::Codex(_)
         | Command::Agents(_)
         | Command::Agent(_)
@@ -674,6 +679,12 @@ fn main() -> ExitCode {
             let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
             let sink = &mut out;
             let result = runtime.block_on(with_core(config, |core| async move { connectors::run_connectors(&core, command, sink).await }));
+            return finish(out, result);
+        }
+        Command::Signals(command) => {
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { connectors::run_signals(&core, command, sink).await }));
             return finish(out, result);
         }
         Command::Codex(command) => {

@@ -282,7 +282,7 @@ impl crate::Core {
     }
 
     /// The configured connector for `service` and how calls may be made.
-    fn configured_connector(&self, service: Service) -> Result<(Connector, bool)> {
+    pub(crate) fn configured_connector(&self, service: Service) -> Result<(Connector, bool)> {
         let settings = self.settings()?;
         let entry = settings.connectors.iter().find(|c| c.name == service.name()).ok_or(ConnectorSettingsError::NotConfigured(service))?;
         let online = settings.privacy != PrivacyMode::OfflineOnly;

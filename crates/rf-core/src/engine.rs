@@ -52,6 +52,7 @@ pub(crate) struct Engine {
     http: std::sync::OnceLock<reqwest::Client>,
     /// The connectors' gateway: its rate limiters must outlive a call.
     gateway: OnceCell<Arc<rf_connectors::Gateway>>,
+    signals: OnceCell<rf_signals::Signals>,
     /// Loaded LLMs; the lock is held while one loads, so that two callers
     /// never load the same weights twice.
     llms: Mutex<Vec<Arc<LlmSlot>>>,
@@ -119,6 +120,7 @@ impl Engine {
             embedder: OnceCell::new(),
             http: std::sync::OnceLock::new(),
             gateway: OnceCell::new(),
+            signals: OnceCell::new(),
             llms: Mutex::new(Vec::new()),
             clock: AtomicU64::new(0),
             llm_loads: AtomicU64::new(0),
@@ -178,6 +180,15 @@ impl Engine {
             })
             .await?;
         Ok(gateway.clone())
+    }
+
+    pub(crate) async fn signals(&self) -> Result<&rf_signals::Signals> {
+        self.signals
+            .get_or_try_init(|| async {
+                let path = self.data_dir.join(rf_signals::SIGNALS_FILE_NAME);
+                rf_signals::Signals::open(&path).await.map_err(|err| crate::CoreError::Signals(err.into()))
+            })
+            .await
     }
 
     pub(crate) async fn prices(&self) -> Result<Arc<PriceTable>> {
@@ -253,6 +264,9 @@ impl Engine {
     }
 
     pub(crate) async fn close(&self) {
+        if let Some(signals) = self.signals.get() {
+            signals.close().await;
+        }
         if let Some(ledger) = self.ledger.get() {
             ledger.close().await;
         }

@@ -52,6 +52,10 @@ pub enum CoreError {
     #[error(transparent)]
     ConnectorSettings(#[from] crate::connectors::ConnectorSettingsError),
 
+    /// Market signals: a sweep with nothing to do, a bad series, the store.
+    #[error(transparent)]
+    Signals(crate::signals::SignalsError),
+
     /// Provider settings that cannot be used or changed.
     #[error(transparent)]
     Providers(#[from] crate::providers::ProviderSettingsError),
@@ -224,6 +228,16 @@ impl CoreError {
                         ErrorKind::Network
                     }
                     C::Ledger(_) => ErrorKind::Storage,
+                }
+            }
+            CoreError::Signals(err) => {
+                use crate::signals::SignalsError as S;
+                use rf_signals::SignalError as E;
+                match err {
+                    S::NothingConfigured | S::NothingToTrack => ErrorKind::InvalidInput,
+                    S::Signals(E::UnknownSeries { .. }) => ErrorKind::NotFound,
+                    S::Signals(E::BadSeries(_) | E::BadDate(_) | E::BadValue { .. } | E::TooShort { .. }) => ErrorKind::InvalidInput,
+                    S::Signals(E::Model { .. } | E::Store(_)) => ErrorKind::Storage,
                 }
             }
             CoreError::ConnectorSettings(err) => {

@@ -13,8 +13,8 @@ use rf_agents::{
     run::{ANSWER_OF, final_answer},
 };
 use rf_domain::{
-    Asset, AssetContent, AssetId, AssetStatus, CampaignId, Channel, Digest, DigestAction, DigestChange, DomainError, DueDate, FindingCategory, FindingSeverity,
-    GuardianFinding, Move, MoveId, MoveStatus, RunId, TextSpan, Timestamp, WorkspaceIndex, edit,
+    Asset, AssetContent, AssetId, AssetStatus, CampaignId, Channel, Digest, DigestAction, DigestChange, DigestSource, DomainError, DueDate, FindingCategory,
+    FindingSeverity, GuardianFinding, Move, MoveId, MoveStatus, RunId, TextSpan, Timestamp, WorkspaceId, WorkspaceIndex, edit,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -83,7 +83,7 @@ fn not_stated(text: &str) -> String {
 }
 
 /// A competitor's name from a brand codex entry ("Roastworks: slower roasting").
-fn competitor_name(entry: &str) -> String {
+pub(crate) fn competitor_name(entry: &str) -> String {
     entry.split(':').next().unwrap_or(entry).trim().to_owned()
 }
 
@@ -334,6 +334,7 @@ impl Core {
             .into());
         }
         let mut changes = notes.changes.clone();
+        let sources = self.sweep_sources(workspace, &index, &mut competitors, &mut changes).await;
         for competitor in &competitors {
             changes.extend(competitor.observations.iter().map(|o| format!("{} ({}): {}", competitor.name, o.date, o.note)));
         }
@@ -350,9 +351,74 @@ impl Core {
             "team": team(&index),
             "competitors": competitors.iter().map(|c| json!({"name": c.name, "observations": c.observations})).collect::<Vec<_>>(),
             "changes": changes,
-            "target": {"workspace": workspace.to_string(), "period": period},
+            "target": {"workspace": workspace.to_string(), "period": period, "sources": sources},
         });
         self.create_workflow_run("intelligence-sweep", workspace, &context, format!("Intelligence sweep: {period}"), budget_micro_usd).await
+    }
+
+    /// With a news connector configured, fetches today's signals and turns
+    /// them into the sweep's evidence: each competitor's news items become
+    /// its observations (title, publisher, URL), news of the company and
+    /// the readings of the series (change points, anomalies) become
+    /// changes, each naming its series. Returns the items, for the digest
+    /// to cite. Without a connector, or if the fetch fails (offline-only,
+    /// a bad key), the sweep goes on with the notes alone.
+    async fn sweep_sources(
+        &self,
+        workspace: WorkspaceId,
+        index: &WorkspaceIndex,
+        competitors: &mut [CompetitorNotes],
+        changes: &mut Vec<String>,
+    ) -> Vec<DigestSource> {
+        let configured = self.settings().is_ok_and(|s| s.connectors.iter().any(|c| c.name == "newsapi" || c.name == "brave"));
+        if !configured {
+            return Vec::new();
+        }
+        let sweep = match self.fetch_signals(workspace).await {
+            Ok(sweep) => sweep,
+            Err(err) => {
+                tracing::warn!(%workspace, "the sweep goes on without connector news: {err}");
+                return Vec::new();
+            }
+        };
+        for problem in &sweep.problems {
+            tracing::warn!(%workspace, "a connector call of the sweep failed: {problem}");
+        }
+        let company = brand_context(index)["company"].as_str().unwrap_or_default().trim().to_owned();
+        let mut cited = Vec::new();
+        for source in &sweep.sources {
+            let date = source.hit.published.as_deref().map_or_else(|| sweep.day.clone(), |p| p.chars().take(10).collect());
+            let publisher = source.hit.source.clone().unwrap_or_default();
+            let note = format!(
+                "{} ({}, via {}) {}",
+                source.hit.title,
+                if publisher.is_empty() { "unknown publisher" } else { &publisher },
+                source.service,
+                source.hit.url
+            );
+            if let Some(competitor) = competitors.iter_mut().find(|c| c.name.eq_ignore_ascii_case(&source.subject)) {
+                competitor.observations.push(Observation { date: date.clone(), note });
+            } else if source.subject.eq_ignore_ascii_case(&company) {
+                changes.push(format!("In the news about {company} ({date}): {note}"));
+            }
+            cited.push(DigestSource {
+                subject: source.subject.clone(),
+                title: source.hit.title.clone(),
+                url: source.hit.url.clone(),
+                publisher,
+                published: source.hit.published.clone().unwrap_or_default(),
+                service: source.service.to_string(),
+            });
+        }
+        if let Ok(series) = self.signals(workspace).await {
+            for entry in series.iter().filter(|s| s.points >= 2) {
+                if let Ok(view) = self.signal(workspace, &entry.series, crate::signals::DEFAULT_HORIZON, crate::signals::DEFAULT_LEVEL).await {
+                    let findings = crate::signals::summary(&entry.series, &rf_signals::Analysis { forecast: None, note: None, ..view.analysis });
+                    changes.extend(findings.into_iter().take(3));
+                }
+            }
+        }
+        cited
     }
 
     /// Adds the approved plan's moves to the campaign (once: the ids come
@@ -535,6 +601,7 @@ impl Core {
                 .collect(),
             competitors,
             created_at: Timestamp::now(),
+            sources: approval.input.pointer("/target/sources").cloned().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
         };
         let shared = self
             .update_index(workspace, format!("share the digest of run {run}"), move |index| {

@@ -49,7 +49,7 @@ pub use error::{DomainError, Result, error_chain};
 pub use ids::{AgentId, AssetId, CampaignId, MoveId, RunId, SourceId, UserId, WorkspaceId};
 pub use text::{MAX_NAME_CHARS, MAX_TEXT_CHARS, escape_for_display, is_unsafe_char, replace_unsafe_chars, validate_name, validate_text};
 pub use time::{DueDate, Timestamp, civil_from_days};
-pub use workspace::{BrandCodex, CampaignEntry, Digest, DigestAction, DigestChange, Member, MemberStats, Role, Voice, WorkspaceIndex};
+pub use workspace::{BrandCodex, CampaignEntry, Digest, DigestAction, DigestChange, DigestSource, Member, MemberStats, Role, Voice, WorkspaceIndex};
 
 /// Implements `as_str`, `Display`, `FromStr` (with an error that lists every
 /// allowed value), serde, and autosurgeon's string representation for a

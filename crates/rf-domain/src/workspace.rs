@@ -76,6 +76,29 @@ pub struct Digest {
     /// The competitors the sweep looked at.
     pub competitors: Vec<String>,
     pub created_at: Timestamp,
+    /// The news items the connectors found for the sweep, which its
+    /// changes draw on. Missing in digests written before connectors.
+    #[autosurgeon(missing = "Vec::new")]
+    #[serde(default)]
+    pub sources: Vec<DigestSource>,
+}
+
+/// A news item a digest cites: what was found, where, for whom.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestSource {
+    /// The company or competitor it was found for.
+    pub subject: String,
+    pub title: String,
+    pub url: String,
+    /// The publisher or site ("" if the service gave none).
+    pub publisher: String,
+    /// As the service dated it ("" if it did not).
+    pub published: String,
+    /// The connector that found it (`newsapi`, `brave`).
+    pub service: String,
 }
 
 /// One change a digest reports, with whether it is good or bad for us.

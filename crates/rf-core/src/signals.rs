@@ -1,0 +1,250 @@
+//! Market signals of a workspace: a sweep asks each configured news
+//! connector about the company and each competitor of the brand codex and
+//! keeps the answers as daily series (mentions, news results, share of
+//! voice) in `signals.sqlite3`; reading a series gives its forecast, change
+//! points and anomalies (rf-signals), in numbers and in words.
+
+use rf_connectors::{Call, FetchOptions, Hit, Service, brave, newsapi};
+use rf_domain::{WorkspaceId, WorkspaceIndex};
+use rf_metering::ledger::CallContext;
+pub use rf_signals::{Analysis, Point, SeriesSummary, format_day, today};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{CoreError, Result};
+
+/// Forecast days and interval when none are asked for.
+pub const DEFAULT_HORIZON: usize = 14;
+pub const DEFAULT_LEVEL: f64 = 0.8;
+
+/// The connectors a sweep asks, in order.
+const SWEPT: [Service; 2] = [Service::NewsApi, Service::Brave];
+
+/// Why signals could not be stored, read or fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalsError {
+    #[error(transparent)]
+    Signals(#[from] rf_signals::SignalError),
+    #[error("no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave)")]
+    NothingConfigured,
+    #[error("the workspace has no company name or competitors to look for: set its brand codex first (`raptorflow workspace set-brand`)")]
+    NothingToTrack,
+}
+
+/// One value a sweep recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedSignal {
+    pub series: String,
+    pub value: f64,
+    /// Read from a cached answer (nothing was sent).
+    pub cached: bool,
+}
+
+/// A news item a sweep found, kept as a source the digest can cite.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalSource {
+    /// The company or competitor it was found for.
+    pub subject: String,
+    pub service: Service,
+    #[serde(flatten)]
+    pub hit: Hit,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalSweep {
+    pub workspace_id: WorkspaceId,
+    pub day: String,
+    pub recorded: Vec<RecordedSignal>,
+    pub sources: Vec<SignalSource>,
+    /// Calls that went out, and what they cost.
+    pub calls_sent: u64,
+    pub cache_hits: u64,
+    pub cost_micro_usd: u64,
+    /// Calls that failed or were not made, and why.
+    pub problems: Vec<String>,
+}
+
+/// A series with its reading.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalView {
+    pub series: String,
+    pub points: Vec<Point>,
+    pub analysis: Analysis,
+    /// The reading in words, each sentence naming the series.
+    pub summary: Vec<String>,
+}
+
+/// The company and the competitors to look for.
+fn subjects(index: &WorkspaceIndex) -> Vec<String> {
+    let company = if index.brand.company.trim().is_empty() { index.name.clone() } else { index.brand.company.clone() };
+    let mut subjects = vec![company.trim().to_owned()];
+    for entry in &index.brand.competitors {
+        let name = crate::work::competitor_name(entry);
+        if !name.is_empty() && !subjects.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
+            subjects.push(name);
+        }
+    }
+    subjects.retain(|s| !s.is_empty());
+    subjects
+}
+
+/// The reading of a series in words.
+pub fn summary(series: &str, analysis: &Analysis) -> Vec<String> {
+    let mut lines = Vec::new();
+    for change in &analysis.change_points {
+        let direction = if change.mean_after > change.mean_before { "rose" } else { "fell" };
+        lines.push(format!("{series} {direction} from {:.1} to {:.1} a day on {} (a change point)", change.mean_before, change.mean_after, change.day));
+    }
+    for anomaly in &analysis.anomalies {
+        lines.push(format!(
+            "{series} was {:.1} on {}, outside the expected {:.1} to {:.1} (an anomaly)",
+            anomaly.value, anomaly.day, anomaly.lower, anomaly.upper
+        ));
+    }
+    match (&analysis.forecast, &analysis.note) {
+        (Some(forecast), _) => {
+            let last = forecast.point.len().saturating_sub(1);
+            lines.push(format!(
+                "{series} is expected at {:.1} by {} ({:.0} % interval {:.1} to {:.1}; {})",
+                forecast.point[last],
+                forecast.days[last],
+                forecast.level * 100.0,
+                forecast.lower[last],
+                forecast.upper[last],
+                forecast.model
+            ));
+        }
+        (None, Some(note)) => lines.push(format!("{series}: no forecast yet, {note}")),
+        (None, None) => {}
+    }
+    lines
+}
+
+impl crate::Core {
+    /// The workspace's signal series.
+    pub async fn signals(&self, workspace: WorkspaceId) -> Result<Vec<SeriesSummary>> {
+        self.workspace(workspace).await?;
+        let signals = self.inner.engine.signals().await?;
+        Ok(signals.series(workspace).await.map_err(SignalsError::from)?)
+    }
+
+    /// A series with its forecast over `horizon` days at `level`, change
+    /// points and anomalies.
+    pub async fn signal(&self, workspace: WorkspaceId, series: &str, horizon: usize, level: f64) -> Result<SignalView> {
+        if !(1..=365).contains(&horizon) {
+            return Err(CoreError::Invalid(rf_domain::DomainError::Invalid { field: "horizon", reason: format!("{horizon} days: use 1 to 365") }));
+        }
+        if !(0.5..0.999).contains(&level) {
+            return Err(CoreError::Invalid(rf_domain::DomainError::Invalid { field: "level", reason: format!("{level}: use 0.5 to 0.99") }));
+        }
+        self.workspace(workspace).await?;
+        let signals = self.inner.engine.signals().await?;
+        let points = signals.points(workspace, series).await.map_err(SignalsError::from)?;
+        let analysis = rf_signals::analyse(series, &points, horizon, level).map_err(SignalsError::from)?;
+        let summary = summary(series, &analysis);
+        Ok(SignalView { series: series.to_owned(), points, analysis, summary })
+    }
+
+    /// Asks each configured news connector about the company and its
+    /// competitors and records today's values. A connector that fails is
+    /// reported in `problems` and the others go on; a repeat within the
+    /// endpoints' TTL is answered from the cache, at no cost.
+    pub async fn fetch_signals(&self, workspace: WorkspaceId) -> Result<SignalSweep> {
+        let index = self.workspace(workspace).await?;
+        let subjects = subjects(&index);
+        if subjects.is_empty() {
+            return Err(SignalsError::NothingToTrack.into());
+        }
+        let settings = self.settings()?;
+        let configured: Vec<Service> = SWEPT.into_iter().filter(|s| settings.connectors.iter().any(|c| c.name == s.name())).collect();
+        if configured.is_empty() {
+            return Err(SignalsError::NothingConfigured.into());
+        }
+        let gateway = self.inner.engine.gateway().await?;
+        let signals = self.inner.engine.signals().await?;
+        let context = CallContext { workspace_id: Some(workspace), ..CallContext::user(self.user().id.clone()) };
+        let day = today();
+        let since = format_day(day - 1);
+        let mut sweep = SignalSweep {
+            workspace_id: workspace,
+            day: format_day(day),
+            recorded: Vec::new(),
+            sources: Vec::new(),
+            calls_sent: 0,
+            cache_hits: 0,
+            cost_micro_usd: 0,
+            problems: Vec::new(),
+        };
+        for service in configured {
+            let (connector, online) = match self.configured_connector(service) {
+                Ok(found) => found,
+                Err(err) => {
+                    sweep.problems.push(err.to_string());
+                    continue;
+                }
+            };
+            let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: true } };
+            let mut mentions = Vec::new();
+            for subject in &subjects {
+                let fetched = match service {
+                    Service::NewsApi => {
+                        let query = newsapi::Everything {
+                            q: format!("\"{subject}\""),
+                            from: Some(since.clone()),
+                            sort_by: Some(newsapi::SortBy::PublishedAt),
+                            page_size: Some(5),
+                            ..newsapi::Everything::default()
+                        };
+                        newsapi::everything(&gateway, call, &query).await.map(|f| {
+                            let hits: Vec<Hit> = f.value.articles.iter().map(Hit::from).collect();
+                            (format!("mentions/newsapi/{subject}"), f.value.total_results as f64, hits, f.cached, f.cost_micro_usd, "everything", query.q)
+                        })
+                    }
+                    _ => {
+                        let query = brave::Search { q: subject.clone(), count: Some(20), freshness: Some("pd".into()), ..brave::Search::default() };
+                        brave::news_search(&gateway, call, &query).await.map(|f| {
+                            let hits = f.value.hits();
+                            (format!("news/brave/{subject}"), hits.len() as f64, hits, f.cached, f.cost_micro_usd, "news-search", query.q)
+                        })
+                    }
+                };
+                match fetched {
+                    Ok((series, value, hits, cached, cost, endpoint, query)) => {
+                        if cached {
+                            sweep.cache_hits += 1;
+                        } else {
+                            sweep.calls_sent += 1;
+                        }
+                        sweep.cost_micro_usd += cost;
+                        let shown: Vec<&Hit> = hits.iter().take(3).collect();
+                        let evidence = json!({"service": service, "endpoint": endpoint, "query": query, "since": since, "items": shown});
+                        signals.record(workspace, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
+                        sweep.recorded.push(RecordedSignal { series, value, cached });
+                        sweep.sources.extend(hits.into_iter().take(3).map(|hit| SignalSource { subject: subject.clone(), service, hit }));
+                        mentions.push(value);
+                    }
+                    Err(err) => sweep.problems.push(format!("{subject}: {err}")),
+                }
+            }
+            let total: f64 = mentions.iter().sum();
+            if service == Service::NewsApi && mentions.len() == subjects.len() && total > 0.0 {
+                let series = "share-of-voice/newsapi".to_owned();
+                let value = 100.0 * mentions[0] / total;
+                let evidence = json!({"service": service, "of": subjects[0], "among": subjects, "mentions": mentions});
+                signals.record(workspace, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
+                sweep.recorded.push(RecordedSignal { series, value, cached: false });
+            }
+        }
+        if sweep.recorded.is_empty() && !sweep.problems.is_empty() {
+            return Err(CoreError::Conflict { what: format!("the sweep recorded nothing: {}", sweep.problems.join("; ")) });
+        }
+        Ok(sweep)
+    }
+}
+
+impl From<SignalsError> for CoreError {
+    fn from(err: SignalsError) -> Self {
+        CoreError::Signals(err)
+    }
+}
