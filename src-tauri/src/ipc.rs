@@ -13,7 +13,7 @@ use tauri_specta::{Builder, ErrorHandlingMode, collect_commands, collect_events}
 use crate::{
     commands,
     error::{UiError, UiResult},
-    settings, swarm,
+    intel, settings, swarm,
 };
 
 /// Where the generated bindings live, relative to this crate.
@@ -65,6 +65,13 @@ pub fn builder() -> Builder<tauri::Wry> {
             settings::sync_join,
             settings::sync_now,
             settings::member_set_role,
+            intel::connector_list,
+            intel::connector_add,
+            intel::connector_remove,
+            intel::connector_test,
+            intel::signals_list,
+            intel::signal_show,
+            intel::signals_fetch,
             swarm::swarm_roster,
             swarm::run_list,
             swarm::run_show,

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod desktop_settings;
 pub mod error;
+pub mod intel;
 pub mod ipc;
 pub mod settings;
 pub mod swarm;
@@ -68,6 +69,7 @@ pub fn run() -> anyhow::Result<()> {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(forward_events(handle.clone(), events));
             tauri::async_runtime::spawn(forward_run_events(handle, core_for_runs.clone()));
+            tauri::async_runtime::spawn(sweep_signals(core_for_runs.clone()));
             Ok(())
         })
         .build(tauri::generate_context!())
@@ -78,6 +80,26 @@ pub fn run() -> anyhow::Result<()> {
             }
         });
     Ok(())
+}
+
+/// Sweeps the workspaces' market signals when they are due (daily unless
+/// `signals_every_hours` says otherwise), checking every 15 minutes while
+/// the app runs. Failures are logged; the next check tries again.
+async fn sweep_signals(core: Core) {
+    loop {
+        match core.sweep_due_signals().await {
+            Ok(done) => {
+                for (workspace, outcome) in done {
+                    match outcome {
+                        Ok(sweep) => tracing::info!(%workspace, recorded = sweep.recorded.len(), calls = sweep.calls_sent, "swept the market signals"),
+                        Err(err) => tracing::warn!(%workspace, "the signal sweep failed: {err}"),
+                    }
+                }
+            }
+            Err(err) => tracing::warn!("could not check for due signal sweeps: {err}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(15 * 60)).await;
+    }
 }
 
 /// Sends each of Core's change events to the window until Core closes.

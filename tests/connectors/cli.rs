@@ -306,3 +306,46 @@ impl DayDistance for str {
         (rf_signals::parse_day(self).unwrap() - rf_signals::parse_day(other).unwrap()).abs()
     }
 }
+
+/// The app's schedule: a workspace is swept when its newest signal is older
+/// than `signals_every_hours` (or it has none); without a news connector,
+/// or with the setting at 0, nothing is swept.
+#[test]
+fn due_sweeps_run_once_per_period_and_only_with_a_connector() {
+    require_keyring();
+    let server = FakeProvider::start();
+    server.always(Reply::connector("newsapi/everything_200.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let user = rf_core::LocalUser { id: "ana".parse().unwrap(), display_name: "Ana".into() };
+        let core = rf_core::Core::open_with(rf_core::CoreConfig { threads: 1, ..rf_core::CoreConfig::new(dir.path(), user) }).await.unwrap();
+        let tracked = core.create_workspace("Tracked").await.unwrap().id;
+        core.update_brand_codex_json(tracked, r#"{"company": "Tracked Co", "competitors": ["Rival"]}"#).await.unwrap();
+        core.create_workspace("Nothing to track").await.unwrap();
+
+        assert!(core.sweep_due_signals().await.unwrap().is_empty(), "no connector: no sweep");
+        let new = rf_core::connectors::NewConnector { name: "newsapi".into(), base_url: Some(server.url.clone()), ..Default::default() };
+        core.add_connector(new, rf_core::ai::ApiKey::new("news-key")).unwrap();
+        let done = core.sweep_due_signals().await.unwrap();
+        assert_eq!(done.len(), 2, "both workspaces were due: {done:?}");
+        let swept: Vec<_> = done.iter().filter_map(|(w, outcome)| outcome.as_ref().ok().map(|s| (*w, s.recorded.len()))).collect();
+        assert!(swept.contains(&(tracked, 3)), "Tracked Co, Rival and the share of voice: {done:?}");
+        assert_eq!(server.n_requests(), 3, "the company and the rival, and the untitled workspace's own name");
+        assert!(core.sweep_due_signals().await.unwrap().is_empty(), "swept within the period: not due");
+        assert_eq!(server.n_requests(), 3);
+        core.close().await;
+    });
+    // Every 0 hours: off.
+    std::fs::write(dir.path().join("settings.toml"), {
+        let text = std::fs::read_to_string(dir.path().join("settings.toml")).unwrap();
+        format!("signals_every_hours = 0\n{text}")
+    })
+    .unwrap();
+    runtime.block_on(async {
+        let user = rf_core::LocalUser { id: "ana".parse().unwrap(), display_name: "Ana".into() };
+        let core = rf_core::Core::open_with(rf_core::CoreConfig { threads: 1, ..rf_core::CoreConfig::new(dir.path(), user) }).await.unwrap();
+        assert!(core.sweep_due_signals().await.unwrap().is_empty());
+        core.close().await;
+    });
+}

@@ -228,6 +228,48 @@ test("settings: theme, privacy, and a provider whose key is stored but never sho
   await expect(page.getByText("sk-test-123")).toHaveCount(0);
 });
 
+test("integrations: a key is stored but never shown, tested and removed; signals are fetched and charted with their forecast band", async ({ page }) => {
+  await createWorkspace(page, "Fernhill");
+  await page.getByText("Intelligence", { exact: true }).click();
+  await expect(page.getByText(/No signals yet/)).toBeVisible();
+  await page.getByRole("button", { name: "Fetch signals now" }).click();
+  await expect(page.getByText(/no news connector is configured/)).toBeVisible();
+
+  await page.getByText("Integrations", { exact: true }).click();
+  const table = page.getByRole("table", { name: "Connectors" });
+  await expect(table.getByRole("row", { name: "Google Trends" })).toContainText("no generally available Trends API");
+  await expect(table.getByRole("row", { name: "X" })).toContainText("not available yet");
+  const news = table.getByRole("row", { name: "NewsAPI" });
+  await expect(news).toContainText("not configured");
+  await news.getByRole("button", { name: "Add key" }).click();
+  const form = page.getByRole("form", { name: "Configure NewsAPI" });
+  await form.getByLabel("Base URL (optional)").fill("ftp://proxy");
+  await form.getByLabel("NewsAPI API key").fill("news-secret-123");
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(form.getByText(/it must be an http or https URL/).first()).toBeVisible();
+  await form.getByLabel("Base URL (optional)").fill("");
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(news).toContainText("key stored");
+  await expect(page.getByText("news-secret-123")).toHaveCount(0);
+  await news.getByRole("button", { name: "Test" }).click();
+  await expect(news).toContainText("Test: 1 result in 120 ms · Folding bikes sell out as commuters return");
+  await expect(news).toContainText(/1 call(?!s)/);
+
+  await page.getByText("Intelligence", { exact: true }).click();
+  await page.getByRole("button", { name: "Fetch signals now" }).click();
+  await expect(page.getByRole("status")).toContainText("Recorded 1 value: 1 call sent");
+  const chart = page.getByRole("img", { name: "Chart of mentions/newsapi/Fernhill" });
+  await expect(chart).toBeVisible();
+  await expect(chart.getByTestId("forecast-band")).toHaveCount(1);
+  await expect(chart.getByTestId("change-point")).toHaveCount(1);
+  await expect(page.getByText(/Forecast 14 days \(MSTL\(7\) \+ AutoETS\), shaded: 80 % interval/)).toBeVisible();
+  await expect(page.getByRole("list", { name: "Reading" })).toContainText("mentions/newsapi/Fernhill is expected at");
+
+  await page.getByText("Integrations", { exact: true }).click();
+  await news.getByRole("button", { name: "Remove" }).click();
+  await expect(news).toContainText("not configured");
+});
+
 test("costs: charts by day, model and agent, and a budget with its warning", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
   await page.getByText("Costs", { exact: true }).click();
@@ -365,7 +407,7 @@ test("every screen's controls have names (axe: labels, buttons, selects, ARIA)",
   await createCampaign(page, "Spring launch", "Leads");
   await addMove(page, "Webinar invite");
   await page.getByRole("button", { name: "New asset" }).click();
-  const screens = ["Workspaces", "Onboarding", "Brand codex", "Campaigns", "Codex", "Intelligence", "Ask", "Costs", "Team", "Models", "Settings", "Swarm"];
+  const screens = ["Workspaces", "Onboarding", "Brand codex", "Campaigns", "Codex", "Intelligence", "Ask", "Costs", "Team", "Models", "Integrations", "Settings", "Swarm"];
   const problems: string[] = [];
   for (const screen of screens) {
     await page.getByText(screen, { exact: true }).first().click();

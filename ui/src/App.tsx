@@ -9,6 +9,7 @@ import { Campaigns } from "./screens/Board";
 import { Brand } from "./screens/Brand";
 import { Codex } from "./screens/Codex";
 import { Costs } from "./screens/Costs";
+import { Integrations } from "./screens/Integrations";
 import { Intelligence } from "./screens/Intelligence";
 import { Models } from "./screens/Models";
 import { Onboarding } from "./screens/Onboarding";
@@ -17,7 +18,7 @@ import { Swarm } from "./screens/Swarm";
 import { Team } from "./screens/Team";
 import { Workspaces } from "./screens/Workspaces";
 
-type Screen = "workspaces" | "onboarding" | "brand" | "campaigns" | "codex" | "intelligence" | "ask" | "swarm" | "costs" | "models" | "settings" | "team";
+type Screen = "workspaces" | "onboarding" | "brand" | "campaigns" | "codex" | "intelligence" | "ask" | "swarm" | "costs" | "models" | "integrations" | "settings" | "team";
 
 export function App() {
   const [screen, setScreen] = useState<Screen>("workspaces");
@@ -60,6 +61,7 @@ export function App() {
         {nav("costs", "Costs", workspace === null)}
         {nav("team", "Team", workspace === null)}
         {nav("models", "Models")}
+        {nav("integrations", "Integrations")}
         {nav("settings", "Settings")}
       </AppShell.Navbar>
       <AppShell.Main>
@@ -81,6 +83,7 @@ export function App() {
         {screen === "team" && workspace && <Team workspaceId={workspace} />}
         {screen === "models" && <Models />}
         {screen === "settings" && <Settings />}
+        {screen === "integrations" && <Integrations />}
         {screen === "onboarding" && workspace && <Onboarding workspaceId={workspace} />}
         {screen === "intelligence" && workspace && <Intelligence workspaceId={workspace} />}
       </AppShell.Main>

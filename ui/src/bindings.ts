@@ -111,6 +111,15 @@ export const commands = {
 	syncNow: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SyncRow[]>("sync_now", { workspaceId }),
 	/**  Changes a member's role in a workspace (owners only, when synced). */
 	memberSetRole: (workspaceId: WorkspaceId, user: UserId, role: Role) => __TAURI_INVOKE<WorkspaceIndex>("member_set_role", { workspaceId, user, role }),
+	connectorList: () => __TAURI_INVOKE<ConnectorRow[]>("connector_list"),
+	/**  Configures a connector; its key, when given, goes to the OS keyring. */
+	connectorAdd: (connector: ConnectorForm, key: string | null) => __TAURI_INVOKE<ConnectorRow[]>("connector_add", { connector, key }),
+	connectorRemove: (name: string) => __TAURI_INVOKE<ConnectorRow[]>("connector_remove", { name }),
+	/**  Sends a tiny request (never from the cache) and says what came back. */
+	connectorTest: (name: string) => __TAURI_INVOKE<ConnectorTestView>("connector_test", { name }),
+	signalsList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SeriesRow[]>("signals_list", { workspaceId }),
+	signalShow: (workspaceId: WorkspaceId, series: string) => __TAURI_INVOKE<SignalChart>("signal_show", { workspaceId, series }),
+	signalsFetch: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SweepView>("signals_fetch", { workspaceId }),
 	/**  The 87 agents: 7 Lords and the four guilds. */
 	swarmRoster: () => __TAURI_INVOKE<AgentCard[]>("swarm_roster"),
 	/**  Runs, newest first (of one workspace, or all). */
@@ -184,6 +193,14 @@ export type AgentCard = {
 
 /**  Identifies an agent of the swarm: `RES-001`, `MUSE-014`, `LORD-HERALD`. */
 export type AgentId = string;
+
+/**  A day outside the expected range. */
+export type AnomalyMark = {
+	day: string,
+	value: number | null,
+	lower: number | null,
+	upper: number | null,
+};
 
 /**  A finished answer: which model gave it and what it cost. */
 export type AskAnswer = {
@@ -407,6 +424,13 @@ export type CampaignSummary = {
 	created_at: Timestamp,
 };
 
+/**  A change of level the chart marks. */
+export type ChangeMark = {
+	day: string,
+	mean_before: number | null,
+	mean_after: number | null,
+};
+
 /**
  *  One imported source as listed in the workspace index: enough to list the
  *  Codex and to tell whether a device's local index is up to date, without
@@ -451,6 +475,47 @@ export type CodexSource = {
 	imported_at: Timestamp,
 	/**  The extracted text. Citations are character spans into it. */
 	text: string,
+};
+
+/**
+ *  A connector to configure, as the form sends it (empty fields keep what
+ *  was set before).
+ */
+export type ConnectorForm = {
+	name: string,
+	base_url: string | null,
+	requests_per_second: number | null,
+	requests_per_day: number | null,
+	usd_per_call: string | null,
+};
+
+/**  One service, configured or not, as the Integrations screen lists it. */
+export type ConnectorRow = {
+	name: string,
+	title: string,
+	/**  `api-key` or `oauth`. */
+	auth: string,
+	built: boolean,
+	note: string | null,
+	configured: boolean,
+	has_key: boolean,
+	base_url: string,
+	requests_per_second: number,
+	requests_per_day: number | null,
+	usd_per_call: string,
+	calls_today: number,
+	left_today: number | null,
+	last_call_at_ms: number | null,
+	last_outcome: string | null,
+	docs: string,
+};
+
+/**  What a connector test found. */
+export type ConnectorTestView = {
+	results: number,
+	first_title: string | null,
+	latency_ms: number,
+	cost_micro_usd: number,
 };
 
 /**  One of Core's change events, forwarded to the window as `core-event`. */
@@ -533,6 +598,11 @@ export type Digest = {
 	/**  The competitors the sweep looked at. */
 	competitors: string[],
 	created_at: Timestamp,
+	/**
+	 *  The news items the connectors found for the sweep, which its
+	 *  changes draw on. Missing in digests written before connectors.
+	 */
+	sources?: DigestSource[],
 };
 
 /**  One next step a digest proposes. */
@@ -547,6 +617,20 @@ export type DigestChange = {
 	change?: string,
 	/**  "good", "bad" or "watch". */
 	signal?: string,
+};
+
+/**  A news item a digest cites: what was found, where, for whom. */
+export type DigestSource = {
+	/**  The company or competitor it was found for. */
+	subject?: string,
+	title?: string,
+	url?: string,
+	/**  The publisher or site ("" if the service gave none). */
+	publisher?: string,
+	/**  As the service dated it ("" if it did not). */
+	published?: string,
+	/**  The connector that found it (`newsapi`, `brave`). */
+	service?: string,
 };
 
 /**  A calendar date (a move's due date), kept as its `YYYY-MM-DD` text. */
@@ -930,10 +1014,39 @@ export type Scene = {
 	seconds: number,
 };
 
+/**  A series of the workspace, in brief. */
+export type SeriesRow = {
+	series: string,
+	points: number,
+	first_day: string,
+	last_day: string,
+	last_value: number | null,
+};
+
 /**  What the settings screen shows. */
 export type SettingsView = {
 	privacy: PrivacyMode,
 	providers: ProviderRow[],
+};
+
+/**
+ *  A series ready to chart: its days and values, the forecast with its band,
+ *  the change points and anomalies, and the reading in words.
+ */
+export type SignalChart = {
+	series: string,
+	days: string[],
+	values: (number | null)[],
+	forecast_days: string[],
+	forecast: (number | null)[],
+	lower: (number | null)[],
+	upper: (number | null)[],
+	/**  The band's probability (0.8 is 80 %). */
+	level: number | null,
+	model: string | null,
+	change_points: ChangeMark[],
+	anomalies: AnomalyMark[],
+	summary: string[],
 };
 
 /**
@@ -1003,6 +1116,15 @@ export type StepStatus = "pending" | "running" | "done" |
 "skipped" | 
 /**  A dead letter a human gave up on. */
 "dropped";
+
+/**  What a signals fetch did. */
+export type SweepView = {
+	recorded: number,
+	calls_sent: number,
+	cache_hits: number,
+	cost_micro_usd: number,
+	problems: string[],
+};
 
 /**  A workspace's sync with a server, as the team screen shows it. */
 export type SyncRow = {

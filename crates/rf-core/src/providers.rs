@@ -38,6 +38,10 @@ pub struct AppSettings {
     pub cache_ttl_hours: Option<u64>,
     #[serde(default, rename = "provider", skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderSettings>,
+    /// Hours between automatic signal sweeps of each workspace while the
+    /// app runs (default 24; 0 turns them off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals_every_hours: Option<u64>,
     /// The marketing connectors configured (`raptorflow connectors add`).
     #[serde(default, rename = "connector", skip_serializing_if = "Vec::is_empty")]
     pub connectors: Vec<crate::connectors::ConnectorSettings>,

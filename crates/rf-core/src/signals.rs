@@ -17,6 +17,9 @@ use crate::{CoreError, Result};
 pub const DEFAULT_HORIZON: usize = 14;
 pub const DEFAULT_LEVEL: f64 = 0.8;
 
+/// Hours between automatic sweeps when the settings do not say.
+pub const DEFAULT_EVERY_HOURS: u64 = 24;
+
 /// The connectors a sweep asks, in order.
 const SWEPT: [Service; 2] = [Service::NewsApi, Service::Brave];
 
@@ -240,6 +243,36 @@ impl crate::Core {
             return Err(CoreError::Conflict { what: format!("the sweep recorded nothing: {}", sweep.problems.join("; ")) });
         }
         Ok(sweep)
+    }
+}
+
+impl crate::Core {
+    /// Sweeps each workspace whose newest signal is older than
+    /// `signals_every_hours` (default 24; 0: never), or that has none. The
+    /// app calls this every few minutes while it runs. Workspaces with
+    /// nothing to track are passed over; without a news connector nothing
+    /// happens at all.
+    pub async fn sweep_due_signals(&self) -> Result<Vec<(WorkspaceId, Result<SignalSweep>)>> {
+        let settings = self.settings()?;
+        let every = settings.signals_every_hours.unwrap_or(DEFAULT_EVERY_HOURS);
+        let configured = settings.connectors.iter().any(|c| SWEPT.iter().any(|s| s.name() == c.name));
+        if every == 0 || !configured {
+            return Ok(Vec::new());
+        }
+        let signals = self.inner.engine.signals().await?;
+        let now = rf_domain::Timestamp::now().as_millis();
+        let mut done = Vec::new();
+        for workspace in self.list_workspaces().await? {
+            let last = signals.last_recorded_at_ms(workspace.id).await.map_err(SignalsError::from)?;
+            if last.is_some_and(|at| now - at < i64::try_from(every.saturating_mul(3_600_000)).unwrap_or(i64::MAX)) {
+                continue;
+            }
+            match self.fetch_signals(workspace.id).await {
+                Err(CoreError::Signals(SignalsError::NothingToTrack)) => {}
+                outcome => done.push((workspace.id, outcome)),
+            }
+        }
+        Ok(done)
     }
 }
 

@@ -189,6 +189,15 @@ impl Signals {
             .map_err(db)
     }
 
+    /// When the workspace's newest value was recorded, if it has any.
+    pub async fn last_recorded_at_ms(&self, workspace: WorkspaceId) -> Result<Option<i64>, SignalError> {
+        sqlx::query_scalar("SELECT MAX(recorded_at_ms) FROM signal_points WHERE workspace_id = ?")
+            .bind(workspace.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

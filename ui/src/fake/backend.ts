@@ -22,7 +22,9 @@ import type {
   CoreEvent,
   GuardianFinding,
   ImportProgress,
+  ConnectorRow,
   ModelRow,
+  SignalChart,
   Passage,
   Report,
   SettingsView,
@@ -135,6 +137,39 @@ export function createFakeBackend(): FakeBackend {
   /** Workspaces joined to the fake sync server, by id. */
   const joined = new Map<string, SyncRow>();
   const calls: string[] = [];
+  // The connector catalog as the engine lists it; only NewsAPI and Brave
+  // Search are built.
+  const connector = (name: string, title: string, built: boolean, usd: string, note: string | null): ConnectorRow => ({
+    name,
+    title,
+    auth: ["x", "linkedin", "canva"].includes(name) ? "oauth" : "api-key",
+    built,
+    note,
+    configured: false,
+    has_key: false,
+    base_url: `https://api.${name}.example`,
+    requests_per_second: 1,
+    requests_per_day: null,
+    usd_per_call: usd,
+    calls_today: 0,
+    left_today: null,
+    last_call_at_ms: null,
+    last_outcome: null,
+    docs: `https://docs.${name}.example`,
+  });
+  const connectors: ConnectorRow[] = [
+    connector("semrush", "Semrush", false, "$0", "the Semrush client is not built yet"),
+    connector("ahrefs", "Ahrefs", false, "$0", "the Ahrefs API v3 client is not built yet"),
+    connector("newsapi", "NewsAPI", true, "$0.001796", null),
+    connector("brave", "Brave Search", true, "$0.005", null),
+    connector("google-trends", "Google Trends", false, "$0", "Google publishes no generally available Trends API"),
+    connector("x", "X", false, "$0", "the X API v2 client and its OAuth sign-in are not built yet"),
+    connector("linkedin", "LinkedIn", false, "$0", "the LinkedIn client and its OAuth sign-in are not built yet"),
+    connector("canva", "Canva", false, "$0", "the Canva Connect client and its OAuth sign-in are not built yet"),
+  ];
+  /** Recorded signal values: workspace, then series, then day to value. */
+  const signals = new Map<string, Map<string, Map<string, number>>>();
+  const day = (offset: number) => new Date(Date.UTC(2026, 11, 6) + offset * 86_400_000).toISOString().slice(0, 10);
   const clone = <T>(value: T): T => structuredClone(value);
 
   /** Sync progress as the engine publishes it: the index, then the rest. */
@@ -503,6 +538,91 @@ export function createFakeBackend(): FakeBackend {
       record("provider_remove");
       settings.providers = settings.providers.filter((p) => p.name !== name);
       return clone(settings);
+    },
+    async connectorList() {
+      record("connector_list");
+      return clone(connectors);
+    },
+    async connectorAdd(form, key) {
+      record("connector_add");
+      const row = connectors.find((c) => c.name === form.name);
+      if (!row) throw invalid("connector", `unknown connector \`${form.name}\``);
+      if (row.auth === "oauth") throw invalid("connector", `${form.name} signs in with OAuth rather than an API key, and that is not built yet`);
+      if (form.base_url && !/^https?:\/\/[^/?]+/.test(form.base_url)) throw invalid("base URL", `invalid connector base URL: "${form.base_url}": it must be an http or https URL with a host`);
+      row.configured = true;
+      // Like the engine: the key goes to the keyring; only its presence is kept here.
+      row.has_key = row.has_key || (!!key && key.trim() !== "");
+      if (form.base_url) row.base_url = form.base_url;
+      return clone(connectors);
+    },
+    async connectorRemove(name) {
+      record("connector_remove");
+      const row = connectors.find((c) => c.name === name && c.configured);
+      if (!row) throw notFound("connector", name);
+      Object.assign(row, { configured: false, has_key: false });
+      return clone(connectors);
+    },
+    async connectorTest(name) {
+      record("connector_test");
+      const row = connectors.find((c) => c.name === name && c.configured);
+      if (!row) throw notFound("connector", name);
+      if (!row.has_key) throw { kind: "permission_denied", message: `${name} has no API key: add one`, field: null };
+      row.calls_today += 1;
+      row.last_outcome = "ok";
+      return { results: 1, first_title: "Folding bikes sell out as commuters return", latency_ms: 120, cost_micro_usd: 1796 };
+    },
+    async signalsList(workspaceId) {
+      record("signals_list");
+      workspace(workspaceId);
+      return [...(signals.get(workspaceId) ?? new Map()).entries()].map(([series, days]) => {
+        const sorted = [...days.keys()].sort();
+        return { series, points: sorted.length, first_day: sorted[0]!, last_day: sorted[sorted.length - 1]!, last_value: days.get(sorted[sorted.length - 1]!)! };
+      });
+    },
+    async signalShow(workspaceId, series) {
+      record("signal_show");
+      const days = signals.get(workspaceId)?.get(series);
+      if (!days) throw notFound("series", series);
+      const sorted = [...days.keys()].sort();
+      const values = sorted.map((d) => days.get(d)!);
+      // Not the engine's models: the mean of the last week, two standard
+      // deviations either side, enough for the chart.
+      const last = values.slice(-7);
+      const mean = last.reduce((a, b) => a + b, 0) / last.length;
+      const sd = Math.sqrt(last.reduce((a, b) => a + (b - mean) ** 2, 0) / last.length) || 1;
+      const chart: SignalChart = {
+        series,
+        days: sorted,
+        values,
+        forecast_days: Array.from({ length: 14 }, (_, i) => day(i + 1)),
+        forecast: Array.from({ length: 14 }, () => mean),
+        lower: Array.from({ length: 14 }, () => mean - 2 * sd),
+        upper: Array.from({ length: 14 }, () => mean + 2 * sd),
+        level: 0.8,
+        model: "MSTL(7) + AutoETS",
+        change_points: sorted.length > 20 ? [{ day: sorted[sorted.length - 20]!, mean_before: values[0]!, mean_after: mean }] : [],
+        anomalies: [],
+        summary: [`${series} is expected at ${mean.toFixed(1)} by ${day(14)} (80 % interval ${(mean - 2 * sd).toFixed(1)} to ${(mean + 2 * sd).toFixed(1)}; MSTL(7) + AutoETS)`],
+      };
+      return chart;
+    },
+    async signalsFetch(workspaceId) {
+      record("signals_fetch");
+      const w = workspace(workspaceId);
+      const news = connectors.filter((c) => (c.name === "newsapi" || c.name === "brave") && c.configured && c.has_key);
+      if (news.length === 0) {
+        throw invalid("connector", "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave)");
+      }
+      const series = signals.get(workspaceId) ?? new Map<string, Map<string, number>>();
+      signals.set(workspaceId, series);
+      const subject = w.brand.company || w.name;
+      const name = `mentions/newsapi/${subject}`;
+      // The first fetch brings a month of history (as if the app had swept
+      // daily), with a rise three weeks ago.
+      const known = series.get(name) ?? new Map<string, number>();
+      for (let back = 30; back >= 0; back--) if (!known.has(day(-back))) known.set(day(-back), (back > 20 ? 3 : 12) + (back % 3));
+      series.set(name, known);
+      return { recorded: 1, calls_sent: news.length, cache_hits: 0, cost_micro_usd: 1796, problems: [] };
     },
     async costShow(workspaceId, month) {
       record("cost_show");

@@ -1,13 +1,16 @@
-// Intelligence: the sweep (Matrix tracks each competitor, Herald writes
-// the digest) started from here with the team's notes, and the digests
-// shared in the workspace, newest first.
-import { Badge, Button, Card, Group, List, Stack, Text, Textarea, Title } from "@mantine/core";
-import { useMutation, useQuery } from "@tanstack/react-query";
+// Intelligence: the signals the connectors gathered (a chart per series
+// with its forecast band, change points and anomalies, and the reading in
+// words), the sweep (Matrix tracks each competitor, Herald writes the
+// digest) started from here with the team's notes, and the digests shared
+// in the workspace, newest first, with the news they cite.
+import { Anchor, Badge, Button, Card, Group, List, NativeSelect, Stack, Text, Textarea, Title } from "@mantine/core";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 
 import type { Digest } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
+import { SignalChart } from "./SignalChart";
 import { RunDetail, useRunTexts, useStartedRun } from "./Swarm";
 
 const SIGNAL_COLOURS: Record<string, string> = { good: "green", bad: "red", watch: "yellow" };
@@ -37,7 +40,77 @@ function DigestCard({ digest }: { digest: Digest }) {
           ))}
         </List>
       )}
+      {(digest.sources ?? []).length > 0 && (
+        <>
+          <Text size="sm" fw={600} mt="xs">
+            Sources
+          </Text>
+          <List size="sm" spacing={2} aria-label="Sources">
+            {(digest.sources ?? []).map((s, i) => (
+              <List.Item key={i}>
+                <Anchor href={s.url} target="_blank" rel="noreferrer">
+                  {s.title}
+                </Anchor>{" "}
+                <Text span size="xs" c="dimmed">
+                  {[s.subject, s.publisher, (s.published ?? "").slice(0, 10), `via ${s.service}`].filter(Boolean).join(" · ")}
+                </Text>
+              </List.Item>
+            ))}
+          </List>
+        </>
+      )}
     </Card>
+  );
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function Signals({ workspaceId }: { workspaceId: string }) {
+  const engine = useEngine();
+  const queryClient = useQueryClient();
+  const list = useQuery({ queryKey: ["signals", workspaceId], queryFn: () => engine.signalsList(workspaceId) });
+  const [chosen, setChosen] = useState<string | null>(null);
+  const series = chosen ?? list.data?.[0]?.series ?? null;
+  const chart = useQuery({ queryKey: ["signal", workspaceId, series], queryFn: () => engine.signalShow(workspaceId, series!), enabled: series !== null });
+  const fetch = useMutation({
+    mutationFn: () => engine.signalsFetch(workspaceId),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["signal"] }).then(() => queryClient.invalidateQueries({ queryKey: ["signals", workspaceId] })),
+  });
+  return (
+    <Stack>
+      <Title order={3}>Signals</Title>
+      <Group align="flex-end">
+        {(list.data ?? []).length > 0 && (
+          <NativeSelect
+            label="Series"
+            value={series ?? ""}
+            onChange={(e) => setChosen(e.currentTarget.value)}
+            data={(list.data ?? []).map((s) => ({ value: s.series, label: `${s.series} (${s.points} days)` }))}
+          />
+        )}
+        <Button variant="light" onClick={() => fetch.mutate()} loading={fetch.isPending}>
+          Fetch signals now
+        </Button>
+      </Group>
+      {fetch.data && (
+        <Text size="sm" role="status">
+          Recorded {plural(fetch.data.recorded, "value")}: {plural(fetch.data.calls_sent, "call")} sent, {fetch.data.cache_hits} answered from the cache.
+          {fetch.data.problems.length > 0 ? ` Not fetched: ${fetch.data.problems.join("; ")}` : ""}
+        </Text>
+      )}
+      <ErrorNotice error={fetch.error ?? list.error ?? chart.error} />
+      {list.data?.length === 0 && <Text c="dimmed">No signals yet: add a news connector under Integrations, then fetch.</Text>}
+      {chart.data && (
+        <Card withBorder>
+          <SignalChart chart={chart.data} />
+          <List size="sm" mt="xs" aria-label="Reading">
+            {chart.data.summary.map((line, i) => (
+              <List.Item key={i}>{line}</List.Item>
+            ))}
+          </List>
+        </Card>
+      )}
+    </Stack>
   );
 }
 
@@ -53,6 +126,8 @@ export function Intelligence({ workspaceId }: { workspaceId: string }) {
   return (
     <Stack>
       <Title order={2}>Intelligence</Title>
+      <Signals workspaceId={workspaceId} />
+      <Title order={3}>Sweep</Title>
       <Textarea
         label="What the team saw (optional JSON notes)"
         description='{"period": "Week of 7 December", "competitors": [{"name": "...", "observations": [{"date": "2026-12-01", "note": "..."}]}], "changes": ["..."]}'

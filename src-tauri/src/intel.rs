@@ -1,0 +1,242 @@
+//! The commands of the Integrations screen (the marketing connectors) and of
+//! the Intelligence screen's signals. The views carry what the screens show:
+//! a connector's key never leaves the OS keyring, only whether one is stored.
+
+use rf_core::{
+    Core,
+    ai::ApiKey,
+    connectors::{ConnectorStatus, NewConnector},
+    domain::WorkspaceId,
+};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::{
+    error::{UiError, UiResult},
+    ipc::Arg,
+};
+
+/// One service, configured or not, as the Integrations screen lists it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ConnectorRow {
+    pub name: String,
+    pub title: String,
+    /// `api-key` or `oauth`.
+    pub auth: String,
+    pub built: bool,
+    pub note: Option<String>,
+    pub configured: bool,
+    pub has_key: bool,
+    pub base_url: String,
+    pub requests_per_second: u32,
+    pub requests_per_day: Option<u32>,
+    pub usd_per_call: String,
+    pub calls_today: u64,
+    pub left_today: Option<u64>,
+    pub last_call_at_ms: Option<i64>,
+    pub last_outcome: Option<String>,
+    pub docs: String,
+}
+
+impl From<ConnectorStatus> for ConnectorRow {
+    fn from(c: ConnectorStatus) -> Self {
+        Self {
+            name: c.name.to_string(),
+            title: c.title,
+            auth: if c.auth == rf_core::connectors::Auth::Oauth { "oauth".into() } else { "api-key".into() },
+            built: c.built,
+            note: c.note,
+            configured: c.configured,
+            has_key: c.has_key,
+            base_url: c.base_url,
+            requests_per_second: c.requests_per_second,
+            requests_per_day: c.requests_per_day,
+            usd_per_call: c.usd_per_call,
+            calls_today: c.calls_today,
+            left_today: c.left_today,
+            last_call_at_ms: c.last_call_at_ms,
+            last_outcome: c.last_outcome,
+            docs: c.docs,
+        }
+    }
+}
+
+async fn rows(core: &Core) -> UiResult<Vec<ConnectorRow>> {
+    Ok(core.connectors().await?.into_iter().map(ConnectorRow::from).collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn connector_list(core: State<'_, Core>) -> UiResult<Vec<ConnectorRow>> {
+    rows(&core).await
+}
+
+/// A connector to configure, as the form sends it (empty fields keep what
+/// was set before).
+#[derive(Debug, Deserialize, specta::Type)]
+pub struct ConnectorForm {
+    pub name: String,
+    pub base_url: Option<String>,
+    pub requests_per_second: Option<u32>,
+    pub requests_per_day: Option<u32>,
+    pub usd_per_call: Option<String>,
+}
+
+fn blank_to_none(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Configures a connector; its key, when given, goes to the OS keyring.
+#[tauri::command]
+#[specta::specta]
+pub async fn connector_add(core: State<'_, Core>, connector: Arg<ConnectorForm>, key: Option<String>) -> UiResult<Vec<ConnectorRow>> {
+    let form = connector.parse("connector")?;
+    let key = match blank_to_none(key) {
+        Some(text) => Some(ApiKey::new(&text).ok_or_else(|| UiError::invalid("api key", "the key is empty"))?),
+        None => None,
+    };
+    let new = NewConnector {
+        name: form.name,
+        base_url: blank_to_none(form.base_url),
+        requests_per_second: form.requests_per_second,
+        requests_per_day: form.requests_per_day,
+        usd_per_call: blank_to_none(form.usd_per_call),
+    };
+    core.add_connector(new, key)?;
+    rows(&core).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn connector_remove(core: State<'_, Core>, name: String) -> UiResult<Vec<ConnectorRow>> {
+    core.remove_connector(&name)?;
+    rows(&core).await
+}
+
+/// What a connector test found.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ConnectorTestView {
+    pub results: u32,
+    pub first_title: Option<String>,
+    pub latency_ms: u64,
+    pub cost_micro_usd: u64,
+}
+
+/// Sends a tiny request (never from the cache) and says what came back.
+#[tauri::command]
+#[specta::specta]
+pub async fn connector_test(core: State<'_, Core>, name: String) -> UiResult<ConnectorTestView> {
+    let results = core.test_connector(&name).await?;
+    Ok(ConnectorTestView {
+        results: u32::try_from(results.hits.len()).unwrap_or(u32::MAX),
+        first_title: results.hits.first().map(|h| h.title.clone()),
+        latency_ms: results.latency_ms,
+        cost_micro_usd: results.cost_micro_usd,
+    })
+}
+
+/// A series of the workspace, in brief.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct SeriesRow {
+    pub series: String,
+    pub points: u64,
+    pub first_day: String,
+    pub last_day: String,
+    pub last_value: f64,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn signals_list(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> UiResult<Vec<SeriesRow>> {
+    let list = core.signals(workspace_id.parse(WorkspaceId::FIELD)?).await?;
+    Ok(list
+        .into_iter()
+        .map(|s| SeriesRow { series: s.series, points: s.points, first_day: s.first_day, last_day: s.last_day, last_value: s.last_value })
+        .collect())
+}
+
+/// A change of level the chart marks.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ChangeMark {
+    pub day: String,
+    pub mean_before: f64,
+    pub mean_after: f64,
+}
+
+/// A day outside the expected range.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct AnomalyMark {
+    pub day: String,
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// A series ready to chart: its days and values, the forecast with its band,
+/// the change points and anomalies, and the reading in words.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct SignalChart {
+    pub series: String,
+    pub days: Vec<String>,
+    pub values: Vec<f64>,
+    pub forecast_days: Vec<String>,
+    pub forecast: Vec<f64>,
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
+    /// The band's probability (0.8 is 80 %).
+    pub level: f64,
+    pub model: Option<String>,
+    pub change_points: Vec<ChangeMark>,
+    pub anomalies: Vec<AnomalyMark>,
+    pub summary: Vec<String>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn signal_show(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>, series: String) -> UiResult<SignalChart> {
+    let workspace = workspace_id.parse(WorkspaceId::FIELD)?;
+    let view = core.signal(workspace, &series, rf_core::signals::DEFAULT_HORIZON, rf_core::signals::DEFAULT_LEVEL).await?;
+    let forecast = view.analysis.forecast.clone();
+    Ok(SignalChart {
+        series: view.series,
+        days: view.points.iter().map(rf_core::signals::Point::date).collect(),
+        values: view.points.iter().map(|p| p.value).collect(),
+        forecast_days: forecast.as_ref().map(|f| f.days.clone()).unwrap_or_default(),
+        forecast: forecast.as_ref().map(|f| f.point.clone()).unwrap_or_default(),
+        lower: forecast.as_ref().map(|f| f.lower.clone()).unwrap_or_default(),
+        upper: forecast.as_ref().map(|f| f.upper.clone()).unwrap_or_default(),
+        level: forecast.as_ref().map_or(rf_core::signals::DEFAULT_LEVEL, |f| f.level),
+        model: forecast.map(|f| f.model),
+        change_points: view
+            .analysis
+            .change_points
+            .into_iter()
+            .map(|c| ChangeMark { day: c.day, mean_before: c.mean_before, mean_after: c.mean_after })
+            .collect(),
+        anomalies: view.analysis.anomalies.into_iter().map(|a| AnomalyMark { day: a.day, value: a.value, lower: a.lower, upper: a.upper }).collect(),
+        summary: view.summary,
+    })
+}
+
+/// What a signals fetch did.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct SweepView {
+    pub recorded: u32,
+    pub calls_sent: u64,
+    pub cache_hits: u64,
+    pub cost_micro_usd: u64,
+    pub problems: Vec<String>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn signals_fetch(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> UiResult<SweepView> {
+    let sweep = core.fetch_signals(workspace_id.parse(WorkspaceId::FIELD)?).await?;
+    Ok(SweepView {
+        recorded: u32::try_from(sweep.recorded.len()).unwrap_or(u32::MAX),
+        calls_sent: sweep.calls_sent,
+        cache_hits: sweep.cache_hits,
+        cost_micro_usd: sweep.cost_micro_usd,
+        problems: sweep.problems,
+    })
+}
