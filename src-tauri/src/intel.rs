@@ -16,58 +16,13 @@ use crate::{
     ipc::Arg,
 };
 
-/// One service, configured or not, as the Integrations screen lists it.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct ConnectorRow {
-    pub name: String,
-    pub title: String,
-    /// `api-key` or `oauth`.
-    pub auth: String,
-    pub built: bool,
-    pub note: Option<String>,
-    pub configured: bool,
-    pub has_key: bool,
-    pub base_url: String,
-    pub requests_per_second: u32,
-    pub requests_per_day: Option<u32>,
-    pub usd_per_call: String,
-    pub calls_today: u64,
-    pub left_today: Option<u64>,
-    pub last_call_at_ms: Option<i64>,
-    pub last_outcome: Option<String>,
-    pub docs: String,
-}
-
-impl From<ConnectorStatus> for ConnectorRow {
-    fn from(c: ConnectorStatus) -> Self {
-        Self {
-            name: c.name.to_string(),
-            title: c.title,
-            auth: if c.auth == rf_core::connectors::Auth::Oauth { "oauth".into() } else { "api-key".into() },
-            built: c.built,
-            note: c.note,
-            configured: c.configured,
-            has_key: c.has_key,
-            base_url: c.base_url,
-            requests_per_second: c.requests_per_second,
-            requests_per_day: c.requests_per_day,
-            usd_per_call: c.usd_per_call,
-            calls_today: c.calls_today,
-            left_today: c.left_today,
-            last_call_at_ms: c.last_call_at_ms,
-            last_outcome: c.last_outcome,
-            docs: c.docs,
-        }
-    }
-}
-
-async fn rows(core: &Core) -> UiResult<Vec<ConnectorRow>> {
-    Ok(core.connectors().await?.into_iter().map(ConnectorRow::from).collect())
+async fn rows(core: &Core) -> UiResult<Vec<ConnectorStatus>> {
+    Ok(core.connectors().await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn connector_list(core: State<'_, Core>) -> UiResult<Vec<ConnectorRow>> {
+pub async fn connector_list(core: State<'_, Core>) -> UiResult<Vec<ConnectorStatus>> {
     rows(&core).await
 }
 
@@ -89,7 +44,7 @@ fn blank_to_none(text: Option<String>) -> Option<String> {
 /// Configures a connector; its key, when given, goes to the OS keyring.
 #[tauri::command]
 #[specta::specta]
-pub async fn connector_add(core: State<'_, Core>, connector: Arg<ConnectorForm>, key: Option<String>) -> UiResult<Vec<ConnectorRow>> {
+pub async fn connector_add(core: State<'_, Core>, connector: Arg<ConnectorForm>, key: Option<String>) -> UiResult<Vec<ConnectorStatus>> {
     let form = connector.parse("connector")?;
     let key = match blank_to_none(key) {
         Some(text) => Some(ApiKey::new(&text).ok_or_else(|| UiError::invalid("api key", "the key is empty"))?),
@@ -108,7 +63,7 @@ pub async fn connector_add(core: State<'_, Core>, connector: Arg<ConnectorForm>,
 
 #[tauri::command]
 #[specta::specta]
-pub async fn connector_remove(core: State<'_, Core>, name: String) -> UiResult<Vec<ConnectorRow>> {
+pub async fn connector_remove(core: State<'_, Core>, name: String) -> UiResult<Vec<ConnectorStatus>> {
     core.remove_connector(&name)?;
     rows(&core).await
 }

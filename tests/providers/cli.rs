@@ -3,48 +3,16 @@
 //! gnome-keyring), calls are recorded and reported, budgets refuse calls,
 //! and offline-only mode opens no network socket at all.
 
+mod cli_support;
 mod fake_provider;
 #[path = "../sync/harness.rs"]
 mod harness;
 
-use std::{
-    io::Write,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::process::Command;
 
+use cli_support::{cli, files_containing};
 use fake_provider::{FakeProvider, Reply};
 use harness::{Run, binary, require_keyring};
-
-/// Runs the CLI on `data_dir` with `stdin`, logging everything it logs.
-fn cli(data_dir: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(binary("raptorflow"))
-        .args(["--data-dir", data_dir.to_str().unwrap(), "--user", "ana"])
-        .args(args)
-        .env("RAPTORFLOW_LOG", "trace")
-        .env_remove("RAPTORFLOW_PRIVACY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    Run::of(child.wait_with_output().unwrap())
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            hits.extend(files_containing(&path, needle));
-        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()) {
-            hits.push(path.display().to_string());
-        }
-    }
-    hits
-}
 
 #[test]
 fn keys_live_only_in_the_keyring_and_calls_are_ledgered() {

@@ -111,10 +111,10 @@ export const commands = {
 	syncNow: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SyncRow[]>("sync_now", { workspaceId }),
 	/**  Changes a member's role in a workspace (owners only, when synced). */
 	memberSetRole: (workspaceId: WorkspaceId, user: UserId, role: Role) => __TAURI_INVOKE<WorkspaceIndex>("member_set_role", { workspaceId, user, role }),
-	connectorList: () => __TAURI_INVOKE<ConnectorRow[]>("connector_list"),
+	connectorList: () => __TAURI_INVOKE<ConnectorStatus[]>("connector_list"),
 	/**  Configures a connector; its key, when given, goes to the OS keyring. */
-	connectorAdd: (connector: ConnectorForm, key: string | null) => __TAURI_INVOKE<ConnectorRow[]>("connector_add", { connector, key }),
-	connectorRemove: (name: string) => __TAURI_INVOKE<ConnectorRow[]>("connector_remove", { name }),
+	connectorAdd: (connector: ConnectorForm, key: string | null) => __TAURI_INVOKE<ConnectorStatus[]>("connector_add", { connector, key }),
+	connectorRemove: (name: string) => __TAURI_INVOKE<ConnectorStatus[]>("connector_remove", { name }),
 	/**  Sends a tiny request (never from the cache) and says what came back. */
 	connectorTest: (name: string) => __TAURI_INVOKE<ConnectorTestView>("connector_test", { name }),
 	signalsList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SeriesRow[]>("signals_list", { workspaceId }),
@@ -294,6 +294,13 @@ export type AssetView = {
 	campaign_id: CampaignId,
 	kind: AssetKind,
 } & Asset;
+
+/**  How a service authenticates. */
+export type Auth = 
+/**  A key the user pastes (`connectors add NAME --key-stdin`). */
+"api-key" | 
+/**  The user signs in (OAuth 2.0 with PKCE, `connectors auth NAME`). */
+"oauth";
 
 /**  The brand codex: the facts every agent writes from. */
 export type BrandCodex = {
@@ -489,12 +496,12 @@ export type ConnectorForm = {
 	usd_per_call: string | null,
 };
 
-/**  One service, configured or not, as the Integrations screen lists it. */
-export type ConnectorRow = {
-	name: string,
+/**  A connector's state for `connectors list` and the Integrations page. */
+export type ConnectorStatus = {
+	name: Service,
 	title: string,
-	/**  `api-key` or `oauth`. */
-	auth: string,
+	auth: Auth,
+	/**  Its client is written (otherwise `note` says what is missing). */
 	built: boolean,
 	note: string | null,
 	configured: boolean,
@@ -503,9 +510,12 @@ export type ConnectorRow = {
 	requests_per_second: number,
 	requests_per_day: number | null,
 	usd_per_call: string,
+	/**  Calls sent since 00:00 UTC (answers from the cache not counted). */
 	calls_today: number,
+	/**  What the daily limit leaves, if there is one. */
 	left_today: number | null,
 	last_call_at_ms: number | null,
+	/**  `ok`, or the last error's code (`bad_key`, `rate_limited`, ...). */
 	last_outcome: string | null,
 	docs: string,
 };
@@ -1022,6 +1032,9 @@ export type SeriesRow = {
 	last_day: string,
 	last_value: number | null,
 };
+
+/**  One of the services RaptorFlow can call, by the name the CLI uses. */
+export type Service = string;
 
 /**  What the settings screen shows. */
 export type SettingsView = {

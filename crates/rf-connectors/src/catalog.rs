@@ -11,6 +11,7 @@ use crate::Service;
 
 /// How a service authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum Auth {
     /// A key the user pastes (`connectors add NAME --key-stdin`).

@@ -24,6 +24,7 @@ pub use rf_cloud::ApiKey;
 
 /// One of the services RaptorFlow can call, by the name the CLI uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(type = String))]
 pub enum Service {
     Semrush,
     Ahrefs,

@@ -45,6 +45,14 @@ pub struct ConnectorSettings {
     pub usd_per_call: Option<String>,
 }
 
+impl ConnectorSettings {
+    /// A service's entry before anything is set: the catalog's URL,
+    /// limits and price, no key.
+    fn unconfigured(service: Service) -> Self {
+        Self { name: service.name().to_owned(), base_url: None, key_ref: None, requests_per_second: None, requests_per_day: None, usd_per_call: None }
+    }
+}
+
 /// A connector to add (or change, by name).
 #[derive(Debug, Clone, Default)]
 pub struct NewConnector {
@@ -74,6 +82,7 @@ fn invalid(field: &'static str, detail: impl Into<String>) -> ConnectorSettingsE
 
 /// A connector's state for `connectors list` and the Integrations page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConnectorStatus {
     pub name: Service,
     pub title: String,
@@ -158,14 +167,7 @@ pub(crate) fn add_connector(data_dir: &Path, new: NewConnector, key: Option<ApiK
         (Some(_), None) => Some(format!("{service}/{}", uuid::Uuid::now_v7())),
         (None, None) => None,
     };
-    let old = old.unwrap_or(ConnectorSettings {
-        name: service.name().to_owned(),
-        base_url: None,
-        key_ref: None,
-        requests_per_second: None,
-        requests_per_day: None,
-        usd_per_call: None,
-    });
+    let old = old.unwrap_or_else(|| ConnectorSettings::unconfigured(service));
     let connector = ConnectorSettings {
         name: service.name().to_owned(),
         base_url: base_url.or(old.base_url),
@@ -248,14 +250,7 @@ impl crate::Core {
         for service in Service::ALL {
             let info = service.info();
             let configured = settings.connectors.iter().find(|c| c.name == service.name());
-            let defaults = ConnectorSettings {
-                name: service.name().to_owned(),
-                base_url: None,
-                key_ref: None,
-                requests_per_second: None,
-                requests_per_day: None,
-                usd_per_call: None,
-            };
+            let defaults = ConnectorSettings::unconfigured(service);
             let entry = configured.unwrap_or(&defaults);
             let limits = limits(entry, service)?;
             let usage = ledger.usage_since(service.name(), today).await?;

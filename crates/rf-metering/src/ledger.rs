@@ -510,10 +510,15 @@ impl Ledger {
     /// Drops expired cache entries and lapsed reservations; returns how many.
     pub async fn prune(&self) -> Result<u64, AiError> {
         let now = now_ms();
-        let a = sqlx::query("DELETE FROM response_cache WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
-        let b = sqlx::query("DELETE FROM budget_reservations WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
-        let c = sqlx::query("DELETE FROM connector_cache WHERE expires_at_ms <= ?").bind(now).execute(&self.pool).await.map_err(db)?;
-        Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
+        let mut dropped = 0;
+        for query in [
+            "DELETE FROM response_cache WHERE expires_at_ms <= ?",
+            "DELETE FROM budget_reservations WHERE expires_at_ms <= ?",
+            "DELETE FROM connector_cache WHERE expires_at_ms <= ?",
+        ] {
+            dropped += sqlx::query(query).bind(now).execute(&self.pool).await.map_err(db)?.rows_affected();
+        }
+        Ok(dropped)
     }
 
     pub async fn close(&self) {

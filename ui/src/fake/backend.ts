@@ -22,7 +22,7 @@ import type {
   CoreEvent,
   GuardianFinding,
   ImportProgress,
-  ConnectorRow,
+  ConnectorStatus,
   ModelRow,
   SignalChart,
   Passage,
@@ -139,7 +139,7 @@ export function createFakeBackend(): FakeBackend {
   const calls: string[] = [];
   // The connector catalog as the engine lists it; only NewsAPI and Brave
   // Search are built.
-  const connector = (name: string, title: string, built: boolean, usd: string, note: string | null): ConnectorRow => ({
+  const connector = (name: string, title: string, built: boolean, usd: string, note: string | null): ConnectorStatus => ({
     name,
     title,
     auth: ["x", "linkedin", "canva"].includes(name) ? "oauth" : "api-key",
@@ -157,7 +157,7 @@ export function createFakeBackend(): FakeBackend {
     last_outcome: null,
     docs: `https://docs.${name}.example`,
   });
-  const connectors: ConnectorRow[] = [
+  const connectors: ConnectorStatus[] = [
     connector("semrush", "Semrush", false, "$0", "the Semrush client is not built yet"),
     connector("ahrefs", "Ahrefs", false, "$0", "the Ahrefs API v3 client is not built yet"),
     connector("newsapi", "NewsAPI", true, "$0.001796", null),

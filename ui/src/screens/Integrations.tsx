@@ -6,12 +6,12 @@ import { Anchor, Badge, Button, Card, Group, PasswordInput, Stack, Table, Text, 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 
-import type { ConnectorRow, ConnectorTestView } from "../bindings";
+import type { ConnectorStatus, ConnectorTestView } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
 import { fieldError } from "../errors";
 
-function status(c: ConnectorRow): { label: string; color: string } {
+function status(c: ConnectorStatus): { label: string; color: string } {
   if (!c.built) return { label: "not available yet", color: "gray" };
   if (!c.configured) return { label: "not configured", color: "gray" };
   if (!c.has_key) return { label: "no key", color: "yellow" };
@@ -19,7 +19,7 @@ function status(c: ConnectorRow): { label: string; color: string } {
   return { label: "key stored", color: "green" };
 }
 
-function ConnectorForm({ row, onSaved }: { row: ConnectorRow; onSaved: (rows: ConnectorRow[]) => void }) {
+function ConnectorForm({ row, onSaved }: { row: ConnectorStatus; onSaved: (rows: ConnectorStatus[]) => void }) {
   const engine = useEngine();
   const [key, setKey] = useState("");
   const [baseUrl, setBaseUrl] = useState("");
@@ -59,7 +59,7 @@ export function Integrations() {
   const engine = useEngine();
   const queryClient = useQueryClient();
   const list = useQuery({ queryKey: ["connectors"], queryFn: () => engine.connectorList() });
-  const store = (rows: ConnectorRow[]) => queryClient.setQueryData(["connectors"], rows);
+  const store = (rows: ConnectorStatus[]) => queryClient.setQueryData(["connectors"], rows);
   const [tested, setTested] = useState<Record<string, ConnectorTestView>>({});
   const test = useMutation({
     mutationFn: (name: string) => engine.connectorTest(name),
