@@ -238,7 +238,8 @@ test("integrations: a key is stored but never shown, tested and removed; signals
   await page.getByText("Integrations", { exact: true }).click();
   const table = page.getByRole("table", { name: "Connectors" });
   await expect(table.getByRole("row", { name: "Google Trends" })).toContainText("no generally available Trends API");
-  await expect(table.getByRole("row", { name: "X" })).toContainText("not available yet");
+  await expect(table.getByRole("row", { name: "X" })).toContainText("raptorflow connectors auth x --client-id ID");
+  await expect(table.getByRole("row", { name: "LinkedIn" })).toContainText("not available yet");
   const news = table.getByRole("row", { name: "NewsAPI" });
   await expect(news).toContainText("not configured");
   await news.getByRole("button", { name: "Add key" }).click();

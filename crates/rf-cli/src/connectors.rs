@@ -7,6 +7,7 @@ use rf_core::{
     ai::format_usd,
     connectors::{ConnectorSearch, NewConnector, SearchResults},
     domain,
+    sign_in::SignIn,
 };
 
 use crate::{output::Output, providers::read_key};
@@ -54,7 +55,34 @@ pub(crate) enum ConnectorsCommand {
         #[arg(long, value_name = "ID")]
         workspace: Option<domain::WorkspaceId>,
     },
-    /// Remove a service's settings and its key.
+    /// Sign in to a service that uses OAuth (x; linkedin and canva are
+    /// not built yet) with the app you registered with it: open the
+    /// address printed in your browser and approve; the tokens go to the
+    /// OS keyring and are refreshed before they expire.
+    Auth {
+        name: String,
+        /// The client id of your app.
+        #[arg(long, value_name = "ID")]
+        client_id: String,
+        /// Read the app's client secret from stdin (services that require one).
+        #[arg(long)]
+        client_secret_stdin: bool,
+        /// The port of the redirect address registered with your app,
+        /// http://127.0.0.1:PORT/callback (0: any free port).
+        #[arg(long, default_value_t = 8757, value_name = "PORT")]
+        redirect_port: u16,
+        /// Seconds to wait for the browser.
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        timeout: u64,
+        /// Overrides of the service's endpoints (a proxy).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        #[arg(long, value_name = "URL")]
+        authorize_url: Option<String>,
+        #[arg(long, value_name = "URL")]
+        token_url: Option<String>,
+    },
+    /// Remove a service's settings and its key (or its tokens).
     Remove { name: String },
 }
 
@@ -113,6 +141,18 @@ pub(crate) async fn run_connectors(core: &Core, command: ConnectorsCommand, out:
         ConnectorsCommand::Search { name, text, news, count, workspace } => {
             let results = core.connector_search(&name, &ConnectorSearch { text, news, count, workspace }).await?;
             out.document(&results, |text| results_text(&results, text));
+        }
+        ConnectorsCommand::Auth { name, client_id, client_secret_stdin, redirect_port, timeout, base_url, authorize_url, token_url } => {
+            let client_secret = if client_secret_stdin { Some(read_key()?) } else { None };
+            let request =
+                SignIn { name, client_id, client_secret, redirect_port, base_url, authorize_url, token_url, timeout: std::time::Duration::from_secs(timeout) };
+            let signed = core
+                .sign_in(request, |url, redirect| {
+                    out.progress(&format!("open this address in your browser and approve: {url}"));
+                    out.progress(&format!("waiting for the redirect to {redirect} (up to {timeout} s)"));
+                })
+                .await?;
+            out.document(&signed, |text| text.push_str(&format!("signed in to {}; the tokens are in the OS keyring\n", signed.name)));
         }
         ConnectorsCommand::Remove { name } => {
             let removed = core.remove_connector(&name)?;

@@ -41,6 +41,14 @@ pub struct ServiceInfo {
     /// Freshness per endpoint, in hours.
     #[serde(default)]
     pub ttl_hours: BTreeMap<String, u64>,
+    /// For OAuth services: where the user approves, where codes become
+    /// tokens, and the scopes asked for.
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 impl ServiceInfo {
@@ -84,6 +92,12 @@ mod tests {
             assert!(info.requests_per_second > 0, "{service}");
             assert!(info.built || info.note.is_some(), "{service} is not built and says nothing about it");
             assert_eq!(url::Url::parse(&info.base_url).unwrap().scheme(), "https", "{service}");
+            if info.auth == Auth::Oauth {
+                for endpoint in [&info.authorize_url, &info.token_url] {
+                    assert_eq!(url::Url::parse(endpoint.as_deref().unwrap()).unwrap().scheme(), "https", "{service}");
+                }
+                assert!(!info.scopes.is_empty(), "{service}");
+            }
         }
         assert_eq!(info(Service::Brave).ttl("web-search"), Duration::from_secs(24 * 3600));
         assert_eq!(info(Service::NewsApi).micro_usd_per_call(), 1796);

@@ -7,8 +7,9 @@
 //! are retried with backoff that honours `Retry-After`, and the vendor's
 //! errors become clear ones. Base URLs can point at a proxy or a test server.
 //!
-//! Built so far: NewsAPI and Brave Search. The others are in the catalog
-//! (`data/services.toml`) and refuse calls with a note saying so.
+//! Built so far: NewsAPI and Brave Search; for X, the OAuth sign-in
+//! (`oauth`) and the signed-in account (`x::me`). The others are in the
+//! catalog (`data/services.toml`) and refuse calls with a note saying so.
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -17,6 +18,8 @@ pub mod catalog;
 mod gateway;
 pub mod http;
 pub mod newsapi;
+pub mod oauth;
+pub mod x;
 
 pub use catalog::{Auth, ServiceInfo};
 pub use gateway::{ApiRequest, Call, Connector, FetchOptions, Fetched, Gateway, Limits};
@@ -123,6 +126,8 @@ pub enum ConnectorError {
     Malformed { service: Service, detail: String },
     #[error("{service} was not called: {exceeded}")]
     Budget { service: Service, exceeded: rf_metering::ledger::BudgetExceeded },
+    #[error("signing in to {service} failed: {detail}")]
+    SignIn { service: Service, detail: String },
     #[error("the cost ledger failed: {0}")]
     Ledger(String),
 }
@@ -145,6 +150,7 @@ impl ConnectorError {
             ConnectorError::Unreachable { .. } => "unreachable",
             ConnectorError::Malformed { .. } => "malformed",
             ConnectorError::Budget { .. } => "budget",
+            ConnectorError::SignIn { .. } => "sign_in",
             ConnectorError::Ledger(_) => "ledger",
         }
     }

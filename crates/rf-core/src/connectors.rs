@@ -43,13 +43,31 @@ pub struct ConnectorSettings {
     pub requests_per_day: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usd_per_call: Option<String>,
+    /// For services that sign in: the client id of the user's app, and
+    /// endpoint overrides. The tokens are in the keyring under `key_ref`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
 }
 
 impl ConnectorSettings {
     /// A service's entry before anything is set: the catalog's URL,
     /// limits and price, no key.
-    fn unconfigured(service: Service) -> Self {
-        Self { name: service.name().to_owned(), base_url: None, key_ref: None, requests_per_second: None, requests_per_day: None, usd_per_call: None }
+    pub(crate) fn unconfigured(service: Service) -> Self {
+        Self {
+            name: service.name().to_owned(),
+            base_url: None,
+            key_ref: None,
+            requests_per_second: None,
+            requests_per_day: None,
+            usd_per_call: None,
+            client_id: None,
+            authorize_url: None,
+            token_url: None,
+        }
     }
 }
 
@@ -70,8 +88,10 @@ pub enum ConnectorSettingsError {
     Invalid { field: &'static str, detail: String },
     #[error("connector {0} is not configured; `raptorflow connectors list` shows them")]
     NotConfigured(Service),
-    #[error("{service} signs in with OAuth rather than an API key, and that is not built yet")]
+    #[error("{service} signs in with OAuth rather than an API key: `raptorflow connectors auth {service} --client-id ID`")]
     NeedsSignIn { service: Service },
+    #[error("{0} is not signed in: `raptorflow connectors auth {0} --client-id ID`")]
+    NotSignedIn(Service),
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
 }
@@ -175,6 +195,7 @@ pub(crate) fn add_connector(data_dir: &Path, new: NewConnector, key: Option<ApiK
         requests_per_second: new.requests_per_second.or(old.requests_per_second),
         requests_per_day: new.requests_per_day.or(old.requests_per_day),
         usd_per_call: new.usd_per_call.or(old.usd_per_call),
+        ..old
     };
     if let (Some(key), Some(key_ref)) = (&key, &connector.key_ref) {
         CONNECTOR_KEYS.set(key_ref, key.expose()).map_err(ConnectorSettingsError::from)?;
@@ -192,21 +213,26 @@ pub(crate) fn remove_connector(data_dir: &Path, name: &str) -> Result<ConnectorS
     let index = settings.connectors.iter().position(|c| c.name == service.name()).ok_or(ConnectorSettingsError::NotConfigured(service))?;
     if let Some(key_ref) = &settings.connectors[index].key_ref {
         CONNECTOR_KEYS.delete(key_ref).map_err(ConnectorSettingsError::from)?;
+        crate::sign_in::forget_secret(key_ref)?;
     }
     let removed = settings.connectors.remove(index);
     save_settings(data_dir, &settings)?;
     Ok(removed)
 }
 
-/// The connector as configured, with its key from the keyring.
-fn connector(settings: &ConnectorSettings, service: Service) -> Result<Connector> {
+/// The connector as configured, with its key from the keyring (for a
+/// service that signs in, its access token, refreshed if it is about to
+/// expire and the network may be used).
+async fn connector(settings: &ConnectorSettings, service: Service, online: bool) -> Result<Connector> {
     let mut connector = Connector::new(service, None);
     if let Some(url) = &settings.base_url {
         connector.base_url = url.parse().map_err(|err: url::ParseError| invalid("base URL", format!("{url:?} in settings.toml: {err}")))?;
     }
-    if let Some(key_ref) = &settings.key_ref {
-        connector.key = CONNECTOR_KEYS.get(key_ref).map_err(ConnectorSettingsError::from)?.as_deref().and_then(ApiKey::new);
-    }
+    connector.key = match (service.info().auth, &settings.key_ref) {
+        (Auth::Oauth, _) => crate::sign_in::access_token(settings, service, online).await?,
+        (Auth::ApiKey, Some(key_ref)) => CONNECTOR_KEYS.get(key_ref).map_err(ConnectorSettingsError::from)?.as_deref().and_then(ApiKey::new),
+        (Auth::ApiKey, None) => None,
+    };
     connector.limits = limits(settings, service)?;
     Ok(connector)
 }
@@ -277,17 +303,29 @@ impl crate::Core {
     }
 
     /// The configured connector for `service` and how calls may be made.
-    pub(crate) fn configured_connector(&self, service: Service) -> Result<(Connector, bool)> {
+    pub(crate) async fn configured_connector(&self, service: Service) -> Result<(Connector, bool)> {
         let settings = self.settings()?;
         let entry = settings.connectors.iter().find(|c| c.name == service.name()).ok_or(ConnectorSettingsError::NotConfigured(service))?;
         let online = settings.privacy != PrivacyMode::OfflineOnly;
-        Ok((connector(entry, service)?, online))
+        Ok((connector(entry, service, online).await?, online))
+    }
+
+    /// Signs in to a service that uses OAuth (X, LinkedIn, Canva); `on_url`
+    /// gets the address to open in the browser.
+    pub async fn sign_in(&self, request: crate::sign_in::SignIn, on_url: impl FnOnce(&url::Url, &str)) -> Result<ConnectorSettings> {
+        let online = self.settings()?.privacy != PrivacyMode::OfflineOnly;
+        let signed = crate::sign_in::sign_in(self.data_dir(), online, request, on_url).await;
+        self.inner.engine.settings_changed();
+        signed
     }
 
     /// Sends a tiny uncached request to a connector and says how it went
     /// (recorded in the ledger like any call).
     pub async fn test_connector(&self, name: &str) -> Result<SearchResults> {
         let service = service(name)?;
+        if service == Service::X {
+            return self.test_x().await;
+        }
         let search = ConnectorSearch { text: "marketing".into(), news: true, count: Some(1), workspace: None };
         self.search_through(service, &search, false).await
     }
@@ -299,8 +337,34 @@ impl crate::Core {
         self.search_through(service, search, true).await
     }
 
+    /// X's test: the signed-in account, as a one-line result.
+    async fn test_x(&self) -> Result<SearchResults> {
+        let (connector, online) = self.configured_connector(Service::X).await?;
+        let gateway = self.inner.engine.gateway().await?;
+        let context = CallContext::user(self.user().id.clone());
+        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
+        let fetched = rf_connectors::x::me(&gateway, call).await?;
+        let user = fetched.value;
+        let hit = Hit {
+            title: format!("@{} ({})", user.username, user.name),
+            url: format!("https://x.com/{}", user.username),
+            source: None,
+            published: None,
+            snippet: None,
+        };
+        Ok(SearchResults {
+            service: Service::X,
+            endpoint: "users-me",
+            total: None,
+            hits: vec![hit],
+            cached: false,
+            cost_micro_usd: fetched.cost_micro_usd,
+            latency_ms: fetched.latency_ms,
+        })
+    }
+
     async fn search_through(&self, service: Service, search: &ConnectorSearch, use_cache: bool) -> Result<SearchResults> {
-        let (connector, online) = self.configured_connector(service)?;
+        let (connector, online) = self.configured_connector(service).await?;
         let gateway = self.inner.engine.gateway().await?;
         let context = CallContext { workspace_id: search.workspace, ..CallContext::user(self.user().id.clone()) };
         let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache } };

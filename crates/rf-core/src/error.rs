@@ -222,7 +222,7 @@ impl CoreError {
                 match err {
                     C::UnknownService(_) | C::BadRequest { .. } => ErrorKind::InvalidInput,
                     C::NotBuilt { .. } | C::NotFound { .. } => ErrorKind::NotFound,
-                    C::Offline { .. } | C::NoKey { .. } | C::BadKey { .. } => ErrorKind::PermissionDenied,
+                    C::Offline { .. } | C::NoKey { .. } | C::BadKey { .. } | C::SignIn { .. } => ErrorKind::PermissionDenied,
                     C::Budget { .. } => ErrorKind::BudgetExceeded,
                     C::QuotaSpent { .. } | C::DailyLimit { .. } | C::RateLimited { .. } | C::Server { .. } | C::Unreachable { .. } | C::Malformed { .. } => {
                         ErrorKind::Network
@@ -244,7 +244,7 @@ impl CoreError {
                 use crate::connectors::ConnectorSettingsError as S;
                 match err {
                     S::Invalid { .. } | S::NeedsSignIn { .. } => ErrorKind::InvalidInput,
-                    S::NotConfigured(_) => ErrorKind::NotFound,
+                    S::NotConfigured(_) | S::NotSignedIn(_) => ErrorKind::NotFound,
                     S::Secret(_) => ErrorKind::Storage,
                 }
             }

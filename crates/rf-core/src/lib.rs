@@ -21,6 +21,7 @@ mod models;
 pub mod providers;
 mod sample;
 mod secrets;
+pub mod sign_in;
 pub mod signals;
 pub mod swarm;
 mod sync;

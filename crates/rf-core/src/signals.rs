@@ -180,7 +180,7 @@ impl crate::Core {
             problems: Vec::new(),
         };
         for service in configured {
-            let (connector, online) = match self.configured_connector(service) {
+            let (connector, online) = match self.configured_connector(service).await {
                 Ok(found) => found,
                 Err(err) => {
                     sweep.problems.push(err.to_string());

@@ -163,7 +163,7 @@ export function createFakeBackend(): FakeBackend {
     connector("newsapi", "NewsAPI", true, "$0.001796", null),
     connector("brave", "Brave Search", true, "$0.005", null),
     connector("google-trends", "Google Trends", false, "$0", "Google publishes no generally available Trends API"),
-    connector("x", "X", false, "$0", "the X API v2 client and its OAuth sign-in are not built yet"),
+    connector("x", "X", true, "$0", "sign-in and the signed-in account only; search, timelines and posting are not built yet"),
     connector("linkedin", "LinkedIn", false, "$0", "the LinkedIn client and its OAuth sign-in are not built yet"),
     connector("canva", "Canva", false, "$0", "the Canva Connect client and its OAuth sign-in are not built yet"),
   ];

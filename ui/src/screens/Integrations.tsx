@@ -14,9 +14,9 @@ import { fieldError } from "../errors";
 function status(c: ConnectorStatus): { label: string; color: string } {
   if (!c.built) return { label: "not available yet", color: "gray" };
   if (!c.configured) return { label: "not configured", color: "gray" };
-  if (!c.has_key) return { label: "no key", color: "yellow" };
+  if (!c.has_key) return { label: c.auth === "oauth" ? "not signed in" : "no key", color: "yellow" };
   if (c.last_outcome && c.last_outcome !== "ok") return { label: c.last_outcome.replaceAll("_", " "), color: "red" };
-  return { label: "key stored", color: "green" };
+  return { label: c.auth === "oauth" ? "signed in" : "key stored", color: "green" };
 }
 
 function ConnectorForm({ row, onSaved }: { row: ConnectorStatus; onSaved: (rows: ConnectorStatus[]) => void }) {
@@ -117,6 +117,21 @@ export function Integrations() {
                   )}
                 </Table.Td>
                 <Table.Td>
+                  {c.built && c.auth === "oauth" && !c.configured && (
+                    <Text size="xs">
+                      Sign in from a terminal: <code>raptorflow connectors auth {c.name} --client-id ID</code>
+                    </Text>
+                  )}
+                  {c.built && c.auth === "oauth" && c.configured && (
+                    <Group gap="xs">
+                      <Button size="xs" variant="light" onClick={() => test.mutate(c.name)} loading={test.isPending && test.variables === c.name}>
+                        Test
+                      </Button>
+                      <Button size="xs" variant="subtle" color="red" onClick={() => remove.mutate(c.name)}>
+                        Sign out
+                      </Button>
+                    </Group>
+                  )}
                   {c.built && c.auth === "api-key" && (
                     <Group gap="xs">
                       <Button size="xs" variant="light" onClick={() => setOpen(open === c.name ? null : c.name)}>

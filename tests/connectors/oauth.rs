@@ -1,0 +1,227 @@
+//! Signing in to X with OAuth 2.0 and PKCE, end to end through the CLI,
+//! against a local fake authorization server that checks what a real one
+//! checks (the client id, the redirect address, the code, and that the
+//! code verifier hashes to the challenge the authorization address
+//! carried) and a fake X API that accepts only a fresh access token. The
+//! test plays the browser: it opens the printed address's redirect with a
+//! code, as the service would after the user approved.
+
+#[path = "../providers/cli_support.rs"]
+mod cli_support;
+#[path = "../providers/fake_provider.rs"]
+mod fake_provider;
+#[path = "../sync/harness.rs"]
+mod harness;
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Form, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use base64::Engine as _;
+use cli_support::{cli, files_containing};
+use fake_provider::connector_fixture;
+use harness::{Run, binary, require_keyring};
+use sha2::Digest as _;
+
+#[derive(Default)]
+struct Seen {
+    /// The PKCE challenge of the sign-in under way (from the address).
+    challenge: String,
+    redirect_uri: String,
+    grants: Vec<String>,
+    bearers: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+fn json(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+async fn token(State(seen): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let mut seen = seen.lock().unwrap();
+    let grant = form.get("grant_type").cloned().unwrap_or_default();
+    seen.grants.push(grant.clone());
+    let refused = |error: &str, description: &str| json(StatusCode::BAD_REQUEST, serde_json::json!({"error": error, "error_description": description}));
+    match grant.as_str() {
+        "authorization_code" => {
+            if form.get("client_id").map(String::as_str) != Some("cid-123") {
+                return refused("invalid_client", "unknown client");
+            }
+            if form.get("code").map(String::as_str) != Some("code-123") || form.get("redirect_uri") != Some(&seen.redirect_uri) {
+                return refused("invalid_grant", "wrong code or redirect");
+            }
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let hashed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+            if hashed != seen.challenge {
+                return refused("invalid_grant", "the code verifier does not match the challenge");
+            }
+            // Expires at once: the next call must refresh.
+            json(
+                StatusCode::OK,
+                serde_json::json!({"access_token": "at-1", "token_type": "bearer", "expires_in": 1, "refresh_token": "rt-1", "scope": "tweet.read users.read offline.access"}),
+            )
+        }
+        "refresh_token" if form.get("refresh_token").map(String::as_str) == Some("rt-1") => {
+            json(StatusCode::OK, serde_json::json!({"access_token": "at-2", "token_type": "bearer", "expires_in": 7200, "refresh_token": "rt-2"}))
+        }
+        _ => refused("invalid_grant", "unknown grant or refresh token"),
+    }
+}
+
+async fn me(State(seen): State<Shared>, headers: HeaderMap) -> Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    seen.lock().unwrap().bearers.push(bearer.clone());
+    if bearer == "Bearer at-2" {
+        (StatusCode::OK, [("content-type", "application/json")], connector_fixture("x/users_me_200.json")).into_response()
+    } else {
+        (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], connector_fixture("x/error_401.json")).into_response()
+    }
+}
+
+/// The fake service on a loopback port, on its own runtime.
+fn start(seen: Shared) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = Router::new().route("/token", post(token)).route("/2/users/me", get(me)).with_state(seen);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+/// Runs `connectors auth x` and, as the browser, follows its address with
+/// `state` (the address's own when `None`); returns the CLI's run and the
+/// page the redirect showed.
+fn sign_in(data: &std::path::Path, fake: &str, seen: &Shared, state: Option<&str>) -> (Run, String) {
+    let mut child = Command::new(binary("raptorflow"))
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--user",
+            "ana",
+            "connectors",
+            "auth",
+            "x",
+            "--client-id",
+            "cid-123",
+            "--redirect-port",
+            "0",
+            "--timeout",
+            "60",
+        ])
+        .args(["--base-url", fake, "--authorize-url", &format!("{fake}/authorize"), "--token-url", &format!("{fake}/token")])
+        .env_remove("RAPTORFLOW_PRIVACY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let address = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the CLI ended before printing the address: {printed}");
+        printed.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("open this address in your browser and approve: ") {
+            break url::Url::parse(url).unwrap();
+        }
+    };
+    let query: HashMap<String, String> = address.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    assert_eq!(address.path(), "/authorize");
+    assert_eq!((query["response_type"].as_str(), query["client_id"].as_str(), query["code_challenge_method"].as_str()), ("code", "cid-123", "S256"));
+    assert_eq!(query["scope"], "tweet.read users.read offline.access");
+    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:") && query["redirect_uri"].ends_with("/callback"), "{address}");
+    {
+        let mut seen = seen.lock().unwrap();
+        seen.challenge = query["code_challenge"].clone();
+        seen.redirect_uri = query["redirect_uri"].clone();
+    }
+    let state = state.unwrap_or(&query["state"]);
+    let redirect = format!("{}?code=code-123&state={state}", query["redirect_uri"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let page = runtime.block_on(async { reqwest::get(&redirect).await.unwrap().text().await.unwrap() });
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let mut run = Run::of(child.wait_with_output().unwrap());
+    run.stdout = printed + &rest;
+    (run, page)
+}
+
+#[test]
+fn x_sign_in_checks_pkce_and_state_keeps_tokens_in_the_keyring_and_refreshes_them() {
+    require_keyring();
+    let seen: Shared = Arc::default();
+    let fake = start(seen.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+
+    // Before signing in: clear refusals.
+    let run = cli(data, &["connectors", "add", "x", "--key-stdin"], "k\n");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("`raptorflow connectors auth x --client-id ID`"), "{}", run.stderr);
+    let run = cli(data, &["connectors", "test", "x"], "");
+    assert!(run.stderr.contains("connector x is not configured"), "{}", run.stderr);
+
+    let (run, page) = sign_in(data, &fake, &seen, None);
+    let run = run.ok();
+    assert!(run.stdout.contains("signed in to x; the tokens are in the OS keyring"), "{}", run.stdout);
+    assert!(page.contains("RaptorFlow is signed in"), "{page}");
+    assert_eq!(seen.lock().unwrap().grants, ["authorization_code"], "the verifier matched the challenge");
+
+    // The access token expired at once: the first call refreshes it, the
+    // second uses the new one.
+    let test = cli(data, &["connectors", "test", "x"], "").ok();
+    assert!(test.stdout.contains("@fernhillcoffee (Fernhill Coffee)"), "{}", test.stdout);
+    cli(data, &["connectors", "test", "x"], "").ok();
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.grants, ["authorization_code", "refresh_token"]);
+        assert_eq!(seen.bearers, ["Bearer at-2", "Bearer at-2"], "only the refreshed token was sent");
+    }
+    for secret in ["at-1", "at-2", "rt-1", "rt-2", "code-123"] {
+        let leaked = files_containing(data, secret);
+        assert!(leaked.is_empty(), "{secret} is in {leaked:?}");
+        assert!(!test.stdout.contains(secret) && !test.stderr.contains(secret) && !run.stdout.contains(secret));
+    }
+    let listed = cli(data, &["connectors", "list", "--json"], "").ok().json();
+    let x = listed.as_array().unwrap().iter().find(|c| c["name"] == "x").unwrap().clone();
+    assert_eq!((x["configured"].as_bool(), x["has_key"].as_bool(), x["last_outcome"].as_str()), (Some(true), Some(true), Some("ok")));
+
+    // An answer with another state is refused and changes nothing.
+    let (forged, page) = sign_in(data, &fake, &seen, Some("forged"));
+    assert_eq!(forged.code, 2, "{}", forged.stderr);
+    assert!(forged.stderr.contains("the redirect's state did not match"), "{}", forged.stderr);
+    assert!(page.contains("does not belong to the sign-in"), "{page}");
+    assert_eq!(seen.lock().unwrap().grants.len(), 2, "no code was exchanged");
+    cli(data, &["connectors", "test", "x"], "").ok();
+
+    // Offline-only: no sign-in.
+    let offline = Command::new(binary("raptorflow"))
+        .args(["--data-dir", data.to_str().unwrap(), "--user", "ana", "connectors", "auth", "x", "--client-id", "cid-123", "--redirect-port", "0"])
+        .env("RAPTORFLOW_PRIVACY", "offline-only")
+        .output()
+        .unwrap();
+    let offline = Run::of(offline);
+    assert_eq!(offline.code, 2, "{}", offline.stderr);
+    assert!(offline.stderr.contains("privacy mode offline-only"), "{}", offline.stderr);
+
+    // Removing the connector deletes its tokens.
+    cli(data, &["connectors", "remove", "x"], "").ok();
+    let run = cli(data, &["connectors", "test", "x"], "");
+    assert!(run.stderr.contains("connector x is not configured"), "{}", run.stderr);
+}
