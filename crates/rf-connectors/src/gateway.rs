@@ -114,8 +114,8 @@ pub struct Gateway {
     limiters: Mutex<HashMap<Service, (NonZeroU32, Arc<DefaultDirectRateLimiter>)>>,
 }
 
-/// The start of the current UTC day, in milliseconds.
-fn start_of_day_ms(now: i64) -> i64 {
+/// The start of the UTC day of `now`, in milliseconds since the epoch.
+pub fn start_of_day_ms(now: i64) -> i64 {
     now - now.rem_euclid(86_400_000)
 }
 

@@ -22,7 +22,7 @@ pub mod oauth;
 pub mod x;
 
 pub use catalog::{Auth, ServiceInfo};
-pub use gateway::{ApiRequest, Call, Connector, FetchOptions, Fetched, Gateway, Limits};
+pub use gateway::{ApiRequest, Call, Connector, FetchOptions, Fetched, Gateway, Limits, start_of_day_ms};
 pub use rf_cloud::ApiKey;
 
 /// One of the services RaptorFlow can call, by the name the CLI uses.

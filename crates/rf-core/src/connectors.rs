@@ -156,14 +156,7 @@ fn service(name: &str) -> Result<Service> {
 }
 
 fn parse_base_url(text: &str) -> std::result::Result<String, ConnectorSettingsError> {
-    let url = url::Url::parse(text.trim()).map_err(|err| invalid("base URL", format!("{text:?}: {err}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("base URL", format!("{text:?}: it must be an http or https URL with a host")));
-    }
-    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("base URL", format!("{text:?}: it must not carry a query or credentials (the key goes in the keyring)")));
-    }
-    Ok(url.as_str().to_owned())
+    Ok(crate::providers::base_url(text).map_err(|detail| invalid("base URL", detail))?.to_string())
 }
 
 /// Adds a connector, or changes the one of the same service. Options not
@@ -270,8 +263,7 @@ impl crate::Core {
     pub async fn connectors(&self) -> Result<Vec<ConnectorStatus>> {
         let settings = self.settings()?;
         let ledger = self.inner.engine.ledger().await?;
-        let now = rf_metering::ledger::now_ms();
-        let today = now - now.rem_euclid(86_400_000);
+        let today = rf_connectors::start_of_day_ms(rf_metering::ledger::now_ms());
         let mut list = Vec::new();
         for service in Service::ALL {
             let info = service.info();

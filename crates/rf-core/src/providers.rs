@@ -176,15 +176,27 @@ fn provider_name(name: &str) -> std::result::Result<ProviderName, ProviderSettin
     }
 }
 
-fn parse_base_url(text: &str) -> std::result::Result<url::Url, ProviderSettingsError> {
-    let url = url::Url::parse(text.trim()).map_err(|err| invalid("base URL", format!("{text:?}: {err}")))?;
+/// `text` as an http or https URL with a host; otherwise what is wrong.
+pub(crate) fn http_url(text: &str) -> std::result::Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|err| format!("{text:?}: {err}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("base URL", format!("{text:?}: it must be an http or https URL with a host")));
-    }
-    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("base URL", format!("{text:?}: it must not carry a query or credentials (the key goes in the keyring)")));
+        return Err(format!("{text:?}: it must be an http or https URL with a host"));
     }
     Ok(url)
+}
+
+/// A service's base URL (a provider's, a connector's): an [`http_url`]
+/// without a query or credentials, which belong in the keyring.
+pub(crate) fn base_url(text: &str) -> std::result::Result<url::Url, String> {
+    let url = http_url(text)?;
+    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{text:?}: it must not carry a query or credentials (the key goes in the keyring)"));
+    }
+    Ok(url)
+}
+
+fn parse_base_url(text: &str) -> std::result::Result<url::Url, ProviderSettingsError> {
+    base_url(text).map_err(|detail| invalid("base URL", detail))
 }
 
 /// What a provider's calls cost: its own prices, else the bundled table's

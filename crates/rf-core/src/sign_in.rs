@@ -45,11 +45,7 @@ fn secret_account(key_ref: &str) -> String {
 }
 
 fn parse_url(field: &'static str, text: &str) -> std::result::Result<url::Url, ConnectorSettingsError> {
-    let url = url::Url::parse(text.trim()).map_err(|err| ConnectorSettingsError::Invalid { field, detail: format!("{text:?}: {err}") })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(ConnectorSettingsError::Invalid { field, detail: format!("{text:?}: it must be an http or https URL with a host") });
-    }
-    Ok(url)
+    crate::providers::http_url(text).map_err(|detail| ConnectorSettingsError::Invalid { field, detail })
 }
 
 /// The app a configured OAuth connector signs in with.

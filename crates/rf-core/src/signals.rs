@@ -149,6 +149,20 @@ impl crate::Core {
         Ok(SignalView { series: series.to_owned(), points, analysis, summary })
     }
 
+    /// The change points and anomalies of each of the workspace's series
+    /// with two days or more, in words (at most three lines a series), for
+    /// the intelligence sweep. The caller has checked the workspace.
+    pub(crate) async fn series_findings(&self, workspace: WorkspaceId) -> Result<Vec<String>> {
+        let signals = self.inner.engine.signals().await?;
+        let mut findings = Vec::new();
+        for entry in signals.series(workspace).await.map_err(SignalsError::from)?.iter().filter(|s| s.points >= 2) {
+            let points = signals.points(workspace, &entry.series).await.map_err(SignalsError::from)?;
+            let Ok(analysis) = rf_signals::analyse(&entry.series, &points, DEFAULT_HORIZON, DEFAULT_LEVEL) else { continue };
+            findings.extend(summary(&entry.series, &Analysis { forecast: None, note: None, ..analysis }).into_iter().take(3));
+        }
+        Ok(findings)
+    }
+
     /// Asks each configured news connector about the company and its
     /// competitors and records today's values. A connector that fails is
     /// reported in `problems` and the others go on; a repeat within the

@@ -410,13 +410,9 @@ impl Core {
                 service: source.service.to_string(),
             });
         }
-        if let Ok(series) = self.signals(workspace).await {
-            for entry in series.iter().filter(|s| s.points >= 2) {
-                if let Ok(view) = self.signal(workspace, &entry.series, crate::signals::DEFAULT_HORIZON, crate::signals::DEFAULT_LEVEL).await {
-                    let findings = crate::signals::summary(&entry.series, &rf_signals::Analysis { forecast: None, note: None, ..view.analysis });
-                    changes.extend(findings.into_iter().take(3));
-                }
-            }
+        match self.series_findings(workspace).await {
+            Ok(findings) => changes.extend(findings),
+            Err(err) => tracing::warn!(%workspace, "the sweep goes on without the signals' readings: {err}"),
         }
         cited
     }
