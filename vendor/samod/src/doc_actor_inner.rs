@@ -17,6 +17,7 @@ use samod_core::{
 
 use crate::{
     actor_task::ActorTask,
+    backlog::Charge,
     io_loop::{self, IoLoopTask},
     observer::{self, RepoObserver},
     peer_connection_info::PeerDocState,
@@ -42,6 +43,10 @@ pub(crate) struct DocActorInner {
     held_actors: HeldActors,
     /// Tasks dispatched to this actor and not yet handled (PATCHES.md, 14).
     queued: Arc<AtomicUsize>,
+    /// The charges of messages the actor keeps until their connection's
+    /// share policy is known: they count against the connection's backlog
+    /// until then (PATCHES.md, 16).
+    waiting_for_policy: HashMap<ConnectionId, Vec<Charge>>,
 }
 
 /// The document actors that hold changes for a peer waiting for its answer;
@@ -113,6 +118,7 @@ impl DocActorInner {
             observer,
             held_actors,
             queued: Arc::default(),
+            waiting_for_policy: HashMap::new(),
         }
     }
 
@@ -315,8 +321,10 @@ impl DocActorInner {
         for task in tasks {
             match task {
                 ActorTask::HandleMessage(msg, charge) => {
+                    if let (Some((connection_id, _)), Some(charge)) = (msg.inbound(), charge) {
+                        charges.push((connection_id, charge));
+                    }
                     batch.push(DocumentInput::Message(msg));
-                    charges.extend(charge);
                 }
                 ActorTask::IoComplete(result) => batch.push(DocumentInput::IoComplete(result)),
                 ActorTask::Tick => batch.push(DocumentInput::Tick),
@@ -332,6 +340,28 @@ impl DocActorInner {
             }
         }
         self.flush_batch(&mut batch);
+        self.hold_charges_waiting_for_policy(charges);
+    }
+
+    /// A message that arrives before its connection's share policy is known
+    /// waits in the actor (samod-core buffers it, up to 16 MiB, and drops the
+    /// connection past that). Its charge is kept until the policy is known,
+    /// so the connection stops being read at its backlog limit instead of
+    /// filling that buffer while the policy is slow to answer (PATCHES.md,
+    /// 16). Charges of connections whose policy has arrived, or that are
+    /// gone, are released.
+    fn hold_charges_waiting_for_policy(&mut self, charges: Vec<(ConnectionId, Charge)>) {
+        let actor = &self.actor;
+        self.waiting_for_policy
+            .retain(|connection_id, _| actor.awaits_share_policy(*connection_id));
+        for (connection_id, charge) in charges {
+            if actor.awaits_share_policy(connection_id) {
+                self.waiting_for_policy
+                    .entry(connection_id)
+                    .or_default()
+                    .push(charge);
+            }
+        }
     }
 
     fn flush_batch(&mut self, batch: &mut Vec<DocumentInput>) {

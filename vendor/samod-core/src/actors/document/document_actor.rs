@@ -654,6 +654,14 @@ impl DocumentActor {
             .collect()
     }
 
+    /// Whether sync messages from `connection_id` wait for its share policy
+    /// to be known (PATCHES.md, 16).
+    pub fn awaits_share_policy(&self, connection_id: ConnectionId) -> bool {
+        self.peer_connections
+            .get(&connection_id)
+            .is_some_and(|conn| !conn.pending_sync_messages.is_empty())
+    }
+
     /// The number of connections to this document, without copying them.
     pub fn peer_count(&self) -> usize {
         self.peer_connections.len()
