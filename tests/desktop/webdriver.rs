@@ -67,10 +67,16 @@ impl Driver {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().expect("xvfb-run could not start");
         let driver = Self { child, url: format!("http://127.0.0.1:{port}") };
+        // tauri-driver forwards a new session to WebKitWebDriver, which it
+        // starts itself: a session asked for before that driver listens is
+        // dropped mid-request (a CI run under load saw it), so both ports
+        // are waited for.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on port {port} within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
+        for (name, port) in [("tauri-driver", port), ("WebKitWebDriver", native_port)] {
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "{name} did not listen on port {port} within 30 s");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         driver
     }
