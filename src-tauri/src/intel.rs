@@ -90,24 +90,10 @@ pub async fn connector_test(core: State<'_, Core>, name: String) -> UiResult<Con
     })
 }
 
-/// A series of the workspace, in brief.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct SeriesRow {
-    pub series: String,
-    pub points: u64,
-    pub first_day: String,
-    pub last_day: String,
-    pub last_value: f64,
-}
-
 #[tauri::command]
 #[specta::specta]
-pub async fn signals_list(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> UiResult<Vec<SeriesRow>> {
-    let list = core.signals(workspace_id.parse(WorkspaceId::FIELD)?).await?;
-    Ok(list
-        .into_iter()
-        .map(|s| SeriesRow { series: s.series, points: s.points, first_day: s.first_day, last_day: s.last_day, last_value: s.last_value })
-        .collect())
+pub async fn signals_list(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> UiResult<Vec<rf_core::signals::SeriesSummary>> {
+    Ok(core.signals(workspace_id.parse(WorkspaceId::FIELD)?).await?)
 }
 
 /// A change of level the chart marks.

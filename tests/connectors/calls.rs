@@ -9,7 +9,7 @@ mod fake_provider;
 use std::{num::NonZeroU32, time::Duration};
 
 use fake_provider::{FakeProvider, Reply};
-use rf_connectors::{ApiKey, Call, Connector, ConnectorError, FetchOptions, Gateway, Service, brave, newsapi};
+use rf_connectors::{ApiKey, Call, Connector, ConnectorError, FetchOptions, Gateway, Service, ahrefs, brave, newsapi, semrush};
 use rf_domain::WorkspaceId;
 use rf_metering::ledger::{BudgetScope, CallContext, Ledger, ReportFilter};
 
@@ -294,4 +294,173 @@ async fn calls_are_spaced_to_the_vendors_rate() {
     // lower bound the limiter guarantees, however loaded the machine.
     assert!(started.elapsed() >= Duration::from_millis(950), "three calls at 2/s took {:?}", started.elapsed());
     assert_eq!(bench.server.n_requests(), 3);
+}
+
+#[tokio::test]
+async fn semrush_reads_its_reports_and_bills_api_units_by_the_line_it_returns() {
+    let bench = bench().await;
+    bench.server.script([
+        Reply::connector("semrush/domain_organic_200.csv"),
+        Reply::connector("semrush/phrase_this_200.csv"),
+        Reply::connector("semrush/domain_ranks_200.csv"),
+        Reply::connector("semrush/nothing_found_200.txt"),
+    ]);
+    let connector = bench.connector(Service::Semrush);
+
+    let keywords = semrush::organic_keywords(&bench.gateway, bench.call(&connector), "https://www.Example-Bikes.com/shop", "us", 20).await.unwrap();
+    assert_eq!(keywords.value.len(), 3);
+    assert_eq!((keywords.value[0].keyword.as_str(), keywords.value[0].position, keywords.value[0].search_volume), ("folding bike", Some(3), Some(49500)));
+    assert_eq!(keywords.value[2].keyword, "folding bike; commuter", "a quoted value keeps its semicolon");
+    assert_eq!(keywords.value[2].cpc, None, "an empty value is no figure, not zero");
+    // 3 lines of 10 API units at $0.00005 a unit.
+    assert_eq!(keywords.cost_micro_usd, 1500);
+    let overview = semrush::keyword_overview(&bench.gateway, bench.call(&connector), "  folding   bike ", "us").await.unwrap();
+    let overview = overview.value.expect("one line");
+    assert_eq!((overview.search_volume, overview.competition, overview.results), (Some(49500), Some(1.0), Some(214_000_000)));
+    let domain = semrush::domain_overview(&bench.gateway, bench.call(&connector), "example-bikes.com", "uk").await.unwrap();
+    let domain = domain.value.expect("one line");
+    assert_eq!((domain.rank, domain.organic_keywords, domain.organic_traffic), (Some(48213), Some(15234), Some(88412)));
+    // ERROR 50 is an empty report, and costs nothing.
+    let nothing = semrush::organic_keywords(&bench.gateway, bench.call(&connector), "new-shop.example", "us", 10).await.unwrap();
+    assert!(nothing.value.is_empty());
+    assert_eq!(nothing.cost_micro_usd, 0);
+
+    let seen = bench.server.seen();
+    assert_eq!(seen[0].path, "/");
+    assert_eq!(
+        seen[0].query,
+        format!(
+            "type=domain_organic&domain=example-bikes.com&database=us&display_limit=20&display_sort=tr_desc&export_columns=Ph%2CPo%2CNq%2CCp%2CUr%2CTr&export_escape=1&key={KEY}"
+        )
+    );
+    assert_eq!(seen[1].query, format!("type=phrase_this&phrase=folding+bike&database=us&export_columns=Ph%2CNq%2CCp%2CCo%2CNr&export_escape=1&key={KEY}"));
+    assert!(seen[2].query.starts_with("type=domain_ranks&domain=example-bikes.com&database=uk&"), "{}", seen[2].query);
+    let rows = bench.rows().await;
+    let summary: Vec<(String, u64)> = rows.iter().map(|r| (r.model.to_string(), r.cost_micro_usd)).collect();
+    assert_eq!(summary, [("domain-organic".into(), 1500), ("phrase-this".into(), 500), ("domain-ranks".into(), 500), ("domain-organic".into(), 0)]);
+}
+
+#[tokio::test]
+async fn semrush_errors_in_a_200_answer_are_errors_cost_nothing_and_never_show_the_key() {
+    let bench = bench().await;
+    bench.server.script([Reply::connector("semrush/error_200_wrong_key.txt"), Reply::connector("semrush/error_200_units_spent.txt")]);
+    let connector = bench.connector(Service::Semrush);
+    let err = semrush::keyword_overview(&bench.gateway, bench.call(&connector), "bikes", "us").await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::BadKey { detail, .. } if detail == "ERROR 120: WRONG KEY - ID PAIR"), "{err}");
+    let err = semrush::keyword_overview(&bench.gateway, bench.call(&connector), "cars", "us").await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::QuotaSpent { .. }), "{err}");
+    assert!(err.to_string().contains("API UNITS BALANCE IS ZERO"), "{err}");
+    let rows = bench.rows().await;
+    assert_eq!(rows.iter().map(|r| (r.cost_micro_usd, r.outcome.as_str())).collect::<Vec<_>>(), [(0, "bad_key"), (0, "quota_spent")]);
+    // Neither answer was cached: the next call goes out.
+    bench.server.script([Reply::connector("semrush/phrase_this_200.csv")]);
+    assert!(!semrush::keyword_overview(&bench.gateway, bench.call(&connector), "bikes", "us").await.unwrap().cached);
+
+    // Unreachable: the message names the URL without its query, so not the key.
+    let mut gone = bench.connector(Service::Semrush);
+    gone.base_url = "http://127.0.0.1:9/".parse().unwrap();
+    let err = semrush::keyword_overview(&bench.gateway, bench.call(&gone), "bikes", "us").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unreachable { .. }), "{err}");
+    assert!(!err.to_string().contains(KEY), "{err}");
+
+    // Bad input is refused before anything is sent.
+    let sent = bench.server.n_requests();
+    for (domain, database, expected) in [("not a domain", "us", "is not a domain"), ("example.com", "US;x", "is not a Semrush database")] {
+        let err = semrush::organic_keywords(&bench.gateway, bench.call(&connector), domain, database, 10).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    assert_eq!(bench.server.n_requests(), sent);
+}
+
+#[tokio::test]
+async fn semrush_reserves_the_most_a_report_can_cost_before_sending_it() {
+    let bench = bench().await;
+    bench.server.always(Reply::connector("semrush/domain_organic_200.csv"));
+    let connector = bench.connector(Service::Semrush);
+    // $0.04 left: 100 lines at 10 units and $0.00005 a unit would be $0.05.
+    bench.gateway.ledger().set_budget(&BudgetScope::Workspace(bench.context.workspace_id.unwrap()), 40_000).await.unwrap();
+    let err = semrush::organic_keywords(&bench.gateway, bench.call(&connector), "example-bikes.com", "us", 100).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Budget { service: Service::Semrush, .. }), "{err}");
+    assert_eq!(bench.server.n_requests(), 0);
+    // 20 lines fit ($0.01); the 3 returned are what is billed.
+    let fetched = semrush::organic_keywords(&bench.gateway, bench.call(&connector), "example-bikes.com", "us", 20).await.unwrap();
+    assert_eq!(fetched.cost_micro_usd, 1500);
+    assert_eq!(bench.gateway.ledger().reserved_micro_usd().await.unwrap(), 0, "the reservation is settled to the actual cost");
+}
+
+#[tokio::test]
+async fn ahrefs_sends_a_bearer_key_and_bills_the_units_it_reports() {
+    let bench = bench().await;
+    bench.server.script([
+        Reply::connector("ahrefs/organic_keywords_200.json").with_header("x-api-rows", "3").with_header("x-api-units-cost-total-actual", "69"),
+        Reply::connector("ahrefs/domain_rating_200.json"),
+        Reply::connector("ahrefs/metrics_200.json").with_header("x-api-units-cost-total-actual", "0").with_header("x-api-cache", "hit"),
+    ]);
+    let mut connector = bench.connector(Service::Ahrefs);
+    // Ahrefs publishes no unit price; a user who sets one gets costs.
+    connector.limits.micro_usd_per_call = 100;
+
+    let keywords = ahrefs::organic_keywords(&bench.gateway, bench.call(&connector), "example-bikes.com", "2026-12-06", "us", 20).await.unwrap();
+    assert_eq!(keywords.value.len(), 3);
+    assert_eq!(keywords.value[0].hit().title, "folding bike (position 3, 49500 searches a month)");
+    assert_eq!((keywords.value[2].best_position, keywords.value[2].sum_traffic), (None, None));
+    assert_eq!(keywords.cost_micro_usd, 6900, "the 69 units Ahrefs reported, at 100 micro-dollars each");
+    // Without a report, the documented minimum of 50 units.
+    let rating = ahrefs::domain_rating(&bench.gateway, bench.call(&connector), "ahrefs.com", "2026-12-06").await.unwrap();
+    assert_eq!((rating.value.domain_rating, rating.value.ahrefs_rank, rating.cost_micro_usd), (91.0, Some(3), 5000));
+    // An answer from Ahrefs' own cache costs no units.
+    let metrics = ahrefs::metrics(&bench.gateway, bench.call(&connector), "example-bikes.com", "2026-12-06", Some("us")).await.unwrap();
+    assert_eq!((metrics.value.org_traffic, metrics.value.paid_cost, metrics.cost_micro_usd), (88412, None, 0));
+
+    let seen = bench.server.seen();
+    assert_eq!(seen[0].path, "/v3/site-explorer/organic-keywords");
+    assert_eq!(
+        seen[0].query,
+        "target=example-bikes.com&date=2026-12-06&country=us&select=keyword%2Cbest_position%2Cbest_position_url%2Cvolume%2Csum_traffic&order_by=sum_traffic%3Adesc&limit=20"
+    );
+    assert_eq!((seen[1].path.as_str(), seen[1].query.as_str()), ("/v3/site-explorer/domain-rating", "target=ahrefs.com&date=2026-12-06"));
+    for request in &seen {
+        assert_eq!(request.headers["authorization"], format!("Bearer {KEY}"));
+        assert!(!request.query.contains(KEY));
+    }
+    // At the catalog's price ($0 a unit) nothing is charged.
+    assert_eq!(Connector::new(Service::Ahrefs, None).limits.micro_usd_per_call, 0);
+}
+
+#[tokio::test]
+async fn ahrefs_errors_are_clear_and_a_report_that_could_exceed_the_budget_is_not_sent() {
+    let bench = bench().await;
+    bench.server.script([
+        Reply::connector("ahrefs/error_401.json"),
+        Reply::connector("ahrefs/error_403_units.json"),
+        Reply::connector("ahrefs/error_429.json"),
+        Reply::connector("ahrefs/domain_rating_200.json"),
+    ]);
+    let mut connector = bench.connector(Service::Ahrefs);
+    connector.limits.micro_usd_per_call = 100;
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        outcomes.push(ahrefs::domain_rating(&bench.gateway, bench.call(&connector), "example-bikes.com", "2026-12-06").await);
+    }
+    assert!(matches!(&outcomes[0], Err(ConnectorError::BadKey { detail, .. }) if detail == "Invalid API key"), "{:?}", outcomes[0]);
+    assert!(matches!(&outcomes[1], Err(ConnectorError::QuotaSpent { .. })), "{:?}", outcomes[1]);
+    // A 429 (Ahrefs sends no Retry-After) is retried with backoff.
+    assert!(matches!(&outcomes[2], Ok(rating) if rating.value.domain_rating == 91.0), "{:?}", outcomes[2]);
+    assert_eq!(bench.server.n_requests(), 4);
+    let rows = bench.rows().await;
+    assert_eq!(rows.iter().map(|r| (r.cost_micro_usd, r.outcome.as_str())).collect::<Vec<_>>(), [(0, "bad_key"), (0, "quota_spent"), (5000, "ok")]);
+
+    // 100 rows at 23 units a row is 2,300 units, $0.23 at this price: over $0.20 left.
+    bench.gateway.ledger().set_budget(&BudgetScope::Workspace(bench.context.workspace_id.unwrap()), 205_000).await.unwrap();
+    let err = ahrefs::organic_keywords(&bench.gateway, bench.call(&connector), "example-bikes.com", "2026-12-06", "us", 100).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Budget { service: Service::Ahrefs, .. }), "{err}");
+    for (target, date, country, expected) in [
+        ("not a domain", "2026-12-06", "us", "not a domain or URL"),
+        ("example.com", "12/06/2026", "us", "not a date"),
+        ("example.com", "2026-12-06", "USA", "two-letter"),
+    ] {
+        let err = ahrefs::organic_keywords(&bench.gateway, bench.call(&connector), target, date, country, 10).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    assert_eq!(bench.server.n_requests(), 4, "nothing sent for the refused calls");
 }

@@ -17,6 +17,16 @@ use cli_support::{cli, files_containing};
 use fake_provider::{FakeProvider, Reply};
 use harness::{Run, binary, require_keyring};
 
+/// A workspace "Fernhill" with the campaign fixtures' brand codex (a
+/// website and two competitors).
+fn branded_workspace(data: &Path) -> String {
+    let ws = cli(data, &["workspace", "create", "Fernhill", "--json"], "").ok();
+    let workspace = ws.json()["id"].as_str().unwrap().to_owned();
+    let brand = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/campaign/brand.json");
+    cli(data, &["workspace", "set-brand", &workspace, brand.to_str().unwrap()], "").ok();
+    workspace
+}
+
 fn status<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     list.as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()
 }
@@ -95,6 +105,74 @@ fn keys_live_only_in_the_keyring_and_a_repeated_search_is_free() {
     assert!(gone.stderr.contains("connector newsapi is not configured"), "{}", gone.stderr);
 }
 
+/// Semrush takes its key in the URL's query: the key still appears in no
+/// file, no output and no message, and its price is said per API unit.
+#[test]
+fn semrush_is_searched_by_domain_or_keyword_and_its_key_in_the_url_stays_secret() {
+    require_keyring();
+    let server = FakeProvider::start();
+    server.script([
+        Reply::connector("semrush/phrase_this_200.csv"),
+        Reply::connector("semrush/domain_organic_200.csv"),
+        Reply::connector("semrush/phrase_this_200.csv"),
+        Reply::connector("semrush/error_200_wrong_key.txt"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let key = format!("semrush-key-{}", std::process::id() * 7919 + 4_242);
+    let mut runs = vec![cli(data, &["connectors", "add", "semrush", "--base-url", &server.url, "--key-stdin"], &format!("{key}\n")).ok()];
+
+    let test = cli(data, &["connectors", "test", "semrush"], "").ok();
+    assert!(test.stdout.contains("semrush works: semrush phrase-this: 1 result"), "{}", test.stdout);
+    let list = cli(data, &["connectors", "list"], "").ok();
+    assert!(list.stdout.contains("$0.00005 per API unit"), "{}", list.stdout);
+    let by_domain = cli(data, &["connectors", "search", "semrush", "example-bikes.com", "--json"], "").ok();
+    assert_eq!(by_domain.json()["endpoint"], "domain-organic");
+    assert_eq!(by_domain.json()["hits"][0]["title"], "folding bike (position 3, 49500 searches a month)");
+    assert_eq!(by_domain.json()["cost_micro_usd"], 1500, "3 lines of 10 units at $0.00005");
+    let by_keyword = cli(data, &["connectors", "search", "semrush", "folding bike", "--json"], "").ok();
+    assert_eq!(by_keyword.json()["hits"][0]["title"], "folding bike (49500 searches a month, CPC $0.92, competition 1.00)");
+    let refused = cli(data, &["connectors", "search", "semrush", "cargo bike"], "");
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("semrush refused the API key (ERROR 120: WRONG KEY - ID PAIR)"), "{}", refused.stderr);
+    runs.extend([test, list, by_domain, by_keyword, refused]);
+
+    for seen in server.seen() {
+        assert!(seen.query.ends_with(&format!("&key={key}")), "the key from the keyring reached Semrush: {}", seen.query);
+    }
+    let leaked = files_containing(data, &key);
+    assert!(leaked.is_empty(), "the key is in {leaked:?}");
+    for run in &runs {
+        assert!(!run.stdout.contains(&key) && !run.stderr.contains(&key), "the key was printed:\n{}\n{}", run.stdout, run.stderr);
+    }
+    cli(data, &["connectors", "remove", "semrush"], "").ok();
+}
+
+/// `connectors test ahrefs` asks for a target Ahrefs answers for free, and
+/// the price Ahrefs does not publish is $0 until set.
+#[test]
+fn ahrefs_is_tested_on_a_free_target_and_searched_by_domain() {
+    require_keyring();
+    let server = FakeProvider::start();
+    server.script([Reply::connector("ahrefs/domain_rating_200.json"), Reply::connector("ahrefs/organic_keywords_200.json")]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    cli(data, &["connectors", "add", "ahrefs", "--base-url", &server.url, "--key-stdin"], "ahrefs-key-777\n").ok();
+    let test = cli(data, &["connectors", "test", "ahrefs"], "").ok();
+    assert!(test.stdout.contains("ahrefs works: ahrefs domain-rating: 1 result"), "{}", test.stdout);
+    assert!(test.stdout.contains("ahrefs.com: Domain Rating 91, Ahrefs Rank 3"), "{}", test.stdout);
+    let found = cli(data, &["connectors", "search", "ahrefs", "example-bikes.com", "--count", "5", "--json"], "").ok();
+    assert_eq!(found.json()["hits"].as_array().unwrap().len(), 3);
+    assert_eq!(found.json()["cost_micro_usd"], 0);
+    let seen = server.seen();
+    assert!(seen[0].query.starts_with("target=ahrefs.com&date="), "{}", seen[0].query);
+    assert!(seen[1].query.contains("limit=5"), "{}", seen[1].query);
+    let list = cli(data, &["connectors", "list", "--json"], "").ok();
+    let ahrefs = status(&list.json(), "ahrefs").clone();
+    assert_eq!((ahrefs["usd_per_call"].as_str(), ahrefs["price_per"].as_str()), (Some("$0.00"), Some("API unit")));
+    cli(data, &["connectors", "remove", "ahrefs"], "").ok();
+}
+
 #[test]
 fn bad_connector_input_is_refused_and_changes_nothing() {
     require_keyring();
@@ -119,11 +197,11 @@ fn bad_connector_input_is_refused_and_changes_nothing() {
     assert!(!data.join("settings.toml").exists(), "nothing was written");
 
     // A service whose client is not built says so when called.
-    cli(data, &["connectors", "add", "semrush", "--key-stdin"], "semrush-key\n").ok();
-    let run = cli(data, &["connectors", "test", "semrush"], "");
+    cli(data, &["connectors", "add", "google-trends", "--key-stdin"], "trends-key\n").ok();
+    let run = cli(data, &["connectors", "test", "google-trends"], "");
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("semrush cannot be called yet: the Semrush client"), "{}", run.stderr);
-    cli(data, &["connectors", "remove", "semrush"], "").ok();
+    assert!(run.stderr.contains("google-trends cannot be called yet: Google publishes no generally available Trends API"), "{}", run.stderr);
+    cli(data, &["connectors", "remove", "google-trends"], "").ok();
 }
 
 /// Runs the CLI under strace and returns the run and every socket(2) and
@@ -198,10 +276,7 @@ fn a_sweep_records_signals_and_a_repeat_within_the_ttl_is_free() {
     server.always(Reply::connector("newsapi/everything_200.json"));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let ws = cli(data, &["workspace", "create", "Fernhill", "--json"], "").ok();
-    let workspace = ws.json()["id"].as_str().unwrap().to_owned();
-    let brand = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/campaign/brand.json");
-    cli(data, &["workspace", "set-brand", &workspace, brand.to_str().unwrap()], "").ok();
+    let workspace = branded_workspace(data);
 
     let none = cli(data, &["signals", "fetch", "--workspace", &workspace], "");
     assert_eq!(none.code, 2, "{}", none.stderr);
@@ -317,4 +392,45 @@ fn due_sweeps_run_once_per_period_and_only_with_a_connector() {
         assert!(core.sweep_due_signals().await.unwrap().is_empty());
         core.close().await;
     });
+}
+
+/// With Semrush and Ahrefs configured, a sweep measures the brand's own
+/// website: organic traffic and keywords from both, Domain Rating from
+/// Ahrefs; a repeat within the TTL sends nothing.
+#[test]
+fn a_sweep_measures_the_brand_website_through_semrush_and_ahrefs() {
+    require_keyring();
+    let semrush = FakeProvider::start();
+    semrush.always(Reply::connector("semrush/domain_ranks_200.csv"));
+    let ahrefs = FakeProvider::start();
+    ahrefs.script([Reply::connector("ahrefs/metrics_200.json"), Reply::connector("ahrefs/domain_rating_200.json")]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let workspace = branded_workspace(data);
+    cli(data, &["connectors", "add", "semrush", "--base-url", &semrush.url, "--key-stdin"], "semrush-key\n").ok();
+    cli(data, &["connectors", "add", "ahrefs", "--base-url", &ahrefs.url, "--key-stdin"], "ahrefs-key\n").ok();
+
+    let first = cli(data, &["signals", "fetch", "--workspace", &workspace, "--json"], "").ok().json();
+    let recorded: Vec<(&str, f64)> =
+        first["recorded"].as_array().unwrap().iter().map(|r| (r["series"].as_str().unwrap(), r["value"].as_f64().unwrap())).collect();
+    assert_eq!(
+        recorded,
+        [
+            ("organic-traffic/semrush/fernhill.coffee", 88412.0),
+            ("organic-keywords/semrush/fernhill.coffee", 15234.0),
+            ("organic-traffic/ahrefs/fernhill.coffee", 88412.0),
+            ("organic-keywords/ahrefs/fernhill.coffee", 15234.0),
+            ("domain-rating/ahrefs/fernhill.coffee", 91.0),
+        ]
+    );
+    // Semrush: one line of 10 units at $0.00005; Ahrefs: $0 until priced.
+    assert_eq!((first["calls_sent"].as_u64(), first["cost_micro_usd"].as_u64()), (Some(3), Some(500)));
+    assert!(semrush.seen()[0].query.starts_with("type=domain_ranks&domain=fernhill.coffee&database=us&"), "{}", semrush.seen()[0].query);
+    assert!(ahrefs.seen()[1].query.starts_with("target=fernhill.coffee&date="), "{}", ahrefs.seen()[1].query);
+
+    let again = cli(data, &["signals", "fetch", "--workspace", &workspace, "--json"], "").ok().json();
+    assert_eq!((again["calls_sent"].as_u64(), again["cache_hits"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(semrush.n_requests() + ahrefs.n_requests(), 3, "the repeat within the TTL sent nothing");
+    let list = cli(data, &["signals", "list", "--workspace", &workspace], "").ok();
+    assert!(list.stdout.contains("domain-rating/ahrefs/fernhill.coffee"), "{}", list.stdout);
 }

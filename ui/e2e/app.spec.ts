@@ -240,6 +240,8 @@ test("integrations: a key is stored but never shown, tested and removed; signals
   await expect(table.getByRole("row", { name: "Google Trends" })).toContainText("no generally available Trends API");
   await expect(table.getByRole("row", { name: "X" })).toContainText("raptorflow connectors auth x --client-id ID");
   await expect(table.getByRole("row", { name: "LinkedIn" })).toContainText("not available yet");
+  await expect(table.getByRole("row", { name: "Semrush" })).toContainText("$0.00005 per API unit");
+  await expect(table.getByRole("row", { name: "Brave Search" })).toContainText("$0.005 per call");
   const news = table.getByRole("row", { name: "NewsAPI" });
   await expect(news).toContainText("not configured");
   await news.getByRole("button", { name: "Add key" }).click();

@@ -117,7 +117,7 @@ export const commands = {
 	connectorRemove: (name: string) => __TAURI_INVOKE<ConnectorStatus[]>("connector_remove", { name }),
 	/**  Sends a tiny request (never from the cache) and says what came back. */
 	connectorTest: (name: string) => __TAURI_INVOKE<ConnectorTestView>("connector_test", { name }),
-	signalsList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SeriesRow[]>("signals_list", { workspaceId }),
+	signalsList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SeriesSummary[]>("signals_list", { workspaceId }),
 	signalShow: (workspaceId: WorkspaceId, series: string) => __TAURI_INVOKE<SignalChart>("signal_show", { workspaceId, series }),
 	signalsFetch: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SweepView>("signals_fetch", { workspaceId }),
 	/**  The 87 agents: 7 Lords and the four guilds. */
@@ -510,6 +510,8 @@ export type ConnectorStatus = {
 	requests_per_second: number,
 	requests_per_day: number | null,
 	usd_per_call: string,
+	/**  What `usd_per_call` is the price of: `call`, or `API unit`. */
+	price_per: string,
 	/**  Calls sent since 00:00 UTC (answers from the cache not counted). */
 	calls_today: number,
 	/**  What the daily limit leaves, if there is one. */
@@ -1024,8 +1026,8 @@ export type Scene = {
 	seconds: number,
 };
 
-/**  A series of the workspace, in brief. */
-export type SeriesRow = {
+/**  A series of a workspace, in brief. */
+export type SeriesSummary = {
 	series: string,
 	points: number,
 	first_day: string,

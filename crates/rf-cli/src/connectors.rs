@@ -90,7 +90,9 @@ fn results_text(results: &SearchResults, text: &mut String) {
     let how =
         if results.cached { "from the cache, no call sent".to_owned() } else { format!("{} ms, {}", results.latency_ms, format_usd(results.cost_micro_usd)) };
     let total = results.total.map(|t| format!(", {t} matches in all")).unwrap_or_default();
-    text.push_str(&format!("{} {}: {} results{total} ({how})\n", results.service, results.endpoint, results.hits.len()));
+    let n = results.hits.len();
+    let plural = if n == 1 { "" } else { "s" };
+    text.push_str(&format!("{} {}: {n} result{plural}{total} ({how})\n", results.service, results.endpoint));
     for hit in &results.hits {
         let source = hit.source.as_deref().unwrap_or("-");
         let published = hit.published.as_deref().unwrap_or("");
@@ -115,8 +117,8 @@ pub(crate) async fn run_connectors(core: &Core, command: ConnectorsCommand, out:
                         let left = c.left_today.map(|left| format!(", {left} left today")).unwrap_or_default();
                         let last = c.last_outcome.as_deref().map(|o| format!(", last call: {o}")).unwrap_or_default();
                         text.push_str(&format!(
-                            "               {} · {}/s · {} a call · {} calls today{left}{last}\n",
-                            c.base_url, c.requests_per_second, c.usd_per_call, c.calls_today
+                            "               {} · {}/s · {} per {} · {} calls today{left}{last}\n",
+                            c.base_url, c.requests_per_second, c.usd_per_call, c.price_per, c.calls_today
                         ));
                     }
                 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ApiKey, ConnectorError, Hit, Service,
-    gateway::{ApiRequest, Call, Dialect, Fetched, Gateway},
+    gateway::{ApiRequest, Billing, Call, Dialect, Fetched, Gateway},
 };
 
 /// A web or news search.
@@ -209,12 +209,12 @@ fn query(search: &Search, max_count: u8) -> Result<Vec<(String, String)>, Connec
 
 /// Web search.
 pub async fn web_search(gateway: &Gateway, call: Call<'_>, search: &Search) -> Result<Fetched<WebSearch>, ConnectorError> {
-    let request = ApiRequest { endpoint: "web-search", path: "res/v1/web/search".into(), query: query(search, 20)? };
+    let request = ApiRequest { endpoint: "web-search", path: "res/v1/web/search".into(), query: query(search, 20)?, billing: Billing::PerCall };
     gateway.fetch::<Brave, _>(call, &request, |body| parse_as(body, "search", |r: &WebSearch| &r.kind)).await
 }
 
 /// News search.
 pub async fn news_search(gateway: &Gateway, call: Call<'_>, search: &Search) -> Result<Fetched<NewsSearch>, ConnectorError> {
-    let request = ApiRequest { endpoint: "news-search", path: "res/v1/news/search".into(), query: query(search, 50)? };
+    let request = ApiRequest { endpoint: "news-search", path: "res/v1/news/search".into(), query: query(search, 50)?, billing: Billing::PerCall };
     gateway.fetch::<Brave, _>(call, &request, |body| parse_as(body, "news", |r: &NewsSearch| &r.kind)).await
 }

@@ -36,8 +36,13 @@ pub struct ServiceInfo {
     pub requests_per_second: u32,
     #[serde(default)]
     pub requests_per_day: Option<u32>,
-    /// Dollars per call that is sent (not for answers from the cache).
+    /// Dollars per call that is sent (not for answers from the cache), or
+    /// per `price_per` where the service bills by something else.
     pub usd_per_call: String,
+    /// What `usd_per_call` is the price of: `call` unless the catalog says
+    /// otherwise (Semrush: `API unit`).
+    #[serde(default = "a_call")]
+    pub price_per: String,
     /// Freshness per endpoint, in hours.
     #[serde(default)]
     pub ttl_hours: BTreeMap<String, u64>,
@@ -66,6 +71,10 @@ impl ServiceInfo {
     pub fn micro_usd_per_call(&self) -> u64 {
         rf_metering::pricing::parse_usd(&self.usd_per_call).expect("the catalog's prices are checked by its test")
     }
+}
+
+fn a_call() -> String {
+    "call".to_owned()
 }
 
 static CATALOG: OnceLock<BTreeMap<String, ServiceInfo>> = OnceLock::new();
@@ -101,5 +110,7 @@ mod tests {
         }
         assert_eq!(info(Service::Brave).ttl("web-search"), Duration::from_secs(24 * 3600));
         assert_eq!(info(Service::NewsApi).micro_usd_per_call(), 1796);
+        assert_eq!((info(Service::Semrush).micro_usd_per_call(), info(Service::Semrush).price_per.as_str()), (50, "API unit"));
+        assert_eq!(info(Service::Brave).price_per, "call");
     }
 }

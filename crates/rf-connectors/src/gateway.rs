@@ -57,6 +57,48 @@ pub struct ApiRequest {
     /// The path under the base URL, without a leading slash.
     pub path: String,
     pub query: Vec<(String, String)>,
+    pub billing: Billing,
+}
+
+/// How a call is billed: the connector's price is per call, or per API
+/// unit (Semrush, Ahrefs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Billing {
+    PerCall,
+    /// `max(base_units, units_per_row × rows)` units for an answer of
+    /// `rows` rows, at most `max_rows`: the most that can cost is reserved
+    /// before the call. A count of units the vendor reports wins.
+    PerUnit {
+        base_units: u32,
+        units_per_row: u32,
+        max_rows: u32,
+    },
+}
+
+impl Billing {
+    /// The most a call can cost at `price` per call or unit.
+    fn most(self, price: u64) -> u64 {
+        match self {
+            Billing::PerCall => price,
+            Billing::PerUnit { max_rows, .. } => price.saturating_mul(self.units(u64::from(max_rows))),
+        }
+    }
+
+    fn units(self, rows: u64) -> u64 {
+        match self {
+            Billing::PerCall => 1,
+            Billing::PerUnit { base_units, units_per_row, max_rows } => u64::from(base_units).max(u64::from(units_per_row) * rows.min(u64::from(max_rows))),
+        }
+    }
+
+    /// What an answer costs: its rows' units, or the units the vendor says
+    /// it charged.
+    fn cost(self, price: u64, rows: u64, reported_units: Option<u64>) -> u64 {
+        match self {
+            Billing::PerCall => price,
+            Billing::PerUnit { .. } => price.saturating_mul(reported_units.unwrap_or_else(|| self.units(rows))),
+        }
+    }
 }
 
 /// How a call may be answered.
@@ -88,6 +130,14 @@ pub struct Fetched<T> {
     pub ledger_id: i64,
 }
 
+impl<T> Fetched<T> {
+    /// The same call with its value changed (a field of the answer).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fetched<U> {
+        let Fetched { value, cached, cost_micro_usd, latency_ms, ledger_id } = self;
+        Fetched { value: f(value), cached, cost_micro_usd, latency_ms, ledger_id }
+    }
+}
+
 /// A service's own rules for its answers.
 pub(crate) trait Dialect {
     /// Puts the key where the service wants it.
@@ -101,6 +151,19 @@ pub(crate) trait Dialect {
     }
     /// An answer that is not a success, as our error.
     fn classify(status: u16, body: &str) -> ConnectorError;
+    /// An error the service reports in a 200 answer (Semrush's `ERROR`
+    /// lines); not billed.
+    fn refusal(_body: &str) -> Option<ConnectorError> {
+        None
+    }
+    /// The rows of a 200 answer that a per-unit service bills.
+    fn rows(_reply: &http::Reply) -> u64 {
+        0
+    }
+    /// The API units the service says a 200 answer cost, if it says.
+    fn reported_units(_reply: &http::Reply) -> Option<u64> {
+        None
+    }
 }
 
 /// The shared part of every connector call: the HTTP client, the ledger
@@ -210,7 +273,7 @@ impl Gateway {
             }
         }
         let price = connector.limits.micro_usd_per_call;
-        let reservation = match self.ledger.reserve(context, price).await.map_err(ledger_err)? {
+        let reservation = match self.ledger.reserve(context, request.billing.most(price)).await.map_err(ledger_err)? {
             Ok(reservation) => reservation,
             Err(exceeded) => return Err(ConnectorError::Budget { service, exceeded }),
         };
@@ -229,14 +292,17 @@ impl Gateway {
         };
         let mut record = Self::record(connector, request, context, started);
         let outcome = match sent {
-            Ok(reply) if reply.status == 200 => {
-                // A 200 is billed whatever it holds.
-                record.cost_micro_usd = price;
-                match parse(&reply.body) {
-                    Ok(value) => Ok((value, reply.body)),
-                    Err(detail) => Err(ConnectorError::Malformed { service, detail }),
+            Ok(reply) if reply.status == 200 => match D::refusal(&reply.body) {
+                Some(err) => Err(err),
+                None => {
+                    // A 200 is billed whatever it holds.
+                    record.cost_micro_usd = request.billing.cost(price, D::rows(&reply), D::reported_units(&reply));
+                    match parse(&reply.body) {
+                        Ok(value) => Ok((value, reply.body)),
+                        Err(detail) => Err(ConnectorError::Malformed { service, detail }),
+                    }
                 }
-            }
+            },
             Ok(reply) => Err(D::classify(reply.status, &reply.body)),
             Err(err) => Err(err),
         };

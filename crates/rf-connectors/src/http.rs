@@ -11,6 +11,7 @@ use crate::{ConnectorError, Service};
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
@@ -37,14 +38,16 @@ pub async fn send(
                 let detail = format!("no answer within {} s", policy.response_timeout.as_secs());
                 return Err(ConnectorError::Unreachable { service, url, attempts: attempt, detail });
             }
-            Ok(Err(err)) => return Err(ConnectorError::Unreachable { service, url, attempts: attempt, detail: err.to_string() }),
+            // Without the URL, whose query may hold a key (Semrush's).
+            Ok(Err(err)) => return Err(ConnectorError::Unreachable { service, url, attempts: attempt, detail: err.without_url().to_string() }),
             Ok(Ok(response)) => {
                 let status = response.status().as_u16();
-                let wait = retry_after(response.headers());
+                let headers = response.headers().clone();
+                let wait = retry_after(&headers);
                 let body = tokio::time::timeout(policy.idle_timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
                 let retryable = (matches!(status, 408 | 429) || status >= 500) && !is_final(status, &body);
                 if !retryable {
-                    return Ok(Reply { status, body });
+                    return Ok(Reply { status, headers, body });
                 }
                 let too_long = wait.is_some_and(|wait| wait > policy.max_retry_after);
                 if too_long || attempt >= policy.max_attempts {

@@ -7,22 +7,26 @@
 //! are retried with backoff that honours `Retry-After`, and the vendor's
 //! errors become clear ones. Base URLs can point at a proxy or a test server.
 //!
-//! Built so far: NewsAPI and Brave Search; for X, the OAuth sign-in
+//! Built so far: NewsAPI, Brave Search, Semrush (domain overview, organic
+//! keywords, keyword overview) and Ahrefs (Domain Rating, metrics, organic
+//! keywords), the last two billed per API unit; for X, the OAuth sign-in
 //! (`oauth`) and the signed-in account (`x::me`). The others are in the
 //! catalog (`data/services.toml`) and refuse calls with a note saying so.
 
 use std::{fmt, str::FromStr, time::Duration};
 
+pub mod ahrefs;
 pub mod brave;
 pub mod catalog;
 mod gateway;
 pub mod http;
 pub mod newsapi;
 pub mod oauth;
+pub mod semrush;
 pub mod x;
 
 pub use catalog::{Auth, ServiceInfo};
-pub use gateway::{ApiRequest, Call, Connector, FetchOptions, Fetched, Gateway, Limits, start_of_day_ms};
+pub use gateway::{ApiRequest, Billing, Call, Connector, FetchOptions, Fetched, Gateway, Limits, start_of_day_ms};
 pub use rf_cloud::ApiKey;
 
 /// One of the services RaptorFlow can call, by the name the CLI uses.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ApiKey, ConnectorError, Hit, Service,
-    gateway::{ApiRequest, Call, Dialect, Fetched, Gateway},
+    gateway::{ApiRequest, Billing, Call, Dialect, Fetched, Gateway},
 };
 
 /// How `/v2/everything` orders its articles.
@@ -170,7 +170,7 @@ pub async fn everything(gateway: &Gateway, call: Call<'_>, search: &Everything) 
     if let Some(page) = search.page {
         query.push(("page".into(), page.to_string()));
     }
-    let request = ApiRequest { endpoint: "everything", path: "v2/everything".into(), query };
+    let request = ApiRequest { endpoint: "everything", path: "v2/everything".into(), query, billing: Billing::PerCall };
     gateway.fetch::<NewsApi, _>(call, &request, parse).await
 }
 
@@ -182,6 +182,6 @@ pub async fn top_headlines(gateway: &Gateway, call: Call<'_>, headlines: &TopHea
         return Err(ConnectorError::BadRequest { service: Service::NewsApi, status: 0, detail: "top headlines need a query, a country or a category".into() });
     }
     query.extend(page_size(headlines.page_size));
-    let request = ApiRequest { endpoint: "top-headlines", path: "v2/top-headlines".into(), query };
+    let request = ApiRequest { endpoint: "top-headlines", path: "v2/top-headlines".into(), query, billing: Billing::PerCall };
     gateway.fetch::<NewsApi, _>(call, &request, parse).await
 }

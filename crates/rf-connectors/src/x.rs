@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ApiKey, ConnectorError, Service,
-    gateway::{ApiRequest, Call, Dialect, Fetched, Gateway},
+    gateway::{ApiRequest, Billing, Call, Dialect, Fetched, Gateway},
 };
 
 /// The signed-in account.
@@ -59,6 +59,6 @@ impl Dialect for X {
 
 /// The account the tokens belong to.
 pub async fn me(gateway: &Gateway, call: Call<'_>) -> Result<Fetched<User>, ConnectorError> {
-    let request = ApiRequest { endpoint: "users-me", path: "2/users/me".into(), query: Vec::new() };
+    let request = ApiRequest { endpoint: "users-me", path: "2/users/me".into(), query: Vec::new(), billing: Billing::PerCall };
     gateway.fetch::<X, _>(call, &request, |body| serde_json::from_str::<Data<User>>(body).map(|d| d.data).map_err(|err| err.to_string())).await
 }

@@ -8,7 +8,7 @@ use std::{num::NonZeroU32, path::Path};
 
 use rf_cloud::ApiKey;
 pub use rf_connectors::{Auth, ConnectorError, Hit, Service};
-use rf_connectors::{Call, Connector, FetchOptions, Limits, brave, newsapi};
+use rf_connectors::{Call, Connector, FetchOptions, Limits, ahrefs, brave, newsapi, semrush};
 use rf_domain::WorkspaceId;
 use rf_metering::ledger::CallContext;
 use serde::{Deserialize, Serialize};
@@ -116,6 +116,8 @@ pub struct ConnectorStatus {
     pub requests_per_second: u32,
     pub requests_per_day: Option<u32>,
     pub usd_per_call: String,
+    /// What `usd_per_call` is the price of: `call`, or `API unit`.
+    pub price_per: String,
     /// Calls sent since 00:00 UTC (answers from the cache not counted).
     pub calls_today: u64,
     /// What the daily limit leaves, if there is one.
@@ -284,6 +286,7 @@ impl crate::Core {
                 requests_per_second: limits.requests_per_second.get(),
                 requests_per_day: limits.requests_per_day,
                 usd_per_call: rf_metering::ledger::format_usd(limits.micro_usd_per_call),
+                price_per: info.price_per.clone(),
                 calls_today: usage.sent,
                 left_today: limits.requests_per_day.map(|limit| u64::from(limit).saturating_sub(usage.sent)),
                 last_call_at_ms: usage.last_at_ms,
@@ -315,8 +318,10 @@ impl crate::Core {
     /// (recorded in the ledger like any call).
     pub async fn test_connector(&self, name: &str) -> Result<SearchResults> {
         let service = service(name)?;
-        if service == Service::X {
-            return self.test_x().await;
+        match service {
+            Service::X => return self.test_x().await,
+            Service::Ahrefs => return self.test_ahrefs().await,
+            _ => {}
         }
         let search = ConnectorSearch { text: "marketing".into(), news: true, count: Some(1), workspace: None };
         self.search_through(service, &search, false).await
@@ -327,6 +332,34 @@ impl crate::Core {
     pub async fn connector_search(&self, name: &str, search: &ConnectorSearch) -> Result<SearchResults> {
         let service = service(name)?;
         self.search_through(service, search, true).await
+    }
+
+    /// Ahrefs' test: the Domain Rating of one of the targets Ahrefs answers
+    /// for free, uncached.
+    async fn test_ahrefs(&self) -> Result<SearchResults> {
+        let (connector, online) = self.configured_connector(Service::Ahrefs).await?;
+        let gateway = self.inner.engine.gateway().await?;
+        let context = CallContext::user(self.user().id.clone());
+        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
+        let today = crate::signals::format_day(crate::signals::today());
+        let fetched = ahrefs::domain_rating(&gateway, call, ahrefs::FREE_TEST_TARGET, &today).await?;
+        let rank = fetched.value.ahrefs_rank.map(|r| format!(", Ahrefs Rank {r}")).unwrap_or_default();
+        let hit = Hit {
+            title: format!("{}: Domain Rating {}{rank}", ahrefs::FREE_TEST_TARGET, fetched.value.domain_rating),
+            url: format!("https://{}", ahrefs::FREE_TEST_TARGET),
+            source: None,
+            published: Some(today),
+            snippet: None,
+        };
+        Ok(SearchResults {
+            service: Service::Ahrefs,
+            endpoint: "domain-rating",
+            total: None,
+            hits: vec![hit],
+            cached: false,
+            cost_micro_usd: fetched.cost_micro_usd,
+            latency_ms: fetched.latency_ms,
+        })
     }
 
     /// X's test: the signed-in account, as a one-line result.
@@ -388,6 +421,51 @@ impl crate::Core {
                 };
                 let (cached, cost_micro_usd, latency_ms) = fetched;
                 SearchResults { service, endpoint, total: None, hits, cached, cost_micro_usd, latency_ms }
+            }
+            // A domain: the keywords it ranks for; anything else: the
+            // keyword's overview. Semrush's US database.
+            Service::Semrush if !text.contains(char::is_whitespace) && text.contains('.') => {
+                let limit = u32::from(search.count.unwrap_or(10));
+                let fetched = semrush::organic_keywords(&gateway, call, &text, semrush::DEFAULT_DATABASE, limit).await?;
+                let hits = fetched.value.iter().map(semrush::OrganicKeyword::hit).collect();
+                SearchResults {
+                    service,
+                    endpoint: "domain-organic",
+                    total: None,
+                    hits,
+                    cached: fetched.cached,
+                    cost_micro_usd: fetched.cost_micro_usd,
+                    latency_ms: fetched.latency_ms,
+                }
+            }
+            Service::Semrush => {
+                let fetched = semrush::keyword_overview(&gateway, call, &text, semrush::DEFAULT_DATABASE).await?;
+                let hits = fetched.value.iter().map(|overview| overview.hit(semrush::DEFAULT_DATABASE)).collect();
+                SearchResults {
+                    service,
+                    endpoint: "phrase-this",
+                    total: None,
+                    hits,
+                    cached: fetched.cached,
+                    cost_micro_usd: fetched.cost_micro_usd,
+                    latency_ms: fetched.latency_ms,
+                }
+            }
+            // A domain or URL: the keywords it ranks for in the US today.
+            Service::Ahrefs => {
+                let today = crate::signals::format_day(crate::signals::today());
+                let limit = u32::from(search.count.unwrap_or(10));
+                let fetched = ahrefs::organic_keywords(&gateway, call, &text, &today, "us", limit).await?;
+                let hits = fetched.value.iter().map(ahrefs::OrganicKeyword::hit).collect();
+                SearchResults {
+                    service,
+                    endpoint: "organic-keywords",
+                    total: None,
+                    hits,
+                    cached: fetched.cached,
+                    cost_micro_usd: fetched.cost_micro_usd,
+                    latency_ms: fetched.latency_ms,
+                }
             }
             other => {
                 let note = other.info().note.clone().unwrap_or_else(|| "it does not search".into());

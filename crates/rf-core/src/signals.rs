@@ -1,10 +1,12 @@
 //! Market signals of a workspace: a sweep asks each configured news
-//! connector about the company and each competitor of the brand codex and
-//! keeps the answers as daily series (mentions, news results, share of
-//! voice) in `signals.sqlite3`; reading a series gives its forecast, change
+//! connector about the company and each competitor of the brand codex, and
+//! each configured search connector (Semrush, Ahrefs) about the brand's
+//! website, and keeps the answers as daily series (mentions, news results,
+//! share of voice, organic traffic and keywords, Domain Rating) in
+//! `signals.sqlite3`; reading a series gives its forecast, change
 //! points and anomalies (rf-signals), in numbers and in words.
 
-use rf_connectors::{Call, FetchOptions, Hit, Service, brave, newsapi};
+use rf_connectors::{Call, ConnectorError, FetchOptions, Hit, Service, ahrefs, brave, newsapi, semrush};
 use rf_domain::{WorkspaceId, WorkspaceIndex};
 use rf_metering::ledger::CallContext;
 pub use rf_signals::{Analysis, Point, SeriesSummary, format_day, today};
@@ -20,15 +22,20 @@ pub const DEFAULT_LEVEL: f64 = 0.8;
 /// Hours between automatic sweeps when the settings do not say.
 pub const DEFAULT_EVERY_HOURS: u64 = 24;
 
-/// The connectors a sweep asks, in order.
+/// The connectors a sweep asks about the company and its competitors, in order.
 const SWEPT: [Service; 2] = [Service::NewsApi, Service::Brave];
+
+/// The connectors a sweep asks about the brand's website, in order.
+const SEO: [Service; 2] = [Service::Semrush, Service::Ahrefs];
 
 /// Why signals could not be stored, read or fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum SignalsError {
     #[error(transparent)]
     Signals(#[from] rf_signals::SignalError),
-    #[error("no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave)")]
+    #[error(
+        "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave; semrush and ahrefs measure the brand's website)"
+    )]
     NothingConfigured,
     #[error("the workspace has no company name or competitors to look for: set its brand codex first (`raptorflow workspace set-brand`)")]
     NothingToTrack,
@@ -174,8 +181,10 @@ impl crate::Core {
             return Err(SignalsError::NothingToTrack.into());
         }
         let settings = self.settings()?;
-        let configured: Vec<Service> = SWEPT.into_iter().filter(|s| settings.connectors.iter().any(|c| c.name == s.name())).collect();
-        if configured.is_empty() {
+        let is_configured = |s: &Service| settings.connectors.iter().any(|c| c.name == s.name());
+        let configured: Vec<Service> = SWEPT.into_iter().filter(is_configured).collect();
+        let seo: Vec<Service> = SEO.into_iter().filter(is_configured).collect();
+        if configured.is_empty() && seo.is_empty() {
             return Err(SignalsError::NothingConfigured.into());
         }
         let gateway = self.inner.engine.gateway().await?;
@@ -253,6 +262,9 @@ impl crate::Core {
                 sweep.recorded.push(RecordedSignal { series, value, cached: false });
             }
         }
+        for service in seo {
+            self.measure_website(service, &index.brand.website, &context, day, &mut sweep).await?;
+        }
         if sweep.recorded.is_empty() && !sweep.problems.is_empty() {
             return Err(CoreError::Conflict { what: format!("the sweep recorded nothing: {}", sweep.problems.join("; ")) });
         }
@@ -260,7 +272,91 @@ impl crate::Core {
     }
 }
 
+/// What one call of a website measurement gave: its series' values, and
+/// how the call was answered.
+struct Measured {
+    values: Vec<(String, f64)>,
+    cached: bool,
+    cost: u64,
+    endpoint: &'static str,
+}
+
+/// The host of a website address, without `www.`: `https://www.fernhill.coffee/shop` is `fernhill.coffee`.
+fn website_domain(website: &str) -> Option<String> {
+    let trimmed = website.trim();
+    let rest = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().trim_start_matches("www.").to_ascii_lowercase();
+    host.contains('.').then_some(host)
+}
+
 impl crate::Core {
+    /// Records the brand website's organic traffic and keywords (Semrush's
+    /// domain overview in its US database; Ahrefs' metrics across
+    /// countries) and its Domain Rating (Ahrefs). A failure is the sweep's
+    /// problem, not its end.
+    async fn measure_website(&self, service: Service, website: &str, context: &CallContext, day: i64, sweep: &mut SignalSweep) -> Result<()> {
+        let Some(domain) = website_domain(website) else {
+            sweep.problems.push(format!("{service}: the brand codex has no website to measure (`raptorflow workspace set-brand`)"));
+            return Ok(());
+        };
+        let (connector, online) = match self.configured_connector(service).await {
+            Ok(found) => found,
+            Err(err) => {
+                sweep.problems.push(err.to_string());
+                return Ok(());
+            }
+        };
+        let gateway = self.inner.engine.gateway().await?;
+        let call = Call { connector: &connector, context, options: FetchOptions { allow_network: online, use_cache: true } };
+        let date = format_day(day);
+        let mut calls: Vec<std::result::Result<Measured, ConnectorError>> = Vec::new();
+        match service {
+            Service::Semrush => calls.push(semrush::domain_overview(&gateway, call, &domain, semrush::DEFAULT_DATABASE).await.map(|f| {
+                let values = f.value.map_or_else(Vec::new, |o| {
+                    let measured = [("organic-traffic", o.organic_traffic), ("organic-keywords", o.organic_keywords)];
+                    measured.into_iter().filter_map(|(name, v)| v.map(|v| (format!("{name}/semrush/{domain}"), v as f64))).collect()
+                });
+                Measured { values, cached: f.cached, cost: f.cost_micro_usd, endpoint: "domain-ranks" }
+            })),
+            _ => {
+                calls.push(ahrefs::metrics(&gateway, call, &domain, &date, None).await.map(|f| {
+                    let values = vec![
+                        (format!("organic-traffic/ahrefs/{domain}"), f.value.org_traffic as f64),
+                        (format!("organic-keywords/ahrefs/{domain}"), f.value.org_keywords as f64),
+                    ];
+                    Measured { values, cached: f.cached, cost: f.cost_micro_usd, endpoint: "metrics" }
+                }));
+                calls.push(ahrefs::domain_rating(&gateway, call, &domain, &date).await.map(|f| Measured {
+                    values: vec![(format!("domain-rating/ahrefs/{domain}"), f.value.domain_rating)],
+                    cached: f.cached,
+                    cost: f.cost_micro_usd,
+                    endpoint: "domain-rating",
+                }));
+            }
+        }
+        let signals = self.inner.engine.signals().await?;
+        let workspace = sweep.workspace_id;
+        for outcome in calls {
+            match outcome {
+                Ok(Measured { values, cached, cost, endpoint }) => {
+                    if cached {
+                        sweep.cache_hits += 1;
+                    } else {
+                        sweep.calls_sent += 1;
+                    }
+                    sweep.cost_micro_usd += cost;
+                    for (series, value) in values {
+                        let evidence = json!({"service": service, "endpoint": endpoint, "domain": domain, "date": date});
+                        signals.record(workspace, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
+                        sweep.recorded.push(RecordedSignal { series, value, cached });
+                    }
+                }
+                Err(err) => sweep.problems.push(format!("{domain}: {err}")),
+            }
+        }
+        Ok(())
+    }
+
     /// Sweeps each workspace whose newest signal is older than
     /// `signals_every_hours` (default 24; 0: never), or that has none. The
     /// app calls this every few minutes while it runs. Workspaces with
@@ -269,7 +365,7 @@ impl crate::Core {
     pub async fn sweep_due_signals(&self) -> Result<Vec<(WorkspaceId, Result<SignalSweep>)>> {
         let settings = self.settings()?;
         let every = settings.signals_every_hours.unwrap_or(DEFAULT_EVERY_HOURS);
-        let configured = settings.connectors.iter().any(|c| SWEPT.iter().any(|s| s.name() == c.name));
+        let configured = settings.connectors.iter().any(|c| SWEPT.iter().chain(&SEO).any(|s| s.name() == c.name));
         if every == 0 || !configured {
             return Ok(Vec::new());
         }
@@ -293,5 +389,18 @@ impl crate::Core {
 impl From<SignalsError> for CoreError {
     fn from(err: SignalsError) -> Self {
         CoreError::Signals(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::website_domain;
+
+    #[test]
+    fn a_website_is_measured_by_its_host_without_www() {
+        assert_eq!(website_domain("https://www.Fernhill.coffee/shop?x=1").as_deref(), Some("fernhill.coffee"));
+        assert_eq!(website_domain("fernhill.coffee").as_deref(), Some("fernhill.coffee"));
+        assert_eq!(website_domain(""), None);
+        assert_eq!(website_domain("https://localhost/"), None);
     }
 }

@@ -92,6 +92,7 @@ impl Point {
 
 /// A series of a workspace, in brief.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SeriesSummary {
     pub series: String,
     pub points: u64,

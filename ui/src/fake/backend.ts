@@ -138,7 +138,7 @@ export function createFakeBackend(): FakeBackend {
   const joined = new Map<string, SyncRow>();
   const calls: string[] = [];
   // The connector catalog as the engine lists it; only NewsAPI and Brave
-  // Search are built.
+  // Search, Semrush and Ahrefs are built.
   const connector = (name: string, title: string, built: boolean, usd: string, note: string | null): ConnectorStatus => ({
     name,
     title,
@@ -151,6 +151,7 @@ export function createFakeBackend(): FakeBackend {
     requests_per_second: 1,
     requests_per_day: null,
     usd_per_call: usd,
+    price_per: ["semrush", "ahrefs"].includes(name) ? "API unit" : "call",
     calls_today: 0,
     left_today: null,
     last_call_at_ms: null,
@@ -158,8 +159,8 @@ export function createFakeBackend(): FakeBackend {
     docs: `https://docs.${name}.example`,
   });
   const connectors: ConnectorStatus[] = [
-    connector("semrush", "Semrush", false, "$0", "the Semrush client is not built yet"),
-    connector("ahrefs", "Ahrefs", false, "$0", "the Ahrefs API v3 client is not built yet"),
+    connector("semrush", "Semrush", true, "$0.00005", "domain overview, organic keywords and keyword overview; billed per API unit, 10 units a line"),
+    connector("ahrefs", "Ahrefs", true, "$0.00", "Domain Rating, metrics and organic keywords; billed in API units from the plan's allowance"),
     connector("newsapi", "NewsAPI", true, "$0.001796", null),
     connector("brave", "Brave Search", true, "$0.005", null),
     connector("google-trends", "Google Trends", false, "$0", "Google publishes no generally available Trends API"),

@@ -106,7 +106,7 @@ export function Integrations() {
                   <Badge color={s.color}>{s.label}</Badge>
                 </Table.Td>
                 <Table.Td>
-                  {c.built ? `${c.requests_per_second}/s${c.requests_per_day !== null ? `, ${c.requests_per_day}/day` : ""} · ${c.usd_per_call} a call` : "–"}
+                  {c.built ? `${c.requests_per_second}/s${c.requests_per_day !== null ? `, ${c.requests_per_day}/day` : ""} · ${c.usd_per_call} per ${c.price_per}` : "–"}
                 </Table.Td>
                 <Table.Td>
                   {c.built ? `${c.calls_today} call${c.calls_today === 1 ? "" : "s"}${c.left_today !== null ? `, ${c.left_today} left` : ""}` : "–"}
