@@ -107,6 +107,28 @@ fn compact(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// The most Guardian findings a prompt lists; the rest are counted.
+pub(crate) const MAX_FINDINGS: usize = 8;
+
+/// Guardian's answer with at most [`MAX_FINDINGS`] findings, blocking ones
+/// first, and the number left out (`more`). A garbled draft can break a
+/// rule in every field: listed in full, its findings once took a
+/// reviewer's prompt past the local model's context, and the run stopped.
+fn bounded_findings(findings: &Value) -> Value {
+    let Some(list) = findings.get("findings").and_then(Value::as_array) else {
+        return findings.clone();
+    };
+    if list.len() <= MAX_FINDINGS {
+        return findings.clone();
+    }
+    let blocking = |f: &&Value| f.get("severity").and_then(Value::as_str) == Some("block");
+    let kept: Vec<Value> = list.iter().filter(blocking).chain(list.iter().filter(|f| !blocking(f))).take(MAX_FINDINGS).cloned().collect();
+    let mut bounded = findings.clone();
+    bounded["findings"] = Value::Array(kept);
+    bounded["more"] = Value::from(list.len() - MAX_FINDINGS);
+    bounded
+}
+
 /// The chat messages of one step: the runtime's system prompt, then the
 /// rendered body followed by the data block. `roster` lists the agents a
 /// Lord may delegate to, so that it names real ones.
@@ -139,7 +161,7 @@ pub(crate) fn messages(spec: &AgentSpec, body: &str, data: &StepData, roster: &[
         block.push_str(&format!("[{}] ({}) {}\n", passage.n, passage.source, passage.text.trim()));
     }
     if let Some(findings) = &data.findings {
-        block.push_str(&format!("Guardian findings: {}\n", compact(findings)));
+        block.push_str(&format!("Guardian findings: {}\n", compact(&bounded_findings(findings))));
     }
     for (label, value) in &data.earlier {
         block.push_str(&format!("Result of {label}: {}\n", compact(value)));
@@ -153,4 +175,26 @@ pub(crate) fn messages(spec: &AgentSpec, body: &str, data: &StepData, roster: &[
         }
     }
     vec![ChatMessage::new("system", &system_prompt(spec)), ChatMessage::new("user", user.trim_end())]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{MAX_FINDINGS, bounded_findings};
+
+    #[test]
+    fn a_long_list_of_findings_is_cut_to_the_blocking_ones_first_and_counted() {
+        let finding = |n: usize, severity: &str| json!({"rule": format!("rule_{n}"), "severity": severity, "message": "m"});
+        let mut list: Vec<_> = (0..20).map(|n| finding(n, "warn")).collect();
+        list.push(finding(20, "block"));
+        let bounded = bounded_findings(&json!({"verdict": "block", "findings": list}));
+        let kept = bounded["findings"].as_array().unwrap();
+        assert_eq!(kept.len(), MAX_FINDINGS);
+        assert_eq!(kept[0]["rule"], "rule_20", "the blocking finding comes first");
+        assert_eq!(bounded["more"], 21 - MAX_FINDINGS);
+        assert_eq!(bounded["verdict"], "block");
+        let few = json!({"verdict": "pass", "findings": [finding(1, "warn")]});
+        assert_eq!(bounded_findings(&few), few, "a short list is unchanged");
+    }
 }

@@ -47,6 +47,9 @@ pub struct LlmOptions {
     pub requantize: bool,
 }
 
+/// The least answer allowance a prompt must leave in the context.
+const MIN_ANSWER_TOKENS: usize = 256;
+
 impl Default for LlmOptions {
     fn default() -> Self {
         Self { context: None, threads: 1, requantize: true }
@@ -393,7 +396,12 @@ impl LocalLlm {
         if prompt_ids.is_empty() {
             return Err(AiError::InvalidInput("the prompt is empty".into()));
         }
-        if prompt_ids.len() + params.max_tokens > self.context_length {
+        // The answer gets what the context leaves, up to --max-tokens: a
+        // long prompt (an agent reviewing a long draft) still gets an
+        // answer. A prompt that leaves less than MIN_ANSWER_TOKENS (or
+        // than asked, if less was asked) is refused.
+        let room = self.context_length.saturating_sub(prompt_ids.len());
+        if room < params.max_tokens.min(MIN_ANSWER_TOKENS) {
             return Err(AiError::InvalidInput(format!(
                 "the prompt ({} tokens) plus --max-tokens {} exceeds the model's context of {} tokens",
                 prompt_ids.len(),
@@ -401,6 +409,7 @@ impl LocalLlm {
                 self.context_length
             )));
         }
+        let max_tokens = params.max_tokens.min(room);
         let sampling = if params.temperature <= 0.0 { Sampling::ArgMax } else { Sampling::TopP { p: params.top_p, temperature: params.temperature } };
         let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
         // Picks the next token, within the grammar if there is one.
@@ -451,7 +460,7 @@ impl LocalLlm {
             if matcher.as_ref().is_some_and(llguidance::Matcher::is_stopped) {
                 break StopReason::EndOfTurn;
             }
-            if generated.len() >= params.max_tokens {
+            if generated.len() >= max_tokens {
                 break StopReason::MaxTokens;
             }
             if cancel.load(Ordering::Relaxed) {
