@@ -108,8 +108,9 @@ status=0
 dbus-run-session -- scripts/test-services.sh cargo test --locked --no-fail-fast "$@" 2>&1 | grep -v '^dbus-daemon.*fd limit' | tee "$log" || status=$?
 # cargo prints one result line per test binary, the last often for an empty
 # doc-test binary; close with the totals so the outcome is read at a glance.
-passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
-failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+# Only cargo's result lines count: a test's own output can say "5 failed".
+passed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
 echo
 echo "tests: $passed passed, $failed failed"
 if [ -n "${ui_line:-}" ]; then echo "ui: $ui_line"; fi
