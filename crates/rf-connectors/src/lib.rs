@@ -99,6 +99,16 @@ pub struct Hit {
     pub snippet: Option<String>,
 }
 
+/// The domain of a web address as the SEO services take it:
+/// `https://www.Example.com/shop?x=1` is `example.com`. `None` for
+/// anything without a dot in its host, or with spaces.
+pub fn domain_of(address: &str) -> Option<String> {
+    let trimmed = address.trim();
+    let rest = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().trim_start_matches("www.").to_ascii_lowercase();
+    (host.contains('.') && !host.contains(char::is_whitespace) && host.len() <= 253).then_some(host)
+}
+
 /// What went wrong calling a service, in words a marketer can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -164,5 +174,19 @@ fn retry_advice(retry_after: Option<Duration>) -> String {
     match retry_after {
         Some(wait) => format!("; it asks to wait {} s", wait.as_secs_f64().ceil()),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain_of;
+
+    #[test]
+    fn a_web_address_is_reduced_to_its_host_without_www() {
+        assert_eq!(domain_of("https://www.Fernhill.coffee/shop?x=1").as_deref(), Some("fernhill.coffee"));
+        assert_eq!(domain_of("fernhill.coffee").as_deref(), Some("fernhill.coffee"));
+        assert_eq!(domain_of(""), None);
+        assert_eq!(domain_of("https://localhost/"), None);
+        assert_eq!(domain_of("not a domain"), None);
     }
 }

@@ -260,14 +260,11 @@ fn check_database(database: &str) -> Result<(), ConnectorError> {
 
 /// A domain as Semrush wants it: `example.com`, without scheme or path.
 fn bare_domain(domain: &str) -> Result<String, ConnectorError> {
-    let trimmed = domain.trim();
-    let without_scheme = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
-    let host = without_scheme.split('/').next().unwrap_or_default().trim_start_matches("www.").to_ascii_lowercase();
-    if host.contains('.') && !host.contains(char::is_whitespace) && host.len() <= 253 {
-        Ok(host)
-    } else {
-        Err(ConnectorError::BadRequest { service: Service::Semrush, status: 0, detail: format!("{domain:?} is not a domain such as example.com") })
-    }
+    crate::domain_of(domain).ok_or_else(|| ConnectorError::BadRequest {
+        service: Service::Semrush,
+        status: 0,
+        detail: format!("{domain:?} is not a domain such as example.com"),
+    })
 }
 
 fn request(endpoint: &'static str, kind: &str, query: Vec<(&str, String)>, max_lines: u32) -> ApiRequest {

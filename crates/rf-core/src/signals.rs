@@ -281,21 +281,13 @@ struct Measured {
     endpoint: &'static str,
 }
 
-/// The host of a website address, without `www.`: `https://www.fernhill.coffee/shop` is `fernhill.coffee`.
-fn website_domain(website: &str) -> Option<String> {
-    let trimmed = website.trim();
-    let rest = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().trim_start_matches("www.").to_ascii_lowercase();
-    host.contains('.').then_some(host)
-}
-
 impl crate::Core {
     /// Records the brand website's organic traffic and keywords (Semrush's
     /// domain overview in its US database; Ahrefs' metrics across
     /// countries) and its Domain Rating (Ahrefs). A failure is the sweep's
     /// problem, not its end.
     async fn measure_website(&self, service: Service, website: &str, context: &CallContext, day: i64, sweep: &mut SignalSweep) -> Result<()> {
-        let Some(domain) = website_domain(website) else {
+        let Some(domain) = rf_connectors::domain_of(website) else {
             sweep.problems.push(format!("{service}: the brand codex has no website to measure (`raptorflow workspace set-brand`)"));
             return Ok(());
         };
@@ -389,18 +381,5 @@ impl crate::Core {
 impl From<SignalsError> for CoreError {
     fn from(err: SignalsError) -> Self {
         CoreError::Signals(err)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::website_domain;
-
-    #[test]
-    fn a_website_is_measured_by_its_host_without_www() {
-        assert_eq!(website_domain("https://www.Fernhill.coffee/shop?x=1").as_deref(), Some("fernhill.coffee"));
-        assert_eq!(website_domain("fernhill.coffee").as_deref(), Some("fernhill.coffee"));
-        assert_eq!(website_domain(""), None);
-        assert_eq!(website_domain("https://localhost/"), None);
     }
 }
