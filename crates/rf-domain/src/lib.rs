@@ -47,7 +47,9 @@ pub use campaign::{
 pub use codex::{CodexEntry, CodexSource};
 pub use error::{DomainError, Result, error_chain};
 pub use ids::{AgentId, AssetId, CampaignId, MoveId, RunId, SourceId, UserId, WorkspaceId};
-pub use text::{MAX_NAME_CHARS, MAX_TEXT_CHARS, escape_for_display, is_unsafe_char, replace_unsafe_chars, validate_name, validate_text};
+pub use text::{
+    MAX_NAME_CHARS, MAX_TEXT_CHARS, escape_for_display, first_control_char_in_text, is_unsafe_char, replace_unsafe_chars, validate_name, validate_text,
+};
 pub use time::{DueDate, Timestamp, civil_from_days};
 pub use workspace::{BrandCodex, CampaignEntry, Digest, DigestAction, DigestChange, DigestSource, Member, MemberStats, Role, Voice, WorkspaceIndex};
 

@@ -110,10 +110,19 @@ pub fn validate_text(field: &'static str, text: &str) -> Result<String, DomainEr
     if n_chars > MAX_TEXT_CHARS {
         return Err(DomainError::InvalidText { field, reason: format!("must be at most {MAX_TEXT_CHARS} characters, got {n_chars}") });
     }
-    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
-        return Err(DomainError::InvalidText { field, reason: "must not contain control characters".into() });
+    if let Some(found) = first_control_char_in_text(text) {
+        return Err(DomainError::InvalidText { field, reason: format!("must not contain control characters; it has {found}") });
     }
     Ok(text.to_string())
+}
+
+/// The first control character of `text` other than a line break or a tab,
+/// described with its code point and 1-based character position: what
+/// [`validate_text`] refuses, for checking text (a model's answer) before it
+/// gets that far.
+pub fn first_control_char_in_text(text: &str) -> Option<String> {
+    let (index, c) = text.chars().enumerate().find(|&(_, c)| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))?;
+    Some(format!("control character U+{:04X} at character {}", u32::from(c), index + 1))
 }
 
 #[cfg(test)]
@@ -171,7 +180,11 @@ mod tests {
     #[test]
     fn text_allows_newlines_but_not_other_controls() {
         assert!(validate_text("goal", "line one\nline two").is_ok());
-        assert!(validate_text("goal", "bell\u{7}").is_err());
+        assert_eq!(
+            validate_text("goal", "bell\u{7}").unwrap_err().to_string(),
+            "invalid goal: must not contain control characters; it has control character U+0007 at character 5"
+        );
+        assert!(validate_text("goal", "C1 \u{85}").is_err(), "C1 controls too");
         assert!(validate_text("goal", &"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
     }
 }

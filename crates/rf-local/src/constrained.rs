@@ -65,12 +65,15 @@ impl Guidance {
     }
 
     /// A matcher for one answer that must satisfy `schema`. Unless the schema
-    /// says otherwise, whitespace between JSON tokens is not free: small
-    /// models otherwise fill it.
+    /// says otherwise, whitespace between JSON tokens is not free (small
+    /// models otherwise fill it), and strings escape only quotes,
+    /// backslashes, line breaks and tabs: no `\uXXXX`, `\b` or `\f`, so a
+    /// string cannot hold a C0 control character, which the documents refuse
+    /// (other text is written as itself).
     pub fn matcher(&self, schema: &serde_json::Value) -> Result<Matcher, AiError> {
         let mut schema = schema.clone();
         let object = schema.as_object_mut().ok_or_else(|| AiError::InvalidInput("the JSON Schema must be an object".into()))?;
-        object.entry("x-guidance").or_insert_with(|| serde_json::json!({ "whitespace_flexible": false }));
+        object.entry("x-guidance").or_insert_with(|| serde_json::json!({ "whitespace_flexible": false, "json_allowed_escapes": "nrt\"\\" }));
         let grammar = TopLevelGrammar::from_json_schema(schema);
         let parser = self.factory.create_parser(grammar).map_err(|err| AiError::InvalidInput(format!("the JSON Schema cannot be used: {err}")))?;
         Ok(Matcher::new(Ok(parser)))

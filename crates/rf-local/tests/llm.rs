@@ -149,6 +149,28 @@ fn a_schema_answer_cut_short_is_an_error_not_half_a_value() {
     assert!(err.contains("must be an object"), "{err}");
 }
 
+#[test]
+fn a_constrained_string_cannot_hold_a_control_character() {
+    let llm = smollm2();
+    let tokenizer = llm.tokenizer();
+    let guidance = rf_local::constrained::Guidance::new(tokenizer, tokenizer.get_vocab_size(true), llm.end_ids()[0], None).unwrap();
+    let schema = serde_json::json!({"type": "object", "properties": {"subject": {"type": "string"}}, "required": ["subject"], "additionalProperties": false});
+    // How many tokens of `text` the grammar takes, of how many.
+    let accepted = |text: &str| {
+        let ids = tokenizer.encode(text, false).unwrap().get_ids().to_vec();
+        let mut matcher = guidance.matcher(&schema).unwrap();
+        (matcher.validate_tokens(&ids).unwrap(), ids.len())
+    };
+    for fine in [r#"{"subject":"Café \"beans\"\n\tline"}"#, r#"{"subject":"Café and 😀"}"#] {
+        let (taken, all) = accepted(fine);
+        assert_eq!(taken, all, "{fine}");
+    }
+    for control in [r#"{"subject":"bell\u0007"}"#, r#"{"subject":"back\bspace"}"#, r#"{"subject":"form\ffeed"}"#, r#"{"subject":"Caf\u00e9"}"#] {
+        let (taken, all) = accepted(control);
+        assert!(taken < all, "{control}: the grammar took all {all} tokens");
+    }
+}
+
 fn gemma(requantize: bool) -> LocalLlm {
     let store = store();
     let installed = store.installed("gemma-3-270m-q4_k_m").expect("Gemma 3 270M is installed (./scripts/test.sh fetches it)");
