@@ -254,12 +254,17 @@ impl Execution<'_> {
             let answer = match answer {
                 Ok(answer) => answer,
                 // Out of tokens: a repair round with twice the allowance.
+                // Out of tokens: a repair round with twice the allowance and
+                // a schema that allows a shorter answer. The allowance alone
+                // may not grow: a local model's context caps it.
                 Err(err) if err.truncated && round < self.limits.repair_rounds => {
                     // The cut call counts: the answer was not valid on the first try.
                     spent.calls += 1;
                     round += 1;
                     request.request.max_tokens = (request.request.max_tokens * 2).min(crate::spec::MAX_TOKENS);
-                    (self.emit)(RunEvent::Repair { step, problems: vec![format!("{err}; asking again with {} tokens", request.request.max_tokens)] });
+                    let shorter = request.request.schema.as_mut().is_some_and(shorten_answer);
+                    let how = if shorter { " for a shorter answer (lists and long texts halved)" } else { "" };
+                    (self.emit)(RunEvent::Repair { step, problems: vec![format!("{err}; asking again with {} tokens{how}", request.request.max_tokens)] });
                     continue;
                 }
                 Err(err) => return Err(fail(format!("the model call failed: {err}"), err.permanent, false, &spent)),
@@ -298,6 +303,45 @@ impl Execution<'_> {
             ));
         }
     }
+}
+
+/// Halves, in a generation schema, every list's `maxItems` (not below its
+/// `minItems`, nor below 1) and every text's `maxLength` above 80 (not below
+/// 80 nor its `minLength`): an answer valid against the result is valid
+/// against the original, and its longest form is about half as long.
+/// Whether anything changed.
+pub fn shorten_answer(schema: &mut Value) -> bool {
+    let mut changed = false;
+    if let Value::Object(map) = schema {
+        let floor = |key: &str, map: &serde_json::Map<String, Value>| map.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let kind = map.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if kind == "array"
+            && let Some(max) = map.get("maxItems").and_then(Value::as_u64)
+        {
+            let halved = max.div_ceil(2).max(floor("minItems", map)).max(1).min(max);
+            if halved < max {
+                map.insert("maxItems".into(), Value::from(halved));
+                changed = true;
+            }
+        }
+        if kind == "string"
+            && let Some(max) = map.get("maxLength").and_then(Value::as_u64)
+        {
+            let halved = (max / 2).max(80).max(floor("minLength", map)).min(max);
+            if halved < max {
+                map.insert("maxLength".into(), Value::from(halved));
+                changed = true;
+            }
+        }
+        for value in map.values_mut() {
+            changed |= shorten_answer(value);
+        }
+    } else if let Value::Array(items) = schema {
+        for item in items {
+            changed |= shorten_answer(item);
+        }
+    }
+    changed
 }
 
 /// What a step may cite: the intake fields of its input's `facts`
@@ -402,6 +446,35 @@ pub fn narrow_channels(schema: &mut Value, input: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shorter_answer_halves_lists_and_long_texts_within_their_minimums() {
+        let mut schema = serde_json::json!({"type": "object", "properties": {
+            "fixes": {"type": "array", "maxItems": 4, "items": {"type": "object", "properties": {
+                "quote": {"type": "string", "maxLength": 120},
+                "tag": {"type": "string", "maxLength": 40}
+            }}},
+            "claims": {"type": "array", "minItems": 3, "maxItems": 4, "items": {"type": "string", "minLength": 100, "maxLength": 300}},
+            "one": {"type": "array", "maxItems": 1, "items": {"type": "integer"}}
+        }});
+        let original = schema.clone();
+        assert!(shorten_answer(&mut schema));
+        assert_eq!(schema.pointer("/properties/fixes/maxItems"), Some(&Value::from(2)));
+        assert_eq!(schema.pointer("/properties/fixes/items/properties/quote/maxLength"), Some(&Value::from(80)));
+        assert_eq!(schema.pointer("/properties/fixes/items/properties/tag/maxLength"), Some(&Value::from(40)), "short texts stay");
+        assert_eq!(schema.pointer("/properties/claims/maxItems"), Some(&Value::from(3)), "not below minItems");
+        assert_eq!(schema.pointer("/properties/claims/items/maxLength"), Some(&Value::from(150)));
+        assert_eq!(schema.pointer("/properties/one/maxItems"), Some(&Value::from(1)));
+        // What the shorter schema accepts, the original does too.
+        let answer =
+            serde_json::json!({"fixes": [{"quote": "q".repeat(80), "tag": "t"}], "claims": ["c".repeat(150), "c".repeat(100), "c".repeat(120)], "one": [1]});
+        assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&answer));
+        assert!(jsonschema::validator_for(&original).unwrap().is_valid(&answer));
+        // Halving again goes on to the floors, then stops.
+        while shorten_answer(&mut schema) {}
+        assert_eq!(schema.pointer("/properties/fixes/maxItems"), Some(&Value::from(1)));
+        assert_eq!(schema.pointer("/properties/claims/items/maxLength"), Some(&Value::from(100)));
+    }
 
     #[test]
     fn citations_are_narrowed_to_what_the_step_was_given() {
