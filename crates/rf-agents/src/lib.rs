@@ -7,6 +7,7 @@
 //! It knows nothing of where models and tools come from: [`exec::Ports`]
 //! is implemented over `Core` by rf-core, and by scripted doubles in tests.
 
+mod answer_text;
 mod error;
 pub mod events;
 pub mod exec;
