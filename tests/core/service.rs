@@ -41,7 +41,13 @@ fn local_call(prompt: &str, max_tokens: usize) -> ModelCall {
         privacy: None,
         local_model: None,
         local_options: LlmOptions::default(),
-        context: CallContext { workspace_id: None, user_id: "ana".parse().unwrap(), agent_id: Some("test-agent".parse().unwrap()), run_id: Some(RunId::new()) },
+        context: CallContext {
+            workspace_id: None,
+            user_id: "ana".parse().unwrap(),
+            agent_id: Some("test-agent".parse().unwrap()),
+            run_id: Some(RunId::new()),
+            caller: None,
+        },
         use_cache: false,
     }
 }

@@ -69,6 +69,7 @@ fn context() -> CallContext {
         user_id: "ana".parse().unwrap(),
         agent_id: Some("MUSE-001".parse().unwrap()),
         run_id: Some("0192f0c1-7a6e-7cc0-9a4e-000000000001".parse().unwrap()),
+        caller: None,
     }
 }
 

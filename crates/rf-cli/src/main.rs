@@ -10,6 +10,7 @@ mod guardian;
 mod models;
 mod output;
 mod providers;
+mod serve;
 mod swarm;
 mod sync_progress;
 
@@ -101,6 +102,9 @@ enum Command {
     /// privacy mode and budget); the answer streams to the terminal and the
     /// call is recorded in the cost ledger.
     Ask(models::AskArgs),
+    /// Serve the local OpenAI-compatible API (models, chat completions,
+    /// embeddings) on 127.0.0.1 for other tools, behind a bearer token.
+    Serve(serve::ServeArgs),
     /// Configure cloud model providers and their API keys.
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
@@ -541,6 +545,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         Command::Models(_)
         | Command::Embed { .. }
         | Command::Ask(_)
+        | Command::Serve(_)
         | Command::Providers(_)
         | Command::Cost(_)
         | Command::Connectors(_)
@@ -605,6 +610,7 @@ fn rerun_with_threads(command: &Command) -> Option<ExitCode> {
     let threads = match command {
         Command::Embed { threads, .. } => *threads,
         Command::Ask(args) => args.threads(),
+        Command::Serve(args) => args.threads(),
         Command::Codex(command) => command.threads(),
         _ => None,
     }?;
@@ -661,6 +667,13 @@ fn main() -> ExitCode {
             let config = core_config(&data_dir, &models_dir, cli.user.clone(), threads);
             let sink = &mut out;
             let result = runtime.block_on(with_core(config, |core| async move { providers::run_ask(&core, args, sink).await }));
+            return finish(out, result);
+        }
+        Command::Serve(args) => {
+            let threads = models::default_threads(args.threads());
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), threads);
+            let sink = &mut out;
+            let result = runtime.block_on(with_core(config, |core| async move { serve::run_serve(&core, args, sink).await }));
             return finish(out, result);
         }
         Command::Providers(command) => {

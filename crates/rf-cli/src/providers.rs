@@ -275,7 +275,7 @@ pub(crate) async fn run_ask(core: &Core, args: AskArgs, out: &mut Output) -> Res
         privacy: args.privacy,
         local_model: args.model().cloned(),
         local_options,
-        context: CallContext { workspace_id: args.workspace, user_id: user, agent_id: args.agent.clone(), run_id: args.run },
+        context: CallContext { workspace_id: args.workspace, user_id: user, agent_id: args.agent.clone(), run_id: args.run, caller: None },
         use_cache: !args.no_cache,
     };
     let cancel = crate::cancel_on_ctrl_c();

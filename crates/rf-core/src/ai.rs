@@ -153,6 +153,16 @@ pub enum AskProgress<'a> {
     Text(&'a str),
 }
 
+/// Texts embedded by [`Core::embed_counted`].
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    pub model: ModelId,
+    /// One vector per text, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// The tokens embedded, all texts together.
+    pub tokens: u64,
+}
+
 /// What [`Core::ask_stream`] yields: the answer's pieces, then its outcome.
 #[derive(Debug)]
 pub enum AskEvent {
@@ -365,6 +375,12 @@ impl Core {
     /// Embeds `texts` with the default embedding model (kept loaded) or
     /// `model`; one ledger row. Returns the model's id and one vector per text.
     pub async fn embed(&self, texts: &[String], model: Option<&str>, context: &CallContext) -> Result<(rf_ai::ModelId, Vec<Vec<f32>>)> {
+        let embedded = self.embed_counted(texts, model, context).await?;
+        Ok((embedded.model, embedded.vectors))
+    }
+
+    /// [`Core::embed`], with the number of tokens embedded.
+    pub async fn embed_counted(&self, texts: &[String], model: Option<&str>, context: &CallContext) -> Result<Embedded> {
         if texts.is_empty() {
             return Err(rf_ai::AiError::InvalidInput("give at least one text to embed".into()).into());
         }
@@ -387,7 +403,7 @@ impl Core {
                 .map_err(|err| rf_ai::AiError::Inference(format!("the embedding task failed: {err}")))??
         };
         self.record_embedding(context, &meter).await?;
-        Ok((meter.model_id().clone(), vectors))
+        Ok(Embedded { model: meter.model_id().clone(), vectors, tokens: meter.counts().1 })
     }
 
     /// Records what `meter` embedded as one call (local, free) in the

@@ -407,7 +407,13 @@ impl Core {
     {
         let meter = Arc::new(MeteredEmbedder::new(self.inner.engine.embedder().await?));
         let result = work(meter.clone()).await;
-        let context = rf_metering::ledger::CallContext { workspace_id: Some(workspace_id), user_id: self.inner.user.id.clone(), agent_id: None, run_id: None };
+        let context = rf_metering::ledger::CallContext {
+            workspace_id: Some(workspace_id),
+            user_id: self.inner.user.id.clone(),
+            agent_id: None,
+            run_id: None,
+            caller: None,
+        };
         self.record_embedding(&context, &meter).await?;
         result
     }

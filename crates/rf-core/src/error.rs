@@ -59,6 +59,9 @@ pub enum CoreError {
     /// Provider settings that cannot be used or changed.
     #[error(transparent)]
     Providers(#[from] crate::providers::ProviderSettingsError),
+    /// The OS keyring could not be used for a secret of Core's own (the API's token).
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
 
     #[error("a stored document could not be edited: {0}")]
     Document(#[from] rf_domain::edit::EditError),
@@ -168,7 +171,7 @@ impl CoreError {
                     G::Pack { .. } => ErrorKind::Storage,
                 }
             }
-            CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) => ErrorKind::Storage,
+            CoreError::Io { .. } | CoreError::Store(_) | CoreError::Document(_) | CoreError::Secret(_) => ErrorKind::Storage,
             CoreError::Agents(err) => {
                 use rf_agents::AgentError as A;
                 match err {

@@ -6,6 +6,7 @@
 //! saved survives a crash or `kill -9`.
 
 pub mod ai;
+pub mod api;
 mod campaigns;
 pub mod codex;
 pub mod connectors;

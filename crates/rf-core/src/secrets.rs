@@ -29,6 +29,9 @@ pub(crate) const PROVIDER_KEYS: Secrets = Secrets { service: crate::providers::P
 /// Connector API keys (the account is the connector's `key_ref`).
 pub(crate) const CONNECTOR_KEYS: Secrets = Secrets { service: crate::connectors::CONNECTOR_KEYRING_SERVICE, what: "the connector API key" };
 
+/// The local API's bearer tokens (the account is the data directory).
+pub(crate) const API_TOKENS: Secrets = Secrets { service: crate::api::API_KEYRING_SERVICE, what: "the local API's token" };
+
 /// Sync tokens (the account is `<user>@<server>#<server workspace>`).
 pub(crate) const SYNC_TOKENS: Secrets = Secrets { service: crate::sync::KEYRING_SERVICE, what: "the sync token" };
 

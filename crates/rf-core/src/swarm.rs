@@ -80,6 +80,7 @@ fn model_call(request: &ModelRequest) -> ModelCall {
             user_id: request.user.clone(),
             agent_id: Some(request.agent.clone()),
             run_id: Some(request.run),
+            caller: None,
         },
         // In runs, a step interrupted after its call was recorded answers
         // from the cache when it runs again: it is never paid for twice.

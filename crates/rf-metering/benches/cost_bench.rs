@@ -45,6 +45,7 @@ fn record(i: usize) -> CallRecord {
             user_id: "ana".parse().unwrap(),
             agent_id: Some("MUSE-001".parse().unwrap()),
             run_id: Some(rf_domain::RunId::new()),
+            caller: None,
         },
         provider: "openai".parse().unwrap(),
         model: "gpt-4o-mini".parse().unwrap(),

@@ -52,12 +52,16 @@ pub struct CallContext {
     pub user_id: UserId,
     pub agent_id: Option<AgentId>,
     pub run_id: Option<RunId>,
+    /// The program that made the call when it is not one of RaptorFlow's
+    /// own shells or its swarm (`api` for the local OpenAI-compatible API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
 }
 
 impl CallContext {
     /// A call of `user` outside any workspace, agent and run.
     pub fn user(user_id: UserId) -> Self {
-        Self { workspace_id: None, user_id, agent_id: None, run_id: None }
+        Self { workspace_id: None, user_id, agent_id: None, run_id: None, caller: None }
     }
 }
 
@@ -308,8 +312,8 @@ impl Ledger {
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO model_calls (at_ms, month, workspace_id, user_id, agent_id, run_id, provider, model, input_tokens, output_tokens, \
-             cached_tokens, cache_write_tokens, usage_estimated, latency_ms, cost_micro_usd, cache_hit, outcome) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             cached_tokens, cache_write_tokens, usage_estimated, latency_ms, cost_micro_usd, cache_hit, outcome, caller) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(record.at_ms)
         .bind(&month)
@@ -328,6 +332,7 @@ impl Ledger {
         .bind(to_i64(record.cost_micro_usd))
         .bind(record.cache_hit)
         .bind(&record.outcome)
+        .bind(record.context.caller.as_deref())
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
@@ -344,7 +349,7 @@ impl Ledger {
     pub async fn calls(&self, filter: &ReportFilter) -> Result<Vec<CallRecord>, AiError> {
         let rows = sqlx::query(
             "SELECT at_ms, workspace_id, user_id, agent_id, run_id, provider, model, input_tokens, output_tokens, cached_tokens, \
-             cache_write_tokens, usage_estimated, latency_ms, cost_micro_usd, cache_hit, outcome FROM model_calls \
+             cache_write_tokens, usage_estimated, latency_ms, cost_micro_usd, cache_hit, outcome, caller FROM model_calls \
              WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR month = ?2) ORDER BY id",
         )
         .bind(text(filter.workspace_id.as_ref()))
@@ -361,6 +366,7 @@ impl Ledger {
                         user_id: row.try_get::<String, _>(2)?.parse().map_err(|err: rf_domain::DomainError| sqlx::Error::Decode(err.into()))?,
                         agent_id: parsed(row.try_get(3)?),
                         run_id: parsed(row.try_get(4)?),
+                        caller: row.try_get(16)?,
                     },
                     provider: row.try_get::<String, _>(5)?.parse().map_err(|err: rf_ai::BadId| sqlx::Error::Decode(err.into()))?,
                     model: row.try_get::<String, _>(6)?.parse().map_err(|err: rf_ai::BadId| sqlx::Error::Decode(err.into()))?,
