@@ -107,7 +107,8 @@ fn the_openai_python_client_lists_chats_streams_and_embeds_through_raptorflow_se
     let other = Client::new("ana");
     assert_ne!(other.run(&["--json", "serve", "--print-token"]).ok().json()["token"], token.as_str());
 
-    let server = serve(&client, &["--allow-origin", "https://app.example.com"]);
+    // Written as a person might; compared as browsers send it.
+    let server = serve(&client, &["--allow-origin", "HTTPS://App.Example.com:443/"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/api/openai_client.py");
     let output = Command::new("python3")
         .arg(script)
@@ -136,6 +137,8 @@ fn the_openai_python_client_lists_chats_streams_and_embeds_through_raptorflow_se
     assert!((1..=24).contains(&completion_tokens), "max_tokens 24 holds: {usage}");
     assert!(usage["prompt_tokens"].as_u64().unwrap() > 10, "{usage}");
     assert_eq!(usage["total_tokens"].as_u64(), Some(usage["prompt_tokens"].as_u64().unwrap() + completion_tokens));
+    let streamed: String = pieces.iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(report["stream_again"].as_str(), Some(streamed.as_str()), "the repeat, from the cache, streams the same text once");
 
     // Not streamed, with a stop sequence from the middle of the free answer.
     let whole = &report["whole"];
@@ -197,6 +200,19 @@ fn the_openai_python_client_lists_chats_streams_and_embeds_through_raptorflow_se
     let (status, head, _) = get(port, "/v1/models", &format!("{auth}Origin: https://app.example.com\r\n"));
     assert_eq!(status, 200);
     assert!(head.contains("access-control-allow-origin: https://app.example.com"), "{head}");
+    // The browser's preflight from the allowed origin: the headers it asks for are allowed.
+    let (status, head, _) = raw(
+        port,
+        &format!(
+            "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nOrigin: https://app.example.com\r\n\
+             Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization, content-type, x-stainless-os\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 204, "{head}");
+    assert!(head.contains("access-control-allow-headers: authorization, content-type, x-stainless-os"), "{head}");
+    // The scheme's name in any case.
+    let (status, _, body) = get(port, "/v1/models", &format!("Authorization: bearer {token}\r\n"));
+    assert_eq!(status, 200, "{body}");
     let bad = "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": 3}]}";
     let (status, _, body) = raw(
         port,
@@ -223,7 +239,9 @@ fn the_openai_python_client_lists_chats_streams_and_embeds_through_raptorflow_se
         ledger.calls(&rf_metering::ledger::ReportFilter::default()).await.unwrap()
     });
     let from_api: Vec<_> = calls.iter().filter(|c| c.context.caller.as_deref() == Some("api")).collect();
-    // Four chats and two embedding requests; the refused ones cost nothing.
-    assert_eq!(from_api.len(), 6, "{calls:#?}");
+    // Five chats (one from the cache) and two embedding requests; the
+    // refused ones cost nothing.
+    assert_eq!(from_api.len(), 7, "{calls:#?}");
+    assert_eq!(from_api.iter().filter(|c| c.cache_hit).count(), 1, "{calls:#?}");
     assert!(calls.iter().any(|c| c.context.caller.is_none()), "`raptorflow embed` is not the API: {calls:#?}");
 }

@@ -44,6 +44,21 @@ for chunk in stream:
             finish = choice.finish_reason
 report["stream"] = {"pieces": pieces, "finish_reason": finish, "usage": usage, "roles": roles}
 
+# The same request again (same seed, temperature 0): answered from the
+# response cache, and streamed once, not twice.
+again = client.chat.completions.create(
+    model=chat_model,
+    messages=[
+        {"role": "system", "content": "You are a concise marketing assistant."},
+        {"role": "user", "content": "Give one tagline for a coffee subscription."},
+    ],
+    stream=True,
+    max_tokens=24,
+    temperature=0,
+    seed=7,
+)
+report["stream_again"] = "".join(c.choices[0].delta.content or "" for c in again if c.choices)
+
 # Not streamed: an answer, then the same question with a stop sequence taken
 # from the middle of that answer, which must end it just before (greedy
 # decoding gives the same text up to there).
@@ -55,6 +70,8 @@ for k in range(len(text) // 2, len(text) - 3):
     if text.find(text[k : k + 3]) > 0:
         stop = text[k : k + 3]
         break
+if stop is None:
+    sys.exit(f"no stop sequence could be taken from the free answer {text!r}")
 stopped = client.chat.completions.create(model=chat_model, messages=question, max_tokens=40, temperature=0, stop=[stop])
 report["whole"] = {
     "free": text,

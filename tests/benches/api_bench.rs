@@ -67,8 +67,14 @@ async fn http_first_token(http: &reqwest::Client, url: &str, token: &str, prompt
     let mut seen = String::new();
     while let Some(chunk) = stream.next().await {
         seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        // The role comes first, then the first piece of text.
-        if seen.matches("data: ").count() >= 2 && seen.contains("\"content\":\"") && !seen.ends_with("\"content\":\"\"") {
+        // The first event whose delta carries text (the role comes first, empty).
+        let has_text = seen.split("\n\n").filter_map(|event| event.strip_prefix("data: ")).any(|data| {
+            serde_json::from_str::<serde_json::Value>(data)
+                .ok()
+                .and_then(|v| v.pointer("/choices/0/delta/content").and_then(|c| c.as_str()).map(|c| !c.is_empty()))
+                .unwrap_or(false)
+        });
+        if has_text {
             let elapsed = started.elapsed().as_secs_f64();
             while stream.next().await.is_some() {}
             return elapsed;

@@ -308,9 +308,17 @@ impl Core {
     /// then the outcome. Dropping the stream does not cancel the call; cancel
     /// `cancel` for that.
     pub fn ask_stream(&self, call: ModelCall, cancel: CancellationToken) -> tokio::sync::mpsc::UnboundedReceiver<AskEvent> {
+        self.ask_stream_holding(call, cancel, ())
+    }
+
+    /// [`Core::ask_stream`], keeping `hold` until the call has ended (its
+    /// ledger row written) and its outcome is sent: a guard that tells its
+    /// owner a call is still running, however soon the stream is dropped.
+    pub fn ask_stream_holding<H: Send + 'static>(&self, call: ModelCall, cancel: CancellationToken, hold: H) -> tokio::sync::mpsc::UnboundedReceiver<AskEvent> {
         let (events, stream) = tokio::sync::mpsc::unbounded_channel();
         let core = self.clone();
         tokio::spawn(async move {
+            let _hold = hold;
             let sender = events.clone();
             let mut progress = move |progress: AskProgress<'_>| {
                 let _ = sender.send(match progress {
@@ -385,6 +393,10 @@ impl Core {
             return Err(rf_ai::AiError::InvalidInput("give at least one text to embed".into()).into());
         }
         let engine = &self.inner.engine;
+        // The default embedder named by its id is the one kept loaded, not a
+        // fresh copy from disk.
+        let default = engine.store().await?.default_installed("embedding").ok().map(|m| m.spec.id);
+        let model = model.filter(|id| default.as_ref().is_none_or(|d| d.as_str() != *id));
         let embedder: std::sync::Arc<dyn Embedder> = match model {
             None => engine.embedder().await?,
             Some(id) => {

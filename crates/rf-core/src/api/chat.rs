@@ -161,21 +161,20 @@ fn chat_call(core: &Core, body: ChatBody, installed_llms: &[ModelId], providers:
         }
         request.max_tokens = max;
     }
-    if let Some(temperature) = body.temperature {
-        if !(0.0..=2.0).contains(&temperature) {
-            return Err(ApiError::invalid(Some("temperature"), format!("temperature is {temperature}: use 0 to 2")));
-        }
-        request.temperature = temperature;
+    // OpenAI's defaults: temperature 1, and a seed of the server's choosing
+    // (so that an identical request is a new sample, not the cached one).
+    let temperature = body.temperature.unwrap_or(1.0);
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(ApiError::invalid(Some("temperature"), format!("temperature is {temperature}: use 0 to 2")));
     }
+    request.temperature = temperature;
     if let Some(top_p) = body.top_p {
         if !(top_p > 0.0 && top_p <= 1.0) {
             return Err(ApiError::invalid(Some("top_p"), format!("top_p is {top_p}: use more than 0, up to 1")));
         }
         request.top_p = top_p;
     }
-    if let Some(seed) = body.seed {
-        request.seed = seed;
-    }
+    request.seed = body.seed.unwrap_or_else(rand::random);
     request.stop = match body.stop {
         None => Vec::new(),
         Some(Stop::One(stop)) => vec![stop],
@@ -237,17 +236,20 @@ pub(super) async fn chat(state: &State, body: ChatBody) -> Result<Response<Body>
     let (call, stream, include_usage) = chat_call(core, body, &installed, &providers)?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let created = now_secs();
-    // Cancelled when the client goes away (the body is dropped) or the server stops.
+    // Cancelled when the client goes away (this handler or the streamed
+    // body is dropped) or the server stops; the call itself holds a read
+    // guard of `calls` until it has recorded how it ended.
     let cancel = state.stop.child_token();
-    let mut events = core.ask_stream(call, cancel.clone());
+    let guard = cancel.clone().drop_guard();
+    let running = state.calls.clone().read_owned().await;
+    let mut events = core.ask_stream_holding(call, cancel, running);
     if !stream {
-        let _guard = cancel.clone().drop_guard();
-        let mut text = String::new();
         while let Some(event) = events.recv().await {
             match event {
-                AskEvent::Queued { .. } => {}
-                AskEvent::Text(piece) => text.push_str(&piece),
+                // The outcome has the whole text.
+                AskEvent::Queued { .. } | AskEvent::Text(_) => {}
                 AskEvent::Done(outcome) => {
+                    guard.disarm();
                     let outcome = (*outcome)?;
                     let completion = &outcome.metered.completion;
                     let usage = &outcome.metered.record.usage;
@@ -264,70 +266,67 @@ pub(super) async fn chat(state: &State, body: ChatBody) -> Result<Response<Body>
                                 "finish_reason": finish_reason(completion.stop_reason),
                                 "logprobs": null,
                             }],
-                            "usage": {
-                                "prompt_tokens": usage.input_tokens,
-                                "completion_tokens": usage.output_tokens,
-                                "total_tokens": usage.input_tokens + usage.output_tokens,
-                            },
+                            "usage": usage_of(usage),
                         }),
                     ));
                 }
             }
         }
-        return Err(ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "server_error",
-            code: None,
-            param: None,
-            message: "the model call ended without an answer".into(),
-        });
+        return Err(ended_without_answer());
     }
     // Streamed: the first event is awaited so that an error before any
-    // text (an unknown model, a budget) is an HTTP error, not a stream.
-    let first = loop {
-        match events.recv().await {
-            Some(AskEvent::Queued { .. }) => continue,
-            Some(AskEvent::Done(outcome)) if outcome.is_err() => {
-                let Err(err) = *outcome else { unreachable!("checked") };
-                return Err(err.into());
-            }
-            other => break other,
+    // text (an unknown model, a budget) is an HTTP error, not a stream. A
+    // call that waits for the local model starts the stream at once, with
+    // a comment while it waits.
+    let first = match events.recv().await {
+        Some(AskEvent::Done(outcome)) if outcome.is_err() => {
+            guard.disarm();
+            let Err(err) = *outcome else { unreachable!("checked") };
+            return Err(err.into());
         }
+        other => other,
     };
-    let chunk = move |delta: Value, finish: Option<&str>, model: &str| {
-        let value = json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish, "logprobs": null }],
-        });
-        sse(&value)
-    };
-    let state_stream =
-        StreamState { events, first, chunk: Box::new(chunk), model: asked, started: false, done: false, include_usage, guard: Some(cancel.drop_guard()) };
-    let stream = futures::stream::unfold(state_stream, |mut s| async move { s.next().await.map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), s)) });
-    let mut response = Response::new(StreamBody::new(stream.boxed()).boxed_unsync());
+    let stream = StreamState { events, first, id, created, model: asked, started: false, done: false, include_usage, guard: Some(guard) };
+    let body = futures::stream::unfold(stream, |mut s| async move { s.next().await.map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), s)) });
+    let mut response = Response::new(StreamBody::new(body.boxed()).boxed_unsync());
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }
 
+fn usage_of(usage: &crate::ai::Usage) -> Value {
+    json!({
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    })
+}
+
+fn ended_without_answer() -> ApiError {
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "server_error",
+        code: None,
+        param: None,
+        message: "the model call ended without an answer".into(),
+    }
+}
+
 fn sse(value: &Value) -> Bytes {
     Bytes::from(format!("data: {value}\n\n"))
 }
 
-type Chunk = Box<dyn Fn(Value, Option<&str>, &str) -> Bytes + Send>;
-
 /// A streamed completion: the role first, the answer's pieces, the finish
-/// reason, the usage if asked, then `[DONE]`. Dropping it cancels the call.
+/// reason, the usage if asked, then `[DONE]`. Dropping it before the end
+/// cancels the call.
 struct StreamState {
     events: tokio::sync::mpsc::UnboundedReceiver<AskEvent>,
     first: Option<AskEvent>,
-    chunk: Chunk,
+    id: String,
+    created: u64,
     /// The model asked for: the chunks before the last carry it, the last
-    /// one the model that answered.
+    /// ones the model that answered.
     model: String,
     started: bool,
     done: bool,
@@ -336,21 +335,31 @@ struct StreamState {
 }
 
 impl StreamState {
+    fn chunk(&self, delta: Value, finish: Option<&str>, model: &str) -> Bytes {
+        sse(&json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish, "logprobs": null }],
+        }))
+    }
+
     async fn next(&mut self) -> Option<Bytes> {
         if self.done {
             return None;
         }
         if !self.started {
             self.started = true;
-            return Some((self.chunk)(json!({ "role": "assistant", "content": "" }), None, &self.model));
+            return Some(self.chunk(json!({ "role": "assistant", "content": "" }), None, &self.model));
         }
         let event = match self.first.take() {
             Some(event) => Some(event),
             None => self.events.recv().await,
         };
         match event {
-            Some(AskEvent::Queued { .. }) => Some(Bytes::from_static(b": waiting for the local model\n\n")),
-            Some(AskEvent::Text(piece)) => Some((self.chunk)(json!({ "content": piece }), None, &self.model)),
+            Some(AskEvent::Queued { position }) => Some(Bytes::from(format!(": waiting for the local model, {position} calls ahead\n\n"))),
+            Some(AskEvent::Text(piece)) => Some(self.chunk(json!({ "content": piece }), None, &self.model)),
             Some(AskEvent::Done(outcome)) => {
                 self.done = true;
                 if let Some(guard) = self.guard.take() {
@@ -358,26 +367,19 @@ impl StreamState {
                 }
                 let mut out = Vec::new();
                 match *outcome {
+                    // An answer from the cache came whole, as one piece, before this.
                     Ok(outcome) => {
                         let completion = &outcome.metered.completion;
-                        // An answer from the cache has no pieces: it comes whole.
-                        let usage = &outcome.metered.record.usage;
-                        if outcome.metered.record.cache_hit && !completion.text.is_empty() {
-                            out.extend_from_slice(&(self.chunk)(json!({ "content": completion.text }), None, &completion.model));
-                        }
-                        out.extend_from_slice(&(self.chunk)(json!({}), Some(finish_reason(completion.stop_reason)), &completion.model));
+                        out.extend_from_slice(&self.chunk(json!({}), Some(finish_reason(completion.stop_reason)), &completion.model));
                         if self.include_usage {
-                            let value = json!({
+                            out.extend_from_slice(&sse(&json!({
+                                "id": self.id,
                                 "object": "chat.completion.chunk",
+                                "created": self.created,
                                 "model": completion.model,
                                 "choices": [],
-                                "usage": {
-                                    "prompt_tokens": usage.input_tokens,
-                                    "completion_tokens": usage.output_tokens,
-                                    "total_tokens": usage.input_tokens + usage.output_tokens,
-                                },
-                            });
-                            out.extend_from_slice(&sse(&value));
+                                "usage": usage_of(&outcome.metered.record.usage),
+                            })));
                         }
                     }
                     Err(err) => out.extend_from_slice(&sse(&ApiError::from(err).body())),
@@ -387,7 +389,7 @@ impl StreamState {
             }
             None => {
                 self.done = true;
-                Some(sse(&json!({ "error": { "message": "the model call ended without an answer", "type": "server_error", "param": null, "code": null } })))
+                Some(sse(&ended_without_answer().body()))
             }
         }
     }

@@ -73,12 +73,23 @@ impl Default for ApiOptions {
     }
 }
 
-/// A running API server; [`ApiServer::stop`] ends it.
+/// A running API server; [`ApiServer::stop`] ends it (dropping it stops
+/// it too, without waiting).
 #[derive(Debug)]
 pub struct ApiServer {
     addr: SocketAddr,
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    calls: Arc<tokio::sync::RwLock<()>>,
+}
+
+/// How long [`ApiServer::stop`] waits for cancelled calls to record themselves.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl ApiServer {
@@ -92,11 +103,17 @@ impl ApiServer {
         format!("http://{}/v1", self.addr)
     }
 
-    /// Stops taking connections and ends the ones open (their calls are
-    /// cancelled, and recorded as such).
-    pub async fn stop(self) {
+    /// Stops taking connections, ends the ones open and cancels their
+    /// calls, then waits (up to 30 s) until every call has recorded how it
+    /// ended in the ledger, so that Core can be closed after.
+    pub async fn stop(mut self) {
         self.stop.cancel();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if tokio::time::timeout(STOP_GRACE, self.calls.write()).await.is_err() {
+            tracing::warn!("the API stopped with calls still running");
+        }
     }
 }
 
@@ -105,8 +122,11 @@ struct State {
     core: Core,
     token: String,
     port: u16,
+    /// Normalised by [`normalize_origin`].
     allowed_origins: Vec<String>,
     stop: CancellationToken,
+    /// Each call in flight holds a read guard until it has ended.
+    calls: Arc<tokio::sync::RwLock<()>>,
 }
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -131,14 +151,15 @@ impl Core {
     /// give the token.
     pub async fn serve_api(&self, options: ApiOptions) -> crate::Result<ApiServer> {
         let token = self.api_token()?;
+        let mut allowed_origins = Vec::with_capacity(options.allowed_origins.len());
         for origin in &options.allowed_origins {
-            let parsed = url::Url::parse(origin).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/");
-            if parsed.is_none() || origin.ends_with('/') {
+            let Some(normalized) = normalize_origin(origin) else {
                 return Err(rf_ai::AiError::InvalidInput(format!(
-                    "allowed origin {origin:?} is not an origin: give the scheme, host and port only, like https://app.example.com"
+                    "allowed origin {origin:?} is not an origin: give the scheme, host and port only, like https://app.example.com or app://obsidian.md"
                 ))
                 .into());
-            }
+            };
+            allowed_origins.push(normalized);
         }
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await.map_err(|source| CoreError::Io {
             action: "could not listen on",
@@ -148,10 +169,11 @@ impl Core {
         let addr =
             listener.local_addr().map_err(|source| CoreError::Io { action: "could not read the address of", path: "the API's socket".into(), source })?;
         let stop = CancellationToken::new();
-        let state = Arc::new(State { core: self.clone(), token, port: addr.port(), allowed_origins: options.allowed_origins, stop: stop.clone() });
+        let calls = Arc::new(tokio::sync::RwLock::new(()));
+        let state = Arc::new(State { core: self.clone(), token, port: addr.port(), allowed_origins, stop: stop.clone(), calls: calls.clone() });
         let task = tokio::spawn(accept(listener, state));
         tracing::info!(%addr, "the OpenAI-compatible API is listening");
-        Ok(ApiServer { addr, stop, task })
+        Ok(ApiServer { addr, stop, task: Some(task), calls })
     }
 }
 
@@ -215,6 +237,8 @@ impl From<CoreError> for ApiError {
             ErrorKind::Conflict => (StatusCode::CONFLICT, "invalid_request_error", None),
             ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "permission_error", None),
             ErrorKind::BudgetExceeded => (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", Some("insufficient_quota")),
+            // A cloud provider's rate limit is the client's to wait out.
+            ErrorKind::Network if is_rate_limited(&err) => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", Some("rate_limit_exceeded")),
             ErrorKind::Network => (StatusCode::BAD_GATEWAY, "api_error", None),
             ErrorKind::Storage => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
         };
@@ -229,8 +253,18 @@ fn full(status: StatusCode, body: &Value) -> Response<Body> {
     response
 }
 
+fn is_rate_limited(err: &CoreError) -> bool {
+    matches!(err, CoreError::Ai(ai) if matches!(ai.as_ref(), rf_ai::AiError::Provider(rf_ai::ProviderError::RateLimited { .. })))
+}
+
 fn error_response(err: &ApiError) -> Response<Body> {
-    full(err.status, &err.body())
+    let mut response = full(err.status, &err.body());
+    // OpenAI's clients retry 409 and 429 unless told not to; an exhausted
+    // budget or a conflict will not go away by retrying.
+    if matches!(err.code, Some("insufficient_quota")) || err.status == StatusCode::CONFLICT {
+        response.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+    response
 }
 
 async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
@@ -239,7 +273,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         Ok(response) => response,
         Err(err) => error_response(&err),
     };
-    if let Some(origin) = origin.filter(|o| state.allowed_origins.iter().any(|a| a == o))
+    if let Some(origin) = origin.filter(|o| is_allowed_origin(state, o))
         && let Ok(value) = HeaderValue::from_str(&origin)
     {
         let headers = response.headers_mut();
@@ -247,6 +281,25 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
+}
+
+/// An origin as browsers send it, for comparing: `scheme://host[:port]`,
+/// lower case, without a default port; `None` for anything that is not an
+/// origin (a path, a query, credentials, no host).
+fn normalize_origin(origin: &str) -> Option<String> {
+    let url = url::Url::parse(origin.trim()).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    // `port()` leaves out the scheme's default port.
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{}://{host}{port}", url.scheme()))
+}
+
+/// Whether the origin a request came from was allowed.
+fn is_allowed_origin(state: &State, origin: &str) -> bool {
+    normalize_origin(origin).is_some_and(|o| state.allowed_origins.contains(&o))
 }
 
 /// The host names a request to this server may carry: the loopback, on our port.
@@ -262,18 +315,21 @@ async fn check_and_route(state: &State, request: Request<Incoming>, origin: Opti
         return Err(forbidden(format!("refused a request for host {host:?}: this server answers only 127.0.0.1:{} and localhost:{}", state.port, state.port)));
     }
     if let Some(origin) = origin
-        && !state.allowed_origins.iter().any(|a| a == origin)
+        && !is_allowed_origin(state, origin)
     {
         return Err(forbidden(format!(
             "refused a request from the web page at {origin}: browsers may call this API only from an allowed origin (raptorflow serve --allow-origin {origin})"
         )));
     }
     if request.method() == Method::OPTIONS {
+        // Client libraries send headers of their own (openai-node's
+        // `x-stainless-*`): the ones the browser asks for are allowed.
+        let asked = request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
         let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
         *response.status_mut() = StatusCode::NO_CONTENT;
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.unwrap_or_else(|| HeaderValue::from_static("authorization, content-type")));
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         return Ok(response);
     }
@@ -331,7 +387,13 @@ fn authorize(state: &State, request: &Request<Incoming>) -> Result<(), ApiError>
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Err(unauthorized("no API key: send the token as `Authorization: Bearer <token>` (`raptorflow serve --print-token` prints it)"));
     };
-    let given = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
+    // The scheme's name is case-insensitive (RFC 9110).
+    let given = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
     let expected = state.token.as_bytes();
     let matches = given.len() == expected.len() && given.bytes().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if matches { Ok(()) } else { Err(unauthorized("incorrect API key: `raptorflow serve --print-token` prints this server's token")) }
