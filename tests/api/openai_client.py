@@ -19,8 +19,7 @@ report = {"client_version": openai.__version__}
 report["models"] = [m.id for m in client.models.list()]
 
 # A streamed chat completion on the local model.
-pieces, finish, usage, roles = [], None, None, []
-stream = client.chat.completions.create(
+tagline = dict(
     model=chat_model,
     messages=[
         {"role": "system", "content": "You are a concise marketing assistant."},
@@ -30,8 +29,9 @@ stream = client.chat.completions.create(
     max_tokens=24,
     temperature=0,
     seed=7,
-    stream_options={"include_usage": True},
 )
+pieces, finish, usage, roles = [], None, None, []
+stream = client.chat.completions.create(**tagline, stream_options={"include_usage": True})
 for chunk in stream:
     if chunk.usage is not None:
         usage = chunk.usage.model_dump()
@@ -46,17 +46,7 @@ report["stream"] = {"pieces": pieces, "finish_reason": finish, "usage": usage, "
 
 # The same request again (same seed, temperature 0): answered from the
 # response cache, and streamed once, not twice.
-again = client.chat.completions.create(
-    model=chat_model,
-    messages=[
-        {"role": "system", "content": "You are a concise marketing assistant."},
-        {"role": "user", "content": "Give one tagline for a coffee subscription."},
-    ],
-    stream=True,
-    max_tokens=24,
-    temperature=0,
-    seed=7,
-)
+again = client.chat.completions.create(**tagline)
 report["stream_again"] = "".join(c.choices[0].delta.content or "" for c in again if c.choices)
 
 # Not streamed: an answer, then the same question with a stop sequence taken

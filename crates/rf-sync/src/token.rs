@@ -30,7 +30,8 @@ pub struct BadToken {
     len: usize,
 }
 
-fn random_hex(n_bytes: usize) -> String {
+/// `n_bytes` random bytes (from the thread's CSPRNG) as lower-case hex.
+pub fn random_hex(n_bytes: usize) -> String {
     let mut bytes = vec![0u8; n_bytes];
     rand::rng().fill_bytes(&mut bytes);
     to_hex(&bytes)

@@ -139,9 +139,7 @@ impl Core {
         if let Some(token) = API_TOKENS.get(&account)? {
             return Ok(token);
         }
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-        let token = format!("rf-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let token = format!("rf-{}", rf_sync::token::random_hex(32));
         API_TOKENS.set(&account, &token)?;
         Ok(token)
     }
@@ -268,12 +266,13 @@ fn error_response(err: &ApiError) -> Response<Body> {
 }
 
 async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
-    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
-    let mut response = match check_and_route(state, request, origin.as_deref()).await {
+    // The page a browser's request came from, and whether it may call.
+    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(|o| (o.to_owned(), is_allowed_origin(state, o)));
+    let mut response = match check_and_route(state, request, origin.as_ref().map(|(o, allowed)| (o.as_str(), *allowed))).await {
         Ok(response) => response,
         Err(err) => error_response(&err),
     };
-    if let Some(origin) = origin.filter(|o| is_allowed_origin(state, o))
+    if let Some((origin, true)) = origin
         && let Ok(value) = HeaderValue::from_str(&origin)
     {
         let headers = response.headers_mut();
@@ -308,15 +307,13 @@ fn is_loopback_host(host: &str, port: u16) -> bool {
     host_port.parse::<u16>() == Ok(port) && matches!(name, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-async fn check_and_route(state: &State, request: Request<Incoming>, origin: Option<&str>) -> Result<Response<Body>, ApiError> {
+async fn check_and_route(state: &State, request: Request<Incoming>, origin: Option<(&str, bool)>) -> Result<Response<Body>, ApiError> {
     let forbidden = |message: String| ApiError { status: StatusCode::FORBIDDEN, kind: "permission_error", code: None, param: None, message };
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     if !is_loopback_host(host, state.port) {
         return Err(forbidden(format!("refused a request for host {host:?}: this server answers only 127.0.0.1:{} and localhost:{}", state.port, state.port)));
     }
-    if let Some(origin) = origin
-        && !is_allowed_origin(state, origin)
-    {
+    if let Some((origin, false)) = origin {
         return Err(forbidden(format!(
             "refused a request from the web page at {origin}: browsers may call this API only from an allowed origin (raptorflow serve --allow-origin {origin})"
         )));
@@ -394,9 +391,11 @@ fn authorize(state: &State, request: &Request<Incoming>) -> Result<(), ApiError>
         .and_then(|v| v.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map_or("", |(_, token)| token.trim());
-    let expected = state.token.as_bytes();
-    let matches = given.len() == expected.len() && given.bytes().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if matches { Ok(()) } else { Err(unauthorized("incorrect API key: `raptorflow serve --print-token` prints this server's token")) }
+    if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), state.token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(unauthorized("incorrect API key: `raptorflow serve --print-token` prints this server's token"))
+    }
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T, ApiError> {
