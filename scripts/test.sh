@@ -52,14 +52,18 @@ command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 |
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
 }
 export RAPTORFLOW_MODELS_DIR="${RAPTORFLOW_MODELS_DIR:-$HOME/.cache/raptorflow/models}"
-# The official OpenAI Python client, for the test of `raptorflow serve`:
-# pinned, from PyPI, into a directory of its own (not the system's Python).
+# The official OpenAI Python client and MCP Python SDK, for the tests of
+# `raptorflow serve` and `raptorflow mcp`: pinned, from PyPI, into a
+# directory of their own (not the system's Python), in one install so that
+# their shared dependencies agree.
 export RAPTORFLOW_PYTHON_PACKAGES="${RAPTORFLOW_PYTHON_PACKAGES:-$HOME/.cache/raptorflow/python}"
 openai_version="3.63.0"
-if [ ! -d "$RAPTORFLOW_PYTHON_PACKAGES/openai-$openai_version.dist-info" ]; then
-    echo "test: installing the openai Python client $openai_version into $RAPTORFLOW_PYTHON_PACKAGES" >&2
+mcp_version="2.3.0"
+if [ ! -d "$RAPTORFLOW_PYTHON_PACKAGES/openai-$openai_version.dist-info" ] || [ ! -d "$RAPTORFLOW_PYTHON_PACKAGES/mcp-$mcp_version.dist-info" ]; then
+    echo "test: installing openai $openai_version and mcp $mcp_version (Python) into $RAPTORFLOW_PYTHON_PACKAGES" >&2
     rm -rf "$RAPTORFLOW_PYTHON_PACKAGES"
-    python3 -m pip install --quiet --disable-pip-version-check --no-warn-conflicts --root-user-action=ignore --target "$RAPTORFLOW_PYTHON_PACKAGES" "openai==$openai_version"
+    python3 -m pip install --quiet --disable-pip-version-check --no-warn-conflicts --root-user-action=ignore --target "$RAPTORFLOW_PYTHON_PACKAGES" \
+        "openai==$openai_version" "mcp==$mcp_version"
 fi
 # Every binary the end-to-end tests spawn (`cargo test` builds only the
 # tested package's own binaries; the sync tests' harness refuses a binary

@@ -115,7 +115,7 @@ async fn main() {
     let user = LocalUser { id: "ana".parse().unwrap(), display_name: "Ana".into() };
     let threads = std::env::var("RAPTORFLOW_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
     let core = Core::open_with(CoreConfig { threads, models_dir: models_dir.into(), ..CoreConfig::new(dir.path(), user) }).await.unwrap();
-    let server = core.serve_api(ApiOptions { port: 0, allowed_origins: Vec::new() }).await.unwrap();
+    let server = core.serve_api(ApiOptions { port: 0, ..ApiOptions::default() }).await.unwrap();
     let url = server.base_url();
     let token = core.api_token().unwrap();
     let http = reqwest::Client::new();

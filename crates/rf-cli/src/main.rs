@@ -105,6 +105,9 @@ enum Command {
     /// Serve the local OpenAI-compatible API (models, chat completions,
     /// embeddings) on 127.0.0.1 for other tools, behind a bearer token.
     Serve(serve::ServeArgs),
+    /// Serve RaptorFlow's MCP server on stdin/stdout for a desktop client
+    /// (Codex search, Guardian checks, the workspace, agents).
+    Mcp(serve::McpArgs),
     /// Configure cloud model providers and their API keys.
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
@@ -546,6 +549,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         | Command::Embed { .. }
         | Command::Ask(_)
         | Command::Serve(_)
+        | Command::Mcp(_)
         | Command::Providers(_)
         | Command::Cost(_)
         | Command::Connectors(_)
@@ -611,6 +615,7 @@ fn rerun_with_threads(command: &Command) -> Option<ExitCode> {
         Command::Embed { threads, .. } => *threads,
         Command::Ask(args) => args.threads(),
         Command::Serve(args) => args.threads(),
+        Command::Mcp(args) => args.threads(),
         Command::Codex(command) => command.threads(),
         _ => None,
     }?;
@@ -625,7 +630,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RAPTORFLOW_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,samod=error,samod_core=error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,samod=error,samod_core=error,rmcp=error")),
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never into a file,
@@ -649,57 +654,28 @@ fn main() -> ExitCode {
         }
         Err(err) => out.fail(err.kind().as_str(), &err.to_string(), exit_code(err.kind())),
     };
+    // Opens Core with `threads` compute threads, runs the command on it,
+    // closes it and reports how the command ended.
+    macro_rules! in_core {
+        ($threads:expr, |$core:ident, $sink:ident| $command:expr) => {{
+            let config = core_config(&data_dir, &models_dir, cli.user.clone(), $threads);
+            let $sink = &mut out;
+            let result = runtime.block_on(with_core(config, |$core| async move { $command.await }));
+            return finish(out, result);
+        }};
+    }
     let cli = match cli.command {
-        Command::Models(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { models::run_models(&core, command, sink).await }));
-            return finish(out, result);
-        }
+        Command::Models(command) => in_core!(models::default_threads(None), |core, sink| models::run_models(&core, command, sink)),
         Command::Embed { texts, model, threads } => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(threads));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { models::run_embed(&core, &texts, model.as_deref(), sink).await }));
-            return finish(out, result);
+            in_core!(models::default_threads(threads), |core, sink| models::run_embed(&core, &texts, model.as_deref(), sink))
         }
-        Command::Ask(args) => {
-            let threads = models::default_threads(args.threads());
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), threads);
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { providers::run_ask(&core, args, sink).await }));
-            return finish(out, result);
-        }
-        Command::Serve(args) => {
-            let threads = models::default_threads(args.threads());
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), threads);
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { serve::run_serve(&core, args, sink).await }));
-            return finish(out, result);
-        }
-        Command::Providers(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { providers::run_providers(&core, command, sink).await }));
-            return finish(out, result);
-        }
-        Command::Cost(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { providers::run_cost(&core, command, sink).await }));
-            return finish(out, result);
-        }
-        Command::Connectors(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { connectors::run_connectors(&core, command, sink).await }));
-            return finish(out, result);
-        }
-        Command::Signals(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), 1);
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { connectors::run_signals(&core, command, sink).await }));
-            return finish(out, result);
-        }
+        Command::Ask(args) => in_core!(models::default_threads(args.threads()), |core, sink| providers::run_ask(&core, args, sink)),
+        Command::Serve(args) => in_core!(models::default_threads(args.threads()), |core, sink| serve::run_serve(&core, args, sink)),
+        Command::Mcp(args) => in_core!(models::default_threads(args.threads()), |core, _sink| serve::run_mcp(&core, args)),
+        Command::Providers(command) => in_core!(models::default_threads(None), |core, sink| providers::run_providers(&core, command, sink)),
+        Command::Cost(command) => in_core!(1, |core, sink| providers::run_cost(&core, command, sink)),
+        Command::Connectors(command) => in_core!(1, |core, sink| connectors::run_connectors(&core, command, sink)),
+        Command::Signals(command) => in_core!(1, |core, sink| connectors::run_signals(&core, command, sink)),
         Command::Codex(command) => {
             // One or two threads embed fastest on a laptop.
             let config = core_config(&data_dir, &models_dir, cli.user.clone(), command.threads().map_or(1, usize::from));
@@ -716,54 +692,16 @@ fn main() -> ExitCode {
                 Err(err) => finish(out, Err(err)),
             };
         }
-        Command::Agents(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_agents(&core, command, sink).await }));
-            return finish(out, result);
-        }
-        Command::Agent(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_agent(&core, command, sink).await }));
-            return finish(out, result);
-        }
-        Command::Run(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_runs(&core, command, sink).await }));
-            return finish(out, result);
-        }
-        Command::Workflows(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_workflows(&core, command, sink).await }));
-            return finish(out, result);
-        }
-        Command::Onboard(args) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::onboard(&core, args, sink).await }));
-            return finish(out, result);
-        }
-        Command::Campaign(CampaignCommand::Plan(args)) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::plan_campaign(&core, args, sink).await }));
-            return finish(out, result);
-        }
+        Command::Agents(command) => in_core!(models::default_threads(None), |core, sink| swarm::run_agents(&core, command, sink)),
+        Command::Agent(command) => in_core!(models::default_threads(None), |core, sink| swarm::run_agent(&core, command, sink)),
+        Command::Run(command) => in_core!(models::default_threads(None), |core, sink| swarm::run_runs(&core, command, sink)),
+        Command::Workflows(command) => in_core!(models::default_threads(None), |core, sink| swarm::run_workflows(&core, command, sink)),
+        Command::Onboard(args) => in_core!(models::default_threads(None), |core, sink| swarm::onboard(&core, args, sink)),
+        Command::Campaign(CampaignCommand::Plan(args)) => in_core!(models::default_threads(None), |core, sink| swarm::plan_campaign(&core, args, sink)),
         Command::Asset(guardian::AssetCommand::Generate(args)) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::generate_assets(&core, args, sink).await }));
-            return finish(out, result);
+            in_core!(models::default_threads(None), |core, sink| swarm::generate_assets(&core, args, sink))
         }
-        Command::Intel(command) => {
-            let config = core_config(&data_dir, &models_dir, cli.user.clone(), models::default_threads(None));
-            let sink = &mut out;
-            let result = runtime.block_on(with_core(config, |core| async move { swarm::run_intel(&core, command, sink).await }));
-            return finish(out, result);
-        }
+        Command::Intel(command) => in_core!(models::default_threads(None), |core, sink| swarm::run_intel(&core, command, sink)),
         // Checking copy needs no data directory unless a workspace's brand
         // rules are asked for.
         Command::Guardian(command) if !command.needs_workspace() => {

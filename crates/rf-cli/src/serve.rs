@@ -1,11 +1,13 @@
-//! `raptorflow serve`: the local OpenAI-compatible API (rf-core's `api`),
-//! until Ctrl-C or SIGTERM.
+//! `raptorflow serve`: the local OpenAI-compatible API (rf-core's `api`)
+//! with the MCP server on `/mcp`, until Ctrl-C or SIGTERM; `raptorflow
+//! mcp`: the MCP server on stdio, for desktop clients that start it.
 
 use std::io::Write as _;
 
 use rf_core::{
     Core, CoreError,
     api::{ApiOptions, DEFAULT_API_PORT},
+    mcp::McpOptions,
 };
 use serde_json::json;
 
@@ -20,6 +22,10 @@ pub(crate) struct ServeArgs {
     /// API from a browser; repeatable. None may by default.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+    /// Serve MCP's writing tools on /mcp too (asset_add: draft assets for
+    /// review); read-only without it.
+    #[arg(long)]
+    mcp_allow_writes: bool,
     /// Print the API's bearer token and exit (it is made on first use and
     /// kept in the OS keyring, one per data directory).
     #[arg(long)]
@@ -59,7 +65,8 @@ pub(crate) async fn run_serve(core: &Core, args: ServeArgs, out: &mut Output) ->
         });
         return Ok(());
     }
-    let server = core.serve_api(ApiOptions { port: args.port, allowed_origins: args.allowed_origins }).await?;
+    let server =
+        core.serve_api(ApiOptions { port: args.port, allowed_origins: args.allowed_origins, mcp: McpOptions { allow_writes: args.mcp_allow_writes } }).await?;
     let url = server.base_url();
     {
         // At once, so that a script that started the server can read where it is.
@@ -68,7 +75,7 @@ pub(crate) async fn run_serve(core: &Core, args: ServeArgs, out: &mut Output) ->
             let _ = writeln!(stdout, "{}", json!({ "listening": url }));
         } else {
             let _ = writeln!(stdout, "RaptorFlow's OpenAI-compatible API is listening on {url}");
-            let _ = writeln!(stdout, "  API key: `raptorflow serve --print-token`; models: GET {url}/models; Ctrl-C stops it.");
+            let _ = writeln!(stdout, "  API key: `raptorflow serve --print-token`; models: GET {url}/models; MCP: {}/mcp; Ctrl-C stops it.", server.addr());
         }
         let _ = stdout.flush();
     }
@@ -76,4 +83,28 @@ pub(crate) async fn run_serve(core: &Core, args: ServeArgs, out: &mut Output) ->
     server.stop().await;
     out.document(&json!({ "stopped": url }), |text| text.push_str("stopped\n"));
     Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct McpArgs {
+    /// Serve the writing tools too (asset_add: draft assets for the team
+    /// to review); read-only without it.
+    #[arg(long)]
+    allow_writes: bool,
+    /// Compute threads for the local models (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+}
+
+impl McpArgs {
+    pub(crate) fn threads(&self) -> Option<u16> {
+        self.threads
+    }
+}
+
+/// Serves MCP on stdin and stdout until the client closes them. Stdout is
+/// the protocol's: nothing else is written there (logs and errors go to
+/// stderr).
+pub(crate) async fn run_mcp(core: &Core, args: McpArgs) -> Result<(), CoreError> {
+    core.serve_mcp_stdio(McpOptions { allow_writes: args.allow_writes }).await
 }

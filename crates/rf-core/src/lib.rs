@@ -18,6 +18,7 @@ pub mod guardian;
 pub mod input;
 mod json_scan;
 mod manage;
+pub mod mcp;
 mod models;
 pub mod providers;
 mod sample;

@@ -65,11 +65,14 @@ pub struct ApiOptions {
     /// Web origins (`https://app.example.com`) whose pages may call the API
     /// from a browser; none by default.
     pub allowed_origins: Vec<String>,
+    /// The MCP server on `/mcp` (streamable HTTP): read-only unless writing
+    /// is allowed.
+    pub mcp: crate::mcp::McpOptions,
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
-        Self { port: DEFAULT_API_PORT, allowed_origins: Vec::new() }
+        Self { port: DEFAULT_API_PORT, allowed_origins: Vec::new(), mcp: crate::mcp::McpOptions::default() }
     }
 }
 
@@ -127,6 +130,8 @@ struct State {
     stop: CancellationToken,
     /// Each call in flight holds a read guard until it has ended.
     calls: Arc<tokio::sync::RwLock<()>>,
+    /// The MCP server on `/mcp`.
+    mcp: crate::mcp::HttpService,
 }
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -168,7 +173,8 @@ impl Core {
             listener.local_addr().map_err(|source| CoreError::Io { action: "could not read the address of", path: "the API's socket".into(), source })?;
         let stop = CancellationToken::new();
         let calls = Arc::new(tokio::sync::RwLock::new(()));
-        let state = Arc::new(State { core: self.clone(), token, port: addr.port(), allowed_origins, stop: stop.clone(), calls: calls.clone() });
+        let mcp = crate::mcp::http_service(self, options.mcp, stop.child_token());
+        let state = Arc::new(State { core: self.clone(), token, port: addr.port(), allowed_origins, stop: stop.clone(), calls: calls.clone(), mcp });
         let task = tokio::spawn(accept(listener, state));
         tracing::info!(%addr, "the OpenAI-compatible API is listening");
         Ok(ApiServer { addr, stop, task: Some(task), calls })
@@ -325,13 +331,17 @@ async fn check_and_route(state: &State, request: Request<Incoming>, origin: Opti
         let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
         *response.status_mut() = StatusCode::NO_CONTENT;
         let headers = response.headers_mut();
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
         headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.unwrap_or_else(|| HeaderValue::from_static("authorization, content-type")));
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         return Ok(response);
     }
     authorize(state, &request)?;
     let path = request.uri().path().trim_end_matches('/').to_owned();
+    if path == "/mcp" {
+        // MCP's streamable HTTP, behind the same token and the same checks.
+        return Ok(state.mcp.handle(request).await.map(http_body_util::BodyExt::boxed_unsync));
+    }
     let method = request.method().clone();
     match (method, path.as_str()) {
         (Method::GET, "/v1/models") => Ok(full(StatusCode::OK, &json!({ "object": "list", "data": models(&state.core).await? }))),
@@ -363,7 +373,7 @@ async fn check_and_route(state: &State, request: Request<Incoming>, origin: Opti
             kind: "invalid_request_error",
             code: Some("unknown_url"),
             param: None,
-            message: format!("there is no {path} here: this server answers GET /v1/models, POST /v1/chat/completions and POST /v1/embeddings"),
+            message: format!("there is no {path} here: this server answers GET /v1/models, POST /v1/chat/completions, POST /v1/embeddings and MCP on /mcp"),
         }),
     }
 }

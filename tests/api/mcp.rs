@@ -1,0 +1,284 @@
+//! RaptorFlow's MCP server through the official MCP Python SDK (installed
+//! by scripts/test.sh): `raptorflow mcp` on stdio (initialize, the tools and
+//! their schemas, `codex_search` with citations from a real Codex on the
+//! real embedder, `guardian_check` with the brand's rules, malformed calls
+//! answered with JSON-RPC errors while the server stays up, resources) and
+//! `raptorflow serve`'s `/mcp` over streamable HTTP behind the API token
+//! (the writing tool when allowed, `agent_run` on the local model).
+
+#[path = "../sync/harness.rs"]
+mod harness;
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use harness::Client;
+use serde_json::{Value, json};
+
+const BRIEF: &str = "# Fold F1 launch brief\n\n\
+The Fold F1 is our folding e-bike for commuters who take the train. It folds in ten seconds and weighs 14 kg.\n\n\
+## Offer\n\nUntil 30 June, the code FOLDFREE gives a free front light with every Fold F1.\n\n\
+## Warranty\n\nKestrel Care covers the frame for five years and the battery for two.\n";
+
+/// Copy that breaks X's health policy and the brand's banned term.
+const BAD_COPY: &str = "Guaranteed to cure your back pain: the cheapest e-bike ever!";
+const GOOD_COPY: &str = "Fold it in ten seconds, carry it onto the train, ride the last mile.";
+
+/// A `raptorflow serve` child, killed when dropped.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(client: &Client) -> (Serving, String) {
+    let mut child = client
+        .command()
+        .args(["--json", "serve", "--port", "0", "--mcp-allow-writes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("raptorflow serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let listening: Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("the first line is not JSON ({err}): {line:?}"));
+    let base = listening["listening"].as_str().unwrap_or_else(|| panic!("no address: {line}")).trim_end_matches("/v1").to_owned();
+    (Serving(child), format!("{base}/mcp"))
+}
+
+fn structured<'a>(report: &'a Value, key: &str) -> &'a Value {
+    let result = &report[key];
+    assert_eq!(result["is_error"], false, "{key} failed: {result}");
+    &result["structured"]
+}
+
+fn rpc_error(report: &Value, key: &str) -> (i64, String) {
+    let error = &report["protocol_errors"][key];
+    let code = error["code"].as_i64().unwrap_or_else(|| panic!("{key}: no JSON-RPC error: {error}"));
+    (code, error["message"].as_str().unwrap().to_owned())
+}
+
+/// The text of a tool's error result (wrong arguments, nothing there).
+fn tool_error(result: &Value, key: &str) -> String {
+    let result = result.get("returned").unwrap_or(result);
+    assert_eq!(result["is_error"], true, "{key}: not a tool error: {result}");
+    result["texts"][0].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_mcp_python_sdk_searches_the_codex_checks_copy_and_runs_an_agent_over_stdio_and_http() {
+    let packages = std::env::var("RAPTORFLOW_PYTHON_PACKAGES")
+        .expect("RAPTORFLOW_PYTHON_PACKAGES is not set: run the tests through scripts/test.sh, which installs the MCP SDK there");
+    let client = Client::new("ana");
+    let workspace = client.run(&["--json", "workspace", "create", "Kestrel"]).ok().json()["id"].as_str().unwrap().to_owned();
+    let brand = client.dir.path().join("brand.json");
+    let brand_json = json!({"company": "Kestrel Bikes", "offer": "Folding e-bikes", "banned_terms": ["cheapest"]});
+    std::fs::write(&brand, brand_json.to_string()).unwrap();
+    client.run(&["workspace", "set-brand", &workspace, brand.to_str().unwrap()]).ok();
+    let campaign = client
+        .run(&["--json", "campaign", "create", "--workspace", &workspace, "--goal", "200 test rides", "--channel", "linkedin", "Spring launch"])
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let brief = client.dir.path().join("fold-f1-brief.md");
+    std::fs::write(&brief, BRIEF).unwrap();
+    let added = client.run(&["--json", "codex", "add", "--workspace", &workspace, brief.to_str().unwrap()]).ok().json();
+    let source_id = added["files"][0]["source_id"].as_str().unwrap().to_owned();
+    let token = client.run(&["--json", "serve", "--print-token"]).ok().json()["token"].as_str().unwrap().to_owned();
+    let (_server, url) = serve(&client);
+
+    // `raptorflow mcp` started by the SDK as a desktop client would, with
+    // this test's data directory and models.
+    let mcp = client.command();
+    let mut env: serde_json::Map<String, Value> =
+        std::env::vars().filter(|(k, _)| k.starts_with("RAPTORFLOW_") || k == "DBUS_SESSION_BUS_ADDRESS").map(|(k, v)| (k, Value::String(v))).collect();
+    env.remove("RAPTORFLOW_DATA_DIR");
+    env.insert("RAPTORFLOW_USER".into(), json!("ana"));
+    let stderr_file = client.dir.path().join("mcp-stderr.log");
+    let config = json!({
+        "command": mcp.get_program().to_str().unwrap(),
+        "args": mcp.get_args().map(|a| a.to_str().unwrap()).chain(["mcp"]).collect::<Vec<_>>(),
+        "env": env,
+        "stderr": stderr_file,
+        "url": url,
+        "token": token,
+        "workspace": workspace,
+        "campaign": campaign,
+        "query": "which promo code gives a free light",
+        "bad_copy": BAD_COPY,
+        "good_copy": GOOD_COPY,
+        "agent": "RES-001",
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/api/mcp_client.py");
+    let output = Command::new("python3").arg(script).arg(config.to_string()).env("PYTHONPATH", &packages).output().expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let server_log = std::fs::read_to_string(&stderr_file).unwrap_or_default();
+    assert!(output.status.success(), "the client script failed:\n{stderr}\nraptorflow mcp said:\n{server_log}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("the script printed no JSON ({err}): {stderr}"));
+
+    // The handshake and the tools: read-only on stdio unless allowed.
+    let init = &report["initialize"];
+    assert_eq!(init["server"], "raptorflow", "{init}");
+    assert_eq!((init["has_tools"].as_bool(), init["has_resources"].as_bool()), (Some(true), Some(true)), "{init}");
+    assert!(init["instructions"].as_str().unwrap().contains("read-only"), "{init}");
+    let tools = report["tools"].as_object().unwrap();
+    let mut names: Vec<&str> = tools.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["agent_run", "codex_search", "guardian_check", "workspace_read"], "no writing tool unless allowed");
+    assert_eq!(tools["guardian_check"]["input_schema"]["required"], json!(["platform", "asset"]), "{}", tools["guardian_check"]);
+    assert_eq!(tools["codex_search"]["read_only"], true);
+    assert_eq!(tools["agent_run"]["read_only"], false);
+
+    // codex_search: the passage with the promo code, cited back into the brief.
+    let search = structured(&report, "codex_search");
+    let first = &search["passages"][0];
+    let text = first["text"].as_str().unwrap();
+    assert!(text.contains("FOLDFREE"), "{search}");
+    let citation = &first["citation"];
+    assert_eq!(citation["source_id"], source_id.as_str(), "{citation}");
+    assert_eq!(citation["title"], "Fold F1 launch brief");
+    let (start, end) = (citation["span"][0].as_u64().unwrap() as usize, citation["span"][1].as_u64().unwrap() as usize);
+    let cited: String = BRIEF.trim().chars().skip(start).take(end - start).collect();
+    assert_eq!(cited, text, "the span cuts the passage out of the source");
+    assert!(search["passages"].as_array().unwrap().len() <= 3, "limit 3: {search}");
+
+    // guardian_check: blocked by X's health policy, the brand's banned term found.
+    let block = structured(&report, "guardian_block");
+    assert_eq!(block["verdict"], "block", "{block}");
+    let rules: Vec<&str> = block["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"restricted.cure_claim"), "{rules:?}");
+    assert!(block["findings"].as_array().unwrap().iter().any(|f| f["message"].as_str().unwrap().contains("cheapest")), "the brand's banned term: {block}");
+    let pass = structured(&report, "guardian_pass");
+    assert_eq!(pass["verdict"], "pass", "{pass}");
+
+    // Wrong arguments: the tool's error, saying what was wrong and where
+    // (as the MCP specification asks since 2025-11-25, so that the model
+    // can correct the call).
+    let errors = &report["argument_errors"];
+    assert!(tool_error(&errors["asset_not_an_object"], "asset").contains("expected a map"), "{errors}");
+    let message = tool_error(&errors["unknown_platform"], "platform");
+    assert!(message.contains("`platform`") && message.contains("tiktok") && message.contains("google-ads"), "{message}");
+    assert!(tool_error(&errors["no_query"], "query").contains("missing field `query`"), "{errors}");
+    assert!(tool_error(&errors["bad_workspace_id"], "workspace").contains("`workspace`"), "{errors}");
+    // A tool that is not served is a JSON-RPC error.
+    for key in ["unknown_tool", "writing_tool"] {
+        let (code, message) = rpc_error(&report, key);
+        assert_eq!(code, -32602, "{key}: {message}");
+        assert!(message.contains("not found"), "{key}: {message}");
+    }
+    // Read, but naming nothing here: the tool's own error.
+    let message = tool_error(&report["missing_workspace"], "missing workspace");
+    assert!(message.contains("not_found"), "{message}");
+    // And the server is still up.
+    let after = structured(&report, "after_errors");
+    assert_eq!(after["name"], "Kestrel");
+    assert_eq!(after["brand_codex"]["banned_terms"], json!(["cheapest"]));
+    assert_eq!(after["campaigns"][0]["id"], campaign.as_str());
+
+    // Resources: the brand codex and the campaign, as JSON.
+    let uris: Vec<&str> = report["resources"].as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    assert_eq!(uris, [format!("raptorflow://workspaces/{workspace}/brand-codex"), format!("raptorflow://campaigns/{campaign}")], "{report}");
+    let brand_read = &report["brand_resource"];
+    assert_eq!(brand_read["mime_type"], "application/json");
+    let brand_codex: Value = serde_json::from_str(brand_read["text"].as_str().unwrap()).unwrap();
+    assert_eq!(brand_codex["company"], "Kestrel Bikes");
+    assert!(report["missing_resource"]["code"].is_i64(), "{}", report["missing_resource"]);
+
+    // Over HTTP with the token and writing allowed: the asset is added as a draft, checked.
+    assert!(report["http_initialize"]["instructions"].as_str().unwrap().contains("Writing is enabled"), "{}", report["http_initialize"]);
+    assert_eq!(report["http_tools"], json!(["agent_run", "asset_add", "codex_search", "guardian_check", "workspace_read"]));
+    let added = structured(&report, "asset_add");
+    assert_eq!(added["status"], "draft");
+    assert_eq!(added["verdict"], "block", "the banned term and the cure claim: {added}");
+    let asset_id = added["asset_id"].as_str().unwrap();
+    let message = tool_error(&report["asset_add_malformed"], "asset_add");
+    assert!(message.contains("`content`") && message.contains("missing field `text`"), "names the missing field: {message}");
+    let stored = structured(&report, "campaign");
+    assert_eq!(stored["assets"][asset_id]["content"]["text"], BAD_COPY, "{stored}");
+    assert_eq!(stored["assets"].as_object().unwrap().len(), 1, "the malformed asset added nothing: {stored}");
+    let shown = client.run(&["--json", "campaign", "show", &campaign]).ok().json();
+    assert_eq!(shown["assets"][asset_id]["status"], "draft", "in the workspace: {shown}");
+
+    // agent_run on the local model: a validated output and its run.
+    let run = structured(&report, "agent_run");
+    assert_eq!(run["status"], "finished", "{run}");
+    assert!(run["output"].is_object(), "{run}");
+    let run_id = run["run_id"].as_str().unwrap();
+    let shown = client.run(&["--json", "run", "show", run_id]).ok().json();
+    assert_eq!(shown["run"]["status"], "finished", "the run is recorded: {shown}");
+    let message = tool_error(&report["unknown_agent"], "agent");
+    assert!(message.contains("`agent`") && message.contains("MUSE-999"), "{message}");
+
+    // Without the token: 401 in OpenAI's shape, before MCP is spoken.
+    let refused = &report["http_no_token"];
+    assert_eq!(refused["status"], 401, "{refused}");
+    assert_eq!(refused["body"]["error"]["code"], "invalid_api_key");
+}
+
+/// Writes JSON-RPC lines to `raptorflow mcp` and reads its answers by id.
+struct RawMcp {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl RawMcp {
+    fn start(client: &Client) -> Self {
+        let mut child = client.command().arg("mcp").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let (stdin, stdout) = (child.stdin.take().unwrap(), BufReader::new(child.stdout.take().unwrap()));
+        Self { child, stdin, stdout }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write as _;
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next message: answers come in the order the work ends.
+    fn receive(&mut self) -> Value {
+        let mut line = String::new();
+        assert!(self.stdout.read_line(&mut line).unwrap() > 0, "raptorflow mcp closed its output");
+        serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line:?}"))
+    }
+}
+
+#[test]
+fn raw_json_rpc_that_cannot_be_served_gets_errors_and_the_server_stays_up() {
+    let client = Client::new("ana");
+    client.run(&["workspace", "create", "Kestrel"]).ok();
+    let mut mcp = RawMcp::start(&client);
+    mcp.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#);
+    let init = mcp.receive();
+    assert_eq!(init["id"], 1);
+    assert_eq!(init["result"]["serverInfo"]["name"], "raptorflow", "{init}");
+    mcp.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    // A line that is not JSON has no id to answer: it is skipped.
+    mcp.send("{not json");
+    mcp.send(r#"{"jsonrpc":"2.0","id":2,"method":"no/such/method"}"#);
+    mcp.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}}"#);
+    mcp.send(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"guardian_check","arguments":{"platform":"x"}}}"#);
+    mcp.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"guardian_check","arguments":{"platform":"x","asset":{"text":"Guaranteed to cure your back pain"}}}}"#);
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < 4 {
+        let message = mcp.receive();
+        answers.insert(message["id"].as_i64().unwrap_or_else(|| panic!("an answer without an id: {message}")), message);
+    }
+    assert_eq!(answers[&2]["error"]["code"], -32601, "{}", answers[&2]);
+    assert_eq!(answers[&3]["error"]["code"], -32602, "{}", answers[&3]);
+    assert_eq!(answers[&4]["result"]["isError"], true, "{}", answers[&4]);
+    assert!(answers[&4]["result"]["content"][0]["text"].as_str().unwrap().contains("missing field `asset`"), "{}", answers[&4]);
+    // Still up, and right.
+    assert_eq!(answers[&5]["result"]["structuredContent"]["verdict"], "block", "{}", answers[&5]);
+    // The client closing stdin ends the server cleanly.
+    drop(mcp.stdin);
+    let status = mcp.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
