@@ -282,3 +282,86 @@ fn raw_json_rpc_that_cannot_be_served_gets_errors_and_the_server_stays_up() {
     let status = mcp.child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// Copies the prompts directory, with RES-001's file allowing one tool of
+/// the `facts` MCP server.
+fn prompts_with_mcp_tool(client: &Client) -> std::path::PathBuf {
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../prompts");
+    let copy = client.dir.path().join("prompts");
+    let status = Command::new("cp").args(["-r", source, copy.to_str().unwrap()]).status().unwrap();
+    assert!(status.success());
+    let file = copy.join("agents/RES-001.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let allowed = text.replace(
+        r#"tools = ["codex.search", "workspace.read"]"#,
+        "tools = [\"codex.search\", \"workspace.read\", \"mcp:facts/lookup\"]\nmcp_arguments = { \"facts/lookup\" = { topic = \"{{ input.region }} commuters\" } }",
+    );
+    assert_ne!(allowed, text, "RES-001's tools line changed: update this test");
+    std::fs::write(&file, allowed).unwrap();
+    copy
+}
+
+/// The run `agent run --json` shows after its progress lines.
+fn shown_run(run: &harness::Run) -> Value {
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let start = run.stdout.find("\n{\n").map_or(0, |i| i + 1);
+    serde_json::from_str(&run.stdout[start..]).unwrap_or_else(|err| panic!("no run shown ({err}): {}", run.stdout))
+}
+
+#[test]
+fn an_agent_calls_the_mcp_tool_its_file_names_and_no_other() {
+    let packages = std::env::var("RAPTORFLOW_PYTHON_PACKAGES")
+        .expect("RAPTORFLOW_PYTHON_PACKAGES is not set: run the tests through scripts/test.sh, which installs the MCP SDK there");
+    let client = Client::new("ana");
+    let prompts = prompts_with_mcp_tool(&client);
+    let log = client.dir.path().join("calls.jsonl");
+    let run = |args: &[&str]| {
+        let output =
+            client.command().args(args).env("RAPTORFLOW_PROMPTS_DIR", &prompts).env("PYTHONPATH", &packages).env("MCP_TEST_LOG", &log).output().unwrap();
+        harness::Run::of(output)
+    };
+    let server = concat!(env!("CARGO_MANIFEST_DIR"), "/api/mcp_test_server.py");
+
+    // Before the server is added, the agent's run says what is missing.
+    // (A step whose tool cannot be called waits in the dead-letter list.)
+    let missing = shown_run(&run(&["--json", "agent", "run", "RES-001"]));
+    assert_eq!(missing["run"]["status"], "blocked", "{missing}");
+    let error = missing["steps"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("MCP server") && error.contains("facts"), "{missing}");
+
+    run(&["mcp-servers", "add", "facts", "--command", "python3", "--arg", server]).ok();
+    let tools = run(&["--json", "mcp-servers", "tools", "facts"]).ok().json();
+    let names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lookup", "secret"], "{tools}");
+    std::fs::remove_file(&log).ok();
+
+    // The run: the tool named in the file, with the rendered arguments, logged.
+    let done = shown_run(&run(&["--json", "agent", "run", "RES-001"]));
+    assert_eq!(done["run"]["status"], "finished", "{done}");
+    let run_id = done["run"]["id"].as_str().unwrap();
+    let calls: Vec<Value> = std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(calls, [json!({"tool": "lookup", "arguments": {"topic": "United Kingdom commuters"}})], "only the allowed tool, once");
+    let watched = run(&["--json", "run", "watch", run_id, "--once"]).ok();
+    let used: Vec<Value> = watched
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|line| line["progress"].as_str().and_then(|p| serde_json::from_str::<Value>(p).ok()))
+        .map(|record| record["event"].clone())
+        .filter(|event| event["type"] == "tool_used" && event["tool"] == "mcp:facts/lookup")
+        .collect();
+    assert_eq!(used.len(), 1, "{}", watched.stdout);
+    let detail = used[0]["detail"].as_str().unwrap();
+    assert!(detail.contains(r#"{"topic":"United Kingdom commuters"}"#) && detail.contains("an answer of 114 characters"), "arguments and size: {detail}");
+
+    // An agent file naming a tool the server does not offer: refused, nothing called.
+    let file = prompts.join("agents/RES-001.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("mcp:facts/lookup", "mcp:facts/launch_plans").replace("\"facts/lookup\"", "\"facts/launch_plans\"")).unwrap();
+    std::fs::remove_file(&log).ok();
+    let refused = shown_run(&run(&["--json", "agent", "run", "RES-001"]));
+    assert_eq!(refused["run"]["status"], "blocked", "{refused}");
+    let error = refused["steps"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("has no tool \"launch_plans\"") && error.contains("lookup, secret"), "{error}");
+    assert!(!log.exists(), "no tool was called: {:?}", std::fs::read_to_string(&log));
+}

@@ -105,6 +105,21 @@ pub trait Ports: Send + Sync + fmt::Debug {
 
     /// The deterministic Guardian's findings on an asset's content.
     fn guardian_check<'a>(&'a self, workspace: Option<WorkspaceId>, asset: &'a Value) -> BoxFuture<'a, Result<Value, PortError>>;
+
+    /// Calls `tool` of the user's MCP server `server` with `arguments`.
+    fn mcp_call<'a>(&'a self, server: &'a str, tool: &'a str, arguments: serde_json::Map<String, Value>) -> BoxFuture<'a, Result<McpAnswer, PortError>> {
+        let _ = (tool, arguments);
+        Box::pin(async move { Err(PortError::permanent(format!("there is no MCP server {server:?} here"))) })
+    }
+}
+
+/// What an MCP tool answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpAnswer {
+    /// Its text content, joined.
+    pub text: String,
+    /// The tool said the call failed.
+    pub is_error: bool,
 }
 
 /// Limits of one step.
@@ -221,6 +236,21 @@ impl Execution<'_> {
                 }
             }
             *tool_time += started.elapsed();
+        }
+        for tool in &self.spec.mcp_tools {
+            let started = Instant::now();
+            let name = tool.name();
+            let arguments = self.roster.templates().render_mcp_arguments(self.spec, tool, self.input).map_err(PortError::permanent)?;
+            let shown = Value::Object(arguments.clone()).to_string();
+            let answer = self.ports.mcp_call(&tool.server, &tool.tool, arguments).await?;
+            let chars = answer.text.chars().count();
+            let outcome = if answer.is_error { "an error" } else { "an answer" };
+            (self.emit)(RunEvent::ToolUsed { step, tool: name.clone(), detail: format!("arguments {shown}; {outcome} of {chars} characters") });
+            *tool_time += started.elapsed();
+            if answer.is_error {
+                return Err(PortError::retry(format!("{name} answered with an error: {}", crate::mcp_tools::bounded(&answer.text))));
+            }
+            data.tool_results.push((name, answer.text));
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ mod answer_text;
 mod error;
 pub mod events;
 pub mod exec;
+pub mod mcp_tools;
 mod render;
 pub mod run;
 mod runtime;
@@ -20,7 +21,8 @@ pub mod workflow;
 
 pub use error::{AgentError, Result};
 pub use events::{RunEvent, RunEventRecord};
-pub use exec::{ExecLimits, ModelAnswer, ModelRequest, PortError, Ports};
+pub use exec::{ExecLimits, McpAnswer, ModelAnswer, ModelRequest, PortError, Ports};
+pub use mcp_tools::McpToolUse;
 pub use render::{Citation, StepData};
 pub use run::{NewStep, Review, ReviewRole, RunRecord, RunStatus, StepKind, StepRecord, StepStatus};
 pub use runtime::{Evaluation, RunRequest, Runtime, RuntimeConfig};

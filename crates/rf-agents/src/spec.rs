@@ -132,6 +132,9 @@ struct FrontMatter {
     tier: Tier,
     #[serde(default)]
     tools: Vec<String>,
+    /// Arguments of the MCP tools in `tools`, as templates of the input.
+    #[serde(default)]
+    mcp_arguments: BTreeMap<String, BTreeMap<String, String>>,
     codex_query: Option<String>,
     output_schema: String,
     sample_input: String,
@@ -152,6 +155,8 @@ pub struct AgentSpec {
     pub commands: Vec<Guild>,
     pub tier: Tier,
     pub tools: Vec<Tool>,
+    /// Tools of the user's MCP servers the runtime calls for it.
+    pub mcp_tools: Vec<crate::McpToolUse>,
     pub codex_query: Option<String>,
     pub output_schema: Value,
     pub sample_input: Value,
@@ -365,6 +370,11 @@ impl Roster {
                 .render_query(spec, &spec.sample_input)
                 .map_err(|err| invalid(&spec.path, format!("codex_query does not render with the sample input: {err}")))?;
         }
+        for tool in &spec.mcp_tools {
+            self.templates
+                .render_mcp_arguments(spec, tool, &spec.sample_input)
+                .map_err(|err| invalid(&spec.path, format!("the arguments of {} do not render with the sample input: {err}", tool.name())))?;
+        }
         Ok(())
     }
 
@@ -504,8 +514,12 @@ fn read_front_matter<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, 
 fn parse_tools(path: &Path, names: &[String]) -> Result<Vec<Tool>, SpecError> {
     let mut tools = Vec::new();
     for name in names {
-        let tool: Tool = serde_json::from_value(Value::String(name.clone()))
-            .map_err(|_| invalid(path, format!("front matter: tools: unknown tool {name:?} (known: codex.search, workspace.read, guardian.check)")))?;
+        let tool: Tool = serde_json::from_value(Value::String(name.clone())).map_err(|_| {
+            invalid(
+                path,
+                format!("front matter: tools: unknown tool {name:?} (known: codex.search, workspace.read, guardian.check, and mcp:SERVER/TOOL for agents)"),
+            )
+        })?;
         if tools.contains(&tool) {
             return Err(invalid(path, format!("front matter: tools: {name} is listed twice")));
         }
@@ -562,7 +576,8 @@ fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
     if commands.contains(&Guild::Council) {
         return Err(invalid(path, "front matter: commands: Lords do not command the council"));
     }
-    let tools = parse_tools(path, &front.tools)?;
+    let (builtin, mcp_tools) = crate::mcp_tools::split(path, &front.tools, front.mcp_arguments)?;
+    let tools = parse_tools(path, &builtin)?;
     let (output_schema, sample_input) = read_schema_and_sample(dir, path, &front.output_schema, &front.sample_input)?;
     check_common(path, &front.specialisation, front.max_tokens)?;
     if front.name.trim().is_empty() {
@@ -577,6 +592,7 @@ fn load_agent(dir: &Path, path: &Path) -> Result<AgentSpec, SpecError> {
         commands,
         tier: front.tier,
         tools,
+        mcp_tools,
         codex_query: front.codex_query,
         output_schema,
         sample_input,
@@ -625,6 +641,8 @@ fn load_duty(dir: &Path, path: &Path, agents: &BTreeMap<AgentId, Arc<AgentSpec>>
         specialisation: front.specialisation,
         commands: Vec::new(),
         tools: parse_tools(path, &front.tools)?,
+        // A duty's prompt is its own: it gets the tools its file names.
+        mcp_tools: Vec::new(),
         codex_query: front.codex_query,
         output_schema,
         sample_input,

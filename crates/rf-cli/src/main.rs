@@ -7,6 +7,7 @@
 mod codex;
 mod connectors;
 mod guardian;
+mod mcp_servers;
 mod models;
 mod output;
 mod providers;
@@ -108,6 +109,9 @@ enum Command {
     /// Serve RaptorFlow's MCP server on stdin/stdout for a desktop client
     /// (Codex search, Guardian checks, the workspace, agents).
     Mcp(serve::McpArgs),
+    /// The MCP servers whose tools agents may use where their files allow.
+    #[command(subcommand)]
+    McpServers(mcp_servers::McpServersCommand),
     /// Configure cloud model providers and their API keys.
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
@@ -550,6 +554,7 @@ async fn run(cli: Cli, out: &mut Output, core: &mut Core) -> Result<(), CoreErro
         | Command::Ask(_)
         | Command::Serve(_)
         | Command::Mcp(_)
+        | Command::McpServers(_)
         | Command::Providers(_)
         | Command::Cost(_)
         | Command::Connectors(_)
@@ -671,6 +676,7 @@ fn main() -> ExitCode {
         }
         Command::Ask(args) => in_core!(models::default_threads(args.threads()), |core, sink| providers::run_ask(&core, args, sink)),
         Command::Serve(args) => in_core!(models::default_threads(args.threads()), |core, sink| serve::run_serve(&core, args, sink)),
+        Command::McpServers(command) => in_core!(1, |core, sink| mcp_servers::run_mcp_servers(&core, command, sink)),
         Command::Mcp(args) => in_core!(models::default_threads(args.threads()), |core, _sink| serve::run_mcp(&core, args)),
         Command::Providers(command) => in_core!(models::default_threads(None), |core, sink| providers::run_providers(&core, command, sink)),
         Command::Cost(command) => in_core!(1, |core, sink| providers::run_cost(&core, command, sink)),

@@ -90,6 +90,12 @@ pub enum CoreError {
     /// The findings are stored on the asset.
     #[error("asset {asset} cannot be set to {status}: Guardian blocks it. Fix these and try again:{findings}")]
     Blocked { asset: String, status: String, findings: String },
+    /// An MCP server the user added could not be started or answered badly.
+    #[error("the MCP server {server}: {problem}")]
+    McpServer { server: String, problem: String },
+    /// An agent's file names a tool its MCP server does not offer.
+    #[error("the MCP server {server} has no tool {tool:?} (it offers: {offered})")]
+    McpTool { server: String, tool: String, offered: String },
 }
 
 impl From<rf_ai::AiError> for CoreError {
@@ -164,6 +170,9 @@ impl CoreError {
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::AlreadyExists { .. } | CoreError::IdTaken { .. } | CoreError::Blocked { .. } | CoreError::Conflict { .. } => ErrorKind::Conflict,
             CoreError::Permission { .. } => ErrorKind::PermissionDenied,
+            // Another program, like a provider: it may answer next time.
+            CoreError::McpServer { .. } => ErrorKind::Network,
+            CoreError::McpTool { .. } => ErrorKind::NotFound,
             CoreError::Guardian(err) => {
                 use rf_guardian::GuardianError as G;
                 match err {

@@ -19,6 +19,7 @@ pub mod input;
 mod json_scan;
 mod manage;
 pub mod mcp;
+pub mod mcp_client;
 mod models;
 pub mod providers;
 mod sample;
@@ -152,6 +153,8 @@ struct Inner {
     workflows: tokio::sync::OnceCell<std::sync::Arc<rf_agents::Workflows>>,
     prompts_dir: PathBuf,
     swarm_config: rf_agents::RuntimeConfig,
+    /// The user's MCP servers started so far.
+    mcp_clients: mcp_client::McpClients,
 }
 
 impl Core {
@@ -190,6 +193,7 @@ impl Core {
                 workflows: tokio::sync::OnceCell::new(),
                 prompts_dir: config.prompts_dir.clone(),
                 swarm_config: config.swarm,
+                mcp_clients: mcp_client::McpClients::default(),
             }),
         };
         core.rebuild_locations_if_needed().await?;
@@ -237,6 +241,7 @@ impl Core {
     /// of this handle must not be used afterwards.
     pub async fn close(&self) {
         let _ = self.inner.stop_watching.send(true);
+        self.inner.mcp_clients.close().await;
         self.docs().close().await;
         if let Some(codex) = self.inner.codex.get() {
             codex.close().await;

@@ -49,6 +49,10 @@ pub struct AppSettings {
     /// use ID`); unset, the manifest's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_model: Option<ModelId>,
+    /// The MCP servers whose tools agents may use where their files allow
+    /// (`raptorflow mcp-servers add`).
+    #[serde(default, rename = "mcp_server", skip_serializing_if = "Vec::is_empty")]
+    pub mcp_servers: Vec<crate::mcp_client::McpServerSettings>,
 }
 
 /// One configured provider.

@@ -140,6 +140,18 @@ impl Ports for CorePorts {
         })
     }
 
+    fn mcp_call<'a>(
+        &'a self,
+        server: &'a str,
+        tool: &'a str,
+        arguments: serde_json::Map<String, Value>,
+    ) -> BoxFuture<'a, Result<rf_agents::McpAnswer, PortError>> {
+        Box::pin(async move {
+            let (text, is_error) = self.core()?.mcp_call(server, tool, arguments).await.map_err(port_error)?;
+            Ok(rf_agents::McpAnswer { text, is_error })
+        })
+    }
+
     fn guardian_check<'a>(&'a self, workspace: Option<WorkspaceId>, asset: &'a Value) -> BoxFuture<'a, Result<Value, PortError>> {
         Box::pin(async move {
             // A writer's answer may carry its own notes beside the asset's fields.
