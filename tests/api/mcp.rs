@@ -37,18 +37,8 @@ impl Drop for Serving {
 }
 
 fn serve(client: &Client) -> (Serving, String) {
-    let mut child = client
-        .command()
-        .args(["--json", "serve", "--port", "0", "--mcp-allow-writes"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("raptorflow serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let listening: Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("the first line is not JSON ({err}): {line:?}"));
-    let base = listening["listening"].as_str().unwrap_or_else(|| panic!("no address: {line}")).trim_end_matches("/v1").to_owned();
-    (Serving(child), format!("{base}/mcp"))
+    let (child, base_url) = client.serve(&["--mcp-allow-writes"]);
+    (Serving(child), format!("{}/mcp", base_url.trim_end_matches("/v1")))
 }
 
 fn structured<'a>(report: &'a Value, key: &str) -> &'a Value {

@@ -11,9 +11,9 @@
 mod harness;
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::TcpStream,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::Duration,
 };
 
@@ -41,18 +41,7 @@ impl Drop for Serving {
 }
 
 fn serve(client: &Client, extra: &[&str]) -> Serving {
-    let mut child = client
-        .command()
-        .args(["--json", "serve", "--port", "0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("raptorflow serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let listening: Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("the first line is not JSON ({err}): {line:?}"));
-    let base_url = listening["listening"].as_str().unwrap_or_else(|| panic!("no address: {line}")).to_owned();
+    let (child, base_url) = client.serve(extra);
     let port = base_url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/v1").parse().unwrap();
     Serving { child, base_url, port }
 }

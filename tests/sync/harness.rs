@@ -345,6 +345,25 @@ impl Client {
         Run::of(self.command().args(args).output().unwrap())
     }
 
+    /// `raptorflow --json serve --port 0` with `extra` arguments, once it
+    /// listens: the child (to kill) and the API's base URL
+    /// (`http://127.0.0.1:PORT/v1`).
+    pub fn serve(&self, extra: &[&str]) -> (Child, String) {
+        let mut child = self
+            .command()
+            .args(["--json", "serve", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("raptorflow serve starts");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let listening: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("the first line is not JSON ({err}): {line:?}"));
+        let base_url = listening["listening"].as_str().unwrap_or_else(|| panic!("no address: {line}")).to_owned();
+        (child, base_url)
+    }
+
     /// `sync join`, with the token on stdin.
     pub fn join(&self, server: &Server, token: &str, share: Option<&str>) -> Run {
         let mut command = self.command();
