@@ -48,11 +48,14 @@ pub struct McpToolInfo {
     pub input_schema: Value,
 }
 
-/// The servers started so far, by name.
+/// The servers started so far, by name. Each has a slot of its own, locked
+/// while it starts, so that a slow server delays only its own callers.
 #[derive(Default)]
 pub(crate) struct McpClients {
-    running: tokio::sync::Mutex<BTreeMap<String, Arc<Connection>>>,
+    running: tokio::sync::Mutex<BTreeMap<String, Slot>>,
 }
+
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>;
 
 impl std::fmt::Debug for McpClients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,8 +83,9 @@ fn not_found(name: &str) -> CoreError {
 impl McpClients {
     /// The connection to `settings`' server, started if needed.
     async fn connect(&self, settings: &McpServerSettings) -> Result<Arc<Connection>> {
-        let mut running = self.running.lock().await;
-        if let Some(connection) = running.get(&settings.name).filter(|c| c.settings == *settings && !c.peer.is_transport_closed()) {
+        let slot = self.running.lock().await.entry(settings.name.clone()).or_default().clone();
+        let mut slot = slot.lock().await;
+        if let Some(connection) = slot.as_ref().filter(|c| c.settings == *settings && !c.peer.is_transport_closed()) {
             return Ok(connection.clone());
         }
         let name = &settings.name;
@@ -99,7 +103,7 @@ impl McpClients {
             .map_err(|err| failed(name, format!("could not list its tools: {err}")))?;
         tracing::info!(server = %name, tools = tools.len(), "MCP server started");
         let connection = Arc::new(Connection { service: tokio::sync::Mutex::new(Some(service)), peer, tools, settings: settings.clone() });
-        if let Some(old) = running.insert(name.clone(), connection.clone()) {
+        if let Some(old) = slot.replace(connection.clone()) {
             old.stop().await;
         }
         Ok(connection)
@@ -108,8 +112,10 @@ impl McpClients {
     /// Stops every server started.
     pub(crate) async fn close(&self) {
         let running = std::mem::take(&mut *self.running.lock().await);
-        for connection in running.into_values() {
-            connection.stop().await;
+        for slot in running.into_values() {
+            if let Some(connection) = slot.lock().await.take() {
+                connection.stop().await;
+            }
         }
     }
 }
@@ -176,7 +182,11 @@ impl Core {
         let removed = settings.mcp_servers.remove(index);
         save_settings(self.data_dir(), &settings)?;
         self.inner.engine.settings_changed();
-        if let Some(connection) = self.inner.mcp_clients.running.lock().await.remove(name) {
+        let slot = self.inner.mcp_clients.running.lock().await.remove(name);
+        if let Some(connection) = match slot {
+            Some(slot) => slot.lock().await.take(),
+            None => None,
+        } {
             connection.stop().await;
         }
         Ok(removed)
