@@ -314,9 +314,12 @@ impl McpServer {
             }
             return to_json(&campaign);
         }
-        let workspace = self.workspace_id(args.workspace.as_deref()).await?;
-        let index = self.core.workspace(workspace).await?;
-        let campaigns = self.core.list_campaigns(workspace).await?;
+        // Loading the named workspace is its check: it is read once.
+        let index = match args.workspace.as_deref() {
+            Some(text) => self.core.workspace(parse_id(text, "workspace")?).await?,
+            None => self.core.workspace(self.workspace_id(None).await?).await?,
+        };
+        let campaigns = self.core.list_campaigns(index.id).await?;
         Ok(json!({ "id": index.id.to_string(), "name": index.name, "brand_codex": index.brand, "campaigns": campaigns }))
     }
 
@@ -351,7 +354,7 @@ impl McpServer {
         let run = self.core.create_agent_run(&args.agent, workspace, args.input.map(Value::Object), budget_micro_usd).await?;
         // The client's cancellation (or its going away) cancels the run.
         let (record, _) = self.core.drive_run(run, cancel).await?;
-        let steps = swarm.store().steps(run).await.map_err(CoreError::from)?;
+        let steps = swarm.store().steps(run).await?;
         let step = steps.iter().find(|s| s.agent_id.as_ref().is_some_and(|a| a.as_str() == args.agent));
         let summary = json!({
             "run_id": run.to_string(),
@@ -387,8 +390,7 @@ impl McpServer {
             ToolError(format!("`content{}`: {}", if at == "." { String::new() } else { format!(".{at}") }, err.into_inner()))
         })?;
         let asset_id = self.core.add_asset(campaign, move_id, content).await?;
-        let stored = self.core.campaign(campaign).await?;
-        let findings = stored.assets.get(&asset_id).map(|a| a.findings.clone()).unwrap_or_default();
+        let findings = self.core.asset(asset_id).await?.asset.findings;
         Ok(json!({
             "asset_id": asset_id.to_string(),
             "campaign": campaign.to_string(),

@@ -132,18 +132,20 @@ impl Connection {
 /// structured content as JSON; other kinds of content are named.
 fn answer_text(result: &rmcp::model::CallToolResult) -> String {
     let mut parts = Vec::new();
+    let mut has_text = false;
     for block in &result.content {
         match block {
-            ContentBlock::Text(text) => parts.push(text.text.clone()),
+            ContentBlock::Text(text) => {
+                has_text = true;
+                parts.push(text.text.clone());
+            }
             other => parts.push(format!(
                 "[{} content left out]",
                 serde_json::to_value(other).ok().and_then(|v| v["type"].as_str().map(str::to_owned)).unwrap_or_default()
             )),
         }
     }
-    if parts.iter().all(|p| p.starts_with('['))
-        && let Some(structured) = &result.structured_content
-    {
+    if !has_text && let Some(structured) = &result.structured_content {
         return structured.to_string();
     }
     parts.join("\n")
