@@ -355,3 +355,91 @@ fn an_agent_calls_the_mcp_tool_its_file_names_and_no_other() {
     assert!(error.contains("has no tool \"launch_plans\"") && error.contains("lookup, secret"), "{error}");
     assert!(!log.exists(), "no tool was called: {:?}", std::fs::read_to_string(&log));
 }
+
+/// The test MCP server on streamable HTTP behind `token`, killed when dropped.
+fn http_test_server(packages: &str, log: &std::path::Path, token: &str) -> (Serving, u16) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/api/mcp_test_server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .env("PYTHONPATH", packages)
+        .env("MCP_TEST_LOG", log)
+        .env("MCP_TEST_TOKEN", token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().parse().unwrap_or_else(|_| panic!("the test server did not print its port: {line:?}"));
+    (Serving(child), port)
+}
+
+#[test]
+fn an_mcp_server_by_url_gets_its_token_from_the_keyring_and_serves_the_agent() {
+    harness::require_keyring();
+    let packages = std::env::var("RAPTORFLOW_PYTHON_PACKAGES")
+        .expect("RAPTORFLOW_PYTHON_PACKAGES is not set: run the tests through scripts/test.sh, which installs the MCP SDK there");
+    let client = Client::new("ana");
+    let prompts = prompts_with_mcp_tool(&client);
+    let log = client.dir.path().join("calls.jsonl");
+    let token = "mcp-test-token-4ee1";
+    let (_server, port) = http_test_server(&packages, &log, token);
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = client
+            .command()
+            .args(args)
+            .env("RAPTORFLOW_PROMPTS_DIR", &prompts)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        harness::Run::of(child.wait_with_output().unwrap())
+    };
+
+    // Bad input is refused, saying what and where, and adds nothing.
+    let refused = run(&["mcp-servers", "add", "facts", "--url", "ftp://127.0.0.1/mcp"], "");
+    assert!(refused.code != 0 && refused.stderr.contains("url") && refused.stderr.contains("http:// or https://"), "{}", refused.stderr);
+    let plain = run(&["mcp-servers", "add", "facts", "--url", "http://mcp.example.com/mcp", "--token-stdin"], token);
+    assert!(plain.code != 0 && plain.stderr.contains("only over https"), "a token over plain http off this machine: {}", plain.stderr);
+    assert_eq!(run(&["--json", "mcp-servers", "list"], "").ok().json(), json!([]));
+
+    // Without the token the server answers 401, and the error says so.
+    run(&["mcp-servers", "add", "facts", "--url", &url], "").ok();
+    let unauthorized = run(&["mcp-servers", "tools", "facts"], "");
+    assert!(unauthorized.code != 0 && unauthorized.stderr.contains("MCP server facts"), "{}", unauthorized.stderr);
+    assert!(unauthorized.stderr.contains("401") || unauthorized.stderr.to_lowercase().contains("unauthorized"), "{}", unauthorized.stderr);
+    run(&["mcp-servers", "remove", "facts"], "").ok();
+
+    // With it (from stdin into the keyring, never into settings.toml).
+    run(&["mcp-servers", "add", "facts", "--url", &url, "--token-stdin"], token).ok();
+    let listed = run(&["--json", "mcp-servers", "list"], "").ok().json();
+    assert_eq!(listed[0]["url"], url.as_str(), "{listed}");
+    assert!(listed[0]["key_ref"].is_string(), "{listed}");
+    let settings = std::fs::read_to_string(client.dir.path().join("data/settings.toml")).unwrap();
+    assert!(!settings.contains(token) && settings.contains(&url), "{settings}");
+    let tools = run(&["--json", "mcp-servers", "tools", "facts"], "").ok().json();
+    let names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lookup", "secret"], "{tools}");
+
+    // The agent calls the tool its file names, over HTTP, and no other.
+    std::fs::remove_file(&log).ok();
+    let done = shown_run(&run(&["--json", "agent", "run", "RES-001"], ""));
+    assert_eq!(done["run"]["status"], "finished", "{done}");
+    let calls: Vec<Value> = std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(calls, [json!({"tool": "lookup", "arguments": {"topic": "United Kingdom commuters"}})], "only the allowed tool, once");
+
+    // Offline-only mode: a server off this machine is not called at all
+    // (the error comes before any connection); this one, on 127.0.0.1, is.
+    run(&["mcp-servers", "add", "remote", "--url", "https://mcp.example.com/mcp"], "").ok();
+    run(&["providers", "privacy", "offline-only"], "").ok();
+    let offline = run(&["mcp-servers", "tools", "remote"], "");
+    assert!(offline.code != 0 && offline.stderr.contains("offline-only"), "{}", offline.stderr);
+    run(&["mcp-servers", "tools", "facts"], "").ok();
+
+    run(&["mcp-servers", "remove", "facts"], "").ok();
+    run(&["mcp-servers", "remove", "remote"], "").ok();
+    assert_eq!(run(&["--json", "mcp-servers", "list"], "").ok().json(), json!([]));
+}

@@ -1,10 +1,17 @@
 """A small MCP server for tests/api/mcp.rs, built with the official MCP
 Python SDK: the MCP server a user might add to RaptorFlow. Each call is
 appended to the file named by MCP_TEST_LOG (one JSON line: tool and
-arguments), so that the test can see which tools were called and how."""
+arguments), so that the test can see which tools were called and how.
+
+On stdio by default. With MCP_TEST_TOKEN set, it serves streamable HTTP on
+a free port of 127.0.0.1 instead (printing the port on the first line of
+stdout), at /mcp, and answers 401 to a request without that bearer token:
+a server the user adds by URL."""
 
 import json
 import os
+import socket
+import sys
 
 from mcp.server.mcpserver import MCPServer
 
@@ -30,5 +37,32 @@ def secret() -> str:
     return "the launch date is 1 March"
 
 
+def require_token(app, token):
+    """The ASGI app `app`, refusing HTTP requests without the bearer token."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"a bearer token is needed"})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def serve_http(token):
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    app = require_token(server.streamable_http_app(), token)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+
+
 if __name__ == "__main__":
+    if os.environ.get("MCP_TEST_TOKEN"):
+        serve_http(os.environ["MCP_TEST_TOKEN"])
+        sys.exit(0)
     server.run()

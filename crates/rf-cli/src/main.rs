@@ -635,7 +635,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RAPTORFLOW_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,samod=error,samod_core=error,rmcp=error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,samod=error,samod_core=error,rmcp=off")),
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never into a file,

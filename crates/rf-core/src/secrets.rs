@@ -33,6 +33,9 @@ pub(crate) const CONNECTOR_KEYS: Secrets = Secrets { service: crate::connectors:
 pub(crate) const API_TOKENS: Secrets = Secrets { service: crate::api::API_KEYRING_SERVICE, what: "the local API's token" };
 
 /// Sync tokens (the account is `<user>@<server>#<server workspace>`).
+/// Bearer tokens of MCP servers reached by URL.
+pub(crate) const MCP_SERVER_TOKENS: Secrets = Secrets { service: crate::mcp_client::MCP_KEYRING_SERVICE, what: "the MCP server's token" };
+
 pub(crate) const SYNC_TOKENS: Secrets = Secrets { service: crate::sync::KEYRING_SERVICE, what: "the sync token" };
 
 impl Secrets {
