@@ -1,7 +1,8 @@
 //! Settings of the app itself (not of the engine, which `settings.toml`
-//! holds for the CLI too): the number of threads the local models use.
-//! Kept as `desktop.json` in the data directory; applied at start, because
-//! candle sizes its thread pools once per process.
+//! holds for the CLI too): the number of threads the local models use
+//! (applied at start, because candle sizes its thread pools once per
+//! process) and whether the app runs the local API. Kept as `desktop.json`
+//! in the data directory.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,19 @@ pub const MAX_THREADS: u16 = 256;
 pub struct DesktopSettings {
     /// Threads for the local models; `None` is one per core.
     pub threads: Option<u16>,
+    /// The local OpenAI-compatible API (and MCP on `/mcp`).
+    pub api: ApiSettings,
+}
+
+/// Whether the app runs the local API while it is open, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    pub enabled: bool,
+    /// `None` is the default port (7420).
+    pub port: Option<u16>,
+    /// Serve MCP's writing tools (draft assets) on `/mcp`.
+    pub mcp_allow_writes: bool,
 }
 
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -73,11 +87,14 @@ mod tests {
     fn settings_round_trip_and_bad_ones_change_nothing() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()), DesktopSettings::default());
-        save(dir.path(), &DesktopSettings { threads: Some(2) }).unwrap();
+        save(dir.path(), &DesktopSettings { threads: Some(2), ..DesktopSettings::default() }).unwrap();
         assert_eq!(load(dir.path()).threads, Some(2));
-        let err = save(dir.path(), &DesktopSettings { threads: Some(0) }).unwrap_err();
+        let err = save(dir.path(), &DesktopSettings { threads: Some(0), ..DesktopSettings::default() }).unwrap_err();
         assert!(err.contains("between 1 and 256"), "{err}");
         assert_eq!(load(dir.path()).threads, Some(2));
+        // A file from before the API setting still loads, with the API off.
+        std::fs::write(path(dir.path()), br#"{ "threads": 3 }"#).unwrap();
+        assert_eq!(load(dir.path()), DesktopSettings { threads: Some(3), api: ApiSettings::default() });
         // A damaged file does not stop the app: the defaults apply.
         std::fs::write(path(dir.path()), b"{ not json").unwrap();
         assert_eq!(load(dir.path()), DesktopSettings::default());

@@ -13,7 +13,7 @@ use tauri_specta::{Builder, ErrorHandlingMode, collect_commands, collect_events}
 use crate::{
     commands,
     error::{UiError, UiResult},
-    intel, settings, swarm,
+    intel, interfaces, settings, swarm,
 };
 
 /// Where the generated bindings live, relative to this crate.
@@ -65,6 +65,13 @@ pub fn builder() -> Builder<tauri::Wry> {
             settings::sync_join,
             settings::sync_now,
             settings::member_set_role,
+            interfaces::api_show,
+            interfaces::api_set,
+            interfaces::api_token_show,
+            interfaces::mcp_servers_show,
+            interfaces::mcp_server_add,
+            interfaces::mcp_server_remove,
+            interfaces::mcp_server_tools,
             intel::connector_list,
             intel::connector_add,
             intel::connector_remove,

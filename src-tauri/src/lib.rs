@@ -7,6 +7,7 @@ pub mod commands;
 pub mod desktop_settings;
 pub mod error;
 pub mod intel;
+pub mod interfaces;
 pub mod ipc;
 pub mod settings;
 pub mod swarm;
@@ -63,6 +64,7 @@ pub fn run() -> anyhow::Result<()> {
         .manage(startup)
         .manage(settings::Downloads::default())
         .manage(swarm::Drivers::default())
+        .manage(interfaces::LocalApi::default())
         .invoke_handler(ipc.invoke_handler())
         .setup(move |app| {
             ipc.mount_events(app);
@@ -70,13 +72,19 @@ pub fn run() -> anyhow::Result<()> {
             tauri::async_runtime::spawn(forward_events(handle.clone(), events));
             tauri::async_runtime::spawn(forward_run_events(handle, core_for_runs.clone()));
             tauri::async_runtime::spawn(sweep_signals(core_for_runs.clone()));
+            let app_handle = app.handle().clone();
+            let core_for_api = core_for_runs.clone();
+            tauri::async_runtime::spawn(async move { app_handle.state::<interfaces::LocalApi>().start_saved(&core_for_api).await });
             Ok(())
         })
         .build(tauri::generate_context!())
         .map_err(|err| anyhow::anyhow!("could not start the window: {err}"))?
-        .run(move |_app, event| {
+        .run(move |app, event| {
             if let tauri::RunEvent::Exit = event {
-                tauri::async_runtime::block_on(core.close());
+                tauri::async_runtime::block_on(async {
+                    app.state::<interfaces::LocalApi>().stop().await;
+                    core.close().await;
+                });
             }
         });
     Ok(())

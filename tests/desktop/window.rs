@@ -207,6 +207,46 @@ async fn the_window_and_the_cli_work_on_the_same_data_directory() {
     wait("//*[@aria-label='Thread setting']//*[contains(., '1 saved')]".into()).await;
     let desktop = std::fs::read_to_string(data.join("desktop.json")).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&desktop).unwrap()["threads"], 1, "{desktop}");
+    // The local API, from the settings' toggle: a real client with the
+    // keyring's token (the one the window shows) lists the local models;
+    // turned off, nothing listens. On a free port, saved before it starts.
+    let port = webdriver::free_port();
+    session.fill(&session.input("Port").await, &port.to_string()).await;
+    session.click(&session.button("Use this port").await).await;
+    wait(format!("//input[@placeholder='{port}']")).await;
+    session.click(&session.find("//label[normalize-space(.)='Run the local API']").await).await;
+    let base_url = format!("http://127.0.0.1:{port}/v1");
+    wait(format!("//*[@aria-label='API status'][contains(., '{base_url}')]")).await;
+    session.click(&session.button("Show the API token").await).await;
+    let token = session.text(&wait("//*[@aria-label='API token']".into()).await).await;
+    assert!(token.starts_with("rf-"), "{token:?}");
+    let http = reqwest::Client::new();
+    let models = http.get(format!("{base_url}/models")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(models.status(), 200);
+    let models: Value = models.json().await.unwrap();
+    assert!(models["data"].as_array().is_some_and(|m| !m.is_empty()), "{models}");
+    let refused = http.get(format!("{base_url}/models")).bearer_auth("rf-wrong").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let desktop = std::fs::read_to_string(data.join("desktop.json")).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&desktop).unwrap()["api"], serde_json::json!({"enabled": true, "port": port, "mcp_allow_writes": false}));
+    session.click(&session.button("Hide").await).await;
+    session.click(&session.find("//label[normalize-space(.)='Run the local API']").await).await;
+    wait("//*[@aria-label='API status'][normalize-space(.)='Off']".into()).await;
+    assert!(http.get(format!("{base_url}/models")).send().await.is_err(), "the API still listens after it was turned off");
+
+    // An MCP server added in the window (RaptorFlow's own `raptorflow mcp`,
+    // on this data directory through the app's RAPTORFLOW_DATA_DIR) is in
+    // the CLI's list, and its tools are listed from the real server the
+    // app starts.
+    let raptorflow = harness::binary("raptorflow");
+    session.fill(&session.input("Server name").await, "self").await;
+    session.fill(&session.input("Program").await, raptorflow.to_str().unwrap()).await;
+    session.fill(&session.input("Arguments, one per line").await, "mcp").await;
+    session.click(&session.button("Add server").await).await;
+    session.click(&session.find("//button[@aria-label='Tools of self']").await).await;
+    session.wait("//*[@aria-label='Tools of server self'][contains(., 'mcp:self/codex_search')]", Duration::from_secs(60)).await;
+    let servers = cli(&data, &["mcp-servers", "list"]);
+    assert_eq!(servers[0]["args"], serde_json::json!(["mcp"]), "{servers}");
     screenshot(&session, "settings").await;
 
     session.nav("Models").await;

@@ -228,6 +228,61 @@ test("settings: theme, privacy, and a provider whose key is stored but never sho
   await expect(page.getByText("sk-test-123")).toHaveCount(0);
 });
 
+test("settings: the local API is turned on, moved and shown with its token; MCP servers are added by command and URL, listed and removed", async ({ page }) => {
+  await page.goto("/");
+  await page.getByText("Settings", { exact: true }).click();
+  const api = page.getByLabel("Local API");
+  await expect(api.getByLabel("API status")).toHaveText("Off");
+  await api.getByLabel("Run the local API").click();
+  await expect(api.getByLabel("API status")).toContainText("http://127.0.0.1:7420/v1");
+  // A port the system keeps is refused at the field; a port in use says why, and nothing changes.
+  await api.getByRole("textbox", { name: "Port" }).fill("80");
+  await api.getByRole("button", { name: "Use this port" }).click();
+  await expect(api.getByText(/80 is reserved for the system/)).toBeVisible();
+  await api.getByRole("textbox", { name: "Port" }).fill("7999");
+  await api.getByRole("button", { name: "Use this port" }).click();
+  await expect(api.getByRole("alert")).toContainText("Address already in use");
+  await expect(api.getByLabel("API status")).toContainText("http://127.0.0.1:7420/v1");
+  await api.getByRole("textbox", { name: "Port" }).fill("7421");
+  await api.getByRole("button", { name: "Use this port" }).click();
+  await expect(api.getByLabel("API status")).toContainText("http://127.0.0.1:7421/v1");
+  await expect(api.getByLabel("API status")).toContainText("http://127.0.0.1:7421/mcp");
+  await api.getByRole("button", { name: "Show the API token" }).click();
+  await expect(api.getByLabel("API token")).toHaveText("rf-fake0123456789abcdef");
+  await api.getByRole("button", { name: "Hide" }).click();
+  await expect(page.getByText("rf-fake0123456789abcdef")).toHaveCount(0);
+  await api.getByLabel("Run the local API").click();
+  await expect(api.getByLabel("API status")).toHaveText("Off");
+
+  const mcp = page.getByLabel("MCP servers");
+  await expect(mcp.getByText("None added.")).toBeVisible();
+  const form = page.getByRole("form", { name: "Add an MCP server" });
+  await form.getByLabel("Server name").fill("facts");
+  await form.getByRole("button", { name: "Add server" }).click();
+  await expect(form.getByText(/give the program that starts the server/)).toBeVisible();
+  await form.getByRole("textbox", { name: "Program" }).fill("python3");
+  await form.getByLabel("Arguments, one per line").fill("/opt/facts/server.py\n--verbose");
+  await form.getByRole("button", { name: "Add server" }).click();
+  const servers = page.getByRole("table", { name: "Added MCP servers" });
+  await expect(servers.getByRole("row", { name: /facts/ })).toContainText("python3 /opt/facts/server.py --verbose");
+  await servers.getByRole("button", { name: "Tools of facts" }).click();
+  await expect(page.getByLabel("Tools of server facts")).toContainText("mcp:facts/lookup");
+
+  await form.getByRole("radiogroup", { name: "Reached by" }).getByText("URL").click();
+  await form.getByLabel("Server name").fill("crm");
+  await form.getByRole("textbox", { name: "Server URL" }).fill("ftp://crm.example.com");
+  await form.getByRole("button", { name: "Add server" }).click();
+  await expect(form.getByText(/must be an http:\/\/ or https:\/\/ address/)).toBeVisible();
+  await form.getByRole("textbox", { name: "Server URL" }).fill("https://crm.example.com/mcp");
+  await form.getByLabel("Bearer token (optional)").fill("crm-secret-token");
+  await form.getByRole("button", { name: "Add server" }).click();
+  await expect(servers.getByRole("row", { name: /crm/ })).toContainText("token in the OS keyring");
+  await expect(form.getByLabel("Bearer token (optional)")).toHaveValue("");
+  await expect(page.getByText("crm-secret-token")).toHaveCount(0);
+  await servers.getByRole("button", { name: "Remove facts" }).click();
+  await expect(servers.getByRole("row")).toHaveCount(1);
+});
+
 test("integrations: a key is stored but never shown, tested and removed; signals are fetched and charted with their forecast band", async ({ page }) => {
   await createWorkspace(page, "Fernhill");
   await page.getByText("Intelligence", { exact: true }).click();

@@ -111,6 +111,23 @@ export const commands = {
 	syncNow: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SyncRow[]>("sync_now", { workspaceId }),
 	/**  Changes a member's role in a workspace (owners only, when synced). */
 	memberSetRole: (workspaceId: WorkspaceId, user: UserId, role: Role) => __TAURI_INVOKE<WorkspaceIndex>("member_set_role", { workspaceId, user, role }),
+	apiShow: () => __TAURI_INVOKE<ApiView>("api_show"),
+	/**
+	 *  Turns the API on or off, or moves it. The running server is stopped
+	 *  first (so that it can be started again on the same port); if the new
+	 *  one cannot start, the old one is started again, nothing is saved and
+	 *  the error says why.
+	 */
+	apiSet: (settings: ApiForm) => __TAURI_INVOKE<ApiView>("api_set", { settings }),
+	/**  The API's bearer token, for the user to paste into a client. */
+	apiTokenShow: () => __TAURI_INVOKE<string>("api_token_show"),
+	mcpServersShow: () => __TAURI_INVOKE<McpServerRow[]>("mcp_servers_show"),
+	/**  Adds an MCP server; its token, when given, goes to the OS keyring. */
+	mcpServerAdd: (server: McpServerForm, token: string | null) => __TAURI_INVOKE<McpServerRow[]>("mcp_server_add", { server, token }),
+	/**  Removes an MCP server (stopping it, forgetting its token). */
+	mcpServerRemove: (name: string) => __TAURI_INVOKE<McpServerRow[]>("mcp_server_remove", { name }),
+	/**  Starts (or reaches) a server and lists its tools: the check that it works. */
+	mcpServerTools: (name: string) => __TAURI_INVOKE<McpToolRow[]>("mcp_server_tools", { name }),
 	connectorList: () => __TAURI_INVOKE<ConnectorStatus[]>("connector_list"),
 	/**  Configures a connector; its key, when given, goes to the OS keyring. */
 	connectorAdd: (connector: ConnectorForm, key: string | null) => __TAURI_INVOKE<ConnectorStatus[]>("connector_add", { connector, key }),
@@ -200,6 +217,29 @@ export type AnomalyMark = {
 	value: number | null,
 	lower: number | null,
 	upper: number | null,
+};
+
+/**  The API's settings, as the form sends them. */
+export type ApiForm = {
+	enabled: boolean,
+	/**  1024 to 65535; `null` is the default (7420). */
+	port: number | null,
+	mcp_allow_writes: boolean,
+};
+
+/**  What the settings screen shows of the local API. */
+export type ApiView = {
+	/**  The toggle, as saved. */
+	enabled: boolean,
+	/**  The port saved (the default when none was). */
+	port: number,
+	mcp_allow_writes: boolean,
+	/**  The base URL clients are given, while it runs. */
+	base_url: string | null,
+	/**  The MCP endpoint, while it runs. */
+	mcp_url: string | null,
+	/**  Why it is not running although the toggle is on. */
+	problem: string | null,
 };
 
 /**  A finished answer: which model gave it and what it cost. */
@@ -727,6 +767,35 @@ export type JoinView = {
 };
 
 export type MarketingChannel = "google_ads" | "meta_ads" | "linkedin" | "x" | "email" | "blog" | "seo" | "video" | "events" | "pr";
+
+/**
+ *  A server to add, as the form sends it: a command with its arguments,
+ *  or a URL.
+ */
+export type McpServerForm = {
+	name: string,
+	command: string | null,
+	/**  The command's arguments, in order. */
+	args: string[],
+	url: string | null,
+};
+
+/**  One MCP server, as the settings screen lists it. */
+export type McpServerRow = {
+	name: string,
+	/**  The command line, or the URL. */
+	target: string,
+	/**  `command` or `url`. */
+	kind: string,
+	/**  Whether a bearer token is in the OS keyring (never sent back). */
+	has_token: boolean,
+};
+
+/**  A tool a server offers. */
+export type McpToolRow = {
+	name: string,
+	description: string | null,
+};
 
 /**  One member of a workspace. */
 export type Member = {

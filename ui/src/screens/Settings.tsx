@@ -1,5 +1,6 @@
-// Settings: theme, privacy mode, and cloud providers with their keys (which
-// go to the OS keyring and are never shown again).
+// Settings: theme, privacy mode, cloud providers with their keys (which go
+// to the OS keyring and are never shown again), the local models' threads,
+// and the open interfaces (the local API, MCP servers).
 import {
   Badge,
   Button,
@@ -24,6 +25,7 @@ import type { PrivacyMode, ProviderRow, SettingsView, Tier } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
 import { fieldError, notice } from "../errors";
+import { LocalApi, McpServers } from "./SettingsInterfaces";
 
 const PRIVACY: { value: PrivacyMode; label: string; text: string }[] = [
   { value: "offline-only", label: "Offline only", text: "Local models only; nothing leaves this machine." },
@@ -77,6 +79,8 @@ export function Settings() {
       )}
       {settings.data && <Providers providers={settings.data.providers} onSaved={store} />}
       <Threads />
+      <LocalApi />
+      <McpServers />
     </Stack>
   );
 }
