@@ -9,7 +9,7 @@ mod fake_provider;
 use std::{num::NonZeroU32, time::Duration};
 
 use fake_provider::{FakeProvider, Reply};
-use rf_connectors::{ApiKey, Call, Connector, ConnectorError, FetchOptions, Gateway, Service, ahrefs, brave, newsapi, semrush};
+use rf_connectors::{ApiKey, Call, Connector, ConnectorError, FetchOptions, Gateway, Service, ahrefs, brave, newsapi, semrush, x};
 use rf_domain::WorkspaceId;
 use rf_metering::ledger::{BudgetScope, CallContext, Ledger, ReportFilter};
 
@@ -463,4 +463,126 @@ async fn ahrefs_errors_are_clear_and_a_report_that_could_exceed_the_budget_is_no
         assert!(err.to_string().contains(expected), "{err}");
     }
     assert_eq!(bench.server.n_requests(), 4, "nothing sent for the refused calls");
+}
+
+#[tokio::test]
+async fn x_searches_finds_accounts_and_reads_their_posts_with_the_bearer_token() {
+    let bench = bench().await;
+    bench.server.script([
+        Reply::connector("x/search_recent_200.json"),
+        Reply::connector("x/search_recent_empty_200.json"),
+        Reply::connector("x/user_by_username_200.json"),
+        Reply::connector("x/user_posts_200.json"),
+        Reply::connector("x/user_not_found_200.json"),
+    ]);
+    let connector = bench.connector(Service::X);
+    let search = x::Search { query: "\"Fernhill F1\" -is:retweet".into(), start_time: Some("2026-12-05T00:00:00Z".into()), max_results: Some(100) };
+    let found = x::search_recent(&bench.gateway, bench.call(&connector), &search).await.unwrap();
+    assert_eq!(found.value.meta.result_count, 2);
+    assert_eq!(found.value.data[1].created_at.as_deref(), Some("2026-12-05T06:15:27.000Z"));
+    let hit = rf_connectors::Hit::from(&found.value.data[1]);
+    assert_eq!((hit.title.as_str(), hit.url.as_str()), ("Anyone tried the Fernhill F1 with a child seat?…", "https://x.com/i/web/status/1866490311750365184"));
+    let none = x::search_recent(&bench.gateway, bench.call(&connector), &x::Search { query: "nobody says this".into(), ..x::Search::default() }).await.unwrap();
+    assert_eq!((none.value.meta.result_count, none.value.data.len()), (0, 0), "no `data` when nothing matched");
+    let user = x::user_by_username(&bench.gateway, bench.call(&connector), "@Brompton").await.unwrap();
+    assert_eq!(user.value.id, "2244994945");
+    let posts = x::user_posts(&bench.gateway, bench.call(&connector), &user.value.id, "2026-11-29T00:00:00Z", 100).await.unwrap();
+    assert_eq!(posts.value.meta.result_count, 3);
+    assert_eq!(posts.value.meta.next_token, None);
+
+    // An account that does not exist: X answers 200 with a problem; it is
+    // not found, costs nothing, and is not cached.
+    let err = x::user_by_username(&bench.gateway, bench.call(&connector), "nosuchshop").await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::NotFound { detail, .. } if detail == "Could not find user with username: [nosuchshop]."), "{err}");
+
+    let seen = bench.server.seen();
+    let sent: Vec<(&str, &str)> = seen.iter().map(|r| (r.path.as_str(), r.query.as_str())).collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                "/2/tweets/search/recent",
+                "query=%22Fernhill+F1%22+-is%3Aretweet&max_results=100&start_time=2026-12-05T00%3A00%3A00Z&tweet.fields=created_at%2Cauthor_id"
+            ),
+            ("/2/tweets/search/recent", "query=nobody+says+this&max_results=10&tweet.fields=created_at%2Cauthor_id"),
+            ("/2/users/by/username/Brompton", ""),
+            ("/2/users/2244994945/tweets", "start_time=2026-11-29T00%3A00%3A00Z&max_results=100&tweet.fields=created_at"),
+            ("/2/users/by/username/nosuchshop", ""),
+        ]
+    );
+    for request in &seen {
+        assert_eq!(request.headers["authorization"], format!("Bearer {KEY}"));
+    }
+    let outcomes: Vec<(String, String)> = bench.rows().await.into_iter().map(|r| (r.model.to_string(), r.outcome)).collect();
+    let expected = [("search-recent", "ok"), ("search-recent", "ok"), ("user-by-username", "ok"), ("user-posts", "ok"), ("user-by-username", "not_found")];
+    assert_eq!(outcomes, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+
+    // What X would refuse is refused here, with nothing sent.
+    let long = x::Search { query: "a".repeat(513), ..x::Search::default() };
+    for err in [
+        x::search_recent(&bench.gateway, bench.call(&connector), &long).await.unwrap_err(),
+        x::search_recent(&bench.gateway, bench.call(&connector), &x::Search { query: "bikes".into(), start_time: None, max_results: Some(5) })
+            .await
+            .unwrap_err(),
+        x::user_by_username(&bench.gateway, bench.call(&connector), "not a handle").await.unwrap_err(),
+        x::user_posts(&bench.gateway, bench.call(&connector), "../users/me", "2026-11-29T00:00:00Z", 100).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, ConnectorError::BadRequest { status: 0, .. }), "{err}");
+    }
+    assert_eq!(bench.server.n_requests(), 5);
+}
+
+#[tokio::test]
+async fn an_x_post_is_sent_once_never_cached_and_never_retried() {
+    let bench = bench().await;
+    let connector = bench.connector(Service::X);
+    let text = "Fold it in ten seconds, carry it onto the train, ride the last mile.";
+    bench.server.script([
+        Reply::connector("x/create_post_201.json"),
+        Reply::connector("x/create_post_201.json"),
+        Reply::connector("x/error_503.json"),
+        Reply::connector("x/error_429.json").with_header("retry-after", "1"),
+        Reply::connector("x/error_403.json"),
+        Reply::raw(201, "<html>accepted</html>"),
+    ]);
+    let posted = x::create_post(&bench.gateway, bench.call(&connector), text).await.unwrap();
+    assert_eq!(posted.value.url(), "https://x.com/i/web/status/1866612345678901248");
+    assert!(!posted.cached);
+    // The same text again is a second post, not a cached answer.
+    x::create_post(&bench.gateway, bench.call(&connector), text).await.unwrap();
+    let seen = bench.server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!((seen[0].path.as_str(), &seen[0].body), ("/2/tweets", &serde_json::json!({ "text": text })));
+    assert_eq!(seen[0].headers["authorization"], format!("Bearer {KEY}"));
+
+    // A 5xx answer: it may be out, so it is not tried again.
+    let err = x::create_post(&bench.gateway, bench.call(&connector), text).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unconfirmed { .. }), "{err}");
+    assert!(err.to_string().contains("check the account before trying again"), "{err}");
+    assert_eq!(bench.server.n_requests(), 3, "one request: a post is never retried");
+    // A 429 was not processed: reported with X's wait, not waited out.
+    let err = x::create_post(&bench.gateway, bench.call(&connector), text).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::RateLimited { attempts: 1, retry_after: Some(wait), .. } if *wait == Duration::from_secs(1)), "{err}");
+    // A token without tweet.write: the way out is said.
+    let err = x::create_post(&bench.gateway, bench.call(&connector), text).await.unwrap_err();
+    assert!(err.to_string().contains("raptorflow connectors auth x"), "{err}");
+    // Accepted, but the answer is not X's: it is out, with no address.
+    let err = x::create_post(&bench.gateway, bench.call(&connector), text).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Unconfirmed { detail, .. } if detail.contains("answered 201")), "{err}");
+    assert_eq!(bench.server.n_requests(), 6);
+
+    // Refused before sending: too long, empty, offline.
+    let offline = Call { options: FetchOptions { allow_network: false, use_cache: true }, ..bench.call(&connector) };
+    for err in [
+        x::create_post(&bench.gateway, bench.call(&connector), &"a".repeat(281)).await.unwrap_err(),
+        x::create_post(&bench.gateway, bench.call(&connector), "  ").await.unwrap_err(),
+        x::create_post(&bench.gateway, offline, text).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, ConnectorError::BadRequest { status: 0, .. } | ConnectorError::Offline { .. }), "{err}");
+    }
+    assert_eq!(bench.server.n_requests(), 6);
+    let rows: Vec<(String, String)> = bench.rows().await.into_iter().map(|r| (r.model.to_string(), r.outcome)).collect();
+    let outcomes: Vec<&str> = rows.iter().map(|(_, o)| o.as_str()).collect();
+    assert_eq!(outcomes, ["ok", "ok", "unconfirmed", "rate_limited", "bad_request", "unconfirmed"]);
+    assert!(rows.iter().all(|(endpoint, _)| endpoint == "create-post"));
 }

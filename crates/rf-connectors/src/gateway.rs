@@ -60,6 +60,19 @@ pub struct ApiRequest {
     pub billing: Billing,
 }
 
+/// One POST to a service's API that publishes something (a post): never
+/// cached or answered offline, and never retried once it may have reached
+/// the service, because a retry could publish twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPost {
+    /// The endpoint's name in the ledger (`create-post`).
+    pub endpoint: &'static str,
+    /// The path under the base URL, without a leading slash.
+    pub path: String,
+    /// The JSON body.
+    pub body: serde_json::Value,
+}
+
 /// How a call is billed: the connector's price is per call, or per API
 /// unit (Semrush, Ahrefs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +190,21 @@ pub struct Gateway {
     limiters: Mutex<HashMap<Service, (NonZeroU32, Arc<DefaultDirectRateLimiter>)>>,
 }
 
+/// The catalog's entry of `service`, if its client is built.
+fn built(service: Service) -> Result<&'static crate::ServiceInfo, ConnectorError> {
+    let info = service.info();
+    if info.built { Ok(info) } else { Err(ConnectorError::NotBuilt { service, note: info.note.clone().unwrap_or_default() }) }
+}
+
+/// `path` under the connector's base URL.
+fn url(connector: &Connector, path: &str) -> Result<url::Url, ConnectorError> {
+    let mut base = connector.base_url.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(path).map_err(|err| ConnectorError::BadRequest { service: connector.service, status: 0, detail: err.to_string() })
+}
+
 /// The start of the UTC day of `now`, in milliseconds since the epoch.
 pub fn start_of_day_ms(now: i64) -> i64 {
     now - now.rem_euclid(86_400_000)
@@ -224,17 +252,101 @@ impl Gateway {
         hash.finalize().into()
     }
 
-    fn record(connector: &Connector, request: &ApiRequest, context: &CallContext, started: Instant) -> CallRecord {
+    fn record(connector: &Connector, endpoint: &str, context: &CallContext, started: Instant) -> CallRecord {
         CallRecord {
             at_ms: now_ms(),
             context: context.clone(),
             provider: connector.service.name().parse::<ProviderName>().expect("service names are provider names"),
-            model: request.endpoint.parse::<ModelId>().expect("endpoint names are model ids"),
+            model: endpoint.parse::<ModelId>().expect("endpoint names are model ids"),
             usage: Usage::default(),
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             cost_micro_usd: 0,
             cache_hit: false,
             outcome: "ok".into(),
+        }
+    }
+
+    /// What every call checks before it is sent: the network may be used,
+    /// there is a key, today's limit is not reached, the budget holds the
+    /// most the call can cost (reserved here); then it waits its turn.
+    async fn before_sending<'c>(&self, call: Call<'c>, billing: Billing) -> Result<(&'c ApiKey, rf_metering::ledger::Reservation), ConnectorError> {
+        let Call { connector, context, options } = call;
+        let service = connector.service;
+        let ledger_err = |err: rf_ai::AiError| ConnectorError::Ledger(err.to_string());
+        if !options.allow_network {
+            return Err(ConnectorError::Offline { service });
+        }
+        let api_key = connector.key.as_ref().ok_or(ConnectorError::NoKey { service })?;
+        if let Some(limit) = connector.limits.requests_per_day {
+            let used = self.ledger.usage_since(service.name(), start_of_day_ms(now_ms())).await.map_err(ledger_err)?;
+            if used.sent >= u64::from(limit) {
+                return Err(ConnectorError::DailyLimit { service, limit });
+            }
+        }
+        let reservation = match self.ledger.reserve(context, billing.most(connector.limits.micro_usd_per_call)).await.map_err(ledger_err)? {
+            Ok(reservation) => reservation,
+            Err(exceeded) => return Err(ConnectorError::Budget { service, exceeded }),
+        };
+        self.limiter(service, connector.limits.requests_per_second).until_ready().await;
+        Ok((api_key, reservation))
+    }
+
+    /// Sends one post (see [`ApiPost`]) and records it. A 429 is reported
+    /// with the wait the service asks for; a 5xx answer or no answer is
+    /// [`ConnectorError::Unconfirmed`]: it may have been published.
+    pub(crate) async fn post<D: Dialect, T>(
+        &self,
+        call: Call<'_>,
+        request: &ApiPost,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Fetched<T>, ConnectorError> {
+        let Call { connector, context, .. } = call;
+        let service = connector.service;
+        built(service)?;
+        let started = Instant::now();
+        let ledger_err = |err: rf_ai::AiError| ConnectorError::Ledger(err.to_string());
+        let (api_key, reservation) = self.before_sending(call, Billing::PerCall).await?;
+        let sent = match url(connector, &request.path) {
+            Ok(url) => {
+                let send = D::authorize(self.http.post(url.clone()).json(&request.body), api_key).send();
+                match tokio::time::timeout(self.policy.response_timeout, send).await {
+                    Err(_) => Err(ConnectorError::Unconfirmed { service, detail: format!("no answer within {} s", self.policy.response_timeout.as_secs()) }),
+                    // Refused before anything was sent: safe to try again.
+                    Ok(Err(err)) if err.is_connect() => {
+                        Err(ConnectorError::Unreachable { service, url: url.to_string(), attempts: 1, detail: err.without_url().to_string() })
+                    }
+                    Ok(Err(err)) => Err(ConnectorError::Unconfirmed { service, detail: err.without_url().to_string() }),
+                    Ok(Ok(response)) => {
+                        let status = response.status().as_u16();
+                        let wait = rf_cloud::retry_after(response.headers());
+                        let body = tokio::time::timeout(self.policy.idle_timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
+                        match status {
+                            // Accepted, but the post's id cannot be read: it is out.
+                            200 | 201 => parse(&body).map_err(|detail| ConnectorError::Unconfirmed {
+                                service,
+                                detail: format!("it answered {status} with something that is not its documented response: {detail}"),
+                            }),
+                            429 => Err(ConnectorError::RateLimited { service, attempts: 1, detail: D::detail(&body), retry_after: wait }),
+                            500.. => Err(ConnectorError::Unconfirmed { service, detail: format!("{status}: {}", D::detail(&body)) }),
+                            _ => Err(D::classify(status, &body)),
+                        }
+                    }
+                }
+            }
+            Err(err) => Err(err),
+        };
+        let mut record = Self::record(connector, request.endpoint, context, started);
+        match sent {
+            Ok(value) => {
+                record.cost_micro_usd = connector.limits.micro_usd_per_call;
+                let ledger_id = self.ledger.settle(reservation, &record).await.map_err(ledger_err)?;
+                Ok(Fetched { value, cached: false, cost_micro_usd: record.cost_micro_usd, latency_ms: record.latency_ms, ledger_id })
+            }
+            Err(err) => {
+                record.outcome = err.code().to_owned();
+                self.ledger.settle(reservation, &record).await.map_err(ledger_err)?;
+                Err(err)
+            }
         }
     }
 
@@ -247,10 +359,7 @@ impl Gateway {
     ) -> Result<Fetched<T>, ConnectorError> {
         let Call { connector, context, options } = call;
         let service = connector.service;
-        let info = service.info();
-        if !info.built {
-            return Err(ConnectorError::NotBuilt { service, note: info.note.clone().unwrap_or_default() });
-        }
+        let info = built(service)?;
         let started = Instant::now();
         let ledger_err = |err: rf_ai::AiError| ConnectorError::Ledger(err.to_string());
         let key = Self::cache_key(connector, request);
@@ -258,39 +367,20 @@ impl Gateway {
             && let Some(body) = self.ledger.cached_body(&key).await.map_err(ledger_err)?
             && let Ok(value) = parse(&body)
         {
-            let record = CallRecord { cache_hit: true, ..Self::record(connector, request, context, started) };
+            let record = CallRecord { cache_hit: true, ..Self::record(connector, request.endpoint, context, started) };
             let ledger_id = self.ledger.record(&record).await.map_err(ledger_err)?;
             return Ok(Fetched { value, cached: true, cost_micro_usd: 0, latency_ms: record.latency_ms, ledger_id });
         }
-        if !options.allow_network {
-            return Err(ConnectorError::Offline { service });
-        }
-        let api_key = connector.key.as_ref().ok_or(ConnectorError::NoKey { service })?;
-        if let Some(limit) = connector.limits.requests_per_day {
-            let used = self.ledger.usage_since(service.name(), start_of_day_ms(now_ms())).await.map_err(ledger_err)?;
-            if used.sent >= u64::from(limit) {
-                return Err(ConnectorError::DailyLimit { service, limit });
-            }
-        }
+        let (api_key, reservation) = self.before_sending(call, request.billing).await?;
         let price = connector.limits.micro_usd_per_call;
-        let reservation = match self.ledger.reserve(context, request.billing.most(price)).await.map_err(ledger_err)? {
-            Ok(reservation) => reservation,
-            Err(exceeded) => return Err(ConnectorError::Budget { service, exceeded }),
-        };
-        self.limiter(service, connector.limits.requests_per_second).until_ready().await;
-        let mut base = connector.base_url.clone();
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        let url = base.join(&request.path).map_err(|err| ConnectorError::BadRequest { service, status: 0, detail: err.to_string() });
-        let sent = match url {
+        let sent = match url(connector, &request.path) {
             Ok(url) => {
                 let build = || D::authorize(self.http.get(url.clone()).query(&request.query), api_key);
                 http::send(service, &self.policy, build, D::detail, D::is_final).await
             }
             Err(err) => Err(err),
         };
-        let mut record = Self::record(connector, request, context, started);
+        let mut record = Self::record(connector, request.endpoint, context, started);
         let outcome = match sent {
             Ok(reply) if reply.status == 200 => match D::refusal(&reply.body) {
                 Some(err) => Err(err),

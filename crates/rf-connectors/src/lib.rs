@@ -9,9 +9,11 @@
 //!
 //! Built so far: NewsAPI, Brave Search, Semrush (domain overview, organic
 //! keywords, keyword overview) and Ahrefs (Domain Rating, metrics, organic
-//! keywords), the last two billed per API unit; for X, the OAuth sign-in
-//! (`oauth`) and the signed-in account (`x::me`). The others are in the
-//! catalog (`data/services.toml`) and refuse calls with a note saying so.
+//! keywords), the last two billed per API unit; X (OAuth sign-in in `oauth`;
+//! recent search, accounts and their posts, and posting, which goes through
+//! [`Gateway::post`]: never cached, never retried once it may have arrived).
+//! The others are in the catalog (`data/services.toml`) and refuse calls
+//! with a note saying so.
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -26,7 +28,7 @@ pub mod semrush;
 pub mod x;
 
 pub use catalog::{Auth, ServiceInfo};
-pub use gateway::{ApiRequest, Billing, Call, Connector, FetchOptions, Fetched, Gateway, Limits, start_of_day_ms};
+pub use gateway::{ApiPost, ApiRequest, Billing, Call, Connector, FetchOptions, Fetched, Gateway, Limits, start_of_day_ms};
 pub use rf_cloud::ApiKey;
 
 /// One of the services RaptorFlow can call, by the name the CLI uses.
@@ -142,6 +144,10 @@ pub enum ConnectorError {
     Budget { service: Service, exceeded: rf_metering::ledger::BudgetExceeded },
     #[error("signing in to {service} failed: {detail}")]
     SignIn { service: Service, detail: String },
+    /// A post was sent but its outcome is unknown (a 5xx answer, or no
+    /// answer): it may be published. Never retried, so as not to publish twice.
+    #[error("{service} may or may not have published it ({detail}): check the account before trying again")]
+    Unconfirmed { service: Service, detail: String },
     #[error("the cost ledger failed: {0}")]
     Ledger(String),
 }
@@ -165,6 +171,7 @@ impl ConnectorError {
             ConnectorError::Malformed { .. } => "malformed",
             ConnectorError::Budget { .. } => "budget",
             ConnectorError::SignIn { .. } => "sign_in",
+            ConnectorError::Unconfirmed { .. } => "unconfirmed",
             ConnectorError::Ledger(_) => "ledger",
         }
     }
