@@ -40,6 +40,10 @@ struct Seen {
     redirect_uri: String,
     grants: Vec<String>,
     bearers: Vec<String>,
+    /// The X API requests after sign-in, as `METHOD /path`.
+    requests: Vec<String>,
+    /// The bodies of `POST /2/tweets`.
+    posts: Vec<serde_json::Value>,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -89,6 +93,29 @@ async fn me(State(seen): State<Shared>, headers: HeaderMap) -> Response {
     }
 }
 
+/// The X API's answers in its documented shapes, for the fresh token only.
+async fn x_api(State(seen): State<Shared>, method: axum::http::Method, uri: axum::http::Uri, headers: HeaderMap, body: String) -> Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let path = uri.path().to_owned();
+    let mut seen = seen.lock().unwrap();
+    seen.requests.push(format!("{method} {path}"));
+    if bearer != "Bearer at-2" {
+        return (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], connector_fixture("x/error_401.json")).into_response();
+    }
+    let (status, fixture) = match (method.as_str(), path.as_str()) {
+        ("POST", "/2/tweets") => {
+            seen.posts.push(serde_json::from_str(&body).unwrap_or_default());
+            (StatusCode::CREATED, "x/create_post_201.json")
+        }
+        ("GET", "/2/tweets/search/recent") => (StatusCode::OK, "x/search_recent_200.json"),
+        ("GET", "/2/users/by/username/Brompton") => (StatusCode::OK, "x/user_by_username_200.json"),
+        ("GET", p) if p.starts_with("/2/users/by/username/") => (StatusCode::OK, "x/user_not_found_200.json"),
+        ("GET", "/2/users/2244994945/tweets") => (StatusCode::OK, "x/user_posts_200.json"),
+        _ => return (StatusCode::NOT_FOUND, "{}").into_response(),
+    };
+    (status, [("content-type", "application/json")], connector_fixture(fixture)).into_response()
+}
+
 /// The fake service on a loopback port, on its own runtime.
 fn start(seen: Shared) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -97,7 +124,14 @@ fn start(seen: Shared) -> String {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new().route("/token", post(token)).route("/2/users/me", get(me)).with_state(seen);
+            let app = Router::new()
+                .route("/token", post(token))
+                .route("/2/users/me", get(me))
+                .route("/2/tweets", post(x_api))
+                .route("/2/tweets/search/recent", get(x_api))
+                .route("/2/users/by/username/{username}", get(x_api))
+                .route("/2/users/{id}/tweets", get(x_api))
+                .with_state(seen);
             axum::serve(listener, app).await.unwrap();
         });
     });
@@ -144,7 +178,7 @@ fn sign_in(data: &std::path::Path, fake: &str, seen: &Shared, state: Option<&str
     let query: HashMap<String, String> = address.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     assert_eq!(address.path(), "/authorize");
     assert_eq!((query["response_type"].as_str(), query["client_id"].as_str(), query["code_challenge_method"].as_str()), ("code", "cid-123", "S256"));
-    assert_eq!(query["scope"], "tweet.read users.read offline.access");
+    assert_eq!(query["scope"], "tweet.read tweet.write users.read offline.access");
     assert!(query["redirect_uri"].starts_with("http://127.0.0.1:") && query["redirect_uri"].ends_with("/callback"), "{address}");
     {
         let mut seen = seen.lock().unwrap();
@@ -224,4 +258,69 @@ fn x_sign_in_checks_pkce_and_state_keeps_tokens_in_the_keyring_and_refreshes_the
     cli(data, &["connectors", "remove", "x"], "").ok();
     let run = cli(data, &["connectors", "test", "x"], "");
     assert!(run.stderr.contains("connector x is not configured"), "{}", run.stderr);
+}
+
+#[test]
+fn an_approved_x_post_is_published_once_and_x_feeds_the_market_signals() {
+    require_keyring();
+    let seen: Shared = Arc::default();
+    let fake = start(seen.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    sign_in(data, &fake, &seen, None).0.ok();
+
+    let workspace = cli(data, &["--json", "workspace", "create", "Fernhill"], "").ok().json()["id"].as_str().unwrap().to_owned();
+    let brand = data.join("brand.json");
+    let codex = serde_json::json!({"company": "Fernhill F1", "competitors": ["Brompton (@Brompton): folding bikes", "Nosuch (@nosuchshop)"]});
+    std::fs::write(&brand, codex.to_string()).unwrap();
+    cli(data, &["workspace", "set-brand", &workspace, brand.to_str().unwrap()], "").ok();
+    let campaign =
+        cli(data, &["--json", "campaign", "create", "--workspace", &workspace, "--goal", "200 test rides", "--channel", "x", "Winter"], "").ok().json();
+    let campaign = campaign["id"].as_str().unwrap().to_owned();
+    let text = "Fold it in ten seconds, carry it onto the train, ride the last mile.";
+    let asset = cli(data, &["--json", "asset", "add", "--campaign", &campaign, "--kind", "x_post", "--set", &format!("text={text}")], "").ok().json();
+    let asset = asset["id"].as_str().unwrap().to_owned();
+
+    // A draft is not posted; nothing is sent.
+    let refused = cli(data, &["asset", "publish", &asset, "--to", "x"], "");
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("it is posted only once approved"), "{}", refused.stderr);
+    assert!(seen.lock().unwrap().posts.is_empty());
+
+    // Approved, it is posted once, and the asset keeps the post's address.
+    cli(data, &["asset", "set-status", &asset, "approved"], "").ok();
+    let published = cli(data, &["--json", "asset", "publish", &asset, "--to", "x"], "").ok().json();
+    assert_eq!(published["url"], "https://x.com/i/web/status/1866612345678901248", "{published}");
+    assert_eq!(seen.lock().unwrap().posts, [serde_json::json!({ "text": text })]);
+    let shown = cli(data, &["--json", "asset", "show", &asset], "").ok().json();
+    assert_eq!((shown["status"].as_str(), shown["published_url"].as_str()), (Some("published"), Some("https://x.com/i/web/status/1866612345678901248")));
+    let again = cli(data, &["asset", "publish", &asset, "--to", "x"], "");
+    assert!(again.code != 0 && again.stderr.contains("is already published at https://x.com/i/web/status/1866612345678901248"), "{}", again.stderr);
+    let elsewhere = cli(data, &["asset", "publish", &asset, "--to", "linkedin"], "");
+    assert!(elsewhere.code != 0 && elsewhere.stderr.contains("only X posts can be published so far"), "{}", elsewhere.stderr);
+    assert_eq!(seen.lock().unwrap().posts.len(), 1, "posted once");
+
+    // The market signals: mentions on X of the company and each competitor
+    // since yesterday, and the posting rate of the competitor named with its
+    // handle; an unknown handle is the sweep's problem, not its end.
+    seen.lock().unwrap().requests.clear();
+    let first = cli(data, &["--json", "signals", "fetch", "--workspace", &workspace], "").ok().json();
+    let recorded: Vec<(&str, f64)> =
+        first["recorded"].as_array().unwrap().iter().map(|r| (r["series"].as_str().unwrap(), r["value"].as_f64().unwrap())).collect();
+    assert_eq!(
+        recorded,
+        [("mentions/x/Fernhill F1", 2.0), ("mentions/x/Brompton", 2.0), ("mentions/x/Nosuch", 2.0), ("posting-rate/x/Brompton", 3.0 / 7.0)],
+        "{first}"
+    );
+    let problems = first["problems"].to_string();
+    assert!(problems.contains("@nosuchshop") && problems.contains("Could not find user"), "{problems}");
+    assert_eq!(first["calls_sent"], 5, "three searches, one account and its posts: {first}");
+    let sent = seen.lock().unwrap().requests.clone();
+    assert_eq!(sent.iter().filter(|r| r.as_str() == "GET /2/tweets/search/recent").count(), 3, "{sent:?}");
+    // Again the same day: answered from the cache (the unknown handle is asked again: a failure is not cached).
+    let repeat = cli(data, &["--json", "signals", "fetch", "--workspace", &workspace], "").ok().json();
+    assert_eq!((repeat["calls_sent"].as_u64(), repeat["cache_hits"].as_u64()), (Some(0), Some(5)), "{repeat}");
+    assert_eq!(seen.lock().unwrap().requests.len(), sent.len() + 1, "only the unknown handle was asked again");
+    let shown = cli(data, &["--json", "signals", "show", "--workspace", &workspace, "posting-rate/x/Brompton"], "").ok().json();
+    assert_eq!(shown["points"][0]["evidence"]["posts"], 3, "{shown}");
 }

@@ -118,6 +118,15 @@ pub(crate) enum AssetCommand {
     },
     /// Delete an asset.
     Delete { asset_id: AssetId },
+    /// Post an approved asset through a connector (an x_post to the X
+    /// account signed in with `connectors auth x`); it becomes published
+    /// and keeps the post's address. Never retried on its own.
+    Publish {
+        asset_id: AssetId,
+        /// The service: x.
+        #[arg(long = "to", value_name = "SERVICE")]
+        to: String,
+    },
 }
 
 fn read_asset_json(file: &std::path::Path) -> Result<String, CoreError> {
@@ -192,6 +201,12 @@ pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Outp
             });
             return Ok(());
         }
+        AssetCommand::Publish { asset_id, to } => {
+            let service: rf_core::connectors::Service = to.parse()?;
+            let published = core.publish_asset(asset_id, service).await?;
+            out.document(&published, |text| text.push_str(&format!("published asset {asset_id} on {service}: {}\n", published.url)));
+            return Ok(());
+        }
         AssetCommand::Check { asset_id } => {
             let (campaign_id, asset, _) = core.check_asset(asset_id).await?;
             (campaign_id, asset_id, asset)
@@ -217,11 +232,15 @@ fn write_asset(out: &mut Output, campaign_id: CampaignId, asset_id: AssetId, ass
         "verdict": verdict,
         "findings": asset.findings,
         "review_note": asset.review_note,
+        "published_url": asset.published_url,
     });
     out.document(&value, |text| {
         text.push_str(&format!("{asset_id}  {}  {}\n", asset.content.kind(), asset.status));
         if !asset.review_note.is_empty() {
             text.push_str(&format!("review note: {}\n", rf_core::domain::escape_for_display(&asset.review_note)));
+        }
+        if let Some(url) = &asset.published_url {
+            text.push_str(&format!("published at {url}\n"));
         }
         write_findings(text, verdict.as_str(), &asset.findings);
     });

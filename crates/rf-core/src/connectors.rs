@@ -467,6 +467,20 @@ impl crate::Core {
                     latency_ms: fetched.latency_ms,
                 }
             }
+            // X: posts of the past 7 days, in X's query language.
+            Service::X => {
+                let max_results = search.count.map(|c| u32::from(c).clamp(10, 100));
+                let fetched = rf_connectors::x::search_recent(&gateway, call, &rf_connectors::x::Search { query: text, start_time: None, max_results }).await?;
+                SearchResults {
+                    service,
+                    endpoint: "search-recent",
+                    total: Some(u64::from(fetched.value.meta.result_count)),
+                    hits: fetched.value.data.iter().map(Hit::from).collect(),
+                    cached: fetched.cached,
+                    cost_micro_usd: fetched.cost_micro_usd,
+                    latency_ms: fetched.latency_ms,
+                }
+            }
             other => {
                 let note = other.info().note.clone().unwrap_or_else(|| "it does not search".into());
                 return Err(CoreError::Connector(ConnectorError::NotBuilt { service: other, note }));

@@ -236,9 +236,13 @@ impl CoreError {
                     C::NotBuilt { .. } | C::NotFound { .. } => ErrorKind::NotFound,
                     C::Offline { .. } | C::NoKey { .. } | C::BadKey { .. } | C::SignIn { .. } => ErrorKind::PermissionDenied,
                     C::Budget { .. } => ErrorKind::BudgetExceeded,
-                    C::QuotaSpent { .. } | C::DailyLimit { .. } | C::RateLimited { .. } | C::Server { .. } | C::Unreachable { .. } | C::Malformed { .. } => {
-                        ErrorKind::Network
-                    }
+                    C::QuotaSpent { .. }
+                    | C::DailyLimit { .. }
+                    | C::RateLimited { .. }
+                    | C::Server { .. }
+                    | C::Unreachable { .. }
+                    | C::Malformed { .. }
+                    | C::Unconfirmed { .. } => ErrorKind::Network,
                     C::Ledger(_) => ErrorKind::Storage,
                 }
             }

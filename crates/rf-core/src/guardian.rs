@@ -69,7 +69,7 @@ fn needs_a_pass(status: AssetStatus) -> bool {
 }
 
 /// The blocking findings, one per line, for an error message.
-fn describe_blocks(findings: &[GuardianFinding]) -> String {
+pub(crate) fn describe_blocks(findings: &[GuardianFinding]) -> String {
     findings
         .iter()
         .filter(|f| f.severity == FindingSeverity::Block)

@@ -22,6 +22,7 @@ pub mod mcp;
 pub mod mcp_client;
 mod models;
 pub mod providers;
+pub mod publish;
 mod sample;
 mod secrets;
 pub mod sign_in;
@@ -155,6 +156,9 @@ struct Inner {
     swarm_config: rf_agents::RuntimeConfig,
     /// The user's MCP servers started so far.
     mcp_clients: mcp_client::McpClients,
+    /// Held while an asset is published, so that two requests of this
+    /// process cannot post the same asset twice.
+    publishing: tokio::sync::Mutex<()>,
 }
 
 impl Core {
@@ -194,6 +198,7 @@ impl Core {
                 prompts_dir: config.prompts_dir.clone(),
                 swarm_config: config.swarm,
                 mcp_clients: mcp_client::McpClients::default(),
+                publishing: tokio::sync::Mutex::new(()),
             }),
         };
         core.rebuild_locations_if_needed().await?;

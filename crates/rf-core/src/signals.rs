@@ -1,12 +1,14 @@
 //! Market signals of a workspace: a sweep asks each configured news
 //! connector about the company and each competitor of the brand codex, and
 //! each configured search connector (Semrush, Ahrefs) about the brand's
-//! website, and keeps the answers as daily series (mentions, news results,
-//! share of voice, organic traffic and keywords, Domain Rating) in
+//! website, and keeps the answers as daily series (mentions in the news and
+//! on X, news results, share of voice, the posting rate on X of accounts
+//! named `@handle` in the brand codex, organic traffic and keywords,
+//! Domain Rating) in
 //! `signals.sqlite3`; reading a series gives its forecast, change
 //! points and anomalies (rf-signals), in numbers and in words.
 
-use rf_connectors::{Call, ConnectorError, FetchOptions, Hit, Service, ahrefs, brave, newsapi, semrush};
+use rf_connectors::{Call, ConnectorError, FetchOptions, Hit, Service, ahrefs, brave, newsapi, semrush, x};
 use rf_domain::{WorkspaceId, WorkspaceIndex};
 use rf_metering::ledger::CallContext;
 pub use rf_signals::{Analysis, Point, SeriesSummary, format_day, today};
@@ -23,7 +25,7 @@ pub const DEFAULT_LEVEL: f64 = 0.8;
 pub const DEFAULT_EVERY_HOURS: u64 = 24;
 
 /// The connectors a sweep asks about the company and its competitors, in order.
-const SWEPT: [Service; 2] = [Service::NewsApi, Service::Brave];
+const SWEPT: [Service; 3] = [Service::NewsApi, Service::Brave, Service::X];
 
 /// The connectors a sweep asks about the brand's website, in order.
 const SEO: [Service; 2] = [Service::Semrush, Service::Ahrefs];
@@ -34,7 +36,7 @@ pub enum SignalsError {
     #[error(transparent)]
     Signals(#[from] rf_signals::SignalError),
     #[error(
-        "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave; semrush and ahrefs measure the brand's website)"
+        "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave, or sign in to x with `raptorflow connectors auth x`; semrush and ahrefs measure the brand's website)"
     )]
     NothingConfigured,
     #[error("the workspace has no company name or competitors to look for: set its brand codex first (`raptorflow workspace set-brand`)")]
@@ -87,16 +89,36 @@ pub struct SignalView {
 
 /// The company and the competitors to look for.
 fn subjects(index: &WorkspaceIndex) -> Vec<String> {
+    named_accounts(index).into_iter().map(|(name, _)| name).collect()
+}
+
+/// The company and its competitors, each with the X handle its entry
+/// names (`Brompton (@Brompton): folding bikes`), if any.
+fn named_accounts(index: &WorkspaceIndex) -> Vec<(String, Option<String>)> {
     let company = if index.brand.company.trim().is_empty() { index.name.clone() } else { index.brand.company.clone() };
-    let mut subjects = vec![company.trim().to_owned()];
+    let mut named = vec![split_handle(&company)];
     for entry in &index.brand.competitors {
-        let name = crate::work::competitor_name(entry);
-        if !name.is_empty() && !subjects.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
-            subjects.push(name);
+        let (name, handle) = split_handle(&crate::work::competitor_name(entry));
+        if !name.is_empty() && !named.iter().any(|(s, _)| s.eq_ignore_ascii_case(&name)) {
+            named.push((name, handle));
         }
     }
-    subjects.retain(|s| !s.is_empty());
-    subjects
+    named.retain(|(s, _)| !s.is_empty());
+    named
+}
+
+/// A name without the `@handle` it carries, and the handle.
+fn split_handle(name: &str) -> (String, Option<String>) {
+    for (at, _) in name.match_indices('@') {
+        let handle: String = name[at + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let before_ok = at == 0 || !name[..at].ends_with(|c: char| c.is_ascii_alphanumeric());
+        if before_ok && rf_connectors::x::is_handle(&handle) {
+            let rest = format!("{}{}", &name[..at], &name[at + 1 + handle.len()..]);
+            let cleaned = rest.replace("()", "").split_whitespace().collect::<Vec<_>>().join(" ");
+            return (cleaned, Some(handle));
+        }
+    }
+    (name.trim().to_owned(), None)
 }
 
 /// The reading of a series in words.
@@ -227,6 +249,25 @@ impl crate::Core {
                             (format!("mentions/newsapi/{subject}"), f.value.total_results as f64, hits, f.cached, f.cost_micro_usd, "everything", query.q)
                         })
                     }
+                    // Posts since yesterday 00:00 UTC (a fixed start, so that
+                    // a repeat the same day is answered from the cache), up
+                    // to X's page of 100.
+                    Service::X => {
+                        let query =
+                            x::Search { query: format!("\"{subject}\" -is:retweet"), start_time: Some(format!("{since}T00:00:00Z")), max_results: Some(100) };
+                        x::search_recent(&gateway, call, &query).await.map(|f| {
+                            let hits: Vec<Hit> = f.value.data.iter().map(Hit::from).collect();
+                            (
+                                format!("mentions/x/{subject}"),
+                                f64::from(f.value.meta.result_count),
+                                hits,
+                                f.cached,
+                                f.cost_micro_usd,
+                                "search-recent",
+                                query.query,
+                            )
+                        })
+                    }
                     _ => {
                         let query = brave::Search { q: subject.clone(), count: Some(20), freshness: Some("pd".into()), ..brave::Search::default() };
                         brave::news_search(&gateway, call, &query).await.map(|f| {
@@ -261,6 +302,9 @@ impl crate::Core {
                 signals.record(workspace, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
                 sweep.recorded.push(RecordedSignal { series, value, cached: false });
             }
+            if service == Service::X {
+                self.measure_posting_rates(call, &named_accounts(&index), day, &mut sweep).await?;
+            }
         }
         for service in seo {
             self.measure_website(service, &index.brand.website, &context, day, &mut sweep).await?;
@@ -269,6 +313,52 @@ impl crate::Core {
             return Err(CoreError::Conflict { what: format!("the sweep recorded nothing: {}", sweep.problems.join("; ")) });
         }
         Ok(sweep)
+    }
+}
+
+impl crate::Core {
+    /// Records `posting-rate/x/HANDLE`, posts a day over the past 7 days,
+    /// for each account named with an `@handle` (at most 100 posts are
+    /// counted, X's page). A failure is the sweep's problem, not its end.
+    async fn measure_posting_rates(&self, call: Call<'_>, named: &[(String, Option<String>)], day: i64, sweep: &mut SignalSweep) -> Result<()> {
+        let gateway = self.inner.engine.gateway().await?;
+        let signals = self.inner.engine.signals().await?;
+        let since = format!("{}T00:00:00Z", format_day(day - 7));
+        for (subject, handle) in named.iter().filter_map(|(s, h)| h.as_ref().map(|h| (s, h))) {
+            let measured = async {
+                let user = x::user_by_username(&gateway, call, handle).await?;
+                let posts = x::user_posts(&gateway, call, &user.value.id, &since, 100).await?;
+                Ok::<_, ConnectorError>((user, posts))
+            }
+            .await;
+            let (user, posts) = match measured {
+                Ok(found) => found,
+                Err(err) => {
+                    sweep.problems.push(format!("@{handle}: {err}"));
+                    continue;
+                }
+            };
+            for (cached, cost) in [(user.cached, user.cost_micro_usd), (posts.cached, posts.cost_micro_usd)] {
+                if cached {
+                    sweep.cache_hits += 1;
+                } else {
+                    sweep.calls_sent += 1;
+                }
+                sweep.cost_micro_usd += cost;
+            }
+            let count = posts.value.meta.result_count;
+            let value = f64::from(count) / 7.0;
+            let series = format!("posting-rate/x/{handle}");
+            let hits: Vec<Hit> = posts.value.data.iter().map(Hit::from).collect();
+            let evidence = json!({
+                "service": Service::X, "endpoint": "user-posts", "account": handle, "since": since, "posts": count,
+                "more_than_counted": posts.value.meta.next_token.is_some(), "items": hits.iter().take(3).collect::<Vec<_>>(),
+            });
+            signals.record(sweep.workspace_id, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
+            sweep.recorded.push(RecordedSignal { series, value, cached: user.cached && posts.cached });
+            sweep.sources.extend(hits.into_iter().take(3).map(|hit| SignalSource { subject: subject.clone(), service: Service::X, hit }));
+        }
+        Ok(())
     }
 }
 

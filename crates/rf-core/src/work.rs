@@ -501,7 +501,15 @@ impl Core {
             written.push((
                 id,
                 move_id,
-                Asset { move_id, content, status: AssetStatus::InReview, findings, created_at: Timestamp::now(), review_note: String::new() },
+                Asset {
+                    move_id,
+                    content,
+                    status: AssetStatus::InReview,
+                    findings,
+                    created_at: Timestamp::now(),
+                    review_note: String::new(),
+                    published_url: None,
+                },
             ));
         }
         for (id, _, _) in &written {

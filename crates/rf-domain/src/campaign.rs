@@ -242,6 +242,11 @@ pub struct Asset {
     #[autosurgeon(missing = "String::new")]
     #[serde(default)]
     pub review_note: String,
+    /// Where the asset was published (the post's address), once RaptorFlow
+    /// published it. Missing in documents written before publishing.
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub published_url: Option<String>,
 }
 
 /// The typed fields of each asset kind.

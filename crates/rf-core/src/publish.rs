@@ -1,0 +1,88 @@
+//! Publishing an approved asset through a connector: so far an X post on
+//! the signed-in X account. Only an asset a person approved is posted, and
+//! only when asked (`raptorflow asset publish ASSET --to x`); Guardian
+//! checks it again first (the packs or the brand codex may have changed
+//! since the approval). Once posted, the asset is `published` and keeps the
+//! post's address. A post is never retried automatically: if X's answer is
+//! lost, the error says to check the account, because a second try could
+//! publish twice.
+
+use rf_connectors::{Call, FetchOptions, Service, x};
+use rf_domain::{AssetContent, AssetId, AssetStatus, DomainError, edit};
+use rf_guardian::Verdict;
+use rf_metering::ledger::CallContext;
+use serde::Serialize;
+
+use crate::{Core, CoreError, Result, guardian::describe_blocks};
+
+/// A published asset.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    pub asset_id: AssetId,
+    pub service: Service,
+    /// The post's id at the service.
+    pub post_id: String,
+    pub url: String,
+    pub cost_micro_usd: u64,
+}
+
+impl Core {
+    /// Publishes an approved asset through `service` (see the module).
+    pub async fn publish_asset(&self, asset_id: AssetId, service: Service) -> Result<Published> {
+        if service != Service::X {
+            return Err(DomainError::Invalid { field: "service", reason: format!("only X posts can be published so far, not to {service}") }.into());
+        }
+        // The status is read under the lock, so a second request waits and
+        // then finds the asset published.
+        let _publishing = self.inner.publishing.lock().await;
+        let view = self.asset(asset_id).await?;
+        let AssetContent::XPost { text } = &view.asset.content else {
+            return Err(DomainError::Invalid {
+                field: "asset kind",
+                reason: format!("asset {asset_id} is a {}: only an x_post can be posted to X", view.kind),
+            }
+            .into());
+        };
+        match view.asset.status {
+            AssetStatus::Approved => {}
+            AssetStatus::Published => {
+                let at = view.asset.published_url.as_deref().map(|url| format!(" at {url}")).unwrap_or_default();
+                return Err(CoreError::Conflict { what: format!("asset {asset_id} is already published{at}") });
+            }
+            other => {
+                return Err(CoreError::Conflict {
+                    what: format!("asset {asset_id} is {other}: it is posted only once approved (`raptorflow asset set-status {asset_id} approved`)"),
+                });
+            }
+        }
+        let text = text.clone();
+        let (index, doc_id) = self.campaign_open_for_changes(view.campaign_id).await?;
+        let (_, _, report) = self.check_asset(asset_id).await?;
+        if report.verdict == Verdict::Block {
+            return Err(CoreError::Blocked { asset: asset_id.to_string(), status: "published".into(), findings: describe_blocks(&report.findings) });
+        }
+        let (connector, online) = self.configured_connector(service).await?;
+        let gateway = self.inner.engine.gateway().await?;
+        let context = CallContext { workspace_id: Some(index.id), ..CallContext::user(self.user().id.clone()) };
+        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
+        let posted = x::create_post(&gateway, call, &text).await?;
+        let url = posted.value.url();
+        let stored_url = url.clone();
+        let stored = self
+            .docs()
+            .change(&doc_id, format!("publish asset {asset_id}"), move |tx| {
+                let mut asset =
+                    edit::read_asset(tx, asset_id)?.ok_or_else(|| DomainError::Invalid { field: "asset id", reason: format!("asset {asset_id} is gone") })?;
+                asset.status = AssetStatus::Published;
+                asset.published_url = Some(stored_url);
+                edit::put_asset(tx, asset_id, &asset)?;
+                Ok::<_, CoreError>(())
+            })
+            .await;
+        if let Err(err) = stored {
+            // The post is out: say where, whatever else failed.
+            return Err(CoreError::Conflict { what: format!("the post is published at {url}, but asset {asset_id} could not be marked published: {err}") });
+        }
+        Ok(Published { asset_id, service, post_id: posted.value.id, url, cost_micro_usd: posted.cost_micro_usd })
+    }
+}
