@@ -201,6 +201,17 @@ pub async fn asset_set_status(core: State<'_, Core>, asset_id: Arg<AssetId>, sta
     Ok(core.asset(asset_id).await?)
 }
 
+/// Posts an approved asset through a connector (an X post to the signed-in
+/// X account); it becomes published and keeps the post's address.
+#[tauri::command]
+#[specta::specta]
+pub async fn asset_publish(core: State<'_, Core>, asset_id: Arg<AssetId>, service: String) -> UiResult<AssetView> {
+    let asset_id = asset_id.parse(AssetId::FIELD)?;
+    let service: rf_core::connectors::Service = service.parse().map_err(|err| UiError::invalid("service", err))?;
+    core.publish_asset(asset_id, service).await?;
+    Ok(core.asset(asset_id).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn codex_list(core: State<'_, Core>, workspace_id: Arg<WorkspaceId>) -> UiResult<Vec<SourceSummary>> {

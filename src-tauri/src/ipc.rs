@@ -40,6 +40,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::asset_save,
             commands::asset_check,
             commands::asset_set_status,
+            commands::asset_publish,
             commands::codex_list,
             commands::codex_import,
             commands::codex_search,

@@ -104,6 +104,11 @@ test("writes an asset until Guardian passes, then approves it", async ({ page })
   await editor.getByRole("button", { name: "Approve" }).click();
   await expect(editor.getByText("Approved", { exact: true })).toBeVisible();
   await expect(page.getByText("Guardian passes")).toBeVisible();
+  // Posting is offered only for an approved X post, and keeps the post's address.
+  await editor.getByRole("button", { name: "Post to X" }).click();
+  await expect(editor.getByLabel("Published")).toContainText("https://x.com/i/web/status/18666");
+  await expect(editor.getByText("Published", { exact: true })).toBeVisible();
+  await expect(editor.getByRole("button", { name: "Post to X" })).toHaveCount(0);
 });
 
 test("imports by the file dialog and by dropping, and opens a search hit in its source", async ({ page }) => {

@@ -37,6 +37,11 @@ export const commands = {
 	 *  Guardian finds a blocking problem.
 	 */
 	assetSetStatus: (assetId: AssetId, status: AssetStatus, note: string | null) => __TAURI_INVOKE<AssetView>("asset_set_status", { assetId, status, note }),
+	/**
+	 *  Posts an approved asset through a connector (an X post to the signed-in
+	 *  X account); it becomes published and keeps the post's address.
+	 */
+	assetPublish: (assetId: AssetId, service: string) => __TAURI_INVOKE<AssetView>("asset_publish", { assetId, service }),
 	codexList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SourceSummary[]>("codex_list", { workspaceId }),
 	/**
 	 *  Imports files and folders (from the file dialog or dropped on the
@@ -288,6 +293,11 @@ export type Asset = {
 	 *  written before reviews had notes.
 	 */
 	review_note?: string,
+	/**
+	 *  Where the asset was published (the post's address), once RaptorFlow
+	 *  published it. Missing in documents written before publishing.
+	 */
+	published_url?: string | null,
 };
 
 /**  The typed fields of each asset kind. */

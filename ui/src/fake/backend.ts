@@ -374,7 +374,7 @@ export function createFakeBackend(): FakeBackend {
       const c = campaign(campaignId);
       const assetId = id();
       const { findings } = guardian(content, workspace(c.workspace_id).brand);
-      c.assets[assetId] = { move_id: moveId, content: clone(content), status: "draft", findings, created_at: now(), review_note: "" };
+      c.assets[assetId] = { move_id: moveId, content: clone(content), status: "draft", findings, created_at: now(), review_note: "", published_url: null };
       if (moveId && c.moves[moveId]) c.moves[moveId]!.assets.push(assetId);
       void changedCampaign(c);
       return view(c, assetId);
@@ -402,6 +402,18 @@ export function createFakeBackend(): FakeBackend {
       }
       asset.status = status;
       if (note !== null) asset.review_note = note;
+      void changedCampaign(c);
+      return view(c, assetId);
+    },
+    async assetPublish(assetId, service) {
+      record("asset_publish");
+      const [c, asset] = findAsset(assetId);
+      if (service !== "x") throw invalid("service", `invalid service: only X posts can be published so far, not to ${service}`);
+      if (asset.content.kind !== "x_post") throw invalid("asset kind", `invalid asset kind: asset ${assetId} is a ${asset.content.kind}: only an x_post can be posted to X`);
+      if (asset.status !== "approved") throw { kind: "conflict", message: `asset ${assetId} is ${asset.status}: it is posted only once approved`, field: null };
+      // Like the engine with X's answer: the post's address is kept on the asset.
+      asset.status = "published";
+      asset.published_url = `https://x.com/i/web/status/18666${String(++next).padStart(14, "0")}`;
       void changedCampaign(c);
       return view(c, assetId);
     },

@@ -2,7 +2,7 @@
 // character counts, Guardian's findings inline as you type (checked by the
 // engine under the brand codex, 400 ms after the last key), and review:
 // approve (refused while anything blocks) or request changes.
-import { Alert, Badge, Button, Card, Group, NativeSelect, NumberInput, Stack, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { Alert, Badge, Button, Card, Code, Group, NativeSelect, NumberInput, Stack, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -146,6 +146,7 @@ function Editor(props: {
     mutationFn: (status: AssetStatus) => engine.assetSetStatus(assetId!, status, note),
     onSuccess: refresh,
   });
+  const publish = useMutation({ mutationFn: () => engine.assetPublish(assetId!, "x"), onSuccess: refresh });
   const shownNote = note ?? asset.data?.review_note ?? "";
   const report: Report | undefined = check.data;
   const findings = report?.findings ?? [];
@@ -210,10 +211,21 @@ function Editor(props: {
           >
             Request changes
           </Button>
+          {content.kind === "x_post" && asset.data?.status === "approved" && !dirty && (
+            <Button variant="light" onClick={() => publish.mutate()} loading={publish.isPending}>
+              Post to X
+            </Button>
+          )}
           <Button variant="subtle" onClick={onClose}>
             Close
           </Button>
         </Group>
+        <ErrorNotice error={publish.error} />
+        {asset.data?.published_url && (
+          <Text size="sm" role="status" aria-label="Published">
+            Published at <Code>{asset.data.published_url}</Code>
+          </Text>
+        )}
         {blocking && assetId !== null && !dirty && (
           <Text size="sm" c="dimmed">
             Approval is possible once Guardian finds nothing blocking.
