@@ -203,12 +203,14 @@ pub async fn asset_set_status(core: State<'_, Core>, asset_id: Arg<AssetId>, sta
 
 /// Posts an approved asset through a connector (an X post to the signed-in
 /// X account); it becomes published and keeps the post's address.
+/// `checked`: an earlier post got no confirmation and the user found it
+/// missing from the account.
 #[tauri::command]
 #[specta::specta]
-pub async fn asset_publish(core: State<'_, Core>, asset_id: Arg<AssetId>, service: String) -> UiResult<AssetView> {
+pub async fn asset_publish(core: State<'_, Core>, asset_id: Arg<AssetId>, service: String, checked: bool) -> UiResult<AssetView> {
     let asset_id = asset_id.parse(AssetId::FIELD)?;
     let service: rf_core::connectors::Service = service.parse().map_err(|err| UiError::invalid("service", err))?;
-    core.publish_asset(asset_id, service).await?;
+    core.publish_asset(asset_id, service, checked).await?;
     Ok(core.asset(asset_id).await?)
 }
 

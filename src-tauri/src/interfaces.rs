@@ -76,8 +76,9 @@ async fn start(core: &Core, settings: &ApiSettings) -> UiResult<ApiServer> {
 pub struct ApiView {
     /// The toggle, as saved.
     pub enabled: bool,
-    /// The port saved (the default when none was).
-    pub port: u16,
+    /// The port saved; `null` is the default.
+    pub port: Option<u16>,
+    pub default_port: u16,
     pub mcp_allow_writes: bool,
     /// The base URL clients are given, while it runs.
     pub base_url: Option<String>,
@@ -91,7 +92,8 @@ fn api_view(core: &Core, running: &Running) -> ApiView {
     let saved = desktop_settings::load(core.data_dir()).api;
     ApiView {
         enabled: saved.enabled,
-        port: saved.port.unwrap_or(DEFAULT_API_PORT),
+        port: saved.port,
+        default_port: DEFAULT_API_PORT,
         mcp_allow_writes: saved.mcp_allow_writes,
         base_url: running.server.as_ref().map(ApiServer::base_url),
         mcp_url: running.server.as_ref().map(|s| format!("http://{}/mcp", s.addr())),
@@ -128,9 +130,10 @@ pub async fn api_set(core: State<'_, Core>, api: State<'_, LocalApi>, settings: 
         return Err(UiError::invalid("port", format!("{port} is reserved for the system: choose one from 1024 to 65535")));
     }
     let new = ApiSettings { enabled: form.enabled, port: form.port, mcp_allow_writes: form.mcp_allow_writes };
+    let mut running = api.state.lock().await;
+    // Read under the lock, so that two changes cannot interleave.
     let mut all = desktop_settings::load(core.data_dir());
     let old = all.api.clone();
-    let mut running = api.state.lock().await;
     if let Some(server) = running.server.take() {
         server.stop().await;
     }
@@ -138,10 +141,11 @@ pub async fn api_set(core: State<'_, Core>, api: State<'_, LocalApi>, settings: 
         match start(&core, &new).await {
             Ok(server) => running.server = Some(server),
             Err(err) => {
-                if old.enabled
-                    && let Ok(server) = start(&core, &old).await
-                {
-                    running.server = Some(server);
+                if old.enabled {
+                    match start(&core, &old).await {
+                        Ok(server) => running.server = Some(server),
+                        Err(again) => running.problem = Some(again.message),
+                    }
                 }
                 return Err(err);
             }

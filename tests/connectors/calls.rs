@@ -476,7 +476,12 @@ async fn x_searches_finds_accounts_and_reads_their_posts_with_the_bearer_token()
         Reply::connector("x/user_not_found_200.json"),
     ]);
     let connector = bench.connector(Service::X);
-    let search = x::Search { query: "\"Fernhill F1\" -is:retweet".into(), start_time: Some("2026-12-05T00:00:00Z".into()), max_results: Some(100) };
+    let search = x::Search {
+        query: "\"Fernhill F1\" -is:retweet".into(),
+        start_time: Some("2026-12-05T00:00:00Z".into()),
+        end_time: Some("2026-12-06T00:00:00Z".into()),
+        max_results: Some(100),
+    };
     let found = x::search_recent(&bench.gateway, bench.call(&connector), &search).await.unwrap();
     assert_eq!(found.value.meta.result_count, 2);
     assert_eq!(found.value.data[1].created_at.as_deref(), Some("2026-12-05T06:15:27.000Z"));
@@ -486,7 +491,7 @@ async fn x_searches_finds_accounts_and_reads_their_posts_with_the_bearer_token()
     assert_eq!((none.value.meta.result_count, none.value.data.len()), (0, 0), "no `data` when nothing matched");
     let user = x::user_by_username(&bench.gateway, bench.call(&connector), "@Brompton").await.unwrap();
     assert_eq!(user.value.id, "2244994945");
-    let posts = x::user_posts(&bench.gateway, bench.call(&connector), &user.value.id, "2026-11-29T00:00:00Z", 100).await.unwrap();
+    let posts = x::user_posts(&bench.gateway, bench.call(&connector), &user.value.id, ("2026-11-29T00:00:00Z", "2026-12-06T00:00:00Z"), 100).await.unwrap();
     assert_eq!(posts.value.meta.result_count, 3);
     assert_eq!(posts.value.meta.next_token, None);
 
@@ -502,11 +507,11 @@ async fn x_searches_finds_accounts_and_reads_their_posts_with_the_bearer_token()
         [
             (
                 "/2/tweets/search/recent",
-                "query=%22Fernhill+F1%22+-is%3Aretweet&max_results=100&start_time=2026-12-05T00%3A00%3A00Z&tweet.fields=created_at%2Cauthor_id"
+                "query=%22Fernhill+F1%22+-is%3Aretweet&max_results=100&start_time=2026-12-05T00%3A00%3A00Z&end_time=2026-12-06T00%3A00%3A00Z&tweet.fields=created_at%2Cauthor_id"
             ),
             ("/2/tweets/search/recent", "query=nobody+says+this&max_results=10&tweet.fields=created_at%2Cauthor_id"),
             ("/2/users/by/username/Brompton", ""),
-            ("/2/users/2244994945/tweets", "start_time=2026-11-29T00%3A00%3A00Z&max_results=100&tweet.fields=created_at"),
+            ("/2/users/2244994945/tweets", "start_time=2026-11-29T00%3A00%3A00Z&end_time=2026-12-06T00%3A00%3A00Z&max_results=100&tweet.fields=created_at"),
             ("/2/users/by/username/nosuchshop", ""),
         ]
     );
@@ -521,11 +526,11 @@ async fn x_searches_finds_accounts_and_reads_their_posts_with_the_bearer_token()
     let long = x::Search { query: "a".repeat(513), ..x::Search::default() };
     for err in [
         x::search_recent(&bench.gateway, bench.call(&connector), &long).await.unwrap_err(),
-        x::search_recent(&bench.gateway, bench.call(&connector), &x::Search { query: "bikes".into(), start_time: None, max_results: Some(5) })
+        x::search_recent(&bench.gateway, bench.call(&connector), &x::Search { query: "bikes".into(), max_results: Some(5), ..x::Search::default() })
             .await
             .unwrap_err(),
         x::user_by_username(&bench.gateway, bench.call(&connector), "not a handle").await.unwrap_err(),
-        x::user_posts(&bench.gateway, bench.call(&connector), "../users/me", "2026-11-29T00:00:00Z", 100).await.unwrap_err(),
+        x::user_posts(&bench.gateway, bench.call(&connector), "../users/me", ("2026-11-29T00:00:00Z", "2026-12-06T00:00:00Z"), 100).await.unwrap_err(),
     ] {
         assert!(matches!(err, ConnectorError::BadRequest { status: 0, .. }), "{err}");
     }

@@ -44,6 +44,8 @@ struct Seen {
     requests: Vec<String>,
     /// The bodies of `POST /2/tweets`.
     posts: Vec<serde_json::Value>,
+    /// A post with "flaky" in it got a 503 once already.
+    flaky_failed: bool,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -105,7 +107,12 @@ async fn x_api(State(seen): State<Shared>, method: axum::http::Method, uri: axum
     let (status, fixture) = match (method.as_str(), path.as_str()) {
         ("POST", "/2/tweets") => {
             seen.posts.push(serde_json::from_str(&body).unwrap_or_default());
-            (StatusCode::CREATED, "x/create_post_201.json")
+            if body.contains("flaky") && !seen.flaky_failed {
+                seen.flaky_failed = true;
+                (StatusCode::SERVICE_UNAVAILABLE, "x/error_503.json")
+            } else {
+                (StatusCode::CREATED, "x/create_post_201.json")
+            }
         }
         ("GET", "/2/tweets/search/recent") => (StatusCode::OK, "x/search_recent_200.json"),
         ("GET", "/2/users/by/username/Brompton") => (StatusCode::OK, "x/user_by_username_200.json"),
@@ -295,10 +302,28 @@ fn an_approved_x_post_is_published_once_and_x_feeds_the_market_signals() {
     let shown = cli(data, &["--json", "asset", "show", &asset], "").ok().json();
     assert_eq!((shown["status"].as_str(), shown["published_url"].as_str()), (Some("published"), Some("https://x.com/i/web/status/1866612345678901248")));
     let again = cli(data, &["asset", "publish", &asset, "--to", "x"], "");
-    assert!(again.code != 0 && again.stderr.contains("is already published at https://x.com/i/web/status/1866612345678901248"), "{}", again.stderr);
+    assert!(again.code != 0 && again.stderr.contains("was already posted, at https://x.com/i/web/status/1866612345678901248"), "{}", again.stderr);
+    // Set back to approved, it is still not posted twice.
+    cli(data, &["asset", "set-status", &asset, "approved"], "").ok();
+    let reapproved = cli(data, &["asset", "publish", &asset, "--to", "x"], "");
+    assert!(reapproved.code != 0 && reapproved.stderr.contains("was already posted"), "{}", reapproved.stderr);
     let elsewhere = cli(data, &["asset", "publish", &asset, "--to", "linkedin"], "");
     assert!(elsewhere.code != 0 && elsewhere.stderr.contains("only X posts can be published so far"), "{}", elsewhere.stderr);
     assert_eq!(seen.lock().unwrap().posts.len(), 1, "posted once");
+
+    // X answers 503: the post may be out. It is not sent again until the
+    // user says they checked the account.
+    let flaky =
+        cli(data, &["--json", "asset", "add", "--campaign", &campaign, "--kind", "x_post", "--set", "text=A flaky morning, a folded bike."], "").ok().json();
+    let flaky = flaky["id"].as_str().unwrap().to_owned();
+    cli(data, &["asset", "set-status", &flaky, "approved"], "").ok();
+    let lost = cli(data, &["asset", "publish", &flaky, "--to", "x"], "");
+    assert!(lost.code != 0 && lost.stderr.contains("may or may not have published it"), "{}", lost.stderr);
+    let retry = cli(data, &["asset", "publish", &flaky, "--to", "x"], "");
+    assert!(retry.code != 0 && retry.stderr.contains("no confirmation came back") && retry.stderr.contains("--checked"), "{}", retry.stderr);
+    assert_eq!(seen.lock().unwrap().posts.len(), 2, "the retry sent nothing");
+    cli(data, &["asset", "publish", &flaky, "--to", "x", "--checked"], "").ok();
+    assert_eq!(seen.lock().unwrap().posts.len(), 3);
 
     // The market signals: mentions on X of the company and each competitor
     // since yesterday, and the posting rate of the competitor named with its

@@ -40,8 +40,10 @@ export const commands = {
 	/**
 	 *  Posts an approved asset through a connector (an X post to the signed-in
 	 *  X account); it becomes published and keeps the post's address.
+	 *  `checked`: an earlier post got no confirmation and the user found it
+	 *  missing from the account.
 	 */
-	assetPublish: (assetId: AssetId, service: string) => __TAURI_INVOKE<AssetView>("asset_publish", { assetId, service }),
+	assetPublish: (assetId: AssetId, service: string, checked: boolean) => __TAURI_INVOKE<AssetView>("asset_publish", { assetId, service, checked }),
 	codexList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SourceSummary[]>("codex_list", { workspaceId }),
 	/**
 	 *  Imports files and folders (from the file dialog or dropped on the
@@ -236,8 +238,9 @@ export type ApiForm = {
 export type ApiView = {
 	/**  The toggle, as saved. */
 	enabled: boolean,
-	/**  The port saved (the default when none was). */
-	port: number,
+	/**  The port saved; `null` is the default. */
+	port: number | null,
+	default_port: number,
 	mcp_allow_writes: boolean,
 	/**  The base URL clients are given, while it runs. */
 	base_url: string | null,

@@ -126,6 +126,10 @@ pub(crate) enum AssetCommand {
         /// The service: x.
         #[arg(long = "to", value_name = "SERVICE")]
         to: String,
+        /// An earlier post of this asset got no confirmation, and you
+        /// checked the account: it is not there. Post again.
+        #[arg(long)]
+        checked: bool,
     },
 }
 
@@ -201,9 +205,9 @@ pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Outp
             });
             return Ok(());
         }
-        AssetCommand::Publish { asset_id, to } => {
+        AssetCommand::Publish { asset_id, to, checked } => {
             let service: rf_core::connectors::Service = to.parse()?;
-            let published = core.publish_asset(asset_id, service).await?;
+            let published = core.publish_asset(asset_id, service, checked).await?;
             out.document(&published, |text| text.push_str(&format!("published asset {asset_id} on {service}: {}\n", published.url)));
             return Ok(());
         }

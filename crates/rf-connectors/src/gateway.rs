@@ -339,7 +339,15 @@ impl Gateway {
         match sent {
             Ok(value) => {
                 record.cost_micro_usd = connector.limits.micro_usd_per_call;
-                let ledger_id = self.ledger.settle(reservation, &record).await.map_err(ledger_err)?;
+                // The post is out: a ledger that fails now must not lose
+                // its address (the caller would post again).
+                let ledger_id = match self.ledger.settle(reservation, &record).await {
+                    Ok(id) => id,
+                    Err(err) => {
+                        tracing::error!(%service, error = %err, "a post went out but the ledger could not record it");
+                        0
+                    }
+                };
                 Ok(Fetched { value, cached: false, cost_micro_usd: record.cost_micro_usd, latency_ms: record.latency_ms, ledger_id })
             }
             Err(err) => {

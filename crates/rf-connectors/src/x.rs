@@ -84,6 +84,8 @@ pub struct Search {
     pub query: String,
     /// Not before this time (RFC 3339, within the past 7 days).
     pub start_time: Option<String>,
+    /// Before this time (RFC 3339, at least 10 s ago).
+    pub end_time: Option<String>,
     /// 10 to 100 (X's bounds); 10 when `None`.
     pub max_results: Option<u32>,
 }
@@ -178,6 +180,9 @@ pub async fn search_recent(gateway: &Gateway, call: Call<'_>, search: &Search) -
     if let Some(start) = &search.start_time {
         query.push(("start_time".to_owned(), start.clone()));
     }
+    if let Some(end) = &search.end_time {
+        query.push(("end_time".to_owned(), end.clone()));
+    }
     query.push(("tweet.fields".to_owned(), "created_at,author_id".to_owned()));
     let request = ApiRequest { endpoint: "search-recent", path: "2/tweets/search/recent".into(), query, billing: Billing::PerCall };
     gateway.fetch::<X, _>(call, &request, parse_posts).await
@@ -198,9 +203,15 @@ pub fn is_handle(text: &str) -> bool {
     (1..=15).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// An account's own posts since `start_time` (RFC 3339), newest first, up
-/// to `max_results` (5 to 100).
-pub async fn user_posts(gateway: &Gateway, call: Call<'_>, user_id: &str, start_time: &str, max_results: u32) -> Result<Fetched<Posts>, ConnectorError> {
+/// An account's own posts from `start_time` to `end_time` (RFC 3339),
+/// newest first, up to `max_results` (5 to 100).
+pub async fn user_posts(
+    gateway: &Gateway,
+    call: Call<'_>,
+    user_id: &str,
+    (start_time, end_time): (&str, &str),
+    max_results: u32,
+) -> Result<Fetched<Posts>, ConnectorError> {
     if user_id.is_empty() || !user_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad(format!("{user_id:?} is not an X account id")));
     }
@@ -209,6 +220,7 @@ pub async fn user_posts(gateway: &Gateway, call: Call<'_>, user_id: &str, start_
     }
     let query = vec![
         ("start_time".to_owned(), start_time.to_owned()),
+        ("end_time".to_owned(), end_time.to_owned()),
         ("max_results".to_owned(), max_results.to_string()),
         ("tweet.fields".to_owned(), "created_at".to_owned()),
     ];

@@ -470,7 +470,8 @@ impl crate::Core {
             // X: posts of the past 7 days, in X's query language.
             Service::X => {
                 let max_results = search.count.map(|c| u32::from(c).clamp(10, 100));
-                let fetched = rf_connectors::x::search_recent(&gateway, call, &rf_connectors::x::Search { query: text, start_time: None, max_results }).await?;
+                let fetched =
+                    rf_connectors::x::search_recent(&gateway, call, &rf_connectors::x::Search { query: text, max_results, ..Default::default() }).await?;
                 SearchResults {
                     service,
                     endpoint: "search-recent",

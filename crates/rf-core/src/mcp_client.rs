@@ -102,13 +102,22 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> CoreError {
     CoreError::from(rf_domain::DomainError::Invalid { field, reason: reason.into() })
 }
 
-/// An endpoint URL: http or https, with a host.
+/// An endpoint URL: http or https, with a host, and no user name or
+/// password in it (a token goes to the keyring instead).
 fn parse_url(text: &str) -> Result<url::Url> {
     let url = url::Url::parse(text.trim()).map_err(|err| invalid("url", format!("{text:?} is not a URL: {err}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid("url", format!("{text:?} must be an http:// or https:// address with a host, like https://example.com/mcp")));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("url", "holds a user name or password: give the address without it, and the token with --token-stdin".to_owned()));
+    }
     Ok(url)
+}
+
+/// Whether a token may be sent to `url`: over https, or to this machine.
+fn token_may_go_to(url: &url::Url) -> bool {
+    url.scheme() == "https" || is_loopback(url)
 }
 
 /// A tool a server offers.
@@ -170,6 +179,10 @@ impl McpClients {
             Target::Url(url) => {
                 let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
                 if let Some(key_ref) = &settings.key_ref {
+                    // settings.toml may have been edited since the server was added.
+                    if !token_may_go_to(&url) {
+                        return Err(failed(name, format!("its token is sent only over https or to this machine, not to {url}")));
+                    }
                     let token = MCP_SERVER_TOKENS
                         .get(key_ref)?
                         .ok_or_else(|| failed(name, "its token is no longer in the OS keyring: remove the server and add it again"))?;
@@ -271,7 +284,7 @@ impl Core {
             (None, Some(_)) if !args.is_empty() => return Err(invalid("args", "arguments go with a command, not with a URL")),
             (None, Some(text)) => {
                 let parsed = parse_url(text)?;
-                if token.is_some() && parsed.scheme() == "http" && !is_loopback(&parsed) {
+                if token.is_some() && !token_may_go_to(&parsed) {
                     return Err(invalid(
                         "url",
                         format!("{text:?}: a token is sent only over https (or http to this machine), where no one on the way can read it"),
@@ -306,9 +319,6 @@ impl Core {
         let index = settings.mcp_servers.iter().position(|s| s.name == name).ok_or_else(|| not_found(name))?;
         let removed = settings.mcp_servers.remove(index);
         save_settings(self.data_dir(), &settings)?;
-        if let Some(key_ref) = &removed.key_ref {
-            MCP_SERVER_TOKENS.delete(key_ref)?;
-        }
         self.inner.engine.settings_changed();
         let slot = self.inner.mcp_clients.running.lock().await.remove(name);
         if let Some(connection) = match slot {
@@ -316,6 +326,12 @@ impl Core {
             None => None,
         } {
             connection.stop().await;
+        }
+        // Last, and not fatal: the server is gone from the settings either way.
+        if let Some(key_ref) = &removed.key_ref
+            && let Err(err) = MCP_SERVER_TOKENS.delete(key_ref)
+        {
+            tracing::warn!(server = %name, "the MCP server's token could not be deleted from the keyring: {err}");
         }
         Ok(removed)
     }

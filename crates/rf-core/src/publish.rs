@@ -5,12 +5,15 @@
 //! since the approval). Once posted, the asset is `published` and keeps the
 //! post's address. A post is never retried automatically: if X's answer is
 //! lost, the error says to check the account, because a second try could
-//! publish twice.
+//! publish twice. The ledger row of each post names the asset (its caller
+//! is `publish:ASSET`), so an asset whose earlier post went out, or may
+//! have, is not posted again until the user says they checked
+//! (`--checked`), even from another process.
 
 use rf_connectors::{Call, FetchOptions, Service, x};
 use rf_domain::{AssetContent, AssetId, AssetStatus, DomainError, edit};
 use rf_guardian::Verdict;
-use rf_metering::ledger::CallContext;
+use rf_metering::ledger::{CallContext, ReportFilter};
 use serde::Serialize;
 
 use crate::{Core, CoreError, Result, guardian::describe_blocks};
@@ -28,7 +31,9 @@ pub struct Published {
 
 impl Core {
     /// Publishes an approved asset through `service` (see the module).
-    pub async fn publish_asset(&self, asset_id: AssetId, service: Service) -> Result<Published> {
+    /// `checked`: the user looked at the account after a post whose outcome
+    /// is unknown and found it missing, so it may be sent again.
+    pub async fn publish_asset(&self, asset_id: AssetId, service: Service, checked: bool) -> Result<Published> {
         if service != Service::X {
             return Err(DomainError::Invalid { field: "service", reason: format!("only X posts can be published so far, not to {service}") }.into());
         }
@@ -43,6 +48,9 @@ impl Core {
             }
             .into());
         };
+        if let Some(url) = &view.asset.published_url {
+            return Err(CoreError::Conflict { what: format!("asset {asset_id} was already posted, at {url}: add a new asset to post again") });
+        }
         match view.asset.status {
             AssetStatus::Approved => {}
             AssetStatus::Published => {
@@ -55,17 +63,36 @@ impl Core {
                 });
             }
         }
-        let text = text.clone();
         let (index, doc_id) = self.campaign_open_for_changes(view.campaign_id).await?;
-        let (_, _, report) = self.check_asset(asset_id).await?;
+        // What is posted is what Guardian passed just now.
+        let (_, checked_asset, report) = self.check_asset(asset_id).await?;
         if report.verdict == Verdict::Block {
             return Err(CoreError::Blocked { asset: asset_id.to_string(), status: "published".into(), findings: describe_blocks(&report.findings) });
         }
-        let (connector, online) = self.configured_connector(service).await?;
+        if checked_asset.content != view.asset.content || checked_asset.status != AssetStatus::Approved {
+            return Err(CoreError::Conflict { what: format!("asset {asset_id} changed while it was being published: look at it and publish again") });
+        }
+        let posted_content = checked_asset.content.clone();
         let gateway = self.inner.engine.gateway().await?;
-        let context = CallContext { workspace_id: Some(index.id), ..CallContext::user(self.user().id.clone()) };
+        let caller = format!("publish:{asset_id}");
+        let earlier = gateway.ledger().calls(&ReportFilter { workspace_id: Some(index.id), month: None }).await?;
+        if let Some(earlier) =
+            earlier.iter().rev().find(|r| r.context.caller.as_deref() == Some(caller.as_str()) && matches!(r.outcome.as_str(), "ok" | "unconfirmed"))
+        {
+            let when = rf_signals::format_day(earlier.at_ms.div_euclid(86_400_000));
+            if earlier.outcome == "ok" || !checked {
+                return Err(CoreError::Conflict {
+                    what: format!(
+                        "asset {asset_id} was sent to {service} on {when} and {}: check the account; if the post is not there, publish again with --checked",
+                        if earlier.outcome == "ok" { "X took it" } else { "no confirmation came back" }
+                    ),
+                });
+            }
+        }
+        let (connector, online) = self.configured_connector(service).await?;
+        let context = CallContext { workspace_id: Some(index.id), caller: Some(caller), ..CallContext::user(self.user().id.clone()) };
         let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
-        let posted = x::create_post(&gateway, call, &text).await?;
+        let posted = x::create_post(&gateway, call, text).await?;
         let url = posted.value.url();
         let stored_url = url.clone();
         let stored = self
@@ -73,15 +100,29 @@ impl Core {
             .change(&doc_id, format!("publish asset {asset_id}"), move |tx| {
                 let mut asset =
                     edit::read_asset(tx, asset_id)?.ok_or_else(|| DomainError::Invalid { field: "asset id", reason: format!("asset {asset_id} is gone") })?;
-                asset.status = AssetStatus::Published;
+                // The post exists whatever happened meanwhile: keep where it is.
                 asset.published_url = Some(stored_url);
+                let unchanged = asset.content == posted_content && asset.status == AssetStatus::Approved;
+                if unchanged {
+                    asset.status = AssetStatus::Published;
+                }
                 edit::put_asset(tx, asset_id, &asset)?;
-                Ok::<_, CoreError>(())
+                Ok::<_, CoreError>(unchanged)
             })
             .await;
-        if let Err(err) = stored {
-            // The post is out: say where, whatever else failed.
-            return Err(CoreError::Conflict { what: format!("the post is published at {url}, but asset {asset_id} could not be marked published: {err}") });
+        // The post is out: say where, whatever else failed.
+        match stored {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(CoreError::Conflict {
+                    what: format!(
+                        "the post is published at {url}, but asset {asset_id} was edited or its status changed meanwhile, so it was not marked published"
+                    ),
+                });
+            }
+            Err(err) => {
+                return Err(CoreError::Conflict { what: format!("the post is published at {url}, but asset {asset_id} could not be marked published: {err}") });
+            }
         }
         Ok(Published { asset_id, service, post_id: posted.value.id, url, cost_micro_usd: posted.cost_micro_usd })
     }

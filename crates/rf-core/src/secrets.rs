@@ -32,10 +32,11 @@ pub(crate) const CONNECTOR_KEYS: Secrets = Secrets { service: crate::connectors:
 /// The local API's bearer tokens (the account is the data directory).
 pub(crate) const API_TOKENS: Secrets = Secrets { service: crate::api::API_KEYRING_SERVICE, what: "the local API's token" };
 
-/// Sync tokens (the account is `<user>@<server>#<server workspace>`).
-/// Bearer tokens of MCP servers reached by URL.
+/// Bearer tokens of MCP servers reached by URL (the account is the
+/// server's `key_ref`).
 pub(crate) const MCP_SERVER_TOKENS: Secrets = Secrets { service: crate::mcp_client::MCP_KEYRING_SERVICE, what: "the MCP server's token" };
 
+/// Sync tokens (the account is `<user>@<server>#<server workspace>`).
 pub(crate) const SYNC_TOKENS: Secrets = Secrets { service: crate::sync::KEYRING_SERVICE, what: "the sync token" };
 
 impl Secrets {

@@ -107,15 +107,19 @@ fn named_accounts(index: &WorkspaceIndex) -> Vec<(String, Option<String>)> {
     named
 }
 
-/// A name without the `@handle` it carries, and the handle.
+/// A name without the `@handle` it carries, and the handle; a name that is
+/// only a handle keeps it as its name. Quotes are dropped (the name goes
+/// into search queries as a quoted phrase).
 fn split_handle(name: &str) -> (String, Option<String>) {
+    let name = name.replace('"', "");
     for (at, _) in name.match_indices('@') {
         let handle: String = name[at + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         let before_ok = at == 0 || !name[..at].ends_with(|c: char| c.is_ascii_alphanumeric());
         if before_ok && rf_connectors::x::is_handle(&handle) {
+            // `@` and the handle are ASCII, so these are character boundaries.
             let rest = format!("{}{}", &name[..at], &name[at + 1 + handle.len()..]);
             let cleaned = rest.replace("()", "").split_whitespace().collect::<Vec<_>>().join(" ");
-            return (cleaned, Some(handle));
+            return (if cleaned.is_empty() { handle.clone() } else { cleaned }, Some(handle));
         }
     }
     (name.trim().to_owned(), None)
@@ -249,12 +253,16 @@ impl crate::Core {
                             (format!("mentions/newsapi/{subject}"), f.value.total_results as f64, hits, f.cached, f.cost_micro_usd, "everything", query.q)
                         })
                     }
-                    // Posts since yesterday 00:00 UTC (a fixed start, so that
-                    // a repeat the same day is answered from the cache), up
-                    // to X's page of 100.
+                    // Yesterday's posts, 00:00 to 00:00 UTC (a whole day, and
+                    // fixed, so that a repeat the same day is answered from
+                    // the cache), up to X's page of 100.
                     Service::X => {
-                        let query =
-                            x::Search { query: format!("\"{subject}\" -is:retweet"), start_time: Some(format!("{since}T00:00:00Z")), max_results: Some(100) };
+                        let query = x::Search {
+                            query: format!("\"{subject}\" -is:retweet"),
+                            start_time: Some(format!("{since}T00:00:00Z")),
+                            end_time: Some(format!("{}T00:00:00Z", format_day(day))),
+                            max_results: Some(100),
+                        };
                         x::search_recent(&gateway, call, &query).await.map(|f| {
                             let hits: Vec<Hit> = f.value.data.iter().map(Hit::from).collect();
                             (
@@ -317,17 +325,19 @@ impl crate::Core {
 }
 
 impl crate::Core {
-    /// Records `posting-rate/x/HANDLE`, posts a day over the past 7 days,
-    /// for each account named with an `@handle` (at most 100 posts are
-    /// counted, X's page). A failure is the sweep's problem, not its end.
+    /// Records `posting-rate/x/HANDLE`, posts a day over the 7 whole days
+    /// before today (UTC), for each account named with an `@handle` (at
+    /// most 100 posts are counted, X's page). A failure is the sweep's
+    /// problem, not its end.
     async fn measure_posting_rates(&self, call: Call<'_>, named: &[(String, Option<String>)], day: i64, sweep: &mut SignalSweep) -> Result<()> {
         let gateway = self.inner.engine.gateway().await?;
         let signals = self.inner.engine.signals().await?;
         let since = format!("{}T00:00:00Z", format_day(day - 7));
+        let until = format!("{}T00:00:00Z", format_day(day));
         for (subject, handle) in named.iter().filter_map(|(s, h)| h.as_ref().map(|h| (s, h))) {
             let measured = async {
                 let user = x::user_by_username(&gateway, call, handle).await?;
-                let posts = x::user_posts(&gateway, call, &user.value.id, &since, 100).await?;
+                let posts = x::user_posts(&gateway, call, &user.value.id, (&since, &until), 100).await?;
                 Ok::<_, ConnectorError>((user, posts))
             }
             .await;
@@ -351,7 +361,7 @@ impl crate::Core {
             let series = format!("posting-rate/x/{handle}");
             let hits: Vec<Hit> = posts.value.data.iter().map(Hit::from).collect();
             let evidence = json!({
-                "service": Service::X, "endpoint": "user-posts", "account": handle, "since": since, "posts": count,
+                "service": Service::X, "endpoint": "user-posts", "account": handle, "since": since, "until": until, "posts": count,
                 "more_than_counted": posts.value.meta.next_token.is_some(), "items": hits.iter().take(3).collect::<Vec<_>>(),
             });
             signals.record(sweep.workspace_id, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
@@ -471,5 +481,21 @@ impl crate::Core {
 impl From<SignalsError> for CoreError {
     fn from(err: SignalsError) -> Self {
         CoreError::Signals(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_handle;
+
+    #[test]
+    fn a_handle_is_taken_out_of_a_name_and_a_name_that_is_only_a_handle_keeps_it() {
+        assert_eq!(split_handle("Brompton (@Brompton)"), ("Brompton".into(), Some("Brompton".into())));
+        assert_eq!(split_handle("Café Nero @caffenero"), ("Café Nero".into(), Some("caffenero".into())));
+        assert_eq!(split_handle("@fernhill_f1"), ("fernhill_f1".into(), Some("fernhill_f1".into())));
+        assert_eq!(split_handle("Kettle & Crane"), ("Kettle & Crane".into(), None));
+        // An e-mail address is not a handle; quotes cannot break a query.
+        assert_eq!(split_handle("Ask hello@fold.co"), ("Ask hello@fold.co".into(), None));
+        assert_eq!(split_handle("The \"Fold\" Co"), ("The Fold Co".into(), None));
     }
 }

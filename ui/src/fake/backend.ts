@@ -130,7 +130,7 @@ export function createFakeBackend(): FakeBackend {
   let settings: SettingsView = { privacy: "local-preferred", providers: [] };
   const budgets = new Map<string, number>();
   let threads: number | null = null;
-  let api: ApiView = { enabled: false, port: 7420, mcp_allow_writes: false, base_url: null, mcp_url: null, problem: null };
+  let api: ApiView = { enabled: false, port: null, default_port: 7420, mcp_allow_writes: false, base_url: null, mcp_url: null, problem: null };
   const apiToken = "rf-fake0123456789abcdef";
   const mcpServers: McpServerRow[] = [];
   const models: ModelRow[] = [
@@ -405,7 +405,7 @@ export function createFakeBackend(): FakeBackend {
       void changedCampaign(c);
       return view(c, assetId);
     },
-    async assetPublish(assetId, service) {
+    async assetPublish(assetId, service, _checked) {
       record("asset_publish");
       const [c, asset] = findAsset(assetId);
       if (service !== "x") throw invalid("service", `invalid service: only X posts can be published so far, not to ${service}`);
@@ -537,12 +537,12 @@ export function createFakeBackend(): FakeBackend {
     },
     async apiSet(form) {
       record("api_set");
-      const port = form.port ?? 7420;
+      const port = form.port ?? api.default_port;
       if (port < 1024) throw invalid("port", `port: ${port} is reserved for the system: choose one from 1024 to 65535`);
       // Like the engine: a port another program holds cannot be listened on, and nothing changes.
       if (form.enabled && port === 7999) throw { kind: "storage", message: "could not listen on 127.0.0.1:7999: Address already in use (os error 98)", field: null };
       const base = `http://127.0.0.1:${port}`;
-      api = { enabled: form.enabled, port, mcp_allow_writes: form.mcp_allow_writes, base_url: form.enabled ? `${base}/v1` : null, mcp_url: form.enabled ? `${base}/mcp` : null, problem: null };
+      api = { ...api, enabled: form.enabled, port: form.port, mcp_allow_writes: form.mcp_allow_writes, base_url: form.enabled ? `${base}/v1` : null, mcp_url: form.enabled ? `${base}/mcp` : null, problem: null };
       return clone(api);
     },
     async apiTokenShow() {

@@ -10,6 +10,7 @@ import { useState } from "react";
 import { FIELDS, counter, emptyContent, fieldValue, findingsFor, generalFindings, withField, withListLength, type FieldSpec } from "../assets";
 import type { AssetContent, AssetKind, AssetStatus, AssetView, GuardianFinding, Report } from "../bindings";
 import { ErrorNotice } from "../Notice";
+import { notice } from "../errors";
 import { useEngine } from "../engine-context";
 import { ASSET_KIND_LABELS } from "../types";
 
@@ -146,7 +147,10 @@ function Editor(props: {
     mutationFn: (status: AssetStatus) => engine.assetSetStatus(assetId!, status, note),
     onSuccess: refresh,
   });
-  const publish = useMutation({ mutationFn: () => engine.assetPublish(assetId!, "x"), onSuccess: refresh });
+  const publish = useMutation({ mutationFn: (checked: boolean) => engine.assetPublish(assetId!, "x", checked), onSuccess: refresh });
+  // An earlier post that got no confirmation: posted again only once the user looked.
+  const unconfirmed = publish.error !== null && notice(publish.error).message.includes("--checked");
+  const posting = publish.isPending ? publish.variables : null;
   const shownNote = note ?? asset.data?.review_note ?? "";
   const report: Report | undefined = check.data;
   const findings = report?.findings ?? [];
@@ -212,8 +216,13 @@ function Editor(props: {
             Request changes
           </Button>
           {content.kind === "x_post" && asset.data?.status === "approved" && !dirty && (
-            <Button variant="light" onClick={() => publish.mutate()} loading={publish.isPending}>
+            <Button variant="light" onClick={() => publish.mutate(false)} loading={posting === false} disabled={unconfirmed}>
               Post to X
+            </Button>
+          )}
+          {unconfirmed && (
+            <Button variant="subtle" color="orange" onClick={() => publish.mutate(true)} loading={posting === true}>
+              I checked X: it is not there, post again
             </Button>
           )}
           <Button variant="subtle" onClick={onClose}>

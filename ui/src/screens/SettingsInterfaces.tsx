@@ -22,6 +22,8 @@ export function LocalApi() {
       setPort("");
       queryClient.setQueryData(["api"], view);
     },
+    // A failed change may have left the API stopped: show what runs now.
+    onError: () => void queryClient.invalidateQueries({ queryKey: ["api"] }),
   });
   const reveal = useMutation({ mutationFn: () => engine.apiTokenShow(), onSuccess: setToken });
   if (!api.data) return <ErrorNotice error={api.error} />;
@@ -53,7 +55,7 @@ export function LocalApi() {
           </Text>
         )}
         <Group align="flex-end">
-          <NumberInput label="Port" min={1024} max={65535} clampBehavior="none" allowDecimal={false} value={port} onChange={setPort} placeholder={String(view.port)} w={140} error={fieldError(save.error, "port")} />
+          <NumberInput label="Port" min={1024} max={65535} clampBehavior="none" allowDecimal={false} value={port} onChange={setPort} placeholder={String(view.port ?? view.default_port)} w={140} error={fieldError(save.error, "port")} />
           <Button variant="light" disabled={port === ""} onClick={() => apply({ port: Number(port) })} loading={save.isPending}>
             Use this port
           </Button>
