@@ -77,6 +77,18 @@ pub struct SignalSweep {
     pub problems: Vec<String>,
 }
 
+impl SignalSweep {
+    /// Counts one connector call: sent (with its cost) or answered from the cache.
+    fn count_call(&mut self, cached: bool, cost_micro_usd: u64) {
+        if cached {
+            self.cache_hits += 1;
+        } else {
+            self.calls_sent += 1;
+        }
+        self.cost_micro_usd += cost_micro_usd;
+    }
+}
+
 /// A series with its reading.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalView {
@@ -286,12 +298,7 @@ impl crate::Core {
                 };
                 match fetched {
                     Ok((series, value, hits, cached, cost, endpoint, query)) => {
-                        if cached {
-                            sweep.cache_hits += 1;
-                        } else {
-                            sweep.calls_sent += 1;
-                        }
-                        sweep.cost_micro_usd += cost;
+                        sweep.count_call(cached, cost);
                         let shown: Vec<&Hit> = hits.iter().take(3).collect();
                         let evidence = json!({"service": service, "endpoint": endpoint, "query": query, "since": since, "items": shown});
                         signals.record(workspace, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
@@ -348,14 +355,8 @@ impl crate::Core {
                     continue;
                 }
             };
-            for (cached, cost) in [(user.cached, user.cost_micro_usd), (posts.cached, posts.cost_micro_usd)] {
-                if cached {
-                    sweep.cache_hits += 1;
-                } else {
-                    sweep.calls_sent += 1;
-                }
-                sweep.cost_micro_usd += cost;
-            }
+            sweep.count_call(user.cached, user.cost_micro_usd);
+            sweep.count_call(posts.cached, posts.cost_micro_usd);
             let count = posts.value.meta.result_count;
             let value = f64::from(count) / 7.0;
             let series = format!("posting-rate/x/{handle}");
@@ -431,12 +432,7 @@ impl crate::Core {
         for outcome in calls {
             match outcome {
                 Ok(Measured { values, cached, cost, endpoint }) => {
-                    if cached {
-                        sweep.cache_hits += 1;
-                    } else {
-                        sweep.calls_sent += 1;
-                    }
-                    sweep.cost_micro_usd += cost;
+                    sweep.count_call(cached, cost);
                     for (series, value) in values {
                         let evidence = json!({"service": service, "endpoint": endpoint, "domain": domain, "date": date});
                         signals.record(workspace, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
