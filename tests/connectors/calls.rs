@@ -9,7 +9,7 @@ mod fake_provider;
 use std::{num::NonZeroU32, time::Duration};
 
 use fake_provider::{FakeProvider, Reply};
-use rf_connectors::{ApiKey, Call, Connector, ConnectorError, FetchOptions, Gateway, Service, ahrefs, brave, newsapi, semrush, x};
+use rf_connectors::{ApiKey, Call, Connector, ConnectorError, FetchOptions, Gateway, Service, ahrefs, brave, canva, linkedin, newsapi, semrush, x};
 use rf_domain::WorkspaceId;
 use rf_metering::ledger::{BudgetScope, CallContext, Ledger, ReportFilter};
 
@@ -590,4 +590,181 @@ async fn an_x_post_is_sent_once_never_cached_and_never_retried() {
     let outcomes: Vec<&str> = rows.iter().map(|(_, o)| o.as_str()).collect();
     assert_eq!(outcomes, ["ok", "ok", "unconfirmed", "rate_limited", "bad_request", "unconfirmed"]);
     assert!(rows.iter().all(|(endpoint, _)| endpoint == "create-post"));
+}
+
+#[tokio::test]
+async fn linkedin_names_its_version_reads_pages_posts_and_statistics_and_posts_once_as_the_organisation() {
+    let bench = bench().await;
+    bench.server.script([
+        Reply::connector("linkedin/organization_acls_200.json"),
+        Reply::connector("linkedin/posts_200.json"),
+        Reply::connector("linkedin/share_statistics_200.json"),
+        Reply::raw(201, "").with_header("x-restli-id", "urn:li:share:7404999999999999999"),
+        Reply::connector("linkedin/error_500.json"),
+        Reply::connector("linkedin/error_403.json"),
+        Reply::connector("linkedin/error_401.json"),
+        Reply::raw(201, ""),
+    ]);
+    let connector = bench.connector(Service::LinkedIn);
+    let pages = linkedin::administered(&bench.gateway, bench.call(&connector)).await.unwrap();
+    assert_eq!(pages.value.len(), 1);
+    assert_eq!(linkedin::organization_id(&pages.value[0].organization), Some("2414183"));
+    let posts = linkedin::organization_posts(&bench.gateway, bench.call(&connector), "2414183", 100).await.unwrap();
+    assert_eq!((posts.value.elements.len(), posts.value.paging.as_ref().and_then(|p| p.total)), (3, Some(3)));
+    let hit = rf_connectors::Hit::from(&posts.value.elements[0]);
+    assert_eq!(hit.url, "https://www.linkedin.com/feed/update/urn:li:share:7404312345678901248/");
+    assert_eq!(hit.snippet.as_deref(), Some("Winter commuting, folded: the F1 goes under the desk (really). #commute"), "little text is unescaped");
+    assert_eq!(hit.published.as_deref(), Some("2025-12-08"));
+    let day = (1_764_979_200_000, 1_765_065_600_000);
+    let stats = linkedin::share_statistics(&bench.gateway, bench.call(&connector), "urn:li:organization:2414183", day).await.unwrap();
+    let total = stats.value[0].total_share_statistics;
+    assert_eq!((total.impression_count, total.click_count, total.engagement), (2000, 41, 0.0425));
+
+    // A post: the organisation as author, little text escaped, the URN
+    // from the header; a 5xx is not retried; 403 and 401 say what to do.
+    let text = "Fold it (really) in ten seconds #commute";
+    let posted = linkedin::create_post(&bench.gateway, bench.call(&connector), "2414183", text).await.unwrap();
+    assert_eq!(posted.value.url, "https://www.linkedin.com/feed/update/urn:li:share:7404999999999999999/");
+    let err = linkedin::create_post(&bench.gateway, bench.call(&connector), "2414183", text).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unconfirmed { .. }) && err.to_string().contains("may or may not have published it"), "{err}");
+    let err = linkedin::create_post(&bench.gateway, bench.call(&connector), "2414183", text).await.unwrap_err();
+    assert!(err.to_string().contains("ACCESS_DENIED") && err.to_string().contains("w_organization_social"), "{err}");
+    let err = linkedin::create_post(&bench.gateway, bench.call(&connector), "2414183", text).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::BadKey { .. }) && err.to_string().contains("connectors auth linkedin"), "{err}");
+    // Accepted without the URN: out, but where is not known.
+    let err = linkedin::create_post(&bench.gateway, bench.call(&connector), "2414183", text).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Unconfirmed { detail, .. } if detail.contains("x-restli-id")), "{err}");
+
+    let seen = bench.server.seen();
+    let sent: Vec<(&str, &str)> = seen.iter().map(|r| (r.path.as_str(), r.query.as_str())).collect();
+    assert_eq!(
+        sent[..4],
+        [
+            ("/rest/organizationAcls", "q=roleAssignee&role=ADMINISTRATOR&state=APPROVED"),
+            ("/rest/posts", "q=author&author=urn%3Ali%3Aorganization%3A2414183&count=100&sortBy=CREATED"),
+            (
+                "/rest/organizationalEntityShareStatistics",
+                "q=organizationalEntity&organizationalEntity=urn%3Ali%3Aorganization%3A2414183&timeIntervals=(timeRange:(start:1764979200000,end:1765065600000),timeGranularityType:DAY)"
+            ),
+            ("/rest/posts", ""),
+        ]
+    );
+    assert_eq!(seen.len(), 8, "each post sent once");
+    for request in &seen {
+        assert_eq!(request.headers["authorization"], format!("Bearer {KEY}"));
+        assert_eq!(request.headers["linkedin-version"], "202511");
+        assert_eq!(request.headers["x-restli-protocol-version"], "2.0.0");
+    }
+    assert_eq!(
+        seen[3].body,
+        serde_json::json!({
+            "author": "urn:li:organization:2414183",
+            "commentary": "Fold it \\(really\\) in ten seconds \\#commute",
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false,
+        })
+    );
+    let outcomes: Vec<(String, String)> = bench.rows().await.into_iter().map(|r| (r.model.to_string(), r.outcome)).collect();
+    let expected = [
+        ("organization-acls", "ok"),
+        ("organization-posts", "ok"),
+        ("share-statistics", "ok"),
+        ("create-post", "ok"),
+        ("create-post", "unconfirmed"),
+        ("create-post", "bad_request"),
+        ("create-post", "bad_key"),
+        ("create-post", "unconfirmed"),
+    ];
+    assert_eq!(outcomes, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+
+    // Refused here, with nothing sent.
+    for err in [
+        linkedin::create_post(&bench.gateway, bench.call(&connector), "2414183", &"a".repeat(3001)).await.unwrap_err(),
+        linkedin::create_post(&bench.gateway, bench.call(&connector), "urn:li:person:abc", text).await.unwrap_err(),
+        linkedin::organization_posts(&bench.gateway, bench.call(&connector), "2414183", 0).await.unwrap_err(),
+        linkedin::share_statistics(&bench.gateway, bench.call(&connector), "2414183", (day.1, day.0)).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, ConnectorError::BadRequest { status: 0, .. }), "{err}");
+    }
+    assert_eq!(bench.server.n_requests(), 8);
+}
+
+#[tokio::test]
+async fn canva_makes_a_design_exports_it_and_downloads_the_files_without_the_key() {
+    let bench = bench().await;
+    let connector = bench.connector(Service::Canva);
+    let file = format!("{}/export-download/DAFVztcvd9z/0001-1.png?X-Amz-Expires=86400", bench.server.url);
+    let success = serde_json::json!({"job": {"id": "e08861ae-3b29-45db-8dc1-1fe0bf7f1cc8", "status": "success", "urls": [file]}});
+    bench.server.script([
+        Reply::connector("canva/users_me_200.json"),
+        Reply::connector("canva/create_design_200.json"),
+        Reply::connector("canva/create_export_200.json"),
+        Reply::connector("canva/export_job_in_progress_200.json"),
+        Reply::raw(200, &success.to_string()),
+        Reply::raw(200, "PNG-BYTES"),
+        Reply::connector("canva/export_job_failed_200.json"),
+        Reply::connector("canva/error_403.json"),
+        Reply::connector("canva/error_401.json"),
+    ]);
+    let me = canva::me(&bench.gateway, bench.call(&connector)).await.unwrap();
+    assert_eq!(me.value.user_id, "auDAbliZ2rQNNOsUl5OLu");
+    let design = canva::create_design(&bench.gateway, bench.call(&connector), "A folded F1 under a café table", (1080, 1350)).await.unwrap();
+    assert_eq!(design.value.id, "DAFVztcvd9z");
+    assert!(design.value.urls.edit_url.ends_with("/edit"));
+    let job = canva::create_export(&bench.gateway, bench.call(&connector), "DAFVztcvd9z", canva::ExportFormat::Png).await.unwrap();
+    assert_eq!(job.value.status, canva::JobStatus::InProgress);
+    // A job's state is never answered from the cache.
+    let uncached = Call { options: FetchOptions { allow_network: true, use_cache: false }, ..bench.call(&connector) };
+    let waiting = canva::export_job(&bench.gateway, uncached, &job.value.id).await.unwrap();
+    assert_eq!(waiting.value.status, canva::JobStatus::InProgress);
+    let done = canva::export_job(&bench.gateway, bench.call(&connector), &job.value.id).await.unwrap();
+    assert!(!done.cached, "an export job's answer is stale at once (its TTL is 0)");
+    assert_eq!(done.value.urls.len(), 1);
+    let bytes = canva::download(&bench.gateway, bench.call(&connector), &done.value.urls[0]).await.unwrap();
+    assert_eq!(bytes, b"PNG-BYTES");
+    let failed = canva::export_job(&bench.gateway, uncached, &job.value.id).await.unwrap();
+    assert_eq!(failed.value.error.map(|e| e.code).as_deref(), Some("license_required"));
+    let err = canva::create_design(&bench.gateway, bench.call(&connector), "Another", (1080, 1080)).await.unwrap_err();
+    assert!(err.to_string().contains("permission_denied") && err.to_string().contains("design:content:write"), "{err}");
+    let err = canva::me(&bench.gateway, uncached).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::BadKey { .. }), "{err}");
+
+    let seen = bench.server.seen();
+    let sent: Vec<&str> = seen.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        sent,
+        [
+            "/rest/v1/users/me",
+            "/rest/v1/designs",
+            "/rest/v1/exports",
+            "/rest/v1/exports/e08861ae-3b29-45db-8dc1-1fe0bf7f1cc8",
+            "/rest/v1/exports/e08861ae-3b29-45db-8dc1-1fe0bf7f1cc8",
+            "/export-download/DAFVztcvd9z/0001-1.png",
+            "/rest/v1/exports/e08861ae-3b29-45db-8dc1-1fe0bf7f1cc8",
+            "/rest/v1/designs",
+            "/rest/v1/users/me",
+        ]
+    );
+    assert_eq!(seen[1].body, serde_json::json!({"design_type": {"type": "custom", "width": 1080, "height": 1350}, "title": "A folded F1 under a café table"}));
+    assert_eq!(seen[2].body, serde_json::json!({"design_id": "DAFVztcvd9z", "format": {"type": "png"}}));
+    assert_eq!(seen[5].query, "X-Amz-Expires=86400");
+    assert!(!seen[5].headers.contains_key("authorization"), "the pre-signed download goes without the token");
+    for (i, request) in seen.iter().enumerate().filter(|(i, _)| *i != 5) {
+        assert_eq!(request.headers["authorization"], format!("Bearer {KEY}"), "request {i}");
+    }
+
+    // Refused here, with nothing sent; offline nothing is downloaded.
+    let offline = Call { options: FetchOptions { allow_network: false, use_cache: true }, ..bench.call(&connector) };
+    for err in [
+        canva::create_design(&bench.gateway, bench.call(&connector), "Tiny", (39, 1080)).await.unwrap_err(),
+        canva::create_design(&bench.gateway, bench.call(&connector), &"t".repeat(256), (1080, 1080)).await.unwrap_err(),
+        canva::create_export(&bench.gateway, bench.call(&connector), "../users/me", canva::ExportFormat::Pdf).await.unwrap_err(),
+        canva::download(&bench.gateway, offline, &file).await.unwrap_err(),
+        canva::download(&bench.gateway, bench.call(&connector), "file:///etc/passwd").await.unwrap_err(),
+    ] {
+        assert!(matches!(err, ConnectorError::BadRequest { status: 0, .. } | ConnectorError::Offline { .. } | ConnectorError::Malformed { .. }), "{err}");
+    }
+    assert_eq!(bench.server.n_requests(), 9);
 }

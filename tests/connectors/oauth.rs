@@ -6,6 +6,8 @@
 //! test plays the browser: it opens the printed address's redirect with a
 //! code, as the service would after the user approved.
 
+#[path = "browser.rs"]
+mod browser;
 #[path = "../providers/cli_support.rs"]
 mod cli_support;
 #[path = "../providers/fake_provider.rs"]
@@ -15,8 +17,7 @@ mod harness;
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Command,
     sync::{Arc, Mutex},
 };
 
@@ -149,58 +150,19 @@ fn start(seen: Shared) -> String {
 /// `state` (the address's own when `None`); returns the CLI's run and the
 /// page the redirect showed.
 fn sign_in(data: &std::path::Path, fake: &str, seen: &Shared, state: Option<&str>) -> (Run, String) {
-    let mut child = Command::new(binary("raptorflow"))
-        .args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--user",
-            "ana",
-            "connectors",
-            "auth",
-            "x",
-            "--client-id",
-            "cid-123",
-            "--redirect-port",
-            "0",
-            "--timeout",
-            "60",
-        ])
-        .args(["--base-url", fake, "--authorize-url", &format!("{fake}/authorize"), "--token-url", &format!("{fake}/token")])
-        .env_remove("RAPTORFLOW_PRIVACY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut printed = String::new();
-    let address = loop {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "the CLI ended before printing the address: {printed}");
-        printed.push_str(&line);
-        if let Some(url) = line.trim().strip_prefix("open this address in your browser and approve: ") {
-            break url::Url::parse(url).unwrap();
-        }
-    };
-    let query: HashMap<String, String> = address.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    assert_eq!(address.path(), "/authorize");
-    assert_eq!((query["response_type"].as_str(), query["client_id"].as_str(), query["code_challenge_method"].as_str()), ("code", "cid-123", "S256"));
-    assert_eq!(query["scope"], "tweet.read tweet.write users.read offline.access");
-    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:") && query["redirect_uri"].ends_with("/callback"), "{address}");
-    {
+    let endpoints = [&format!("--base-url={fake}"), &format!("--authorize-url={fake}/authorize"), &format!("--token-url={fake}/token")];
+    let args = [&["--client-id", "cid-123"][..], &endpoints.map(String::as_str)].concat();
+    let signed = browser::sign_in(data, "x", &args, "", "code-123", state, |address, query| {
+        assert_eq!(address.path(), "/authorize");
+        assert_eq!((query["response_type"].as_str(), query["client_id"].as_str(), query["code_challenge_method"].as_str()), ("code", "cid-123", "S256"));
+        assert_eq!(query["scope"], "tweet.read tweet.write users.read offline.access");
+        assert!(query["redirect_uri"].starts_with("http://127.0.0.1:") && query["redirect_uri"].ends_with("/callback"), "{address}");
         let mut seen = seen.lock().unwrap();
         seen.challenge = query["code_challenge"].clone();
         seen.redirect_uri = query["redirect_uri"].clone();
-    }
-    let state = state.unwrap_or(&query["state"]);
-    let redirect = format!("{}?code=code-123&state={state}", query["redirect_uri"]);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let page = runtime.block_on(async { reqwest::get(&redirect).await.unwrap().text().await.unwrap() });
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let mut run = Run::of(child.wait_with_output().unwrap());
-    run.stdout = printed + &rest;
-    (run, page)
+    });
+    assert!(!signed.query.is_empty(), "the CLI ended before printing the address: {} {}", signed.run.stdout, signed.run.stderr);
+    (signed.run, signed.page)
 }
 
 #[test]
@@ -308,7 +270,9 @@ fn an_approved_x_post_is_published_once_and_x_feeds_the_market_signals() {
     let reapproved = cli(data, &["asset", "publish", &asset, "--to", "x"], "");
     assert!(reapproved.code != 0 && reapproved.stderr.contains("was already posted"), "{}", reapproved.stderr);
     let elsewhere = cli(data, &["asset", "publish", &asset, "--to", "linkedin"], "");
-    assert!(elsewhere.code != 0 && elsewhere.stderr.contains("only X posts can be published so far"), "{}", elsewhere.stderr);
+    assert!(elsewhere.code != 0 && elsewhere.stderr.contains("only a linkedin_post can be posted to LinkedIn"), "{}", elsewhere.stderr);
+    let nowhere = cli(data, &["asset", "publish", &asset, "--to", "canva"], "");
+    assert!(nowhere.code != 0 && nowhere.stderr.contains("only X and LinkedIn posts can be published so far"), "{}", nowhere.stderr);
     assert_eq!(seen.lock().unwrap().posts.len(), 1, "posted once");
 
     // X answers 503: the post may be out. It is not sent again until the

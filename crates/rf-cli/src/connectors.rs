@@ -55,10 +55,11 @@ pub(crate) enum ConnectorsCommand {
         #[arg(long, value_name = "ID")]
         workspace: Option<domain::WorkspaceId>,
     },
-    /// Sign in to a service that uses OAuth (x; linkedin and canva are
-    /// not built yet) with the app you registered with it: open the
-    /// address printed in your browser and approve; the tokens go to the
-    /// OS keyring and are refreshed before they expire.
+    /// Sign in to a service that uses OAuth (x, linkedin, canva) with the
+    /// app you registered with it: open the address printed in your
+    /// browser and approve; the tokens go to the OS keyring and are
+    /// refreshed before they expire. LinkedIn and Canva need the app's
+    /// client secret (--client-secret-stdin).
     Auth {
         name: String,
         /// The client id of your app.
@@ -67,6 +68,10 @@ pub(crate) enum ConnectorsCommand {
         /// Read the app's client secret from stdin (services that require one).
         #[arg(long)]
         client_secret_stdin: bool,
+        /// LinkedIn: the organisation (company page) to post as and
+        /// measure, by its id; without it, the one page you administer.
+        #[arg(long, value_name = "ID")]
+        organization: Option<String>,
         /// The port of the redirect address registered with your app,
         /// http://127.0.0.1:PORT/callback (0: any free port).
         #[arg(long, default_value_t = 8757, value_name = "PORT")]
@@ -144,10 +149,10 @@ pub(crate) async fn run_connectors(core: &Core, command: ConnectorsCommand, out:
             let results = core.connector_search(&name, &ConnectorSearch { text, news, count, workspace }).await?;
             out.document(&results, |text| results_text(&results, text));
         }
-        ConnectorsCommand::Auth { name, client_id, client_secret_stdin, redirect_port, timeout, base_url, authorize_url, token_url } => {
+        ConnectorsCommand::Auth { name, client_id, client_secret_stdin, organization, redirect_port, timeout, base_url, authorize_url, token_url } => {
             let client_secret = if client_secret_stdin { Some(read_key()?) } else { None };
-            let request =
-                SignIn { name, client_id, client_secret, redirect_port, base_url, authorize_url, token_url, timeout: std::time::Duration::from_secs(timeout) };
+            let timeout_after = std::time::Duration::from_secs(timeout);
+            let request = SignIn { name, client_id, client_secret, redirect_port, base_url, authorize_url, token_url, timeout: timeout_after, organization };
             let signed = core
                 .sign_in(request, |url, redirect| {
                     out.progress(&format!("open this address in your browser and approve: {url}"));

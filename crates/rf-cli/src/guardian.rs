@@ -119,17 +119,33 @@ pub(crate) enum AssetCommand {
     /// Delete an asset.
     Delete { asset_id: AssetId },
     /// Post an approved asset through a connector (an x_post to the X
-    /// account signed in with `connectors auth x`); it becomes published
+    /// account signed in with `connectors auth x`, a linkedin_post to the
+    /// LinkedIn page of `connectors auth linkedin`); it becomes published
     /// and keeps the post's address. Never retried on its own.
     Publish {
         asset_id: AssetId,
-        /// The service: x.
+        /// The service: x or linkedin.
         #[arg(long = "to", value_name = "SERVICE")]
         to: String,
         /// An earlier post of this asset got no confirmation, and you
         /// checked the account: it is not there. Post again.
         #[arg(long)]
         checked: bool,
+    },
+    /// Make the Canva design of an image brief (signed in with
+    /// `connectors auth canva`): an empty design of the brief's aspect
+    /// ratio titled with its concept, kept on the asset. Canva cannot
+    /// place the brief's text or pictures without Canva Enterprise.
+    Design { asset_id: AssetId },
+    /// Export an asset's Canva design to files (one a page).
+    ExportDesign {
+        asset_id: AssetId,
+        /// png, jpg or pdf.
+        #[arg(long, default_value = "png", value_name = "FORMAT")]
+        format: String,
+        /// The folder the files are written to (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -211,6 +227,28 @@ pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Outp
             out.document(&published, |text| text.push_str(&format!("published asset {asset_id} on {service}: {}\n", published.url)));
             return Ok(());
         }
+        AssetCommand::Design { asset_id } => {
+            let made = core.design_asset(asset_id).await?;
+            out.document(&made, |text| {
+                let how = match made.size {
+                    Some((w, h)) => format!("made a {w} × {h} design"),
+                    None => "already has a design".to_owned(),
+                };
+                text.push_str(&format!("asset {asset_id} {how} in Canva: edit it at {}\n", made.design.edit_url));
+            });
+            return Ok(());
+        }
+        AssetCommand::ExportDesign { asset_id, format, out: folder } => {
+            let format: rf_core::connectors::canva::ExportFormat =
+                format.parse().map_err(|reason| rf_core::domain::DomainError::Invalid { field: "--format", reason })?;
+            let exported = core.export_design(asset_id, format, &folder, |step| out.progress(step)).await?;
+            out.document(&exported, |text| {
+                for file in &exported.files {
+                    text.push_str(&format!("wrote {}\n", file.display()));
+                }
+            });
+            return Ok(());
+        }
         AssetCommand::Check { asset_id } => {
             let (campaign_id, asset, _) = core.check_asset(asset_id).await?;
             (campaign_id, asset_id, asset)
@@ -237,6 +275,7 @@ fn write_asset(out: &mut Output, campaign_id: CampaignId, asset_id: AssetId, ass
         "findings": asset.findings,
         "review_note": asset.review_note,
         "published_url": asset.published_url,
+        "design": asset.design,
     });
     out.document(&value, |text| {
         text.push_str(&format!("{asset_id}  {}  {}\n", asset.content.kind(), asset.status));
@@ -245,6 +284,9 @@ fn write_asset(out: &mut Output, campaign_id: CampaignId, asset_id: AssetId, ass
         }
         if let Some(url) = &asset.published_url {
             text.push_str(&format!("published at {url}\n"));
+        }
+        if let Some(design) = &asset.design {
+            text.push_str(&format!("{} design {}: {}\n", design.service, design.id, design.edit_url));
         }
         write_findings(text, verdict.as_str(), &asset.findings);
     });

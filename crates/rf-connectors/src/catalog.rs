@@ -20,6 +20,19 @@ pub enum Auth {
     Oauth,
 }
 
+/// How an OAuth app proves itself at the token endpoint when it has a
+/// secret (RFC 6749 section 2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    /// HTTP Basic with the client id and secret (X, Canva).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body (LinkedIn, which
+    /// takes no other).
+    RequestBody,
+}
+
 /// One service's entry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +67,16 @@ pub struct ServiceInfo {
     pub token_url: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// The service issues only confidential clients: signing in needs the
+    /// app's client secret (LinkedIn, Canva).
+    #[serde(default)]
+    pub secret_required: bool,
+    /// The API version a versioned API is asked for (LinkedIn's
+    /// `LinkedIn-Version: YYYYMM`).
+    #[serde(default)]
+    pub api_version: Option<String>,
 }
 
 impl ServiceInfo {

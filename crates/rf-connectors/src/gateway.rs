@@ -71,6 +71,9 @@ pub struct ApiPost {
     pub path: String,
     /// The JSON body.
     pub body: serde_json::Value,
+    /// What a lost answer leaves in doubt, for the error: "published it",
+    /// "created the design".
+    pub action: &'static str,
 }
 
 /// How a call is billed: the connector's price is per call, or per API
@@ -294,14 +297,17 @@ impl Gateway {
     /// Sends one post (see [`ApiPost`]) and records it. A 429 is reported
     /// with the wait the service asks for; a 5xx answer or no answer is
     /// [`ConnectorError::Unconfirmed`]: it may have been published.
+    /// `parse` reads the answer's headers and body (LinkedIn gives the new
+    /// post's id in a header).
     pub(crate) async fn post<D: Dialect, T>(
         &self,
         call: Call<'_>,
         request: &ApiPost,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&reqwest::header::HeaderMap, &str) -> Result<T, String>,
     ) -> Result<Fetched<T>, ConnectorError> {
         let Call { connector, context, .. } = call;
         let service = connector.service;
+        let action = request.action;
         built(service)?;
         let started = Instant::now();
         let ledger_err = |err: rf_ai::AiError| ConnectorError::Ledger(err.to_string());
@@ -310,24 +316,28 @@ impl Gateway {
             Ok(url) => {
                 let send = D::authorize(self.http.post(url.clone()).json(&request.body), api_key).send();
                 match tokio::time::timeout(self.policy.response_timeout, send).await {
-                    Err(_) => Err(ConnectorError::Unconfirmed { service, detail: format!("no answer within {} s", self.policy.response_timeout.as_secs()) }),
+                    Err(_) => {
+                        Err(ConnectorError::Unconfirmed { service, action, detail: format!("no answer within {} s", self.policy.response_timeout.as_secs()) })
+                    }
                     // Refused before anything was sent: safe to try again.
                     Ok(Err(err)) if err.is_connect() => {
                         Err(ConnectorError::Unreachable { service, url: url.to_string(), attempts: 1, detail: err.without_url().to_string() })
                     }
-                    Ok(Err(err)) => Err(ConnectorError::Unconfirmed { service, detail: err.without_url().to_string() }),
+                    Ok(Err(err)) => Err(ConnectorError::Unconfirmed { service, action, detail: err.without_url().to_string() }),
                     Ok(Ok(response)) => {
                         let status = response.status().as_u16();
-                        let wait = rf_cloud::retry_after(response.headers());
+                        let headers = response.headers().clone();
+                        let wait = rf_cloud::retry_after(&headers);
                         let body = tokio::time::timeout(self.policy.idle_timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
                         match status {
                             // Accepted, but the post's id cannot be read: it is out.
-                            200 | 201 => parse(&body).map_err(|detail| ConnectorError::Unconfirmed {
+                            200 | 201 => parse(&headers, &body).map_err(|detail| ConnectorError::Unconfirmed {
                                 service,
+                                action,
                                 detail: format!("it answered {status} with something that is not its documented response: {detail}"),
                             }),
                             429 => Err(ConnectorError::RateLimited { service, attempts: 1, detail: D::detail(&body), retry_after: wait }),
-                            500.. => Err(ConnectorError::Unconfirmed { service, detail: format!("{status}: {}", D::detail(&body)) }),
+                            500.. => Err(ConnectorError::Unconfirmed { service, action, detail: format!("{status}: {}", D::detail(&body)) }),
                             _ => Err(D::classify(status, &body)),
                         }
                     }
@@ -356,6 +366,35 @@ impl Gateway {
                 Err(err)
             }
         }
+    }
+
+    /// Downloads a file the service handed out an address for (Canva's
+    /// exports: pre-signed, on another host, so without the key), up to
+    /// `max_bytes`. Not billed and not cached; refused offline. Retried
+    /// like a call: a download changes nothing.
+    pub(crate) async fn download(&self, call: Call<'_>, address: &str, max_bytes: usize) -> Result<Vec<u8>, ConnectorError> {
+        let service = call.connector.service;
+        if !call.options.allow_network {
+            return Err(ConnectorError::Offline { service });
+        }
+        let url = url::Url::parse(address)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "https" | "http"))
+            .ok_or_else(|| ConnectorError::Malformed { service, detail: format!("the download address {address:?} is not a web address") })?;
+        let build = || self.http.get(url.clone());
+        let reply = http::send(service, &self.policy, build, |body| body.chars().take(200).collect(), |_, _| false).await?;
+        if reply.status != 200 {
+            return Err(ConnectorError::BadRequest {
+                service,
+                status: reply.status,
+                detail: format!("the download failed: {}", reply.body.chars().take(200).collect::<String>()),
+            });
+        }
+        let bytes = reply.bytes;
+        if bytes.len() > max_bytes {
+            return Err(ConnectorError::Malformed { service, detail: format!("the download is {} bytes, more than the {max_bytes} allowed", bytes.len()) });
+        }
+        Ok(bytes)
     }
 
     /// Makes one call, or answers it from the cache, and records it.

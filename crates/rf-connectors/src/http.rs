@@ -12,7 +12,10 @@ use crate::{ConnectorError, Service};
 pub struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
+    /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body as sent (a downloaded file).
+    pub bytes: Vec<u8>,
 }
 
 /// Sends what `build` makes, retrying as the policy allows. `detail` turns
@@ -44,10 +47,11 @@ pub async fn send(
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
                 let wait = retry_after(&headers);
-                let body = tokio::time::timeout(policy.idle_timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
+                let bytes = tokio::time::timeout(policy.idle_timeout, response.bytes()).await.ok().and_then(Result::ok).unwrap_or_default().to_vec();
+                let body = String::from_utf8_lossy(&bytes).into_owned();
                 let retryable = (matches!(status, 408 | 429) || status >= 500) && !is_final(status, &body);
                 if !retryable {
-                    return Ok(Reply { status, headers, body });
+                    return Ok(Reply { status, headers, body, bytes });
                 }
                 let too_long = wait.is_some_and(|wait| wait > policy.max_retry_after);
                 if too_long || attempt >= policy.max_attempts {

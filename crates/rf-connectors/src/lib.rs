@@ -11,23 +11,28 @@
 //! keywords, keyword overview) and Ahrefs (Domain Rating, metrics, organic
 //! keywords), the last two billed per API unit; X (OAuth sign-in in `oauth`;
 //! recent search, accounts and their posts, and posting, which goes through
-//! [`Gateway::post`]: never cached, never retried once it may have arrived).
-//! The others are in the catalog (`data/services.toml`) and refuse calls
-//! with a note saying so.
+//! [`Gateway::post`]: never cached, never retried once it may have arrived);
+//! LinkedIn (the organisations the member administers, an organisation's
+//! posts and share statistics, and posting as the organisation); Canva
+//! (Connect API: a design of a given size, its export, and the download of
+//! the exported files). Google Trends is in the catalog
+//! (`data/services.toml`) and refuses calls with a note saying why.
 
 use std::{fmt, str::FromStr, time::Duration};
 
 pub mod ahrefs;
 pub mod brave;
+pub mod canva;
 pub mod catalog;
 mod gateway;
 pub mod http;
+pub mod linkedin;
 pub mod newsapi;
 pub mod oauth;
 pub mod semrush;
 pub mod x;
 
-pub use catalog::{Auth, ServiceInfo};
+pub use catalog::{Auth, ClientAuth, ServiceInfo};
 pub use gateway::{ApiPost, ApiRequest, Billing, Call, Connector, FetchOptions, Fetched, Gateway, Limits, start_of_day_ms};
 pub use rf_cloud::ApiKey;
 
@@ -146,8 +151,8 @@ pub enum ConnectorError {
     SignIn { service: Service, detail: String },
     /// A post was sent but its outcome is unknown (a 5xx answer, or no
     /// answer): it may be published. Never retried, so as not to publish twice.
-    #[error("{service} may or may not have published it ({detail}): check the account before trying again")]
-    Unconfirmed { service: Service, detail: String },
+    #[error("{service} may or may not have {action} ({detail}): check the account before trying again")]
+    Unconfirmed { service: Service, action: &'static str, detail: String },
     #[error("the cost ledger failed: {0}")]
     Ledger(String),
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
-    basic::BasicClient,
 };
 use serde::{Deserialize, Serialize};
 use tokio::{
@@ -34,6 +33,8 @@ pub struct OAuthApp {
     pub authorize_url: url::Url,
     pub token_url: url::Url,
     pub scopes: Vec<String>,
+    /// Where the secret goes at the token endpoint.
+    pub client_auth: crate::catalog::ClientAuth,
 }
 
 impl std::fmt::Debug for OAuthApp {
@@ -74,10 +75,54 @@ fn failed(service: Service, detail: impl Into<String>) -> ConnectorError {
     ConnectorError::SignIn { service, detail: detail.into() }
 }
 
+/// A token endpoint's answer (RFC 6749 section 5.1), read leniently:
+/// LinkedIn leaves out `token_type`, which RFC 6749 requires and the
+/// `oauth2` crate's standard answer insists on. Every service here issues
+/// bearer tokens, so a missing or differently written type is taken as
+/// bearer; `scope` (space- or comma-separated) is not read.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TokenAnswer {
+    access_token: oauth2::AccessToken,
+    #[serde(skip_deserializing, default = "bearer")]
+    token_type: oauth2::basic::BasicTokenType,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+}
+
+fn bearer() -> oauth2::basic::BasicTokenType {
+    oauth2::basic::BasicTokenType::Bearer
+}
+
+impl TokenResponse for TokenAnswer {
+    type TokenType = oauth2::basic::BasicTokenType;
+
+    fn access_token(&self) -> &oauth2::AccessToken {
+        &self.access_token
+    }
+
+    fn token_type(&self) -> &Self::TokenType {
+        &self.token_type
+    }
+
+    fn expires_in(&self) -> Option<Duration> {
+        self.expires_in.map(Duration::from_secs)
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        None
+    }
+}
+
 /// A client with its authorization and token endpoints set.
 type Client = oauth2::Client<
     oauth2::basic::BasicErrorResponse,
-    oauth2::basic::BasicTokenResponse,
+    TokenAnswer,
     oauth2::basic::BasicTokenIntrospectionResponse,
     oauth2::StandardRevocableToken,
     oauth2::basic::BasicRevocationErrorResponse,
@@ -90,11 +135,22 @@ type Client = oauth2::Client<
 
 fn client(app: &OAuthApp, redirect: Option<&str>) -> Result<Client, ConnectorError> {
     let service = app.service;
-    let mut client = BasicClient::new(ClientId::new(app.client_id.clone()))
+    type Bare = oauth2::Client<
+        oauth2::basic::BasicErrorResponse,
+        TokenAnswer,
+        oauth2::basic::BasicTokenIntrospectionResponse,
+        oauth2::StandardRevocableToken,
+        oauth2::basic::BasicRevocationErrorResponse,
+    >;
+    let mut client = Bare::new(ClientId::new(app.client_id.clone()))
         .set_auth_uri(AuthUrl::from_url(app.authorize_url.clone()))
         .set_token_uri(TokenUrl::from_url(app.token_url.clone()))
-        // A public client (no secret) names itself in the body, with PKCE.
-        .set_auth_type(if app.client_secret.is_some() { AuthType::BasicAuth } else { AuthType::RequestBody });
+        // A public client (no secret) names itself in the body, with PKCE;
+        // a confidential one as its service wants.
+        .set_auth_type(match (&app.client_secret, app.client_auth) {
+            (Some(_), crate::catalog::ClientAuth::Basic) => AuthType::BasicAuth,
+            _ => AuthType::RequestBody,
+        });
     if let Some(secret) = &app.client_secret {
         client = client.set_client_secret(ClientSecret::new(secret.clone()));
     }
@@ -114,7 +170,7 @@ pub fn token_http_client() -> Result<reqwest::Client, ConnectorError> {
         .map_err(|err| ConnectorError::Ledger(format!("could not make the HTTP client: {err}")))
 }
 
-fn tokens_of(token: &oauth2::basic::BasicTokenResponse, previous_refresh: Option<&str>, now_ms: i64) -> Tokens {
+fn tokens_of(token: &TokenAnswer, previous_refresh: Option<&str>, now_ms: i64) -> Tokens {
     Tokens {
         access_token: token.access_token().secret().clone(),
         // A refresh that returns no new refresh token keeps the old one.

@@ -184,8 +184,16 @@ impl Core {
         // there before anyone reviews it.
         let findings = self.guardian_findings(&workspace.brand, &content)?;
         let asset_id = AssetId::new();
-        let asset =
-            Asset { move_id, content, status: AssetStatus::Draft, findings, created_at: Timestamp::now(), review_note: String::new(), published_url: None };
+        let asset = Asset {
+            move_id,
+            content,
+            status: AssetStatus::Draft,
+            findings,
+            created_at: Timestamp::now(),
+            review_note: String::new(),
+            published_url: None,
+            design: None,
+        };
         self.remember(asset_id.to_string(), EntityKind::Asset, workspace.id, campaign_id).await?;
         self.docs()
             .change(&doc_id, format!("add asset {asset_id}"), move |tx| {

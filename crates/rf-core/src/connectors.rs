@@ -7,7 +7,7 @@
 use std::{num::NonZeroU32, path::Path};
 
 use rf_cloud::ApiKey;
-pub use rf_connectors::{Auth, ConnectorError, Hit, Service};
+pub use rf_connectors::{Auth, ConnectorError, Hit, Service, canva};
 use rf_connectors::{Call, Connector, FetchOptions, Limits, ahrefs, brave, newsapi, semrush};
 use rf_domain::WorkspaceId;
 use rf_metering::ledger::CallContext;
@@ -51,6 +51,11 @@ pub struct ConnectorSettings {
     pub authorize_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// LinkedIn: the organisation (company page) posted as and measured,
+    /// by its numeric id; when unset, the one the member administers, if
+    /// there is exactly one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 impl ConnectorSettings {
@@ -67,6 +72,7 @@ impl ConnectorSettings {
             client_id: None,
             authorize_url: None,
             token_url: None,
+            organization: None,
         }
     }
 }
@@ -321,6 +327,8 @@ impl crate::Core {
         match service {
             Service::X => return self.test_x().await,
             Service::Ahrefs => return self.test_ahrefs().await,
+            Service::LinkedIn => return self.test_linkedin().await,
+            Service::Canva => return self.test_canva().await,
             _ => {}
         }
         let search = ConnectorSearch { text: "marketing".into(), news: true, count: Some(1), workspace: None };
@@ -386,6 +394,90 @@ impl crate::Core {
             cost_micro_usd: fetched.cost_micro_usd,
             latency_ms: fetched.latency_ms,
         })
+    }
+
+    /// LinkedIn's test: the pages the signed-in member administers.
+    async fn test_linkedin(&self) -> Result<SearchResults> {
+        let (connector, online) = self.configured_connector(Service::LinkedIn).await?;
+        let gateway = self.inner.engine.gateway().await?;
+        let context = CallContext::user(self.user().id.clone());
+        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
+        let fetched = rf_connectors::linkedin::administered(&gateway, call).await?;
+        let chosen = self.settings()?.connectors.iter().find(|c| c.name == "linkedin").and_then(|c| c.organization.clone());
+        let hits = fetched
+            .value
+            .iter()
+            .map(|acl| {
+                let id = rf_connectors::linkedin::organization_id(&acl.organization).unwrap_or(&acl.organization);
+                let posting = if chosen.as_deref() == Some(id) { ", posted as" } else { "" };
+                Hit {
+                    title: format!("{} ({}{posting})", acl.organization, acl.role.to_lowercase()),
+                    url: format!("https://www.linkedin.com/company/{id}/admin/"),
+                    source: None,
+                    published: None,
+                    snippet: None,
+                }
+            })
+            .collect();
+        Ok(SearchResults {
+            service: Service::LinkedIn,
+            endpoint: "organization-acls",
+            total: Some(fetched.value.len() as u64),
+            hits,
+            cached: false,
+            cost_micro_usd: fetched.cost_micro_usd,
+            latency_ms: fetched.latency_ms,
+        })
+    }
+
+    /// Canva's test: the signed-in user.
+    async fn test_canva(&self) -> Result<SearchResults> {
+        let (connector, online) = self.configured_connector(Service::Canva).await?;
+        let gateway = self.inner.engine.gateway().await?;
+        let context = CallContext::user(self.user().id.clone());
+        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
+        let fetched = rf_connectors::canva::me(&gateway, call).await?;
+        let hit = Hit {
+            title: format!("Canva user {} in team {}", fetched.value.user_id, fetched.value.team_id),
+            url: "https://www.canva.com/".into(),
+            source: None,
+            published: None,
+            snippet: None,
+        };
+        Ok(SearchResults {
+            service: Service::Canva,
+            endpoint: "users-me",
+            total: None,
+            hits: vec![hit],
+            cached: false,
+            cost_micro_usd: fetched.cost_micro_usd,
+            latency_ms: fetched.latency_ms,
+        })
+    }
+
+    /// The LinkedIn organisation posted as and measured: the one chosen at
+    /// sign-in, or the only page the member administers.
+    pub(crate) async fn linkedin_organization(&self, call: Call<'_>) -> Result<String> {
+        if let Some(chosen) = self.settings()?.connectors.iter().find(|c| c.name == "linkedin").and_then(|c| c.organization.clone()) {
+            return Ok(chosen);
+        }
+        let gateway = self.inner.engine.gateway().await?;
+        let administered = rf_connectors::linkedin::administered(&gateway, call).await?.value;
+        let ids: Vec<&str> = administered.iter().filter_map(|acl| rf_connectors::linkedin::organization_id(&acl.organization)).collect();
+        match ids.as_slice() {
+            [one] => Ok((*one).to_owned()),
+            [] => Err(CoreError::Conflict {
+                what: "the member signed in to LinkedIn administers no company page: sign in as a page administrator (`raptorflow connectors auth linkedin`)"
+                    .into(),
+            }),
+            many => Err(CoreError::Conflict {
+                what: format!(
+                    "the member signed in to LinkedIn administers {} pages ({}): choose one with `raptorflow connectors auth linkedin --organization ID`",
+                    many.len(),
+                    many.join(", ")
+                ),
+            }),
+        }
     }
 
     async fn search_through(&self, service: Service, search: &ConnectorSearch, use_cache: bool) -> Result<SearchResults> {

@@ -10,6 +10,7 @@ pub mod api;
 mod campaigns;
 pub mod codex;
 pub mod connectors;
+pub mod design;
 mod engine;
 mod error;
 mod events;

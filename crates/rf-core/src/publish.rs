@@ -1,6 +1,7 @@
-//! Publishing an approved asset through a connector: so far an X post on
-//! the signed-in X account. Only an asset a person approved is posted, and
-//! only when asked (`raptorflow asset publish ASSET --to x`); Guardian
+//! Publishing an approved asset through a connector: an X post on the
+//! signed-in X account, or a LinkedIn post on the organisation's page.
+//! Only an asset a person approved is posted, and only when asked
+//! (`raptorflow asset publish ASSET --to x|linkedin`); Guardian
 //! checks it again first (the packs or the brand codex may have changed
 //! since the approval). Once posted, the asset is `published` and keeps the
 //! post's address. A post is never retried automatically: if X's answer is
@@ -10,7 +11,7 @@
 //! have, is not posted again until the user says they checked
 //! (`--checked`), even from another process.
 
-use rf_connectors::{Call, FetchOptions, Service, x};
+use rf_connectors::{Call, FetchOptions, Service, linkedin, x};
 use rf_domain::{AssetContent, AssetId, AssetStatus, DomainError, edit};
 use rf_guardian::Verdict;
 use rf_metering::ledger::{CallContext, ReportFilter};
@@ -34,19 +35,25 @@ impl Core {
     /// `checked`: the user looked at the account after a post whose outcome
     /// is unknown and found it missing, so it may be sent again.
     pub async fn publish_asset(&self, asset_id: AssetId, service: Service, checked: bool) -> Result<Published> {
-        if service != Service::X {
-            return Err(DomainError::Invalid { field: "service", reason: format!("only X posts can be published so far, not to {service}") }.into());
+        if !matches!(service, Service::X | Service::LinkedIn) {
+            return Err(
+                DomainError::Invalid { field: "service", reason: format!("only X and LinkedIn posts can be published so far, not to {service}") }.into()
+            );
         }
         // The status is read under the lock, so a second request waits and
         // then finds the asset published.
         let _publishing = self.inner.publishing.lock().await;
         let view = self.asset(asset_id).await?;
-        let AssetContent::XPost { text } = &view.asset.content else {
-            return Err(DomainError::Invalid {
-                field: "asset kind",
-                reason: format!("asset {asset_id} is a {}: only an x_post can be posted to X", view.kind),
+        let text = match (service, &view.asset.content) {
+            (Service::X, AssetContent::XPost { text }) | (Service::LinkedIn, AssetContent::LinkedinPost { text }) => text.clone(),
+            _ => {
+                let wanted = if service == Service::X { "an x_post" } else { "a linkedin_post" };
+                return Err(DomainError::Invalid {
+                    field: "asset kind",
+                    reason: format!("asset {asset_id} is a {}: only {wanted} can be posted to {}", view.kind, service.info().title),
+                }
+                .into());
             }
-            .into());
         };
         if let Some(url) = &view.asset.published_url {
             return Err(CoreError::Conflict { what: format!("asset {asset_id} was already posted, at {url}: add a new asset to post again") });
@@ -76,24 +83,37 @@ impl Core {
         let gateway = self.inner.engine.gateway().await?;
         let caller = format!("publish:{asset_id}");
         let earlier = gateway.ledger().calls(&ReportFilter { workspace_id: Some(index.id), month: None }).await?;
-        if let Some(earlier) =
-            earlier.iter().rev().find(|r| r.context.caller.as_deref() == Some(caller.as_str()) && matches!(r.outcome.as_str(), "ok" | "unconfirmed"))
-        {
+        if let Some(earlier) = earlier.iter().rev().find(|r| {
+            r.context.caller.as_deref() == Some(caller.as_str()) && r.model.as_str() == "create-post" && matches!(r.outcome.as_str(), "ok" | "unconfirmed")
+        }) {
             let when = rf_signals::format_day(earlier.at_ms.div_euclid(86_400_000));
             if earlier.outcome == "ok" || !checked {
                 return Err(CoreError::Conflict {
                     what: format!(
                         "asset {asset_id} was sent to {service} on {when} and {}: check the account; if the post is not there, publish again with --checked",
-                        if earlier.outcome == "ok" { "X took it" } else { "no confirmation came back" }
+                        if earlier.outcome == "ok" { format!("{} took it", service.info().title) } else { "no confirmation came back".to_owned() }
                     ),
                 });
             }
         }
         let (connector, online) = self.configured_connector(service).await?;
-        let context = CallContext { workspace_id: Some(index.id), caller: Some(caller), ..CallContext::user(self.user().id.clone()) };
+        let user = CallContext { workspace_id: Some(index.id), ..CallContext::user(self.user().id.clone()) };
+        let context = CallContext { caller: Some(caller), ..user.clone() };
         let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
-        let posted = x::create_post(&gateway, call, text).await?;
-        let url = posted.value.url();
+        let (post_id, url, cost_micro_usd) = match service {
+            Service::X => {
+                let posted = x::create_post(&gateway, call, &text).await?;
+                (posted.value.id.clone(), posted.value.url(), posted.cost_micro_usd)
+            }
+            _ => {
+                // Found under the user's name, not the asset's: the
+                // asset's rows are its posts.
+                let lookup = Call { context: &user, options: FetchOptions { allow_network: online, use_cache: true }, ..call };
+                let organization = self.linkedin_organization(lookup).await?;
+                let posted = linkedin::create_post(&gateway, call, &organization, &text).await?;
+                (posted.value.urn, posted.value.url, posted.cost_micro_usd)
+            }
+        };
         let stored_url = url.clone();
         let stored = self
             .docs()
@@ -124,6 +144,6 @@ impl Core {
                 return Err(CoreError::Conflict { what: format!("the post is published at {url}, but asset {asset_id} could not be marked published: {err}") });
             }
         }
-        Ok(Published { asset_id, service, post_id: posted.value.id, url, cost_micro_usd: posted.cost_micro_usd })
+        Ok(Published { asset_id, service, post_id, url, cost_micro_usd })
     }
 }

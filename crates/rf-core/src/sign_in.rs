@@ -37,6 +37,9 @@ pub struct SignIn {
     pub token_url: Option<String>,
     /// How long to wait for the browser.
     pub timeout: Duration,
+    /// LinkedIn: the organisation to post as and measure (its numeric id
+    /// or URN); kept from an earlier sign-in when `None`.
+    pub organization: Option<String>,
 }
 
 /// The account of a signed-in connector's client secret.
@@ -66,6 +69,7 @@ pub(crate) fn app(settings: &ConnectorSettings, service: Service) -> Result<OAut
         authorize_url: endpoint("authorize URL", &settings.authorize_url, &info.authorize_url)?,
         token_url: endpoint("token URL", &settings.token_url, &info.token_url)?,
         scopes: info.scopes.clone(),
+        client_auth: info.client_auth,
     })
 }
 
@@ -135,8 +139,27 @@ pub(crate) async fn sign_in(data_dir: &Path, online: bool, request: SignIn, on_u
             *slot = Some(parse_url(field, url)?.to_string());
         }
     }
+    if let Some(organization) = &request.organization {
+        if service != Service::LinkedIn {
+            return Err(
+                ConnectorSettingsError::Invalid { field: "--organization", detail: format!("only LinkedIn posts as an organisation, not {service}") }.into()
+            );
+        }
+        let id = rf_connectors::linkedin::organization_id(organization).ok_or_else(|| ConnectorSettingsError::Invalid {
+            field: "--organization",
+            detail: format!("{organization:?} is not a LinkedIn organisation id (the digits in the page's admin address, or urn:li:organization:ID)"),
+        })?;
+        entry.organization = Some(id.to_owned());
+    }
     let mut app = app(&entry, service)?;
     app.client_secret = request.client_secret.as_ref().map(|s| s.expose().to_owned()).or(app.client_secret);
+    if service.info().secret_required && app.client_secret.is_none() {
+        return Err(ConnectorSettingsError::Invalid {
+            field: "--client-secret-stdin",
+            detail: format!("{} issues apps with a client secret and asks for it when signing in: give it on standard input", service.info().title),
+        }
+        .into());
+    }
     let pending = oauth::begin(&app, request.redirect_port).await?;
     on_url(&pending.authorize_url, pending.redirect_uri());
     let http = oauth::token_http_client()?;

@@ -4,11 +4,12 @@
 //! website, and keeps the answers as daily series (mentions in the news and
 //! on X, news results, share of voice, the posting rate on X of accounts
 //! named `@handle` in the brand codex, organic traffic and keywords,
-//! Domain Rating) in
+//! Domain Rating, and the brand's LinkedIn page: its impressions,
+//! engagement and posting rate) in
 //! `signals.sqlite3`; reading a series gives its forecast, change
 //! points and anomalies (rf-signals), in numbers and in words.
 
-use rf_connectors::{Call, ConnectorError, FetchOptions, Hit, Service, ahrefs, brave, newsapi, semrush, x};
+use rf_connectors::{Call, ConnectorError, FetchOptions, Hit, Service, ahrefs, brave, linkedin, newsapi, semrush, x};
 use rf_domain::{WorkspaceId, WorkspaceIndex};
 use rf_metering::ledger::CallContext;
 pub use rf_signals::{Analysis, Point, SeriesSummary, format_day, today};
@@ -30,13 +31,16 @@ const SWEPT: [Service; 3] = [Service::NewsApi, Service::Brave, Service::X];
 /// The connectors a sweep asks about the brand's website, in order.
 const SEO: [Service; 2] = [Service::Semrush, Service::Ahrefs];
 
+/// The connectors a sweep asks about the brand's own page.
+const OWN: [Service; 1] = [Service::LinkedIn];
+
 /// Why signals could not be stored, read or fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum SignalsError {
     #[error(transparent)]
     Signals(#[from] rf_signals::SignalError),
     #[error(
-        "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave, or sign in to x with `raptorflow connectors auth x`; semrush and ahrefs measure the brand's website)"
+        "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave, or sign in to x with `raptorflow connectors auth x`; semrush and ahrefs measure the brand's website, linkedin its page)"
     )]
     NothingConfigured,
     #[error("the workspace has no company name or competitors to look for: set its brand codex first (`raptorflow workspace set-brand`)")]
@@ -222,7 +226,8 @@ impl crate::Core {
         let is_configured = |s: &Service| settings.connectors.iter().any(|c| c.name == s.name());
         let configured: Vec<Service> = SWEPT.into_iter().filter(is_configured).collect();
         let seo: Vec<Service> = SEO.into_iter().filter(is_configured).collect();
-        if configured.is_empty() && seo.is_empty() {
+        let own: Vec<Service> = OWN.into_iter().filter(is_configured).collect();
+        if configured.is_empty() && seo.is_empty() && own.is_empty() {
             return Err(SignalsError::NothingConfigured.into());
         }
         let gateway = self.inner.engine.gateway().await?;
@@ -324,6 +329,9 @@ impl crate::Core {
         for service in seo {
             self.measure_website(service, &index.brand.website, &context, day, &mut sweep).await?;
         }
+        if !own.is_empty() {
+            self.measure_linkedin_page(&context, day, &mut sweep).await?;
+        }
         if sweep.recorded.is_empty() && !sweep.problems.is_empty() {
             return Err(CoreError::Conflict { what: format!("the sweep recorded nothing: {}", sweep.problems.join("; ")) });
         }
@@ -368,6 +376,69 @@ impl crate::Core {
             signals.record(sweep.workspace_id, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
             sweep.recorded.push(RecordedSignal { series, value, cached: user.cached && posts.cached });
             sweep.sources.extend(hits.into_iter().take(3).map(|hit| SignalSource { subject: subject.clone(), service: Service::X, hit }));
+        }
+        Ok(())
+    }
+}
+
+impl crate::Core {
+    /// Records the brand's LinkedIn page: yesterday's impressions and
+    /// engagement (percent) of its posts, from LinkedIn's share statistics
+    /// (00:00 to 00:00 UTC), and its posting rate, posts a day over the 7
+    /// whole days before today (at most 100 counted). A failure is the
+    /// sweep's problem, not its end.
+    async fn measure_linkedin_page(&self, context: &CallContext, day: i64, sweep: &mut SignalSweep) -> Result<()> {
+        let (connector, online) = match self.configured_connector(Service::LinkedIn).await {
+            Ok(found) => found,
+            Err(err) => {
+                sweep.problems.push(err.to_string());
+                return Ok(());
+            }
+        };
+        let call = Call { connector: &connector, context, options: FetchOptions { allow_network: online, use_cache: true } };
+        let organization = match self.linkedin_organization(call).await {
+            Ok(id) => id,
+            Err(err) => {
+                sweep.problems.push(format!("linkedin: {err}"));
+                return Ok(());
+            }
+        };
+        let gateway = self.inner.engine.gateway().await?;
+        let signals = self.inner.engine.signals().await?;
+        let workspace = sweep.workspace_id;
+        let (start, end) = ((day - 1) * 86_400_000, day * 86_400_000);
+        match linkedin::share_statistics(&gateway, call, &organization, (start, end)).await {
+            Ok(fetched) => {
+                sweep.count_call(fetched.cached, fetched.cost_micro_usd);
+                let total = fetched.value.first().map(|e| e.total_share_statistics).unwrap_or_default();
+                let evidence = json!({"service": Service::LinkedIn, "endpoint": "share-statistics", "organization": organization, "day": format_day(day - 1), "statistics": total});
+                for (series, value) in [
+                    (format!("impressions/linkedin/{organization}"), total.impression_count as f64),
+                    (format!("engagement/linkedin/{organization}"), 100.0 * total.engagement),
+                ] {
+                    signals.record(workspace, &series, &Point { day, value, evidence: evidence.clone() }).await.map_err(SignalsError::from)?;
+                    sweep.recorded.push(RecordedSignal { series, value, cached: fetched.cached });
+                }
+            }
+            Err(err) => sweep.problems.push(format!("linkedin page {organization}: {err}")),
+        }
+        match linkedin::organization_posts(&gateway, call, &organization, 100).await {
+            Ok(fetched) => {
+                sweep.count_call(fetched.cached, fetched.cost_micro_usd);
+                let window = (day - 7) * 86_400_000..day * 86_400_000;
+                let posts: Vec<&linkedin::Post> = fetched.value.elements.iter().filter(|p| p.published_at.is_some_and(|at| window.contains(&at))).collect();
+                let value = posts.len() as f64 / 7.0;
+                let series = format!("posting-rate/linkedin/{organization}");
+                let hits: Vec<Hit> = posts.iter().map(|p| Hit::from(*p)).collect();
+                let evidence = json!({
+                    "service": Service::LinkedIn, "endpoint": "organization-posts", "organization": organization,
+                    "since": format_day(day - 7), "until": format_day(day), "posts": posts.len(),
+                    "more_than_counted": fetched.value.elements.len() == 100, "items": hits.iter().take(3).collect::<Vec<_>>(),
+                });
+                signals.record(workspace, &series, &Point { day, value, evidence }).await.map_err(SignalsError::from)?;
+                sweep.recorded.push(RecordedSignal { series, value, cached: fetched.cached });
+            }
+            Err(err) => sweep.problems.push(format!("linkedin page {organization}: {err}")),
         }
         Ok(())
     }
@@ -453,7 +524,7 @@ impl crate::Core {
     pub async fn sweep_due_signals(&self) -> Result<Vec<(WorkspaceId, Result<SignalSweep>)>> {
         let settings = self.settings()?;
         let every = settings.signals_every_hours.unwrap_or(DEFAULT_EVERY_HOURS);
-        let configured = settings.connectors.iter().any(|c| SWEPT.iter().chain(&SEO).any(|s| s.name() == c.name));
+        let configured = settings.connectors.iter().any(|c| SWEPT.iter().chain(&SEO).chain(&OWN).any(|s| s.name() == c.name));
         if every == 0 || !configured {
             return Ok(Vec::new());
         }

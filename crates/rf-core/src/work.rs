@@ -509,6 +509,7 @@ impl Core {
                     created_at: Timestamp::now(),
                     review_note: String::new(),
                     published_url: None,
+                    design: None,
                 },
             ));
         }

@@ -247,6 +247,27 @@ pub struct Asset {
     #[autosurgeon(missing = "Option::default")]
     #[serde(default)]
     pub published_url: Option<String>,
+    /// The design made from this asset in a design service (an image
+    /// brief's Canva design). Missing in documents written before designs.
+    #[autosurgeon(missing = "Option::default")]
+    #[serde(default)]
+    pub design: Option<ExternalDesign>,
+}
+
+/// A design made in a design service from an asset.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct ExternalDesign {
+    /// The service (`canva`).
+    pub service: String,
+    /// The design's id there.
+    pub id: String,
+    /// Where the user edits it (valid for 30 days at Canva; the design
+    /// stays in the user's account).
+    pub edit_url: String,
+    pub view_url: String,
 }
 
 /// The typed fields of each asset kind.

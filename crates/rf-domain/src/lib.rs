@@ -41,8 +41,8 @@ mod workspace;
 
 pub use business::{Business, INTAKE_CHANNELS, IntakeError, MAX_BUSINESS_LIST, MAX_BUSINESS_TEXT_CHARS, Product};
 pub use campaign::{
-    Asset, AssetContent, AssetKind, AssetStatus, Budget, Campaign, CampaignStatus, Channel, FindingCategory, FindingSeverity, GuardianFinding, Move,
-    MoveStatus, Scene, TextSpan,
+    Asset, AssetContent, AssetKind, AssetStatus, Budget, Campaign, CampaignStatus, Channel, ExternalDesign, FindingCategory, FindingSeverity, GuardianFinding,
+    Move, MoveStatus, Scene, TextSpan,
 };
 pub use codex::{CodexEntry, CodexSource};
 pub use error::{DomainError, Result, error_chain};
