@@ -202,7 +202,8 @@ pub async fn asset_set_status(core: State<'_, Core>, asset_id: Arg<AssetId>, sta
 }
 
 /// Posts an approved asset through a connector (an X post to the signed-in
-/// X account); it becomes published and keeps the post's address.
+/// X account, or a linkedin_post to the LinkedIn page); it becomes
+/// published and keeps the post's address.
 /// `checked`: an earlier post got no confirmation and the user found it
 /// missing from the account.
 #[tauri::command]
@@ -212,6 +213,37 @@ pub async fn asset_publish(core: State<'_, Core>, asset_id: Arg<AssetId>, servic
     let service: rf_core::connectors::Service = service.parse().map_err(|err| UiError::invalid("service", err))?;
     core.publish_asset(asset_id, service, checked).await?;
     Ok(core.asset(asset_id).await?)
+}
+
+/// Makes the Canva design of an image brief (signed in with `connectors
+/// auth canva`), or keeps the one it has; the asset then holds its address.
+#[tauri::command]
+#[specta::specta]
+pub async fn asset_design(core: State<'_, Core>, asset_id: Arg<AssetId>) -> UiResult<AssetView> {
+    let asset_id = asset_id.parse(AssetId::FIELD)?;
+    core.design_asset(asset_id).await?;
+    Ok(core.asset(asset_id).await?)
+}
+
+/// The files an export wrote.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct DesignExport {
+    pub folder: String,
+    pub files: Vec<String>,
+}
+
+/// Exports an asset's Canva design (`png`, `jpg` or `pdf`) into the
+/// Downloads folder's `RaptorFlow` folder (the data folder's `exports`
+/// where there is no Downloads folder).
+#[tauri::command]
+#[specta::specta]
+pub async fn asset_export_design(app: tauri::AppHandle, core: State<'_, Core>, asset_id: Arg<AssetId>, format: String) -> UiResult<DesignExport> {
+    use tauri::Manager as _;
+    let asset_id = asset_id.parse(AssetId::FIELD)?;
+    let format: rf_core::connectors::canva::ExportFormat = format.parse().map_err(|err: String| UiError::invalid("format", err))?;
+    let folder = app.path().download_dir().map(|d| d.join("RaptorFlow")).unwrap_or_else(|_| core.data_dir().join("exports"));
+    let exported = core.export_design(asset_id, format, &folder, |step| tracing::info!(%asset_id, "{step}")).await?;
+    Ok(DesignExport { folder: folder.display().to_string(), files: exported.files.iter().map(|f| f.display().to_string()).collect() })
 }
 
 #[tauri::command]

@@ -41,6 +41,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::asset_check,
             commands::asset_set_status,
             commands::asset_publish,
+            commands::asset_design,
+            commands::asset_export_design,
             commands::codex_list,
             commands::codex_import,
             commands::codex_search,

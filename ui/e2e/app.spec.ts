@@ -111,6 +111,37 @@ test("writes an asset until Guardian passes, then approves it", async ({ page })
   await expect(editor.getByRole("button", { name: "Post to X" })).toHaveCount(0);
 });
 
+test("posts an approved LinkedIn post, and designs an image brief in Canva and exports it", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await createCampaign(page, "Spring launch", "Leads");
+
+  await page.getByLabel("Kind").selectOption("linkedin_post");
+  await page.getByRole("button", { name: "New asset" }).click();
+  let editor = page.getByLabel("Asset editor");
+  await editor.getByLabel("Post").fill("Growth dashboards for every store (set up in a day). #retail");
+  await editor.getByRole("button", { name: "Save asset" }).click();
+  await expect(editor.getByRole("button", { name: "Post to LinkedIn" })).toHaveCount(0);
+  await editor.getByRole("button", { name: "Approve" }).click();
+  await editor.getByRole("button", { name: "Post to LinkedIn" }).click();
+  await expect(editor.getByLabel("Published")).toContainText("https://www.linkedin.com/feed/update/urn:li:share:74049");
+  await expect(editor.getByRole("button", { name: "Post to LinkedIn" })).toHaveCount(0);
+  await editor.getByRole("button", { name: "Close" }).click();
+
+  await page.getByLabel("Kind").selectOption("image_brief");
+  await page.getByRole("button", { name: "New asset" }).click();
+  editor = page.getByLabel("Asset editor");
+  await expect(editor.getByRole("button", { name: "Design in Canva" })).toHaveCount(0);
+  await editor.getByLabel("Concept").fill("A store owner reading a dashboard at the counter");
+  await editor.getByLabel("Aspect ratio").fill("4:5");
+  await editor.getByLabel("Alt text").fill("A shop owner looks at sales on a tablet");
+  await editor.getByRole("button", { name: "Save asset" }).click();
+  await editor.getByRole("button", { name: "Design in Canva" }).click();
+  await expect(editor.getByLabel("Canva design")).toContainText("https://www.canva.com/api/design/DAF");
+  await expect(editor.getByRole("button", { name: "Design in Canva" })).toHaveCount(0);
+  await editor.getByRole("button", { name: "Export PNG" }).click();
+  await expect(editor.getByLabel("Exported")).toContainText(/Downloads\/RaptorFlow\/.*\.png/);
+});
+
 test("imports by the file dialog and by dropping, and opens a search hit in its source", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
   await fake(page, (f) => {
@@ -299,7 +330,9 @@ test("integrations: a key is stored but never shown, tested and removed; signals
   const table = page.getByRole("table", { name: "Connectors" });
   await expect(table.getByRole("row", { name: "Google Trends" })).toContainText("no generally available Trends API");
   await expect(table.getByRole("row", { name: "X" })).toContainText("raptorflow connectors auth x --client-id ID");
-  await expect(table.getByRole("row", { name: "LinkedIn" })).toContainText("not available yet");
+  await expect(table.getByRole("row", { name: "Google Trends" })).toContainText("not available yet");
+  await expect(table.getByRole("row", { name: "LinkedIn" })).toContainText("raptorflow connectors auth linkedin --client-id ID --client-secret-stdin");
+  await expect(table.getByRole("row", { name: "Canva" })).toContainText("raptorflow connectors auth canva --client-id ID");
   await expect(table.getByRole("row", { name: "Semrush" })).toContainText("$0.00005 per API unit");
   await expect(table.getByRole("row", { name: "Brave Search" })).toContainText("$0.005 per call");
   const news = table.getByRole("row", { name: "NewsAPI" });

@@ -39,11 +39,23 @@ export const commands = {
 	assetSetStatus: (assetId: AssetId, status: AssetStatus, note: string | null) => __TAURI_INVOKE<AssetView>("asset_set_status", { assetId, status, note }),
 	/**
 	 *  Posts an approved asset through a connector (an X post to the signed-in
-	 *  X account); it becomes published and keeps the post's address.
+	 *  X account, or a linkedin_post to the LinkedIn page); it becomes
+	 *  published and keeps the post's address.
 	 *  `checked`: an earlier post got no confirmation and the user found it
 	 *  missing from the account.
 	 */
 	assetPublish: (assetId: AssetId, service: string, checked: boolean) => __TAURI_INVOKE<AssetView>("asset_publish", { assetId, service, checked }),
+	/**
+	 *  Makes the Canva design of an image brief (signed in with `connectors
+	 *  auth canva`), or keeps the one it has; the asset then holds its address.
+	 */
+	assetDesign: (assetId: AssetId) => __TAURI_INVOKE<AssetView>("asset_design", { assetId }),
+	/**
+	 *  Exports an asset's Canva design (`png`, `jpg` or `pdf`) into the
+	 *  Downloads folder's `RaptorFlow` folder (the data folder's `exports`
+	 *  where there is no Downloads folder).
+	 */
+	assetExportDesign: (assetId: AssetId, format: string) => __TAURI_INVOKE<DesignExport>("asset_export_design", { assetId, format }),
 	codexList: (workspaceId: WorkspaceId) => __TAURI_INVOKE<SourceSummary[]>("codex_list", { workspaceId }),
 	/**
 	 *  Imports files and folders (from the file dialog or dropped on the
@@ -301,6 +313,11 @@ export type Asset = {
 	 *  published it. Missing in documents written before publishing.
 	 */
 	published_url?: string | null,
+	/**
+	 *  The design made from this asset in a design service (an image
+	 *  brief's Canva design). Missing in documents written before designs.
+	 */
+	design?: ExternalDesign | null,
 };
 
 /**  The typed fields of each asset kind. */
@@ -554,6 +571,8 @@ export type ConnectorStatus = {
 	name: Service,
 	title: string,
 	auth: Auth,
+	/**  Signing in needs the app's client secret (LinkedIn, Canva). */
+	secret_required: boolean,
 	/**  Its client is written (otherwise `note` says what is missing). */
 	built: boolean,
 	note: string | null,
@@ -649,6 +668,12 @@ export type CostView = {
 	spent_this_month_micro_usd: number,
 } & CostReport;
 
+/**  The files an export wrote. */
+export type DesignExport = {
+	folder: string,
+	files: string[],
+};
+
 /**
  *  What Herald wrote after an intelligence sweep: what changed, what it
  *  means, what to do next.
@@ -700,6 +725,20 @@ export type DigestSource = {
 
 /**  A calendar date (a move's due date), kept as its `YYYY-MM-DD` text. */
 export type DueDate = string;
+
+/**  A design made in a design service from an asset. */
+export type ExternalDesign = {
+	/**  The service (`canva`). */
+	service: string,
+	/**  The design's id there. */
+	id: string,
+	/**
+	 *  Where the user edits it (valid for 30 days at Canva; the design
+	 *  stays in the user's account).
+	 */
+	edit_url: string,
+	view_url: string,
+};
 
 /**  The outcome of importing one file. */
 export type FileOutcome = 

@@ -113,6 +113,8 @@ pub struct ConnectorStatus {
     pub name: Service,
     pub title: String,
     pub auth: Auth,
+    /// Signing in needs the app's client secret (LinkedIn, Canva).
+    pub secret_required: bool,
     /// Its client is written (otherwise `note` says what is missing).
     pub built: bool,
     pub note: Option<String>,
@@ -284,6 +286,7 @@ impl crate::Core {
                 name: service,
                 title: info.title.clone(),
                 auth: info.auth,
+                secret_required: info.secret_required,
                 built: info.built,
                 note: info.note.clone(),
                 configured: configured.is_some(),

@@ -13,6 +13,7 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import type { Commands } from "../api";
 import { invalid, notFound } from "./errors";
 import { createFakeInterfaces } from "./interfaces";
+import { createFakePublishing } from "./publishing";
 import { createFakeSwarm, type FakeSwarm } from "./swarm";
 import type {
   Asset,
@@ -142,6 +143,7 @@ export function createFakeBackend(): FakeBackend {
     name,
     title,
     auth: ["x", "linkedin", "canva"].includes(name) ? "oauth" : "api-key",
+    secret_required: ["linkedin", "canva"].includes(name),
     built,
     note,
     configured: false,
@@ -163,9 +165,9 @@ export function createFakeBackend(): FakeBackend {
     connector("newsapi", "NewsAPI", true, "$0.001796", null),
     connector("brave", "Brave Search", true, "$0.005", null),
     connector("google-trends", "Google Trends", false, "$0", "Google publishes no generally available Trends API"),
-    connector("x", "X", true, "$0", "sign-in and the signed-in account only; search, timelines and posting are not built yet"),
-    connector("linkedin", "LinkedIn", false, "$0", "the LinkedIn client and its OAuth sign-in are not built yet"),
-    connector("canva", "Canva", false, "$0", "the Canva Connect client and its OAuth sign-in are not built yet"),
+    connector("x", "X", true, "$0", "sign-in (OAuth 2.0 with PKCE), recent search, accounts and their posts, and posting approved X posts"),
+    connector("linkedin", "LinkedIn", true, "$0", "sign-in as a page administrator, the organisation's posts and share statistics, and posting approved LinkedIn posts"),
+    connector("canva", "Canva", true, "$0", "sign-in, an empty design of an image brief's size titled with its concept, and its export to files"),
   ];
   /** Recorded signal values: workspace, then series, then day to value. */
   const signals = new Map<string, Map<string, Map<string, number>>>();
@@ -224,6 +226,7 @@ export function createFakeBackend(): FakeBackend {
   const commands: Commands = {
     ...swarm.commands,
     ...createFakeInterfaces(record),
+    ...createFakePublishing(record, findAsset, view, changedCampaign),
     async workspaceList() {
       record("workspace_list");
       return [...workspaces.values()].map(summary);
@@ -369,7 +372,7 @@ export function createFakeBackend(): FakeBackend {
       const c = campaign(campaignId);
       const assetId = id();
       const { findings } = guardian(content, workspace(c.workspace_id).brand);
-      c.assets[assetId] = { move_id: moveId, content: clone(content), status: "draft", findings, created_at: now(), review_note: "", published_url: null };
+      c.assets[assetId] = { move_id: moveId, content: clone(content), status: "draft", findings, created_at: now(), review_note: "", published_url: null, design: null };
       if (moveId && c.moves[moveId]) c.moves[moveId]!.assets.push(assetId);
       void changedCampaign(c);
       return view(c, assetId);
@@ -397,18 +400,6 @@ export function createFakeBackend(): FakeBackend {
       }
       asset.status = status;
       if (note !== null) asset.review_note = note;
-      void changedCampaign(c);
-      return view(c, assetId);
-    },
-    async assetPublish(assetId, service, _checked) {
-      record("asset_publish");
-      const [c, asset] = findAsset(assetId);
-      if (service !== "x") throw invalid("service", `invalid service: only X posts can be published so far, not to ${service}`);
-      if (asset.content.kind !== "x_post") throw invalid("asset kind", `invalid asset kind: asset ${assetId} is a ${asset.content.kind}: only an x_post can be posted to X`);
-      if (asset.status !== "approved") throw { kind: "conflict", message: `asset ${assetId} is ${asset.status}: it is posted only once approved`, field: null };
-      // Like the engine with X's answer: the post's address is kept on the asset.
-      asset.status = "published";
-      asset.published_url = `https://x.com/i/web/status/18666${String(++next).padStart(14, "0")}`;
       void changedCampaign(c);
       return view(c, assetId);
     },

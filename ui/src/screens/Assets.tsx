@@ -147,7 +147,11 @@ function Editor(props: {
     mutationFn: (status: AssetStatus) => engine.assetSetStatus(assetId!, status, note),
     onSuccess: refresh,
   });
-  const publish = useMutation({ mutationFn: (checked: boolean) => engine.assetPublish(assetId!, "x", checked), onSuccess: refresh });
+  // Where an approved post can be published.
+  const target = content.kind === "x_post" ? { service: "x", name: "X" } : content.kind === "linkedin_post" ? { service: "linkedin", name: "LinkedIn" } : null;
+  const publish = useMutation({ mutationFn: (checked: boolean) => engine.assetPublish(assetId!, target!.service, checked), onSuccess: refresh });
+  const design = useMutation({ mutationFn: () => engine.assetDesign(assetId!), onSuccess: refresh });
+  const exportDesign = useMutation({ mutationFn: (format: string) => engine.assetExportDesign(assetId!, format) });
   // An earlier post that got no confirmation: posted again only once the user looked.
   const unconfirmed = publish.error !== null && notice(publish.error).message.includes("--checked");
   const posting = publish.isPending ? publish.variables : null;
@@ -215,21 +219,49 @@ function Editor(props: {
           >
             Request changes
           </Button>
-          {content.kind === "x_post" && asset.data?.status === "approved" && !dirty && (
+          {target && asset.data?.status === "approved" && !dirty && (
             <Button variant="light" onClick={() => publish.mutate(false)} loading={posting === false} disabled={unconfirmed}>
-              Post to X
+              Post to {target.name}
             </Button>
           )}
-          {unconfirmed && (
+          {target && unconfirmed && (
             <Button variant="subtle" color="orange" onClick={() => publish.mutate(true)} loading={posting === true}>
-              I checked X: it is not there, post again
+              I checked {target.name}: it is not there, post again
             </Button>
+          )}
+          {content.kind === "image_brief" && assetId !== null && !dirty && !asset.data?.design && (
+            <Button variant="light" onClick={() => design.mutate()} loading={design.isPending}>
+              Design in Canva
+            </Button>
+          )}
+          {asset.data?.design && !dirty && (
+            <>
+              <Button variant="light" onClick={() => exportDesign.mutate("png")} loading={exportDesign.isPending && exportDesign.variables === "png"}>
+                Export PNG
+              </Button>
+              <Button variant="light" onClick={() => exportDesign.mutate("pdf")} loading={exportDesign.isPending && exportDesign.variables === "pdf"}>
+                Export PDF
+              </Button>
+            </>
           )}
           <Button variant="subtle" onClick={onClose}>
             Close
           </Button>
         </Group>
         <ErrorNotice error={publish.error} />
+        <ErrorNotice error={design.error} />
+        <ErrorNotice error={exportDesign.error} />
+        {asset.data?.design && (
+          <Text size="sm" role="status" aria-label="Canva design">
+            Canva design {asset.data.design.id}: open <Code>{asset.data.design.edit_url}</Code> to edit it (Canva keeps it in your account; the text and
+            pictures of the brief are yours to place)
+          </Text>
+        )}
+        {exportDesign.data && (
+          <Text size="sm" role="status" aria-label="Exported">
+            Exported to {exportDesign.data.files.map((file) => <Code key={file}>{file}</Code>)}
+          </Text>
+        )}
         {asset.data?.published_url && (
           <Text size="sm" role="status" aria-label="Published">
             Published at <Code>{asset.data.published_url}</Code>

@@ -119,7 +119,7 @@ export function Integrations() {
                 <Table.Td>
                   {c.built && c.auth === "oauth" && !c.configured && (
                     <Text size="xs">
-                      Sign in from a terminal: <code>raptorflow connectors auth {c.name} --client-id ID</code>
+                      Sign in from a terminal: <code>raptorflow connectors auth {c.name} --client-id ID{c.secret_required ? " --client-secret-stdin" : ""}</code>
                     </Text>
                   )}
                   {c.built && c.auth === "oauth" && c.configured && (
