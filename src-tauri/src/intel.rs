@@ -9,7 +9,7 @@ use rf_core::{
     domain::WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
-use tauri::State;
+use tauri::{State, ipc::Channel as IpcChannel};
 
 use crate::{
     error::{UiError, UiResult},
@@ -65,6 +65,69 @@ pub async fn connector_add(core: State<'_, Core>, connector: Arg<ConnectorForm>,
 #[specta::specta]
 pub async fn connector_remove(core: State<'_, Core>, name: String) -> UiResult<Vec<ConnectorStatus>> {
     core.remove_connector(&name)?;
+    rows(&core).await
+}
+
+/// A sign-in to a service that uses OAuth, as the form sends it.
+#[derive(Debug, Deserialize, specta::Type)]
+pub struct SignInForm {
+    pub name: String,
+    pub client_id: String,
+    /// The loopback port registered with the app (8757 when empty).
+    pub redirect_port: Option<u16>,
+    /// LinkedIn: the page to post as and measure (its id).
+    pub organization: Option<String>,
+}
+
+/// Where the sign-in waits: the address opened in the browser, and the
+/// redirect address the app must have registered.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct SignInStep {
+    pub authorize_url: String,
+    pub redirect_uri: String,
+    /// The default browser was asked to open it.
+    pub opened: bool,
+}
+
+/// Signs in to X, LinkedIn or Canva with the user's app: the address is
+/// sent on `on_step` and opened in the default browser, and the sign-in
+/// waits up to 5 minutes for the approval. The client secret, when given,
+/// goes to the OS keyring with the tokens.
+#[tauri::command]
+#[specta::specta]
+pub async fn connector_sign_in(
+    core: State<'_, Core>,
+    form: Arg<SignInForm>,
+    client_secret: Option<String>,
+    on_step: IpcChannel<SignInStep>,
+) -> UiResult<Vec<ConnectorStatus>> {
+    let form = form.parse("sign-in")?;
+    let client_secret = match blank_to_none(client_secret) {
+        Some(text) => Some(ApiKey::new(&text).ok_or_else(|| UiError::invalid("client secret", "the secret is empty"))?),
+        None => None,
+    };
+    let request = rf_core::sign_in::SignIn {
+        name: form.name,
+        client_id: form.client_id,
+        client_secret,
+        redirect_port: form.redirect_port.unwrap_or(8757),
+        base_url: None,
+        authorize_url: None,
+        token_url: None,
+        timeout: std::time::Duration::from_secs(300),
+        organization: blank_to_none(form.organization),
+    };
+    core.sign_in(request, |url, redirect| {
+        let opened = match open::that_detached(url.as_str()) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not open the browser for the sign-in");
+                false
+            }
+        };
+        let _ = on_step.send(SignInStep { authorize_url: url.to_string(), redirect_uri: redirect.to_owned(), opened });
+    })
+    .await?;
     rows(&core).await
 }
 

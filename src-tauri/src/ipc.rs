@@ -77,6 +77,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             interfaces::mcp_server_tools,
             intel::connector_list,
             intel::connector_add,
+            intel::connector_sign_in,
             intel::connector_remove,
             intel::connector_test,
             intel::signals_list,

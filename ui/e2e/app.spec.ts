@@ -366,6 +366,34 @@ test("integrations: a key is stored but never shown, tested and removed; signals
   await expect(news).toContainText("not configured");
 });
 
+test("integrations: signs in to LinkedIn from the app with the app's id and secret, and signs out", async ({ page }) => {
+  await createWorkspace(page, "Acme Analytics");
+  await page.getByText("Integrations", { exact: true }).click();
+  const row = page.getByRole("table", { name: "Connectors" }).getByRole("row", { name: "LinkedIn" });
+  await expect(row).toContainText("not configured");
+  await row.getByRole("button", { name: "Sign in" }).click();
+  const form = page.getByRole("form", { name: "Sign in to LinkedIn" });
+  await expect(form).toContainText("http://127.0.0.1:8757/callback");
+  await form.getByLabel("Client ID").fill("li-client");
+  await form.getByLabel("Page id (optional)").fill("acme");
+  // The secret is required: the browser's own check stops the form first.
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await expect(form.getByLabel("Client secret")).toHaveJSProperty("validity.valueMissing", true);
+  await form.getByLabel("Client secret").fill("li-secret");
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await expect(form.getByText(/is not a LinkedIn organisation id/).first()).toBeVisible();
+  await expect(form.getByLabel("Page id (optional)")).toHaveAttribute("aria-invalid", "true");
+  await form.getByLabel("Page id (optional)").fill("2414183");
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await expect(form.getByLabel("Sign-in address")).toContainText("Approve in the browser window that opened");
+  await expect(row).toContainText("signed in");
+  await expect(form).toHaveCount(0);
+  // The secret is not kept on the page.
+  await expect(page.locator("body")).not.toContainText("li-secret");
+  await row.getByRole("button", { name: "Sign out" }).click();
+  await expect(row).toContainText("not configured");
+});
+
 test("costs: charts by day, model and agent, and a budget with its warning", async ({ page }) => {
   await createWorkspace(page, "Acme Analytics");
   await page.getByText("Costs", { exact: true }).click();

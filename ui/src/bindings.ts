@@ -150,6 +150,13 @@ export const commands = {
 	connectorList: () => __TAURI_INVOKE<ConnectorStatus[]>("connector_list"),
 	/**  Configures a connector; its key, when given, goes to the OS keyring. */
 	connectorAdd: (connector: ConnectorForm, key: string | null) => __TAURI_INVOKE<ConnectorStatus[]>("connector_add", { connector, key }),
+	/**
+	 *  Signs in to X, LinkedIn or Canva with the user's app: the address is
+	 *  sent on `on_step` and opened in the default browser, and the sign-in
+	 *  waits up to 5 minutes for the approval. The client secret, when given,
+	 *  goes to the OS keyring with the tokens.
+	 */
+	connectorSignIn: (form: SignInForm, clientSecret: string | null, onStep: Channel<SignInStep>) => __TAURI_INVOKE<ConnectorStatus[]>("connector_sign_in", { form, clientSecret, onStep }),
 	connectorRemove: (name: string) => __TAURI_INVOKE<ConnectorStatus[]>("connector_remove", { name }),
 	/**  Sends a tiny request (never from the cache) and says what came back. */
 	connectorTest: (name: string) => __TAURI_INVOKE<ConnectorTestView>("connector_test", { name }),
@@ -1163,6 +1170,27 @@ export type Service = string;
 export type SettingsView = {
 	privacy: PrivacyMode,
 	providers: ProviderRow[],
+};
+
+/**  A sign-in to a service that uses OAuth, as the form sends it. */
+export type SignInForm = {
+	name: string,
+	client_id: string,
+	/**  The loopback port registered with the app (8757 when empty). */
+	redirect_port: number | null,
+	/**  LinkedIn: the page to post as and measure (its id). */
+	organization: string | null,
+};
+
+/**
+ *  Where the sign-in waits: the address opened in the browser, and the
+ *  redirect address the app must have registered.
+ */
+export type SignInStep = {
+	authorize_url: string,
+	redirect_uri: string,
+	/**  The default browser was asked to open it. */
+	opened: boolean,
 };
 
 /**

@@ -12,6 +12,7 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 
 import type { Commands } from "../api";
 import { invalid, notFound } from "./errors";
+import { createFakeConnectors } from "./connectors";
 import { createFakeInterfaces } from "./interfaces";
 import { createFakePublishing } from "./publishing";
 import { createFakeSwarm, type FakeSwarm } from "./swarm";
@@ -25,7 +26,6 @@ import type {
   CoreEvent,
   GuardianFinding,
   ImportProgress,
-  ConnectorStatus,
   ModelRow,
   SignalChart,
   Passage,
@@ -137,38 +137,6 @@ export function createFakeBackend(): FakeBackend {
   /** Workspaces joined to the fake sync server, by id. */
   const joined = new Map<string, SyncRow>();
   const calls: string[] = [];
-  // The connector catalog as the engine lists it; only NewsAPI and Brave
-  // Search, Semrush and Ahrefs are built.
-  const connector = (name: string, title: string, built: boolean, usd: string, note: string | null): ConnectorStatus => ({
-    name,
-    title,
-    auth: ["x", "linkedin", "canva"].includes(name) ? "oauth" : "api-key",
-    secret_required: ["linkedin", "canva"].includes(name),
-    built,
-    note,
-    configured: false,
-    has_key: false,
-    base_url: `https://api.${name}.example`,
-    requests_per_second: 1,
-    requests_per_day: null,
-    usd_per_call: usd,
-    price_per: ["semrush", "ahrefs"].includes(name) ? "API unit" : "call",
-    calls_today: 0,
-    left_today: null,
-    last_call_at_ms: null,
-    last_outcome: null,
-    docs: `https://docs.${name}.example`,
-  });
-  const connectors: ConnectorStatus[] = [
-    connector("semrush", "Semrush", true, "$0.00005", "domain overview, organic keywords and keyword overview; billed per API unit, 10 units a line"),
-    connector("ahrefs", "Ahrefs", true, "$0.00", "Domain Rating, metrics and organic keywords; billed in API units from the plan's allowance"),
-    connector("newsapi", "NewsAPI", true, "$0.001796", null),
-    connector("brave", "Brave Search", true, "$0.005", null),
-    connector("google-trends", "Google Trends", false, "$0", "Google publishes no generally available Trends API"),
-    connector("x", "X", true, "$0", "sign-in (OAuth 2.0 with PKCE), recent search, accounts and their posts, and posting approved X posts"),
-    connector("linkedin", "LinkedIn", true, "$0", "sign-in as a page administrator, the organisation's posts and share statistics, and posting approved LinkedIn posts"),
-    connector("canva", "Canva", true, "$0", "sign-in, an empty design of an image brief's size titled with its concept, and its export to files"),
-  ];
   /** Recorded signal values: workspace, then series, then day to value. */
   const signals = new Map<string, Map<string, Map<string, number>>>();
   const day = (offset: number) => new Date(Date.UTC(2026, 11, 6) + offset * 86_400_000).toISOString().slice(0, 10);
@@ -216,6 +184,8 @@ export function createFakeBackend(): FakeBackend {
     n_campaigns: Object.keys(w.campaigns).length,
   });
   const record = (name: string) => calls.push(name);
+  const fakeConnectors = createFakeConnectors(record);
+  const connectors = fakeConnectors.rows;
 
   const swarm = createFakeSwarm(
     (record) => emit("run-event", record),
@@ -225,6 +195,7 @@ export function createFakeBackend(): FakeBackend {
   );
   const commands: Commands = {
     ...swarm.commands,
+    ...fakeConnectors.commands,
     ...createFakeInterfaces(record),
     ...createFakePublishing(record, findAsset, view, changedCampaign),
     async workspaceList() {
@@ -542,38 +513,6 @@ export function createFakeBackend(): FakeBackend {
       record("provider_remove");
       settings.providers = settings.providers.filter((p) => p.name !== name);
       return clone(settings);
-    },
-    async connectorList() {
-      record("connector_list");
-      return clone(connectors);
-    },
-    async connectorAdd(form, key) {
-      record("connector_add");
-      const row = connectors.find((c) => c.name === form.name);
-      if (!row) throw invalid("connector", `unknown connector \`${form.name}\``);
-      if (row.auth === "oauth") throw invalid("connector", `${form.name} signs in with OAuth rather than an API key, and that is not built yet`);
-      if (form.base_url && !/^https?:\/\/[^/?]+/.test(form.base_url)) throw invalid("base URL", `invalid connector base URL: "${form.base_url}": it must be an http or https URL with a host`);
-      row.configured = true;
-      // Like the engine: the key goes to the keyring; only its presence is kept here.
-      row.has_key = row.has_key || (!!key && key.trim() !== "");
-      if (form.base_url) row.base_url = form.base_url;
-      return clone(connectors);
-    },
-    async connectorRemove(name) {
-      record("connector_remove");
-      const row = connectors.find((c) => c.name === name && c.configured);
-      if (!row) throw notFound("connector", name);
-      Object.assign(row, { configured: false, has_key: false });
-      return clone(connectors);
-    },
-    async connectorTest(name) {
-      record("connector_test");
-      const row = connectors.find((c) => c.name === name && c.configured);
-      if (!row) throw notFound("connector", name);
-      if (!row.has_key) throw { kind: "permission_denied", message: `${name} has no API key: add one`, field: null };
-      row.calls_today += 1;
-      row.last_outcome = "ok";
-      return { results: 1, first_title: "Folding bikes sell out as commuters return", latency_ms: 120, cost_micro_usd: 1796 };
     },
     async signalsList(workspaceId) {
       record("signals_list");

@@ -1,12 +1,15 @@
 // Integrations: the marketing APIs (NewsAPI, Brave Search, ...). Each row
 // says whether it is configured, whether a key is stored (the key goes to
 // the OS keyring and is never shown again), its limits and price, today's
-// calls and the last call's outcome; a key can be added, tested or removed.
-import { Anchor, Badge, Button, Card, Group, PasswordInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+// calls and the last call's outcome; a key can be added, tested or removed,
+// and X, LinkedIn and Canva are signed in to with the user's own app.
+import { Anchor, Badge, Button, Card, Code, Group, NumberInput, PasswordInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 
-import type { ConnectorStatus, ConnectorTestView } from "../bindings";
+import { Channel } from "@tauri-apps/api/core";
+
+import type { ConnectorStatus, ConnectorTestView, SignInStep } from "../bindings";
 import { ErrorNotice } from "../Notice";
 import { useEngine } from "../engine-context";
 import { fieldError } from "../errors";
@@ -55,6 +58,75 @@ function ConnectorForm({ row, onSaved }: { row: ConnectorStatus; onSaved: (rows:
   );
 }
 
+function SignInForm({ row, onSaved }: { row: ConnectorStatus; onSaved: (rows: ConnectorStatus[]) => void }) {
+  const engine = useEngine();
+  const [clientId, setClientId] = useState("");
+  const [secret, setSecret] = useState("");
+  const [port, setPort] = useState<number | string>(8757);
+  const [organization, setOrganization] = useState("");
+  const [step, setStep] = useState<SignInStep | null>(null);
+  const signIn = useMutation({
+    mutationFn: () => {
+      setStep(null);
+      const channel = new Channel<SignInStep>();
+      channel.onmessage = setStep;
+      const redirect_port = typeof port === "number" ? port : null;
+      return engine.connectorSignIn({ name: row.name, client_id: clientId, redirect_port, organization: organization || null }, secret || null, channel);
+    },
+    onSuccess: (rows) => {
+      setSecret("");
+      onSaved(rows);
+    },
+    onSettled: () => setStep(null),
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    signIn.mutate();
+  };
+  return (
+    <form onSubmit={submit} aria-label={`Sign in to ${row.title}`}>
+      <Stack gap="xs">
+        <Text size="sm">
+          Register an app with {row.title} whose redirect address is <Code>http://127.0.0.1:{String(port)}/callback</Code>, then give its client id
+          {row.secret_required ? " and secret" : ""}. The tokens{row.secret_required ? " and the secret" : ""} go to the OS keyring.
+        </Text>
+        <Group align="flex-end">
+          <TextInput label="Client ID" value={clientId} onChange={(e) => setClientId(e.currentTarget.value)} w={240} required error={fieldError(signIn.error, "--client-id")} />
+          <PasswordInput
+            label={row.secret_required ? "Client secret" : "Client secret (confidential apps)"}
+            value={secret}
+            onChange={(e) => setSecret(e.currentTarget.value)}
+            w={240}
+            required={row.secret_required}
+            error={fieldError(signIn.error, "client secret") ?? fieldError(signIn.error, "--client-secret-stdin")}
+          />
+          <NumberInput label="Redirect port" value={port} onChange={setPort} min={1024} max={65535} w={130} />
+          {row.name === "linkedin" && (
+            <TextInput
+              label="Page id (optional)"
+              description="Without it, the one page you administer"
+              value={organization}
+              onChange={(e) => setOrganization(e.currentTarget.value)}
+              w={200}
+              error={fieldError(signIn.error, "--organization")}
+            />
+          )}
+          <Button type="submit" loading={signIn.isPending}>
+            Sign in
+          </Button>
+        </Group>
+        {step && signIn.isPending && (
+          <Text size="sm" role="status" aria-label="Sign-in address">
+            {step.opened ? "Approve in the browser window that opened" : "Open this address in your browser and approve"} (waiting up to 5 minutes):{" "}
+            <Code>{step.authorize_url}</Code>
+          </Text>
+        )}
+        <ErrorNotice error={signIn.error} />
+      </Stack>
+    </form>
+  );
+}
+
 export function Integrations() {
   const engine = useEngine();
   const queryClient = useQueryClient();
@@ -73,7 +145,8 @@ export function Integrations() {
     <Stack>
       <Title order={2}>Integrations</Title>
       <Text c="dimmed">
-        Nothing is sent to these services until you add a key. In privacy mode offline-only none is called; answers still fresh in the cache are shown.
+        Nothing is sent to these services until you add a key or sign in. In privacy mode offline-only none is called; answers still fresh in the cache are
+        shown.
       </Text>
       <ErrorNotice error={list.error ?? test.error ?? remove.error} />
       <Table aria-label="Connectors">
@@ -118,12 +191,20 @@ export function Integrations() {
                 </Table.Td>
                 <Table.Td>
                   {c.built && c.auth === "oauth" && !c.configured && (
-                    <Text size="xs">
-                      Sign in from a terminal: <code>raptorflow connectors auth {c.name} --client-id ID{c.secret_required ? " --client-secret-stdin" : ""}</code>
-                    </Text>
+                    <Stack gap={4}>
+                      <Button size="xs" variant="light" onClick={() => setOpen(open === c.name ? null : c.name)}>
+                        Sign in
+                      </Button>
+                      <Text size="xs" c="dimmed">
+                        or from a terminal: <code>raptorflow connectors auth {c.name} --client-id ID{c.secret_required ? " --client-secret-stdin" : ""}</code>
+                      </Text>
+                    </Stack>
                   )}
                   {c.built && c.auth === "oauth" && c.configured && (
                     <Group gap="xs">
+                      <Button size="xs" variant="light" onClick={() => setOpen(open === c.name ? null : c.name)}>
+                        Sign in again
+                      </Button>
                       <Button size="xs" variant="light" onClick={() => test.mutate(c.name)} loading={test.isPending && test.variables === c.name}>
                         Test
                       </Button>
@@ -160,13 +241,23 @@ export function Integrations() {
           .filter((c) => c.name === open)
           .map((c) => (
             <Card withBorder key={c.name}>
-              <ConnectorForm
-                row={c}
-                onSaved={(rows) => {
-                  store(rows);
-                  setOpen(null);
-                }}
-              />
+              {c.auth === "oauth" ? (
+                <SignInForm
+                  row={c}
+                  onSaved={(rows) => {
+                    store(rows);
+                    setOpen(null);
+                  }}
+                />
+              ) : (
+                <ConnectorForm
+                  row={c}
+                  onSaved={(rows) => {
+                    store(rows);
+                    setOpen(null);
+                  }}
+                />
+              )}
             </Card>
           ))}
     </Stack>
