@@ -221,7 +221,7 @@ pub async fn asset_publish(core: State<'_, Core>, asset_id: Arg<AssetId>, servic
 #[specta::specta]
 pub async fn asset_design(core: State<'_, Core>, asset_id: Arg<AssetId>) -> UiResult<AssetView> {
     let asset_id = asset_id.parse(AssetId::FIELD)?;
-    core.design_asset(asset_id).await?;
+    core.design_asset(asset_id, false).await?;
     Ok(core.asset(asset_id).await?)
 }
 

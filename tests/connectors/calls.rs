@@ -604,6 +604,7 @@ async fn linkedin_names_its_version_reads_pages_posts_and_statistics_and_posts_o
         Reply::connector("linkedin/error_403.json"),
         Reply::connector("linkedin/error_401.json"),
         Reply::raw(201, ""),
+        Reply::raw(426, r#"{"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version 20241101 is not active"}"#),
     ]);
     let connector = bench.connector(Service::LinkedIn);
     let pages = linkedin::administered(&bench.gateway, bench.call(&connector)).await.unwrap();
@@ -634,6 +635,11 @@ async fn linkedin_names_its_version_reads_pages_posts_and_statistics_and_posts_o
     // Accepted without the URN: out, but where is not known.
     let err = linkedin::create_post(&bench.gateway, bench.call(&connector), "2414183", text).await.unwrap_err();
     assert!(matches!(&err, ConnectorError::Unconfirmed { detail, .. } if detail.contains("x-restli-id")), "{err}");
+    // A version LinkedIn no longer serves: where to set another is said.
+    let mut old = connector.clone();
+    old.api_version = Some("202411".into());
+    let err = linkedin::administered(&bench.gateway, bench.call(&old)).await.unwrap_err();
+    assert!(err.to_string().contains("NONEXISTENT_VERSION") && err.to_string().contains("`api_version`"), "{err}");
 
     let seen = bench.server.seen();
     let sent: Vec<(&str, &str)> = seen.iter().map(|r| (r.path.as_str(), r.query.as_str())).collect();
@@ -649,10 +655,11 @@ async fn linkedin_names_its_version_reads_pages_posts_and_statistics_and_posts_o
             ("/rest/posts", ""),
         ]
     );
-    assert_eq!(seen.len(), 8, "each post sent once");
-    for request in &seen {
+    assert_eq!(seen.len(), 9, "each post sent once");
+    assert_eq!(seen[8].headers["linkedin-version"], "202411", "the user's version wins");
+    for request in &seen[..8] {
         assert_eq!(request.headers["authorization"], format!("Bearer {KEY}"));
-        assert_eq!(request.headers["linkedin-version"], "202511");
+        assert_eq!(request.headers["linkedin-version"], "202610");
         assert_eq!(request.headers["x-restli-protocol-version"], "2.0.0");
     }
     assert_eq!(
@@ -676,6 +683,7 @@ async fn linkedin_names_its_version_reads_pages_posts_and_statistics_and_posts_o
         ("create-post", "bad_request"),
         ("create-post", "bad_key"),
         ("create-post", "unconfirmed"),
+        ("organization-acls", "bad_request"),
     ];
     assert_eq!(outcomes, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
 
@@ -688,7 +696,7 @@ async fn linkedin_names_its_version_reads_pages_posts_and_statistics_and_posts_o
     ] {
         assert!(matches!(err, ConnectorError::BadRequest { status: 0, .. }), "{err}");
     }
-    assert_eq!(bench.server.n_requests(), 8);
+    assert_eq!(bench.server.n_requests(), 9);
 }
 
 #[tokio::test]
@@ -700,6 +708,8 @@ async fn canva_makes_a_design_exports_it_and_downloads_the_files_without_the_key
     bench.server.script([
         Reply::connector("canva/users_me_200.json"),
         Reply::connector("canva/create_design_200.json"),
+        // Starting an export twice does no harm: a 503 is retried.
+        Reply::raw(503, r#"{"code": "internal_error", "message": "try again"}"#),
         Reply::connector("canva/create_export_200.json"),
         Reply::connector("canva/export_job_in_progress_200.json"),
         Reply::raw(200, &success.to_string()),
@@ -707,6 +717,8 @@ async fn canva_makes_a_design_exports_it_and_downloads_the_files_without_the_key
         Reply::connector("canva/export_job_failed_200.json"),
         Reply::connector("canva/error_403.json"),
         Reply::connector("canva/error_401.json"),
+        // An empty file is an error, never a file.
+        Reply::raw(200, ""),
     ]);
     let me = canva::me(&bench.gateway, bench.call(&connector)).await.unwrap();
     assert_eq!(me.value.user_id, "auDAbliZ2rQNNOsUl5OLu");
@@ -730,6 +742,14 @@ async fn canva_makes_a_design_exports_it_and_downloads_the_files_without_the_key
     assert!(err.to_string().contains("permission_denied") && err.to_string().contains("design:content:write"), "{err}");
     let err = canva::me(&bench.gateway, uncached).await.unwrap_err();
     assert!(matches!(err, ConnectorError::BadKey { .. }), "{err}");
+    let err = canva::download(&bench.gateway, bench.call(&connector), &file).await.unwrap_err();
+    assert!(matches!(&err, ConnectorError::Malformed { detail, .. } if detail.contains("is empty")), "{err}");
+    // An export job's answer, with its download addresses, is not stored.
+    for entry in std::fs::read_dir(bench._dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let address = b"DAFVztcvd9z/0001-1.png";
+        assert!(!bytes.windows(address.len()).any(|w| w == address), "a download address is stored");
+    }
 
     let seen = bench.server.seen();
     let sent: Vec<&str> = seen.iter().map(|r| r.path.as_str()).collect();
@@ -739,19 +759,23 @@ async fn canva_makes_a_design_exports_it_and_downloads_the_files_without_the_key
             "/rest/v1/users/me",
             "/rest/v1/designs",
             "/rest/v1/exports",
+            "/rest/v1/exports",
             "/rest/v1/exports/e08861ae-3b29-45db-8dc1-1fe0bf7f1cc8",
             "/rest/v1/exports/e08861ae-3b29-45db-8dc1-1fe0bf7f1cc8",
             "/export-download/DAFVztcvd9z/0001-1.png",
             "/rest/v1/exports/e08861ae-3b29-45db-8dc1-1fe0bf7f1cc8",
             "/rest/v1/designs",
             "/rest/v1/users/me",
+            "/export-download/DAFVztcvd9z/0001-1.png",
         ]
     );
     assert_eq!(seen[1].body, serde_json::json!({"design_type": {"type": "custom", "width": 1080, "height": 1350}, "title": "A folded F1 under a café table"}));
-    assert_eq!(seen[2].body, serde_json::json!({"design_id": "DAFVztcvd9z", "format": {"type": "png"}}));
-    assert_eq!(seen[5].query, "X-Amz-Expires=86400");
-    assert!(!seen[5].headers.contains_key("authorization"), "the pre-signed download goes without the token");
-    for (i, request) in seen.iter().enumerate().filter(|(i, _)| *i != 5) {
+    assert_eq!(seen[3].body, serde_json::json!({"design_id": "DAFVztcvd9z", "format": {"type": "png"}}));
+    assert_eq!(seen[6].query, "X-Amz-Expires=86400");
+    for download in [6, 10] {
+        assert!(!seen[download].headers.contains_key("authorization"), "the pre-signed download goes without the token");
+    }
+    for (i, request) in seen.iter().enumerate().filter(|(i, _)| ![6, 10].contains(i)) {
         assert_eq!(request.headers["authorization"], format!("Bearer {KEY}"), "request {i}");
     }
 
@@ -763,8 +787,11 @@ async fn canva_makes_a_design_exports_it_and_downloads_the_files_without_the_key
         canva::create_export(&bench.gateway, bench.call(&connector), "../users/me", canva::ExportFormat::Pdf).await.unwrap_err(),
         canva::download(&bench.gateway, offline, &file).await.unwrap_err(),
         canva::download(&bench.gateway, bench.call(&connector), "file:///etc/passwd").await.unwrap_err(),
+        // Only Canva's hosts over https, or the connector's own base URL.
+        canva::download(&bench.gateway, bench.call(&connector), "http://export-download.canva.com/a.png").await.unwrap_err(),
+        canva::download(&bench.gateway, bench.call(&connector), "https://intranet.example/a.png").await.unwrap_err(),
     ] {
         assert!(matches!(err, ConnectorError::BadRequest { status: 0, .. } | ConnectorError::Offline { .. } | ConnectorError::Malformed { .. }), "{err}");
     }
-    assert_eq!(bench.server.n_requests(), 9);
+    assert_eq!(bench.server.n_requests(), 11);
 }

@@ -164,7 +164,7 @@ async fn answer(State(seen): State<Shared>, method: Method, uri: Uri, headers: H
             _ => json(StatusCode::NOT_FOUND, connector_fixture("canva/error_404.json")),
         };
     }
-    let versioned = headers.get("linkedin-version").is_some_and(|v| v == "202511") && headers.get("x-restli-protocol-version").is_some_and(|v| v == "2.0.0");
+    let versioned = headers.get("linkedin-version").is_some_and(|v| v == "202610") && headers.get("x-restli-protocol-version").is_some_and(|v| v == "2.0.0");
     if bearer != "Bearer li-at" || !versioned {
         return json(StatusCode::UNAUTHORIZED, connector_fixture("linkedin/error_401.json"));
     }
@@ -213,8 +213,8 @@ fn new_asset(data: &std::path::Path, campaign: &str, kind: &str, sets: &[&str]) 
     cli(data, &args, "").ok().json()["id"].as_str().unwrap().to_owned()
 }
 
-fn workspace_with_campaign(data: &std::path::Path) -> (String, String) {
-    let workspace = cli(data, &["--json", "workspace", "create", "Fernhill"], "").ok().json()["id"].as_str().unwrap().to_owned();
+fn workspace_with_campaign(data: &std::path::Path, name: &str) -> (String, String) {
+    let workspace = cli(data, &["--json", "workspace", "create", name], "").ok().json()["id"].as_str().unwrap().to_owned();
     let brand = data.join("brand.json");
     std::fs::write(&brand, serde_json::json!({"company": "Fernhill F1", "competitors": ["Brompton"]}).to_string()).unwrap();
     cli(data, &["workspace", "set-brand", &workspace, brand.to_str().unwrap()], "").ok();
@@ -251,7 +251,7 @@ fn a_linkedin_post_is_published_once_as_the_organisation_and_the_page_feeds_the_
         tested.stdout
     );
 
-    let (workspace, campaign) = workspace_with_campaign(data);
+    let (workspace, campaign) = workspace_with_campaign(data, "Fernhill");
     let text = "Fold it (really) in ten seconds. #commute";
     let asset = new_asset(data, &campaign, "linkedin_post", &[&format!("text={text}")]);
     let x_post = new_asset(data, &campaign, "x_post", &["text=Fold it."]);
@@ -269,8 +269,16 @@ fn a_linkedin_post_is_published_once_as_the_organisation_and_the_page_feeds_the_
     assert!(wrong_kind.code != 0 && wrong_kind.stderr.contains("only a linkedin_post can be posted to LinkedIn"), "{}", wrong_kind.stderr);
     assert!(seen.lock().unwrap().bodies.is_empty());
 
-    // Signed in again with the page chosen (the secret is in the keyring).
-    sign_in(data, &fake, &seen, "linkedin", &["--organization", "urn:li:organization:2414183"], "").run.ok();
+    // The page is chosen without signing in again; bad options change nothing.
+    for (args, says) in [
+        (&["connectors", "set", "linkedin", "--organization", "acme"][..], "not a LinkedIn page id"),
+        (&["connectors", "set", "x", "--organization", "2414183"][..], "only LinkedIn posts as a page, not x"),
+        (&["connectors", "set", "linkedin", "--api-version", "2026"][..], "is not a version written YYYYMM"),
+    ] {
+        let refused = cli(data, args, "");
+        assert!(refused.code != 0 && refused.stderr.contains(says), "{args:?}: {}", refused.stderr);
+    }
+    cli(data, &["connectors", "set", "linkedin", "--organization", "urn:li:organization:2414183"], "").ok();
     let published = cli(data, &["--json", "asset", "publish", &asset, "--to", "linkedin"], "").ok().json();
     assert_eq!(published["url"], "https://www.linkedin.com/feed/update/urn:li:share:7404999999999999999/", "{published}");
     let bodies = seen.lock().unwrap().bodies.clone();
@@ -284,6 +292,19 @@ fn a_linkedin_post_is_published_once_as_the_organisation_and_the_page_feeds_the_
     let again = cli(data, &["asset", "publish", &asset, "--to", "linkedin"], "");
     assert!(again.code != 0 && again.stderr.contains("was already posted"), "{}", again.stderr);
     assert_eq!(seen.lock().unwrap().bodies.len(), 1, "posted once");
+
+    // A second brand: its posts do not go to the first brand's page.
+    let (other, other_campaign) = workspace_with_campaign(data, "Kettle & Crane");
+    let theirs = new_asset(data, &other_campaign, "linkedin_post", &["text=Another brand's news."]);
+    cli(data, &["asset", "set-status", &theirs, "approved"], "").ok();
+    let unbound = cli(data, &["asset", "publish", &theirs, "--to", "linkedin"], "");
+    assert!(unbound.code != 0 && unbound.stderr.contains("there are 2 workspaces") && unbound.stderr.contains("--workspace ID"), "{}", unbound.stderr);
+    cli(data, &["connectors", "set", "linkedin", "--workspace", &workspace], "").ok();
+    let elsewhere = cli(data, &["asset", "publish", &theirs, "--to", "linkedin"], "");
+    assert!(elsewhere.code != 0 && elsewhere.stderr.contains(&format!("the LinkedIn page belongs to workspace {workspace}")), "{}", elsewhere.stderr);
+    assert_eq!(seen.lock().unwrap().bodies.len(), 1, "nothing was posted for the other brand");
+    let other_sweep = cli(data, &["signals", "fetch", "--workspace", &other], "");
+    assert!(other_sweep.code != 0 && other_sweep.stderr.contains("nothing to fetch"), "{}", other_sweep.stderr);
 
     // The page's signals: yesterday's impressions and engagement, and its
     // posts a day over the past week; again the same day from the cache.
@@ -321,7 +342,7 @@ fn an_image_brief_becomes_a_canva_design_once_and_is_exported_to_a_file() {
     let tested = cli(data, &["connectors", "test", "canva"], "").ok();
     assert!(tested.stdout.contains("Canva user auDAbliZ2rQNNOsUl5OLu"), "{}", tested.stdout);
 
-    let (_, campaign) = workspace_with_campaign(data);
+    let (_, campaign) = workspace_with_campaign(data, "Fernhill");
     let concept = "A folded F1 under a café table, morning light";
     let brief = new_asset(data, &campaign, "image_brief", &[&format!("concept={concept}"), "aspect_ratio=4:5", "alt_text=A folded bike under a table"]);
     let post = new_asset(data, &campaign, "linkedin_post", &["text=Fold it."]);
@@ -339,6 +360,11 @@ fn an_image_brief_becomes_a_canva_design_once_and_is_exported_to_a_file() {
     let again = cli(data, &["--json", "asset", "design", &brief], "").ok().json();
     assert_eq!(again["created"], false, "the asset keeps its design: {again}");
     let bodies = seen.lock().unwrap().bodies.clone();
+    // After the brief changed, a new design replaces it (the old one stays in Canva).
+    cli(data, &["asset", "edit", &brief, "--set", "aspect_ratio=16:9"], "").ok();
+    let anew = cli(data, &["--json", "asset", "design", &brief, "--new"], "").ok().json();
+    assert_eq!((anew["created"].as_bool(), anew["size"].clone()), (Some(true), serde_json::json!([1920, 1080])), "{anew}");
+    assert_eq!(seen.lock().unwrap().bodies.len(), 2);
     assert_eq!(
         bodies,
         [("/rest/v1/designs".to_owned(), serde_json::json!({"design_type": {"type": "custom", "width": 1080, "height": 1350}, "title": concept}))]

@@ -332,7 +332,7 @@ test("integrations: a key is stored but never shown, tested and removed; signals
   await expect(table.getByRole("row", { name: "X" })).toContainText("raptorflow connectors auth x --client-id ID");
   await expect(table.getByRole("row", { name: "Google Trends" })).toContainText("not available yet");
   await expect(table.getByRole("row", { name: "LinkedIn" })).toContainText("raptorflow connectors auth linkedin --client-id ID --client-secret-stdin");
-  await expect(table.getByRole("row", { name: "Canva" })).toContainText("raptorflow connectors auth canva --client-id ID");
+  await expect(table.getByRole("row", { name: "Canva" })).toContainText("raptorflow connectors auth canva --client-id ID --client-secret-stdin");
   await expect(table.getByRole("row", { name: "Semrush" })).toContainText("$0.00005 per API unit");
   await expect(table.getByRole("row", { name: "Brave Search" })).toContainText("$0.005 per call");
   const news = table.getByRole("row", { name: "NewsAPI" });

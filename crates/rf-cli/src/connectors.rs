@@ -5,7 +5,7 @@ use clap::Subcommand;
 use rf_core::{
     Core, CoreError,
     ai::format_usd,
-    connectors::{ConnectorSearch, NewConnector, SearchResults},
+    connectors::{ConnectorOptions, ConnectorSearch, NewConnector, SearchResults},
     domain,
     sign_in::SignIn,
 };
@@ -87,6 +87,22 @@ pub(crate) enum ConnectorsCommand {
         #[arg(long, value_name = "URL")]
         token_url: Option<String>,
     },
+    /// Change a signed-in service's options without signing in again:
+    /// LinkedIn's page and the workspace whose brand it is, or the API
+    /// version asked for.
+    Set {
+        name: String,
+        /// LinkedIn: the page to post as and measure, by its id.
+        #[arg(long, value_name = "ID")]
+        organization: Option<String>,
+        /// LinkedIn: the workspace whose brand the page is (needed once
+        /// there are several workspaces).
+        #[arg(long, value_name = "ID")]
+        workspace: Option<domain::WorkspaceId>,
+        /// The API version asked for (LinkedIn: YYYYMM).
+        #[arg(long, value_name = "VERSION")]
+        api_version: Option<String>,
+    },
     /// Remove a service's settings and its key (or its tokens).
     Remove { name: String },
 }
@@ -160,6 +176,22 @@ pub(crate) async fn run_connectors(core: &Core, command: ConnectorsCommand, out:
                 })
                 .await?;
             out.document(&signed, |text| text.push_str(&format!("signed in to {}; the tokens are in the OS keyring\n", signed.name)));
+        }
+        ConnectorsCommand::Set { name, organization, workspace, api_version } => {
+            let changed = core.set_connector_options(&name, ConnectorOptions { organization, workspace, api_version }).await?;
+            out.document(&changed, |text| {
+                text.push_str(&format!("changed connector {}", changed.name));
+                if let Some(page) = &changed.organization {
+                    text.push_str(&format!("; page {page}"));
+                }
+                if let Some(workspace) = &changed.workspace {
+                    text.push_str(&format!(", for workspace {workspace}"));
+                }
+                if let Some(version) = &changed.api_version {
+                    text.push_str(&format!("; API version {version}"));
+                }
+                text.push('\n');
+            });
         }
         ConnectorsCommand::Remove { name } => {
             let removed = core.remove_connector(&name)?;

@@ -136,7 +136,13 @@ pub(crate) enum AssetCommand {
     /// `connectors auth canva`): an empty design of the brief's aspect
     /// ratio titled with its concept, kept on the asset. Canva cannot
     /// place the brief's text or pictures without Canva Enterprise.
-    Design { asset_id: AssetId },
+    Design {
+        asset_id: AssetId,
+        /// Make a new design in place of the one the asset has (after its
+        /// aspect ratio changed; the old one stays in Canva).
+        #[arg(long)]
+        new: bool,
+    },
     /// Export an asset's Canva design to files (one a page).
     ExportDesign {
         asset_id: AssetId,
@@ -227,8 +233,8 @@ pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Outp
             out.document(&published, |text| text.push_str(&format!("published asset {asset_id} on {service}: {}\n", published.url)));
             return Ok(());
         }
-        AssetCommand::Design { asset_id } => {
-            let made = core.design_asset(asset_id).await?;
+        AssetCommand::Design { asset_id, new } => {
+            let made = core.design_asset(asset_id, new).await?;
             out.document(&made, |text| {
                 let how = match made.size {
                     Some((w, h)) => format!("made a {w} × {h} design"),

@@ -211,7 +211,7 @@ pub async fn create_design(gateway: &Gateway, call: Call<'_>, title: &str, (widt
         }
     }
     let body = serde_json::json!({"design_type": {"type": "custom", "width": width, "height": height}, "title": title});
-    let request = ApiPost { endpoint: "create-design", path: "rest/v1/designs".into(), body, action: "created the design" };
+    let request = ApiPost { endpoint: "create-design", path: "rest/v1/designs".into(), body, action: "created the design", retry_safe: false };
     gateway.post::<Canva, _>(call, &request, |_, body| parse::<DesignReply>(body).map(|d| d.design)).await
 }
 
@@ -219,7 +219,8 @@ pub async fn create_design(gateway: &Gateway, call: Call<'_>, title: &str, (widt
 pub async fn create_export(gateway: &Gateway, call: Call<'_>, design_id: &str, format: ExportFormat) -> Result<Fetched<ExportJob>, ConnectorError> {
     let design_id = checked_id("design", design_id)?;
     let body = serde_json::json!({"design_id": design_id, "format": format.request()});
-    let request = ApiPost { endpoint: "create-export", path: "rest/v1/exports".into(), body, action: "started the export" };
+    // A second export of the same design does no harm: retried like a GET.
+    let request = ApiPost { endpoint: "create-export", path: "rest/v1/exports".into(), body, action: "started the export", retry_safe: true };
     gateway.post::<Canva, _>(call, &request, |_, body| parse::<JobReply>(body).map(|j| j.job)).await
 }
 
@@ -231,9 +232,17 @@ pub async fn export_job(gateway: &Gateway, call: Call<'_>, job_id: &str) -> Resu
     gateway.fetch::<Canva, _>(call, &request, |body| parse::<JobReply>(body).map(|j| j.job)).await
 }
 
-/// Downloads one of a finished export's files.
+/// Downloads one of a finished export's files: only over https from
+/// Canva's own hosts (`*.canva.com`), or from the host of the connector's
+/// base URL (a proxy, a test server) the way it is reached.
 pub async fn download(gateway: &Gateway, call: Call<'_>, address: &str) -> Result<Vec<u8>, ConnectorError> {
-    gateway.download(call, address, MAX_DOWNLOAD_BYTES).await
+    let base = &call.connector.base_url;
+    let allowed = |url: &url::Url| {
+        let canva = url.scheme() == "https" && url.host_str().is_some_and(|h| h == "canva.com" || h.ends_with(".canva.com"));
+        let proxy = url.scheme() == base.scheme() && url.host_str() == base.host_str() && url.port_or_known_default() == base.port_or_known_default();
+        canva || proxy
+    };
+    gateway.download(call, address, allowed, MAX_DOWNLOAD_BYTES).await
 }
 
 /// The pixel size of a design for an aspect ratio written `W:H` (`1:1`,

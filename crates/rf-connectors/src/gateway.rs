@@ -24,6 +24,9 @@ pub struct Connector {
     pub base_url: url::Url,
     pub key: Option<ApiKey>,
     pub limits: Limits,
+    /// The API version asked for, where the service versions its API
+    /// (LinkedIn): the catalog's, or the user's override.
+    pub api_version: Option<String>,
 }
 
 /// The limits and price a connector keeps to.
@@ -44,7 +47,7 @@ impl Connector {
             requests_per_day: info.requests_per_day,
             micro_usd_per_call: info.micro_usd_per_call(),
         };
-        Self { service, base_url: info.base_url(), key, limits }
+        Self { service, base_url: info.base_url(), key, limits, api_version: info.api_version.clone() }
     }
 }
 
@@ -74,6 +77,9 @@ pub struct ApiPost {
     /// What a lost answer leaves in doubt, for the error: "published it",
     /// "created the design".
     pub action: &'static str,
+    /// Sending it twice does no harm (starting an export): it is retried
+    /// like a GET instead of being reported as unconfirmed.
+    pub retry_safe: bool,
 }
 
 /// How a call is billed: the connector's price is per call, or per API
@@ -158,6 +164,11 @@ impl<T> Fetched<T> {
 pub(crate) trait Dialect {
     /// Puts the key where the service wants it.
     fn authorize(request: reqwest::RequestBuilder, key: &ApiKey) -> reqwest::RequestBuilder;
+    /// Adds what else every request of the service carries (LinkedIn's
+    /// API version).
+    fn decorate(request: reqwest::RequestBuilder, _connector: &Connector) -> reqwest::RequestBuilder {
+        request
+    }
     /// A short explanation of an error body.
     fn detail(body: &str) -> String;
     /// An answer that would be retried but should not be (a 429 that
@@ -236,13 +247,14 @@ impl Gateway {
         }
     }
 
-    /// The cache key: the service, its base URL, the path and the query in
-    /// a fixed order; never the key.
+    /// The cache key: the service, its base URL and API version, the path
+    /// and the query in a fixed order; never the key.
     fn cache_key(connector: &Connector, request: &ApiRequest) -> [u8; 32] {
         let mut query = request.query.clone();
         query.sort();
         let mut hash = Sha256::new();
-        for part in [connector.service.name(), connector.base_url.as_str(), &request.path] {
+        // The API version too: another version may answer in another shape.
+        for part in [connector.service.name(), connector.base_url.as_str(), connector.api_version.as_deref().unwrap_or_default(), &request.path] {
             hash.update(part.as_bytes());
             hash.update([0]);
         }
@@ -305,17 +317,26 @@ impl Gateway {
         request: &ApiPost,
         parse: impl Fn(&reqwest::header::HeaderMap, &str) -> Result<T, String>,
     ) -> Result<Fetched<T>, ConnectorError> {
-        let Call { connector, context, .. } = call;
+        let connector = call.connector;
         let service = connector.service;
         let action = request.action;
         built(service)?;
         let started = Instant::now();
-        let ledger_err = |err: rf_ai::AiError| ConnectorError::Ledger(err.to_string());
         let (api_key, reservation) = self.before_sending(call, Billing::PerCall).await?;
         let sent = match url(connector, &request.path) {
             Ok(url) => {
-                let send = D::authorize(self.http.post(url.clone()).json(&request.body), api_key).send();
-                match tokio::time::timeout(self.policy.response_timeout, send).await {
+                let build = || D::decorate(D::authorize(self.http.post(url.clone()).json(&request.body), api_key), connector);
+                if request.retry_safe {
+                    let outcome = match http::send(service, &self.policy, build, D::detail, D::is_final).await {
+                        Ok(reply) if matches!(reply.status, 200 | 201) => {
+                            parse(&reply.headers, &reply.body).map_err(|detail| ConnectorError::Malformed { service, detail })
+                        }
+                        Ok(reply) => Err(D::classify(reply.status, &reply.body)),
+                        Err(err) => Err(err),
+                    };
+                    return self.settle_post(call, request, reservation, started, outcome).await;
+                }
+                match tokio::time::timeout(self.policy.response_timeout, build().send()).await {
                     Err(_) => {
                         Err(ConnectorError::Unconfirmed { service, action, detail: format!("no answer within {} s", self.policy.response_timeout.as_secs()) })
                     }
@@ -345,6 +366,21 @@ impl Gateway {
             }
             Err(err) => Err(err),
         };
+        self.settle_post(call, request, reservation, started, sent).await
+    }
+
+    /// Records a post's outcome in the ledger (see [`Gateway::post`]).
+    async fn settle_post<T>(
+        &self,
+        call: Call<'_>,
+        request: &ApiPost,
+        reservation: rf_metering::ledger::Reservation,
+        started: Instant,
+        sent: Result<T, ConnectorError>,
+    ) -> Result<Fetched<T>, ConnectorError> {
+        let Call { connector, context, .. } = call;
+        let service = connector.service;
+        let ledger_err = |err: rf_ai::AiError| ConnectorError::Ledger(err.to_string());
         let mut record = Self::record(connector, request.endpoint, context, started);
         match sent {
             Ok(value) => {
@@ -369,30 +405,83 @@ impl Gateway {
     }
 
     /// Downloads a file the service handed out an address for (Canva's
-    /// exports: pre-signed, on another host, so without the key), up to
-    /// `max_bytes`. Not billed and not cached; refused offline. Retried
-    /// like a call: a download changes nothing.
-    pub(crate) async fn download(&self, call: Call<'_>, address: &str, max_bytes: usize) -> Result<Vec<u8>, ConnectorError> {
+    /// exports: pre-signed, on another host, so without the key), if
+    /// `allowed` accepts the address, up to `max_bytes`. Not billed and not
+    /// cached; refused offline. A failed or cut-off transfer is retried as
+    /// the policy allows; an empty or truncated file is an error, never a
+    /// file.
+    pub(crate) async fn download(
+        &self,
+        call: Call<'_>,
+        address: &str,
+        allowed: impl Fn(&url::Url) -> bool,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, ConnectorError> {
         let service = call.connector.service;
         if !call.options.allow_network {
             return Err(ConnectorError::Offline { service });
         }
-        let url = url::Url::parse(address)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "https" | "http"))
-            .ok_or_else(|| ConnectorError::Malformed { service, detail: format!("the download address {address:?} is not a web address") })?;
-        let build = || self.http.get(url.clone());
-        let reply = http::send(service, &self.policy, build, |body| body.chars().take(200).collect(), |_, _| false).await?;
-        if reply.status != 200 {
-            return Err(ConnectorError::BadRequest {
-                service,
-                status: reply.status,
-                detail: format!("the download failed: {}", reply.body.chars().take(200).collect::<String>()),
-            });
+        let malformed = |detail: String| ConnectorError::Malformed { service, detail };
+        let url = url::Url::parse(address).map_err(|err| malformed(format!("the download address is not a web address ({err})")))?;
+        if !allowed(&url) {
+            let mut shown = url.clone();
+            shown.set_query(None);
+            return Err(malformed(format!("the download address {shown} is not {service}'s (https on its own hosts)")));
         }
-        let bytes = reply.bytes;
-        if bytes.len() > max_bytes {
-            return Err(ConnectorError::Malformed { service, detail: format!("the download is {} bytes, more than the {max_bytes} allowed", bytes.len()) });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.download_once(service, &url, max_bytes).await;
+            match outcome {
+                Ok(bytes) => return Ok(bytes),
+                Err((true, _)) if attempt < self.policy.max_attempts => {
+                    tokio::time::sleep(rf_cloud::retry_after_or_backoff(None, &self.policy, attempt)).await;
+                }
+                Err((_, err)) => return Err(err),
+            }
+        }
+    }
+
+    /// One try of [`Gateway::download`]; the error says whether another
+    /// try may help.
+    async fn download_once(&self, service: Service, url: &url::Url, max_bytes: usize) -> Result<Vec<u8>, (bool, ConnectorError)> {
+        let mut shown = url.clone();
+        shown.set_query(None);
+        let failed = |retry: bool, detail: String| (retry, ConnectorError::Unreachable { service, url: shown.to_string(), attempts: 1, detail });
+        let mut response = match tokio::time::timeout(self.policy.response_timeout, self.http.get(url.clone()).send()).await {
+            Err(_) => return Err(failed(true, format!("no answer within {} s", self.policy.response_timeout.as_secs()))),
+            Ok(Err(err)) => return Err(failed(true, err.without_url().to_string())),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        if status != 200 {
+            let retry = matches!(status, 408 | 429) || status >= 500;
+            return Err((retry, ConnectorError::BadRequest { service, status, detail: format!("the download of {shown} failed") }));
+        }
+        let expected = response.content_length();
+        if expected.is_some_and(|len| len > max_bytes as u64) {
+            let detail = format!("the file is {} bytes, more than the {max_bytes} allowed", expected.unwrap_or_default());
+            return Err((false, ConnectorError::Malformed { service, detail }));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(expected.unwrap_or(0)).unwrap_or(0));
+        loop {
+            match tokio::time::timeout(self.policy.idle_timeout, response.chunk()).await {
+                Err(_) => return Err(failed(true, format!("the transfer stalled for {} s after {} bytes", self.policy.idle_timeout.as_secs(), bytes.len()))),
+                Ok(Err(err)) => return Err(failed(true, format!("the transfer broke off after {} bytes: {}", bytes.len(), err.without_url()))),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    if bytes.len() + chunk.len() > max_bytes {
+                        return Err((false, ConnectorError::Malformed { service, detail: format!("the file is more than the {max_bytes} bytes allowed") }));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+            }
+        }
+        if expected.is_some_and(|len| len != bytes.len() as u64) {
+            return Err(failed(true, format!("the file was cut off at {} of {} bytes", bytes.len(), expected.unwrap_or_default())));
+        }
+        if bytes.is_empty() {
+            return Err((false, ConnectorError::Malformed { service, detail: format!("the file at {shown} is empty") }));
         }
         Ok(bytes)
     }
@@ -422,7 +511,7 @@ impl Gateway {
         let price = connector.limits.micro_usd_per_call;
         let sent = match url(connector, &request.path) {
             Ok(url) => {
-                let build = || D::authorize(self.http.get(url.clone()).query(&request.query), api_key);
+                let build = || D::decorate(D::authorize(self.http.get(url.clone()).query(&request.query), api_key), connector);
                 http::send(service, &self.policy, build, D::detail, D::is_final).await
             }
             Err(err) => Err(err),
@@ -446,7 +535,12 @@ impl Gateway {
         match outcome {
             Ok((value, body)) => {
                 let ledger_id = self.ledger.settle(reservation, &record).await.map_err(ledger_err)?;
-                self.ledger.cache_body(&key, service.name(), request.endpoint, &body, info.ttl(request.endpoint)).await.map_err(ledger_err)?;
+                // An answer that is stale at once (an export job's, with
+                // its download addresses) is not stored at all.
+                let ttl = info.ttl(request.endpoint);
+                if !ttl.is_zero() {
+                    self.ledger.cache_body(&key, service.name(), request.endpoint, &body, ttl).await.map_err(ledger_err)?;
+                }
                 Ok(Fetched { value, cached: false, cost_micro_usd: record.cost_micro_usd, latency_ms: record.latency_ms, ledger_id })
             }
             Err(err) => {

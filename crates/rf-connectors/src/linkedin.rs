@@ -1,8 +1,9 @@
 //! LinkedIn's Community Management API (the versioned REST API under
 //! `/rest`), signed in as a member who administers a company page (OAuth
 //! 2.0; the access token is the connector's key, a bearer token). Every
-//! request names the API version (`LinkedIn-Version: YYYYMM`, from the
-//! catalog) and Rest.li protocol 2.0.
+//! request names the API version (`LinkedIn-Version: YYYYMM`, the
+//! catalog's or the user's `api_version`) and Rest.li protocol 2.0; a
+//! version LinkedIn no longer serves (426) says where to set another.
 //! - the organisations the member administers
 //!   (`GET /rest/organizationAcls?q=roleAssignee`), which `connectors test
 //!   linkedin` calls and which picks the organisation when only one is
@@ -19,15 +20,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ApiKey, ConnectorError, Hit, Service,
+    ApiKey, Connector, ConnectorError, Hit, Service,
     gateway::{ApiPost, ApiRequest, Billing, Call, Dialect, Fetched, Gateway},
 };
 
 /// The longest post commentary LinkedIn takes.
 pub const MAX_POST_CHARS: usize = 3000;
 
-/// The version asked for when the catalog names none.
-const FALLBACK_VERSION: &str = "202511";
+/// The version asked for when neither the catalog nor the settings name one.
+const FALLBACK_VERSION: &str = "202610";
 
 /// The URN of an organisation by its numeric id.
 pub fn organization_urn(id: &str) -> String {
@@ -150,8 +151,12 @@ pub(crate) struct LinkedIn;
 
 impl Dialect for LinkedIn {
     fn authorize(request: reqwest::RequestBuilder, key: &ApiKey) -> reqwest::RequestBuilder {
-        let version = Service::LinkedIn.info().api_version.as_deref().unwrap_or(FALLBACK_VERSION);
-        request.bearer_auth(key.expose()).header("LinkedIn-Version", version).header("X-Restli-Protocol-Version", "2.0.0")
+        request.bearer_auth(key.expose())
+    }
+
+    fn decorate(request: reqwest::RequestBuilder, connector: &Connector) -> reqwest::RequestBuilder {
+        let version = connector.api_version.as_deref().unwrap_or(FALLBACK_VERSION);
+        request.header("LinkedIn-Version", version).header("X-Restli-Protocol-Version", "2.0.0")
     }
 
     fn detail(body: &str) -> String {
@@ -177,6 +182,15 @@ impl Dialect for LinkedIn {
                 ),
             },
             404 => ConnectorError::NotFound { service, detail },
+            // The version asked for is no longer served (each is served
+            // for a year).
+            426 => ConnectorError::BadRequest {
+                service,
+                status,
+                detail: format!(
+                    "{detail}; LinkedIn no longer serves the API version asked for: set a current one with `raptorflow connectors set linkedin --api-version YYYYMM` (it is kept as `api_version` in settings.toml)"
+                ),
+            },
             _ => ConnectorError::BadRequest { service, status, detail },
         }
     }
@@ -293,7 +307,7 @@ pub async fn create_post(gateway: &Gateway, call: Call<'_>, organization: &str, 
         "lifecycleState": "PUBLISHED",
         "isReshareDisabledByAuthor": false,
     });
-    let request = ApiPost { endpoint: "create-post", path: "rest/posts".into(), body, action: "published it" };
+    let request = ApiPost { endpoint: "create-post", path: "rest/posts".into(), body, action: "published it", retry_safe: false };
     gateway
         .post::<LinkedIn, _>(call, &request, |headers, _| {
             let urn = headers.get("x-restli-id").and_then(|v| v.to_str().ok()).map(str::trim).filter(|urn| urn.starts_with("urn:li:"));

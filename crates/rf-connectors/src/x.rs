@@ -235,7 +235,8 @@ pub async fn create_post(gateway: &Gateway, call: Call<'_>, text: &str) -> Resul
     if text.trim().is_empty() || chars > MAX_POST_CHARS {
         return Err(bad(format!("a post has 1 to {MAX_POST_CHARS} characters (this one has {chars})")));
     }
-    let request = ApiPost { endpoint: "create-post", path: "2/tweets".into(), body: serde_json::json!({ "text": text }), action: "published it" };
+    let request =
+        ApiPost { endpoint: "create-post", path: "2/tweets".into(), body: serde_json::json!({ "text": text }), action: "published it", retry_safe: false };
     gateway.post::<X, _>(call, &request, |_, body| serde_json::from_str::<Data<Post>>(body).map(|d| d.data).map_err(|err| err.to_string())).await
 }
 

@@ -56,6 +56,14 @@ pub struct ConnectorSettings {
     /// there is exactly one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// LinkedIn: the workspace whose brand the page is; its posts go to
+    /// the page and its sweeps measure it. Needed once there are several
+    /// workspaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceId>,
+    /// Overrides the catalog's API version (LinkedIn's `YYYYMM`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 impl ConnectorSettings {
@@ -73,6 +81,8 @@ impl ConnectorSettings {
             authorize_url: None,
             token_url: None,
             organization: None,
+            workspace: None,
+            api_version: None,
         }
     }
 }
@@ -209,6 +219,60 @@ pub(crate) fn add_connector(data_dir: &Path, new: NewConnector, key: Option<ApiK
     Ok(connector)
 }
 
+/// What `connectors set` changes of a configured connector; `None` keeps
+/// what is set.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorOptions {
+    /// LinkedIn: the page posted as and measured (its id or URN).
+    pub organization: Option<String>,
+    /// LinkedIn: the workspace whose brand the page is.
+    pub workspace: Option<WorkspaceId>,
+    /// The API version asked for (LinkedIn: `YYYYMM`).
+    pub api_version: Option<String>,
+}
+
+/// Changes a configured connector's options (the LinkedIn page, its
+/// workspace, the API version) without signing in again.
+pub(crate) fn set_connector_options(data_dir: &Path, name: &str, options: ConnectorOptions) -> Result<ConnectorSettings> {
+    let service = service(name)?;
+    if (options.organization.is_some() || options.workspace.is_some()) && service != Service::LinkedIn {
+        return Err(invalid("--organization", format!("only LinkedIn posts as a page, not {service}")).into());
+    }
+    if options.api_version.is_some() && service.info().api_version.is_none() {
+        return Err(invalid("--api-version", format!("{service} does not version its API")).into());
+    }
+    let organization = match &options.organization {
+        Some(text) => Some(
+            rf_connectors::linkedin::organization_id(text)
+                .ok_or_else(|| {
+                    invalid("--organization", format!("{text:?} is not a LinkedIn page id (the digits in the page's admin address, or urn:li:organization:ID)"))
+                })?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    if let Some(version) = &options.api_version {
+        let month = version.get(4..).and_then(|m| m.parse::<u32>().ok());
+        if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) || !month.is_some_and(|m| (1..=12).contains(&m)) {
+            return Err(invalid("--api-version", format!("{version:?} is not a version written YYYYMM, such as 202610")).into());
+        }
+    }
+    let mut settings = load_file_only(data_dir)?;
+    let entry = settings.connectors.iter_mut().find(|c| c.name == service.name()).ok_or(ConnectorSettingsError::NotConfigured(service))?;
+    if organization.is_some() {
+        entry.organization = organization;
+    }
+    if options.workspace.is_some() {
+        entry.workspace = options.workspace;
+    }
+    if options.api_version.is_some() {
+        entry.api_version = options.api_version;
+    }
+    let changed = entry.clone();
+    save_settings(data_dir, &settings)?;
+    Ok(changed)
+}
+
 /// Removes a connector and its key.
 pub(crate) fn remove_connector(data_dir: &Path, name: &str) -> Result<ConnectorSettings> {
     let service = service(name)?;
@@ -237,6 +301,9 @@ async fn connector(settings: &ConnectorSettings, service: Service, online: bool)
         (Auth::ApiKey, None) => None,
     };
     connector.limits = limits(settings, service)?;
+    if let Some(version) = &settings.api_version {
+        connector.api_version = Some(version.clone());
+    }
     Ok(connector)
 }
 
@@ -260,6 +327,16 @@ impl crate::Core {
         let added = add_connector(self.data_dir(), new, key);
         self.inner.engine.settings_changed();
         added
+    }
+
+    /// Changes a configured connector's options (see [`ConnectorOptions`]).
+    pub async fn set_connector_options(&self, name: &str, options: ConnectorOptions) -> Result<ConnectorSettings> {
+        if let Some(workspace) = options.workspace {
+            self.workspace(workspace).await?;
+        }
+        let changed = set_connector_options(self.data_dir(), name, options);
+        self.inner.engine.settings_changed();
+        changed
     }
 
     /// Removes a connector and its key.
@@ -458,24 +535,49 @@ impl crate::Core {
         })
     }
 
-    /// The LinkedIn organisation posted as and measured: the one chosen at
-    /// sign-in, or the only page the member administers.
-    pub(crate) async fn linkedin_organization(&self, call: Call<'_>) -> Result<String> {
-        if let Some(chosen) = self.settings()?.connectors.iter().find(|c| c.name == "linkedin").and_then(|c| c.organization.clone()) {
+    /// The LinkedIn page posted as and measured for `workspace`: the one
+    /// chosen (`connectors set linkedin --organization ID`, or at sign-in),
+    /// or the only page the member administers. Refused for a workspace
+    /// the page does not belong to, and, while several workspaces exist,
+    /// until the page is tied to one (`--workspace`). `lookup` finds the
+    /// pages administered.
+    pub(crate) async fn linkedin_organization(&self, lookup: Call<'_>, workspace: WorkspaceId) -> Result<String> {
+        let entry =
+            self.settings()?.connectors.iter().find(|c| c.name == "linkedin").cloned().ok_or(ConnectorSettingsError::NotConfigured(Service::LinkedIn))?;
+        match entry.workspace {
+            Some(own) if own != workspace => {
+                return Err(CoreError::Conflict {
+                    what: format!(
+                        "the LinkedIn page belongs to workspace {own}, not {workspace} (`raptorflow connectors set linkedin --workspace ID` moves it)"
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => {
+                let n = self.list_workspaces().await?.len();
+                if n > 1 {
+                    return Err(CoreError::Conflict {
+                        what: format!(
+                            "there are {n} workspaces: say whose brand the LinkedIn page is with `raptorflow connectors set linkedin --workspace ID`, so that no brand posts on another's page"
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(chosen) = entry.organization {
             return Ok(chosen);
         }
         let gateway = self.inner.engine.gateway().await?;
-        let administered = rf_connectors::linkedin::administered(&gateway, call).await?.value;
+        let administered = rf_connectors::linkedin::administered(&gateway, lookup).await?.value;
         let ids: Vec<&str> = administered.iter().filter_map(|acl| rf_connectors::linkedin::organization_id(&acl.organization)).collect();
         match ids.as_slice() {
             [one] => Ok((*one).to_owned()),
             [] => Err(CoreError::Conflict {
-                what: "the member signed in to LinkedIn administers no company page: sign in as a page administrator (`raptorflow connectors auth linkedin`)"
-                    .into(),
+                what: "the member signed in to LinkedIn administers no company page: sign in as a page administrator (`raptorflow connectors auth linkedin --client-id ID --client-secret-stdin`)".into(),
             }),
             many => Err(CoreError::Conflict {
                 what: format!(
-                    "the member signed in to LinkedIn administers {} pages ({}): choose one with `raptorflow connectors auth linkedin --organization ID`",
+                    "the member signed in to LinkedIn administers {} pages ({}): choose one with `raptorflow connectors set linkedin --organization ID`",
                     many.len(),
                     many.join(", ")
                 ),

@@ -58,8 +58,9 @@ fn title_of(concept: &str) -> String {
 
 impl Core {
     /// Makes the Canva design of an image brief (see the module), or gives
-    /// the one it has.
-    pub async fn design_asset(&self, asset_id: AssetId) -> Result<AssetDesign> {
+    /// the one it has; `anew` makes a new one in its place (after the
+    /// brief's aspect ratio changed: the old design stays in Canva).
+    pub async fn design_asset(&self, asset_id: AssetId, anew: bool) -> Result<AssetDesign> {
         // One design at a time: a second request finds the first's design.
         let _designing = self.inner.publishing.lock().await;
         let view = self.asset(asset_id).await?;
@@ -70,7 +71,7 @@ impl Core {
             }
             .into());
         };
-        if let Some(design) = view.asset.design.clone() {
+        if let Some(design) = view.asset.design.clone().filter(|_| !anew) {
             return Ok(AssetDesign { asset_id, design, created: false, size: None });
         }
         let size = canva::size_for_aspect_ratio(aspect_ratio).ok_or_else(|| DomainError::Invalid {
@@ -141,29 +142,38 @@ impl Core {
         if job.urls.is_empty() {
             return Err(CoreError::Conflict { what: format!("Canva's export job {} finished without any file; nothing was written", job.id) });
         }
-        let mut files = Vec::new();
+        // Every page is fetched before any file is written: an export is
+        // written whole or not at all.
+        let mut pages = Vec::new();
         for (page, address) in job.urls.iter().enumerate() {
             on_progress(&format!("downloading page {} of {}", page + 1, job.urls.len()));
-            let bytes = canva::download(&gateway, call, address).await?;
-            let name =
-                if job.urls.len() == 1 { format!("{asset_id}.{}", format.extension()) } else { format!("{asset_id}-{}.{}", page + 1, format.extension()) };
-            let path = out_dir.join(name);
-            write_whole(&path, &bytes)?;
-            files.push(path);
+            pages.push(canva::download(&gateway, call, address).await?);
         }
+        let extension = format.extension();
+        let files: Vec<PathBuf> = (1..=pages.len())
+            .map(|page| out_dir.join(if pages.len() == 1 { format!("{asset_id}.{extension}") } else { format!("{asset_id}-{page}.{extension}") }))
+            .collect();
+        write_all(&files, &pages)?;
         Ok(ExportedDesign { asset_id, design_id: design.id, format, files })
     }
 }
 
-/// Writes `bytes` beside `path` and renames it into place.
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let partial = path.with_extension("partial");
-    let io = |action, source| CoreError::Io { action, path: path.to_owned(), source };
-    std::fs::write(&partial, bytes).map_err(|err| io("write the exported file", err))?;
-    std::fs::rename(&partial, path).map_err(|err| {
-        let _ = std::fs::remove_file(&partial);
-        io("move the exported file into place", err)
-    })
+/// Writes each file beside its place, then renames them all into place;
+/// if a write fails, none is moved and the partial files are removed.
+fn write_all(paths: &[PathBuf], contents: &[Vec<u8>]) -> Result<()> {
+    let partial = |path: &Path| path.with_extension("partial");
+    for (path, bytes) in paths.iter().zip(contents) {
+        if let Err(source) = std::fs::write(partial(path), bytes) {
+            for written in paths {
+                let _ = std::fs::remove_file(partial(written));
+            }
+            return Err(CoreError::Io { action: "write the exported file", path: path.clone(), source });
+        }
+    }
+    for path in paths {
+        std::fs::rename(partial(path), path).map_err(|source| CoreError::Io { action: "move the exported file into place", path: path.clone(), source })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -87,11 +87,16 @@ impl Core {
             r.context.caller.as_deref() == Some(caller.as_str()) && r.model.as_str() == "create-post" && matches!(r.outcome.as_str(), "ok" | "unconfirmed")
         }) {
             let when = rf_signals::format_day(earlier.at_ms.div_euclid(86_400_000));
-            if earlier.outcome == "ok" || !checked {
+            let title = &service.info().title;
+            if earlier.outcome == "ok" {
+                return Err(CoreError::Conflict {
+                    what: format!("asset {asset_id} was posted to {title} on {when}, and {title} confirmed it: add a new asset to post again"),
+                });
+            }
+            if !checked {
                 return Err(CoreError::Conflict {
                     what: format!(
-                        "asset {asset_id} was sent to {service} on {when} and {}: check the account; if the post is not there, publish again with --checked",
-                        if earlier.outcome == "ok" { format!("{} took it", service.info().title) } else { "no confirmation came back".to_owned() }
+                        "asset {asset_id} was sent to {title} on {when} and no confirmation came back: check the account; if the post is not there, publish again with --checked"
                     ),
                 });
             }
@@ -108,8 +113,9 @@ impl Core {
             _ => {
                 // Found under the user's name, not the asset's: the
                 // asset's rows are its posts.
-                let lookup = Call { context: &user, options: FetchOptions { allow_network: online, use_cache: true }, ..call };
-                let organization = self.linkedin_organization(lookup).await?;
+                // Never from the cache: the member may have changed.
+                let lookup = Call { context: &user, ..call };
+                let organization = self.linkedin_organization(lookup, index.id).await?;
                 let posted = linkedin::create_post(&gateway, call, &organization, &text).await?;
                 (posted.value.urn, posted.value.url, posted.cost_micro_usd)
             }

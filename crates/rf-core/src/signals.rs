@@ -219,16 +219,18 @@ impl crate::Core {
     pub async fn fetch_signals(&self, workspace: WorkspaceId) -> Result<SignalSweep> {
         let index = self.workspace(workspace).await?;
         let subjects = subjects(&index);
-        if subjects.is_empty() {
-            return Err(SignalsError::NothingToTrack.into());
-        }
         let settings = self.settings()?;
         let is_configured = |s: &Service| settings.connectors.iter().any(|c| c.name == s.name());
         let configured: Vec<Service> = SWEPT.into_iter().filter(is_configured).collect();
         let seo: Vec<Service> = SEO.into_iter().filter(is_configured).collect();
-        let own: Vec<Service> = OWN.into_iter().filter(is_configured).collect();
+        // The LinkedIn page is measured in its own workspace only.
+        let own: Vec<Service> =
+            OWN.into_iter().filter(|s| settings.connectors.iter().any(|c| c.name == s.name() && c.workspace.is_none_or(|own| own == workspace))).collect();
         if configured.is_empty() && seo.is_empty() && own.is_empty() {
             return Err(SignalsError::NothingConfigured.into());
+        }
+        if subjects.is_empty() && own.is_empty() {
+            return Err(SignalsError::NothingToTrack.into());
         }
         let gateway = self.inner.engine.gateway().await?;
         let signals = self.inner.engine.signals().await?;
@@ -396,7 +398,7 @@ impl crate::Core {
             }
         };
         let call = Call { connector: &connector, context, options: FetchOptions { allow_network: online, use_cache: true } };
-        let organization = match self.linkedin_organization(call).await {
+        let organization = match self.linkedin_organization(call, sweep.workspace_id).await {
             Ok(id) => id,
             Err(err) => {
                 sweep.problems.push(format!("linkedin: {err}"));
@@ -537,7 +539,9 @@ impl crate::Core {
                 continue;
             }
             match self.fetch_signals(workspace.id).await {
-                Err(CoreError::Signals(SignalsError::NothingToTrack)) => {}
+                // A workspace with nothing of its own to measure (the
+                // LinkedIn page is another's) is passed over.
+                Err(CoreError::Signals(SignalsError::NothingToTrack | SignalsError::NothingConfigured)) => {}
                 outcome => done.push((workspace.id, outcome)),
             }
         }
