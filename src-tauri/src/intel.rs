@@ -117,7 +117,16 @@ pub async fn connector_sign_in(
         timeout: std::time::Duration::from_secs(300),
         organization: blank_to_none(form.organization),
     };
-    core.sign_in(request, |url, redirect| {
+    // A new sign-in ends the one still waiting (its loopback port is
+    // freed), as `connector_sign_in_cancel` does.
+    let cancel = rf_core::ai::CancellationToken::new();
+    let id = NEXT_SIGN_IN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let previous = SIGN_IN.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace((id, cancel.clone()));
+    if let Some((_, waiting)) = previous {
+        waiting.cancel();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let signing = core.sign_in(request, |url, redirect| {
         let opened = match open::that_detached(url.as_str()) {
             Ok(()) => true,
             Err(err) => {
@@ -126,9 +135,39 @@ pub async fn connector_sign_in(
             }
         };
         let _ = on_step.send(SignInStep { authorize_url: url.to_string(), redirect_uri: redirect.to_owned(), opened });
-    })
-    .await?;
-    rows(&core).await
+    });
+    let signed = tokio::select! {
+        signed = signing => Some(signed),
+        () = cancel.cancelled() => None,
+    };
+    {
+        let mut current = SIGN_IN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.as_ref().is_some_and(|(own, _)| *own == id) {
+            *current = None;
+        }
+    }
+    match signed {
+        Some(signed) => {
+            signed?;
+            rows(&core).await
+        }
+        None => Err(UiError { kind: rf_core::ErrorKind::Conflict.as_str(), message: "the sign-in was cancelled; nothing was stored".into(), field: None }),
+    }
+}
+
+/// The sign-in waiting for the browser, if any, by its number.
+static SIGN_IN: std::sync::Mutex<Option<(u64, rf_core::ai::CancellationToken)>> = std::sync::Mutex::new(None);
+static NEXT_SIGN_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Ends the sign-in waiting for the browser (nothing is stored, and its
+/// loopback port is freed).
+#[tauri::command]
+#[specta::specta]
+pub async fn connector_sign_in_cancel() -> UiResult<()> {
+    if let Some((_, waiting)) = SIGN_IN.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        waiting.cancel();
+    }
+    Ok(())
 }
 
 /// What a connector test found.

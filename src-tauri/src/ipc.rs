@@ -78,6 +78,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             intel::connector_list,
             intel::connector_add,
             intel::connector_sign_in,
+            intel::connector_sign_in_cancel,
             intel::connector_remove,
             intel::connector_test,
             intel::signals_list,

@@ -99,7 +99,12 @@ async fn sweep_signals(core: Core) {
             Ok(done) => {
                 for (workspace, outcome) in done {
                     match outcome {
-                        Ok(sweep) => tracing::info!(%workspace, recorded = sweep.recorded.len(), calls = sweep.calls_sent, "swept the market signals"),
+                        Ok(sweep) => {
+                            tracing::info!(%workspace, recorded = sweep.recorded.len(), calls = sweep.calls_sent, "swept the market signals");
+                            for problem in &sweep.problems {
+                                tracing::warn!(%workspace, "the signal sweep could not measure something: {problem}");
+                            }
+                        }
                         Err(err) => tracing::warn!(%workspace, "the signal sweep failed: {err}"),
                     }
                 }

@@ -384,6 +384,14 @@ test("integrations: signs in to LinkedIn from the app with the app's id and secr
   await expect(form.getByText(/is not a LinkedIn organisation id/).first()).toBeVisible();
   await expect(form.getByLabel("Page id (optional)")).toHaveAttribute("aria-invalid", "true");
   await form.getByLabel("Page id (optional)").fill("2414183");
+  // A sign-in nobody approves can be cancelled; nothing is stored.
+  await form.getByLabel("Client ID").fill("slow");
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await expect(form.getByLabel("Sign-in address")).toContainText("Approve in the browser window that opened");
+  await form.getByRole("button", { name: "Cancel" }).click();
+  await expect(form.getByText("the sign-in was cancelled; nothing was stored")).toBeVisible();
+  await expect(row).toContainText("not configured");
+  await form.getByLabel("Client ID").fill("li-client");
   await form.getByRole("button", { name: "Sign in" }).click();
   await expect(form.getByLabel("Sign-in address")).toContainText("Approve in the browser window that opened");
   await expect(row).toContainText("signed in");

@@ -157,6 +157,11 @@ export const commands = {
 	 *  goes to the OS keyring with the tokens.
 	 */
 	connectorSignIn: (form: SignInForm, clientSecret: string | null, onStep: Channel<SignInStep>) => __TAURI_INVOKE<ConnectorStatus[]>("connector_sign_in", { form, clientSecret, onStep }),
+	/**
+	 *  Ends the sign-in waiting for the browser (nothing is stored, and its
+	 *  loopback port is freed).
+	 */
+	connectorSignInCancel: () => __TAURI_INVOKE<null>("connector_sign_in_cancel"),
 	connectorRemove: (name: string) => __TAURI_INVOKE<ConnectorStatus[]>("connector_remove", { name }),
 	/**  Sends a tiny request (never from the cache) and says what came back. */
 	connectorTest: (name: string) => __TAURI_INVOKE<ConnectorTestView>("connector_test", { name }),

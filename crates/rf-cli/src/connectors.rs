@@ -92,14 +92,16 @@ pub(crate) enum ConnectorsCommand {
     /// version asked for.
     Set {
         name: String,
-        /// LinkedIn: the page to post as and measure, by its id.
+        /// LinkedIn: the page to post as and measure, by its id (`auto`:
+        /// the only page you administer).
         #[arg(long, value_name = "ID")]
         organization: Option<String>,
-        /// LinkedIn: the workspace whose brand the page is (needed once
-        /// there are several workspaces).
+        /// LinkedIn: the workspace whose brand the page is (set on first
+        /// use while there is one workspace).
         #[arg(long, value_name = "ID")]
         workspace: Option<domain::WorkspaceId>,
-        /// The API version asked for (LinkedIn: YYYYMM).
+        /// The API version asked for (LinkedIn: YYYYMM; `default`: the
+        /// catalog's).
         #[arg(long, value_name = "VERSION")]
         api_version: Option<String>,
     },

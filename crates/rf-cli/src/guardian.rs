@@ -241,6 +241,9 @@ pub(crate) async fn run_asset(core: &Core, command: AssetCommand, out: &mut Outp
                     None => "already has a design".to_owned(),
                 };
                 text.push_str(&format!("asset {asset_id} {how} in Canva: edit it at {}\n", made.design.edit_url));
+                if let Some(old) = &made.replaced {
+                    text.push_str(&format!("the earlier design {} stays in Canva: {}\n", old.id, old.edit_url));
+                }
             });
             return Ok(());
         }

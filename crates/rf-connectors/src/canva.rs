@@ -236,8 +236,8 @@ pub async fn export_job(gateway: &Gateway, call: Call<'_>, job_id: &str) -> Resu
 /// Canva's own hosts (`*.canva.com`), or from the host of the connector's
 /// base URL (a proxy, a test server) the way it is reached.
 pub async fn download(gateway: &Gateway, call: Call<'_>, address: &str) -> Result<Vec<u8>, ConnectorError> {
-    let base = &call.connector.base_url;
-    let allowed = |url: &url::Url| {
+    let base = call.connector.base_url.clone();
+    let allowed = move |url: &url::Url| {
         let canva = url.scheme() == "https" && url.host_str().is_some_and(|h| h == "canva.com" || h.ends_with(".canva.com"));
         let proxy = url.scheme() == base.scheme() && url.host_str() == base.host_str() && url.port_or_known_default() == base.port_or_known_default();
         canva || proxy

@@ -253,9 +253,15 @@ impl Gateway {
         let mut query = request.query.clone();
         query.sort();
         let mut hash = Sha256::new();
-        // The API version too: another version may answer in another shape.
-        for part in [connector.service.name(), connector.base_url.as_str(), connector.api_version.as_deref().unwrap_or_default(), &request.path] {
+        for part in [connector.service.name(), connector.base_url.as_str(), &request.path] {
             hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        // The API version too, where there is one (another version may
+        // answer in another shape); the others' keys stay as they were.
+        if let Some(version) = &connector.api_version {
+            hash.update(b"version");
+            hash.update(version.as_bytes());
             hash.update([0]);
         }
         for (name, value) in &query {
@@ -414,7 +420,7 @@ impl Gateway {
         &self,
         call: Call<'_>,
         address: &str,
-        allowed: impl Fn(&url::Url) -> bool,
+        allowed: impl Fn(&url::Url) -> bool + Send + Sync + 'static,
         max_bytes: usize,
     ) -> Result<Vec<u8>, ConnectorError> {
         let service = call.connector.service;
@@ -428,10 +434,24 @@ impl Gateway {
             shown.set_query(None);
             return Err(malformed(format!("the download address {shown} is not {service}'s (https on its own hosts)")));
         }
+        // A redirect is followed only to an address `allowed` accepts too
+        // (a stopped redirect is a failed download).
+        let allowed = std::sync::Arc::new(allowed);
+        let policy = reqwest::redirect::Policy::custom(
+            move |attempt| {
+                if attempt.previous().len() < 5 && allowed(attempt.url()) { attempt.follow() } else { attempt.stop() }
+            },
+        );
+        let client = reqwest::Client::builder().redirect(policy).build().map_err(|err| ConnectorError::Unreachable {
+            service,
+            url: String::new(),
+            attempts: 0,
+            detail: format!("could not make the HTTP client: {err}"),
+        })?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.download_once(service, &url, max_bytes).await;
+            let outcome = self.download_once(&client, service, &url, max_bytes).await;
             match outcome {
                 Ok(bytes) => return Ok(bytes),
                 Err((true, _)) if attempt < self.policy.max_attempts => {
@@ -444,11 +464,11 @@ impl Gateway {
 
     /// One try of [`Gateway::download`]; the error says whether another
     /// try may help.
-    async fn download_once(&self, service: Service, url: &url::Url, max_bytes: usize) -> Result<Vec<u8>, (bool, ConnectorError)> {
+    async fn download_once(&self, client: &reqwest::Client, service: Service, url: &url::Url, max_bytes: usize) -> Result<Vec<u8>, (bool, ConnectorError)> {
         let mut shown = url.clone();
         shown.set_query(None);
         let failed = |retry: bool, detail: String| (retry, ConnectorError::Unreachable { service, url: shown.to_string(), attempts: 1, detail });
-        let mut response = match tokio::time::timeout(self.policy.response_timeout, self.http.get(url.clone()).send()).await {
+        let mut response = match tokio::time::timeout(self.policy.response_timeout, client.get(url.clone()).send()).await {
             Err(_) => return Err(failed(true, format!("no answer within {} s", self.policy.response_timeout.as_secs()))),
             Ok(Err(err)) => return Err(failed(true, err.without_url().to_string())),
             Ok(Ok(response)) => response,
@@ -456,7 +476,12 @@ impl Gateway {
         let status = response.status().as_u16();
         if status != 200 {
             let retry = matches!(status, 408 | 429) || status >= 500;
-            return Err((retry, ConnectorError::BadRequest { service, status, detail: format!("the download of {shown} failed") }));
+            let detail = if (300..400).contains(&status) {
+                format!("the download of {shown} was sent elsewhere, to an address that is not the service's")
+            } else {
+                format!("the download of {shown} failed")
+            };
+            return Err((retry, ConnectorError::BadRequest { service, status, detail }));
         }
         let expected = response.content_length();
         if expected.is_some_and(|len| len > max_bytes as u64) {

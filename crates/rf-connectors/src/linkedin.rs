@@ -167,10 +167,17 @@ impl Dialect for LinkedIn {
         }
     }
 
+    /// LinkedIn's limits are per day: a 429 that says a day's limit is
+    /// reached is not waited out.
+    fn is_final(status: u16, body: &str) -> bool {
+        status == 429 && body.contains("DAY limit")
+    }
+
     fn classify(status: u16, body: &str) -> ConnectorError {
         let service = Service::LinkedIn;
         let detail = Self::detail(body);
         match status {
+            429 => ConnectorError::QuotaSpent { service, detail: format!("{detail}; LinkedIn's daily limits reset at 00:00 UTC") },
             // LinkedIn's access tokens last 60 days; a refresh token only
             // comes to approved partners.
             401 => ConnectorError::BadKey { service, detail: format!("{detail}; sign in again with `raptorflow connectors auth linkedin`") },

@@ -104,12 +104,18 @@ pub enum ConnectorSettingsError {
     Invalid { field: &'static str, detail: String },
     #[error("connector {0} is not configured; `raptorflow connectors list` shows them")]
     NotConfigured(Service),
-    #[error("{service} signs in with OAuth rather than an API key: `raptorflow connectors auth {service} --client-id ID`")]
+    #[error("{service} signs in with OAuth rather than an API key: `{}`", sign_in_command(*service))]
     NeedsSignIn { service: Service },
-    #[error("{0} is not signed in: `raptorflow connectors auth {0} --client-id ID`")]
+    #[error("{} is not signed in: `{}`", .0, sign_in_command(*.0))]
     NotSignedIn(Service),
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
+}
+
+/// The command that signs in to `service`, as it runs.
+pub fn sign_in_command(service: Service) -> String {
+    let secret = if service.info().secret_required { " --client-secret-stdin" } else { "" };
+    format!("raptorflow connectors auth {service} --client-id ID{secret}")
 }
 
 fn invalid(field: &'static str, detail: impl Into<String>) -> ConnectorSettingsError {
@@ -223,11 +229,13 @@ pub(crate) fn add_connector(data_dir: &Path, new: NewConnector, key: Option<ApiK
 /// what is set.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectorOptions {
-    /// LinkedIn: the page posted as and measured (its id or URN).
+    /// LinkedIn: the page posted as and measured (its id or URN; `auto`:
+    /// the only page administered).
     pub organization: Option<String>,
     /// LinkedIn: the workspace whose brand the page is.
     pub workspace: Option<WorkspaceId>,
-    /// The API version asked for (LinkedIn: `YYYYMM`).
+    /// The API version asked for (LinkedIn: `YYYYMM`; `default`: the
+    /// catalog's).
     pub api_version: Option<String>,
 }
 
@@ -235,13 +243,21 @@ pub struct ConnectorOptions {
 /// workspace, the API version) without signing in again.
 pub(crate) fn set_connector_options(data_dir: &Path, name: &str, options: ConnectorOptions) -> Result<ConnectorSettings> {
     let service = service(name)?;
-    if (options.organization.is_some() || options.workspace.is_some()) && service != Service::LinkedIn {
-        return Err(invalid("--organization", format!("only LinkedIn posts as a page, not {service}")).into());
+    if service != Service::LinkedIn {
+        if options.organization.is_some() {
+            return Err(invalid("--organization", format!("only LinkedIn posts as a page, not {service}")).into());
+        }
+        if options.workspace.is_some() {
+            return Err(invalid("--workspace", format!("only LinkedIn's page belongs to a workspace, not {service}")).into());
+        }
     }
     if options.api_version.is_some() && service.info().api_version.is_none() {
         return Err(invalid("--api-version", format!("{service} does not version its API")).into());
     }
-    let organization = match &options.organization {
+    // `auto`: the only page administered again; `default`: the catalog's version.
+    let clear_organization = options.organization.as_deref() == Some("auto");
+    let clear_version = options.api_version.as_deref() == Some("default");
+    let organization = match options.organization.as_deref().filter(|_| !clear_organization) {
         Some(text) => Some(
             rf_connectors::linkedin::organization_id(text)
                 .ok_or_else(|| {
@@ -251,7 +267,7 @@ pub(crate) fn set_connector_options(data_dir: &Path, name: &str, options: Connec
         ),
         None => None,
     };
-    if let Some(version) = &options.api_version {
+    if let Some(version) = options.api_version.as_ref().filter(|_| !clear_version) {
         let month = version.get(4..).and_then(|m| m.parse::<u32>().ok());
         if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) || !month.is_some_and(|m| (1..=12).contains(&m)) {
             return Err(invalid("--api-version", format!("{version:?} is not a version written YYYYMM, such as 202610")).into());
@@ -259,13 +275,15 @@ pub(crate) fn set_connector_options(data_dir: &Path, name: &str, options: Connec
     }
     let mut settings = load_file_only(data_dir)?;
     let entry = settings.connectors.iter_mut().find(|c| c.name == service.name()).ok_or(ConnectorSettingsError::NotConfigured(service))?;
-    if organization.is_some() {
+    if organization.is_some() || clear_organization {
         entry.organization = organization;
     }
     if options.workspace.is_some() {
         entry.workspace = options.workspace;
     }
-    if options.api_version.is_some() {
+    if clear_version {
+        entry.api_version = None;
+    } else if options.api_version.is_some() {
         entry.api_version = options.api_version;
     }
     let changed = entry.clone();
@@ -555,7 +573,13 @@ impl crate::Core {
             Some(_) => {}
             None => {
                 let n = self.list_workspaces().await?.len();
-                if n > 1 {
+                if n == 1 {
+                    // The only brand there is: the page is its from now on,
+                    // and stays its when another workspace is added.
+                    let bind = ConnectorOptions { workspace: Some(workspace), ..ConnectorOptions::default() };
+                    set_connector_options(self.data_dir(), Service::LinkedIn.name(), bind)?;
+                    self.inner.engine.settings_changed();
+                } else if n > 1 {
                     return Err(CoreError::Conflict {
                         what: format!(
                             "there are {n} workspaces: say whose brand the LinkedIn page is with `raptorflow connectors set linkedin --workspace ID`, so that no brand posts on another's page"

@@ -35,6 +35,8 @@ pub struct AssetDesign {
     pub created: bool,
     /// Its size in pixels, when made now.
     pub size: Option<(u32, u32)>,
+    /// The design it replaced (`--new`), which stays in Canva.
+    pub replaced: Option<ExternalDesign>,
 }
 
 /// The files of an exported design.
@@ -72,7 +74,7 @@ impl Core {
             .into());
         };
         if let Some(design) = view.asset.design.clone().filter(|_| !anew) {
-            return Ok(AssetDesign { asset_id, design, created: false, size: None });
+            return Ok(AssetDesign { asset_id, design, created: false, size: None, replaced: None });
         }
         let size = canva::size_for_aspect_ratio(aspect_ratio).ok_or_else(|| DomainError::Invalid {
             field: "aspect_ratio",
@@ -102,7 +104,7 @@ impl Core {
                 what: format!("the design was made in Canva ({}), but asset {asset_id} could not keep it: {err}", design.edit_url),
             });
         }
-        Ok(AssetDesign { asset_id, design, created: true, size: Some(size) })
+        Ok(AssetDesign { asset_id, design, created: true, size: Some(size), replaced: view.asset.design })
     }
 
     /// Exports an asset's Canva design into `out_dir` (created if needed)
@@ -110,6 +112,7 @@ impl Core {
     /// `on_progress` hears what it is waiting for. A file is written whole
     /// or not at all.
     pub async fn export_design(&self, asset_id: AssetId, format: ExportFormat, out_dir: &Path, mut on_progress: impl FnMut(&str)) -> Result<ExportedDesign> {
+        let _exporting = self.inner.exporting.lock().await;
         let view = self.asset(asset_id).await?;
         let design = match &view.asset.design {
             Some(design) if design.service == Service::Canva.name() => design.clone(),
@@ -154,26 +157,71 @@ impl Core {
             .map(|page| out_dir.join(if pages.len() == 1 { format!("{asset_id}.{extension}") } else { format!("{asset_id}-{page}.{extension}") }))
             .collect();
         write_all(&files, &pages)?;
+        // Pages of an earlier, longer export would mix with this one.
+        let stale = |page: usize| out_dir.join(format!("{asset_id}-{page}.{extension}"));
+        let mut page = if pages.len() == 1 { 1 } else { pages.len() + 1 };
+        while stale(page).exists() {
+            let _ = std::fs::remove_file(stale(page));
+            page += 1;
+        }
+        if pages.len() > 1 {
+            let _ = std::fs::remove_file(out_dir.join(format!("{asset_id}.{extension}")));
+        }
         Ok(ExportedDesign { asset_id, design_id: design.id, format, files })
     }
 }
 
-/// Writes each file beside its place, then renames them all into place;
-/// if a write fails, none is moved and the partial files are removed.
+/// Writes each file beside its place under a name of its own, then moves
+/// them all into place, keeping what they replace until every one is in:
+/// if anything fails, the earlier files are put back and the new ones
+/// removed.
 fn write_all(paths: &[PathBuf], contents: &[Vec<u8>]) -> Result<()> {
-    let partial = |path: &Path| path.with_extension("partial");
-    for (path, bytes) in paths.iter().zip(contents) {
-        if let Err(source) = std::fs::write(partial(path), bytes) {
-            for written in paths {
-                let _ = std::fs::remove_file(partial(written));
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let beside = |path: &Path, what: &str| {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        path.with_file_name(format!(".{name}.{run}.{what}"))
+    };
+    let io = |action, path: &Path, source| CoreError::Io { action, path: path.to_owned(), source };
+    let mut written = Vec::new();
+    let mut kept = Vec::new();
+    let mut placed = Vec::new();
+    let outcome = (|| {
+        for (path, bytes) in paths.iter().zip(contents) {
+            let partial = beside(path, "partial");
+            std::fs::write(&partial, bytes).map_err(|err| io("write the exported file", path, err))?;
+            written.push((partial, path.clone()));
+        }
+        for (partial, path) in &written {
+            if path.exists() {
+                let old = beside(path, "old");
+                std::fs::rename(path, &old).map_err(|err| io("set aside the earlier export", path, err))?;
+                kept.push((old, path.clone()));
             }
-            return Err(CoreError::Io { action: "write the exported file", path: path.clone(), source });
+            std::fs::rename(partial, path).map_err(|err| io("move the exported file into place", path, err))?;
+            placed.push(path.clone());
+        }
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => {
+            for (old, _) in &kept {
+                let _ = std::fs::remove_file(old);
+            }
+            Ok(())
+        }
+        Err(err) => {
+            for path in &placed {
+                let _ = std::fs::remove_file(path);
+            }
+            for (partial, _) in &written {
+                let _ = std::fs::remove_file(partial);
+            }
+            for (old, path) in &kept {
+                let _ = std::fs::rename(old, path);
+            }
+            Err(err)
         }
     }
-    for path in paths {
-        std::fs::rename(partial(path), path).map_err(|source| CoreError::Io { action: "move the exported file into place", path: path.clone(), source })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

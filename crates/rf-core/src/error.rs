@@ -250,7 +250,7 @@ impl CoreError {
                 use crate::signals::SignalsError as S;
                 use rf_signals::SignalError as E;
                 match err {
-                    S::NothingConfigured | S::NothingToTrack => ErrorKind::InvalidInput,
+                    S::NothingConfigured | S::NothingToTrack | S::PageElsewhere(_) => ErrorKind::InvalidInput,
                     S::Signals(E::UnknownSeries { .. }) => ErrorKind::NotFound,
                     S::Signals(E::BadSeries(_) | E::BadDate(_) | E::BadValue { .. } | E::TooShort { .. }) => ErrorKind::InvalidInput,
                     S::Signals(E::Model { .. } | E::Store(_)) => ErrorKind::Storage,

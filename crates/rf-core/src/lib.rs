@@ -160,6 +160,9 @@ struct Inner {
     /// Held while an asset is published, so that two requests of this
     /// process cannot post the same asset twice.
     publishing: tokio::sync::Mutex<()>,
+    /// One design export at a time (two writing the same asset's files
+    /// would mix them).
+    exporting: tokio::sync::Mutex<()>,
 }
 
 impl Core {
@@ -200,6 +203,7 @@ impl Core {
                 swarm_config: config.swarm,
                 mcp_clients: mcp_client::McpClients::default(),
                 publishing: tokio::sync::Mutex::new(()),
+                exporting: tokio::sync::Mutex::new(()),
             }),
         };
         core.rebuild_locations_if_needed().await?;

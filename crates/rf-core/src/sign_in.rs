@@ -127,8 +127,8 @@ pub(crate) async fn sign_in(data_dir: &Path, online: bool, request: SignIn, on_u
         }
         .into());
     }
-    let mut settings = load_file_only(data_dir)?;
-    let old = settings.connectors.iter().find(|c| c.name == service.name()).cloned();
+    let before = load_file_only(data_dir)?;
+    let old = before.connectors.iter().find(|c| c.name == service.name()).cloned();
     let mut entry = old.unwrap_or_else(|| ConnectorSettings::unconfigured(service));
     entry.client_id = Some(request.client_id.trim().to_owned());
     if let Some(url) = &request.base_url {
@@ -164,16 +164,28 @@ pub(crate) async fn sign_in(data_dir: &Path, online: bool, request: SignIn, on_u
     on_url(&pending.authorize_url, pending.redirect_uri());
     let http = oauth::token_http_client()?;
     let tokens = pending.finish(&http, request.timeout, rf_metering::ledger::now_ms).await?;
-    let key_ref = entry.key_ref.clone().unwrap_or_else(|| format!("{service}/{}", uuid::Uuid::now_v7()));
+    // The settings are read again: the wait can be minutes long, and what
+    // changed meanwhile (another connector, privacy, this connector's
+    // options) is kept; only what this sign-in set is written.
+    let mut settings = load_file_only(data_dir)?;
+    let mut fresh = settings.connectors.iter().find(|c| c.name == service.name()).cloned().unwrap_or_else(|| ConnectorSettings::unconfigured(service));
+    let key_ref = fresh.key_ref.clone().or(entry.key_ref.clone()).unwrap_or_else(|| format!("{service}/{}", uuid::Uuid::now_v7()));
     store_tokens(&key_ref, &tokens)?;
-    if let Some(secret) = &request.client_secret {
-        CONNECTOR_KEYS.set(&secret_account(&key_ref), secret.expose()).map_err(ConnectorSettingsError::from)?;
+    if let Some(secret) = &app.client_secret {
+        CONNECTOR_KEYS.set(&secret_account(&key_ref), secret).map_err(ConnectorSettingsError::from)?;
     }
-    entry.key_ref = Some(key_ref);
-    settings.connectors.retain(|c| c.name != entry.name);
-    settings.connectors.push(entry.clone());
+    fresh.key_ref = Some(key_ref);
+    fresh.client_id = entry.client_id;
+    fresh.base_url = entry.base_url;
+    fresh.authorize_url = entry.authorize_url;
+    fresh.token_url = entry.token_url;
+    if request.organization.is_some() {
+        fresh.organization = entry.organization;
+    }
+    settings.connectors.retain(|c| c.name != fresh.name);
+    settings.connectors.push(fresh.clone());
     save_settings(data_dir, &settings)?;
-    Ok(entry)
+    Ok(fresh)
 }
 
 /// Deletes a connector's client secret (its tokens go with its key).

@@ -40,9 +40,13 @@ pub enum SignalsError {
     #[error(transparent)]
     Signals(#[from] rf_signals::SignalError),
     #[error(
-        "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave, or sign in to x with `raptorflow connectors auth x`; semrush and ahrefs measure the brand's website, linkedin its page)"
+        "no news connector is configured, so there is nothing to fetch: add one with `raptorflow connectors add newsapi --key-stdin` (or brave, or sign in to x with `raptorflow connectors auth x --client-id ID`; semrush and ahrefs measure the brand's website, linkedin its page)"
     )]
     NothingConfigured,
+    #[error(
+        "this workspace has nothing to measure: the LinkedIn page, the only source configured, belongs to workspace {0} (`raptorflow connectors set linkedin --workspace ID` moves it)"
+    )]
+    PageElsewhere(WorkspaceId),
     #[error("the workspace has no company name or competitors to look for: set its brand codex first (`raptorflow workspace set-brand`)")]
     NothingToTrack,
 }
@@ -227,7 +231,8 @@ impl crate::Core {
         let own: Vec<Service> =
             OWN.into_iter().filter(|s| settings.connectors.iter().any(|c| c.name == s.name() && c.workspace.is_none_or(|own| own == workspace))).collect();
         if configured.is_empty() && seo.is_empty() && own.is_empty() {
-            return Err(SignalsError::NothingConfigured.into());
+            let page = settings.connectors.iter().find(|c| c.name == Service::LinkedIn.name()).and_then(|c| c.workspace);
+            return Err(page.map_or(SignalsError::NothingConfigured, SignalsError::PageElsewhere).into());
         }
         if subjects.is_empty() && own.is_empty() {
             return Err(SignalsError::NothingToTrack.into());
@@ -541,7 +546,7 @@ impl crate::Core {
             match self.fetch_signals(workspace.id).await {
                 // A workspace with nothing of its own to measure (the
                 // LinkedIn page is another's) is passed over.
-                Err(CoreError::Signals(SignalsError::NothingToTrack | SignalsError::NothingConfigured)) => {}
+                Err(CoreError::Signals(SignalsError::NothingToTrack | SignalsError::NothingConfigured | SignalsError::PageElsewhere(_))) => {}
                 outcome => done.push((workspace.id, outcome)),
             }
         }

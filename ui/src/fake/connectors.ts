@@ -7,7 +7,7 @@ import type { Commands } from "../api";
 import type { ConnectorStatus, SignInStep } from "../bindings";
 import { invalid, notFound } from "./errors";
 
-type ConnectorCommands = Pick<Commands, "connectorList" | "connectorAdd" | "connectorRemove" | "connectorTest" | "connectorSignIn">;
+type ConnectorCommands = Pick<Commands, "connectorList" | "connectorAdd" | "connectorRemove" | "connectorTest" | "connectorSignIn" | "connectorSignInCancel">;
 
 export function createFakeConnectors(record: (name: string) => void): { commands: ConnectorCommands; rows: ConnectorStatus[] } {
   const clone = <T>(value: T): T => structuredClone(value);
@@ -42,6 +42,8 @@ export function createFakeConnectors(record: (name: string) => void): { commands
     connector("linkedin", "LinkedIn", true, "$0", "sign-in as a page administrator, the organisation's posts and share statistics, and posting approved LinkedIn posts"),
     connector("canva", "Canva", true, "$0", "sign-in, an empty design of an image brief's size titled with its concept, and its export to files"),
   ];
+  /** Ends the sign-in waiting for its approval, if any. */
+  let cancel: (() => void) | null = null;
   const commands: ConnectorCommands = {
     async connectorList() {
       record("connector_list");
@@ -88,10 +90,22 @@ export function createFakeConnectors(record: (name: string) => void): { commands
       }
       const port = form.redirect_port ?? 8757;
       onStep.onmessage({ authorize_url: `${row.base_url}/oauth/authorize?client_id=${form.client_id}&state=fake`, redirect_uri: `http://127.0.0.1:${port}/callback`, opened: true });
-      // The user approves in the browser at once.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The user approves in the browser shortly (a client id "slow" waits
+      // until the sign-in is cancelled, as a user who never approves).
+      let cancelled = false;
+      cancel = () => (cancelled = true);
+      for (let waited = 0; waited < (form.client_id === "slow" ? 60_000 : 300) && !cancelled; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      cancel = null;
+      if (cancelled) throw { kind: "conflict", message: "the sign-in was cancelled; nothing was stored", field: null };
       Object.assign(row, { configured: true, has_key: true });
       return clone(connectors);
+    },
+    async connectorSignInCancel() {
+      record("connector_sign_in_cancel");
+      cancel?.();
+      return null;
     },
   };
   return { commands, rows: connectors };

@@ -93,11 +93,11 @@ function SignInForm({ row, onSaved }: { row: ConnectorStatus; onSaved: (rows: Co
         <Group align="flex-end">
           <TextInput label="Client ID" value={clientId} onChange={(e) => setClientId(e.currentTarget.value)} w={240} required error={fieldError(signIn.error, "--client-id")} />
           <PasswordInput
-            label={row.secret_required ? "Client secret" : "Client secret (confidential apps)"}
+            label={row.secret_required && !row.configured ? "Client secret" : "Client secret (kept if empty)"}
             value={secret}
             onChange={(e) => setSecret(e.currentTarget.value)}
             w={240}
-            required={row.secret_required}
+            required={row.secret_required && !row.configured}
             error={fieldError(signIn.error, "client secret") ?? fieldError(signIn.error, "--client-secret-stdin")}
           />
           <NumberInput label="Redirect port" value={port} onChange={setPort} min={1024} max={65535} w={130} />
@@ -114,6 +114,11 @@ function SignInForm({ row, onSaved }: { row: ConnectorStatus; onSaved: (rows: Co
           <Button type="submit" loading={signIn.isPending}>
             Sign in
           </Button>
+          {signIn.isPending && (
+            <Button variant="subtle" onClick={() => void engine.connectorSignInCancel()}>
+              Cancel
+            </Button>
+          )}
         </Group>
         {step && signIn.isPending && (
           <Text size="sm" role="status" aria-label="Sign-in address">
