@@ -542,6 +542,8 @@ async fn an_x_post_is_sent_once_never_cached_and_never_retried() {
     let offline = Call { options: FetchOptions { allow_network: false, use_cache: true }, ..bench.call(&connector) };
     for err in [
         x::create_post(&bench.gateway, bench.call(&connector), &"a".repeat(281)).await.unwrap_err(),
+        // 141 CJK characters weigh 282.
+        x::create_post(&bench.gateway, bench.call(&connector), &"日".repeat(141)).await.unwrap_err(),
         x::create_post(&bench.gateway, bench.call(&connector), "  ").await.unwrap_err(),
         x::create_post(&bench.gateway, offline, text).await.unwrap_err(),
     ] {
@@ -552,4 +554,11 @@ async fn an_x_post_is_sent_once_never_cached_and_never_retried() {
     let outcomes: Vec<&str> = rows.iter().map(|(_, o)| o.as_str()).collect();
     assert_eq!(outcomes, ["ok", "ok", "unconfirmed", "rate_limited", "bad_request", "unconfirmed"]);
     assert!(rows.iter().all(|(endpoint, _)| endpoint == "create-post"));
+
+    // Weighed as X weighs it: a long link counts 23, so this post is sent.
+    bench.server.script([Reply::connector("x/create_post_201.json")]);
+    let linked = format!("{text} https://fernhill.coffee/{}", "winter-".repeat(40));
+    assert!(linked.chars().count() > 280 && x::weighted_length(&linked) <= 280);
+    x::create_post(&bench.gateway, bench.call(&connector), &linked).await.unwrap();
+    assert_eq!(bench.server.n_requests(), 7);
 }

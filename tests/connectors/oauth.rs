@@ -98,6 +98,10 @@ async fn me(State(seen): State<Shared>, headers: HeaderMap) -> Response {
 
 /// The X API's answers in its documented shapes, for the fresh token only.
 async fn x_api(State(seen): State<Shared>, method: axum::http::Method, uri: axum::http::Uri, headers: HeaderMap, body: String) -> Response {
+    // A slow answer keeps a post in flight, for the race between processes.
+    if body.contains("slow") {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let path = uri.path().to_owned();
     let mut seen = seen.lock().unwrap();
@@ -288,6 +292,26 @@ fn an_approved_x_post_is_published_once_and_x_feeds_the_market_signals() {
     assert_eq!(seen.lock().unwrap().posts.len(), 2, "the retry sent nothing");
     cli(data, &["asset", "publish", &flaky, "--to", "x", "--checked"], "").ok();
     assert_eq!(seen.lock().unwrap().posts.len(), 3);
+
+    // Two processes (the CLI twice, or the CLI and the app) publishing the
+    // same asset at once: the data folder's lock lets one post, and the
+    // other then finds the post in the ledger.
+    let slow =
+        cli(data, &["--json", "asset", "add", "--campaign", &campaign, "--kind", "x_post", "--set", "text=A slow morning, two windows open."], "").ok().json();
+    let slow = slow["id"].as_str().unwrap().to_owned();
+    cli(data, &["asset", "set-status", &slow, "approved"], "").ok();
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let (data, slow) = (data.to_owned(), slow.clone());
+            std::thread::spawn(move || cli(&data, &["asset", "publish", &slow, "--to", "x"], ""))
+        })
+        .collect();
+    let runs: Vec<Run> = racers.into_iter().map(|racer| racer.join().unwrap()).collect();
+    assert_eq!(runs.iter().filter(|run| run.code == 0).count(), 1, "{:?}", runs.iter().map(|r| &r.stderr).collect::<Vec<_>>());
+    let loser = runs.iter().find(|run| run.code != 0).unwrap();
+    // Refused by the ledger's row of the post, or by the asset's address.
+    assert!(loser.stderr.contains("X confirmed it") || loser.stderr.contains("was already posted"), "{}", loser.stderr);
+    assert_eq!(seen.lock().unwrap().posts.len(), 4, "one post for the two processes");
 
     // The market signals: mentions on X of the company and each competitor
     // since yesterday, and the posting rate of the competitor named with its

@@ -92,8 +92,18 @@ pub struct Search {
 
 /// The longest query recent search takes (X's basic access).
 pub const MAX_QUERY_CHARS: usize = 512;
-/// The longest post X takes from an account without a subscription.
+/// The longest post X takes from an account without a subscription, in
+/// X's weighted characters (see [`weighted_length`]).
 pub const MAX_POST_CHARS: usize = 280;
+
+/// A post's length as X counts it (twitter-text's v3 weighting): a link
+/// counts 23 however long it is; CJK characters and emoji count 2.
+pub fn weighted_length(text: &str) -> usize {
+    if text.is_empty() {
+        return 0;
+    }
+    usize::try_from(twitter_text::parse(text, twitter_text_config::config_v3(), true).weighted_length).unwrap_or(usize::MAX)
+}
 
 #[derive(Deserialize)]
 struct Problem {
@@ -231,9 +241,9 @@ pub async fn user_posts(
 /// Publishes `text` as a post of the signed-in account (the sign-in needs
 /// the `tweet.write` scope). Callers post only what a person approved.
 pub async fn create_post(gateway: &Gateway, call: Call<'_>, text: &str) -> Result<Fetched<Post>, ConnectorError> {
-    let chars = text.chars().count();
-    if text.trim().is_empty() || chars > MAX_POST_CHARS {
-        return Err(bad(format!("a post has 1 to {MAX_POST_CHARS} characters (this one has {chars})")));
+    let weighted = weighted_length(text);
+    if text.trim().is_empty() || weighted > MAX_POST_CHARS {
+        return Err(bad(format!("a post has 1 to {MAX_POST_CHARS} characters as X counts them (links 23, CJK and emoji 2; this one has {weighted})")));
     }
     let request =
         ApiPost { endpoint: "create-post", path: "2/tweets".into(), body: serde_json::json!({ "text": text }), action: "published it", retry_safe: false };
@@ -244,4 +254,18 @@ pub async fn create_post(gateway: &Gateway, call: Call<'_>, text: &str) -> Resul
 pub async fn me(gateway: &Gateway, call: Call<'_>) -> Result<Fetched<User>, ConnectorError> {
     let request = ApiRequest { endpoint: "users-me", path: "2/users/me".into(), query: Vec::new(), billing: Billing::PerCall };
     gateway.fetch::<X, _>(call, &request, |body| serde_json::from_str::<Data<User>>(body).map(|d| d.data).map_err(|err| err.to_string())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weighted_length;
+
+    #[test]
+    fn a_post_is_measured_as_x_measures_it() {
+        assert_eq!(weighted_length("hello"), 5);
+        assert_eq!(weighted_length("日本語"), 6);
+        let link = format!("see https://fernhill.coffee/{}", "a".repeat(300));
+        assert_eq!(weighted_length(&link), 4 + 23, "a long link counts 23");
+        assert_eq!(weighted_length(""), 0);
+    }
 }

@@ -9,7 +9,8 @@
 //! publish twice. The ledger row of each post names the asset (its caller
 //! is `publish:ASSET`), so an asset whose earlier post went out, or may
 //! have, is not posted again until the user says they checked
-//! (`--checked`), even from another process.
+//! (`--checked`), even from another process; publishing holds a lock file
+//! in the data folder, so the CLI and the app never post at once.
 
 use rf_connectors::{Call, FetchOptions, Service, linkedin, x};
 use rf_domain::{AssetContent, AssetId, AssetStatus, DomainError, edit};
@@ -41,8 +42,10 @@ impl Core {
             );
         }
         // The status is read under the lock, so a second request waits and
-        // then finds the asset published.
+        // then finds the asset published: this process's lock, then the
+        // data folder's, which the CLI and the app share.
         let _publishing = self.inner.publishing.lock().await;
+        let _across_processes = self.publish_file_lock().await?;
         let view = self.asset(asset_id).await?;
         let text = match (service, &view.asset.content) {
             (Service::X, AssetContent::XPost { text }) | (Service::LinkedIn, AssetContent::LinkedinPost { text }) => text.clone(),
@@ -151,5 +154,21 @@ impl Core {
             }
         }
         Ok(Published { asset_id, service, post_id, url, cost_micro_usd })
+    }
+}
+
+impl Core {
+    /// `DATA_DIR/publish.lock`, locked for as long as the returned file is
+    /// kept: another process publishing waits for it, then finds this
+    /// one's post in the ledger.
+    async fn publish_file_lock(&self) -> Result<std::fs::File> {
+        let path = self.data_dir().join("publish.lock");
+        let io = |action, source| CoreError::Io { action, path: path.clone(), source };
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|err| io("open the publishing lock", err))?;
+        match tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await {
+            Ok(Ok(file)) => Ok(file),
+            Ok(Err(err)) => Err(io("take the publishing lock", err)),
+            Err(err) => Err(io("take the publishing lock", std::io::Error::other(err.to_string()))),
+        }
     }
 }
