@@ -422,12 +422,8 @@ impl crate::Core {
     /// (recorded in the ledger like any call).
     pub async fn test_connector(&self, name: &str) -> Result<SearchResults> {
         let service = service(name)?;
-        match service {
-            Service::X => return self.test_x().await,
-            Service::Ahrefs => return self.test_ahrefs().await,
-            Service::LinkedIn => return self.test_linkedin().await,
-            Service::Canva => return self.test_canva().await,
-            _ => {}
+        if matches!(service, Service::X | Service::Ahrefs | Service::LinkedIn | Service::Canva) {
+            return self.test_by_lookup(service).await;
         }
         let search = ConnectorSearch { text: "marketing".into(), news: true, count: Some(1), workspace: None };
         self.search_through(service, &search, false).await
@@ -440,117 +436,62 @@ impl crate::Core {
         self.search_through(service, search, true).await
     }
 
-    /// Ahrefs' test: the Domain Rating of one of the targets Ahrefs answers
-    /// for free, uncached.
-    async fn test_ahrefs(&self) -> Result<SearchResults> {
-        let (connector, online) = self.configured_connector(Service::Ahrefs).await?;
+    /// The test of a service that is not searched: one uncached lookup,
+    /// as one-line results. Ahrefs: the Domain Rating of a target Ahrefs
+    /// answers for free; X: the signed-in account; LinkedIn: the pages the
+    /// signed-in member administers; Canva: the signed-in user.
+    async fn test_by_lookup(&self, service: Service) -> Result<SearchResults> {
+        let (connector, online) = self.configured_connector(service).await?;
         let gateway = self.inner.engine.gateway().await?;
         let context = CallContext::user(self.user().id.clone());
         let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
-        let today = crate::signals::format_day(crate::signals::today());
-        let fetched = ahrefs::domain_rating(&gateway, call, ahrefs::FREE_TEST_TARGET, &today).await?;
-        let rank = fetched.value.ahrefs_rank.map(|r| format!(", Ahrefs Rank {r}")).unwrap_or_default();
-        let hit = Hit {
-            title: format!("{}: Domain Rating {}{rank}", ahrefs::FREE_TEST_TARGET, fetched.value.domain_rating),
-            url: format!("https://{}", ahrefs::FREE_TEST_TARGET),
-            source: None,
-            published: Some(today),
-            snippet: None,
+        let hit = |title: String, url: String, published: Option<String>| Hit { title, url, source: None, published, snippet: None };
+        // The endpoint, the count of results where there is one, the
+        // results, and what the call cost and took.
+        let (endpoint, total, hits, cost_micro_usd, latency_ms) = match service {
+            Service::Ahrefs => {
+                let today = crate::signals::format_day(crate::signals::today());
+                let fetched = ahrefs::domain_rating(&gateway, call, ahrefs::FREE_TEST_TARGET, &today).await?;
+                let rank = fetched.value.ahrefs_rank.map(|r| format!(", Ahrefs Rank {r}")).unwrap_or_default();
+                let title = format!("{}: Domain Rating {}{rank}", ahrefs::FREE_TEST_TARGET, fetched.value.domain_rating);
+                let found = hit(title, format!("https://{}", ahrefs::FREE_TEST_TARGET), Some(today));
+                ("domain-rating", None, vec![found], fetched.cost_micro_usd, fetched.latency_ms)
+            }
+            Service::X => {
+                let fetched = rf_connectors::x::me(&gateway, call).await?;
+                let user = fetched.value;
+                let found = hit(format!("@{} ({})", user.username, user.name), format!("https://x.com/{}", user.username), None);
+                ("users-me", None, vec![found], fetched.cost_micro_usd, fetched.latency_ms)
+            }
+            Service::LinkedIn => {
+                let fetched = rf_connectors::linkedin::administered(&gateway, call).await?;
+                let chosen = self.settings()?.connectors.iter().find(|c| c.name == "linkedin").and_then(|c| c.organization.clone());
+                let found = fetched
+                    .value
+                    .iter()
+                    .map(|acl| {
+                        let id = rf_connectors::linkedin::organization_id(&acl.organization).unwrap_or(&acl.organization);
+                        let posting = if chosen.as_deref() == Some(id) { ", posted as" } else { "" };
+                        hit(
+                            format!("{} ({}{posting})", acl.organization, acl.role.to_lowercase()),
+                            format!("https://www.linkedin.com/company/{id}/admin/"),
+                            None,
+                        )
+                    })
+                    .collect();
+                ("organization-acls", Some(fetched.value.len() as u64), found, fetched.cost_micro_usd, fetched.latency_ms)
+            }
+            Service::Canva => {
+                let fetched = rf_connectors::canva::me(&gateway, call).await?;
+                let title = format!("Canva user {} in team {}", fetched.value.user_id, fetched.value.team_id);
+                ("users-me", None, vec![hit(title, "https://www.canva.com/".into(), None)], fetched.cost_micro_usd, fetched.latency_ms)
+            }
+            other => {
+                let note = other.info().note.clone().unwrap_or_else(|| "it has no test of its own".into());
+                return Err(CoreError::Connector(ConnectorError::NotBuilt { service: other, note }));
+            }
         };
-        Ok(SearchResults {
-            service: Service::Ahrefs,
-            endpoint: "domain-rating",
-            total: None,
-            hits: vec![hit],
-            cached: false,
-            cost_micro_usd: fetched.cost_micro_usd,
-            latency_ms: fetched.latency_ms,
-        })
-    }
-
-    /// X's test: the signed-in account, as a one-line result.
-    async fn test_x(&self) -> Result<SearchResults> {
-        let (connector, online) = self.configured_connector(Service::X).await?;
-        let gateway = self.inner.engine.gateway().await?;
-        let context = CallContext::user(self.user().id.clone());
-        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
-        let fetched = rf_connectors::x::me(&gateway, call).await?;
-        let user = fetched.value;
-        let hit = Hit {
-            title: format!("@{} ({})", user.username, user.name),
-            url: format!("https://x.com/{}", user.username),
-            source: None,
-            published: None,
-            snippet: None,
-        };
-        Ok(SearchResults {
-            service: Service::X,
-            endpoint: "users-me",
-            total: None,
-            hits: vec![hit],
-            cached: false,
-            cost_micro_usd: fetched.cost_micro_usd,
-            latency_ms: fetched.latency_ms,
-        })
-    }
-
-    /// LinkedIn's test: the pages the signed-in member administers.
-    async fn test_linkedin(&self) -> Result<SearchResults> {
-        let (connector, online) = self.configured_connector(Service::LinkedIn).await?;
-        let gateway = self.inner.engine.gateway().await?;
-        let context = CallContext::user(self.user().id.clone());
-        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
-        let fetched = rf_connectors::linkedin::administered(&gateway, call).await?;
-        let chosen = self.settings()?.connectors.iter().find(|c| c.name == "linkedin").and_then(|c| c.organization.clone());
-        let hits = fetched
-            .value
-            .iter()
-            .map(|acl| {
-                let id = rf_connectors::linkedin::organization_id(&acl.organization).unwrap_or(&acl.organization);
-                let posting = if chosen.as_deref() == Some(id) { ", posted as" } else { "" };
-                Hit {
-                    title: format!("{} ({}{posting})", acl.organization, acl.role.to_lowercase()),
-                    url: format!("https://www.linkedin.com/company/{id}/admin/"),
-                    source: None,
-                    published: None,
-                    snippet: None,
-                }
-            })
-            .collect();
-        Ok(SearchResults {
-            service: Service::LinkedIn,
-            endpoint: "organization-acls",
-            total: Some(fetched.value.len() as u64),
-            hits,
-            cached: false,
-            cost_micro_usd: fetched.cost_micro_usd,
-            latency_ms: fetched.latency_ms,
-        })
-    }
-
-    /// Canva's test: the signed-in user.
-    async fn test_canva(&self) -> Result<SearchResults> {
-        let (connector, online) = self.configured_connector(Service::Canva).await?;
-        let gateway = self.inner.engine.gateway().await?;
-        let context = CallContext::user(self.user().id.clone());
-        let call = Call { connector: &connector, context: &context, options: FetchOptions { allow_network: online, use_cache: false } };
-        let fetched = rf_connectors::canva::me(&gateway, call).await?;
-        let hit = Hit {
-            title: format!("Canva user {} in team {}", fetched.value.user_id, fetched.value.team_id),
-            url: "https://www.canva.com/".into(),
-            source: None,
-            published: None,
-            snippet: None,
-        };
-        Ok(SearchResults {
-            service: Service::Canva,
-            endpoint: "users-me",
-            total: None,
-            hits: vec![hit],
-            cached: false,
-            cost_micro_usd: fetched.cost_micro_usd,
-            latency_ms: fetched.latency_ms,
-        })
+        Ok(SearchResults { service, endpoint, total, hits, cached: false, cost_micro_usd, latency_ms })
     }
 
     /// The LinkedIn page posted as and measured for `workspace`: the one
