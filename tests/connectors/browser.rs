@@ -70,3 +70,18 @@ pub fn sign_in(
     run.stdout = printed + &rest;
     SignedIn { run, page, query }
 }
+
+/// Serves `app` (a fake service) on a loopback port, on its own runtime so
+/// that the CLI processes the tests run can reach it; its base URL.
+pub fn serve(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}

@@ -130,24 +130,16 @@ async fn x_api(State(seen): State<Shared>, method: axum::http::Method, uri: axum
 
 /// The fake service on a loopback port, on its own runtime.
 fn start(seen: Shared) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new()
-                .route("/token", post(token))
-                .route("/2/users/me", get(me))
-                .route("/2/tweets", post(x_api))
-                .route("/2/tweets/search/recent", get(x_api))
-                .route("/2/users/by/username/{username}", get(x_api))
-                .route("/2/users/{id}/tweets", get(x_api))
-                .with_state(seen);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}", rx.recv().unwrap())
+    browser::serve(
+        Router::new()
+            .route("/token", post(token))
+            .route("/2/users/me", get(me))
+            .route("/2/tweets", post(x_api))
+            .route("/2/tweets/search/recent", get(x_api))
+            .route("/2/users/by/username/{username}", get(x_api))
+            .route("/2/users/{id}/tweets", get(x_api))
+            .with_state(seen),
+    )
 }
 
 /// Runs `connectors auth x` and, as the browser, follows its address with

@@ -180,17 +180,7 @@ async fn answer(State(seen): State<Shared>, method: Method, uri: Uri, headers: H
 
 /// The fake on a loopback port, on its own runtime.
 fn start(seen: Shared) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, Router::new().fallback(answer).with_state(seen)).await.unwrap();
-        });
-    });
-    let base = format!("http://{}", rx.recv().unwrap());
-    base
+    browser::serve(Router::new().fallback(answer).with_state(seen))
 }
 
 /// Signs in to `service` through the CLI as the browser would.
